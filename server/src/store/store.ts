@@ -1,0 +1,131 @@
+/**
+ * The store contract (SPEC STORE-1..STORE-9): everything the server keeps across restarts.
+ * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
+ * reference the contract suite holds SQLite to). Every method is synchronous: better-sqlite3
+ * is, and a synchronous store makes "on disk before acknowledged" a plain ordering.
+ */
+import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+
+/** Everything one turn of the event loop wrote: committed in one transaction (group commit). */
+export interface WriteBatch {
+  /** Yjs updates (V1), appended to each account's log in this order. */
+  readonly updates: ReadonlyArray<{ readonly account: AccountId; readonly update: Uint8Array }>;
+  /** The derived counts of accounts whose counts changed, replacing the stored ones. */
+  readonly counts: ReadonlyArray<{ readonly account: AccountId; readonly counts: AccountCounts }>;
+  /** First use of a Yjs client ID in an account's document, by a device (or `@server`). */
+  readonly bindings: ReadonlyArray<{ readonly account: AccountId; readonly clientId: number; readonly device: DeviceId }>;
+  /** Answers to remember for an idempotency key (per account), with the time they were given. */
+  readonly idempotency: ReadonlyArray<{
+    readonly account: AccountId;
+    readonly key: string;
+    readonly response: string;
+    readonly at: number;
+  }>;
+}
+
+/** An account document as stored: an optional snapshot and the log after it, in order. */
+export interface StoredDoc {
+  /** Snapshot first (when any), then every logged update after it. */
+  readonly updates: readonly Uint8Array[];
+  /** ID of the last log entry included; pass to compact(). 0 when none. */
+  readonly lastLogId: number;
+  /** Number of log entries after the snapshot. */
+  readonly logCount: number;
+  /** Bytes of those log entries. */
+  readonly logBytes: number;
+}
+
+/** A device as registered through PUT /v1/accounts/{a}/devices/{d}. */
+export interface DeviceRecord {
+  readonly device: DeviceId;
+  /** Lower-case hex APNs device token, or null when none is registered. */
+  readonly apnsToken: string | null;
+  readonly environment: 'production' | 'sandbox';
+  /** Bundle id overriding the configured topic, or null. */
+  readonly topic: string | null;
+  readonly badges: boolean;
+  /** When the APNs token was last registered (ms since epoch); compared with 410 timestamps. */
+  readonly tokenRegisteredAt: number;
+  /** Why the token stopped being used (e.g. 'Unregistered', 'BadDeviceToken'), or null while valid. */
+  readonly tokenInvalidReason: string | null;
+}
+
+/** The fields a registration may set; omitted ones keep their value. */
+export interface DevicePatch {
+  readonly apnsToken?: string;
+  readonly environment?: 'production' | 'sandbox';
+  readonly topic?: string;
+  readonly badges?: boolean;
+}
+
+/** A badge waiting to be sent to one device (at most one per device: the newest value). */
+export interface OutboxEntry {
+  readonly device: DeviceId;
+  readonly badge: number;
+  /** When the counts change that produced this value happened (ms); for latency metrics. */
+  readonly changedAt: number;
+  /** Earliest time to (re)try (ms). */
+  readonly dueAt: number;
+  readonly attempts: number;
+  /** True once retries are exhausted or the provider key is rejected: kept, not retried until revived. */
+  readonly parked: boolean;
+}
+
+export interface Store {
+  /** [STORE-1] Applies a whole batch in one transaction; durable when it returns. */
+  commit(batch: WriteBatch): void;
+
+  /** [STORE-2] Snapshot and log of one account; an unknown account has no updates. */
+  loadDoc(account: AccountId): StoredDoc;
+  /**
+   * [STORE-3] Replaces the snapshot and every log entry up to `throughLogId` with
+   * `snapshot`, atomically; entries appended after throughLogId stay.
+   */
+  compact(account: AccountId, snapshot: Uint8Array, throughLogId: number): void;
+  /** [STORE-4] Yjs client ID → device, for one account. */
+  loadBindings(account: AccountId): Map<number, DeviceId>;
+
+  /** [STORE-5] Stored counts; null for an account never counted. */
+  getCounts(account: AccountId): AccountCounts | null;
+  /** Stored badge of several accounts at once (missing accounts: 0). */
+  getBadges(accounts: readonly AccountId[]): Map<AccountId, number>;
+
+  /** [STORE-6] The answer stored for (account, key) if given at or after `notBefore`. */
+  getIdempotent(account: AccountId, key: string, notBefore: number): string | null;
+  /** Deletes idempotency answers older than `before`; returns how many. */
+  purgeIdempotent(before: number): number;
+
+  /** [STORE-7] Registers or updates a device and signs it in to the account, in one transaction. */
+  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord;
+  /** Signs the device out of the account; false when it was not signed in. */
+  signOut(account: AccountId, device: DeviceId): boolean;
+  getDevice(device: DeviceId): DeviceRecord | null;
+  /** Devices signed in to the account. */
+  devicesOf(account: AccountId): DeviceId[];
+  /** Accounts the device is signed in to. */
+  accountsOf(device: DeviceId): AccountId[];
+  /** Marks the device's token unusable with a reason (410, 400 BadDeviceToken, …). */
+  invalidateToken(device: DeviceId, reason: string): void;
+
+  /** [STORE-8] The last badge APNs accepted for the device, or null. */
+  getDelivered(device: DeviceId): number | null;
+  setDelivered(device: DeviceId, badge: number, at: number): void;
+  /** Queues (or replaces) the device's pending badge. */
+  enqueuePush(entry: OutboxEntry): void;
+  getPush(device: DeviceId): OutboxEntry | null;
+  /** Removes the device's pending badge if it still carries `badge` (a newer value stays). */
+  removePush(device: DeviceId, badge: number): void;
+  /** Pending, not parked entries due at or before `now`, oldest due first. */
+  duePushes(now: number, limit: number): OutboxEntry[];
+  /** Earliest dueAt among pending, not parked entries; null when none. */
+  nextDueAt(): number | null;
+  countPushes(): { pending: number; parked: number };
+
+  /** [STORE-9] Small settings kept with the data (generated secrets, …). */
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): void;
+
+  /** Number of accounts with a stored document. */
+  countAccounts(): number;
+  close(): void;
+}

@@ -1,0 +1,51 @@
+/**
+ * Every error code badgesync answers with, in one catalogue (SPEC ERR-1). HTTP errors are
+ * `{"error": {"code", "message"}}`; write-rule refusals name a reason that becomes the
+ * close reason and a metrics label. docs/ERRORS.md documents each; a test checks that
+ * every code here appears there.
+ */
+
+/** HTTP error codes of the backend API, with their status. */
+export const HttpError = {
+  unauthorized: { status: 401, message: 'missing or invalid credentials' },
+  forbidden: { status: 403, message: 'these credentials may not do this' },
+  not_found: { status: 404, message: 'no such route' },
+  method_not_allowed: { status: 405, message: 'method not allowed on this route' },
+  invalid_json: { status: 400, message: 'the body is not valid JSON' },
+  invalid_body: { status: 400, message: 'the body does not match the schema' },
+  invalid_id: { status: 400, message: 'an ID in the path does not match ^[A-Za-z0-9_.:@-]{1,128}$' },
+  payload_too_large: { status: 413, message: 'the body is too large' },
+  unsupported_media_type: { status: 415, message: 'send application/json' },
+  rate_limited: { status: 429, message: 'too many requests, try later' },
+  shutting_down: { status: 503, message: 'the server is shutting down' },
+  internal: { status: 500, message: 'internal error' },
+} as const;
+export type HttpErrorCode = keyof typeof HttpError;
+
+/** The JSON body of every HTTP error. */
+export interface ErrorBody {
+  readonly error: { readonly code: HttpErrorCode; readonly message: string };
+}
+
+export function errorBody(code: HttpErrorCode, message?: string): ErrorBody {
+  return { error: { code, message: message ?? HttpError[code].message } };
+}
+
+/** Why the write rules refused an update (close 4403, or 4400 for `malformed`). */
+export const RefusalReason = {
+  malformed: 'not a decodable Yjs update',
+  unknown_root: 'names a top-level type that is not heads, reads or mutes',
+  nested_type: 'creates or writes inside a nested shared type',
+  not_map_entry: 'an item that is not a map entry of a root',
+  heads_by_device: 'heads is written by the server only',
+  foreign_marker: "writes another device's read marker",
+  invalid_key: 'a key that is not a valid thread ID or reads key',
+  invalid_value: 'a value of the wrong type or range',
+  lower_marker: 'lowers a read marker',
+  deleted_marker: 'deletes a read marker',
+  concurrent_marker: 'writes a marker that does not follow the current one (sync before writing)',
+  epoch_too_far: 'a marker epoch too far above the thread epoch',
+  seq_beyond_head: 'a marker seq beyond the thread head',
+  foreign_client_id: 'writes under a Yjs client ID bound to another device',
+} as const;
+export type RefusalReason = keyof typeof RefusalReason;

@@ -1,0 +1,42 @@
+export { CloseCode, closeAction, TERMINAL_CLOSE_CODES } from './close-codes.js';
+export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortKeys, unreadOf } from './counts.js';
+export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
+export { type ErrorBody, errorBody, HttpError, type HttpErrorCode, RefusalReason } from './errors.js';
+export {
+  type AccountId,
+  type DeviceId,
+  ID_PATTERN,
+  isAccountId,
+  isDeviceId,
+  isThreadId,
+  isValidId,
+  parseAccountId,
+  parseDeviceId,
+  parseThreadId,
+  SERVER_DEVICE,
+  type ThreadId,
+} from './ids.js';
+export type { MarkerView } from './marker-view.js';
+export { type MarkerWrite, planAllRead, planRead, planUnread, threadEpoch } from './markers.js';
+export {
+  type AccountMaps,
+  accountMaps,
+  EPOCH_FACTOR,
+  isHeadValue,
+  isMarkerValue,
+  isMuteValue,
+  MAX_EPOCH,
+  MAX_EPOCH_LEAD,
+  MAX_SEQ,
+  type Marker,
+  packMarker,
+  parseReadsKey,
+  READS_KEY_SEPARATOR,
+  type ReadsKey,
+  ROOT,
+  ROOT_NAMES,
+  type RootName,
+  readsKey,
+  unpackMarker,
+} from './schema.js';
+export { type ClientBindings, checkUpdate, type Verdict, type WriteRuleContext } from './write-rules.js';

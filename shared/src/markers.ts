@@ -1,0 +1,68 @@
+/**
+ * What a device (or the server, as `@server`) writes to read, mark unread, or mark all
+ * read (SPEC MARK-1..MARK-5). Each planner answers the marker value to write, or null when
+ * writing would change nothing; a value it answers always passes the write rules of a
+ * server whose state includes what this replica has seen.
+ */
+import type { DeviceId, ThreadId } from './ids.js';
+import type { MarkerView } from './marker-view.js';
+import { MAX_EPOCH, MAX_EPOCH_LEAD, packMarker, readsKey, unpackMarker } from './schema.js';
+
+/** The current epoch of a thread: the epoch of its largest marker. */
+export function threadEpoch(view: MarkerView, thread: ThreadId): number {
+  return unpackMarker(view.maxMarker(thread)).epoch;
+}
+
+/**
+ * [MARK-1] Read up to `seq` (clamped to the head) in the thread's current epoch. Null when
+ * the thread is already read that far: a read never lowers anything.
+ */
+export function planRead(view: MarkerView, thread: ThreadId, device: DeviceId, seq: number): number | null {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`seq must be an integer ≥ 0, got ${seq}`);
+  const value = packMarker(threadEpoch(view, thread), Math.min(seq, view.head(thread)));
+  const own = view.markers(thread).get(device) ?? 0;
+  if (value <= own || value <= view.maxMarker(thread)) return null;
+  return value;
+}
+
+/**
+ * [MARK-2] Mark the thread unread from item `fromSeq` on: a new epoch E+1 with seq
+ * `fromSeq − 1`, which beats every marker of the older epoch. Null when nothing would
+ * become unread. [MARK-3] Refused (RangeError) when the new epoch would run more than
+ * MAX_EPOCH_LEAD above every other device's marker this replica has seen: the server
+ * would refuse it.
+ */
+export function planUnread(view: MarkerView, thread: ThreadId, device: DeviceId, fromSeq: number): number | null {
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
+    throw new RangeError(`fromSeq must be an integer ≥ 1, got ${fromSeq}`);
+  }
+  const head = view.head(thread);
+  const seq = Math.min(fromSeq - 1, head);
+  if (seq >= head) return null;
+  const epoch = threadEpoch(view, thread) + 1;
+  let othersEpoch = 0;
+  for (const [other, marker] of view.markers(thread)) {
+    if (other !== device) othersEpoch = Math.max(othersEpoch, unpackMarker(marker).epoch);
+  }
+  if (epoch > othersEpoch + MAX_EPOCH_LEAD || epoch > MAX_EPOCH) {
+    throw new RangeError(`too many mark-as-unread of ${thread} before the server saw them; sync first`);
+  }
+  return packMarker(epoch, seq);
+}
+
+/** One marker write: the reads key and the value. */
+export interface MarkerWrite {
+  readonly key: string;
+  readonly thread: ThreadId;
+  readonly value: number;
+}
+
+/** [MARK-4] Mark all read: for each thread with unread items, its current epoch with seq = head. */
+export function planAllRead(view: MarkerView, device: DeviceId): MarkerWrite[] {
+  const writes: MarkerWrite[] = [];
+  for (const thread of view.threadsWithHead()) {
+    const value = planRead(view, thread, device, view.head(thread));
+    if (value !== null) writes.push({ key: readsKey(thread, device), thread, value });
+  }
+  return writes;
+}
