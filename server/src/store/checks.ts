@@ -1,0 +1,109 @@
+/**
+ * Shape checks on what the store is given to keep (SPEC STORE-1, STORE-7, STORE-8), shared
+ * by every store so they refuse the same input. They guard what reaches disk, where a bad
+ * value stays forever; request bodies are validated at the HTTP boundary and the document's
+ * write rules upstream (shared/ write-rules). A failed check throws a TypeError naming the
+ * field, before anything is written: a refused batch leaves nothing.
+ */
+import { type AccountCounts, isValidId } from '@badgesync/shared';
+import type { DevicePatch, OutboxEntry, WriteBatch } from './store.js';
+
+type UpdateEntry = WriteBatch['updates'][number];
+type CountsEntry = WriteBatch['counts'][number];
+type BindingEntry = WriteBatch['bindings'][number];
+type IdempotencyEntry = WriteBatch['idempotency'][number];
+
+function fail(where: string, what: string): never {
+  throw new TypeError(`invalid write batch: ${where} ${what}`);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function checkId(value: unknown, where: string): void {
+  if (!isValidId(value)) fail(where, `is not a valid ID: ${JSON.stringify(value)?.slice(0, 140)}`);
+}
+
+export function checkUpdateEntry(entry: UpdateEntry, i: number): void {
+  checkId(entry.account, `updates[${i}].account`);
+  if (!(entry.update instanceof Uint8Array) || entry.update.byteLength === 0) {
+    fail(`updates[${i}].update`, 'must be a non-empty Uint8Array');
+  }
+}
+
+export function checkCounts(counts: AccountCounts, where: string): void {
+  if (!isCount(counts.badge)) fail(`${where}.badge`, 'must be a non-negative integer');
+  if (typeof counts.threads !== 'object' || counts.threads === null || Array.isArray(counts.threads)) {
+    fail(`${where}.threads`, 'must be an object');
+  }
+  for (const [thread, unread] of Object.entries(counts.threads)) {
+    if (!isCount(unread)) fail(`${where}.threads[${JSON.stringify(thread)}]`, 'must be a non-negative integer');
+  }
+  if (!Array.isArray(counts.muted) || !counts.muted.every((t) => typeof t === 'string')) {
+    fail(`${where}.muted`, 'must be an array of thread IDs');
+  }
+}
+
+export function checkCountsEntry(entry: CountsEntry, i: number): void {
+  checkId(entry.account, `counts[${i}].account`);
+  checkCounts(entry.counts, `counts[${i}].counts`);
+}
+
+export function checkBindingEntry(entry: BindingEntry, i: number): void {
+  checkId(entry.account, `bindings[${i}].account`);
+  checkId(entry.device, `bindings[${i}].device`);
+  if (!isCount(entry.clientId)) fail(`bindings[${i}].clientId`, 'must be a non-negative integer');
+}
+
+export function checkIdempotencyEntry(entry: IdempotencyEntry, i: number): void {
+  checkId(entry.account, `idempotency[${i}].account`);
+  if (typeof entry.key !== 'string' || entry.key.length === 0)
+    fail(`idempotency[${i}].key`, 'must be a non-empty string');
+  if (typeof entry.response !== 'string') fail(`idempotency[${i}].response`, 'must be a string');
+  if (!Number.isSafeInteger(entry.at)) fail(`idempotency[${i}].at`, 'must be an integer time in ms');
+}
+
+/** Every check of the batch, in the order the stores write it. */
+export function checkBatch(batch: WriteBatch): void {
+  batch.updates.forEach(checkUpdateEntry);
+  batch.counts.forEach(checkCountsEntry);
+  batch.bindings.forEach(checkBindingEntry);
+  batch.idempotency.forEach(checkIdempotencyEntry);
+}
+
+const ENVIRONMENTS: ReadonlySet<unknown> = new Set(['production', 'sandbox']);
+
+export function checkDevice(device: unknown): void {
+  checkId(device, 'device');
+}
+
+export function checkDevicePatch(patch: DevicePatch): void {
+  if (patch.apnsToken !== undefined && (typeof patch.apnsToken !== 'string' || patch.apnsToken.length === 0)) {
+    fail('apnsToken', 'must be a non-empty string');
+  }
+  if (patch.environment !== undefined && !ENVIRONMENTS.has(patch.environment)) {
+    fail('environment', "must be 'production' or 'sandbox'");
+  }
+  if (patch.topic !== undefined && typeof patch.topic !== 'string') fail('topic', 'must be a string');
+  if (patch.badges !== undefined && typeof patch.badges !== 'boolean') fail('badges', 'must be a boolean');
+}
+
+export function checkOutboxEntry(entry: OutboxEntry): void {
+  checkId(entry.device, 'outbox device');
+  if (!isCount(entry.badge)) fail('outbox badge', 'must be a non-negative integer');
+  if (!isCount(entry.attempts)) fail('outbox attempts', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(entry.changedAt)) fail('outbox changedAt', 'must be an integer time in ms');
+  if (!Number.isSafeInteger(entry.dueAt)) fail('outbox dueAt', 'must be an integer time in ms');
+  if (typeof entry.parked !== 'boolean') fail('outbox parked', 'must be a boolean');
+}
+
+export function checkDelivered(device: unknown, badge: unknown, at: unknown): void {
+  checkId(device, 'device');
+  if (!isCount(badge)) fail('delivered badge', 'must be a non-negative integer');
+  if (!Number.isSafeInteger(at)) fail('delivered at', 'must be an integer time in ms');
+}
+
+export function checkTime(value: unknown, where: string): void {
+  if (!Number.isSafeInteger(value)) fail(where, 'must be an integer time in ms');
+}
