@@ -13,7 +13,11 @@ export interface WriteBatch {
   /** The derived counts of accounts whose counts changed, replacing the stored ones. */
   readonly counts: ReadonlyArray<{ readonly account: AccountId; readonly counts: AccountCounts }>;
   /** First use of a Yjs client ID in an account's document, by a device (or `@server`). */
-  readonly bindings: ReadonlyArray<{ readonly account: AccountId; readonly clientId: number; readonly device: DeviceId }>;
+  readonly bindings: ReadonlyArray<{
+    readonly account: AccountId;
+    readonly clientId: number;
+    readonly device: DeviceId;
+  }>;
   /** Answers to remember for an idempotency key (per account), with the time they were given. */
   readonly idempotency: ReadonlyArray<{
     readonly account: AccountId;
@@ -119,6 +123,7 @@ export interface Store {
   duePushes(now: number, limit: number): OutboxEntry[];
   /** Earliest dueAt among pending, not parked entries; null when none. */
   nextDueAt(): number | null;
+  /** Outbox entries by state, disjoint: pending (not parked, due or not) and parked. */
   countPushes(): { pending: number; parked: number };
 
   /** [STORE-9] Small settings kept with the data (generated secrets, …). */

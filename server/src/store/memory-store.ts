@@ -1,0 +1,259 @@
+/**
+ * The store in plain Maps: for tests, and the reference the contract suite holds SqliteStore
+ * to. Same semantics, same checks, nothing kept across restarts. It copies bytes in and out,
+ * so a caller can no more change stored data through a buffer than it could on disk.
+ */
+import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import { checkBatch, checkDelivered, checkDevice, checkDevicePatch, checkOutboxEntry, checkTime } from './checks.js';
+import { mergeDevice } from './device-record.js';
+import type { DevicePatch, DeviceRecord, OutboxEntry, Store, StoredDoc, WriteBatch } from './store.js';
+
+interface LogEntry {
+  readonly id: number;
+  readonly data: Uint8Array;
+}
+
+function copyCounts(counts: AccountCounts): AccountCounts {
+  return { badge: counts.badge, threads: { ...counts.threads }, muted: [...counts.muted] };
+}
+
+function getOrAdd<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
+function byDueThenDevice(a: OutboxEntry, b: OutboxEntry): number {
+  if (a.dueAt !== b.dueAt) return a.dueAt - b.dueAt;
+  return a.device < b.device ? -1 : a.device > b.device ? 1 : 0;
+}
+
+export class MemoryStore implements Store {
+  /** The highest log ID ever issued; IDs are never reused, as with SQLite AUTOINCREMENT. */
+  #lastLogId = 0;
+  #closed = false;
+  readonly #logs = new Map<AccountId, LogEntry[]>();
+  readonly #snapshots = new Map<AccountId, { readonly data: Uint8Array; readonly throughLogId: number }>();
+  readonly #bindings = new Map<AccountId, Map<number, DeviceId>>();
+  readonly #counts = new Map<AccountId, AccountCounts>();
+  readonly #idempotency = new Map<AccountId, Map<string, { readonly response: string; readonly at: number }>>();
+  readonly #devices = new Map<DeviceId, DeviceRecord>();
+  readonly #memberships = new Map<AccountId, Set<DeviceId>>();
+  readonly #delivered = new Map<DeviceId, number>();
+  readonly #outbox = new Map<DeviceId, OutboxEntry>();
+  readonly #meta = new Map<string, string>();
+
+  #open(): void {
+    if (this.#closed) throw new TypeError('The database connection is not open');
+  }
+
+  commit(batch: WriteBatch): void {
+    this.#open();
+    // Check everything first: once writing starts nothing can throw, so a batch is all-or-nothing.
+    checkBatch(batch);
+    for (const { account, update } of batch.updates) {
+      this.#lastLogId += 1;
+      getOrAdd(this.#logs, account, () => []).push({ id: this.#lastLogId, data: update.slice() });
+    }
+    for (const { account, counts } of batch.counts) this.#counts.set(account, copyCounts(counts));
+    for (const { account, clientId, device } of batch.bindings) {
+      const bound = getOrAdd(this.#bindings, account, () => new Map<number, DeviceId>());
+      if (!bound.has(clientId)) bound.set(clientId, device);
+    }
+    for (const { account, key, response, at } of batch.idempotency) {
+      getOrAdd(this.#idempotency, account, () => new Map()).set(key, { response, at });
+    }
+  }
+
+  loadDoc(account: AccountId): StoredDoc {
+    this.#open();
+    const snapshot = this.#snapshots.get(account);
+    const updates: Uint8Array[] = snapshot === undefined ? [] : [snapshot.data.slice()];
+    let lastLogId = snapshot?.throughLogId ?? 0;
+    let logCount = 0;
+    let logBytes = 0;
+    for (const entry of this.#logs.get(account) ?? []) {
+      updates.push(entry.data.slice());
+      lastLogId = entry.id;
+      logCount += 1;
+      logBytes += entry.data.byteLength;
+    }
+    return { updates, lastLogId, logCount, logBytes };
+  }
+
+  compact(account: AccountId, snapshot: Uint8Array, throughLogId: number): void {
+    this.#open();
+    if (!Number.isSafeInteger(throughLogId) || throughLogId < 0) {
+      throw new RangeError(`compact: throughLogId must be a non-negative integer, got ${throughLogId}`);
+    }
+    if (!(snapshot instanceof Uint8Array)) throw new TypeError('compact: snapshot must be a Uint8Array');
+    if (throughLogId > this.#lastLogId) {
+      throw new RangeError(`compact: throughLogId ${throughLogId} is past the last log ID issued (${this.#lastLogId})`);
+    }
+    // An older compaction than the stored one would lose the entries between the two.
+    if (throughLogId < (this.#snapshots.get(account)?.throughLogId ?? 0)) return;
+    this.#snapshots.set(account, { data: snapshot.slice(), throughLogId });
+    const log = this.#logs.get(account);
+    if (log === undefined) return;
+    const kept = log.filter((entry) => entry.id > throughLogId);
+    if (kept.length === 0) this.#logs.delete(account);
+    else this.#logs.set(account, kept);
+  }
+
+  loadBindings(account: AccountId): Map<number, DeviceId> {
+    this.#open();
+    return new Map(this.#bindings.get(account));
+  }
+
+  getCounts(account: AccountId): AccountCounts | null {
+    this.#open();
+    const counts = this.#counts.get(account);
+    return counts === undefined ? null : copyCounts(counts);
+  }
+
+  getBadges(accounts: readonly AccountId[]): Map<AccountId, number> {
+    this.#open();
+    return new Map(accounts.map((account) => [account, this.#counts.get(account)?.badge ?? 0]));
+  }
+
+  getIdempotent(account: AccountId, key: string, notBefore: number): string | null {
+    this.#open();
+    const answer = this.#idempotency.get(account)?.get(key);
+    return answer !== undefined && answer.at >= notBefore ? answer.response : null;
+  }
+
+  purgeIdempotent(before: number): number {
+    this.#open();
+    let purged = 0;
+    for (const [account, answers] of this.#idempotency) {
+      for (const [key, answer] of answers) {
+        if (answer.at < before) {
+          answers.delete(key);
+          purged += 1;
+        }
+      }
+      if (answers.size === 0) this.#idempotency.delete(account);
+    }
+    return purged;
+  }
+
+  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord {
+    this.#open();
+    checkDevice(device);
+    checkDevicePatch(patch);
+    checkTime(now, 'now');
+    const next = mergeDevice(device, this.#devices.get(device) ?? null, patch, now);
+    this.#devices.set(device, next);
+    getOrAdd(this.#memberships, account, () => new Set()).add(device);
+    return next;
+  }
+
+  signOut(account: AccountId, device: DeviceId): boolean {
+    this.#open();
+    const members = this.#memberships.get(account);
+    if (members === undefined || !members.delete(device)) return false;
+    if (members.size === 0) this.#memberships.delete(account);
+    return true;
+  }
+
+  getDevice(device: DeviceId): DeviceRecord | null {
+    this.#open();
+    const record = this.#devices.get(device);
+    return record === undefined ? null : { ...record };
+  }
+
+  devicesOf(account: AccountId): DeviceId[] {
+    this.#open();
+    return [...(this.#memberships.get(account) ?? [])].sort();
+  }
+
+  accountsOf(device: DeviceId): AccountId[] {
+    this.#open();
+    const accounts: AccountId[] = [];
+    for (const [account, members] of this.#memberships) if (members.has(device)) accounts.push(account);
+    return accounts.sort();
+  }
+
+  invalidateToken(device: DeviceId, reason: string): void {
+    this.#open();
+    const record = this.#devices.get(device);
+    if (record !== undefined) this.#devices.set(device, { ...record, tokenInvalidReason: reason });
+  }
+
+  getDelivered(device: DeviceId): number | null {
+    this.#open();
+    return this.#delivered.get(device) ?? null;
+  }
+
+  setDelivered(device: DeviceId, badge: number, at: number): void {
+    this.#open();
+    checkDelivered(device, badge, at);
+    this.#delivered.set(device, badge);
+  }
+
+  enqueuePush(entry: OutboxEntry): void {
+    this.#open();
+    checkOutboxEntry(entry);
+    this.#outbox.set(entry.device, { ...entry });
+  }
+
+  getPush(device: DeviceId): OutboxEntry | null {
+    this.#open();
+    const entry = this.#outbox.get(device);
+    return entry === undefined ? null : { ...entry };
+  }
+
+  removePush(device: DeviceId, badge: number): void {
+    this.#open();
+    if (this.#outbox.get(device)?.badge === badge) this.#outbox.delete(device);
+  }
+
+  duePushes(now: number, limit: number): OutboxEntry[] {
+    this.#open();
+    if (!(limit >= 1)) return [];
+    return [...this.#outbox.values()]
+      .filter((entry) => !entry.parked && entry.dueAt <= now)
+      .sort(byDueThenDevice)
+      .slice(0, Math.floor(limit))
+      .map((entry) => ({ ...entry }));
+  }
+
+  nextDueAt(): number | null {
+    this.#open();
+    let next: number | null = null;
+    for (const entry of this.#outbox.values()) {
+      if (!entry.parked && (next === null || entry.dueAt < next)) next = entry.dueAt;
+    }
+    return next;
+  }
+
+  countPushes(): { pending: number; parked: number } {
+    this.#open();
+    let parked = 0;
+    for (const entry of this.#outbox.values()) if (entry.parked) parked += 1;
+    return { pending: this.#outbox.size - parked, parked };
+  }
+
+  getMeta(key: string): string | null {
+    this.#open();
+    return this.#meta.get(key) ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#open();
+    this.#meta.set(key, value);
+  }
+
+  countAccounts(): number {
+    this.#open();
+    const accounts = new Set<AccountId>([...this.#snapshots.keys(), ...this.#logs.keys()]);
+    return accounts.size;
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Every SQL statement SqliteStore runs, prepared once when the store opens (preparing costs
+ * more than running a small statement). Rows are typed as SQLite returns them.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+
+export interface LogRow {
+  readonly id: number;
+  readonly data: Buffer;
+}
+export interface SnapshotRow {
+  readonly data: Buffer;
+  readonly through_log_id: number;
+}
+export interface BindingRow {
+  readonly client_id: number;
+  readonly device: string;
+}
+export interface CountsRow {
+  readonly badge: number;
+  readonly threads: string;
+  readonly muted: string;
+}
+export interface DeviceRow {
+  readonly device: string;
+  readonly apns_token: string | null;
+  readonly environment: string;
+  readonly topic: string | null;
+  readonly badges: number;
+  readonly token_registered_at: number;
+  readonly token_invalid_reason: string | null;
+}
+export interface OutboxRow {
+  readonly device: string;
+  readonly badge: number;
+  readonly changed_at: number;
+  readonly due_at: number;
+  readonly attempts: number;
+  readonly parked: number;
+}
+
+type Db = BetterSqlite3.Database;
+
+export function prepareStatements(db: Db) {
+  return {
+    // STORE-1 commit
+    appendUpdate: db.prepare<[string, Uint8Array]>('INSERT INTO updates (account, data) VALUES (?, ?)'),
+    putCounts: db.prepare<[string, number, string, string, number]>(
+      `INSERT INTO counts (account, badge, threads, muted, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (account) DO UPDATE SET
+         badge = excluded.badge, threads = excluded.threads, muted = excluded.muted, updated_at = excluded.updated_at`,
+    ),
+    // The first device to use a client ID keeps it (STORE-4).
+    bind: db.prepare<[string, number, string]>(
+      'INSERT INTO client_bindings (account, client_id, device) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    putIdempotent: db.prepare<[string, string, string, number]>(
+      `INSERT INTO idempotency (account, key, response, at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (account, key) DO UPDATE SET response = excluded.response, at = excluded.at`,
+    ),
+
+    // STORE-2, STORE-3 documents
+    snapshot: db.prepare<[string], SnapshotRow>('SELECT data, through_log_id FROM snapshots WHERE account = ?'),
+    logAfter: db.prepare<[string, number], LogRow>(
+      'SELECT id, data FROM updates WHERE account = ? AND id > ? ORDER BY id',
+    ),
+    putSnapshot: db.prepare<[string, Uint8Array, number]>(
+      `INSERT INTO snapshots (account, data, through_log_id) VALUES (?, ?, ?)
+       ON CONFLICT (account) DO UPDATE SET data = excluded.data, through_log_id = excluded.through_log_id`,
+    ),
+    deleteLogThrough: db.prepare<[string, number]>('DELETE FROM updates WHERE account = ? AND id <= ?'),
+    // AUTOINCREMENT keeps the highest ID ever issued here, even after its row is deleted.
+    lastIssuedLogId: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'updates'"),
+    countAccounts: db.prepare<[], { n: number }>(
+      'SELECT COUNT(*) AS n FROM (SELECT account FROM snapshots UNION SELECT account FROM updates)',
+    ),
+
+    // STORE-4 bindings
+    bindings: db.prepare<[string], BindingRow>('SELECT client_id, device FROM client_bindings WHERE account = ?'),
+
+    // STORE-5 counts
+    counts: db.prepare<[string], CountsRow>('SELECT badge, threads, muted FROM counts WHERE account = ?'),
+    badge: db.prepare<[string], { badge: number }>('SELECT badge FROM counts WHERE account = ?'),
+
+    // STORE-6 idempotency
+    idempotent: db.prepare<[string, string, number], { response: string }>(
+      'SELECT response FROM idempotency WHERE account = ? AND key = ? AND at >= ?',
+    ),
+    purgeIdempotent: db.prepare<[number]>('DELETE FROM idempotency WHERE at < ?'),
+
+    // STORE-7 devices
+    device: db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE device = ?'),
+    putDevice: db.prepare<[string, string | null, string, string | null, number, number, string | null]>(
+      `INSERT INTO devices (device, apns_token, environment, topic, badges, token_registered_at, token_invalid_reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET
+         apns_token = excluded.apns_token, environment = excluded.environment, topic = excluded.topic,
+         badges = excluded.badges, token_registered_at = excluded.token_registered_at,
+         token_invalid_reason = excluded.token_invalid_reason`,
+    ),
+    signIn: db.prepare<[string, string]>(
+      'INSERT INTO memberships (account, device) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
+    signOut: db.prepare<[string, string]>('DELETE FROM memberships WHERE account = ? AND device = ?'),
+    devicesOf: db.prepare<[string], { device: string }>(
+      'SELECT device FROM memberships WHERE account = ? ORDER BY device',
+    ),
+    accountsOf: db.prepare<[string], { account: string }>(
+      'SELECT account FROM memberships WHERE device = ? ORDER BY account',
+    ),
+    invalidateToken: db.prepare<[string, string]>('UPDATE devices SET token_invalid_reason = ? WHERE device = ?'),
+
+    // STORE-8 push state
+    delivered: db.prepare<[string], { badge: number }>('SELECT badge FROM delivered WHERE device = ?'),
+    setDelivered: db.prepare<[string, number, number]>(
+      `INSERT INTO delivered (device, badge, at) VALUES (?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET badge = excluded.badge, at = excluded.at`,
+    ),
+    enqueuePush: db.prepare<[string, number, number, number, number, number]>(
+      `INSERT INTO outbox (device, badge, changed_at, due_at, attempts, parked) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device) DO UPDATE SET
+         badge = excluded.badge, changed_at = excluded.changed_at, due_at = excluded.due_at,
+         attempts = excluded.attempts, parked = excluded.parked`,
+    ),
+    push: db.prepare<[string], OutboxRow>('SELECT * FROM outbox WHERE device = ?'),
+    removePush: db.prepare<[string, number]>('DELETE FROM outbox WHERE device = ? AND badge = ?'),
+    // `parked = 0` spelled out so SQLite picks the partial index outbox_due.
+    duePushes: db.prepare<[number, number], OutboxRow>(
+      'SELECT * FROM outbox WHERE parked = 0 AND due_at <= ? ORDER BY due_at, device LIMIT ?',
+    ),
+    nextDueAt: db.prepare<[], { due_at: number | null }>('SELECT MIN(due_at) AS due_at FROM outbox WHERE parked = 0'),
+    countPushes: db.prepare<[], { pending: number | null; parked: number | null }>(
+      'SELECT SUM(parked = 0) AS pending, SUM(parked = 1) AS parked FROM outbox',
+    ),
+
+    // STORE-9 meta
+    meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare<[string, string]>(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,317 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3, in WAL mode.
+ *
+ * `synchronous=FULL` makes every commit fsync the WAL before it returns, so an update is on
+ * disk before the server relays it or answers 2xx (DESIGN invariant 4). NORMAL would survive
+ * `kill -9` but not a power cut or kernel panic, and a restart that loses updates the server
+ * had already relayed makes honest devices' sync step 2 look forged. The fsync is paid once
+ * per transaction, so the server group-commits: everything one turn of the event loop wrote
+ * goes to commit() as one batch.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import Database from 'better-sqlite3';
+import {
+  checkBindingEntry,
+  checkCountsEntry,
+  checkDelivered,
+  checkDevice,
+  checkDevicePatch,
+  checkIdempotencyEntry,
+  checkOutboxEntry,
+  checkTime,
+  checkUpdateEntry,
+} from './checks.js';
+import { mergeDevice } from './device-record.js';
+import { migrate } from './migrations.js';
+import { type DeviceRow, type OutboxRow, prepareStatements, type Statements } from './sqlite-statements.js';
+import type { DevicePatch, DeviceRecord, OutboxEntry, Store, StoredDoc, WriteBatch } from './store.js';
+
+/**
+ * How long a statement waits for a lock another connection holds (a backup, the sqlite3
+ * shell, a second process started by mistake) before failing with SQLITE_BUSY. Long enough
+ * to ride out a checkpoint or a short read transaction; short enough that a stuck lock shows
+ * up as an error instead of a server that silently stops answering.
+ */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+/** The connection settings in effect, as SQLite reports them. */
+export interface SqliteSettings {
+  readonly journalMode: string;
+  /** 2 = FULL. */
+  readonly synchronous: number;
+  readonly foreignKeys: boolean;
+  readonly busyTimeoutMs: number;
+}
+
+function toDevice(row: DeviceRow): DeviceRecord {
+  return {
+    device: row.device as DeviceId,
+    apnsToken: row.apns_token,
+    environment: row.environment === 'sandbox' ? 'sandbox' : 'production',
+    topic: row.topic,
+    badges: row.badges === 1,
+    tokenRegisteredAt: row.token_registered_at,
+    tokenInvalidReason: row.token_invalid_reason,
+  };
+}
+
+function toOutboxEntry(row: OutboxRow): OutboxEntry {
+  return {
+    device: row.device as DeviceId,
+    badge: row.badge,
+    changedAt: row.changed_at,
+    dueAt: row.due_at,
+    attempts: row.attempts,
+    parked: row.parked === 1,
+  };
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  readonly #commit: Database.Transaction<(batch: WriteBatch) => void>;
+  readonly #compact: Database.Transaction<(account: AccountId, snapshot: Uint8Array, throughLogId: number) => void>;
+  readonly #putDevice: Database.Transaction<
+    (account: AccountId, device: DeviceId, patch: DevicePatch, now: number) => DeviceRecord
+  >;
+  readonly #loadDoc: Database.Transaction<(account: AccountId) => StoredDoc>;
+
+  /** Opens (or creates, with its parent directories) the file and brings its schema up to date. */
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    try {
+      this.#configure();
+      migrate(this.#db);
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+    const sql = prepareStatements(this.#db);
+    this.#sql = sql;
+
+    this.#commit = this.#db.transaction((batch: WriteBatch) => {
+      const now = Date.now();
+      batch.updates.forEach((entry, i) => {
+        checkUpdateEntry(entry, i);
+        sql.appendUpdate.run(entry.account, entry.update);
+      });
+      batch.counts.forEach((entry, i) => {
+        checkCountsEntry(entry, i);
+        const { badge, threads, muted } = entry.counts;
+        sql.putCounts.run(entry.account, badge, JSON.stringify(threads), JSON.stringify(muted), now);
+      });
+      batch.bindings.forEach((entry, i) => {
+        checkBindingEntry(entry, i);
+        sql.bind.run(entry.account, entry.clientId, entry.device);
+      });
+      batch.idempotency.forEach((entry, i) => {
+        checkIdempotencyEntry(entry, i);
+        sql.putIdempotent.run(entry.account, entry.key, entry.response, entry.at);
+      });
+    });
+
+    this.#loadDoc = this.#db.transaction((account: AccountId): StoredDoc => {
+      const snapshot = sql.snapshot.get(account);
+      const through = snapshot?.through_log_id ?? 0;
+      const updates: Uint8Array[] = snapshot === undefined ? [] : [snapshot.data];
+      let lastLogId = through;
+      let logBytes = 0;
+      let logCount = 0;
+      for (const row of sql.logAfter.iterate(account, through)) {
+        updates.push(row.data);
+        lastLogId = row.id;
+        logBytes += row.data.byteLength;
+        logCount += 1;
+      }
+      return { updates, lastLogId, logCount, logBytes };
+    });
+
+    this.#compact = this.#db.transaction((account: AccountId, snapshot: Uint8Array, throughLogId: number) => {
+      const issued = sql.lastIssuedLogId.get()?.seq ?? 0;
+      if (throughLogId > issued) {
+        throw new RangeError(`compact: throughLogId ${throughLogId} is past the last log ID issued (${issued})`);
+      }
+      const current = sql.snapshot.get(account)?.through_log_id ?? 0;
+      // An older compaction than the stored one: the stored snapshot already covers more,
+      // and the entries between the two are gone. Replacing it would lose them.
+      if (throughLogId < current) return;
+      sql.putSnapshot.run(account, snapshot, throughLogId);
+      sql.deleteLogThrough.run(account, throughLogId);
+    });
+
+    this.#putDevice = this.#db.transaction(
+      (account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord => {
+        const row = sql.device.get(device);
+        const next = mergeDevice(device, row === undefined ? null : toDevice(row), patch, now);
+        sql.putDevice.run(
+          device,
+          next.apnsToken,
+          next.environment,
+          next.topic,
+          next.badges ? 1 : 0,
+          next.tokenRegisteredAt,
+          next.tokenInvalidReason,
+        );
+        sql.signIn.run(account, device);
+        return next;
+      },
+    );
+  }
+
+  #configure(): void {
+    const db = this.#db;
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal' && this.path !== ':memory:') {
+      throw new Error(`SQLite refused WAL mode for ${this.path} (got ${String(mode)}): use a local file system`);
+    }
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
+
+  /** The pragmas in effect on this connection (diagnostics, tests). */
+  settings(): SqliteSettings {
+    const db = this.#db;
+    return {
+      journalMode: String(db.pragma('journal_mode', { simple: true })),
+      synchronous: Number(db.pragma('synchronous', { simple: true })),
+      foreignKeys: db.pragma('foreign_keys', { simple: true }) === 1,
+      busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+    };
+  }
+
+  commit(batch: WriteBatch): void {
+    // An empty batch costs no fsync; a closed store still refuses it, like any other call.
+    if (!this.#db.open) throw new TypeError('The database connection is not open');
+    if (batch.updates.length + batch.counts.length + batch.bindings.length + batch.idempotency.length === 0) return;
+    this.#commit.immediate(batch);
+  }
+
+  loadDoc(account: AccountId): StoredDoc {
+    return this.#loadDoc(account);
+  }
+
+  compact(account: AccountId, snapshot: Uint8Array, throughLogId: number): void {
+    if (!Number.isSafeInteger(throughLogId) || throughLogId < 0) {
+      throw new RangeError(`compact: throughLogId must be a non-negative integer, got ${throughLogId}`);
+    }
+    if (!(snapshot instanceof Uint8Array)) throw new TypeError('compact: snapshot must be a Uint8Array');
+    this.#compact.immediate(account, snapshot, throughLogId);
+  }
+
+  loadBindings(account: AccountId): Map<number, DeviceId> {
+    const out = new Map<number, DeviceId>();
+    for (const row of this.#sql.bindings.iterate(account)) out.set(row.client_id, row.device as DeviceId);
+    return out;
+  }
+
+  getCounts(account: AccountId): AccountCounts | null {
+    const row = this.#sql.counts.get(account);
+    if (row === undefined) return null;
+    return {
+      badge: row.badge,
+      threads: JSON.parse(row.threads) as Record<string, number>,
+      muted: JSON.parse(row.muted) as string[],
+    };
+  }
+
+  getBadges(accounts: readonly AccountId[]): Map<AccountId, number> {
+    const out = new Map<AccountId, number>();
+    for (const account of accounts) out.set(account, this.#sql.badge.get(account)?.badge ?? 0);
+    return out;
+  }
+
+  getIdempotent(account: AccountId, key: string, notBefore: number): string | null {
+    return this.#sql.idempotent.get(account, key, notBefore)?.response ?? null;
+  }
+
+  purgeIdempotent(before: number): number {
+    return this.#sql.purgeIdempotent.run(before).changes;
+  }
+
+  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord {
+    checkDevice(device);
+    checkDevicePatch(patch);
+    checkTime(now, 'now');
+    return this.#putDevice.immediate(account, device, patch, now);
+  }
+
+  signOut(account: AccountId, device: DeviceId): boolean {
+    return this.#sql.signOut.run(account, device).changes > 0;
+  }
+
+  getDevice(device: DeviceId): DeviceRecord | null {
+    const row = this.#sql.device.get(device);
+    return row === undefined ? null : toDevice(row);
+  }
+
+  devicesOf(account: AccountId): DeviceId[] {
+    return this.#sql.devicesOf.all(account).map((row) => row.device as DeviceId);
+  }
+
+  accountsOf(device: DeviceId): AccountId[] {
+    return this.#sql.accountsOf.all(device).map((row) => row.account as AccountId);
+  }
+
+  invalidateToken(device: DeviceId, reason: string): void {
+    this.#sql.invalidateToken.run(reason, device);
+  }
+
+  getDelivered(device: DeviceId): number | null {
+    return this.#sql.delivered.get(device)?.badge ?? null;
+  }
+
+  setDelivered(device: DeviceId, badge: number, at: number): void {
+    checkDelivered(device, badge, at);
+    this.#sql.setDelivered.run(device, badge, at);
+  }
+
+  enqueuePush(entry: OutboxEntry): void {
+    checkOutboxEntry(entry);
+    const { device, badge, changedAt, dueAt, attempts, parked } = entry;
+    this.#sql.enqueuePush.run(device, badge, changedAt, dueAt, attempts, parked ? 1 : 0);
+  }
+
+  getPush(device: DeviceId): OutboxEntry | null {
+    const row = this.#sql.push.get(device);
+    return row === undefined ? null : toOutboxEntry(row);
+  }
+
+  removePush(device: DeviceId, badge: number): void {
+    this.#sql.removePush.run(device, badge);
+  }
+
+  duePushes(now: number, limit: number): OutboxEntry[] {
+    // SQLite reads a negative LIMIT as "no limit"; the contract reads it as none.
+    if (!(limit >= 1)) return [];
+    return this.#sql.duePushes.all(now, Math.floor(limit)).map(toOutboxEntry);
+  }
+
+  nextDueAt(): number | null {
+    return this.#sql.nextDueAt.get()?.due_at ?? null;
+  }
+
+  countPushes(): { pending: number; parked: number } {
+    const row = this.#sql.countPushes.get();
+    return { pending: row?.pending ?? 0, parked: row?.parked ?? 0 };
+  }
+
+  getMeta(key: string): string | null {
+    return this.#sql.meta.get(key)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#sql.setMeta.run(key, value);
+  }
+
+  countAccounts(): number {
+    return this.#sql.countAccounts.get()?.n ?? 0;
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
