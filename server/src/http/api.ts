@@ -1,0 +1,269 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type AccountId,
+  type DeviceId,
+  EMPTY_COUNTS,
+  isAccountId,
+  isDeviceId,
+  MAX_SEQ,
+  planRead,
+  readsKey,
+  SERVER_DEVICE,
+  type ThreadId,
+} from '@badgesync/shared';
+import type { Logger } from 'pino';
+import { bearer, isApiKey } from '../auth/api-key.js';
+import { verifyDeviceToken } from '../auth/device-token.js';
+import type { Metrics } from '../metrics.js';
+import type { GroupCommit } from '../rooms/group-commit.js';
+import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
+import type { DeviceRecord, Store } from '../store/store.js';
+import { ApiError, readJson, sendError, sendJson } from './respond.js';
+import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
+
+/** How long an idempotency key is remembered, per the contract: 24 hours. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** What device registration tells the push pipeline. */
+export interface DeviceHooks {
+  deviceRegistered(account: AccountId, device: DeviceId): void;
+  deviceSignedOut(account: AccountId, device: DeviceId): void;
+}
+
+export interface ApiDeps {
+  readonly apiKey: string;
+  readonly deviceSecret: string;
+  readonly store: Store;
+  readonly rooms: RoomManager;
+  readonly commit: GroupCommit;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly devices: DeviceHooks;
+  readonly revoke: (account: AccountId, device: DeviceId) => void;
+  readonly isShuttingDown: () => boolean;
+}
+
+type Who =
+  | { readonly kind: 'backend' }
+  | { readonly kind: 'device'; readonly account: AccountId; readonly device: DeviceId };
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly name: string;
+  /** Whether a device token for (account, device) of the path may call it. */
+  readonly deviceMayCall: boolean;
+  readonly handle: (ctx: RouteContext) => Promise<unknown>;
+}
+
+interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly account: AccountId;
+  readonly device: DeviceId | null;
+}
+
+/**
+ * The backend API (SPEC API-1..API-8): JSON over HTTP, `Authorization: Bearer <api key>`;
+ * the device routes also take that device's own token.
+ */
+export class Api {
+  readonly #routes: readonly Route[];
+  /** Idempotency answers being written: a repeat that arrives meanwhile waits for the first. */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: ApiDeps) {
+    const account = '([^/]+)';
+    this.#routes = [
+      {
+        method: 'POST',
+        pattern: re(`/v1/accounts/${account}/items`),
+        name: 'items',
+        deviceMayCall: false,
+        handle: (c) => this.#items(c),
+      },
+      {
+        method: 'POST',
+        pattern: re(`/v1/accounts/${account}/read`),
+        name: 'read',
+        deviceMayCall: false,
+        handle: (c) => this.#read(c),
+      },
+      {
+        method: 'GET',
+        pattern: re(`/v1/accounts/${account}/badge`),
+        name: 'badge',
+        deviceMayCall: false,
+        handle: (c) => this.#badge(c),
+      },
+      {
+        method: 'PUT',
+        pattern: re(`/v1/accounts/${account}/devices/${account}`),
+        name: 'device_put',
+        deviceMayCall: true,
+        handle: (c) => this.#putDevice(c),
+      },
+      {
+        method: 'DELETE',
+        pattern: re(`/v1/accounts/${account}/devices/${account}`),
+        name: 'device_delete',
+        deviceMayCall: true,
+        handle: (c) => this.#deleteDevice(c),
+      },
+    ];
+  }
+
+  /** Answers a request; false when no route of this API matches the path. */
+  async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+    const candidates = this.#routes.filter((r) => r.pattern.test(pathname));
+    if (candidates.length === 0) return false;
+    const route = candidates.find((r) => r.method === req.method);
+    let status = 200;
+    try {
+      if (route === undefined) throw new ApiError('method_not_allowed');
+      if (this.deps.isShuttingDown()) throw new ApiError('shutting_down');
+      const match = route.pattern.exec(pathname) as RegExpExecArray;
+      const account = decodeURIComponent(match[1] as string);
+      const device = match[2] === undefined ? null : decodeURIComponent(match[2]);
+      if (!isAccountId(account) || (device !== null && !isDeviceId(device))) throw new ApiError('invalid_id');
+      const who = await this.#authenticate(req);
+      if (who.kind === 'device' && !(route.deviceMayCall && who.account === account && who.device === device)) {
+        throw new ApiError('forbidden', 'a device token may only register or sign out its own device');
+      }
+      const body = await route.handle({ req, res, account, device: device as DeviceId | null });
+      sendJson(res, status, body);
+    } catch (err) {
+      const apiError = toApiError(err, this.deps.log);
+      status = apiError.status;
+      sendError(res, apiError);
+    }
+    this.deps.metrics.httpRequests.inc({ route: route?.name ?? 'unknown_method', status: String(status) });
+    return true;
+  }
+
+  async #authenticate(req: IncomingMessage): Promise<Who> {
+    const presented = bearer(req.headers.authorization);
+    if (presented === null) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
+    if (isApiKey(presented, this.deps.apiKey)) return { kind: 'backend' };
+    const check = await verifyDeviceToken(presented, this.deps.deviceSecret);
+    if (!check.ok) throw new ApiError('unauthorized');
+    return { kind: 'device', account: check.claims.account, device: check.claims.device };
+  }
+
+  async #items({ req, account }: RouteContext): Promise<unknown> {
+    const stop = this.deps.metrics.ingestSeconds.startTimer();
+    const body = validated(ItemsBody, await readJson(req));
+    const key = body.idempotencyKey;
+    if (key === undefined) {
+      const answer = await this.#addItems(account, body.thread as ThreadId, body.count ?? 1, null);
+      stop();
+      return answer;
+    }
+    const slot = `${account}\u0000${key}`;
+    const running = this.#inFlight.get(slot);
+    if (running !== undefined) return running;
+    const stored = this.deps.store.getIdempotent(account, key, Date.now() - IDEMPOTENCY_WINDOW_MS);
+    if (stored !== null) return JSON.parse(stored);
+    const work = this.#addItems(account, body.thread as ThreadId, body.count ?? 1, key);
+    this.#inFlight.set(slot, work);
+    try {
+      const answer = await work;
+      stop();
+      return answer;
+    } finally {
+      this.#inFlight.delete(slot);
+    }
+  }
+
+  /** [API-2] Bumps heads[thread] as the server's own peer; answers once it is on disk. */
+  async #addItems(account: AccountId, thread: ThreadId, count: number, key: string | null): Promise<unknown> {
+    const room = this.#room(account);
+    return room.hold(async () => {
+      const head = room.tracker.head(thread) + count;
+      if (head > MAX_SEQ) throw new ApiError('invalid_body', `the head of ${thread} would pass ${MAX_SEQ}`);
+      room.serverWrite((maps) => maps.heads.set(thread, head));
+      const answer = { thread, head, badge: room.tracker.badge };
+      if (key !== null) this.deps.commit.addIdempotency(account, key, JSON.stringify(answer), Date.now());
+      await this.deps.commit.flushed();
+      return answer;
+    });
+  }
+
+  /** [API-3] A read made outside any device, written as device `@server`. */
+  async #read({ req, account }: RouteContext): Promise<unknown> {
+    const body = validated(ReadBody, await readJson(req));
+    const thread = body.thread as ThreadId;
+    const room = this.#room(account);
+    return room.hold(async () => {
+      const value = planRead(room.tracker, thread, SERVER_DEVICE, body.seq);
+      if (value !== null) room.serverWrite((maps) => maps.reads.set(readsKey(thread, SERVER_DEVICE), value));
+      await this.deps.commit.flushed();
+      return { badge: room.tracker.badge };
+    });
+  }
+
+  /** [API-4] Stored counts: no document is loaded; an unknown account is all zeros. */
+  async #badge({ account }: RouteContext): Promise<unknown> {
+    await this.deps.commit.flushed();
+    const counts = this.deps.store.getCounts(account) ?? EMPTY_COUNTS;
+    return { badge: counts.badge, threads: counts.threads, muted: counts.muted };
+  }
+
+  /** [API-5] Registers or updates the device and signs it in to the account. */
+  async #putDevice({ req, account, device }: RouteContext): Promise<unknown> {
+    const body = validated(DeviceBody, await readJson(req));
+    const patch = {
+      ...(body.apnsToken === undefined ? {} : { apnsToken: body.apnsToken.toLowerCase() }),
+      ...(body.environment === undefined ? {} : { environment: body.environment }),
+      ...(body.topic === undefined ? {} : { topic: body.topic }),
+      ...(body.badges === undefined ? {} : { badges: body.badges }),
+    };
+    const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
+    this.deps.devices.deviceRegistered(account, device as DeviceId);
+    return publicDevice(record);
+  }
+
+  /** [API-6] Signs the device out of the account and closes its connections to it (4401). */
+  async #deleteDevice({ account, device }: RouteContext): Promise<unknown> {
+    const signedOut = this.deps.store.signOut(account, device as DeviceId);
+    this.deps.revoke(account, device as DeviceId);
+    if (signedOut) this.deps.devices.deviceSignedOut(account, device as DeviceId);
+    return { signedOut };
+  }
+
+  #room(account: AccountId) {
+    try {
+      return this.deps.rooms.get(account);
+    } catch (err) {
+      if (err instanceof RoomCapacityError) throw new ApiError('shutting_down', 'overloaded, try later');
+      throw err;
+    }
+  }
+}
+
+function re(path: string): RegExp {
+  return new RegExp(`^${path}/?$`);
+}
+
+function validated<T>(schema: Parameters<typeof parseBody<T>>[0], body: unknown): T {
+  const parsed = parseBody(schema, body);
+  if (!parsed.ok) throw new ApiError('invalid_body', parsed.message);
+  return parsed.value;
+}
+
+function publicDevice(record: DeviceRecord): unknown {
+  return {
+    device: record.device,
+    apnsToken: record.apnsToken,
+    environment: record.environment,
+    topic: record.topic,
+    badges: record.badges,
+    tokenInvalidReason: record.tokenInvalidReason,
+  };
+}
+
+function toApiError(err: unknown, log: Logger): ApiError {
+  if (err instanceof ApiError) return err;
+  log.error({ err }, 'request failed');
+  return new ApiError('internal');
+}

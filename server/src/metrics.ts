@@ -1,0 +1,82 @@
+/** Prometheus metrics (SPEC OPS-2), one registry per server instance. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly connections = new Gauge({ name: 'badgesync_connections', help: 'open sync connections', registers: [] });
+  readonly loadedDocs = new Gauge({
+    name: 'badgesync_loaded_docs',
+    help: 'account documents in memory',
+    registers: [],
+  });
+  readonly updatesApplied = new Counter({
+    name: 'badgesync_updates_applied_total',
+    help: 'device updates accepted and applied',
+    registers: [],
+  });
+  readonly updatesRefused = new Counter({
+    name: 'badgesync_updates_refused_total',
+    help: 'device updates refused, by reason',
+    labelNames: ['reason'],
+    registers: [],
+  });
+  readonly updatesDeferred = new Counter({
+    name: 'badgesync_updates_not_yet_total',
+    help: 'device updates dropped without closing because the server lacks their dependencies',
+    registers: [],
+  });
+  readonly closes = new Counter({
+    name: 'badgesync_connection_closes_total',
+    help: 'connections closed by the server, by code',
+    labelNames: ['code'],
+    registers: [],
+  });
+  readonly heartbeatTerminations = new Counter({
+    name: 'badgesync_heartbeat_terminations_total',
+    help: 'connections terminated for silence',
+    registers: [],
+  });
+  readonly ingestSeconds = new Histogram({
+    name: 'badgesync_ingest_seconds',
+    help: 'POST items: request to durable answer',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [],
+  });
+  readonly storeCommitSeconds = new Histogram({
+    name: 'badgesync_store_commit_seconds',
+    help: 'one group commit',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [],
+  });
+  readonly storeBatchUpdates = new Histogram({
+    name: 'badgesync_store_batch_updates',
+    help: 'updates per group commit',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [],
+  });
+  readonly httpRequests = new Counter({
+    name: 'badgesync_http_requests_total',
+    help: 'backend API requests by route and status',
+    labelNames: ['route', 'status'],
+    registers: [],
+  });
+
+  constructor() {
+    for (const metric of [
+      this.connections,
+      this.loadedDocs,
+      this.updatesApplied,
+      this.updatesRefused,
+      this.updatesDeferred,
+      this.closes,
+      this.heartbeatTerminations,
+      this.ingestSeconds,
+      this.storeCommitSeconds,
+      this.storeBatchUpdates,
+      this.httpRequests,
+    ] as const) {
+      this.registry.registerMetric(metric as Parameters<Registry['registerMetric']>[0]);
+    }
+    collectDefaultMetrics({ register: this.registry, prefix: 'badgesync_' });
+  }
+}

@@ -1,0 +1,278 @@
+import {
+  type AccountCounts,
+  type AccountId,
+  type AccountMaps,
+  accountMaps,
+  CloseCode,
+  CountsTracker,
+  checkUpdate,
+  type DeviceId,
+  EMPTY_COUNTS,
+  SERVER_DEVICE,
+  type Verdict,
+} from '@badgesync/shared';
+import type { Logger } from 'pino';
+import * as Y from 'yjs';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+import { AwarenessRelay } from '../sync/awareness-relay.js';
+import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
+import type { GroupCommit } from './group-commit.js';
+
+/** A connection as a room sees it. */
+export interface RoomMember {
+  readonly device: DeviceId;
+  send(message: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+export interface RoomEvents {
+  /** The account's counts changed and the change is on disk. */
+  countsCommitted(account: AccountId, counts: AccountCounts): void;
+  /** A device's first live connection to the account opened. */
+  deviceOnline(account: AccountId, device: DeviceId): void;
+  /** A device's last live connection to the account closed. */
+  deviceOffline(account: AccountId, device: DeviceId): void;
+}
+
+export interface RoomDeps {
+  readonly store: Store;
+  readonly commit: GroupCommit;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly events: RoomEvents;
+}
+
+/** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
+const LOADING = Symbol('loading');
+/** Transaction origin of the server's own writes (heads, API reads). */
+const SERVER = Symbol('server');
+
+export type ReceiveResult =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'refused'; readonly code: number; readonly reason: string };
+
+/**
+ * One account's document in memory (SPEC SYNC-3..SYNC-5): the server's replica, its
+ * counts, the client bindings, and the connections of the account's devices. Every
+ * incoming update passes the write rules; an applied update is persisted (group commit)
+ * before it is relayed to the other connections and before counts reach push.
+ */
+export class AccountRoom {
+  readonly doc = new Y.Doc();
+  readonly tracker: CountsTracker;
+  readonly maps: AccountMaps;
+  readonly members = new Set<RoomMember>();
+  readonly #awareness = new AwarenessRelay();
+  readonly #bindings: Map<number, DeviceId>;
+  readonly #online = new Map<DeviceId, number>();
+  /** Updates of the transaction in progress, held until it is known to have applied cleanly. */
+  #staged: Uint8Array[] | null = null;
+  #serverBound = false;
+  #pendingWrites = 0;
+  #leases = 0;
+  #poisoned = false;
+  /** Log entries after the snapshot: compaction is due when this grows. */
+  logCount: number;
+  lastActive = Date.now();
+
+  constructor(
+    readonly account: AccountId,
+    private readonly deps: RoomDeps,
+  ) {
+    const stored = deps.store.loadDoc(account);
+    this.doc.transact(() => {
+      for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
+    }, LOADING);
+    this.logCount = stored.logCount;
+    this.#bindings = deps.store.loadBindings(account);
+    this.maps = accountMaps(this.doc);
+    this.tracker = new CountsTracker(this.doc);
+    this.tracker.onChange(() => {
+      // A poisoned room's counts may include a half-applied update: keep the stored ones.
+      this.deps.commit.markCounts(account, () =>
+        this.#poisoned ? (deps.store.getCounts(account) ?? EMPTY_COUNTS) : this.tracker.counts(),
+      );
+      this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
+    });
+    this.doc.on('update', this.#onUpdate);
+  }
+
+  /** Nothing holds the room: no connection, no write waiting for disk, no request in progress. */
+  get idle(): boolean {
+    return this.members.size === 0 && this.#pendingWrites === 0 && this.#leases === 0;
+  }
+
+  get poisoned(): boolean {
+    return this.#poisoned;
+  }
+
+  /** Keeps the room loaded while `work` runs (an API request that awaits the disk). */
+  async hold<T>(work: () => Promise<T>): Promise<T> {
+    this.#leases++;
+    try {
+      return await work();
+    } finally {
+      this.#leases--;
+      this.lastActive = Date.now();
+    }
+  }
+
+  join(member: RoomMember): void {
+    this.members.add(member);
+    this.lastActive = Date.now();
+    const count = this.#online.get(member.device) ?? 0;
+    this.#online.set(member.device, count + 1);
+    member.send(encodeStep1(Y.encodeStateVector(this.doc)));
+    const states = this.#awareness.snapshot();
+    if (states !== null) member.send(encodeAwareness(states));
+    if (count === 0) this.deps.events.deviceOnline(this.account, member.device);
+  }
+
+  leave(member: RoomMember): void {
+    if (!this.members.delete(member)) return;
+    this.lastActive = Date.now();
+    const gone = this.#awareness.removeOwner(member);
+    if (gone !== null) this.#broadcast(encodeAwareness(gone), null);
+    const count = (this.#online.get(member.device) ?? 1) - 1;
+    if (count > 0) this.#online.set(member.device, count);
+    else {
+      this.#online.delete(member.device);
+      this.deps.events.deviceOffline(this.account, member.device);
+    }
+  }
+
+  isOnline(device: DeviceId): boolean {
+    return this.#online.has(device);
+  }
+
+  /** Answers a sync step 1 once everything the reply could contain is on disk. */
+  answerStep1(member: RoomMember, stateVector: Uint8Array): void {
+    this.deps.commit.afterCommit(() => {
+      if (!this.members.has(member)) return;
+      member.send(encodeStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
+    });
+  }
+
+  /** An awareness update from a member: relayed to every member, the sender included. */
+  receiveAwareness(member: RoomMember, update: Uint8Array): void {
+    const accepted = this.#awareness.apply(member, update);
+    if (accepted !== null) this.#broadcast(encodeAwareness(accepted), null);
+  }
+
+  queryAwareness(member: RoomMember): void {
+    const states = this.#awareness.snapshot();
+    if (states !== null) member.send(encodeAwareness(states));
+  }
+
+  /** A Yjs update (sync step 2 or update) from a member: checked, applied, persisted, relayed. */
+  receiveUpdate(member: RoomMember, update: Uint8Array): ReceiveResult {
+    this.lastActive = Date.now();
+    const verdict: Verdict = checkUpdate(
+      { doc: this.doc, view: this.tracker, bindings: this.#bindings },
+      member.device,
+      update,
+    );
+    if (verdict.kind === 'refuse') {
+      this.deps.metrics.updatesRefused.inc({ reason: verdict.reason });
+      this.deps.log.warn(
+        { account: this.account, device: member.device, reason: verdict.reason, detail: verdict.detail },
+        'update refused',
+      );
+      return { kind: 'refused', code: verdict.code, reason: `${verdict.reason}: ${verdict.detail}`.slice(0, 120) };
+    }
+    if (verdict.kind === 'not-yet') {
+      this.deps.metrics.updatesDeferred.inc();
+      this.deps.log.debug({ account: this.account, device: member.device, detail: verdict.detail }, 'update not yet');
+      return { kind: 'ok' };
+    }
+    for (const clientId of verdict.newClients) {
+      this.#bindings.set(clientId, member.device);
+      this.deps.commit.addBinding(this.account, clientId, member.device);
+    }
+    if (!verdict.changes) return { kind: 'ok' };
+    return this.#apply(member, update);
+  }
+
+  #apply(member: RoomMember, update: Uint8Array): ReceiveResult {
+    this.#staged = [];
+    try {
+      Y.applyUpdate(this.doc, update, member);
+    } catch (err) {
+      this.#staged = null;
+      this.#poison(`applying an accepted update threw: ${(err as Error).message}`);
+      return { kind: 'refused', code: CloseCode.invalidMessage, reason: 'malformed: the update could not be applied' };
+    }
+    const store = this.doc.store;
+    if (store.pendingStructs !== null || store.pendingDs !== null) {
+      // The write rules let through an update Yjs could not place: never keep it pending,
+      // or Yjs would apply it later to whatever arrives (DESIGN "Checking updates").
+      store.pendingStructs = null;
+      store.pendingDs = null;
+      this.deps.log.error({ account: this.account, device: member.device }, 'accepted update left pending parts');
+    }
+    const staged = this.#staged;
+    this.#staged = null;
+    for (const applied of staged) this.#persistAndRelay(applied, member);
+    this.deps.metrics.updatesApplied.inc();
+    return { kind: 'ok' };
+  }
+
+  /** A write of the server's own (heads, API reads), persisted and relayed like any update. */
+  serverWrite(write: (maps: AccountMaps) => void): void {
+    if (this.#poisoned) throw new Error(`account ${this.account} is being reloaded`);
+    if (!this.#serverBound) {
+      this.#serverBound = true;
+      if (this.#bindings.get(this.doc.clientID) === undefined) {
+        this.#bindings.set(this.doc.clientID, SERVER_DEVICE);
+        this.deps.commit.addBinding(this.account, this.doc.clientID, SERVER_DEVICE);
+      }
+    }
+    this.doc.transact(() => write(this.maps), SERVER);
+  }
+
+  readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === LOADING) return;
+    if (this.#staged !== null) {
+      this.#staged.push(update);
+      return;
+    }
+    this.#persistAndRelay(update, null);
+  };
+
+  #persistAndRelay(update: Uint8Array, from: RoomMember | null): void {
+    this.#pendingWrites++;
+    this.logCount++;
+    this.deps.commit.addUpdate(this.account, update);
+    const message = encodeUpdate(update);
+    this.deps.commit.afterCommit(() => {
+      this.#pendingWrites--;
+      this.#broadcast(message, from);
+    });
+  }
+
+  #broadcast(message: Uint8Array, except: RoomMember | null): void {
+    for (const member of this.members) if (member !== except) member.send(message);
+  }
+
+  /** Memory may no longer match the disk: drop every connection; the next use reloads. */
+  #poison(why: string): void {
+    this.#poisoned = true;
+    this.deps.log.error({ account: this.account, why }, 'account document reloads from disk');
+    for (const member of [...this.members]) member.close(CloseCode.tryAgainLater, 'reloading the account');
+  }
+
+  /** Writes a snapshot in place of the log; only when every write of this room is on disk. */
+  compact(): boolean {
+    if (this.#pendingWrites > 0 || this.#poisoned) return false;
+    this.deps.store.compact(this.account, Y.encodeStateAsUpdate(this.doc), Number.MAX_SAFE_INTEGER);
+    this.logCount = 0;
+    return true;
+  }
+
+  destroy(): void {
+    this.tracker.destroy();
+    this.doc.off('update', this.#onUpdate);
+    this.doc.destroy();
+  }
+}

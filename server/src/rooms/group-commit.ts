@@ -1,0 +1,103 @@
+import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import type { Metrics } from '../metrics.js';
+import type { Store, WriteBatch } from '../store/store.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };
+
+/**
+ * Group commit (SPEC STORE-10): everything written during one turn of the event loop —
+ * device updates, server writes, counts, client bindings, idempotency answers — goes to
+ * disk in one transaction at the next setImmediate, and only then do the callbacks that
+ * relay, answer or push run. One fsync per turn instead of one per update.
+ */
+export class GroupCommit {
+  #batch = GroupCommit.#empty();
+  #counts = new Map<AccountId, () => AccountCounts>();
+  #callbacks: Array<() => void> = [];
+  #scheduled: NodeJS.Immediate | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly metrics: Metrics,
+    /** A failed commit leaves memory ahead of disk: the process must stop (SPEC STORE-11). */
+    private readonly onFatal: (err: unknown) => void,
+  ) {}
+
+  static #empty(): Mutable<WriteBatch> {
+    return { updates: [], counts: [], bindings: [], idempotency: [] };
+  }
+
+  get pending(): boolean {
+    return this.#scheduled !== null;
+  }
+
+  addUpdate(account: AccountId, update: Uint8Array): void {
+    this.#batch.updates.push({ account, update });
+    this.#schedule();
+  }
+
+  addBinding(account: AccountId, clientId: number, device: DeviceId): void {
+    this.#batch.bindings.push({ account, clientId, device });
+    this.#schedule();
+  }
+
+  addIdempotency(account: AccountId, key: string, response: string, at: number): void {
+    this.#batch.idempotency.push({ account, key, response, at });
+    this.#schedule();
+  }
+
+  /** The account's counts changed: store them as `read()` answers at commit time. */
+  markCounts(account: AccountId, read: () => AccountCounts): void {
+    this.#counts.set(account, read);
+    this.#schedule();
+  }
+
+  /** Runs `callback` once everything added so far is on disk. */
+  afterCommit(callback: () => void): void {
+    if (this.#scheduled === null) {
+      callback();
+      return;
+    }
+    this.#callbacks.push(callback);
+  }
+
+  /** Resolves once everything added so far is on disk. */
+  flushed(): Promise<void> {
+    return new Promise((resolve) => this.afterCommit(resolve));
+  }
+
+  /** Commits now (shutdown). Later additions are refused. */
+  close(): void {
+    if (this.#scheduled !== null) {
+      clearImmediate(this.#scheduled);
+      this.#flush();
+    }
+    this.#closed = true;
+  }
+
+  #schedule(): void {
+    if (this.#closed) throw new Error('group commit is closed');
+    if (this.#scheduled === null) this.#scheduled = setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = null;
+    const batch = this.#batch;
+    for (const [account, read] of this.#counts) batch.counts.push({ account, counts: read() });
+    const callbacks = this.#callbacks;
+    this.#batch = GroupCommit.#empty();
+    this.#counts = new Map();
+    this.#callbacks = [];
+    const stop = this.metrics.storeCommitSeconds.startTimer();
+    try {
+      this.store.commit(batch);
+    } catch (err) {
+      this.onFatal(err);
+      return;
+    }
+    stop();
+    this.metrics.storeBatchUpdates.observe(batch.updates.length);
+    for (const callback of callbacks) callback();
+  }
+}

@@ -1,0 +1,97 @@
+import type { AccountId } from '@badgesync/shared';
+import { AccountRoom, type RoomDeps } from './account-room.js';
+
+/**
+ * How long an account with no connection and nothing pending stays loaded: long enough
+ * that a phone reconnecting after a network switch finds it warm, short enough that a
+ * million mostly-idle accounts cost no memory.
+ */
+export const IDLE_UNLOAD_MS = 60_000;
+/** How often idle rooms are looked for; unloading is cheap, so a coarse sweep is enough. */
+export const UNLOAD_SWEEP_MS = 15_000;
+/**
+ * Log entries after which a loaded account is compacted into one snapshot: loading 500
+ * small updates costs about a millisecond; beyond that, snapshots keep loads and disk flat.
+ */
+export const COMPACT_AFTER_UPDATES = 500;
+
+/** On unload, a log at least this long is folded into the snapshot; shorter logs load as fast. */
+export const COMPACT_ON_UNLOAD = 20;
+
+export class RoomCapacityError extends Error {}
+
+/**
+ * Loads account documents on first use, unloads idle ones, and holds at most
+ * `maxLoaded` (SPEC SYNC-7). Loading is synchronous (the store is), so two requests for
+ * one account always share one room.
+ */
+export class RoomManager {
+  readonly #rooms = new Map<AccountId, AccountRoom>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: RoomDeps,
+    private readonly maxLoaded: number,
+  ) {
+    this.#timer = setInterval(() => this.sweep(Date.now()), UNLOAD_SWEEP_MS);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  /** The loaded room, if any. */
+  peek(account: AccountId): AccountRoom | undefined {
+    const room = this.#rooms.get(account);
+    return room?.poisoned ? undefined : room;
+  }
+
+  /** The account's room, loading it (and unloading an idle one when at the cap). */
+  get(account: AccountId): AccountRoom {
+    let room = this.#rooms.get(account);
+    if (room?.poisoned) {
+      this.#unload(room);
+      room = undefined;
+    }
+    if (room !== undefined) return room;
+    if (this.#rooms.size >= this.maxLoaded && !this.#evictOne()) {
+      throw new RoomCapacityError(`${this.#rooms.size} accounts loaded, none idle`);
+    }
+    room = new AccountRoom(account, this.deps);
+    this.#rooms.set(account, room);
+    this.deps.metrics.loadedDocs.set(this.#rooms.size);
+    return room;
+  }
+
+  /** Unloads rooms idle for IDLE_UNLOAD_MS, and compacts busy rooms with long logs. */
+  sweep(now: number): void {
+    for (const room of [...this.#rooms.values()]) {
+      if (room.poisoned || (room.idle && now - room.lastActive >= IDLE_UNLOAD_MS)) this.#unload(room);
+      else if (room.logCount >= COMPACT_AFTER_UPDATES) room.compact();
+    }
+  }
+
+  #evictOne(): boolean {
+    let oldest: AccountRoom | undefined;
+    for (const room of this.#rooms.values()) {
+      if (room.idle && (oldest === undefined || room.lastActive < oldest.lastActive)) oldest = room;
+    }
+    if (oldest === undefined) return false;
+    this.#unload(oldest);
+    return true;
+  }
+
+  #unload(room: AccountRoom): void {
+    if (!room.poisoned && room.logCount >= COMPACT_ON_UNLOAD) room.compact();
+    room.destroy();
+    this.#rooms.delete(room.account);
+    this.deps.metrics.loadedDocs.set(this.#rooms.size);
+  }
+
+  /** Unloads everything (shutdown, after the last commit). */
+  close(): void {
+    clearInterval(this.#timer);
+    for (const room of [...this.#rooms.values()]) this.#unload(room);
+  }
+}

@@ -1,0 +1,131 @@
+import { CloseCode, type DeviceId } from '@badgesync/shared';
+import type { DeviceClaims } from '../auth/device-token.js';
+import type { Metrics } from '../metrics.js';
+import type { AccountRoom, RoomMember } from '../rooms/account-room.js';
+import { decodeMessage, type ProtocolError } from './protocol.js';
+import { TokenBucket } from './rate-limit.js';
+import type { WebSocketLike } from './websocket-like.js';
+
+export interface SessionLimits {
+  /** Bytes queued for a slow reader before it is closed with 1013. */
+  readonly maxBufferedBytes: number;
+  /** Sustained messages per second one connection may send. */
+  readonly messagesPerSecond: number;
+  /** Messages one connection may send in a burst. */
+  readonly messageBurst: number;
+}
+
+/**
+ * Defaults of SessionLimits. 4 MiB queued: four maximum-size step 2s for a reader that
+ * stalls; beyond that its memory is the server's problem, so it reconnects later and syncs
+ * afresh. 200 messages/s with a burst of 1,000: a person taps far slower, a reconnect sends
+ * a handful, and a runaway client cannot monopolise a core.
+ */
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxBufferedBytes: 4 * 1024 * 1024,
+  messagesPerSecond: 200,
+  messageBurst: 1_000,
+};
+
+/** One authenticated sync connection of one device to one account (SPEC SYNC-1..SYNC-8). */
+export class Session implements RoomMember {
+  readonly device: DeviceId;
+  lastSeen = Date.now();
+  lastPing = 0;
+  #closed = false;
+  readonly #bucket: TokenBucket;
+  readonly #expiry: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: WebSocketLike,
+    readonly claims: DeviceClaims,
+    private readonly room: AccountRoom,
+    private readonly limits: SessionLimits,
+    private readonly metrics: Metrics,
+  ) {
+    this.device = claims.device;
+    this.#bucket = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
+    // [AUTH-3] Closed within seconds of exp (timers may fire a little late, never early).
+    this.#expiry = setTimeout(
+      () => this.close(CloseCode.tokenExpired, 'token expired'),
+      Math.max(0, claims.expiresAt - Date.now()),
+    );
+    this.#expiry.unref();
+    room.join(this);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Any frame or pong proves the peer alive. */
+  markAlive(now = Date.now()): void {
+    this.lastSeen = now;
+  }
+
+  receive(data: Uint8Array, binary: boolean): void {
+    if (this.#closed) return;
+    this.markAlive();
+    if (!binary) return this.close(CloseCode.invalidMessage, 'text frames are not part of the protocol');
+    if (!this.#bucket.take()) return this.close(CloseCode.tryAgainLater, 'too many messages');
+    let message: ReturnType<typeof decodeMessage>;
+    try {
+      message = decodeMessage(data);
+    } catch (err) {
+      return this.close(CloseCode.invalidMessage, (err as ProtocolError).message.slice(0, 120));
+    }
+    switch (message.type) {
+      case 'step1':
+        this.room.answerStep1(this, message.stateVector);
+        return;
+      case 'step2':
+      case 'update': {
+        const result = this.room.receiveUpdate(this, message.update);
+        if (result.kind === 'refused') this.close(result.code, result.reason);
+        return;
+      }
+      case 'awareness':
+        try {
+          this.room.receiveAwareness(this, message.update);
+        } catch {
+          this.close(CloseCode.invalidMessage, 'malformed awareness update');
+        }
+        return;
+      case 'query-awareness':
+        this.room.queryAwareness(this);
+        return;
+    }
+  }
+
+  send(message: Uint8Array): void {
+    if (this.#closed) return;
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.close(CloseCode.tryAgainLater, 'send queue full');
+      return;
+    }
+    this.socket.send(message);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.metrics.closes.inc({ code: String(code) });
+    this.socket.close(code, reason);
+    this.detach();
+  }
+
+  /** Drops a silent peer without a handshake. */
+  terminate(): void {
+    if (this.#closed) return;
+    this.metrics.heartbeatTerminations.inc();
+    this.socket.terminate();
+    this.detach();
+  }
+
+  /** The socket is gone (closed by either side): leave the room. Idempotent. */
+  detach(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#expiry);
+    this.room.leave(this);
+  }
+}
