@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up a fresh clone: the pinned pnpm, then every package (better-sqlite3 compiles here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PNPM_VERSION=12.4.2
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
+  npm install -g "pnpm@$PNPM_VERSION" >/dev/null
+fi
+# node-gyp must build better-sqlite3 against the installed Node headers, not download them.
+if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
+if [ "${CI:-}" = "true" ]; then
+  pnpm install --frozen-lockfile
+else
+  pnpm install
+fi

@@ -1,0 +1,10 @@
+export { isApiKey } from './auth/api-key.js';
+export { type DeviceClaims, mintDeviceToken, type TokenCheck, verifyDeviceToken } from './auth/device-token.js';
+export { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
+export { createLogger } from './log.js';
+export { Metrics } from './metrics.js';
+export { pushDisabled } from './push/push-disabled.js';
+export { BadgesyncServer, type PushHooks, type ServerParts } from './server.js';
+export { MemoryStore } from './store/memory-store.js';
+export { SqliteStore } from './store/sqlite-store.js';
+export type { DeviceRecord, OutboxEntry, Store, WriteBatch } from './store/store.js';
