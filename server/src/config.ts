@@ -145,7 +145,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (!arg.startsWith('--')) continue;
+    if (arg === '--' || !arg.startsWith('--')) continue;
     const eq = arg.indexOf('=');
     if (eq > 0) flags.set(arg.slice(0, eq), arg.slice(eq + 1));
     else {
