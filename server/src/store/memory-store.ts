@@ -177,6 +177,15 @@ export class MemoryStore implements Store {
     return accounts.sort();
   }
 
+  pushableDevices(): DeviceId[] {
+    this.#open();
+    const devices: DeviceId[] = [];
+    for (const record of this.#devices.values()) {
+      if (record.apnsToken !== null && record.tokenInvalidReason === null && record.badges) devices.push(record.device);
+    }
+    return devices.sort();
+  }
+
   invalidateToken(device: DeviceId, reason: string): void {
     this.#open();
     const record = this.#devices.get(device);

@@ -108,6 +108,10 @@ export function prepareStatements(db: Db) {
     accountsOf: db.prepare<[string], { account: string }>(
       'SELECT account FROM memberships WHERE device = ? ORDER BY account',
     ),
+    pushableDevices: db.prepare<[], { device: string }>(
+      `SELECT device FROM devices
+       WHERE apns_token IS NOT NULL AND token_invalid_reason IS NULL AND badges = 1 ORDER BY device`,
+    ),
     invalidateToken: db.prepare<[string, string]>('UPDATE devices SET token_invalid_reason = ? WHERE device = ?'),
 
     // STORE-8 push state

@@ -256,6 +256,10 @@ export class SqliteStore implements Store {
     return this.#sql.accountsOf.all(device).map((row) => row.account as AccountId);
   }
 
+  pushableDevices(): DeviceId[] {
+    return this.#sql.pushableDevices.all().map((row) => row.device as DeviceId);
+  }
+
   invalidateToken(device: DeviceId, reason: string): void {
     this.#sql.invalidateToken.run(reason, device);
   }

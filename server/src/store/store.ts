@@ -108,6 +108,12 @@ export interface Store {
   devicesOf(account: AccountId): DeviceId[];
   /** Accounts the device is signed in to. */
   accountsOf(device: DeviceId): AccountId[];
+  /**
+   * Devices a push could reach: a token that is not invalidated, badges on (signed in or not:
+   * a device signed out of everything may still need its badge cleared). Sorted. For the
+   * restart sweep that re-queues every badge APNs may not have.
+   */
+  pushableDevices(): DeviceId[];
   /** Marks the device's token unusable with a reason (410, 400 BadDeviceToken, …). */
   invalidateToken(device: DeviceId, reason: string): void;
 
