@@ -1,0 +1,14 @@
+/** Runs the store contract suite against every Store implementation. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { MemoryStore, SqliteStore } from '../src/store/index.js';
+import { storeContract } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'badgesync-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+storeContract('MemoryStore', () => new MemoryStore());
+storeContract('SqliteStore', () => new SqliteStore(join(dir, `contract-${++files}.db`)));
