@@ -207,10 +207,20 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       assert.deepEqual([doc.lastLogId, doc.logCount, doc.logBytes], [last, 0, 0]);
     });
 
-    test('[STORE-3] compacting past the last issued log ID, or with a bad ID, is refused', () => {
-      store.commit(batch({ updates: [{ account: A, update: update(1) }] }));
+    test('[STORE-3] compacting past the last issued log ID covers every entry so far, and no later one', () => {
+      store.commit(batch({ updates: [A, B, A].map((account, i) => ({ account, update: update(i + 1) })) }));
       const last = store.loadDoc(A).lastLogId;
-      assert.throws(() => store.compact(A, update(0xaa), last + 1), RangeError);
+      store.compact(A, update(0xaa), Number.MAX_SAFE_INTEGER);
+      const doc = store.loadDoc(A);
+      assert.deepEqual(doc.updates.map(hex), ['aa']);
+      assert.deepEqual([doc.lastLogId, doc.logCount, doc.logBytes], [last, 0, 0]);
+      store.commit(batch({ updates: [{ account: A, update: update(4) }] }));
+      assert.deepEqual(store.loadDoc(A).updates.map(hex), ['aa', '04']);
+      assert.deepEqual(store.loadDoc(B).updates.map(hex), ['02']);
+    });
+
+    test('[STORE-3] a negative or fractional throughLogId is refused', () => {
+      store.commit(batch({ updates: [{ account: A, update: update(1) }] }));
       assert.throws(() => store.compact(A, update(0xaa), -1), RangeError);
       assert.throws(() => store.compact(A, update(0xaa), 1.5), RangeError);
       assert.deepEqual(store.loadDoc(A).updates.map(hex), ['01']);

@@ -130,16 +130,13 @@ export class SqliteStore implements Store {
     });
 
     this.#compact = this.#db.transaction((account: AccountId, snapshot: Uint8Array, throughLogId: number) => {
-      const issued = sql.lastIssuedLogId.get()?.seq ?? 0;
-      if (throughLogId > issued) {
-        throw new RangeError(`compact: throughLogId ${throughLogId} is past the last log ID issued (${issued})`);
-      }
-      const current = sql.snapshot.get(account)?.through_log_id ?? 0;
+      // Recording an ID not issued yet would hide the entries that later get it.
+      const through = Math.min(throughLogId, sql.lastIssuedLogId.get()?.seq ?? 0);
       // An older compaction than the stored one: the stored snapshot already covers more,
       // and the entries between the two are gone. Replacing it would lose them.
-      if (throughLogId < current) return;
-      sql.putSnapshot.run(account, snapshot, throughLogId);
-      sql.deleteLogThrough.run(account, throughLogId);
+      if (through < (sql.snapshot.get(account)?.through_log_id ?? 0)) return;
+      sql.putSnapshot.run(account, snapshot, through);
+      sql.deleteLogThrough.run(account, through);
     });
 
     this.#putDevice = this.#db.transaction(

@@ -83,7 +83,9 @@ export interface Store {
   loadDoc(account: AccountId): StoredDoc;
   /**
    * [STORE-3] Replaces the snapshot and every log entry up to `throughLogId` with
-   * `snapshot`, atomically; entries appended after throughLogId stay.
+   * `snapshot`, atomically; entries appended after throughLogId stay. A throughLogId past
+   * the last log ID issued means every entry so far (the snapshot records that ID, so later
+   * entries still load). An older throughLogId than the stored snapshot's changes nothing.
    */
   compact(account: AccountId, snapshot: Uint8Array, throughLogId: number): void;
   /** [STORE-4] Yjs client ID → device, for one account. */
