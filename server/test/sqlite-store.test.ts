@@ -120,7 +120,7 @@ describe('SqliteStore on disk', () => {
 });
 
 describe('SqliteStore migrations', () => {
-  test('[STORE-10] migrations are numbered 1, 2, 3, … without gaps', () => {
+  test('[STORE-12] migrations are numbered 1, 2, 3, … without gaps', () => {
     assert.deepEqual(
       MIGRATIONS.map((m) => m.version),
       MIGRATIONS.map((_, i) => i + 1),
@@ -135,7 +135,7 @@ describe('SqliteStore migrations', () => {
     }
   });
 
-  test('[STORE-10] a fresh database is at the current version, with every table', () => {
+  test('[STORE-12] a fresh database is at the current version, with every table', () => {
     const path = freshPath();
     new SqliteStore(path).close();
     const db = new Database(path, { readonly: true });
@@ -167,7 +167,7 @@ describe('SqliteStore migrations', () => {
     }
   });
 
-  test('[STORE-10] reopening an up-to-date database applies nothing', () => {
+  test('[STORE-12] reopening an up-to-date database applies nothing', () => {
     const path = freshPath();
     new SqliteStore(path).close();
     const applied = () => {
@@ -183,7 +183,7 @@ describe('SqliteStore migrations', () => {
     assert.deepEqual(applied(), before);
   });
 
-  test('[STORE-10] a new step upgrades an existing database and keeps its data', () => {
+  test('[STORE-12] a new step upgrades an existing database and keeps its data', () => {
     const path = freshPath();
     const store = new SqliteStore(path);
     store.setMeta('device_secret', 'kept');
@@ -205,7 +205,7 @@ describe('SqliteStore migrations', () => {
     }
   });
 
-  test('[STORE-10] a failing step rolls back whole and leaves the previous version', () => {
+  test('[STORE-12] a failing step rolls back whole and leaves the previous version', () => {
     const db = new Database(join(dir, `db-${++files}.db`));
     try {
       migrate(db);
@@ -222,7 +222,7 @@ describe('SqliteStore migrations', () => {
     }
   });
 
-  test('[STORE-10] a database at a newer version is refused, untouched', () => {
+  test('[STORE-12] a database at a newer version is refused, untouched', () => {
     const path = freshPath();
     const store = new SqliteStore(path);
     store.setMeta('device_secret', 'kept');

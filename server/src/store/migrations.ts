@@ -1,5 +1,5 @@
 /**
- * Schema migrations of the SQLite store (SPEC STORE-10).
+ * Schema migrations of the SQLite store (SPEC STORE-12).
  *
  * The version lives in a `schema_version` table, one row per applied step (version, name,
  * applied_at), rather than in `PRAGMA user_version`: the table also says when each step ran,
