@@ -1,0 +1,104 @@
+/**
+ * SQLite commit cost per update at synchronous=FULL: one update per transaction (the
+ * baseline) against group commit of 100 updates per transaction, through SqliteStore.
+ *
+ *   node --import tsx bench/store-commit.ts
+ *
+ * The updates are real small Yjs updates (one read marker each, ~30 bytes) spread over ten
+ * accounts, as a busy server's event-loop turn would hold them. Each case runs on a fresh
+ * file in the OS temp dir; the median of RUNS runs is reported.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type AccountId, accountMaps, parseAccountId } from '@badgesync/shared';
+import * as Y from 'yjs';
+import { SqliteStore, type WriteBatch } from '../server/src/store/index.js';
+
+/**
+ * Transactions per measured run, whatever their size: enough fsyncs, and enough WAL
+ * checkpoints (one per ~1000 pages written), that one slow one does not decide the result.
+ */
+const TRANSACTIONS_PER_RUN = 500;
+/** Transactions before measuring, so file growth and statement caches settle first. */
+const WARMUP_TRANSACTIONS = 50;
+const RUNS = 3;
+const BATCH_SIZES = [1, 100] as const;
+
+const accounts: AccountId[] = Array.from({ length: 10 }, (_, i) => parseAccountId(`bench-${i}`));
+
+function makeUpdates(count: number): Uint8Array[] {
+  const doc = new Y.Doc();
+  const updates: Uint8Array[] = [];
+  doc.on('update', (u: Uint8Array) => updates.push(u));
+  const { reads } = accountMaps(doc);
+  for (let i = 1; i <= count; i++) reads.set(`t${i % 50}/iphone-1`, i);
+  return updates;
+}
+
+function batches(updates: readonly Uint8Array[], size: number): WriteBatch[] {
+  const out: WriteBatch[] = [];
+  for (let i = 0; i < updates.length; i += size) {
+    out.push({
+      updates: updates
+        .slice(i, i + size)
+        .map((update, j) => ({ account: accounts[(i + j) % accounts.length]!, update })),
+      counts: [],
+      bindings: [],
+      idempotency: [],
+    });
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** µs per update, committing `updates` in transactions of `size`. */
+function measure(dir: string, size: number, updates: readonly Uint8Array[]): number {
+  const store = new SqliteStore(join(dir, `commit-${size}-${Math.random().toString(36).slice(2)}.db`));
+  try {
+    const warmup = WARMUP_TRANSACTIONS * size;
+    for (const batch of batches(updates.slice(0, warmup), size)) store.commit(batch);
+    const work = batches(updates.slice(warmup, warmup + TRANSACTIONS_PER_RUN * size), size);
+    const start = performance.now();
+    for (const batch of work) store.commit(batch);
+    return ((performance.now() - start) * 1000) / (TRANSACTIONS_PER_RUN * size);
+  } finally {
+    store.close();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'badgesync-bench-'));
+try {
+  const updates = makeUpdates((WARMUP_TRANSACTIONS + TRANSACTIONS_PER_RUN) * Math.max(...BATCH_SIZES));
+  const bytes = updates.reduce((sum, u) => sum + u.byteLength, 0) / updates.length;
+  console.log(
+    `store commit, synchronous=FULL, ${TRANSACTIONS_PER_RUN} transactions per run, ` +
+      `updates of ~${bytes.toFixed(0)} B, median of ${RUNS} runs`,
+  );
+  const results = BATCH_SIZES.map((size) => {
+    const perUpdate = median(Array.from({ length: RUNS }, () => measure(dir, size, updates)));
+    return { size, perUpdate };
+  });
+  const baseline = results[0]!.perUpdate;
+  console.log('updates/txn   µs/update   µs/txn      updates/s   vs 1/txn');
+  for (const { size, perUpdate } of results) {
+    console.log(
+      [
+        String(size).padStart(11),
+        perUpdate.toFixed(2).padStart(11),
+        (perUpdate * size).toFixed(1).padStart(8),
+        Math.round(1e6 / perUpdate)
+          .toLocaleString('en')
+          .padStart(14),
+        `${(baseline / perUpdate).toFixed(1)}×`.padStart(10),
+      ].join(' '),
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
