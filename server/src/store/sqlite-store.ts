@@ -81,15 +81,17 @@ export class SqliteStore implements Store {
   /** Opens (or creates, with its parent directories) the file and brings its schema up to date. */
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new Database(path);
+    // The busy timeout is set at open, so it already covers switching to WAL and migrating.
+    this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    let sql: Statements;
     try {
       this.#configure();
       migrate(this.#db);
+      sql = prepareStatements(this.#db);
     } catch (err) {
       this.#db.close();
       throw err;
     }
-    const sql = prepareStatements(this.#db);
     this.#sql = sql;
 
     this.#commit = this.#db.transaction((batch: WriteBatch) => {
@@ -166,7 +168,6 @@ export class SqliteStore implements Store {
     }
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   }
 
   /** The pragmas in effect on this connection (diagnostics, tests). */
