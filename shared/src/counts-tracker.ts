@@ -1,5 +1,5 @@
 import type * as Y from 'yjs';
-import { type AccountCounts, sortKeys, unreadOf } from './counts.js';
+import { type AccountCounts, sortedRecord, unreadOf } from './counts.js';
 import { type DeviceId, isThreadId, type ThreadId } from './ids.js';
 import type { MarkerView } from './marker-view.js';
 import { type AccountMaps, accountMaps, isHeadValue, isMarkerValue, parseReadsKey } from './schema.js';
@@ -83,9 +83,7 @@ export class CountsTracker implements MarkerView {
 
   /** The same answer as deriveCounts(doc), from the maintained state. */
   counts(): AccountCounts {
-    const threads: Record<string, number> = {};
-    for (const [thread, unread] of this.#unread) threads[thread] = unread;
-    return { badge: this.#badge, threads: sortKeys(threads), muted: [...this.#muted].sort() };
+    return { badge: this.#badge, threads: sortedRecord(this.#unread), muted: [...this.#muted].sort() };
   }
 
   readonly #onTransaction = (tr: Y.Transaction): void => {

@@ -44,22 +44,24 @@ export function deriveCounts(doc: Y.Doc): AccountCounts {
   }
   muted.sort();
   const mutedSet = new Set(muted);
-  const threads: Record<string, number> = {};
+  const threads: Array<[string, number]> = [];
   let badge = 0;
   for (const [thread, head] of heads) {
     if (!isThreadId(thread) || !isHeadValue(head)) continue;
     const unread = unreadOf(head, maxMarker.get(thread) ?? 0);
-    threads[thread] = unread;
+    threads.push([thread, unread]);
     if (!mutedSet.has(thread)) badge += unread;
   }
-  return { badge, threads: sortKeys(threads), muted };
+  return { badge, threads: sortedRecord(threads), muted };
 }
 
-/** The same record with keys in sorted order, so equal counts compare and print alike. */
-export function sortKeys(record: Readonly<Record<string, number>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const key of Object.keys(record).sort()) out[key] = record[key] as number;
-  return out;
+/**
+ * A record with keys in sorted order, so equal counts compare and print alike. Built with
+ * Object.fromEntries, which defines own properties: a thread named `__proto__` (a valid ID)
+ * is kept, where an assignment would call the prototype setter and lose it.
+ */
+export function sortedRecord(entries: Iterable<readonly [string, number]>): Record<string, number> {
+  return Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** [COUNT-6] A device's badge: the sum of its accounts' badges. */
