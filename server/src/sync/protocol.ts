@@ -5,6 +5,7 @@
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
+import * as Y from 'yjs';
 
 export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const;
 export const SyncType = { step1: 0, step2: 1, update: 2 } as const;
@@ -36,7 +37,7 @@ function decodeBody(decoder: decoding.Decoder): ClientMessage {
     case MessageType.sync: {
       const sub = decoding.readVarUint(decoder);
       const payload = decoding.readVarUint8Array(decoder);
-      if (sub === SyncType.step1) return { type: 'step1', stateVector: payload };
+      if (sub === SyncType.step1) return { type: 'step1', stateVector: checkedStateVector(payload) };
       if (sub === SyncType.step2) return { type: 'step2', update: payload };
       if (sub === SyncType.update) return { type: 'update', update: payload };
       throw new ProtocolError(`unknown sync message type ${sub}`);
@@ -48,6 +49,20 @@ function decodeBody(decoder: decoding.Decoder): ClientMessage {
     default:
       throw new ProtocolError(`unknown message type ${type}`);
   }
+}
+
+/**
+ * [SYNC-9] A step 1's state vector is decoded here, at the boundary. The room only decodes it
+ * when it builds the answer, inside the socket's message handler or a commit callback, and a
+ * corrupt one threw there: one bad frame took the whole process down (e2e malformed-frames).
+ */
+function checkedStateVector(payload: Uint8Array): Uint8Array {
+  try {
+    Y.decodeStateVector(payload);
+  } catch {
+    throw new ProtocolError('corrupt state vector in sync step 1');
+  }
+  return payload;
 }
 
 function encodeSync(sub: number, payload: Uint8Array): Uint8Array {

@@ -107,7 +107,7 @@ export class SyncEndpoint {
       throw err;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      mapOversizeClose(ws);
+      mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
         send: (data) => ws.send(data, { binary: true }),
         close: (code, reason) => ws.close(code, reason),
@@ -119,7 +119,17 @@ export class SyncEndpoint {
       const session = new Session(like, claims, room, this.options.limits ?? DEFAULT_SESSION_LIMITS, this.metrics);
       this.#sessions.add(session);
       this.metrics.connections.set(this.#sessions.size);
-      ws.on('message', (data: Buffer, isBinary: boolean) => session.receive(data, isBinary));
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        // A throw escaping this listener is an uncaught exception: the process would die, not
+        // the socket (a corrupt step 1 did, see protocol.ts). DESIGN: a throw closes that
+        // socket with 4400, never the process.
+        try {
+          session.receive(data, isBinary);
+        } catch (err) {
+          this.log.error({ err, account, device: claims.device }, 'message handler threw');
+          session.close(CloseCode.invalidMessage, 'the message could not be handled');
+        }
+      });
       ws.on('pong', () => session.markAlive());
       ws.on('error', (err) => this.log.debug({ err: err.message, account, device: claims.device }, 'socket error'));
       ws.on('close', () => {
@@ -193,10 +203,15 @@ function reject(socket: Duplex, status: number, code: HttpErrorCode, message?: s
  * itself from its receiver before anything else sees the error, so the instance's close
  * is wrapped to translate that one code. A test sends an oversized frame and expects 4413.
  */
-function mapOversizeClose(ws: WebSocket): void {
+function mapOversizeClose(ws: WebSocket, metrics: Metrics): void {
   const close = ws.close.bind(ws);
   ws.close = (code?: number, reason?: string | Buffer) => {
-    if (code === 1009) return close(CloseCode.messageTooLarge, 'message too large');
+    if (code === 1009) {
+      // This close bypasses Session.close, which counts the others: count it here, or
+      // badgesync_connection_closes_total never shows a 4413 (e2e malformed-frames).
+      metrics.closes.inc({ code: String(CloseCode.messageTooLarge) });
+      return close(CloseCode.messageTooLarge, 'message too large');
+    }
     return close(code, reason);
   };
 }
