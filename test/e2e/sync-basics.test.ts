@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountMaps, deriveCounts, packMarker, readsKey, type DeviceId, type ThreadId } from '@badgesync/shared';
+import { accountMaps, type DeviceId, deriveCounts, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
 import { api, badge } from '../helpers/api-client.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';

@@ -1,6 +1,7 @@
 /** Small helpers to call a server's backend API and mint device tokens in tests. */
-import type { AccountId, DeviceId } from '@badgesync/shared';
+
 import { mintDeviceToken } from '@badgesync/server';
+import type { AccountId, DeviceId } from '@badgesync/shared';
 import type { ServerProcess } from './server-process.js';
 
 export interface ApiAnswer<T = unknown> {
