@@ -6,7 +6,7 @@ import { parseAccountId, parseDeviceId } from '@badgesync/shared';
 import { mintDeviceToken } from './auth/device-token.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { pushDisabled } from './push/push-disabled.js';
+import { pushPipeline } from './push/push-pipeline.js';
 import { resolveSecrets } from './secrets.js';
 import { BadgesyncServer } from './server.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -39,7 +39,8 @@ async function serve(args: string[]): Promise<number> {
   const config = loadConfig(args, process.env);
   const log = createLogger(config.logLevel);
   const store = new SqliteStore(config.db);
-  const server = new BadgesyncServer({ config, store, log, push: () => pushDisabled() });
+  const push = await pushPipeline(config, log);
+  const server = new BadgesyncServer({ config, store, log, push });
   const port = await server.listen();
   log.info({ port, db: config.db }, 'badgesync listening');
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);

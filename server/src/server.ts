@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { Api, type DeviceHooks } from './http/api.js';
+import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { Metrics } from './metrics.js';
 import type { RoomEvents } from './rooms/account-room.js';
@@ -16,6 +16,8 @@ import { SyncEndpoint } from './sync/sync-endpoint.js';
 
 /** Everything push needs to hear: counts, presence, registrations. */
 export interface PushHooks extends RoomEvents, DeviceHooks {
+  /** Called once the server listens: resumes the outbox. */
+  start(): void;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export class BadgesyncServer {
   readonly #api: Api;
   readonly #push: PushHooks;
   #stopping: Promise<void> | null = null;
+  readonly #purge: NodeJS.Timeout;
 
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
@@ -91,6 +94,10 @@ export class BadgesyncServer {
       revoke: (a, d) => this.#sync.revoke(a, d),
       isShuttingDown: () => this.#stopping !== null,
     });
+    // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
+    // at about one day of keys, and a purge of one hour's keys is a short transaction.
+    this.#purge = setInterval(() => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS), 60 * 60_000);
+    this.#purge.unref();
     this.#http = createServer((req, res) => {
       this.#onRequest(req, res).catch((err: unknown) => {
         log.error({ err }, 'request handler failed');
@@ -109,6 +116,7 @@ export class BadgesyncServer {
   async listen(): Promise<number> {
     this.#http.listen(this.parts.config.port, this.parts.config.host);
     await once(this.#http, 'listening');
+    this.#push.start();
     return this.port;
   }
 
@@ -136,6 +144,7 @@ export class BadgesyncServer {
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#purge);
       this.#http.close();
       this.#sync.close();
       this.#commit.close();

@@ -11,6 +11,7 @@ export function pushDisabled(): PushHooks {
     deviceOffline: () => {},
     deviceRegistered: () => {},
     deviceSignedOut: () => {},
+    start: () => {},
     close: async () => {},
   };
 }

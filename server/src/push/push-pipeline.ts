@@ -1,0 +1,27 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { PushHooks, ServerParts } from '../server.js';
+import { createPushSender } from './create-push-sender.js';
+import { PushMetrics } from './push-metrics.js';
+import { PushScheduler } from './push-scheduler.js';
+import type { PushLog } from './push-sender.js';
+
+/**
+ * The push pipeline of a configuration: APNs (or the logging sender without a key) behind
+ * the scheduler. Async because the key file is read before the server starts.
+ */
+export async function pushPipeline(config: Config, log: Logger): Promise<ServerParts['push']> {
+  const pushLog: PushLog = (level, fields, message) => log[level]({ ...fields, part: 'push' }, message);
+  const sender = await createPushSender(config, pushLog);
+  return (ctx): PushHooks =>
+    new PushScheduler(
+      { offlineGraceMs: config.offlineGraceMs, pushDelayMs: config.pushDelayMs, defaultTopic: config.apnsTopic },
+      {
+        store: ctx.store,
+        sender,
+        log: ctx.log,
+        metrics: new PushMetrics(ctx.metrics.registry),
+        isOnline: ctx.isOnline,
+      },
+    );
+}
