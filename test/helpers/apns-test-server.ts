@@ -130,6 +130,7 @@ export class ApnsTestServer {
   #sessionsOpened = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #waiters = new Set<() => void>();
+  readonly #answerListeners = new Set<(request: ApnsRequestRecord) => void>();
   #closed = false;
 
   private constructor(parts: {
@@ -232,7 +233,7 @@ export class ApnsTestServer {
     ).then(() => this.requests.slice(0, count));
   }
 
-  /** Resolves once `condition()` holds, checked on every request and answer. */
+  /** Resolves once `condition()` holds, checked on every request, answer, session opened and session closed. */
   waitFor(condition: () => boolean, timeoutMs: number = DEFAULT_WAIT_MS, what = () => 'a condition'): Promise<void> {
     if (condition()) {
       return Promise.resolve();
@@ -254,6 +255,12 @@ export class ApnsTestServer {
       };
       this.#waiters.add(check);
     });
+  }
+
+  /** Calls `listener` with each request once it is answered (or cancelled). Returns the unsubscribe. */
+  onAnswer(listener: (request: ApnsRequestRecord) => void): () => void {
+    this.#answerListeners.add(listener);
+    return () => this.#answerListeners.delete(listener);
   }
 
   /** Stops listening, drops every session and pending answer, deletes the temp dir. */
@@ -279,7 +286,11 @@ export class ApnsTestServer {
     const id = this.#sessionsOpened;
     sessionIds.set(session, id);
     this.#sessions.add(session);
-    session.on('close', () => this.#sessions.delete(session));
+    this.#notify();
+    session.on('close', () => {
+      this.#sessions.delete(session);
+      this.#notify();
+    });
     // A client that vanishes mid-stream must not crash the test run.
     session.on('error', () => {});
   }
@@ -421,7 +432,7 @@ export class ApnsTestServer {
     const send = () => {
       if (stream.destroyed || stream.closed) {
         record.answer = { cancelled: true };
-        this.#notify();
+        this.#answered(record);
         return;
       }
       const apnsId = String(record.headers['apns-id'] ?? randomUUID());
@@ -436,7 +447,7 @@ export class ApnsTestServer {
         stream.respond({ ':status': answer.status, 'apns-id': apnsId, 'content-type': 'application/json' });
         stream.end(JSON.stringify(body));
       }
-      this.#notify();
+      this.#answered(record);
     };
     if (answer.delayMs === undefined || answer.delayMs <= 0) {
       send();
@@ -447,6 +458,21 @@ export class ApnsTestServer {
       send();
     }, answer.delayMs);
     this.#timers.add(timer);
+    // A client that gives up resets the stream: record that now, not when the delay ends.
+    stream.once('close', () => {
+      if (record.answer === null) {
+        clearTimeout(timer);
+        this.#timers.delete(timer);
+        send();
+      }
+    });
+  }
+
+  #answered(record: ApnsRequestRecord): void {
+    for (const listener of [...this.#answerListeners]) {
+      listener(record);
+    }
+    this.#notify();
   }
 
   #notify(): void {

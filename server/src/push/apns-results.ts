@@ -51,10 +51,12 @@ export function resultOfTransportError(error: unknown): SendResult {
     case 'UND_ERR_DESTROYED':
       return { kind: 'retry', reason: SENDER_CLOSED };
     default:
-      if (code !== undefined && TLS_TRUST_CODE.test(code)) {
-        return { kind: 'retry', reason: `TLS: ${code}` };
+      if (code === undefined) {
+        // Not a socket or undici error: most likely a bug here or an apns2 change. Kept for
+        // later like a network error, but the sender logs it loudly.
+        return { kind: 'retry', reason: `Unexpected: ${describe(error)}` };
       }
-      return { kind: 'retry', reason: `Network: ${code ?? describe(error)}` };
+      return { kind: 'retry', reason: TLS_TRUST_CODE.test(code) ? `TLS: ${code}` : `Network: ${code}` };
   }
 }
 

@@ -175,11 +175,13 @@ export class ApnsSender implements PushSender {
       this.#loudly(`provider-token:${result.reason}`, push, result, providerTokenHint(result.reason));
     } else if (result.kind === 'retry' && result.reason.startsWith('TLS: ')) {
       this.#loudly(
-        `tls:${result.reason}`,
+        result.reason,
         push,
         result,
         'APNs presented a certificate this process does not trust; for a private CA set NODE_EXTRA_CA_CERTS before start',
       );
+    } else if (result.kind === 'retry' && result.reason.startsWith('Unexpected: ')) {
+      this.#loudly('unexpected', push, result, 'sending failed in an unexpected way (a bug, or an apns2 change?)');
     }
     return result;
   }
