@@ -171,6 +171,53 @@ describe('ApnsSender: requests and answers', () => {
   });
 });
 
+describe('ApnsSender: GOAWAY', () => {
+  test('after APNs sends GOAWAY, the next push opens a new connection and is sent', async () => {
+    const server = await ApnsTestServer.start();
+    const sender = await ChildApnsSender.start({ server });
+    try {
+      assert.deepEqual(await sender.send(badgePush()), { kind: 'sent' });
+      server.goAway('IdleTimeout');
+      await server.waitFor(
+        () => server.sessionsOpen === 0,
+        undefined,
+        () => 'the connection to close',
+      );
+      assert.deepEqual(await sender.send(badgePush()), { kind: 'sent' });
+      assert.equal(server.sessionsOpened, 2);
+    } finally {
+      await sender.stop();
+      await server.close();
+    }
+  });
+});
+
+describe('ApnsSender: connection drop', () => {
+  test('a connection lost mid-push → retry with the network error; the next push reconnects', async () => {
+    const server = await ApnsTestServer.start();
+    const sender = await ChildApnsSender.start({ server });
+    try {
+      const push = badgePush();
+      server.enqueue(push.apnsToken, ApnsAnswers.slow(5_000));
+      const sending = sender.send(push);
+      await server.waitFor(
+        () => server.requestsFor(push.apnsToken).length === 1,
+        undefined,
+        () => 'the push to arrive',
+      );
+      server.disconnect();
+      const result = await sending;
+      assert.equal(result.kind, 'retry');
+      assert.match(result.kind === 'retry' ? result.reason : '', /^Network: /);
+      assert.deepEqual(await sender.send(badgePush()), { kind: 'sent' });
+      assert.equal(server.sessionsOpened, 2);
+    } finally {
+      await sender.stop();
+      await server.close();
+    }
+  });
+});
+
 describe('ApnsSender: environments', () => {
   test('production and sandbox each keep their own connection to the configured host', async () => {
     const server = await ApnsTestServer.start();

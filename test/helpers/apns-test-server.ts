@@ -257,6 +257,24 @@ export class ApnsTestServer {
     });
   }
 
+  /**
+   * Sends GOAWAY on every open session and closes it once its streams finish, as APNs does
+   * when it shuts a connection down (JSON `{"reason": …}` as debug data, as Apple does).
+   */
+  goAway(reason = 'Shutdown'): void {
+    for (const session of this.#sessions) {
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR, 0, Buffer.from(JSON.stringify({ reason })));
+      session.close();
+    }
+  }
+
+  /** Destroys every open session at once, with no GOAWAY: a network failure as the client sees it. */
+  disconnect(): void {
+    for (const session of this.#sessions) {
+      session.destroy();
+    }
+  }
+
   /** Calls `listener` with each request once it is answered (or cancelled). Returns the unsubscribe. */
   onAnswer(listener: (request: ApnsRequestRecord) => void): () => void {
     this.#answerListeners.add(listener);
