@@ -31,8 +31,9 @@ export const DEFAULT_APNS_REQUEST_TIMEOUT_MS = 10_000;
  * power: grouped, in bursts, throttled, "in some cases not delivered". A badge left wrong is
  * the very bug badgesync exists for, and the policy already sends at most one push per device
  * per coalescing window and only on change, so the volume 5 guards against never arises.
- * (Checked against Apple's "Sending notification requests to APNs" header table and the
- * older Remote Notification Programming Guide, not against a live APNs.)
+ * (Checked against the priority rules of Apple's Remote Notification Programming Guide and
+ * the overview of "Sending notification requests to APNs", as stored copies; not against a
+ * live APNs.)
  */
 export const BADGE_PRIORITY = Priority.immediate;
 /**
