@@ -41,7 +41,8 @@ export class IndexedDbReplica implements StoredReplica {
     const db = this.persistence.db;
     if (db === null) throw new Error('the replica is closed');
     const [, custom] = idb.transact(db, [UPDATES_STORE, CUSTOM_STORE]);
-    await idb.put(custom as IDBObjectStore, JSON.stringify(meta), META_KEY);
+    if (custom === undefined) throw new Error(`no ${CUSTOM_STORE} store`);
+    await idb.put(custom, JSON.stringify(meta), META_KEY);
   }
 
   async close(): Promise<void> {
