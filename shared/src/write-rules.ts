@@ -6,7 +6,12 @@
  * Yjs encodes parent and key only for an item without an origin, so the key of an
  * overwrite is found by following origins, through the server's store or through the
  * update itself. See docs/SPEC.md "Checking updates" for why each step is here.
+ *
+ * The check reads the update with Y.decodeUpdate, and must see exactly what Y.applyUpdate
+ * will do with it ([RULE-12]): where the two could differ (a client in two blocks, an origin
+ * that waits on the item itself), the update is refused as malformed.
  */
+import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { CloseCode } from './close-codes.js';
 import type { RefusalReason } from './errors.js';
@@ -86,8 +91,11 @@ function idText(id: Id): string {
  */
 export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uint8Array): Verdict {
   let decoded: { structs: Struct[]; ds: DeleteSet };
+  let blocks: number;
   try {
     decoded = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet };
+    // The first number of a V1 update: how many client blocks follow.
+    blocks = decoding.readVarUint(decoding.createDecoder(update));
   } catch (err) {
     return {
       kind: 'refuse',
@@ -97,7 +105,13 @@ export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uin
     };
   }
   try {
-    return new UpdateCheck(ctx, device, decoded.structs, Y.mergeDeleteSets([decoded.ds])).run();
+    for (const [client, ranges] of decoded.ds.clients) {
+      // [RULE-12] Yjs writes no empty delete range; applying one for ids the server does not
+      // have makes Y.applyUpdate throw while it re-encodes the range as pending.
+      for (const range of ranges)
+        if (range.len < 1) refuse('malformed', `empty delete range at ${client}:${range.clock}`);
+    }
+    return new UpdateCheck(ctx, device, decoded.structs, Y.mergeDeleteSets([decoded.ds]), blocks).run();
   } catch (err) {
     if (err instanceof Refusal) {
       return {
@@ -126,6 +140,8 @@ class UpdateCheck {
   readonly #fresh = new Map<number, Struct[]>();
   /** Per client, the clock the update reaches (contiguous from the server's state). */
   readonly #reach = new Map<number, number>();
+  /** The fresh struct just before each fresh struct of the same client. */
+  readonly #previous = new Map<Struct, Struct>();
   readonly #places = new Map<Struct, Place>();
   readonly #resolving = new Set<Struct>();
 
@@ -134,6 +150,8 @@ class UpdateCheck {
     readonly device: DeviceId,
     readonly structs: Struct[],
     readonly ds: DeleteSet,
+    /** How many client blocks the update's header announces. */
+    readonly blocks: number,
   ) {
     this.#store = ctx.doc.store;
   }
@@ -142,6 +160,7 @@ class UpdateCheck {
     this.#collectFresh();
     const newClients = this.#checkClients();
     const written = this.#checkItems();
+    this.#checkOrder();
     this.#checkDeletes(written);
     this.#checkChains(written);
     const changes = this.#fresh.size > 0 || this.#deletesSomething;
@@ -160,23 +179,52 @@ class UpdateCheck {
   }
 
   /**
-   * [RULE-1] Every root named anywhere, [RULE-2] no nested type anywhere, then the parts
-   * the server lacks, which must follow on from what it has ([RULE-11]: a gap is "not yet").
+   * [RULE-1] Every root named anywhere, [RULE-2] no nested type anywhere, [RULE-12] one
+   * block per client and known structs that name only known ids, then the parts the server
+   * lacks, which must follow on from what it has ([RULE-11]: a gap is "not yet").
    */
   #collectFresh(): void {
+    const clients = new Set<number>();
+    let blockClient: number | null = null;
     for (const struct of this.structs) {
       if (struct instanceof Y.Item) {
         const parent: unknown = struct.parent;
         if (typeof parent === 'string' && !ROOT_NAMES.has(parent)) {
           refuse('unknown_root', `root ${JSON.stringify(parent.slice(0, 64))}`);
         }
+        if (parent !== null && typeof parent !== 'string') {
+          refuse('nested_type', `item ${idText(struct.id)} has a nested parent`);
+        }
         if (struct.content instanceof Y.ContentType) refuse('nested_type', `item ${idText(struct.id)}`);
       }
+      // [RULE-12] Yjs writes no empty struct, but applies one: an empty struct at the
+      // server's clock would sit in the store and break every later sync that encodes it.
+      if (struct.length < 1) refuse('malformed', `empty struct at ${idText(struct.id)}`);
+      const client = struct.id.client;
+      if (client !== blockClient) {
+        // [RULE-12] Y.applyUpdate keeps only the last block of a client and drops the
+        // others, Y.decodeUpdate lists them all: a second block (even an empty one, below)
+        // would let the check judge structs that are never applied, and miss the effect
+        // of deletes that then hit nothing or stay pending.
+        if (clients.has(client)) refuse('malformed', `client ${client} has two blocks`);
+        clients.add(client);
+        blockClient = client;
+      }
+    }
+    // Each block that holds structs is one run of a new client above; an empty block
+    // (which replaces an earlier block of its client in Y.applyUpdate) is not.
+    if (clients.size !== this.blocks) {
+      refuse('malformed', `${this.blocks} client blocks, ${clients.size} with structs of distinct clients`);
+    }
+    for (const struct of this.structs) {
       if (struct instanceof Y.Skip) continue;
       const { client, clock } = struct.id;
       const end = clock + struct.length;
       const server = this.#state(client);
-      if (end <= server) continue;
+      if (end <= server) {
+        if (struct instanceof Y.Item) this.#checkKnown(struct);
+        continue;
+      }
       const reach = this.#reach.get(client) ?? server;
       if (clock > reach) throw new NotYet(`gap before ${idText(struct.id)} (have ${reach})`);
       this.#reach.set(client, end);
@@ -185,7 +233,22 @@ class UpdateCheck {
         list = [];
         this.#fresh.set(client, list);
       }
+      const previous = list[list.length - 1];
+      if (previous !== undefined) this.#previous.set(struct, previous);
       list.push(struct);
+    }
+  }
+
+  /**
+   * [RULE-12] A struct the server already has is not applied again, but Yjs still looks up
+   * its origins first: one the server does not have leaves the struct's client pending
+   * (or throws). An honest peer's copy names the origins the server's copy names.
+   */
+  #checkKnown(item: Y.Item): void {
+    for (const id of [item.origin, item.rightOrigin]) {
+      if (id !== null && id.clock >= this.#state(id.client)) {
+        refuse('malformed', `known item ${idText(item.id)} names ${idText(id)}, which the server does not have`);
+      }
     }
   }
 
@@ -222,6 +285,7 @@ class UpdateCheck {
         if (struct.rightOrigin !== null) refuse('not_map_entry', `item ${idText(struct.id)} has a right origin`);
         const place = this.#place(struct);
         this.#checkKey(place, struct.id);
+        this.#checkSlice(struct, place);
         if (place.root === ROOT.reads) {
           let items = written.get(place.key);
           if (items === undefined) {
@@ -245,6 +309,67 @@ class UpdateCheck {
       }
     }
     return written;
+  }
+
+  /**
+   * [RULE-12] An item whose first part the server has is applied from the server's copy
+   * on: Yjs puts the rest after the server's last struct of that client, but keeps the key
+   * it found from the item's own origin or parent. Both must name the same key, or the
+   * rest would delete whatever value the server's struct holds.
+   */
+  #checkSlice(item: Y.Item, place: Place): void {
+    const state = this.#state(item.id.client);
+    if (item.id.clock >= state) return;
+    const id = { client: item.id.client, clock: state - 1 };
+    const known = this.#serverPlace(this.#serverStruct(id), id);
+    if (known.root !== place.root || known.key !== place.key) {
+      refuse('malformed', `item ${idText(item.id)} contradicts the server's copy of ${idText(id)}`);
+    }
+  }
+
+  /**
+   * [RULE-12] Yjs integrates a struct after the struct before it of the same client and
+   * after its origin. Structs that wait on each other in a cycle (an origin at or after the
+   * item itself, or across clients) stay pending, or make Y.applyUpdate throw.
+   */
+  #checkOrder(): void {
+    const done = new Set<Struct>();
+    const open = new Set<Struct>();
+    for (const list of this.#fresh.values()) {
+      for (const start of list) {
+        if (done.has(start)) continue;
+        const stack: Struct[] = [start];
+        open.add(start);
+        while (stack.length > 0) {
+          const top = stack[stack.length - 1] as Struct;
+          const next = this.#dependencies(top).find((dep) => !done.has(dep));
+          if (next === undefined) {
+            stack.pop();
+            open.delete(top);
+            done.add(top);
+          } else {
+            if (open.has(next)) refuse('malformed', `structs wait on each other at ${idText(top.id)}`);
+            open.add(next);
+            stack.push(next);
+          }
+        }
+      }
+    }
+  }
+
+  /** The fresh structs Yjs must integrate before `struct`. */
+  #dependencies(struct: Struct): Struct[] {
+    const deps: Struct[] = [];
+    const previous = this.#previous.get(struct);
+    if (previous !== undefined) deps.push(previous);
+    const origin = struct instanceof Y.Item ? struct.origin : null;
+    if (origin !== null && origin.clock >= this.#state(origin.client)) {
+      const fresh = this.#fresh.get(origin.client);
+      const dep = fresh === undefined ? undefined : findIn(fresh, origin.clock);
+      if (dep === undefined) throw new NotYet(`origin ${idText(origin)} not known yet`);
+      deps.push(dep);
+    }
+    return deps;
   }
 
   #checkKey(place: Place, id: Id): void {
@@ -402,9 +527,16 @@ class UpdateCheck {
   }
 }
 
+/** The struct holding `clock` in a list sorted by clock without overlaps (binary search). */
 function findIn(structs: Struct[], clock: number): Struct | undefined {
-  for (const struct of structs) {
-    if (clock >= struct.id.clock && clock < struct.id.clock + struct.length) return struct;
+  let low = 0;
+  let high = structs.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >>> 1;
+    const struct = structs[mid] as Struct;
+    if (clock < struct.id.clock) high = mid - 1;
+    else if (clock >= struct.id.clock + struct.length) low = mid + 1;
+    else return struct;
   }
   return undefined;
 }
