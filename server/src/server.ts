@@ -76,6 +76,7 @@ export class BadgesyncServer {
       this.#rooms,
       {
         deviceSecret: this.secrets.deviceSecret,
+        revokedAt: (a, d) => store.revokedAt(a, d),
         heartbeatMs: config.heartbeatMs,
         maxMessageBytes: config.maxMessageBytes,
       },

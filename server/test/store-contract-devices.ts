@@ -71,15 +71,31 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.devicesOf(A), [D1, D2]);
     assert.deepEqual(store.devicesOf(B), [D1]);
 
-    assert.equal(store.signOut(A, D1), true);
-    assert.equal(store.signOut(A, D1), false);
-    assert.equal(store.signOut(C, D3), false);
+    assert.equal(store.signOut(A, D1, 10), true);
+    assert.equal(store.signOut(A, D1, 11), false);
+    assert.equal(store.signOut(C, D3, 12), false);
     assert.deepEqual(store.accountsOf(D1), [B]);
     assert.deepEqual(store.devicesOf(A), [D2]);
     // Signing out keeps the device and its token, for its other accounts.
     assert.equal(store.getDevice(D1)?.apnsToken, 'aa');
     assert.deepEqual(store.accountsOf(D3), []);
     assert.deepEqual(store.devicesOf(C), []);
+  });
+
+  test('[AUTH-6] signing out records when; signing in again clears it; other pairs are untouched', () => {
+    const store = getStore();
+    store.putDevice(A, D1, {}, 100);
+    assert.equal(store.revokedAt(A, D1), null);
+    store.signOut(A, D1, 150);
+    assert.equal(store.revokedAt(A, D1), 150);
+    assert.equal(store.revokedAt(B, D1), null);
+    store.signOut(A, D1, 170);
+    assert.equal(store.revokedAt(A, D1), 170, 'a second sign-out moves the time on');
+    store.signOut(C, D3, 180);
+    assert.equal(store.revokedAt(C, D3), 180, 'a device never signed in can be revoked too');
+    store.putDevice(A, D1, {}, 200);
+    assert.equal(store.revokedAt(A, D1), null);
+    assert.deepEqual(store.accountsOf(D1), [A]);
   });
 
   test('[STORE-7] invalidateToken records the reason and keeps the token; an unknown device is a no-op', () => {
@@ -115,7 +131,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     store.putDevice(A, D2, {}, 100);
     store.putDevice(B, D3, { apnsToken: 'cc' }, 100);
     assert.deepEqual(store.pushableDevices(), [D3, D1]);
-    store.signOut(A, D1);
+    store.signOut(A, D1, 13);
     assert.deepEqual(store.pushableDevices(), [D3, D1]);
     store.putDevice(B, D3, { badges: false }, 200);
     store.invalidateToken(D1, 'Unregistered');

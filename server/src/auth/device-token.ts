@@ -11,6 +11,8 @@ export interface DeviceClaims {
   readonly device: DeviceId;
   /** Expiry, ms since epoch. */
   readonly expiresAt: number;
+  /** `iat`, ms since epoch; null when the token has none. */
+  readonly issuedAt: number | null;
 }
 
 export type TokenCheck =
@@ -31,11 +33,21 @@ export async function verifyDeviceToken(token: string | null | undefined, secret
     if (!isAccountId(account) || !isDeviceId(device) || typeof payload.exp !== 'number') {
       return { ok: false, why: 'invalid' };
     }
-    return { ok: true, claims: { account, device, expiresAt: payload.exp * 1000 } };
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : null;
+    return { ok: true, claims: { account, device, expiresAt: payload.exp * 1000, issuedAt } };
   } catch (err) {
     if (err instanceof errors.JWTExpired) return { ok: false, why: 'expired' };
     return { ok: false, why: 'invalid' };
   }
+}
+
+/**
+ * [AUTH-6] Whether a device's sign-out (at `revokedAt`, ms) revokes this token: every token
+ * issued at or before it (second precision, as `iat` is), and tokens without `iat`.
+ */
+export function isRevoked(claims: DeviceClaims, revokedAt: number | null): boolean {
+  if (revokedAt === null) return false;
+  return claims.issuedAt === null || claims.issuedAt <= Math.floor(revokedAt / 1000) * 1000;
 }
 
 /** Mints a device token valid for `ttlSeconds`. */

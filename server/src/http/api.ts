@@ -13,7 +13,7 @@ import {
 } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { bearer, isApiKey } from '../auth/api-key.js';
-import { verifyDeviceToken } from '../auth/device-token.js';
+import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
@@ -147,6 +147,9 @@ export class Api {
     if (isApiKey(presented, this.deps.apiKey)) return { kind: 'backend' };
     const check = await verifyDeviceToken(presented, this.deps.deviceSecret);
     if (!check.ok) throw new ApiError('unauthorized');
+    if (isRevoked(check.claims, this.deps.store.revokedAt(check.claims.account, check.claims.device))) {
+      throw new ApiError('unauthorized', 'the device was signed out after this token was issued');
+    }
     return { kind: 'device', account: check.claims.account, device: check.claims.device };
   }
 
@@ -225,7 +228,7 @@ export class Api {
 
   /** [API-6] Signs the device out of the account and closes its connections to it (4401). */
   async #deleteDevice({ account, device }: RouteContext): Promise<unknown> {
-    const signedOut = this.deps.store.signOut(account, device as DeviceId);
+    const signedOut = this.deps.store.signOut(account, device as DeviceId, Date.now());
     this.deps.revoke(account, device as DeviceId);
     if (signedOut) this.deps.devices.deviceSignedOut(account, device as DeviceId);
     return { signedOut };

@@ -26,6 +26,10 @@ function getOrAdd<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   return value;
 }
 
+function revocationKey(account: AccountId, device: DeviceId): string {
+  return `${account}\u0000${device}`;
+}
+
 function byDueThenDevice(a: OutboxEntry, b: OutboxEntry): number {
   if (a.dueAt !== b.dueAt) return a.dueAt - b.dueAt;
   return a.device < b.device ? -1 : a.device > b.device ? 1 : 0;
@@ -45,6 +49,7 @@ export class MemoryStore implements Store {
   readonly #delivered = new Map<DeviceId, number>();
   readonly #outbox = new Map<DeviceId, OutboxEntry>();
   readonly #meta = new Map<string, string>();
+  readonly #revocations = new Map<string, number>();
 
   #open(): void {
     if (this.#closed) throw new TypeError('The database connection is not open');
@@ -147,15 +152,23 @@ export class MemoryStore implements Store {
     const next = mergeDevice(device, this.#devices.get(device) ?? null, patch, now);
     this.#devices.set(device, next);
     getOrAdd(this.#memberships, account, () => new Set()).add(device);
+    this.#revocations.delete(revocationKey(account, device));
     return next;
   }
 
-  signOut(account: AccountId, device: DeviceId): boolean {
+  signOut(account: AccountId, device: DeviceId, now: number): boolean {
     this.#open();
+    checkTime(now, 'now');
+    this.#revocations.set(revocationKey(account, device), now);
     const members = this.#memberships.get(account);
     if (members === undefined || !members.delete(device)) return false;
     if (members.size === 0) this.#memberships.delete(account);
     return true;
+  }
+
+  revokedAt(account: AccountId, device: DeviceId): number | null {
+    this.#open();
+    return this.#revocations.get(revocationKey(account, device)) ?? null;
   }
 
   getDevice(device: DeviceId): DeviceRecord | null {

@@ -104,6 +104,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'revocations',
+    // When a device was signed out of an account: its tokens issued at or before that
+    // moment no longer open a sync connection nor call the device routes (SPEC AUTH-6).
+    sql: `
+      CREATE TABLE revocations (
+        account    TEXT NOT NULL,
+        device     TEXT NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        PRIMARY KEY (account, device)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -102,6 +102,14 @@ export function prepareStatements(db: Db) {
       'INSERT INTO memberships (account, device) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     signOut: db.prepare<[string, string]>('DELETE FROM memberships WHERE account = ? AND device = ?'),
+    revoke: db.prepare<[string, string, number]>(
+      'INSERT INTO revocations (account, device, revoked_at) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (account, device) DO UPDATE SET revoked_at = excluded.revoked_at',
+    ),
+    unrevoke: db.prepare<[string, string]>('DELETE FROM revocations WHERE account = ? AND device = ?'),
+    revokedAt: db.prepare<[string, string], { revoked_at: number }>(
+      'SELECT revoked_at FROM revocations WHERE account = ? AND device = ?',
+    ),
     devicesOf: db.prepare<[string], { device: string }>(
       'SELECT device FROM memberships WHERE account = ? ORDER BY device',
     ),

@@ -77,6 +77,7 @@ export class SqliteStore implements Store {
     (account: AccountId, device: DeviceId, patch: DevicePatch, now: number) => DeviceRecord
   >;
   readonly #loadDoc: Database.Transaction<(account: AccountId) => StoredDoc>;
+  readonly #signOut: Database.Transaction<(account: AccountId, device: DeviceId, now: number) => boolean>;
 
   /** Opens (or creates, with its parent directories) the file and brings its schema up to date. */
   constructor(readonly path: string) {
@@ -141,6 +142,10 @@ export class SqliteStore implements Store {
       sql.deleteLogThrough.run(account, through);
     });
 
+    this.#signOut = this.#db.transaction((account: AccountId, device: DeviceId, now: number): boolean => {
+      sql.revoke.run(account, device, now);
+      return sql.signOut.run(account, device).changes > 0;
+    });
     this.#putDevice = this.#db.transaction(
       (account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord => {
         const row = sql.device.get(device);
@@ -155,6 +160,7 @@ export class SqliteStore implements Store {
           next.tokenInvalidReason,
         );
         sql.signIn.run(account, device);
+        sql.unrevoke.run(account, device);
         return next;
       },
     );
@@ -237,8 +243,13 @@ export class SqliteStore implements Store {
     return this.#putDevice.immediate(account, device, patch, now);
   }
 
-  signOut(account: AccountId, device: DeviceId): boolean {
-    return this.#sql.signOut.run(account, device).changes > 0;
+  signOut(account: AccountId, device: DeviceId, now: number): boolean {
+    checkTime(now, 'now');
+    return this.#signOut.immediate(account, device, now);
+  }
+
+  revokedAt(account: AccountId, device: DeviceId): number | null {
+    return this.#sql.revokedAt.get(account, device)?.revoked_at ?? null;
   }
 
   getDevice(device: DeviceId): DeviceRecord | null {

@@ -103,8 +103,13 @@ export interface Store {
 
   /** [STORE-7] Registers or updates a device and signs it in to the account, in one transaction. */
   putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord;
-  /** Signs the device out of the account; false when it was not signed in. */
-  signOut(account: AccountId, device: DeviceId): boolean;
+  /**
+   * Signs the device out of the account and records when (its older tokens are revoked,
+   * SPEC AUTH-6); false when it was not signed in. A later putDevice clears the revocation.
+   */
+  signOut(account: AccountId, device: DeviceId, now: number): boolean;
+  /** When the device was last signed out of the account, unless signed in again since; else null. */
+  revokedAt(account: AccountId, device: DeviceId): number | null;
   getDevice(device: DeviceId): DeviceRecord | null;
   /** Devices signed in to the account. */
   devicesOf(account: AccountId): DeviceId[];

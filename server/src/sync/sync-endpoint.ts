@@ -11,7 +11,7 @@ import {
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearer } from '../auth/api-key.js';
-import { type DeviceClaims, verifyDeviceToken } from '../auth/device-token.js';
+import { type DeviceClaims, isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { KeyedRateLimiter } from './rate-limit.js';
@@ -20,6 +20,8 @@ import type { WebSocketLike } from './websocket-like.js';
 
 export interface SyncEndpointOptions {
   readonly deviceSecret: string;
+  /** When the device was signed out of the account (tokens issued before are revoked), or null. */
+  readonly revokedAt: (account: AccountId, device: DeviceId) => number | null;
   readonly heartbeatMs: number;
   readonly maxMessageBytes: number;
   readonly limits?: SessionLimits;
@@ -87,6 +89,9 @@ export class SyncEndpoint {
         if (!check.ok) return reject(socket, 401, 'unauthorized', `device token ${check.why}`);
         if (check.claims.account !== account) {
           return reject(socket, 403, 'forbidden', 'the token is for another account');
+        }
+        if (isRevoked(check.claims, this.options.revokedAt(account, check.claims.device))) {
+          return reject(socket, 401, 'unauthorized', 'the device was signed out after this token was issued');
         }
         this.#accept(req, socket, head, account, check.claims);
       },

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket } from 'ws';
+import { api, deviceToken } from '../helpers/api-client.js';
+import { connectDevice, synced, waitFor } from '../helpers/providers.js';
+import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+
+/** Status of a bare upgrade attempt: 101 when it opened, else the HTTP status. */
+function upgradeStatus(server: ServerProcess, account: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${server.syncUrl}/${account}?token=${encodeURIComponent(token)}`);
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+    });
+    ws.on('error', (err) => reject(err));
+  });
+}
+
+describe('signing a device out', () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer();
+  });
+  after(stopAll);
+
+  test('[AUTH-4][AUTH-6] DELETE closes the live connection with 4401 and revokes tokens issued before it', async () => {
+    assert.equal((await api(server, 'PUT', '/v1/accounts/sam/devices/tab', { badges: true })).status, 200);
+    const oldToken = await deviceToken(server, 'sam', 'tab');
+    const tab = await connectDevice(server, 'sam', 'tab', { token: oldToken });
+    await synced(tab);
+    // iat has second precision: make the sign-out strictly later than the old token.
+    await sleep(1100);
+    const out = await api(server, 'DELETE', '/v1/accounts/sam/devices/tab');
+    assert.deepEqual(out.body, { signedOut: true });
+    await waitFor(() => tab.closes.some((c) => c.code === 4401), 5000, 'close 4401');
+    tab.destroy();
+
+    assert.equal(await upgradeStatus(server, 'sam', oldToken), 401, 'the old token no longer opens a connection');
+    const asDevice = await api(server, 'PUT', '/v1/accounts/sam/devices/tab', {}, oldToken);
+    assert.equal(asDevice.status, 401, 'nor signs the device back in');
+
+    await sleep(1100);
+    const fresh = await deviceToken(server, 'sam', 'tab');
+    assert.equal(await upgradeStatus(server, 'sam', fresh), 101, 'a token issued after the sign-out works');
+    assert.equal((await api(server, 'PUT', '/v1/accounts/sam/devices/tab', {}, oldToken)).status, 401);
+    assert.equal((await api(server, 'PUT', '/v1/accounts/sam/devices/tab', {})).status, 200, 'the backend signs it in');
+    assert.equal(await upgradeStatus(server, 'sam', oldToken), 101, 'signed in again: the revocation is gone');
+  });
+});
