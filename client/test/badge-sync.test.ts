@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import { accountMaps, packMarker } from '@badgesync/shared';
+import * as Y from 'yjs';
+import { BadgeSync, type DeviceCountsEvent } from '../src/badge-sync.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { FakeClock } from './helpers/fake-clock.js';
+import { FakeNetwork } from './helpers/fake-network.js';
+import { FakeSocket } from './helpers/fake-socket.js';
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+function device(storage = new MemoryStorage(), deviceId = 'phone'): BadgeSync {
+  return new BadgeSync({
+    serverUrl: 'ws://server',
+    deviceId,
+    storage,
+    WebSocket: FakeSocket,
+    clock: new FakeClock(),
+    network: new FakeNetwork(),
+  });
+}
+
+/** The server's document: heads and markers as the test says. */
+function serverDoc(heads: Record<string, number>, reads: Record<string, number> = {}): Y.Doc {
+  const doc = new Y.Doc();
+  const maps = accountMaps(doc);
+  for (const [thread, head] of Object.entries(heads)) maps.heads.set(thread, head);
+  for (const [key, value] of Object.entries(reads)) maps.reads.set(key, value);
+  return doc;
+}
+
+/** Plays the server's side of a handshake on the last socket; returns what the SDK sent after it. */
+function syncWith(server: Y.Doc, socket = FakeSocket.last): void {
+  socket.open();
+  socket.serverStep1(Y.encodeStateVector(server));
+  socket.serverStep2(Y.encodeStateAsUpdate(server));
+}
+
+/** Applies what the SDK sent (step 2 and updates) to the server's document. */
+function deliver(socket: FakeSocket, server: Y.Doc, from = 0): void {
+  for (const message of socket.sentMessages().slice(from)) {
+    if (message.type === 'step2' || message.type === 'update') Y.applyUpdate(server, message.update);
+  }
+}
+
+describe('BadgeSync and Account', () => {
+  beforeEach(() => FakeSocket.reset());
+
+  test('[SDK-2] a replica that never synced queues writes; after the sync the planners apply them', async () => {
+    const sync = device();
+    const account = await sync.signIn('acct', { getToken: () => 'token' });
+    await flush();
+    assert.equal(account.syncedOnce, false);
+    account.markRead('inbox', 3);
+    account.markRead('news', 2);
+    assert.equal(account.pendingWrites, 2);
+    assert.equal(accountMaps(serverDoc({})).reads.size, 0);
+    // The server knows this device read inbox to 5 (before a reinstall).
+    const server = serverDoc({ inbox: 8, news: 4 }, { 'inbox/phone': packMarker(0, 5) });
+    const socket = FakeSocket.last;
+    syncWith(server, socket);
+    assert.equal(account.pendingWrites, 0);
+    assert.equal(account.syncedOnce, true);
+    deliver(socket, server);
+    assert.equal(accountMaps(server).reads.get('inbox/phone'), packMarker(0, 5), 'the read of 3 lowered nothing');
+    assert.equal(accountMaps(server).reads.get('news/phone'), packMarker(0, 2));
+    assert.deepEqual(account.counts(), { badge: 5, threads: { inbox: 3, news: 2 }, muted: [] });
+    await sync.close();
+  });
+
+  test('[SDK-2] once synced, writes apply locally at once and are sent, also while offline', async () => {
+    const storage = new MemoryStorage();
+    const first = device(storage);
+    const a = await first.signIn('acct', { getToken: () => 'token' });
+    await flush();
+    const server = serverDoc({ inbox: 10 });
+    syncWith(server);
+    a.markRead('inbox', 4);
+    assert.equal(a.badge, 6);
+    const sent = FakeSocket.last.sentMessages();
+    assert.equal(sent.at(-1)?.type, 'update');
+    await first.close();
+
+    // Restarted with the same storage and no network: counts and writes work at once.
+    const second = device(storage);
+    const b = await second.signIn('acct', { getToken: () => 'token' });
+    assert.equal(b.syncedOnce, true);
+    assert.equal(b.badge, 6);
+    b.markRead('inbox', 9);
+    assert.equal(b.pendingWrites, 0);
+    assert.equal(b.badge, 1);
+    b.markRead('inbox', 2);
+    assert.equal(b.badge, 1, 'never lowers');
+    await second.close();
+  });
+
+  test('[SDK-8] mute writes a plain boolean in the top-level mutes map; markUnread opens a new epoch', async () => {
+    const sync = device();
+    const account = await sync.signIn('acct', { token: 'x.e30.y' });
+    await flush();
+    const server = serverDoc({ inbox: 5, news: 3 });
+    syncWith(server);
+    account.mute('news', true);
+    account.markAllRead();
+    account.markUnread('inbox', 4);
+    deliver(FakeSocket.last, server);
+    const maps = accountMaps(server);
+    assert.equal(maps.mutes.get('news'), true);
+    assert.equal(maps.reads.get('news/phone'), packMarker(0, 3));
+    assert.equal(maps.reads.get('inbox/phone'), packMarker(1, 3));
+    assert.deepEqual([...server.share.keys()].sort(), ['heads', 'mutes', 'reads'], 'no other top-level type');
+    for (const value of [...maps.mutes.values(), ...maps.reads.values()]) {
+      assert.ok(!((value as unknown) instanceof Y.AbstractType), 'no nested type');
+    }
+    assert.deepEqual(account.counts(), { badge: 2, threads: { inbox: 2, news: 0 }, muted: ['news'] });
+    await sync.close();
+  });
+
+  test('[SDK-1] the device badge sums every signed-in account; count events carry it', async () => {
+    const sync = device();
+    const events: DeviceCountsEvent[] = [];
+    sync.on('counts', (event) => events.push(event));
+    await sync.signIn('work', { token: 'x.e30.y' });
+    await flush();
+    syncWith(serverDoc({ inbox: 4 }));
+    const home = await sync.signIn('home', { token: 'x.e30.y' });
+    await flush();
+    syncWith(serverDoc({ chat: 3 }));
+    assert.equal(sync.badge, 7);
+    assert.deepEqual(
+      events.map((e) => [e.account, e.badge, e.deviceBadge]),
+      [
+        ['work', 4, 4],
+        ['home', 3, 7],
+      ],
+    );
+    home.markRead('chat', 3);
+    assert.deepEqual(events.at(-1) && [events.at(-1)?.account, events.at(-1)?.deviceBadge], ['home', 4]);
+    await sync.signOut('home');
+    assert.equal(sync.badge, 4);
+    assert.equal(sync.account('home'), undefined);
+    await sync.close();
+  });
+
+  test('invalid IDs and values are refused at the call', async () => {
+    assert.throws(() => device(new MemoryStorage(), '@server'), TypeError);
+    assert.throws(() => device(new MemoryStorage(), 'a/b'), TypeError);
+    const sync = device();
+    await assert.rejects(sync.signIn('no/slash', { token: 't' }), TypeError);
+    const account = await sync.signIn('acct', { token: 't' });
+    assert.throws(() => account.markRead('a/b', 1), TypeError);
+    assert.throws(() => account.markRead('t', -1), RangeError);
+    assert.throws(() => account.markRead('t', 1.5), RangeError);
+    assert.throws(() => account.markUnread('t', 0), RangeError);
+    await sync.close();
+    assert.throws(() => account.markRead('t', 1), /signed out/);
+  });
+
+  test('no WebSocket anywhere: a clear error', {
+    skip: 'WebSocket' in globalThis && 'Node 22+ has a WebSocket',
+  }, () => {
+    assert.throws(
+      () => new BadgeSync({ serverUrl: 'ws://x', deviceId: 'd', storage: new MemoryStorage() }),
+      /pass \{ WebSocket \}/,
+    );
+  });
+});
