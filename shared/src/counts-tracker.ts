@@ -37,7 +37,9 @@ export class CountsTracker implements MarkerView {
     for (const key of this.#maps.heads.keys()) this.#syncHead(key);
     for (const key of this.#maps.reads.keys()) this.#syncRead(key);
     for (const key of this.#maps.mutes.keys()) this.#syncMute(key);
-    for (const thread of this.#heads.keys()) this.#recount(thread);
+    // Muted threads too, also those without a head: #recount records the mute state each
+    // thread was counted with, and a later unmute is reported only against that record.
+    for (const thread of new Set([...this.#heads.keys(), ...this.#muted])) this.#recount(thread);
     doc.on('afterTransaction', this.#onTransaction);
   }
 

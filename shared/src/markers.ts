@@ -28,9 +28,10 @@ export function planRead(view: MarkerView, thread: ThreadId, device: DeviceId, s
 /**
  * [MARK-2] Mark the thread unread from item `fromSeq` on: a new epoch E+1 with seq
  * `fromSeq − 1`, which beats every marker of the older epoch. Null when nothing would
- * become unread. [MARK-3] Refused (RangeError) when the new epoch would run more than
- * MAX_EPOCH_LEAD above every other device's marker this replica has seen: the server
- * would refuse it.
+ * become unread: `fromSeq` beyond the head, or at or after the first unread item (the new
+ * marker would then read items instead). [MARK-3] Refused (RangeError) when the new epoch
+ * would run more than MAX_EPOCH_LEAD above every other device's marker this replica has
+ * seen: the server would refuse it.
  */
 export function planUnread(view: MarkerView, thread: ThreadId, device: DeviceId, fromSeq: number): number | null {
   if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
@@ -38,7 +39,7 @@ export function planUnread(view: MarkerView, thread: ThreadId, device: DeviceId,
   }
   const head = view.head(thread);
   const seq = Math.min(fromSeq - 1, head);
-  if (seq >= head) return null;
+  if (seq >= head || seq >= unpackMarker(view.maxMarker(thread)).seq) return null;
   const epoch = threadEpoch(view, thread) + 1;
   let othersEpoch = 0;
   for (const [other, marker] of view.markers(thread)) {
