@@ -1,6 +1,6 @@
 import type * as Y from 'yjs';
 import { IndexedDbReplica } from './indexeddb-replica.js';
-import type { BadgeSyncStorage, StoredReplica } from './storage.js';
+import type { BadgeSyncStorage, StorageErrorHandler, StoredReplica } from './storage.js';
 
 /**
  * Browser persistence: one IndexedDB database per account, named `prefix:account`
@@ -14,7 +14,8 @@ export class IndexedDbStorage implements BadgeSyncStorage {
     return `${this.prefix}:${account}`;
   }
 
-  open(account: string, doc: Y.Doc): Promise<StoredReplica> {
+  /** y-indexeddb writes in the background and reports no errors, so `_onError` is never called. */
+  open(account: string, doc: Y.Doc, _onError?: StorageErrorHandler): Promise<StoredReplica> {
     return IndexedDbReplica.open(this.nameOf(account), doc);
   }
 }

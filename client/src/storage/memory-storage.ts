@@ -1,6 +1,6 @@
 import type * as Y from 'yjs';
 import { type MemoryRecord, MemoryReplica } from './memory-replica.js';
-import type { BadgeSyncStorage, StoredReplica } from './storage.js';
+import type { BadgeSyncStorage, StorageErrorHandler, StoredReplica } from './storage.js';
 
 /**
  * Keeps replicas in memory: for tests, and for apps that want no persistence. The same
@@ -9,7 +9,8 @@ import type { BadgeSyncStorage, StoredReplica } from './storage.js';
 export class MemoryStorage implements BadgeSyncStorage {
   readonly #records = new Map<string, MemoryRecord>();
 
-  async open(account: string, doc: Y.Doc): Promise<StoredReplica> {
+  /** Memory cannot fail, so `_onError` is never called. */
+  async open(account: string, doc: Y.Doc, _onError?: StorageErrorHandler): Promise<StoredReplica> {
     let record = this.#records.get(account);
     if (record === undefined) {
       record = { updates: [], meta: null };

@@ -1,0 +1,37 @@
+/**
+ * What test/browser/page.ts offers the tests on `window`, typed without the DOM library so
+ * the Node-side tests can name it: `(globalThis as unknown as PageWindow).app` inside
+ * `page.evaluate` callbacks.
+ */
+import type { AccountStatus, ReplicaMeta } from '@badgesync/client';
+import type { AccountCounts } from '@badgesync/shared';
+
+export interface PageApp {
+  /** Resolves once the account's stored replica is loaded (counts are available). */
+  readonly ready: Promise<boolean>;
+  markRead(thread: string, seq: number): Promise<void>;
+  counts(): Promise<AccountCounts>;
+  /** The device badge. */
+  badge(): number;
+  status(): AccountStatus | null;
+  /** Every status since the page loaded, oldest first. */
+  statuses(): AccountStatus[];
+  syncedOnce(): boolean;
+  /** navigator.onLine */
+  online(): boolean;
+  storageRoundTrip(): Promise<{ reads: unknown; mutes: unknown; meta: ReplicaMeta | null }>;
+}
+
+/** The little of a browser WebSocket the tests touch. */
+export interface RawSocket {
+  readonly readyState: number;
+  onopen: (() => void) | null;
+  onclose: ((event: { readonly code: number }) => void) | null;
+}
+
+/** The page's global object, as the tests see it. */
+export interface PageWindow {
+  app: PageApp;
+  raw?: RawSocket;
+  WebSocket: new (url: string) => RawSocket;
+}
