@@ -52,13 +52,19 @@ const op: fc.Arbitrary<MeshOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('sync' as const), a: peer, b: peer }) },
 );
 
-const history = fc.record({
+const history: fc.Arbitrary<History> = fc.record({
   clientIds: fc.uniqueArray(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { minLength: PEERS, maxLength: PEERS }),
   ops: fc.array(op, { minLength: 10, maxLength: 120, size: 'max' }),
   finishSeed: fc.integer(),
 });
 
-function runHistory(h: fc.RecordValue<typeof history.constraints>, checks: MeshChecks): Mesh {
+interface History {
+  readonly clientIds: readonly number[];
+  readonly ops: readonly MeshOp[];
+  readonly finishSeed: number;
+}
+
+function runHistory(h: History, checks: MeshChecks): Mesh {
   const mesh = new Mesh(h.clientIds, checks);
   for (const o of h.ops) mesh.run(o);
   mesh.finish(h.finishSeed);
