@@ -1,0 +1,58 @@
+/**
+ * Liveness (DESIGN invariant 6): a connection silent for two heartbeat intervals is cut;
+ * a peer that answers pings stays, however long it says nothing else.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { accountMaps } from '@badgesync/shared';
+import { api } from '../helpers/api-client.js';
+import { eventually, sleep } from '../helpers/eventually.js';
+import { metric } from '../helpers/metrics.js';
+import { connectDevice, synced, waitFor } from '../helpers/providers.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+
+const HEARTBEAT_MS = 300;
+
+describe('heartbeats', () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer({ env: { BADGESYNC_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
+  });
+  after(stopAll);
+
+  test('[SYNC-8] a peer that never answers pings is terminated and counted', async () => {
+    const before = await metric(server, 'badgesync_heartbeat_terminations_total');
+    const dead = await RawClient.open(server, 'hb', 'dead-phone', { silent: true, autoPong: false });
+    await waitFor(() => dead.messages.length > 0, 5000, 'the server to greet the dead peer');
+    assert.equal(await metric(server, 'badgesync_connections'), 1);
+    // Cut within 2.25 intervals; a loaded machine gets 10 s.
+    const closed = await dead.closedWithin(10_000);
+    assert.equal(closed.code, 1006, 'terminated without a close handshake');
+    await eventually(
+      async () => (await metric(server, 'badgesync_heartbeat_terminations_total')) === before + 1,
+      5000,
+      'the termination to be counted',
+    );
+    assert.equal(await metric(server, 'badgesync_connections'), 0, 'the dead peer no longer counts as connected');
+    dead.close();
+  });
+
+  test('[SYNC-8] peers that answer pings stay connected across many intervals and keep syncing', async () => {
+    const before = await metric(server, 'badgesync_heartbeat_terminations_total');
+    // A raw peer that only answers pings (ws does so by itself), and an idle stock provider.
+    const quiet = await RawClient.synced(server, 'hb2', 'quiet-phone');
+    const mac = await connectDevice(server, 'hb2', 'mac');
+    await synced(mac);
+    // Ten intervals: five times what a silent peer survives.
+    await sleep(10 * HEARTBEAT_MS);
+    assert.equal(quiet.closeInfo, null, 'the quiet peer is still connected');
+    assert.deepEqual(mac.closes, [], 'the idle provider is still connected');
+    assert.equal(await metric(server, 'badgesync_heartbeat_terminations_total'), before);
+    await api(server, 'POST', '/v1/accounts/hb2/items', { thread: 't', count: 2 });
+    await waitFor(() => accountMaps(quiet.doc).heads.get('t') === 2, 5000, 'the quiet peer to get the item');
+    await waitFor(() => accountMaps(mac.doc).heads.get('t') === 2, 5000, 'the mac to get the item');
+    quiet.close();
+    mac.destroy();
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Stock y-websocket providers as devices: several at once, one offline for a while, and all
+ * of them across a server restart. Every device ends with the same state and the same
+ * counts as GET /badge, no honest update is refused, and no count rises without a new item
+ * or a mark-as-unread.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { accountMaps, deriveCounts } from '@badgesync/shared';
+import { api, badge } from '../helpers/api-client.js';
+import { docState } from '../helpers/doc-state.js';
+import { markRead, markUnread } from '../helpers/marks.js';
+import { metric } from '../helpers/metrics.js';
+import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
+import { restartOnSamePort } from '../helpers/restart.js';
+import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+
+const same = (a: Device, b: Device) => JSON.stringify(docState(a.doc)) === JSON.stringify(docState(b.doc));
+
+/** Waits until every device holds the same state, then checks it against GET /badge. */
+async function converged(server: ServerProcess, account: string, devices: readonly Device[]): Promise<number> {
+  const [first, ...rest] = devices as [Device, ...Device[]];
+  await waitFor(() => rest.every((d) => same(first, d)), 10_000, 'every device to hold the same state');
+  const counts = deriveCounts(first.doc);
+  assert.deepEqual(await badge(server, account), counts, 'GET /badge answers what the devices count');
+  return counts.badge;
+}
+
+/** Records a device's badge after every change it receives. */
+function badgeHistory(device: Device): number[] {
+  const history: number[] = [];
+  device.doc.on('afterTransaction', () => history.push(deriveCounts(device.doc).badge));
+  return history;
+}
+
+const isNonIncreasing = (values: readonly number[]) =>
+  values.every((v, i) => i === 0 || v <= (values[i - 1] as number));
+
+/** No device was refused: no 44xx close, and the server counted no refusal. */
+async function assertNothingRefused(server: ServerProcess, devices: readonly Device[]): Promise<void> {
+  for (const device of devices) {
+    const refused = device.closes.filter((c) => c.code >= 4400 && c.code < 4500);
+    assert.deepEqual(refused, [], 'no device was closed with 44xx');
+  }
+  assert.equal(await metric(server, 'badgesync_updates_refused_total'), 0, 'no update was refused');
+}
+
+describe('devices syncing through the server', () => {
+  let server: ServerProcess;
+  const devices: Device[] = [];
+  const connect = async (account: string, device: string) => {
+    const d = await connectDevice(server, account, device);
+    devices.push(d);
+    await synced(d);
+    return d;
+  };
+
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    for (const d of devices) d.destroy();
+    await stopAll();
+  });
+
+  test('[SYNC-1] three devices reading different threads converge on one badge', async () => {
+    await api(server, 'POST', '/v1/accounts/three/items', { thread: 'mail', count: 6 });
+    await api(server, 'POST', '/v1/accounts/three/items', { thread: 'chat', count: 4 });
+    const [phone, mac, ipad] = [
+      await connect('three', 'phone'),
+      await connect('three', 'mac'),
+      await connect('three', 'ipad'),
+    ] as [Device, Device, Device];
+    assert.equal(await converged(server, 'three', [phone, mac, ipad]), 10);
+    markRead(phone.doc, 'phone', 'mail', 2);
+    markRead(mac.doc, 'mac', 'mail', 5);
+    markRead(ipad.doc, 'ipad', 'chat', 4);
+    accountMaps(ipad.doc).mutes.set('mail', true);
+    assert.equal(await converged(server, 'three', [phone, mac, ipad]), 0);
+    accountMaps(phone.doc).mutes.set('mail', false);
+    assert.equal(await converged(server, 'three', [phone, mac, ipad]), 1);
+    assert.deepEqual((await badge(server, 'three')).threads, { chat: 0, mail: 1 });
+    await assertNothingRefused(server, [phone, mac, ipad]);
+  });
+
+  test('[SYNC-3] a device offline for a while: its reads reach everyone, no count rises', async () => {
+    await api(server, 'POST', '/v1/accounts/off/items', { thread: 'inbox', count: 10 });
+    await api(server, 'POST', '/v1/accounts/off/items', { thread: 'news', count: 3 });
+    const phone = await connect('off', 'phone');
+    const mac = await connect('off', 'mac');
+    markRead(phone.doc, 'phone', 'inbox', 3);
+    assert.equal(await converged(server, 'off', [phone, mac]), 10);
+
+    phone.provider.disconnect();
+    // While the phone is away: the mac reads further, and new items arrive.
+    markRead(mac.doc, 'mac', 'inbox', 9);
+    await api(server, 'POST', '/v1/accounts/off/items', { thread: 'inbox', count: 2 });
+    await waitFor(() => accountMaps(mac.doc).heads.get('inbox') === 12, 5000, 'the mac to see the new items');
+    // Offline, the phone reads inbox to 6 (older than the mac's 9) and all of news.
+    markRead(phone.doc, 'phone', 'inbox', 6);
+    markRead(phone.doc, 'phone', 'news', 3);
+    assert.equal(deriveCounts(phone.doc).badge, 4, 'the phone counts its own offline reads');
+    const macBefore = deriveCounts(mac.doc).badge;
+    assert.equal(macBefore, 6, 'inbox 12 − 9, news 3');
+    const macHistory = badgeHistory(mac);
+
+    phone.provider.connect();
+    assert.equal(await converged(server, 'off', [phone, mac]), 3, 'inbox 12 − 9, news read');
+    assert.ok(isNonIncreasing([macBefore, ...macHistory]), `the mac’s badge never rose: ${macHistory}`);
+    await assertNothingRefused(server, [phone, mac]);
+  });
+
+  test('[SYNC-3] a mark-as-unread made offline wins on reconnect', async () => {
+    await api(server, 'POST', '/v1/accounts/unread/items', { thread: 'inbox', count: 5 });
+    const phone = await connect('unread', 'phone');
+    const mac = await connect('unread', 'mac');
+    markRead(mac.doc, 'mac', 'inbox', 5);
+    assert.equal(await converged(server, 'unread', [phone, mac]), 0);
+    phone.provider.disconnect();
+    markUnread(phone.doc, 'phone', 'inbox', 4);
+    assert.equal(deriveCounts(phone.doc).badge, 2);
+    phone.provider.connect();
+    assert.equal(await converged(server, 'unread', [phone, mac]), 2, 'items 4 and 5 are unread everywhere');
+    await assertNothingRefused(server, [phone, mac]);
+  });
+
+  test('[SYNC-10] devices reconnecting after a server restart sync without being refused', async () => {
+    await api(server, 'POST', '/v1/accounts/restart/items', { thread: 'inbox', count: 8 });
+    const phone = await connect('restart', 'phone');
+    const mac = await connect('restart', 'mac');
+    markRead(phone.doc, 'phone', 'inbox', 2);
+    markRead(mac.doc, 'mac', 'inbox', 3);
+    assert.equal(await converged(server, 'restart', [phone, mac]), 5);
+
+    assert.equal(await server.stop(), 0);
+    await waitFor(() => !phone.provider.wsconnected && !mac.provider.wsconnected, 5000, 'both devices to drop');
+    // While the server is down, the phone reads further (its provider keeps retrying).
+    markRead(phone.doc, 'phone', 'inbox', 6);
+    server = await restartOnSamePort(server);
+    await api(server, 'POST', '/v1/accounts/restart/items', { thread: 'inbox', count: 1 });
+    await waitFor(() => phone.provider.synced && mac.provider.synced, 15_000, 'both providers to resync');
+    assert.equal(await converged(server, 'restart', [phone, mac]), 3, 'head 9 − the phone’s offline read of 6');
+    for (const device of [phone, mac]) {
+      assert.ok(
+        device.closes.some((c) => c.code === 1001),
+        'the stop said 1001',
+      );
+    }
+    await assertNothingRefused(server, [phone, mac]);
+  });
+});
