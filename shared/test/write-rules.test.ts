@@ -141,6 +141,21 @@ describe('write rules: honest updates', () => {
     assert.equal(world.server.tracker.maxMarker(INBOX), packMarker(1, 9));
   });
 
+  test('[RULE-10] a sync step 2 against an older state vector (re-sending part of an item the server has) is accepted', () => {
+    const world = makeWorld();
+    const { a, server } = world;
+    const staleVector = Y.encodeStateVector(server.doc);
+    a.read(INBOX, 5);
+    assertAccepted(world, A, a.take() as Uint8Array); // 1001:1
+    a.read(INBOX, 6);
+    a.read(INBOX, 7); // 1001:1 and 1001:2 are now one deleted item on a
+    const step2 = Y.encodeStateAsUpdate(a.doc, staleVector);
+    const first = Y.decodeUpdate(step2).structs.find((s) => s.id.client === CLIENT.a);
+    assert.ok(first && first.id.clock === 1 && first.length === 2, 'no item straddles the server’s state');
+    assertAccepted(world, A, step2);
+    assert.equal(server.tracker.markers(INBOX).get(A), 7);
+  });
+
   test('[RULE-11] a re-sent sync step 2 is accepted with changes = false', () => {
     const world = makeWorld();
     const verdict = assertAccepted(world, A, Y.encodeStateAsUpdate(world.a.doc));
