@@ -1,6 +1,7 @@
 /**
- * The derivation of unread counts from an account document (SPEC COUNT-1..COUNT-5), as a
- * plain full scan. CountsTracker (counts-tracker.ts) maintains the same numbers
+ * The derivation of unread counts from an account document (SPEC COUNT-1..COUNT-6), as a
+ * plain full scan. [COUNT-8] The counts are a function of the merged document alone, so
+ * replicas that received the same updates derive the same counts. CountsTracker (counts-tracker.ts) maintains the same numbers
  * incrementally; the property tests hold the two equal.
  */
 import type * as Y from 'yjs';
@@ -28,7 +29,11 @@ export function unreadOf(head: number, maxMarker: number): number {
   return Math.max(0, head - (maxMarker % EPOCH_FACTOR));
 }
 
-/** Derives every count from scratch by scanning the three maps. */
+/**
+ * Derives every count from scratch by scanning the three maps. [COUNT-1] m(t) is the
+ * largest valid marker of the thread; entries that do not match the schema are ignored.
+ * [COUNT-9] Markers merge by max: an old marker arriving late lowers nothing.
+ */
 export function deriveCounts(doc: Y.Doc): AccountCounts {
   const { heads, reads, mutes } = accountMaps(doc);
   const maxMarker = new Map<ThreadId, number>();

@@ -11,7 +11,10 @@ export type AccountId = Brand<string, 'AccountId'>;
 export type ThreadId = Brand<string, 'ThreadId'>;
 export type DeviceId = Brand<string, 'DeviceId'>;
 
-/** [ID-1] The one pattern every account, thread and device ID matches. */
+/**
+ * [ID-1] The one pattern every account, thread and device ID matches. [ID-3] Its character
+ * set excludes `/`, the separator of reads keys.
+ */
 export const ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
 /** [ID-2] The device name the server writes its own reads under (API reads). No device may use it. */

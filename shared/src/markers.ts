@@ -1,8 +1,8 @@
 /**
  * What a device (or the server, as `@server`) writes to read, mark unread, or mark all
  * read (SPEC MARK-1..MARK-5). Each planner answers the marker value to write, or null when
- * writing would change nothing; a value it answers always passes the write rules of a
- * server whose state includes what this replica has seen.
+ * writing would change nothing. [MARK-5] A value it answers on a replica that has synced
+ * passes the write rules of a server whose state includes what this replica has seen.
  */
 import type { DeviceId, ThreadId } from './ids.js';
 import type { MarkerView } from './marker-view.js';

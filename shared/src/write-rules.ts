@@ -86,8 +86,9 @@ function idText(id: Id): string {
 }
 
 /**
- * Checks `update` (V1 encoding) written by `device` against the server's state. Never
- * throws: a malformed update is a 4400 refusal.
+ * Checks `update` (V1 encoding) written by `device` against the server's state. [RULE-14]
+ * Never throws and never changes the document: a malformed update is a 4400 refusal, any
+ * other refusal 4403; an accepted update applies whole.
  */
 export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uint8Array): Verdict {
   let decoded: { structs: Struct[]; ds: DeleteSet };
@@ -273,8 +274,8 @@ class UpdateCheck {
   }
 
   /**
-   * [RULE-3..RULE-8] Each fresh item is a map entry of a root, in a key this device may
-   * write, with a value of the right type. Returns the fresh items (live or overwritten)
+   * [RULE-3] Each fresh item is a map entry of a root, [RULE-4] [RULE-5] in a key this
+   * device may write, [RULE-3] with a value of the right type. Returns the fresh items (live or overwritten)
    * per written reads key.
    */
   #checkItems(): Map<string, Y.Item[]> {
@@ -372,6 +373,7 @@ class UpdateCheck {
     return deps;
   }
 
+  /** [RULE-4] Never heads; [RULE-5] reads keys of this device only, mutes keys that are thread IDs. */
   #checkKey(place: Place, id: Id): void {
     switch (place.root) {
       case ROOT.heads:
