@@ -43,27 +43,27 @@ function serverClientId(doc: Y.Doc): number {
 
 const CASES: readonly ForgeCase[] = [
   {
-    name: '[RULE-3] a device writing heads',
+    name: '[RULE-4] a device writing heads',
     reason: 'heads_by_device',
     forge: ({ evil }) => accountMaps(evil.doc).heads.set('t', 0),
   },
   {
-    name: '[RULE-4] a device writing another device’s marker',
+    name: '[RULE-5] a device writing another device’s marker',
     reason: 'foreign_marker',
     forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('phone'), packMarker(0, 5)),
   },
   {
-    name: '[RULE-4] a device writing the server’s @server marker',
+    name: '[RULE-5][ID-2] a device writing the server’s @server marker',
     reason: 'foreign_marker',
     forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('@server'), packMarker(0, 5)),
   },
   {
-    name: '[RULE-5] a non-integer marker',
+    name: '[RULE-3] a non-integer marker',
     reason: 'invalid_value',
     forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), 2.5),
   },
   {
-    name: '[RULE-5] a mute that is not a boolean',
+    name: '[RULE-3] a mute that is not a boolean',
     reason: 'invalid_value',
     forge: ({ evil }) => (accountMaps(evil.doc).mutes as unknown as Y.Map<string>).set('t', 'yes'),
   },
@@ -130,7 +130,7 @@ describe('forged writes over a real socket', () => {
   after(stopAll);
 
   CASES.forEach((forgery, index) => {
-    test(`${forgery.name} → 4403 ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
+    test(`${forgery.name} → [RULE-14] 4403 ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
       const account = `forge-${index}`;
       await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 't', count: 5 });
       const phone = await connectDevice(server, account, 'phone');
@@ -194,7 +194,7 @@ describe('forged writes over a real socket', () => {
     });
   });
 
-  test('[STORE-1] after a restart the log holds none of the forged writes', async () => {
+  test('[RULE-14] after a restart the log holds none of the forged writes', async () => {
     assert.equal(await server.stop(), 0);
     server = await server.restart();
     assert.equal(expected.size, CASES.length, 'every case left its expected state');

@@ -99,12 +99,12 @@ describe('malformed frames', () => {
       frame: () => step1Frame(new Uint8Array([5, 200, 200])),
     },
     {
-      name: '[RULE-14] a valid update frame carrying a corrupt Yjs update',
+      name: '[RULE-12] a valid update frame carrying a corrupt Yjs update',
       frame: () => updateFrame(new Uint8Array([1, 2, 3])),
       reason: /^malformed/,
     },
     {
-      name: '[RULE-14] a sync step 2 carrying a corrupt Yjs update',
+      name: '[RULE-12] a sync step 2 carrying a corrupt Yjs update',
       frame: () => step2Frame(new Uint8Array([5, 255, 255])),
       reason: /^malformed/,
     },

@@ -27,7 +27,7 @@ describe('sync with stock y-websocket providers', () => {
     mac.destroy();
   });
 
-  test('[RULE-4] a device writing another device’s marker is closed with 4403 and nothing changes', async () => {
+  test('[RULE-5] a device writing another device’s marker is closed with 4403 and nothing changes', async () => {
     await api(server, 'POST', '/v1/accounts/bob/items', { thread: 't', count: 3 });
     const honest = await connectDevice(server, 'bob', 'honest');
     const evil = await connectDevice(server, 'bob', 'evil');

@@ -63,7 +63,7 @@ describe('devices syncing through the server', () => {
     await stopAll();
   });
 
-  test('[SYNC-1] three devices reading different threads converge on one badge', async () => {
+  test('[SYNC-1][COUNT-8] three devices reading different threads converge on one badge', async () => {
     await api(server, 'POST', '/v1/accounts/three/items', { thread: 'mail', count: 6 });
     await api(server, 'POST', '/v1/accounts/three/items', { thread: 'chat', count: 4 });
     const [phone, mac, ipad] = [
@@ -83,7 +83,7 @@ describe('devices syncing through the server', () => {
     await assertNothingRefused(server, [phone, mac, ipad]);
   });
 
-  test('[SYNC-3] a device offline for a while: its reads reach everyone, no count rises', async () => {
+  test('[COUNT-9] a device offline for a while: its reads reach everyone, no count rises', async () => {
     await api(server, 'POST', '/v1/accounts/off/items', { thread: 'inbox', count: 10 });
     await api(server, 'POST', '/v1/accounts/off/items', { thread: 'news', count: 3 });
     const phone = await connect('off', 'phone');
@@ -110,7 +110,7 @@ describe('devices syncing through the server', () => {
     await assertNothingRefused(server, [phone, mac]);
   });
 
-  test('[SYNC-3] a mark-as-unread made offline wins on reconnect', async () => {
+  test('[MARK-2][COUNT-9] a mark-as-unread made offline wins on reconnect', async () => {
     await api(server, 'POST', '/v1/accounts/unread/items', { thread: 'inbox', count: 5 });
     const phone = await connect('unread', 'phone');
     const mac = await connect('unread', 'mac');
