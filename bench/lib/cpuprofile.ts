@@ -1,0 +1,72 @@
+/**
+ * Summarizes a V8 .cpuprofile (node --cpu-prof): self time per function, heaviest first,
+ * so a benchmark can name where a server's CPU went.
+ *
+ *   node --import tsx lib/cpuprofile.ts <file.cpuprofile> [top]
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly children?: readonly number[];
+}
+
+interface Profile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+export interface HotFunction {
+  readonly name: string;
+  readonly where: string;
+  readonly selfMs: number;
+  readonly share: number;
+}
+
+export function hotFunctions(file: string, top = 15): { totalMs: number; functions: HotFunction[] } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, { name: string; where: string; us: number }>();
+  let totalUs = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const us = profile.timeDeltas[i] ?? 0;
+    if (node === undefined) return;
+    const frame = node.callFrame;
+    if (frame.functionName === '(idle)') return;
+    totalUs += us;
+    const where = frame.url === '' ? '' : `${shorten(frame.url)}:${frame.lineNumber + 1}`;
+    const key = `${frame.functionName}@${where}`;
+    const entry = self.get(key) ?? { name: frame.functionName || '(anonymous)', where, us: 0 };
+    entry.us += us;
+    self.set(key, entry);
+  });
+  const functions = [...self.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, top)
+    .map((f) => ({ name: f.name, where: f.where, selfMs: f.us / 1000, share: totalUs === 0 ? 0 : f.us / totalUs }));
+  return { totalMs: totalUs / 1000, functions };
+}
+
+function shorten(url: string): string {
+  if (!url.startsWith('file://') && !url.startsWith('/')) return url;
+  const file = url.replace(/^file:\/\//, '');
+  const at = file.lastIndexOf('node_modules/');
+  if (at >= 0) return file.slice(at + 'node_modules/'.length).replace(/^\.pnpm\/[^/]+\/node_modules\//, '');
+  return path.relative(path.resolve(import.meta.dirname, '../..'), file);
+}
+
+if (process.argv[1] !== undefined && import.meta.filename === path.resolve(process.argv[1])) {
+  const file = process.argv[2];
+  if (file === undefined) throw new Error('usage: cpuprofile.ts <file.cpuprofile> [top]');
+  const { totalMs, functions } = hotFunctions(file, Number(process.argv[3] ?? 25));
+  process.stdout.write(`${totalMs.toFixed(0)} ms on CPU (idle excluded)\n`);
+  for (const f of functions) {
+    process.stdout.write(
+      `${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}\n`,
+    );
+  }
+}
