@@ -22,7 +22,7 @@ import { median, percentile } from './lib/interim-stats.js';
 import { WorkerChannel } from './lib/ipc.js';
 import { CpuMeter, cpuSeconds, machineCpuSeconds, machineInfo, rssBytes } from './lib/proc.js';
 import { delta, scrape } from './lib/prometheus.js';
-import { beginResult, type Cell, emitResult, fmt, type Table } from './lib/report.js';
+import { beginResult, type Cell, emitResult, fmt, type Table, type Target } from './lib/report.js';
 import { api, inParallel, type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
 
 const result = beginResult('fanout', 'Read fan-out: badgesync, the reference y-websocket server and a bare relay');
@@ -440,6 +440,54 @@ function tablesFor(size: Size, steps: readonly StepResult[]): { tables: Table[];
   return { tables: [main, ratios, throughput], summaries };
 }
 
+/** The issue's targets, at 1,000 × 3 and 6,000 updates/s (or the nearest size measured). */
+function targetsOf(summaries: Record<string, Summary[]>): Target[] {
+  const key = summaries['1000x3'] !== undefined ? '1000x3' : Object.keys(summaries)[0];
+  if (key === undefined) return [];
+  const at = summaries[key] as Summary[];
+  const where = key === '1000x3' ? '' : ` — measured at ${key.replace('x', ' × ')}, not 1,000 × 3`;
+  const point = (kind: ServerKind) => at.find((s) => s.kind === kind && s.rate === 6_000);
+  const b = point('badgesync');
+  const relay = point('relay');
+  const targets: Target[] = [];
+  const p99Ratio = ratio(b?.p99, relay?.p99);
+  targets.push({
+    target: `fan-out p99 ≤ 1.5× the relay's (1,000 × 3, 6,000/s)${where}`,
+    measured:
+      b === undefined || relay === undefined
+        ? 'not measured'
+        : `${fmt.ms(b.p99)} ms vs ${fmt.ms(relay.p99)} ms: ${fmt.ratio(p99Ratio)}`,
+    met: p99Ratio === null ? null : p99Ratio <= 1.5,
+  });
+  const cpuRatio = ratio(b?.serverUsPerDelivered, relay?.serverUsPerDelivered);
+  targets.push({
+    target: `server CPU per delivered update ≤ 1.5× the relay's (same point)${where}`,
+    measured:
+      b === undefined || relay === undefined
+        ? 'not measured'
+        : `${fmt.fixed(b.serverUsPerDelivered, 1)} µs vs ${fmt.fixed(relay.serverUsPerDelivered, 1)} µs: ${fmt.ratio(cpuRatio)}`,
+    met: cpuRatio === null ? null : cpuRatio <= 1.5,
+  });
+  const lostEverywhere = at.filter((s) => s.kind === 'badgesync').reduce((sum, s) => sum + s.lost, 0);
+  targets.push({
+    target: `no lost update (same point)${where}`,
+    measured:
+      b === undefined ? 'not measured' : `${b.lost} lost at 6,000/s (${lostEverywhere} over every step and run)`,
+    met: b === undefined ? null : b.lost === 0,
+  });
+  const mine = sustained(at.filter((s) => s.kind === 'badgesync'));
+  const theirs = sustained(at.filter((s) => s.kind === 'reference'));
+  const throughputRatio = ratio(mine, theirs);
+  targets.push({
+    target: `sustained throughput at p99 < 100 ms ≥ 2× the reference server's${where}`,
+    measured: `${mine === null ? 'none' : `${fmt.int(mine)}/s`} vs ${theirs === null ? 'none' : `${fmt.int(theirs)}/s`}${
+      throughputRatio === null ? '' : `: ${fmt.ratio(throughputRatio)}`
+    } (steps ${rates.map((r) => fmt.int(r)).join(', ')})`,
+    met: mine === null ? false : theirs === null ? true : mine >= 2 * theirs,
+  });
+  return targets;
+}
+
 async function main(): Promise<void> {
   const steps: StepResult[] = [];
   for (const size of sizes) {
@@ -457,11 +505,17 @@ async function main(): Promise<void> {
     tables.push(...built.tables);
     summaries[`${size.accounts}x${size.devices}`] = built.summaries;
   }
+  const targets = targetsOf(summaries);
   const notes = [
     `clients: ${workerCount} worker processes of stock y-websocket providers (disableBc, awareness ${awareness ? 'on, states set at random times over 15 s' : 'off'}), separate from the server; badgesync runs as in production (write rules, SQLite synchronous=FULL, group commit).`,
   ];
   emitResult(
-    result.finish(tables, notes, { sizes, rates, stepMs, runs, workers: workerCount, awareness, steps, summaries }),
+    result.finish(
+      tables,
+      notes,
+      { sizes, rates, stepMs, runs, workers: workerCount, awareness, steps, summaries },
+      targets,
+    ),
   );
 }
 

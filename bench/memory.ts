@@ -25,7 +25,7 @@ import { median } from './lib/interim-stats.js';
 import { WorkerChannel } from './lib/ipc.js';
 import { availableMemoryBytes, rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
-import { beginResult, emitResult, fmt, type Table } from './lib/report.js';
+import { beginResult, emitResult, fmt, type Table, type Target } from './lib/report.js';
 import { seedAccounts, seededDevice } from './lib/seed.js';
 import { type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
 
@@ -285,14 +285,23 @@ async function main(): Promise<void> {
     }
     tables.push({ title: 'badgesync: unloaded accounts', columns: ['what', 'figure'], rows });
   }
+  const targets: Target[] =
+    badgesync === undefined
+      ? []
+      : [
+          {
+            target: 'RSS ≤ 20 KB per idle connection',
+            measured: `${fmt.bytes(badgesync.perConnection)} (${fmt.int(CONNECTIONS)} connections; the bare relay: ${fmt.bytes(relay?.perConnection)})`,
+            met: badgesync.perConnection <= 20 * 1024,
+          },
+        ];
   emitResult(
-    result.finish(tables, [], {
-      accounts: ACCOUNTS,
-      connections: CONNECTIONS,
-      warm: WARM,
-      availableMemory: available,
-      measured,
-    }),
+    result.finish(
+      tables,
+      [],
+      { accounts: ACCOUNTS, connections: CONNECTIONS, warm: WARM, availableMemory: available, measured },
+      targets,
+    ),
   );
 }
 

@@ -18,6 +18,14 @@ export interface Table {
   readonly notes?: readonly string[];
 }
 
+/** One target of the issue and where this run stands. */
+export interface Target {
+  readonly target: string;
+  readonly measured: string;
+  /** null: not measured in this mode, or not comparable. */
+  readonly met: boolean | null;
+}
+
 export interface BenchResult {
   readonly name: string;
   readonly title: string;
@@ -29,6 +37,8 @@ export interface BenchResult {
   readonly notes: readonly string[];
   /** Every figure behind the tables, for whoever wants to compare runs. */
   readonly data: unknown;
+  /** Targets this script measures (run.ts gathers them into one table). */
+  readonly targets?: readonly Target[];
 }
 
 /** `--quick` on the command line (run.ts passes it in quick mode). */
@@ -39,7 +49,14 @@ export function isQuick(argv: readonly string[] = process.argv): boolean {
 /** A markdown table; numbers are right-aligned, missing cells are "—". */
 export function markdownTable(columns: readonly string[], rows: ReadonlyArray<Readonly<Record<string, Cell>>>): string {
   const text = (cell: Cell | undefined) => (cell === null || cell === undefined ? '—' : String(cell));
-  const numeric = columns.map((column) => rows.some((row) => typeof row[column] === 'number'));
+  // Right-align a column whose cells all read as figures ("1,234", "2.5 ms", "1.20×", "—").
+  const figure = /^(—|-?[\d,]+(\.\d+)?( ?(×|%|ms|µs|s|B|KB|MB|GB))?)$/;
+  const numeric = columns.map((column) =>
+    rows.every((row) => {
+      const cell = row[column];
+      return cell === null || cell === undefined || typeof cell === 'number' || figure.test(cell);
+    }),
+  );
   const lines = [
     `| ${columns.join(' | ')} |`,
     `| ${columns.map((_, i) => (numeric[i] ? '---:' : '---')).join(' | ')} |`,
@@ -48,8 +65,17 @@ export function markdownTable(columns: readonly string[], rows: ReadonlyArray<Re
   return lines.join('\n');
 }
 
+/** The targets as a table: target, measured, met (yes / NO / —). */
+export function targetsTable(targets: readonly Target[]): string {
+  return markdownTable(
+    ['target', 'measured', 'met'],
+    targets.map((t) => ({ target: t.target, measured: t.measured, met: t.met === null ? '—' : t.met ? 'yes' : 'NO' })),
+  );
+}
+
 export function renderResult(result: BenchResult): string {
   const parts = [`## ${result.title}`, ''];
+  if ((result.targets ?? []).length > 0) parts.push(targetsTable(result.targets ?? []), '');
   for (const table of result.tables) {
     parts.push(`### ${table.title}`, '', markdownTable(table.columns, table.rows), '');
     for (const note of table.notes ?? []) parts.push(`- ${note}`);
@@ -75,8 +101,14 @@ export function beginResult(name: string, title: string) {
   const mode: 'quick' | 'full' = isQuick() ? 'quick' : 'full';
   return {
     mode,
-    finish(tables: readonly Table[], notes: readonly string[], data: unknown): BenchResult {
+    finish(
+      tables: readonly Table[],
+      notes: readonly string[],
+      data: unknown,
+      targets: readonly Target[] = [],
+    ): BenchResult {
       return {
+        targets,
         name,
         title,
         mode,
