@@ -118,7 +118,11 @@ function judge(world: World, c: Candidate): void {
 
 describe('write rules, differential fuzz', () => {
   test('[RULE-14] every accepted update applies whole and breaks no rule; honest ones are accepted', () => {
-    const steps = fc.array(fc.tuple(fc.constantFrom(...KINDS), fc.integer()), { minLength: 1, maxLength: 40 });
+    const steps = fc.array(fc.tuple(fc.constantFrom(...KINDS), fc.integer()), {
+      minLength: 1,
+      maxLength: 30,
+      size: 'max',
+    });
     fc.assert(
       fc.property(steps, (list) => {
         const world = makeWorld();
@@ -127,7 +131,7 @@ describe('write rules, differential fuzz', () => {
           if (c !== null) judge(world, c);
         }
       }),
-      propertyParams('fuzz', 400),
+      propertyParams('fuzz', 300),
     );
     console.log('[fuzz] verdicts', Object.fromEntries([...stats].sort()));
   });
