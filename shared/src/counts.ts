@@ -1,8 +1,9 @@
 /**
  * The derivation of unread counts from an account document (SPEC COUNT-1..COUNT-6), as a
  * plain full scan. [COUNT-8] The counts are a function of the merged document alone, so
- * replicas that received the same updates derive the same counts. CountsTracker (counts-tracker.ts) maintains the same numbers
- * incrementally; the property tests hold the two equal.
+ * replicas that received the same updates derive the same counts. CountsTracker
+ * (counts-tracker.ts) maintains the same numbers incrementally; the property tests hold
+ * the two equal.
  */
 import type * as Y from 'yjs';
 import { isThreadId, type ThreadId } from './ids.js';

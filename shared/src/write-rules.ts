@@ -275,8 +275,8 @@ class UpdateCheck {
 
   /**
    * [RULE-3] Each fresh item is a map entry of a root, [RULE-4] [RULE-5] in a key this
-   * device may write, [RULE-3] with a value of the right type. Returns the fresh items (live or overwritten)
-   * per written reads key.
+   * device may write, [RULE-3] with a value of the right type. Returns the fresh items
+   * (live or overwritten) per written reads key.
    */
   #checkItems(): Map<string, Y.Item[]> {
     const written = new Map<string, Y.Item[]>();
