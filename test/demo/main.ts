@@ -1,0 +1,196 @@
+/**
+ * `pnpm demo`: one account, three devices, and the badge on each kept right.
+ *
+ * A server process on a temporary database sends badge pushes to a test APNs server
+ * (HTTP/2, TLS with a private CA). The iPhone is offline: its badge is the last one APNs
+ * delivered for its token. The Mac runs the SDK online. The iPad runs the SDK through a
+ * tunnel it loses for a while: it reads offline and comes back. New messages arrive, the
+ * Mac reads some; after every step the table shows each device's badge beside the truth
+ * (`GET /badge`). Exit code 0 when every device matched the truth after every step (the
+ * iPad is excused while it is in the tunnel), 1 otherwise.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FileStorage } from '@badgesync/client/node';
+import { api, badge, deviceToken } from '../helpers/api-client.js';
+import { ApnsTestServer } from '../helpers/apns-test-server.js';
+import { startServer, stopAll } from '../helpers/server-process.js';
+import { sdkDevice, until } from './sdk-device.js';
+import { bold, dim, green, header, pushLine, red, row } from './table.js';
+import { Tunnel } from './tunnel.js';
+
+const ACCOUNT = 'alice';
+const TOPIC = 'com.example.badgesync';
+/** How long one step may take to settle: a push takes the coalescing window plus a round trip (~0.3 s); 4 s keeps a broken run under a minute. */
+const SETTLE_MS = 4_000;
+/** A pause after each row, so a person can follow the table; the scene still ends within seconds. */
+const STEP_PAUSE_MS = 400;
+/** Small windows so the scene plays in seconds: 150 ms coalescing, 300 ms grace, 1 s heartbeats. */
+const SERVER_ENV = {
+  BADGESYNC_PUSH_DELAY_MS: '150',
+  BADGESYNC_OFFLINE_GRACE_MS: '300',
+  BADGESYNC_HEARTBEAT_MS: '1000',
+} as const;
+
+const iphoneToken = createHash('sha256').update('demo iPhone').digest('hex');
+
+async function main(): Promise<boolean> {
+  const started = Date.now();
+  const cleanup: Array<() => Promise<unknown> | unknown> = [];
+  try {
+    return await play(started, cleanup);
+  } finally {
+    for (const step of cleanup.reverse()) await Promise.allSettled([step()]);
+    await stopAll();
+  }
+}
+
+async function play(started: number, cleanup: Array<() => Promise<unknown> | unknown>): Promise<boolean> {
+  const apns = await ApnsTestServer.start();
+  cleanup.push(() => apns.close());
+  const server = await startServer({
+    env: {
+      ...SERVER_ENV,
+      BADGESYNC_APNS_KEY_FILE: apns.keyPath,
+      BADGESYNC_APNS_KEY_ID: apns.keyId,
+      BADGESYNC_APNS_TEAM_ID: apns.teamId,
+      BADGESYNC_APNS_TOPIC: TOPIC,
+      BADGESYNC_APNS_HOST: apns.address,
+      NODE_EXTRA_CA_CERTS: apns.caPath,
+    },
+  });
+  const folder = mkdtempSync(path.join(tmpdir(), 'badgesync-demo-'));
+  cleanup.push(() => rmSync(folder, { recursive: true, force: true }));
+  const tunnel = await Tunnel.open(server.port);
+  cleanup.push(() => tunnel.close());
+  let iphoneShown = 0;
+  cleanup.push(
+    apns.onAnswer((request) => {
+      const status = request.answer !== null && 'status' in request.answer ? request.answer.status : 'cancelled';
+      const aps = (request.payload as { aps?: { badge?: unknown } } | undefined)?.aps;
+      if (request.deviceToken === iphoneToken && status === 200 && typeof aps?.badge === 'number') {
+        iphoneShown = aps.badge;
+      }
+      const name = request.deviceToken === iphoneToken ? 'iPhone' : request.deviceToken.slice(0, 8);
+      console.log(pushLine(name, aps?.badge, status));
+    }),
+  );
+  {
+    console.log(bold('badgesync demo: one account, three devices, one badge'));
+    console.log(dim(`  server  ${server.http} (SQLite in ${server.dir})`));
+    console.log(dim(`  APNs    test server at ${apns.address} (HTTP/2, TLS, private CA)`));
+    console.log(dim('  iPhone  offline; shows the last badge APNs delivered to it'));
+    console.log(dim('  Mac     SDK, online'));
+    console.log(dim('  iPad    SDK, through a tunnel it will lose for a while\n'));
+
+    // The iPhone registers its APNs token with its own device token, then is never online.
+    const iphoneJwt = await deviceToken(server, ACCOUNT, 'iphone');
+    const registered = await api(
+      server,
+      'PUT',
+      `/v1/accounts/${ACCOUNT}/devices/iphone`,
+      { apnsToken: iphoneToken, environment: 'sandbox', badges: true },
+      iphoneJwt,
+    );
+    if (registered.status !== 200) throw new Error(`iPhone registration: ${registered.status}`);
+    const mac = await sdkDevice({
+      server,
+      account: ACCOUNT,
+      device: 'mac',
+      storage: new FileStorage(path.join(folder, 'mac')),
+    });
+    const ipad = await sdkDevice({
+      server,
+      account: ACCOUNT,
+      device: 'ipad',
+      storage: new FileStorage(path.join(folder, 'ipad')),
+      serverUrl: tunnel.url,
+    });
+    cleanup.push(
+      () => mac.close(),
+      () => ipad.close(),
+    );
+    await Promise.all([mac.account.whenSynced(SETTLE_MS), ipad.account.whenSynced(SETTLE_MS)]);
+
+    console.log(header(['iPhone', 'Mac', 'iPad']));
+    let step = 0;
+    let allOk = true;
+    let ipadAway = false;
+    const shown = () => [
+      { value: iphoneShown, excused: false },
+      { value: mac.sync.badge, excused: false },
+      { value: ipad.sync.badge, excused: ipadAway },
+    ];
+    /** Runs one action, waits until every device that can match the truth does, prints the row. */
+    const play = async (what: string, action: () => Promise<unknown> | unknown) => {
+      await action();
+      let truth = (await badge(server, ACCOUNT)).badge;
+      try {
+        await until(
+          async () => {
+            truth = (await badge(server, ACCOUNT)).badge;
+            return shown().every((cell) => cell.excused || cell.value === truth);
+          },
+          SETTLE_MS,
+          what,
+        );
+      } catch {
+        // Printed as ✗ below.
+      }
+      const line = row({ step: ++step, what, truth, shown: shown() });
+      allOk &&= line.ok;
+      console.log(line.text);
+      await new Promise((resolve) => setTimeout(resolve, STEP_PAUSE_MS));
+    };
+    const post = (thread: string, count: number) =>
+      api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread, count });
+
+    await play('everyone signed in', () => {});
+    await play('3 new messages in inbox', () => post('inbox', 3));
+    await play('2 new messages in #general', () => post('general', 2));
+    await play('Mac reads inbox up to 2', () => mac.account.markRead('inbox', 2));
+    await play('iPad enters a tunnel (offline)', async () => {
+      ipadAway = true;
+      tunnel.cut();
+      await until(() => ipad.account.status.state !== 'synced', SETTLE_MS, 'iPad offline');
+    });
+    await play('iPad reads #general, offline', () => ipad.account.markRead('general', 2));
+    await play('1 new message in inbox', () => post('inbox', 1));
+    await play('iPad leaves the tunnel; its read merges', async () => {
+      tunnel.restore();
+      await ipad.account.whenSynced(SETTLE_MS);
+      ipadAway = false;
+    });
+    await play('4 new messages in #general', () => post('general', 4));
+    await play('Mac marks everything read', () => mac.account.markAllRead());
+
+    console.log(dim('  * offline: the device shows its own count (it cannot know better), so it need not match'));
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const pushes = apns.requestsFor(iphoneToken).length;
+    console.log('');
+    if (allOk) {
+      console.log(
+        green(`Every device matched the truth after every step (${pushes} pushes to the iPhone, ${seconds} s).`),
+      );
+    } else {
+      console.log(
+        red(`Some device did not match the truth (rows marked ✗). ${pushes} pushes to the iPhone, ${seconds} s.`),
+      );
+      if (pushes === 0)
+        console.log(red('No push reached the test APNs server: is the push pipeline wired into the server?'));
+    }
+    return allOk;
+  }
+}
+
+main().then(
+  (ok) => {
+    process.exitCode = ok ? 0 : 1;
+  },
+  (err: unknown) => {
+    console.error(red(`demo failed: ${(err as Error)?.stack ?? err}`));
+    process.exitCode = 1;
+  },
+);
