@@ -148,13 +148,21 @@ export class PushScheduler implements PushHooks {
     this.#wake();
   }
 
-  /** Arms the timer for the earliest due entry. */
+  /** Arms the timer for the earliest due entry that is not in flight. */
   #wake(): void {
     if (this.#closed) return;
-    const next = this.deps.store.nextDueAt();
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#updateDepth();
+    // Fix: an entry being sent stays in the outbox until it settles, so the earliest dueAt
+    // was often one in the past; a 0 ms timer for it found the entry in flight and armed
+    // itself again, a busy loop (with store reads) for as long as APNs took to answer. The
+    // same at MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
+    if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
+    const next =
+      this.deps.store
+        .duePushes(Number.MAX_SAFE_INTEGER, this.#inFlight.size + 1)
+        .find((entry) => !this.#inFlight.has(entry.device))?.dueAt ?? null;
     if (next === null) return;
     this.#timer = setTimeout(() => this.#run(), Math.max(0, next - this.#now()));
     this.#timer.unref();
@@ -255,7 +263,18 @@ export class PushScheduler implements PushHooks {
         const revived =
           result.timestamp !== undefined && record !== null && record.tokenRegisteredAt > result.timestamp;
         if (!replaced && !revived) store.invalidateToken(device, result.reason);
-        store.removePush(device, entry.badge);
+        if (replaced && changedMidFlight) {
+          // Fix: the registration of the new token queued it while this push was in flight;
+          // removing "our" entry (same badge) dropped that push, so the new token got nothing.
+          store.enqueuePush({
+            ...entry,
+            badge: this.#badgeOf(device),
+            attempts: 0,
+            parked: false,
+            changedAt: now,
+            dueAt: now + this.options.pushDelayMs,
+          });
+        } else store.removePush(device, entry.badge);
         metrics.failed.inc({ reason: result.reason });
         log.info({ device, reason: result.reason, replaced, revived }, 'APNs refused the token');
         return;
