@@ -13,14 +13,24 @@
  * Quick: 200 × 3, one run of 3 s steps. Full: 1,000 × 3 and 3,000 × 3, three runs of 10 s
  * steps, the median of runs reported (single-run p99 is noisy on 2 cores).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OpenAnswer, OpenRequest, StepAnswer, StepRequest } from './clients/fanout-clients.js';
 import { flag, listOption, numberOption } from './lib/args.js';
-import { BENCH_DIR, spawnScript } from './lib/children.js';
+import { spawnScript } from './lib/children.js';
+import { type HotFunction, hotFunctions } from './lib/cpuprofile.js';
 import { median, percentile } from './lib/interim-stats.js';
 import { WorkerChannel } from './lib/ipc.js';
-import { CpuMeter, cpuSeconds, machineCpuSeconds, machineInfo, rssBytes } from './lib/proc.js';
+import {
+  CpuMeter,
+  cpuSeconds,
+  cpuSplit,
+  machineCpuSeconds,
+  machineInfo,
+  rssBytes,
+  runQueueWaitSeconds,
+} from './lib/proc.js';
 import { delta, scrape } from './lib/prometheus.js';
 import { beginResult, type Cell, emitResult, fmt, type Table, type Target } from './lib/report.js';
 import { api, inParallel, type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
@@ -28,21 +38,40 @@ import { api, inParallel, type RunningServer, SERVER_KINDS, type ServerKind, sta
 const result = beginResult('fanout', 'Read fan-out: badgesync, the reference y-websocket server and a bare relay');
 const quick = result.mode === 'quick';
 
+/** One setup: A accounts × D devices, awareness off or on, and the rates it steps through. */
 interface Size {
+  /** "1000x3", or "1000x3a" with awareness on. */
+  readonly key: string;
   readonly accounts: number;
   readonly devices: number;
+  readonly awareness: boolean;
+  readonly rates: readonly number[];
 }
 
-const sizes: Size[] = listOption('sizes', quick ? ['200x3'] : ['1000x3', '3000x3']).map((s) => {
-  const [a, d] = s.split('x').map(Number);
-  return { accounts: a ?? 0, devices: d ?? 0 };
-});
 const kinds = listOption('servers', SERVER_KINDS) as ServerKind[];
-const rates = listOption('rates', ['1000', '3000', '6000', '10000']).map(Number);
+const ratesOption = listOption('rates', []).map(Number);
+const rates = ratesOption.length > 0 ? ratesOption : [1_000, 3_000, 6_000, 10_000];
+const awarenessEverywhere = flag('awareness');
+/**
+ * Full mode repeats 1,000 × 3 with awareness on at the target rate: stock providers renew
+ * their awareness state every 15 s, and the benchmark sets the states at random times over
+ * 15 s so that renewals do not all fire in the same instant.
+ */
+const sizes: Size[] = listOption('sizes', quick ? ['200x3'] : ['1000x3', '3000x3', '1000x3a']).map((key) => {
+  const match = /^(\d+)x(\d+)(a?)$/.exec(key);
+  if (match === null) throw new Error(`--sizes takes AxD or AxDa (awareness on), got ${key}`);
+  const awareness = match[3] === 'a' || awarenessEverywhere;
+  return {
+    key: awareness ? `${match[1]}x${match[2]}a` : key,
+    accounts: Number(match[1]),
+    devices: Number(match[2]),
+    awareness,
+    rates: match[3] === 'a' && ratesOption.length === 0 ? [6_000] : rates,
+  };
+});
 const stepMs = numberOption('step-ms', quick ? 3_000 : 10_000);
 const runs = numberOption('runs', quick ? 1 : 3);
 const workerCount = numberOption('workers', 2);
-const awareness = flag('awareness');
 const cpuProf = flag('cpu-prof');
 /** A short step before the measured ones: connections, JIT and SQLite caches settle first. */
 const WARMUP = { rate: 1_000, durationMs: quick ? 1_500 : 3_000 };
@@ -55,6 +84,7 @@ const cores = machineInfo().cores;
 
 interface StepResult {
   readonly kind: ServerKind;
+  readonly setup: string;
   readonly accounts: number;
   readonly devices: number;
   readonly run: number;
@@ -79,6 +109,10 @@ interface StepResult {
   readonly busiestClientCores: number;
   /** Cores used by everything else on the machine while sending (other work). */
   readonly otherCores: number;
+  /** Share of the send window the server's main thread was runnable but waiting for a CPU. */
+  readonly serverWaiting: number;
+  /** Share of the server's CPU (whole step) spent in the kernel (syscalls: socket writes, fsync). */
+  readonly serverSystemShare: number;
   readonly serverUsPerDelivered: number;
   readonly clientUsPerDelivered: number;
   readonly serverRss: number;
@@ -106,10 +140,9 @@ function limitOf(server: number, busiestClient: number, machineBusy: number): st
 }
 
 async function measureServer(kind: ServerKind, size: Size, run: number): Promise<StepResult[]> {
-  const profileDir = path.join(BENCH_DIR, 'results', 'profiles');
-  if (cpuProf) mkdirSync(profileDir, { recursive: true });
+  const profileDir = cpuProf && kind === 'badgesync' ? mkdtempSync(path.join(tmpdir(), 'badgesync-profile-')) : null;
   const server = await startServer(kind, {
-    nodeFlags: cpuProf && kind === 'badgesync' ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    nodeFlags: profileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir],
   });
   const workers: WorkerChannel[] = [];
   try {
@@ -131,7 +164,7 @@ async function measureServer(kind: ServerKind, size: Size, run: number): Promise
           thread: THREAD,
           maxSeq: HEAD,
           connectionOffset: offset,
-          awareness,
+          awareness: size.awareness,
         };
         offset += mine.length * size.devices;
         return worker.request<OpenAnswer>('open', request);
@@ -139,18 +172,18 @@ async function measureServer(kind: ServerKind, size: Size, run: number): Promise
     );
     const ready = opened.reduce((sum, o) => sum + o.ready, 0);
     log(
-      `${kind} ${size.accounts}×${size.devices} run ${run + 1}: ${ready} devices ready in ${fmt.int(Math.max(...opened.map((o) => o.ms)))} ms`,
+      `${kind} ${size.key} run ${run + 1}: ${ready} devices ready in ${fmt.int(Math.max(...opened.map((o) => o.ms)))} ms`,
     );
     await runStep(server, workers, WARMUP.rate, WARMUP.durationMs);
     const steps: StepResult[] = [];
-    for (const rate of rates) {
+    for (const rate of size.rates) {
       const step = await runStep(server, workers, rate, stepMs);
-      const row: StepResult = { kind, accounts: size.accounts, devices: size.devices, run, ...step };
+      const row: StepResult = { kind, setup: size.key, accounts: size.accounts, devices: size.devices, run, ...step };
       steps.push(row);
       log(
         `  ${kind} ${fmt.int(rate)}/s: achieved ${fmt.int(row.achievedRate)}/s, p50 ${fmt.ms(row.p50)} p99 ${fmt.ms(row.p99)} ms, ` +
           `lost ${row.lost}, server ${fmt.fixed(row.serverUsPerDelivered, 1)} µs/delivered, ` +
-          `cores server ${fmt.fixed(row.serverCores, 2)} clients ${fmt.fixed(row.clientCores, 2)} others ${fmt.fixed(row.otherCores, 2)}, limit ${row.limit}` +
+          `cores server ${fmt.fixed(row.serverCores, 2)} clients ${fmt.fixed(row.clientCores, 2)} others ${fmt.fixed(row.otherCores, 2)}, server waiting for a CPU ${Math.round(row.serverWaiting * 100)}%, server in kernel ${Math.round(row.serverSystemShare * 100)}%, limit ${row.limit}` +
           (row.store === null
             ? ''
             : `; ${fmt.int(row.store.commits)} commits of ${fmt.fixed(row.store.updatesPerCommit, 1)} updates, ${fmt.fixed(row.store.commitMsAvg, 2)} ms each, not-yet ${row.store.notYet}, refused ${row.store.refused}`) +
@@ -162,7 +195,22 @@ async function measureServer(kind: ServerKind, size: Size, run: number): Promise
     await Promise.all(workers.map((worker) => worker.request('close').catch(() => null)));
     await Promise.all(workers.map((worker) => worker.child.stop()));
     await server.stop();
+    if (profileDir !== null) readProfile(profileDir, `${size.key} run ${run + 1}`);
   }
+}
+
+const profiles: Array<{ label: string; file: string; totalMs: number; functions: HotFunction[] }> = [];
+
+/** The main thread's profile (the busiest one; tsx's loader thread is the other). */
+function readProfile(dir: string, label: string): void {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  const read = files.map((f) => ({ file: path.join(dir, f), ...hotFunctions(path.join(dir, f), 15) }));
+  const main = read.sort((a, b) => b.totalMs - a.totalMs)[0];
+  if (main === undefined) return;
+  profiles.push({ label, ...main });
+  log(`  profile ${main.file}: ${fmt.int(main.totalMs)} ms on CPU`);
+  for (const f of main.functions.slice(0, 10))
+    log(`    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name}  ${f.where}`);
 }
 
 /** badgesync accepts a marker only up to the thread's head: post HEAD items per account first. */
@@ -172,7 +220,7 @@ async function createHeads(server: RunningServer, accounts: readonly string[]): 
   });
 }
 
-type StepFigures = Omit<StepResult, 'kind' | 'accounts' | 'devices' | 'run'>;
+type StepFigures = Omit<StepResult, 'kind' | 'setup' | 'accounts' | 'devices' | 'run'>;
 
 async function runStep(
   server: RunningServer,
@@ -182,12 +230,20 @@ async function runStep(
 ): Promise<StepFigures> {
   const metricsBefore = server.kind === 'badgesync' ? await scrape(server.http) : null;
   const serverMeter = new CpuMeter(server.pid);
+  const splitStart = cpuSplit(server.pid);
   const clientMeters = workers.map((worker) => new CpuMeter(worker.child.pid));
   const machineStart = machineCpuSeconds();
   // CPU while sending, sampled when the send window ends (the drain that follows is quieter).
-  const windowCpu = new Promise<{ server: number; clients: number[]; machine: number; seconds: number }>((resolve) => {
+  const windowCpu = new Promise<{
+    server: number;
+    clients: number[];
+    machine: number;
+    waiting: number;
+    seconds: number;
+  }>((resolve) => {
     const began = performance.now();
     const serverStart = cpuSeconds(server.pid);
+    const waitStart = runQueueWaitSeconds(server.pid);
     const clientStart = workers.map((worker) => cpuSeconds(worker.child.pid));
     setTimeout(() => {
       const seconds = (performance.now() - began) / 1000;
@@ -196,6 +252,7 @@ async function runStep(
         server: (cpuSeconds(server.pid) - serverStart) / seconds,
         clients: workers.map((worker, i) => (cpuSeconds(worker.child.pid) - (clientStart[i] as number)) / seconds),
         machine: (machineNow.busy - machineStart.busy) / seconds,
+        waiting: (runQueueWaitSeconds(server.pid) - waitStart) / seconds,
         seconds,
       });
     }, durationMs);
@@ -209,6 +266,9 @@ async function runStep(
   const answers = await Promise.all(workers.map((worker) => worker.request<StepAnswer>('step', request)));
   const window = await windowCpu;
   const serverCpuS = serverMeter.lap();
+  const splitEnd = cpuSplit(server.pid);
+  const serverSystem = splitEnd.system - splitStart.system;
+  const serverAll = serverSystem + splitEnd.user - splitStart.user;
   const clientCpuS = clientMeters.reduce((sum, meter) => sum + meter.lap(), 0);
   const serverRss = rssBytes(server.pid);
   let store: StoreFigures | null = null;
@@ -260,6 +320,8 @@ async function runStep(
     clientCores,
     busiestClientCores,
     otherCores: Math.max(0, window.machine - window.server - clientCores),
+    serverWaiting: window.waiting,
+    serverSystemShare: serverAll === 0 ? 0 : serverSystem / serverAll,
     serverUsPerDelivered: delivered === 0 ? Number.NaN : (serverCpuS * 1e6) / delivered,
     clientUsPerDelivered: delivered === 0 ? Number.NaN : (clientCpuS * 1e6) / delivered,
     serverRss,
@@ -307,6 +369,8 @@ function summarize(steps: readonly StepResult[]): Summary {
     clientCores: med((s) => s.clientCores),
     busiestClientCores: med((s) => s.busiestClientCores),
     otherCores: med((s) => s.otherCores),
+    serverWaiting: med((s) => s.serverWaiting),
+    serverSystemShare: med((s) => s.serverSystemShare),
     serverUsPerDelivered: med((s) => s.serverUsPerDelivered),
     clientUsPerDelivered: med((s) => s.clientUsPerDelivered),
     serverRss: med((s) => s.serverRss),
@@ -341,13 +405,13 @@ const ratio = (a: number | null | undefined, b: number | null | undefined) =>
 
 function tablesFor(size: Size, steps: readonly StepResult[]): { tables: Table[]; summaries: Summary[] } {
   const summaries: Summary[] = [];
-  for (const rate of rates) {
+  for (const rate of size.rates) {
     for (const kind of kinds) {
       const group = steps.filter((s) => s.kind === kind && s.rate === rate);
       if (group.length > 0) summaries.push(summarize(group));
     }
   }
-  const label = `${fmt.int(size.accounts)} accounts × ${size.devices} devices`;
+  const label = `${fmt.int(size.accounts)} accounts × ${size.devices} devices${size.awareness ? ', awareness on' : ''}`;
   const runNote = runs === 1 ? 'one run' : `median of ${runs} runs (lost: total over runs)`;
   const main: Table = {
     title: `${label}: per step (${runNote}, ${stepMs / 1000} s steps)`,
@@ -365,6 +429,7 @@ function tablesFor(size: Size, steps: readonly StepResult[]): { tables: Table[];
       'server cores',
       'client cores',
       'other cores',
+      'server waiting',
       'server RSS',
       'limit',
     ],
@@ -382,18 +447,19 @@ function tablesFor(size: Size, steps: readonly StepResult[]): { tables: Table[];
       'server cores': fmt.fixed(s.serverCores, 2),
       'client cores': fmt.fixed(s.clientCores, 2),
       'other cores': fmt.fixed(s.otherCores, 2),
+      'server waiting': `${Math.round(s.serverWaiting * 100)}%`,
       'server RSS': fmt.bytes(s.serverRss),
       limit: s.limit,
     })),
     notes: [
       'achieved/s: writes sent per second (below target when the clients could not keep up); a write is delivered to the D − 1 other devices of its account.',
       'latency: from the write on one device to its arrival in the document of each other device of the account (same process, same clock); lost: deliveries that had not arrived when the drain after the step ended.',
-      `µs/delivered: process CPU time (user + system, from /proc) over the step and its drain, divided by deliveries. cores: CPU while sending (1.00 = one core of ${cores}); other cores: everything else on the machine.`,
+      `µs/delivered: process CPU time (user + system, from /proc) over the step and its drain, divided by deliveries. cores: CPU while sending (1.00 = one core of ${cores}); other cores: everything else on the machine; server waiting: share of the time the server's event-loop thread was ready to run but waited for a CPU (/proc/<pid>/schedstat).`,
       `limit: a process that used ≥ ${BUSY_CORE} of a core while sending (Node runs each on one thread); "all cores busy" when the machine was saturated.`,
     ],
   };
   const ratioRows: Array<Record<string, Cell>> = [];
-  for (const rate of rates) {
+  for (const rate of size.rates) {
     const of = (kind: ServerKind) => summaries.find((s) => s.kind === kind && s.rate === rate);
     const relay = of('relay');
     const reference = of('reference');
@@ -434,7 +500,7 @@ function tablesFor(size: Size, steps: readonly StepResult[]): { tables: Table[];
       'vs reference': fmt.ratio(ratio(s.rate, referenceRate)),
     })),
     notes: [
-      `steps are ${rates.map((r) => fmt.int(r)).join(', ')} updates/s: a server meeting the bound at the top step may sustain more.`,
+      `steps are ${size.rates.map((r) => fmt.int(r)).join(', ')} updates/s: a server meeting the bound at the top step may sustain more.`,
     ],
   };
   return { tables: [main, ratios, throughput], summaries };
@@ -500,22 +566,33 @@ async function main(): Promise<void> {
   const tables: Table[] = [];
   const summaries: Record<string, Summary[]> = {};
   for (const size of sizes) {
-    const mine = steps.filter((s) => s.accounts === size.accounts && s.devices === size.devices);
-    const built = tablesFor(size, mine);
+    const built = tablesFor(
+      size,
+      steps.filter((s) => s.setup === size.key),
+    );
     tables.push(...built.tables);
-    summaries[`${size.accounts}x${size.devices}`] = built.summaries;
+    summaries[size.key] = built.summaries;
+  }
+  for (const profile of profiles) {
+    tables.push({
+      title: `badgesync CPU profile, ${profile.label}: top functions by self time (of ${fmt.int(profile.totalMs)} ms sampled)`,
+      columns: ['share', 'function', 'where'],
+      rows: profile.functions.map((f) => ({
+        share: `${(f.share * 100).toFixed(1)}%`,
+        function: f.name,
+        where: f.where,
+      })),
+      notes: [
+        `V8 samples the thread whatever it does: time blocked in a native call (an fsync inside a SQLite commit, a socket write) counts as that call. Profile: ${profile.file}`,
+      ],
+    });
   }
   const targets = targetsOf(summaries);
   const notes = [
-    `clients: ${workerCount} worker processes of stock y-websocket providers (disableBc, awareness ${awareness ? 'on, states set at random times over 15 s' : 'off'}), separate from the server; badgesync runs as in production (write rules, SQLite synchronous=FULL, group commit).`,
+    `clients: ${workerCount} worker processes of stock y-websocket providers (disableBc; awareness off unless the table says on: then each state is set at a random time over 15 s, so the 15 s renewals are spread), separate from the server; badgesync runs as in production (write rules, SQLite synchronous=FULL, group commit).`,
   ];
   emitResult(
-    result.finish(
-      tables,
-      notes,
-      { sizes, rates, stepMs, runs, workers: workerCount, awareness, steps, summaries },
-      targets,
-    ),
+    result.finish(tables, notes, { sizes, stepMs, runs, workers: workerCount, steps, summaries, profiles }, targets),
   );
 }
 

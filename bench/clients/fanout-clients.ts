@@ -72,7 +72,7 @@ interface DeviceState {
   sentAt: Float64Array;
 }
 
-/** y-websocket's default: how long a provider waits for a silent socket before reconnecting. */
+/** Connections opening at once: enough to open thousands in seconds without a thundering herd. */
 const CONNECT_CONCURRENCY = 64;
 /** How long one connection may take to become ready before the benchmark gives up. */
 const READY_TIMEOUT_MS = 60_000;
@@ -191,10 +191,15 @@ async function step(request: StepRequest): Promise<StepAnswer> {
       const elapsed = Math.min(now - start, request.durationMs);
       planned = Math.floor((request.rate * elapsed) / 1000);
       let burst = 0;
-      while (sent < planned && burst < MAX_WRITES_PER_TICK) {
+      let exhausted = 0;
+      while (sent < planned && burst < MAX_WRITES_PER_TICK && exhausted < order.length) {
         const state = order[cursor] as DeviceState;
         cursor = (cursor + 1) % order.length;
-        if (state.seq + 1 >= state.sentAt.length) continue;
+        // A device at the thread's head has nothing left to read (fanout.ts sizes HEAD so this does not happen).
+        if (state.seq + 1 >= state.sentAt.length) {
+          exhausted++;
+          continue;
+        }
         state.seq++;
         state.sentAt[state.seq] = performance.now();
         state.reads.set(state.key, packMarker(0, state.seq));

@@ -11,13 +11,19 @@ import { cpus, release, totalmem } from 'node:os';
  */
 const CLOCK_TICKS = 100;
 
-/** CPU seconds (user + system) the process has used so far; 10 ms granularity. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds the process has used so far in user and in system (kernel) mode; 10 ms granularity. */
+export function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
 }
 
 /** Resident set size in bytes (VmRSS). */
@@ -77,4 +83,13 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   // idle (4th) and iowait (5th) are the time no process wanted the CPU.
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
   return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+}
+
+/**
+ * Seconds the process's main thread has spent runnable but waiting for a CPU
+ * (/proc/<pid>/schedstat, second field, ns): how much the machine held it back.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ');
+  return Number(fields[1]) / 1e9;
 }
