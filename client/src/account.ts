@@ -135,7 +135,9 @@ export class Account {
     const events = new Emitter<AccountEvents>();
     let replica: StoredReplica;
     try {
-      replica = await deps.storage.open(deps.id, doc, (error) => events.emit('error', error));
+      // Deferred a turn: an error while opening is then heard by listeners attached after signIn.
+      const onError = (error: Error) => deps.clock.setTimeout(() => events.emit('error', error), 0);
+      replica = await deps.storage.open(deps.id, doc, onError);
     } catch (err) {
       tracker.destroy();
       doc.destroy();

@@ -70,6 +70,8 @@ export class BadgeSync {
   readonly #accounts = new Map<AccountId, Account>();
   readonly #opening = new Map<AccountId, Promise<Account>>();
   readonly #events = new Emitter<BadgeSyncEvents>();
+  /** Registrations started by signIn, awaited by close(). */
+  readonly #background = new Set<Promise<void>>();
   #push: PushRegistration | null = null;
   #closed = false;
 
@@ -165,10 +167,16 @@ export class BadgeSync {
     }
     const push = this.#push;
     if (push !== null) {
-      opened.registerPush(push).then(
-        () => {},
-        (error: unknown) => this.#events.emit('error', { account: id, error: error as Error }),
-      );
+      const registering: Promise<void> = opened
+        .registerPush(push)
+        .then(
+          () => undefined,
+          (error: unknown) => this.#events.emit('error', { account: id, error: error as Error }),
+        )
+        .then(() => {
+          this.#background.delete(registering);
+        });
+      this.#background.add(registering);
     }
     return opened;
   }
@@ -209,7 +217,7 @@ export class BadgeSync {
   /** Stops every account's sync and closes the storage. The object is unusable afterwards. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled([...this.#opening.values()]);
+    await Promise.allSettled([...this.#opening.values(), ...this.#background]);
     const accounts = [...this.#accounts.values()];
     this.#accounts.clear();
     await Promise.all(accounts.map((account) => account.close()));

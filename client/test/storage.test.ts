@@ -75,6 +75,27 @@ describe('FileStorage', () => {
     assert.deepEqual(third.getMap('heads').toJSON(), { inbox: 7, news: 1 }, 'appends after the cut load too');
   });
 
+  test('[SDK-7] an unreadable file is set aside and the replica starts empty (a fresh install)', async () => {
+    const folder = path.join(root, 'corrupt');
+    const storage = new FileStorage(folder);
+    const doc = new Y.Doc();
+    const replica = await storage.open('acct', doc, fail);
+    doc.getMap('heads').set('inbox', 7);
+    await replica.saveMeta({ deviceId: 'd', syncedOnce: true, pending: [] });
+    await replica.close();
+    const garbage = encodeRecord(RecordKind.update, new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02]));
+    writeFileSync(storage.pathOf('acct'), Buffer.concat([readFileSync(storage.pathOf('acct')), garbage]));
+    const errors: Error[] = [];
+    const again = new Y.Doc();
+    const reopened = await storage.open('acct', again, (err) => errors.push(err));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]?.message ?? '', /set aside/);
+    assert.equal(reopened.meta, null, 'not "synced once": writes wait for a sync');
+    assert.equal(again.getMap('heads').size, 0);
+    assert.equal(readdirSync(folder).filter((name) => name.includes('.corrupt-')).length, 1);
+    await reopened.close();
+  });
+
   test('opening an account whose folder does not exist creates it', async () => {
     const folder = path.join(root, 'deep', 'er');
     const replica = await new FileStorage(folder).open('x', new Y.Doc(), fail);

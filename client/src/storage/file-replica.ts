@@ -28,6 +28,23 @@ export class FileReplica implements StoredReplica {
     private readonly compactEvery: number,
     private readonly onError: StorageErrorHandler,
   ) {
+    try {
+      this.#load();
+    } catch (err) {
+      // A file that does not decode is no replica: set it aside and start empty. The SDK then
+      // treats this as a fresh install (no writes before the first sync), which is safe.
+      renameSync(path, `${path}.corrupt-${Date.now()}`);
+      this.#meta = null;
+      this.#records = 0;
+      onError(new Error(`the stored replica ${path} was unreadable and was set aside: ${(err as Error).message}`));
+    }
+    if (this.#records > compactEvery) this.#compact();
+    doc.on('update', this.#onUpdate);
+  }
+
+  /** Reads the file into the (empty) document. */
+  #load(): void {
+    const path = this.path;
     const updates: Uint8Array[] = [];
     if (existsSync(path)) {
       const bytes = readFileSync(path);
@@ -39,9 +56,11 @@ export class FileReplica implements StoredReplica {
       }
       this.#records = records.length;
     }
-    if (updates.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(updates), this);
-    if (this.#records > compactEvery) this.#compact();
-    doc.on('update', this.#onUpdate);
+    if (updates.length === 0) return;
+    // Applied to a scratch document first: a corrupt update must not half-fill the real one.
+    const merged = Y.mergeUpdates(updates);
+    Y.applyUpdate(new Y.Doc(), merged);
+    Y.applyUpdate(this.doc, merged, this);
   }
 
   get meta(): ReplicaMeta | null {
