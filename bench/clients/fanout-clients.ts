@@ -7,11 +7,14 @@
  * Each write is a device setting its own marker `reads[thread/device]` to `packMarker(0,
  * seq)` with seq 1, 2, 3, …; the send time is kept by (device, seq), and every other device
  * of the account records the latency when that value arrives in its document.
+ *
+ * Tokens are minted with the server's token module alone: importing @badgesync/server would
+ * load the whole server, a second per worker.
  */
-import { mintDeviceToken } from '@badgesync/server';
 import { type AccountId, type DeviceId, packMarker, unpackMarker } from '@badgesync/shared';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
+import { mintDeviceToken } from '../../server/src/auth/device-token.js';
 import { serveRequests } from '../lib/ipc.js';
 import { sourceAddress, webSocketFrom } from '../lib/loopback.js';
 

@@ -1,14 +1,17 @@
 /**
- * A client worker of the memory and cold benchmarks (started with an IPC channel): opens
+ * A client worker of the memory benchmark (started with an IPC channel): opens
  * many authenticated sync connections that then stay idle. Each answers the y-websocket
  * handshake minimally, as an empty replica would (its step 1 with an empty state vector,
  * an empty step 2 for the server's step 1), and answers pings; it keeps no document.
  * Requests: `open`, `close`.
+ *
+ * Tokens are minted with the server's token module alone: importing @badgesync/server would
+ * load the whole server, a second per worker.
  */
-import { mintDeviceToken } from '@badgesync/server';
 import type { AccountId, DeviceId } from '@badgesync/shared';
 import * as encoding from 'lib0/encoding';
 import type { WebSocket } from 'ws';
+import { mintDeviceToken } from '../../server/src/auth/device-token.js';
 import { serveRequests } from '../lib/ipc.js';
 import { sourceAddress, webSocketFrom } from '../lib/loopback.js';
 
