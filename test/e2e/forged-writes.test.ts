@@ -16,10 +16,11 @@ import {
 } from '@badgesync/shared';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
+import { DeviceSet } from '../helpers/device-set.js';
 import { docState } from '../helpers/doc-state.js';
 import { badgeBecomes } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
-import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
+import { type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
@@ -124,17 +125,21 @@ describe('forged writes over a real socket', () => {
   /** Per account, what every replica must hold at the end of its case. */
   const expected = new Map<string, Record<string, Record<string, unknown>>>();
 
+  const devices = new DeviceSet();
   before(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  after(async () => {
+    devices.destroyAll();
+    await stopAll();
+  });
 
   CASES.forEach((forgery, index) => {
     test(`${forgery.name} → [RULE-14] 4403 ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
       const account = `forge-${index}`;
       await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 't', count: 5 });
-      const phone = await connectDevice(server, account, 'phone');
-      const evil = await connectDevice(server, account, 'mallory');
+      const phone = await devices.connect(server, account, 'phone');
+      const evil = await devices.connect(server, account, 'mallory');
       await Promise.all([synced(phone), synced(evil)]);
       const evilClientId = evil.doc.clientID;
       try {
@@ -188,8 +193,8 @@ describe('forged writes over a real socket', () => {
       } finally {
         // The provider's awareness is keyed by the client ID it started with.
         evil.doc.clientID = evilClientId;
-        phone.destroy();
-        evil.destroy();
+        devices.destroy(phone);
+        devices.destroy(evil);
       }
     });
   });

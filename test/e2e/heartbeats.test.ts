@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { accountMaps } from '@badgesync/shared';
 import { api } from '../helpers/api-client.js';
+import { DeviceSet } from '../helpers/device-set.js';
 import { eventually, sleep } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
-import { connectDevice, synced, waitFor } from '../helpers/providers.js';
+import { synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
@@ -19,7 +20,11 @@ describe('heartbeats', () => {
   before(async () => {
     server = await startServer({ env: { BADGESYNC_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
   });
-  after(stopAll);
+  const devices = new DeviceSet();
+  after(async () => {
+    devices.destroyAll();
+    await stopAll();
+  });
 
   test('[SYNC-8] a peer that never answers pings is terminated and counted', async () => {
     const before = await metric(server, 'badgesync_heartbeat_terminations_total');
@@ -42,7 +47,7 @@ describe('heartbeats', () => {
     const before = await metric(server, 'badgesync_heartbeat_terminations_total');
     // A raw peer that only answers pings (ws does so by itself), and an idle stock provider.
     const quiet = await RawClient.synced(server, 'hb2', 'quiet-phone');
-    const mac = await connectDevice(server, 'hb2', 'mac');
+    const mac = await devices.connect(server, 'hb2', 'mac');
     await synced(mac);
     // Ten intervals: five times what a silent peer survives.
     await sleep(10 * HEARTBEAT_MS);
@@ -53,6 +58,6 @@ describe('heartbeats', () => {
     await waitFor(() => accountMaps(quiet.doc).heads.get('t') === 2, 5000, 'the quiet peer to get the item');
     await waitFor(() => accountMaps(mac.doc).heads.get('t') === 2, 5000, 'the mac to get the item');
     quiet.close();
-    mac.destroy();
+    devices.destroy(mac);
   });
 });

@@ -7,8 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { accountMaps, type DeviceId, deriveCounts, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
+import { DeviceSet } from '../helpers/device-set.js';
 import { metric } from '../helpers/metrics.js';
-import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
+import { type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 import { concat, step1Frame, step2Frame, syncFrame, updateFrame, varBytes } from '../helpers/wire.js';
@@ -19,12 +20,13 @@ const MAX_MESSAGE_BYTES = 4096;
 describe('malformed frames', () => {
   let server: ServerProcess;
   let mac: Device;
+  const devices = new DeviceSet();
   let head = 5;
 
   before(async () => {
     server = await startServer({ env: { BADGESYNC_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) } });
     await api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread: 'inbox', count: head });
-    mac = await connectDevice(server, ACCOUNT, 'mac');
+    mac = await devices.connect(server, ACCOUNT, 'mac');
     await synced(mac);
     accountMaps(mac.doc).reads.set(readsKey('inbox' as ThreadId, 'mac' as DeviceId), packMarker(0, 2));
     await waitFor(() => deriveCounts(mac.doc).badge === 3, 5000, 'mac read 2 of 5');
@@ -32,7 +34,7 @@ describe('malformed frames', () => {
     await waitForBadge(3);
   });
   after(async () => {
-    mac.destroy();
+    devices.destroyAll();
     await stopAll();
   });
 
@@ -129,7 +131,7 @@ describe('malformed frames', () => {
 
   test('[CLOSE-4] a stock provider sending a message over the limit → 4413 (not 1009), and it stops', async () => {
     const before = await metric(server, 'badgesync_connection_closes_total', { code: '4413' });
-    const ipad = await connectDevice(server, ACCOUNT, 'ipad');
+    const ipad = await devices.connect(server, ACCOUNT, 'ipad');
     await synced(ipad);
     let closedEvent: { code: number } | null = null;
     ipad.provider.on('closed', (event) => {
@@ -156,7 +158,7 @@ describe('malformed frames', () => {
     assert.equal(ipad.provider.shouldConnect, false, 'a stock provider does not reconnect after 4413');
     assert.equal(await metric(server, 'badgesync_connection_closes_total', { code: '4413' }), before + 1);
     assert.deepEqual((await badge(server, ACCOUNT)).muted, [], 'nothing of the large update was applied');
-    ipad.destroy();
+    devices.destroy(ipad);
     await assertStillServing();
   });
 

@@ -9,7 +9,8 @@ import { accountMaps, deriveCounts } from '@badgesync/shared';
 import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
-import { connectDevice, synced, waitFor } from '../helpers/providers.js';
+import { DeviceSet } from '../helpers/device-set.js';
+import { synced, waitFor } from '../helpers/providers.js';
 import { refusedUpgrade, type UpgradeRefusal } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
@@ -49,7 +50,11 @@ describe('device tokens on the sync endpoint', () => {
   before(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  const devices = new DeviceSet();
+  after(async () => {
+    devices.destroyAll();
+    await stopAll();
+  });
 
   test('[AUTH-1] no token → 401 before the upgrade', async () => {
     assertContractError(await refusedUpgrade(url('ann')), 401, 'unauthorized');
@@ -119,7 +124,7 @@ describe('device tokens on the sync endpoint', () => {
   test('[AUTH-3] a token that expires while connected → closed with 4401 within seconds', async () => {
     await api(server, 'POST', '/v1/accounts/carol/items', { thread: 'inbox', count: 2 });
     const token = await deviceToken(server, 'carol', 'phone', 2);
-    const phone = await connectDevice(server, 'carol', 'phone', { token });
+    const phone = await devices.connect(server, 'carol', 'phone', { token });
     await synced(phone);
     assert.equal(deriveCounts(phone.doc).badge, 2);
     // exp has one-second resolution: the close is due 1–2 s from now; allow a loaded machine 6 s more.
@@ -129,7 +134,7 @@ describe('device tokens on the sync endpoint', () => {
       [4401],
     );
     assert.equal(phone.provider.shouldConnect, false, 'a stock provider waits for a new token');
-    phone.destroy();
+    devices.destroy(phone);
     // The same token cannot come back.
     assertContractError(await refusedUpgrade(url('carol', token)), 401, 'unauthorized');
   });
@@ -137,9 +142,9 @@ describe('device tokens on the sync endpoint', () => {
   test('[AUTH-4] signing a device out closes its connection with 4401; its other accounts stay', async () => {
     assert.equal((await api(server, 'PUT', '/v1/accounts/dan/devices/phone', {})).status, 200);
     assert.equal((await api(server, 'PUT', '/v1/accounts/erin/devices/phone', {})).status, 200);
-    const dan = await connectDevice(server, 'dan', 'phone');
-    const erin = await connectDevice(server, 'erin', 'phone');
-    const danMac = await connectDevice(server, 'dan', 'mac');
+    const dan = await devices.connect(server, 'dan', 'phone');
+    const erin = await devices.connect(server, 'erin', 'phone');
+    const danMac = await devices.connect(server, 'dan', 'mac');
     await Promise.all([synced(dan), synced(erin), synced(danMac)]);
     const out = await api(server, 'DELETE', '/v1/accounts/dan/devices/phone');
     assert.deepEqual(out, { status: 200, body: { signedOut: true } });
@@ -152,6 +157,6 @@ describe('device tokens on the sync endpoint', () => {
     await waitFor(() => accountMaps(danMac.doc).heads.get('t') === 1, 5000, 'dan’s mac still syncing');
     assert.deepEqual(erin.closes, []);
     assert.deepEqual(danMac.closes, []);
-    for (const device of [dan, erin, danMac]) device.destroy();
+    for (const device of [dan, erin, danMac]) devices.destroy(device);
   });
 });

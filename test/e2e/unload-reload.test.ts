@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type AccountCounts, accountMaps } from '@badgesync/shared';
 import { type ApiAnswer, api, badge } from '../helpers/api-client.js';
+import { DeviceSet } from '../helpers/device-set.js';
 import { badgeBecomes } from '../helpers/eventually.js';
 import { seeded } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
-import { connectDevice, synced } from '../helpers/providers.js';
+import { synced } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
@@ -53,7 +54,11 @@ describe('unloading and reloading documents under writes', () => {
   before(async () => {
     server = await startServer({ env: { BADGESYNC_MAX_LOADED_DOCS: '2' } });
   });
-  after(stopAll);
+  const devices = new DeviceSet();
+  after(async () => {
+    devices.destroyAll();
+    await stopAll();
+  });
 
   /**
    * POSTs like a backend would: a 503 "try later" (every loaded document busy) is retried.
@@ -93,7 +98,7 @@ describe('unloading and reloading documents under writes', () => {
       // A device of some accounts connects (reloading the document), checks it, reads, leaves;
       // meanwhile ingests to another account use the one document slot left.
       for (const account of ACCOUNTS.filter((_, i) => i % 5 === round)) {
-        const phone = await connectDevice(server, account, 'phone');
+        const phone = await devices.connect(server, account, 'phone');
         await synced(phone, 15_000);
         const { heads } = accountMaps(phone.doc);
         for (const thread of THREADS) {
@@ -106,7 +111,7 @@ describe('unloading and reloading documents under writes', () => {
         await ingest(other, 'news', 1);
         model.add(other, 'news', 1);
         await badgeBecomes(server, account, model.counts(account).badge);
-        phone.destroy();
+        devices.destroy(phone);
       }
     }
 
