@@ -160,6 +160,11 @@ interface StorageFigures {
   readonly fileBytes: number;
   readonly ms: number;
   readonly lost: number;
+  /** The whole document as one update: what a device syncing from scratch downloads. */
+  readonly stateBytes: number;
+  /** A fresh device's sync of this account, unloaded (first) and loaded (second). */
+  readonly firstSyncMs: number;
+  readonly secondSyncMs: number;
 }
 
 function frame(sub: number, payload: Uint8Array): Uint8Array {
@@ -261,9 +266,14 @@ async function storage(): Promise<StorageFigures> {
   const ms = performance.now() - began;
   // The server compacts a loaded room every 15 s once its log has 500 entries, and on unload
   // (here: shutdown). Read what it left.
-  const store = new SqliteStore(path.join(dir, 'badgesync.db'));
   try {
-    const stored = store.loadDoc(parseAccountId(account));
+    const store = new SqliteStore(path.join(dir, 'badgesync.db'));
+    let stored: ReturnType<SqliteStore['loadDoc']>;
+    try {
+      stored = store.loadDoc(parseAccountId(account));
+    } finally {
+      store.close();
+    }
     const doc = new Y.Doc();
     for (const update of stored.updates) Y.applyUpdate(doc, update);
     // Every write must be there: the sum of the final seqs equals the writes per key.
@@ -271,6 +281,16 @@ async function storage(): Promise<StorageFigures> {
     for (const [, value] of accountMaps(doc).reads) applied += unpackMarker(value).seq;
     const storedBytes = stored.updates.reduce((sum, u) => sum + u.byteLength, 0);
     const snapshotBytes = stored.logCount === stored.updates.length ? 0 : (stored.updates[0]?.byteLength ?? 0);
+    // What that costs a device that syncs this account from scratch (a reinstall, a new phone).
+    const again = await startServer('badgesync', { dir });
+    let firstSyncMs: number;
+    let secondSyncMs: number;
+    try {
+      firstSyncMs = await timeSync(again, account, 'heavy-new-phone');
+      secondSyncMs = await timeSync(again, account, 'heavy-new-tablet');
+    } finally {
+      await again.stop({ keepDir: true });
+    }
     return {
       updates: sent,
       sentBytes,
@@ -280,9 +300,11 @@ async function storage(): Promise<StorageFigures> {
       fileBytes: fileBytes(path.join(dir, 'badgesync.db')),
       ms,
       lost: sent - applied,
+      stateBytes: Y.encodeStateAsUpdate(doc).byteLength,
+      firstSyncMs,
+      secondSyncMs,
     };
   } finally {
-    store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -378,6 +400,11 @@ async function main(): Promise<void> {
         {
           what: 'the whole SQLite file after shutdown',
           bytes: fmt.bytes(stored.fileBytes),
+          'per update': null,
+        },
+        {
+          what: `a new device's first sync of this account downloads (unloaded: ${fmt.ms(stored.firstSyncMs)} ms; loaded: ${fmt.ms(stored.secondSyncMs)} ms)`,
+          bytes: fmt.bytes(stored.stateBytes),
           'per update': null,
         },
       ],
