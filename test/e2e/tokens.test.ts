@@ -139,6 +139,19 @@ describe('device tokens on the sync endpoint', () => {
     assertContractError(await refusedUpgrade(url('carol', token)), 401, 'unauthorized');
   });
 
+  test('[AUTH-3] a token valid for months keeps its connection (no timer overflow)', async () => {
+    // Beyond 2^31 − 1 ms (24.8 days) a Node timer fires at once: a naive expiry timer
+    // would close a long-lived device token right away with 4401.
+    const token = await deviceToken(server, 'faye', 'phone', 90 * 24 * 3600);
+    const phone = await devices.connect(server, 'faye', 'phone', { token });
+    await synced(phone);
+    await api(server, 'POST', '/v1/accounts/faye/items', { thread: 't', count: 3 });
+    await waitFor(() => accountMaps(phone.doc).heads.get('t') === 3, 5000, 'the phone to get the items');
+    assert.deepEqual(phone.closes, [], 'still connected');
+    assert.ok(phone.provider.wsconnected);
+    devices.destroy(phone);
+  });
+
   test('[AUTH-4] signing a device out closes its connection with 4401; its other accounts stay', async () => {
     assert.equal((await api(server, 'PUT', '/v1/accounts/dan/devices/phone', {})).status, 200);
     assert.equal((await api(server, 'PUT', '/v1/accounts/erin/devices/phone', {})).status, 200);

@@ -27,6 +27,9 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   messageBurst: 1_000,
 };
 
+/** The longest delay a Node timer honours; longer ones fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One authenticated sync connection of one device to one account (SPEC SYNC-1..SYNC-8). */
 export class Session implements RoomMember {
   readonly device: DeviceId;
@@ -34,7 +37,7 @@ export class Session implements RoomMember {
   lastPing = 0;
   #closed = false;
   readonly #bucket: TokenBucket;
-  readonly #expiry: NodeJS.Timeout;
+  #expiry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -45,13 +48,24 @@ export class Session implements RoomMember {
   ) {
     this.device = claims.device;
     this.#bucket = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
-    // [AUTH-3] Closed within seconds of exp (timers may fire a little late, never early).
-    this.#expiry = setTimeout(
-      () => this.close(CloseCode.tokenExpired, 'token expired'),
-      Math.max(0, claims.expiresAt - Date.now()),
-    );
-    this.#expiry.unref();
+    this.#armExpiry();
     room.join(this);
+  }
+
+  /**
+   * [AUTH-3] Closed within seconds of exp (timers may fire a little late, never early).
+   * Node fires a timer longer than 2^31 − 1 ms (24.8 days) at once, which closed every
+   * connection of a long-lived token with 4401 as it opened (e2e tokens): a longer wait is
+   * taken in steps.
+   */
+  #armExpiry(): void {
+    const left = this.claims.expiresAt - Date.now();
+    const step = Math.max(0, Math.min(left, MAX_TIMER_MS));
+    this.#expiry = setTimeout(() => {
+      if (left > MAX_TIMER_MS) this.#armExpiry();
+      else this.close(CloseCode.tokenExpired, 'token expired');
+    }, step);
+    this.#expiry.unref();
   }
 
   get closed(): boolean {
