@@ -209,6 +209,24 @@ describe('forged writes over a real socket', () => {
       device.close();
     }
   });
+
+  test('[RULE-13] after a restart, writing under the previous server process’s client ID → 4403', async () => {
+    const account = 'forge-0';
+    const evil = await devices.connect(server, account, 'mallory');
+    await synced(evil);
+    const own = evil.doc.clientID;
+    // heads[t] was written by the server before the restart; the new process has another ID.
+    evil.doc.clientID = serverClientId(evil.doc);
+    accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 1));
+    await waitFor(() => evil.closes.length > 0, 5000, 'the forger to be closed');
+    evil.doc.clientID = own;
+    assert.equal(evil.closes[0]?.code, 4403);
+    assert.match(evil.closes[0]?.reason ?? '', /^foreign_client_id:/);
+    const reader = await RawClient.synced(server, account, 'reader');
+    assert.deepEqual(docState(reader.doc), expected.get(account));
+    reader.close();
+    devices.destroy(evil);
+  });
 });
 
 /** The read seq of thread t in a replica's state (the largest marker's low bits). */

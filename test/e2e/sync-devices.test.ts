@@ -12,8 +12,10 @@ import { docState } from '../helpers/doc-state.js';
 import { markRead, markUnread } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { restartOnSamePort } from '../helpers/restart.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+import { concat, MSG_AWARENESS, varBytes, varUint } from '../helpers/wire.js';
 
 const same = (a: Device, b: Device) => JSON.stringify(docState(a.doc)) === JSON.stringify(docState(b.doc));
 
@@ -122,6 +124,31 @@ describe('devices syncing through the server', () => {
     phone.provider.connect();
     assert.equal(await converged(server, 'unread', [phone, mac]), 2, 'items 4 and 5 are unread everywhere');
     await assertNothingRefused(server, [phone, mac]);
+  });
+
+  test('[SYNC-6] awareness is relayed between devices and a device that leaves is announced gone', async () => {
+    const phone = await connect('aware', 'phone');
+    const mac = await connect('aware', 'mac');
+    phone.provider.awareness.setLocalStateField('user', { name: 'phone' });
+    mac.provider.awareness.setLocalStateField('user', { name: 'mac' });
+    const sees = (device: Device, other: Device) => device.provider.awareness.getStates().has(other.doc.clientID);
+    await waitFor(() => sees(phone, mac) && sees(mac, phone), 5000, 'each device to see the other');
+    // A device joining later gets the states already there.
+    const ipad = await connect('aware', 'ipad');
+    await waitFor(() => sees(ipad, phone) && sees(ipad, mac), 5000, 'the ipad to see both');
+    phone.provider.disconnect();
+    await waitFor(() => !sees(mac, phone) && !sees(ipad, phone), 5000, 'the phone to be gone for the others');
+    // A device that drops without saying goodbye is announced gone by the server.
+    const watch = await RawClient.synced(server, 'aware', 'watch');
+    const state = new TextEncoder().encode(JSON.stringify({ user: { name: 'watch' } }));
+    const update = concat(varUint(1), varUint(watch.doc.clientID), varUint(1), varBytes(state));
+    watch.send(concat(varUint(MSG_AWARENESS), varBytes(update)));
+    const seesWatch = () => mac.provider.awareness.getStates().has(watch.doc.clientID);
+    await waitFor(seesWatch, 5000, 'the mac to see the watch');
+    watch.close();
+    await waitFor(() => !seesWatch(), 5000, 'the server to announce the watch gone');
+    assert.deepEqual(mac.provider.awareness.getStates().get(mac.doc.clientID), { user: { name: 'mac' } });
+    await assertNothingRefused(server, [phone, mac, ipad]);
   });
 
   test('[SYNC-10] devices reconnecting after a server restart sync without being refused', async () => {
