@@ -82,6 +82,8 @@ export class Account {
   readonly #connection: Connection;
   readonly #events: Emitter<AccountEvents>;
   readonly #work = new Set<Promise<unknown>>();
+  /** Pending whenSynced() calls, rejected on close(). */
+  readonly #waiters = new Set<(error: Error) => void>();
   #syncedOnce: boolean;
   #pending: Intent[];
   #closed = false;
@@ -236,10 +238,12 @@ export class Account {
       });
       const finish = (error: Error | null) => {
         off();
+        this.#waiters.delete(finish);
         if (timer !== null) this.#deps.clock.clearTimeout(timer);
         if (error === null) resolve();
         else reject(error);
       };
+      this.#waiters.add(finish);
       if (Number.isFinite(timeoutMs)) {
         timer = this.#deps.clock.setTimeout(
           () => finish(new Error(`not synced within ${timeoutMs} ms (${this.status.state})`)),
@@ -278,6 +282,7 @@ export class Account {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const finish of [...this.#waiters]) finish(new Error('signed out'));
     this.#connection.close();
     this.#tracker.destroy();
     await Promise.allSettled([...this.#work]);

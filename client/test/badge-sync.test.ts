@@ -143,6 +143,15 @@ describe('BadgeSync and Account', () => {
     await sync.close();
   });
 
+  test('whenSynced() rejects when the account is signed out while waiting', async () => {
+    const sync = device();
+    const account = await sync.signIn('acct', { token: 't' });
+    const waiting = account.whenSynced();
+    await sync.signOut('acct');
+    await assert.rejects(waiting, /signed out/);
+    await sync.close();
+  });
+
   test('invalid IDs and values are refused at the call', async () => {
     assert.throws(() => device(new MemoryStorage(), '@server'), TypeError);
     assert.throws(() => device(new MemoryStorage(), 'a/b'), TypeError);
