@@ -66,10 +66,4 @@ describe('graceful shutdown', () => {
     assert.deepEqual(await badge(server, ACCOUNT), deriveCounts(reader.doc));
     reader.close();
   });
-
-  test('[OPS-5] /healthz answers 200 while serving', async () => {
-    const res = await fetch(`${server.http}/healthz`);
-    assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { ok: true });
-  });
 });
