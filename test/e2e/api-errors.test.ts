@@ -61,7 +61,7 @@ describe('backend API errors', () => {
     assertError(await api(server, 'DELETE', '/v1/accounts/shop/badge'), 405, 'method_not_allowed');
   });
 
-  test('[API-1] a body that is not JSON → 415; too big → 413; unparsable → 400 invalid_json', async () => {
+  test('[API-7][API-1] a body that is not JSON → 415; too big → 413; unparsable → 400 invalid_json', async () => {
     assertError(
       await raw(server, 'POST', items, { body: 'thread=t', headers: { 'content-type': 'text/plain' } }),
       415,
@@ -78,7 +78,7 @@ describe('backend API errors', () => {
     assert.equal((await badge(server, 'shop')).badge, 0, 'none of them added an item');
   });
 
-  test('[API-2] invalid bodies → 400 invalid_body, and nothing is added', async () => {
+  test('[API-7][API-2] invalid bodies → 400 invalid_body, and nothing is added', async () => {
     const bodies: unknown[] = [
       { thread: 't', count: 0 },
       { thread: 't', count: 10_001 },
@@ -105,14 +105,14 @@ describe('backend API errors', () => {
     assert.deepEqual(edge.body, { thread: 't', head: 10_000, badge: 10_000 }, 'count 10000 is allowed');
   });
 
-  test('[API-1][ID-1] an invalid ID in the path → 400 invalid_id', async () => {
+  test('[API-7][ID-1] an invalid ID in the path → 400 invalid_id', async () => {
     assertError(await api(server, 'GET', `/v1/accounts/${'a'.repeat(129)}/badge`), 400, 'invalid_id');
     assertError(await api(server, 'GET', '/v1/accounts/a%2Fb/badge'), 400, 'invalid_id');
     assertError(await api(server, 'POST', '/v1/accounts/a%20b/items', { thread: 't' }), 400, 'invalid_id');
     assertError(await api(server, 'PUT', '/v1/accounts/shop/devices/@server', {}), 400, 'invalid_id');
   });
 
-  test('[API-5][API-6] a device token may register and sign out its own device, nothing else', async () => {
+  test('[AUTH-5][API-5][API-6] a device token may register and sign out its own device, nothing else', async () => {
     const token = await deviceToken(server, 'shop', 'phone');
     const put = await api(server, 'PUT', '/v1/accounts/shop/devices/phone', { badges: false }, token);
     assert.equal(put.status, 200, JSON.stringify(put.body));
@@ -134,13 +134,13 @@ describe('backend API errors', () => {
     assert.deepEqual(await badge(server, 'never-seen'), { badge: 0, threads: {}, muted: [] });
   });
 
-  test('[OPS-5] GET /healthz answers 200 {"ok": true} without credentials', async () => {
+  test('[API-8] GET /healthz answers 200 {"ok": true} without credentials', async () => {
     const res = await fetch(`${server.http}/healthz`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { ok: true });
   });
 
-  test('[OPS-2] GET /metrics is Prometheus text with the badgesync_ metrics', async () => {
+  test('[API-8][OPS-2] GET /metrics is Prometheus text with the badgesync_ metrics', async () => {
     const res = await fetch(`${server.http}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);

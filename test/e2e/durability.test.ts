@@ -57,7 +57,7 @@ describe('durability across kill -9', () => {
     await stopAll();
   });
 
-  test('[STORE-1][STORE-10] kill -9 mid-stream loses nothing acknowledged; devices resync unrefused', async () => {
+  test('[STORE-1][STORE-10][SYNC-5][SYNC-10] kill -9 mid-stream loses nothing acknowledged; devices resync unrefused', async () => {
     const phone = await connectDevice(server, ACCOUNT, 'phone');
     const mac = await connectDevice(server, ACCOUNT, 'mac');
     devices.push(phone, mac);

@@ -135,7 +135,7 @@ describe('forged writes over a real socket', () => {
   });
 
   CASES.forEach((forgery, index) => {
-    test(`${forgery.name} → [RULE-14] 4403 ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
+    test(`${forgery.name} → [SYNC-3][RULE-14][CLOSE-3] 4403 ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
       const account = `forge-${index}`;
       await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 't', count: 5 });
       const phone = await devices.connect(server, account, 'phone');

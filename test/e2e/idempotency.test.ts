@@ -46,7 +46,7 @@ describe('idempotent ingests', () => {
     assert.equal((await badge(server, 'idem-b')).badge, 4);
   });
 
-  test('[API-2] a key acknowledged before kill -9 is still known after the restart', async () => {
+  test('[API-2][STORE-6] a key acknowledged before kill -9 is still known after the restart', async () => {
     const first = await api(server, 'POST', items('idem-kill'), { thread: 't', count: 7, idempotencyKey: 'once' });
     assert.equal(first.status, 200);
     await server.kill();

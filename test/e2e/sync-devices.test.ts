@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountMaps, deriveCounts } from '@badgesync/shared';
+import { accountMaps, deriveCounts, packMarker } from '@badgesync/shared';
 import { api, badge } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
 import { markRead, markUnread } from '../helpers/marks.js';
@@ -124,6 +124,24 @@ describe('devices syncing through the server', () => {
     phone.provider.connect();
     assert.equal(await converged(server, 'unread', [phone, mac]), 2, 'items 4 and 5 are unread everywhere');
     await assertNothingRefused(server, [phone, mac]);
+  });
+
+  test('[API-3] a read made through the API reaches the devices as @server, never lowering anything', async () => {
+    await api(server, 'POST', '/v1/accounts/web/items', { thread: 'inbox', count: 8 });
+    const phone = await connect('web', 'phone');
+    markRead(phone.doc, 'phone', 'inbox', 5);
+    assert.equal(await converged(server, 'web', [phone]), 3);
+    const older = await api(server, 'POST', '/v1/accounts/web/read', { thread: 'inbox', seq: 3 });
+    assert.deepEqual(older, { status: 200, body: { badge: 3 } }, 'an older read changes nothing');
+    const newer = await api(server, 'POST', '/v1/accounts/web/read', { thread: 'inbox', seq: 7 });
+    assert.deepEqual(newer, { status: 200, body: { badge: 1 } });
+    await waitFor(() => deriveCounts(phone.doc).badge === 1, 5000, 'the phone to see the web read');
+    assert.equal(accountMaps(phone.doc).reads.get('inbox/@server'), packMarker(0, 7));
+    const beyond = await api(server, 'POST', '/v1/accounts/web/read', { thread: 'inbox', seq: 100 });
+    assert.deepEqual(beyond.body, { badge: 0 }, 'clamped to the head');
+    await waitFor(() => accountMaps(phone.doc).reads.get('inbox/@server') === packMarker(0, 8), 5000, 'clamped read');
+    assert.equal(await converged(server, 'web', [phone]), 0);
+    await assertNothingRefused(server, [phone]);
   });
 
   test('[SYNC-6] awareness is relayed between devices and a device that leaves is announced gone', async () => {

@@ -82,7 +82,7 @@ describe('device tokens on the sync endpoint', () => {
     assertContractError(await refusedUpgrade(url('ann', 'not.a.jwt')), 401, 'unauthorized');
   });
 
-  test('[AUTH-3] an expired token → 401', async () => {
+  test('[AUTH-1] an expired token → 401', async () => {
     const expired = await deviceToken(server, 'ann', 'phone', -10);
     assertContractError(await refusedUpgrade(url('ann', expired)), 401, 'unauthorized');
   });
@@ -102,7 +102,7 @@ describe('device tokens on the sync endpoint', () => {
     assertContractError(await refusedUpgrade(url('ann', slash)), 401, 'unauthorized');
   });
 
-  test('[SYNC-1] an invalid account ID in the path → 400 invalid_id', async () => {
+  test('[SYNC-1][API-7] an invalid account ID in the sync path → 400 invalid_id', async () => {
     const token = await deviceToken(server, 'ann', 'phone');
     assertContractError(await refusedUpgrade(url('a%2Fb', token)), 400, 'invalid_id');
   });
@@ -121,7 +121,7 @@ describe('device tokens on the sync endpoint', () => {
     assert.ok(opened, 'a good bearer token opens the socket');
   });
 
-  test('[AUTH-3] a token that expires while connected → closed with 4401 within seconds', async () => {
+  test('[AUTH-3][CLOSE-2] a token that expires while connected → closed with 4401 within seconds', async () => {
     await api(server, 'POST', '/v1/accounts/carol/items', { thread: 'inbox', count: 2 });
     const token = await deviceToken(server, 'carol', 'phone', 2);
     const phone = await devices.connect(server, 'carol', 'phone', { token });
@@ -152,7 +152,7 @@ describe('device tokens on the sync endpoint', () => {
     devices.destroy(phone);
   });
 
-  test('[AUTH-4] signing a device out closes its connection with 4401; its other accounts stay', async () => {
+  test('[AUTH-4][CLOSE-2] signing a device out closes its connection with 4401; its other accounts stay', async () => {
     assert.equal((await api(server, 'PUT', '/v1/accounts/dan/devices/phone', {})).status, 200);
     assert.equal((await api(server, 'PUT', '/v1/accounts/erin/devices/phone', {})).status, 200);
     const dan = await devices.connect(server, 'dan', 'phone');
