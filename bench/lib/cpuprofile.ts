@@ -26,6 +26,30 @@ export interface HotFunction {
   readonly share: number;
 }
 
+/** Self time grouped by where the code lives: a package, our folders, Node, native, GC. */
+export function byModule(file: string): Array<{ module: string; selfMs: number; share: number }> {
+  const { totalMs, functions } = hotFunctions(file, Number.POSITIVE_INFINITY);
+  const groups = new Map<string, number>();
+  for (const f of functions) {
+    const module =
+      f.where === ''
+        ? f.name.startsWith('(')
+          ? f.name
+          : `native: ${f.name}`
+        : f.where.startsWith('node:')
+          ? 'node internals'
+          : f.where
+              .split('/')
+              .slice(0, f.where.startsWith('@') ? 2 : 1)
+              .join('/')
+              .replace(/:\d+$/, '');
+    groups.set(module, (groups.get(module) ?? 0) + f.selfMs);
+  }
+  return [...groups.entries()]
+    .map(([module, selfMs]) => ({ module, selfMs, share: totalMs === 0 ? 0 : selfMs / totalMs }))
+    .sort((a, b) => b.selfMs - a.selfMs);
+}
+
 export function hotFunctions(file: string, top = 15): { totalMs: number; functions: HotFunction[] } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -63,10 +87,16 @@ if (process.argv[1] !== undefined && import.meta.filename === path.resolve(proce
   const file = process.argv[2];
   if (file === undefined) throw new Error('usage: cpuprofile.ts <file.cpuprofile> [top]');
   const { totalMs, functions } = hotFunctions(file, Number(process.argv[3] ?? 25));
-  process.stdout.write(`${totalMs.toFixed(0)} ms on CPU (idle excluded)\n`);
+  process.stdout.write(`${totalMs.toFixed(0)} ms sampled (idle excluded)\n`);
   for (const f of functions) {
     process.stdout.write(
       `${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}\n`,
+    );
+  }
+  process.stdout.write('\nby module:\n');
+  for (const m of byModule(file).slice(0, 20)) {
+    process.stdout.write(
+      `${(m.share * 100).toFixed(1).padStart(5)}%  ${m.selfMs.toFixed(0).padStart(6)} ms  ${m.module}\n`,
     );
   }
 }
