@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { OpenAnswer, OpenRequest, StepAnswer, StepRequest } from './clients/fanout-clients.js';
 import { flag, listOption, numberOption } from './lib/args.js';
 import { spawnScript } from './lib/children.js';
-import { type HotFunction, hotFunctions } from './lib/cpuprofile.js';
+import { byModule, type HotFunction, hotFunctions } from './lib/cpuprofile.js';
 import { median, percentile } from './lib/interim-stats.js';
 import { WorkerChannel } from './lib/ipc.js';
 import {
@@ -199,7 +199,13 @@ async function measureServer(kind: ServerKind, size: Size, run: number): Promise
   }
 }
 
-const profiles: Array<{ label: string; file: string; totalMs: number; functions: HotFunction[] }> = [];
+const profiles: Array<{
+  label: string;
+  file: string;
+  totalMs: number;
+  functions: HotFunction[];
+  modules: ReturnType<typeof byModule>;
+}> = [];
 
 /** The main thread's profile (the busiest one; tsx's loader thread is the other). */
 function readProfile(dir: string, label: string): void {
@@ -207,7 +213,7 @@ function readProfile(dir: string, label: string): void {
   const read = files.map((f) => ({ file: path.join(dir, f), ...hotFunctions(path.join(dir, f), 15) }));
   const main = read.sort((a, b) => b.totalMs - a.totalMs)[0];
   if (main === undefined) return;
-  profiles.push({ label, ...main });
+  profiles.push({ label, ...main, modules: byModule(main.file).slice(0, 10) });
   log(`  profile ${main.file}: ${fmt.int(main.totalMs)} ms on CPU`);
   for (const f of main.functions.slice(0, 10))
     log(`    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name}  ${f.where}`);
@@ -575,13 +581,20 @@ async function main(): Promise<void> {
   }
   for (const profile of profiles) {
     tables.push({
-      title: `badgesync CPU profile, ${profile.label}: top functions by self time (of ${fmt.int(profile.totalMs)} ms sampled)`,
+      title: `badgesync CPU profile, ${profile.label}: self time by module, then the top functions (of ${fmt.int(profile.totalMs)} ms sampled)`,
       columns: ['share', 'function', 'where'],
-      rows: profile.functions.map((f) => ({
-        share: `${(f.share * 100).toFixed(1)}%`,
-        function: f.name,
-        where: f.where,
-      })),
+      rows: [
+        ...profile.modules.map((m) => ({
+          share: `${(m.share * 100).toFixed(1)}%`,
+          function: `(all of ${m.module})`,
+          where: '',
+        })),
+        ...profile.functions.map((f) => ({
+          share: `${(f.share * 100).toFixed(1)}%`,
+          function: f.name,
+          where: f.where,
+        })),
+      ],
       notes: [
         `V8 samples the thread whatever it does: time blocked in a native call (an fsync inside a SQLite commit, a socket write) counts as that call. Profile: ${profile.file}`,
       ],
