@@ -12,7 +12,7 @@ import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import type { Store } from './store/store.js';
-import { SyncEndpoint } from './sync/sync-endpoint.js';
+import { reject, SyncEndpoint } from './sync/sync-endpoint.js';
 
 /** Everything push needs to hear: counts, presence, registrations. */
 export interface PushHooks extends RoomEvents, DeviceHooks {
@@ -107,9 +107,7 @@ export class BadgesyncServer {
     });
     this.#http.on('upgrade', (req, socket, head) => {
       if (this.#sync.matches(req.url ?? '/')) this.#sync.handleUpgrade(req, socket, head);
-      else {
-        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-      }
+      else reject(socket, 404, 'not_found', `no WebSocket route ${new URL(req.url ?? '/', 'http://x').pathname}`);
     });
   }
 

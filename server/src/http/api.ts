@@ -238,7 +238,7 @@ export class Api {
     try {
       return this.deps.rooms.get(account);
     } catch (err) {
-      if (err instanceof RoomCapacityError) throw new ApiError('shutting_down', 'overloaded, try later');
+      if (err instanceof RoomCapacityError) throw new ApiError('overloaded');
       throw err;
     }
   }

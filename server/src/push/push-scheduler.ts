@@ -30,8 +30,15 @@ export interface PushSchedulerDeps {
  * rest in the outbox keeps their badges current until they go.
  */
 const MAX_IN_FLIGHT = 32;
+/** Node's largest timer delay (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Outbox entries read per wake-up: enough to fill the in-flight window twice. */
 const DUE_BATCH = 64;
+/**
+ * Devices the restart sweep checks per turn of the event loop: a few milliseconds of reads
+ * when nothing is owed, so syncs and ingests keep flowing while a large store is swept.
+ */
+const SWEEP_SLICE = 200;
 
 /**
  * Who gets which badge when (SPEC PUSH-1..PUSH-9, invariant 5). A change of an account's
@@ -66,12 +73,36 @@ export class PushScheduler implements PushHooks {
    * reconnecting devices come back, queue every device whose badge APNs does not have.
    */
   start(): void {
-    const timer = setTimeout(() => {
-      if (this.#closed) return;
-      for (const device of this.deps.store.pushableDevices()) this.#queue(device, null);
-      this.#wake();
-    }, this.options.offlineGraceMs);
+    const timer = setTimeout(() => this.#sweep(this.deps.store.pushableDevices(), 0, 0), this.options.offlineGraceMs);
     timer.unref();
+    this.#wake();
+  }
+
+  /**
+   * One slice of the restart sweep, then the next on a later turn of the event loop.
+   *
+   * Fix: the sweep queued every pushable device in one go, and #queue writes the outbox (one
+   * fsync'd transaction, ~0.4 ms here), so a restart blocked the event loop ~1 s per 600
+   * devices — syncs, ingests and pushes all waited — and wrote (then removed) an entry even
+   * for a device APNs already had the badge of. Now only a device whose badge differs from
+   * the delivered one (or that has an outbox entry, to revive it if parked) is queued, and
+   * the devices are gone through a slice at a time.
+   */
+  #sweep(devices: readonly DeviceId[], from: number, queued: number): void {
+    if (this.#closed) return;
+    const { store } = this.deps;
+    const end = Math.min(devices.length, from + SWEEP_SLICE);
+    let more = queued;
+    for (const device of devices.slice(from, end)) {
+      if (store.getDelivered(device) === this.#badgeOf(device) && store.getPush(device) === null) continue;
+      this.#queue(device, null);
+      more++;
+    }
+    if (end < devices.length) {
+      setImmediate(() => this.#sweep(devices, end, more)).unref();
+      return;
+    }
+    this.deps.log.info({ devices: devices.length, queued: more }, 'push restart sweep done');
     this.#wake();
   }
 
@@ -164,7 +195,8 @@ export class PushScheduler implements PushHooks {
         .duePushes(Number.MAX_SAFE_INTEGER, this.#inFlight.size + 1)
         .find((entry) => !this.#inFlight.has(entry.device))?.dueAt ?? null;
     if (next === null) return;
-    this.#timer = setTimeout(() => this.#run(), Math.max(0, next - this.#now()));
+    // Node fires a timer longer than 2^31−1 ms at once; a farther entry is looked at again then.
+    this.#timer = setTimeout(() => this.#run(), Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
     this.#timer.unref();
   }
 

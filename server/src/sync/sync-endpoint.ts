@@ -108,7 +108,7 @@ export class SyncEndpoint {
     try {
       room = this.rooms.get(account);
     } catch (err) {
-      if (err instanceof RoomCapacityError) return reject(socket, 503, 'shutting_down', 'overloaded, try later');
+      if (err instanceof RoomCapacityError) return reject(socket, 503, 'overloaded');
       throw err;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -193,7 +193,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Answers an upgrade request with a plain HTTP error in the contract's shape. */
-function reject(socket: Duplex, status: number, code: HttpErrorCode, message?: string): void {
+export function reject(socket: Duplex, status: number, code: HttpErrorCode, message?: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(errorBody(code, message));
   socket.end(
