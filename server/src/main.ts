@@ -42,8 +42,9 @@ async function serve(args: string[]): Promise<number> {
   const push = await pushPipeline(config, log);
   const server = new BadgesyncServer({ config, store, log, push });
   const port = await server.listen();
-  log.info({ port, db: config.db }, 'badgesync listening');
+  // Printed before "listening", so whatever waits for that line has the secrets already.
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);
+  log.info({ port, db: config.db }, 'badgesync listening');
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     server.stop().then(

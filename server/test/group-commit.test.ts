@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { AccountId, DeviceId } from '@badgesync/shared';
+import { Metrics } from '../src/metrics.js';
+import { GroupCommit } from '../src/rooms/group-commit.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import type { WriteBatch } from '../src/store/store.js';
+
+const A = 'acct' as AccountId;
+const D = 'dev' as DeviceId;
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A MemoryStore that records every batch it is asked to commit, and can be made to fail. */
+class RecordingStore extends MemoryStore {
+  readonly batches: WriteBatch[] = [];
+  failWith: Error | null = null;
+  override commit(batch: WriteBatch): void {
+    if (this.failWith) throw this.failWith;
+    this.batches.push(batch);
+    super.commit(batch);
+  }
+}
+
+describe('group commit', () => {
+  test('[STORE-10] everything added in one turn is one transaction, and callbacks run after it', async () => {
+    const store = new RecordingStore();
+    const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)));
+    const seen: string[] = [];
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    commit.addBinding(A, 7, D);
+    commit.afterCommit(() => seen.push(`after first: ${store.batches.length}`));
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    commit.addIdempotency(A, 'k', '{}', 1);
+    commit.markCounts(A, () => ({ badge: 3, threads: { t: 3 }, muted: [] }));
+    assert.equal(commit.pending, true);
+    assert.deepEqual(seen, [], 'nothing runs before the commit');
+    await commit.flushed();
+    assert.equal(store.batches.length, 1);
+    const batch = store.batches[0] as WriteBatch;
+    assert.equal(batch.updates.length, 2);
+    assert.equal(batch.bindings.length, 1);
+    assert.equal(batch.idempotency.length, 1);
+    assert.deepEqual(batch.counts, [{ account: A, counts: { badge: 3, threads: { t: 3 }, muted: [] } }]);
+    assert.deepEqual(seen, ['after first: 1']);
+    assert.equal(store.getCounts(A)?.badge, 3);
+    await turn();
+    assert.equal(store.batches.length, 1, 'an idle turn commits nothing');
+    let ran = false;
+    commit.afterCommit(() => {
+      ran = true;
+    });
+    assert.equal(ran, true, 'with nothing pending, a callback runs at once');
+  });
+
+  test('[STORE-11] a failed commit is fatal and runs no callback (memory would be ahead of disk)', async () => {
+    const store = new RecordingStore();
+    store.failWith = new Error('disk full');
+    const fatal: unknown[] = [];
+    const commit = new GroupCommit(store, new Metrics(), (err) => fatal.push(err));
+    let relayed = false;
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    commit.afterCommit(() => {
+      relayed = true;
+    });
+    await turn();
+    await turn();
+    assert.equal(fatal.length, 1);
+    assert.equal((fatal[0] as Error).message, 'disk full');
+    assert.equal(relayed, false, 'nothing is relayed or answered');
+  });
+});
