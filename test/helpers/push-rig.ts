@@ -163,6 +163,24 @@ export async function poll(check: () => Promise<boolean>, what: string, ms = PUS
   }
 }
 
+/** Waits for the server's first log line with message `msg` and answers it. */
+export async function waitForLog(
+  server: ServerProcess,
+  msg: string,
+  ms = PUSH_WAIT_MS,
+): Promise<Record<string, unknown>> {
+  let line: Record<string, unknown> | undefined;
+  await poll(
+    async () => {
+      line = server.logs.find((entry) => entry.msg === msg);
+      return line !== undefined;
+    },
+    `log line "${msg}"`,
+    ms,
+  );
+  return line as Record<string, unknown>;
+}
+
 /** A P-256 key APNs does not know (a wrong BADGESYNC_APNS_KEY_FILE); `remove()` deletes it. */
 export function strangerKey(): { readonly keyPath: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-wrong-key-'));

@@ -95,15 +95,15 @@ export class PushScheduler implements PushHooks {
     let more = queued;
     for (const device of devices.slice(from, end)) {
       if (store.getDelivered(device) === this.#badgeOf(device) && store.getPush(device) === null) continue;
-      this.#queue(device, null);
+      this.#queue(device, null, false);
       more++;
     }
+    this.#wake();
     if (end < devices.length) {
       setImmediate(() => this.#sweep(devices, end, more)).unref();
       return;
     }
     this.deps.log.info({ devices: devices.length, queued: more }, 'push restart sweep done');
-    this.#wake();
   }
 
   countsCommitted(account: AccountId, _counts: AccountCounts): void {
@@ -153,8 +153,8 @@ export class PushScheduler implements PushHooks {
     return total;
   }
 
-  /** [PUSH-5] Puts the device in the outbox (once per window), remembering why. */
-  #queue(device: DeviceId, account: AccountId | null): void {
+  /** [PUSH-5] Puts the device in the outbox (once per window), remembering why; `wake: false` leaves the timer to the caller. */
+  #queue(device: DeviceId, account: AccountId | null, wake = true): void {
     if (this.#closed) return;
     const record = this.deps.store.getDevice(device);
     if (!this.#pushable(record)) return;
@@ -176,7 +176,7 @@ export class PushScheduler implements PushHooks {
     };
     this.deps.store.enqueuePush(entry);
     this.deps.metrics.queued.inc();
-    this.#wake();
+    if (wake) this.#wake();
   }
 
   /** Arms the timer for the earliest due entry that is not in flight. */
