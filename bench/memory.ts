@@ -50,6 +50,9 @@ interface ServerMemory {
   readonly perAccount: number;
   readonly heapPerConnection: number | null;
   readonly heapPerAccount: number | null;
+  /** badgesync's heap used at the baseline and with every connection open. */
+  readonly baseHeap: number | null;
+  readonly heapAtEnd: number | null;
   readonly opened: number;
   readonly failed: number;
   readonly connectMsPerConnection: number;
@@ -179,6 +182,8 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
       perAccount,
       heapPerConnection,
       heapPerAccount,
+      baseHeap,
+      heapAtEnd: heapAfterConnections,
       opened: phaseA.opened + phaseB.opened,
       failed,
       connectMsPerConnection: (phaseA.ms + phaseB.ms) / (phaseA.opened + phaseB.opened),
@@ -280,7 +285,7 @@ async function main(): Promise<void> {
     if (badgesync.unload !== null) {
       rows.push({
         what: `after closing every connection: loaded documents ${badgesync.unload.loadedBefore} → ${badgesync.unload.loadedAfter} in ${fmt.int(badgesync.unload.waitedMs / 1000)} s`,
-        figure: `RSS ${fmt.bytes(badgesync.unload.rss)}, heap used ${fmt.bytes(badgesync.unload.heap)}`,
+        figure: `heap used ${fmt.bytes(badgesync.heapAtEnd)} → ${fmt.bytes(badgesync.unload.heap)} (${fmt.bytes(badgesync.baseHeap)} before loading them); RSS ${fmt.bytes(badgesync.rssAfterConnections)} → ${fmt.bytes(badgesync.unload.rss)}`,
       });
     }
     tables.push({ title: 'badgesync: unloaded accounts', columns: ['what', 'figure'], rows });
@@ -291,7 +296,7 @@ async function main(): Promise<void> {
       : [
           {
             target: 'RSS ≤ 20 KB per idle connection',
-            measured: `${fmt.bytes(badgesync.perConnection)} (${fmt.int(CONNECTIONS)} connections; the bare relay: ${fmt.bytes(relay?.perConnection)})`,
+            measured: `${fmt.bytes(badgesync.perConnection)} (${fmt.int(CONNECTIONS)} connections; the bare relay: ${fmt.bytes(relay?.perConnection) ?? 'not measured'})`,
             met: badgesync.perConnection <= 20 * 1024,
           },
         ];
