@@ -130,9 +130,9 @@ export class Harness {
     this.store.commit({ updates: [], counts: [{ account, counts: counts(badge) }], bindings: [], idempotency: [] });
   }
 
-  register(account: AccountId, device: DeviceId, apnsToken = TOKEN): void {
+  register(account: AccountId, device: DeviceId, apnsToken = TOKEN, fresh = true): void {
     this.store.putDevice(account, device, { apnsToken }, Date.now());
-    this.scheduler.deviceRegistered(account, device);
+    this.scheduler.deviceRegistered(account, device, fresh);
   }
 
   goOnline(account: AccountId, device: DeviceId): void {

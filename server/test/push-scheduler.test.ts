@@ -150,14 +150,28 @@ describe('PushScheduler: who, what, when', () => {
     assert.equal(await counter(h.metrics.skipped), 1);
   });
 
+  test('[PUSH-6] a fresh token (a reinstall) gets the current badge even when APNs had that number for the old one', async () => {
+    const { h } = context;
+    h.register(A, PHONE);
+    h.change(A, 2);
+    await h.advance(WINDOW);
+    assert.deepEqual(h.sender.badges(), [2]);
+    h.register(A, PHONE, undefined, false);
+    await h.advance(WINDOW);
+    assert.deepEqual(h.sender.badges(), [2], 'the same token registered again: APNs has it');
+    h.register(A, PHONE, 'ee'.repeat(32), true);
+    await h.advance(WINDOW);
+    assert.deepEqual(h.sender.badges(), [2, 2], 'a new token has been shown nothing yet');
+  });
+
   test('[PUSH-1] no token, or badges off: never queued', async () => {
     const { h } = context;
     h.store.putDevice(A, PHONE, {}, Date.now());
-    h.scheduler.deviceRegistered(A, PHONE);
+    h.scheduler.deviceRegistered(A, PHONE, true);
     h.change(A, 1);
     await h.advance(2 * WINDOW);
     h.store.putDevice(A, PHONE, { apnsToken: 'cc'.repeat(32), badges: false }, Date.now());
-    h.scheduler.deviceRegistered(A, PHONE);
+    h.scheduler.deviceRegistered(A, PHONE, true);
     h.change(A, 2);
     await h.advance(2 * WINDOW);
     assert.deepEqual(h.sender.badges(), []);

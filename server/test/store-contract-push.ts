@@ -21,6 +21,11 @@ export function storePushContract(getStore: () => Store): void {
     assert.equal(store.getDelivered(D2), null);
     assert.throws(() => store.setDelivered(D2, -1, 100), TypeError);
     assert.equal(store.getDelivered(D2), null);
+    store.setDelivered(D2, 7, 300);
+    store.clearDelivered(D1);
+    assert.equal(store.getDelivered(D1), null, 'cleared');
+    assert.equal(store.getDelivered(D2), 7, 'other devices keep theirs');
+    store.clearDelivered(D1);
   });
 
   test("[STORE-8] enqueue replaces the device's pending badge", () => {

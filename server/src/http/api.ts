@@ -26,7 +26,8 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** What device registration tells the push pipeline. */
 export interface DeviceHooks {
-  deviceRegistered(account: AccountId, device: DeviceId): void;
+  /** `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it nothing yet. */
+  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean): void;
   deviceSignedOut(account: AccountId, device: DeviceId): void;
 }
 
@@ -221,8 +222,15 @@ export class Api {
       ...(body.topic === undefined ? {} : { topic: body.topic }),
       ...(body.badges === undefined ? {} : { badges: body.badges }),
     };
+    const before = this.deps.store.getDevice(device as DeviceId);
     const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
-    this.deps.devices.deviceRegistered(account, device as DeviceId);
+    const fresh =
+      record.apnsToken !== null &&
+      (before === null ||
+        before.apnsToken !== record.apnsToken ||
+        before.tokenInvalidReason !== null ||
+        (!before.badges && record.badges));
+    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh);
     return publicDevice(record);
   }
 

@@ -130,7 +130,9 @@ export class PushScheduler implements PushHooks {
     this.#grace.set(key, timer);
   }
 
-  deviceRegistered(account: AccountId, device: DeviceId): void {
+  /** [PUSH-6] A fresh token (or badges back on) has been shown nothing: forget what APNs had. */
+  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean): void {
+    if (fresh) this.deps.store.clearDelivered(device);
     if (!this.#onlineFor(account, device)) this.#queue(device, account);
   }
 

@@ -209,6 +209,11 @@ export class MemoryStore implements Store {
     return this.#delivered.get(device) ?? null;
   }
 
+  clearDelivered(device: DeviceId): void {
+    this.#open();
+    this.#delivered.delete(device);
+  }
+
   setDelivered(device: DeviceId, badge: number, at: number): void {
     this.#open();
     checkDelivered(device, badge, at);

@@ -124,6 +124,7 @@ export function prepareStatements(db: Db) {
 
     // STORE-8 push state
     delivered: db.prepare<[string], { badge: number }>('SELECT badge FROM delivered WHERE device = ?'),
+    clearDelivered: db.prepare<[string]>('DELETE FROM delivered WHERE device = ?'),
     setDelivered: db.prepare<[string, number, number]>(
       `INSERT INTO delivered (device, badge, at) VALUES (?, ?, ?)
        ON CONFLICT (device) DO UPDATE SET badge = excluded.badge, at = excluded.at`,

@@ -277,6 +277,10 @@ export class SqliteStore implements Store {
     return this.#sql.delivered.get(device)?.badge ?? null;
   }
 
+  clearDelivered(device: DeviceId): void {
+    this.#sql.clearDelivered.run(device);
+  }
+
   setDelivered(device: DeviceId, badge: number, at: number): void {
     checkDelivered(device, badge, at);
     this.#sql.setDelivered.run(device, badge, at);

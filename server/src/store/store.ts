@@ -127,6 +127,8 @@ export interface Store {
   /** [STORE-8] The last badge APNs accepted for the device, or null. */
   getDelivered(device: DeviceId): number | null;
   setDelivered(device: DeviceId, badge: number, at: number): void;
+  /** Forgets what APNs had: a new token, or badges turned back on, has received nothing yet. */
+  clearDelivered(device: DeviceId): void;
   /** Queues (or replaces) the device's pending badge. */
   enqueuePush(entry: OutboxEntry): void;
   getPush(device: DeviceId): OutboxEntry | null;
