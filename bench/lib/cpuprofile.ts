@@ -2,7 +2,10 @@
  * Summarizes a V8 .cpuprofile (node --cpu-prof): self time per function, heaviest first,
  * so a benchmark can name where a server's CPU went.
  *
- *   node --import tsx lib/cpuprofile.ts <file.cpuprofile> [top]
+ *   node --import tsx lib/cpuprofile.ts <file.cpuprofile> [top] [--inclusive REGEX]
+ *
+ * With --inclusive: total time (self and callees) of the functions whose "name where"
+ * matches REGEX, e.g. `#flush|receiveUpdate|#broadcast` for the server's main paths.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,6 +53,40 @@ export function byModule(file: string): Array<{ module: string; selfMs: number; 
     .sort((a, b) => b.selfMs - a.selfMs);
 }
 
+/**
+ * Total time per function: its own samples and those of everything it called (a function
+ * on the stack twice counts once per sample). Sorted heaviest first.
+ */
+export function inclusiveTimes(file: string): { totalMs: number; functions: HotFunction[] } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const totals = new Map<string, { name: string; where: string; us: number }>();
+  let totalUs = 0;
+  for (const [id, us] of selfUs) {
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    totalUs += us;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = (byId.get(at) as ProfileNode).callFrame;
+      const where = frame.url === '' ? '' : shorten(frame.url);
+      const key = `${frame.functionName}@${where}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const entry = totals.get(key) ?? { name: frame.functionName || '(anonymous)', where, us: 0 };
+      entry.us += us;
+      totals.set(key, entry);
+    }
+  }
+  const functions = [...totals.values()]
+    .sort((a, b) => b.us - a.us)
+    .map((f) => ({ name: f.name, where: f.where, selfMs: f.us / 1000, share: totalUs === 0 ? 0 : f.us / totalUs }));
+  return { totalMs: totalUs / 1000, functions };
+}
+
 export function hotFunctions(file: string, top = 15): { totalMs: number; functions: HotFunction[] } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -85,7 +122,19 @@ function shorten(url: string): string {
 
 if (process.argv[1] !== undefined && import.meta.filename === path.resolve(process.argv[1])) {
   const file = process.argv[2];
-  if (file === undefined) throw new Error('usage: cpuprofile.ts <file.cpuprofile> [top]');
+  if (file === undefined) throw new Error('usage: cpuprofile.ts <file.cpuprofile> [top] [--inclusive REGEX]');
+  const at = process.argv.indexOf('--inclusive');
+  if (at > 0) {
+    const filter = new RegExp(process.argv[at + 1] ?? '.');
+    const { totalMs, functions } = inclusiveTimes(file);
+    process.stdout.write(`${totalMs.toFixed(0)} ms sampled (idle excluded); total time including callees:\n`);
+    for (const f of functions.filter((f) => filter.test(`${f.name} ${f.where}`)).slice(0, 40)) {
+      process.stdout.write(
+        `${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(6)} ms  ${f.name}  ${f.where}\n`,
+      );
+    }
+    process.exit(0);
+  }
   const { totalMs, functions } = hotFunctions(file, Number(process.argv[3] ?? 25));
   process.stdout.write(`${totalMs.toFixed(0)} ms sampled (idle excluded)\n`);
   for (const f of functions) {
