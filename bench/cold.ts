@@ -12,24 +12,21 @@
  *
  *   node --import tsx cold.ts [--quick] [--accounts N] [--syncs K] [--updates U]
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { mintDeviceToken, SqliteStore } from '@badgesync/server';
-import { accountMaps, packMarker, parseAccountId, parseDeviceId, SERVER_DEVICE, unpackMarker } from '@badgesync/shared';
-import * as encoding from 'lib0/encoding';
-import type { WebSocket } from 'ws';
-import { WebsocketProvider } from 'y-websocket';
-import * as Y from 'yjs';
-import { COMPACT_AFTER_UPDATES, UNLOAD_SWEEP_MS } from '../server/src/rooms/room-manager.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { COMPACT_AFTER_UPDATES } from '../server/src/rooms/room-manager.js';
 import { numberOption } from './lib/args.js';
+import { compactionStall } from './lib/compaction-stall.js';
+import { heavyAccount } from './lib/heavy-account.js';
 import { median, percentile } from './lib/interim-stats.js';
-import { sourceAddress, webSocketFrom } from './lib/loopback.js';
 import { rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table, type Target } from './lib/report.js';
-import { seedAccounts } from './lib/seed.js';
-import { api, type RunningServer, startServer } from './lib/servers.js';
+import { seedAccounts, sqliteFileBytes } from './lib/seed.js';
+import { startServer } from './lib/servers.js';
+import { timeProviderSync } from './lib/sync-clients.js';
 
 const result = beginResult('cold', 'Cold paths: start-up, first sync of an unloaded account, storage after compaction');
 const quick = result.mode === 'quick';
@@ -48,24 +45,6 @@ const WRITERS = { devices: 3, threads: 20 };
 const UPDATES_PER_SESSION = 900;
 /** Rooms that reach the compaction threshold together (quick: 200, as fan-out's quick size). */
 const COMPACTION_ROOMS = numberOption('compaction-rooms', quick ? 200 : 1_000);
-/** The room manager's sweep interval: the sweep that compacts runs this long after start. */
-const SWEEP_MS = UNLOAD_SWEEP_MS;
-
-let connectionIndex = 0;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function fileBytes(db: string): number {
-  let bytes = 0;
-  for (const file of [db, `${db}-wal`, `${db}-shm`]) {
-    try {
-      bytes += statSync(file).size;
-    } catch {}
-  }
-  return bytes;
-}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -102,33 +81,6 @@ async function startUps(emptyDir: string, seededDir: string): Promise<StartFigur
   return { ...figures, loadedDocs };
 }
 
-/** connect → synced with a stock provider, in ms. */
-async function timeSync(server: RunningServer, account: string, device: string): Promise<number> {
-  const token = await mintDeviceToken(server.deviceSecret, parseAccountId(account), device as never, 3600);
-  const doc = new Y.Doc();
-  const began = performance.now();
-  const provider = new WebsocketProvider(server.syncUrl, account, doc, {
-    WebSocketPolyfill: webSocketFrom(sourceAddress(connectionIndex++)) as unknown as typeof globalThis.WebSocket,
-    params: { token },
-    disableBc: true,
-  });
-  provider.awareness.setLocalState(null);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${account} did not sync within 10 s`)), 10_000);
-      provider.on('sync', (synced: boolean) => {
-        if (!synced) return;
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    return performance.now() - began;
-  } finally {
-    provider.destroy();
-    doc.destroy();
-  }
-}
-
 interface SyncFigures {
   readonly cold: Float64Array;
   readonly warm: Float64Array;
@@ -140,277 +92,19 @@ async function firstSyncs(seededDir: string): Promise<SyncFigures> {
   try {
     // A few syncs first (the last accounts), so JIT and the first SQLite pages are not in the figures.
     const WARMUP = 20;
-    for (let i = ACCOUNTS - WARMUP; i < ACCOUNTS; i++) await timeSync(server, `cold-${i}`, 'warmup');
+    for (let i = ACCOUNTS - WARMUP; i < ACCOUNTS; i++) await timeProviderSync(server, `cold-${i}`, 'warmup');
     const picked = new Set<number>();
     while (picked.size < Math.min(SYNCS, ACCOUNTS - WARMUP))
       picked.add(Math.floor(Math.random() * (ACCOUNTS - WARMUP)));
     const cold: number[] = [];
     const warm: number[] = [];
     for (const i of picked) {
-      cold.push(await timeSync(server, `cold-${i}`, `cold-${i}-d0`));
-      warm.push(await timeSync(server, `cold-${i}`, `cold-${i}-d1`));
+      cold.push(await timeProviderSync(server, `cold-${i}`, `cold-${i}-d0`));
+      warm.push(await timeProviderSync(server, `cold-${i}`, `cold-${i}-d1`));
     }
     return { cold: Float64Array.from(cold).sort(), warm: Float64Array.from(warm).sort() };
   } finally {
     await server.stop({ keepDir: true });
-  }
-}
-
-interface StorageFigures {
-  readonly updates: number;
-  readonly sentBytes: number;
-  readonly storedBytes: number;
-  readonly snapshotBytes: number;
-  readonly logEntries: number;
-  readonly fileBytes: number;
-  readonly ms: number;
-  readonly lost: number;
-  /** The whole document as one update: what a device syncing from scratch downloads. */
-  readonly stateBytes: number;
-  /** A fresh device's sync of this account, unloaded (first) and loaded (second). */
-  readonly firstSyncMs: number;
-  readonly secondSyncMs: number;
-}
-
-function frame(sub: number, payload: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, 0);
-  encoding.writeVarUint(encoder, sub);
-  encoding.writeVarUint8Array(encoder, payload);
-  return encoding.toUint8Array(encoder);
-}
-
-/** Opens a sync connection for `device` that ignores what the server sends but step 2s. */
-async function openDevice(
-  server: RunningServer,
-  account: string,
-  device: string,
-): Promise<{ ws: WebSocket; acked: () => Promise<void> }> {
-  const token = await mintDeviceToken(server.deviceSecret, parseAccountId(account), device as never, 3600);
-  const Socket = webSocketFrom(sourceAddress(connectionIndex++));
-  const ws = new Socket(`${server.syncUrl}/${account}?token=${token}`);
-  let waiting: (() => void) | null = null;
-  ws.on('message', (data: Buffer) => {
-    if (data[0] === 0 && data[1] === 1 && waiting !== null) {
-      const done = waiting;
-      waiting = null;
-      done();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  return {
-    ws,
-    // A step 1 is answered after everything before it on this socket is applied and on disk.
-    acked: () =>
-      new Promise<void>((resolve, reject) => {
-        waiting = resolve;
-        ws.once('close', (code: number) => reject(new Error(`closed with ${code} before the acknowledgement`)));
-        ws.send(frame(0, new Uint8Array([0])));
-      }),
-  };
-}
-
-/** UPDATES marker writes on one account through the sync path; then the stored bytes. */
-async function storage(): Promise<StorageFigures> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-storage-'));
-  const account = 'heavy-user';
-  const threads = Array.from({ length: WRITERS.threads }, (_, t) => `thread-${t}`);
-  const perKey = Math.ceil(UPDATES / (WRITERS.devices * WRITERS.threads));
-  const server = await startServer('badgesync', { dir });
-  const began = performance.now();
-  let sentBytes = 0;
-  let sent = 0;
-  try {
-    for (const thread of threads) {
-      for (let head = 0; head < perKey; head += 10_000) {
-        await api(server, 'POST', `/v1/accounts/${account}/items`, { thread, count: Math.min(10_000, perKey - head) });
-      }
-    }
-    const writers = Array.from({ length: WRITERS.devices }, (_, d) => ({
-      device: `heavy-d${d}`,
-      doc: new Y.Doc(),
-      seq: 0,
-    }));
-    const share = Math.ceil(UPDATES / writers.length);
-    await Promise.all(
-      writers.map(async (writer, w) => {
-        const reads = accountMaps(writer.doc).reads;
-        let mine = Math.min(share, UPDATES - w * share);
-        while (mine > 0) {
-          const { ws, acked } = await openDevice(server, account, writer.device);
-          const n = Math.min(UPDATES_PER_SESSION, mine);
-          const updates: Uint8Array[] = [];
-          const listen = (update: Uint8Array) => updates.push(update);
-          writer.doc.on('update', listen);
-          for (let i = 0; i < n; i++) {
-            // Round-robin over the threads: one marker per update, each higher than before.
-            const thread = threads[writer.seq % threads.length] as string;
-            const seq = Math.floor(writer.seq / threads.length) + 1;
-            reads.set(`${thread}/${writer.device}`, packMarker(0, seq));
-            writer.seq++;
-          }
-          writer.doc.off('update', listen);
-          for (const update of updates) {
-            sentBytes += update.byteLength;
-            ws.send(frame(2, update));
-          }
-          sent += n;
-          mine -= n;
-          await acked();
-          ws.close();
-        }
-      }),
-    );
-  } finally {
-    await server.stop({ keepDir: true });
-  }
-  const ms = performance.now() - began;
-  // The server compacts a loaded room every 15 s once its log has 500 entries, and on unload
-  // (here: shutdown). Read what it left.
-  try {
-    const store = new SqliteStore(path.join(dir, 'badgesync.db'));
-    let stored: ReturnType<SqliteStore['loadDoc']>;
-    try {
-      stored = store.loadDoc(parseAccountId(account));
-    } finally {
-      store.close();
-    }
-    const doc = new Y.Doc();
-    for (const update of stored.updates) Y.applyUpdate(doc, update);
-    // Every write must be there: the sum of the final seqs equals the writes per key.
-    let applied = 0;
-    for (const [, value] of accountMaps(doc).reads) applied += unpackMarker(value).seq;
-    const storedBytes = stored.updates.reduce((sum, u) => sum + u.byteLength, 0);
-    const snapshotBytes = stored.logCount === stored.updates.length ? 0 : (stored.updates[0]?.byteLength ?? 0);
-    // What that costs a device that syncs this account from scratch (a reinstall, a new phone).
-    const again = await startServer('badgesync', { dir });
-    let firstSyncMs: number;
-    let secondSyncMs: number;
-    try {
-      firstSyncMs = await timeSync(again, account, 'heavy-new-phone');
-      secondSyncMs = await timeSync(again, account, 'heavy-new-tablet');
-    } finally {
-      await again.stop({ keepDir: true });
-    }
-    return {
-      updates: sent,
-      sentBytes,
-      storedBytes,
-      snapshotBytes,
-      logEntries: stored.logCount,
-      fileBytes: fileBytes(path.join(dir, 'badgesync.db')),
-      ms,
-      lost: sent - applied,
-      stateBytes: Y.encodeStateAsUpdate(doc).byteLength,
-      firstSyncMs,
-      secondSyncMs,
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-interface CompactionFigures {
-  readonly rooms: number;
-  /** Largest event-loop delay (ms) while the rooms were loaded and due, before the sweep. */
-  readonly baselineMaxLagMs: number;
-  /** Largest event-loop delay (ms) around the sweep (15 s after start) that compacts them. */
-  readonly dueMaxLagMs: number;
-  /** Every scrape: ms since the server started listening, the delay since the last scrape, phase. */
-  readonly timeline: Array<{ atMs: number; maxLagMs: number; phase: 'baseline' | 'due' }>;
-}
-
-/**
- * Rooms written at the same rate reach COMPACT_AFTER_UPDATES (500 log entries) together,
- * and the 15 s sweep then compacts each in turn, one fsync'd transaction per room, on the
- * event loop. Seeds `rooms` accounts with 499 log entries each, loads them (one connection
- * each), makes every one due with one marker write, and reads the server's event-loop delay
- * (/metrics, max since the previous scrape) before and through the next sweep.
- */
-async function compactionStall(rooms: number): Promise<CompactionFigures> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-compaction-'));
-  const server0 = new Y.Doc();
-  const heads: Uint8Array[] = [];
-  server0.on('update', (u: Uint8Array) => heads.push(u));
-  accountMaps(server0).heads.set('inbox', 10_000);
-  const device0 = new Y.Doc();
-  Y.applyUpdate(device0, heads[0] as Uint8Array);
-  const marks: Uint8Array[] = [];
-  device0.on('update', (u: Uint8Array) => marks.push(u));
-  // The heads update and COMPACT_AFTER_UPDATES − 2 markers: one entry short of due.
-  for (let seq = 1; seq <= COMPACT_AFTER_UPDATES - 2; seq++) {
-    accountMaps(device0).reads.set('inbox/dev-0', packMarker(0, seq));
-  }
-  const log499 = [heads[0] as Uint8Array, ...marks];
-  const store = new SqliteStore(path.join(dir, 'badgesync.db'));
-  try {
-    for (let start = 0; start < rooms; start += 100) {
-      const accounts = Array.from({ length: Math.min(100, rooms - start) }, (_, i) =>
-        parseAccountId(`due-${start + i}`),
-      );
-      store.commit({
-        updates: accounts.flatMap((account) => log499.map((update) => ({ account, update }))),
-        counts: [],
-        bindings: accounts.flatMap((account) => [
-          { account, clientId: server0.clientID, device: SERVER_DEVICE },
-          { account, clientId: device0.clientID, device: parseDeviceId('dev-0') },
-        ]),
-        idempotency: [],
-      });
-    }
-  } finally {
-    store.close();
-  }
-  // The write that makes a room due: another device's first marker (its own key, seq ≤ head).
-  const device1 = new Y.Doc();
-  const due: Uint8Array[] = [];
-  device1.on('update', (u: Uint8Array) => due.push(u));
-  accountMaps(device1).reads.set('inbox/dev-1', packMarker(0, 1));
-  const server = await startServer('badgesync', { dir });
-  const listening = performance.now();
-  const timeline: CompactionFigures['timeline'] = [];
-  const lag = async (phase: 'baseline' | 'due'): Promise<void> => {
-    const maxLagMs = total(await scrape(server.http), 'badgesync_nodejs_eventloop_lag_max_seconds') * 1000;
-    timeline.push({ atMs: performance.now() - listening, maxLagMs, phase });
-  };
-  const sockets: WebSocket[] = [];
-  try {
-    const devices: Array<Awaited<ReturnType<typeof openDevice>>> = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (next < rooms) {
-          const i = next++;
-          devices.push(await openDevice(server, `due-${i}`, 'dev-1'));
-        }
-      }),
-    );
-    for (const d of devices) sockets.push(d.ws);
-    // Resets the delay histogram: loading the rooms is not part of the figures.
-    await scrape(server.http);
-    await Promise.all(
-      devices.map(async (d) => {
-        d.ws.send(frame(2, due[0] as Uint8Array));
-        await d.acked();
-      }),
-    );
-    // The sweep runs 15 s after the server started (its timer starts just before it listens):
-    // samples until then are the baseline (the same rooms, due but not yet swept).
-    while (performance.now() - listening < SWEEP_MS + 2_500) {
-      await sleep(500);
-      await lag(performance.now() - listening < SWEEP_MS - 500 ? 'baseline' : 'due');
-    }
-    const max = (phase: 'baseline' | 'due') =>
-      Math.max(...timeline.filter((t) => t.phase === phase).map((t) => t.maxLagMs));
-    return { rooms, baselineMaxLagMs: max('baseline'), dueMaxLagMs: max('due'), timeline };
-  } finally {
-    for (const ws of sockets) ws.terminate();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -419,7 +113,7 @@ async function main(): Promise<void> {
   const seededDir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-cold-'));
   try {
     const seeded = seedAccounts(path.join(seededDir, 'badgesync.db'), { count: ACCOUNTS, prefix: 'cold-', ...SEED });
-    const seededFile = fileBytes(path.join(seededDir, 'badgesync.db'));
+    const seededFile = sqliteFileBytes(path.join(seededDir, 'badgesync.db'));
     log(`seeded ${fmt.int(ACCOUNTS)} accounts in ${fmt.int(seeded.ms)} ms: ${fmt.bytes(seededFile)}`);
     // The empty database: created by a first start, so both runs below open an existing file.
     const first = await startServer('badgesync', { dir: emptyDir });
@@ -430,7 +124,7 @@ async function main(): Promise<void> {
     );
     const syncs = await firstSyncs(seededDir);
     log(`first sync p50 ${fmt.ms(percentile(syncs.cold, 50))} ms, p99 ${fmt.ms(percentile(syncs.cold, 99))} ms`);
-    const stored = await storage();
+    const stored = await heavyAccount({ updates: UPDATES, ...WRITERS, perSession: UPDATES_PER_SESSION });
     log(
       `storage: ${fmt.int(stored.updates)} updates in ${fmt.int(stored.ms)} ms, ${fmt.bytes(stored.storedBytes)} stored`,
     );

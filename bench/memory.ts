@@ -15,9 +15,10 @@
  * reference and relay rooms start empty. Clients run in two worker processes; each
  * connection answers the sync handshake minimally and then stays idle (pings answered).
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IdleOpenAnswer, IdleOpenRequest } from './clients/idle-clients.js';
 import { listOption, numberOption } from './lib/args.js';
 import { spawnScript } from './lib/children.js';
@@ -26,7 +27,7 @@ import { WorkerChannel } from './lib/ipc.js';
 import { availableMemoryBytes, rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table, type Target } from './lib/report.js';
-import { seedAccounts, seededDevice } from './lib/seed.js';
+import { seedAccounts, seededDevice, sqliteFileBytes } from './lib/seed.js';
 import { type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
 
 const result = beginResult('memory', 'Memory and scale: idle connections, loaded and unloaded accounts');
@@ -59,10 +60,6 @@ interface ServerMemory {
   /** badgesync: bytes on disk per stored account (database file / accounts). */
   readonly diskPerAccount: number | null;
   readonly unload: { loadedBefore: number; loadedAfter: number; waitedMs: number; rss: number; heap: number } | null;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function settledRss(pid: number): Promise<number> {
@@ -121,7 +118,7 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
     const db = path.join(dir, 'badgesync.db');
     seedAccounts(db, { count: WARM, prefix: 'warm-', ...SEED });
     seedAccounts(db, { count: ACCOUNTS, prefix: 'acct-', ...SEED });
-    diskPerAccount = fileBytes(db) / (WARM + ACCOUNTS);
+    diskPerAccount = sqliteFileBytes(db) / (WARM + ACCOUNTS);
   }
   const server = await startServer(kind, dir === null ? {} : { dir });
   const workers: WorkerChannel[] = [];
@@ -195,16 +192,6 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
     await server.stop();
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function fileBytes(db: string): number {
-  let bytes = 0;
-  for (const file of [db, `${db}-wal`, `${db}-shm`]) {
-    try {
-      bytes += statSync(file).size;
-    } catch {}
-  }
-  return bytes;
 }
 
 /**

@@ -11,6 +11,7 @@
  * Tokens are minted with the server's token module alone: importing @badgesync/server would
  * load the whole server, a second per worker.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type AccountId, type DeviceId, packMarker, unpackMarker } from '@badgesync/shared';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -97,10 +98,6 @@ function record(latency: number): void {
   }
   latencies[latencyCount++] = latency;
   received++;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function open(request: OpenRequest): Promise<OpenAnswer> {

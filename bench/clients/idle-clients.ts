@@ -9,11 +9,11 @@
  * load the whole server, a second per worker.
  */
 import type { AccountId, DeviceId } from '@badgesync/shared';
-import * as encoding from 'lib0/encoding';
 import type { WebSocket } from 'ws';
 import { mintDeviceToken } from '../../server/src/auth/device-token.js';
 import { serveRequests } from '../lib/ipc.js';
 import { sourceAddress, webSocketFrom } from '../lib/loopback.js';
+import { SyncType, syncFrame } from '../lib/sync-frames.js';
 
 export interface IdleOpenRequest {
   readonly syncUrl: string;
@@ -35,18 +35,10 @@ export interface IdleOpenAnswer {
   readonly firstError: string | null;
 }
 
-function syncFrame(sub: number, payload: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, 0);
-  encoding.writeVarUint(encoder, sub);
-  encoding.writeVarUint8Array(encoder, payload);
-  return encoding.toUint8Array(encoder);
-}
-
 /** Step 1 with the state vector of an empty document (no clients). */
-const EMPTY_STEP1 = syncFrame(0, new Uint8Array([0]));
+const EMPTY_STEP1 = syncFrame(SyncType.step1, new Uint8Array([0]));
 /** Step 2 with the update of an empty document (no structs, no deletes). */
-const EMPTY_STEP2 = syncFrame(1, new Uint8Array([0, 0]));
+const EMPTY_STEP2 = syncFrame(SyncType.step2, new Uint8Array([0, 0]));
 /** How long one connection may take before it counts as failed. */
 const CONNECT_TIMEOUT_MS = 30_000;
 

@@ -63,7 +63,9 @@ export function inclusiveTimes(file: string): { totalMs: number; functions: HotF
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const totals = new Map<string, { name: string; where: string; us: number }>();
   let totalUs = 0;
   for (const [id, us] of selfUs) {

@@ -5,6 +5,7 @@
  * thread and device), with its derived counts and client bindings, as the server would
  * have stored them. Much faster than the API (one fsync per account).
  */
+import { statSync } from 'node:fs';
 import { SqliteStore, type WriteBatch } from '@badgesync/server';
 import {
   type AccountId,
@@ -100,4 +101,15 @@ export function seedAccounts(
   }
   const bytesPerUpdate = templates.reduce((sum, t) => sum + t.update.byteLength, 0) / templates.length;
   return { accounts, ms: performance.now() - began, bytesPerUpdate };
+}
+
+/** Bytes of a SQLite database on disk: the file, its WAL and shared-memory index. */
+export function sqliteFileBytes(db: string): number {
+  let bytes = 0;
+  for (const file of [db, `${db}-wal`, `${db}-shm`]) {
+    try {
+      bytes += statSync(file).size;
+    } catch {}
+  }
+  return bytes;
 }

@@ -1,0 +1,120 @@
+/**
+ * The compaction sweep under load: many loaded rooms that reach the compaction threshold
+ * together, and how long the sweep that compacts them blocks the event loop.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SqliteStore } from '@badgesync/server';
+import { accountMaps, packMarker, parseAccountId, parseDeviceId, SERVER_DEVICE } from '@badgesync/shared';
+import type { WebSocket } from 'ws';
+import * as Y from 'yjs';
+import { COMPACT_AFTER_UPDATES, UNLOAD_SWEEP_MS } from '../../server/src/rooms/room-manager.js';
+import { scrape, total } from './prometheus.js';
+import { startServer } from './servers.js';
+import { openRawDevice } from './sync-clients.js';
+import { SyncType, syncFrame } from './sync-frames.js';
+
+/** The room manager's sweep interval: the sweep that compacts runs this long after start. */
+const SWEEP_MS = UNLOAD_SWEEP_MS;
+
+export interface CompactionFigures {
+  readonly rooms: number;
+  /** Largest event-loop delay (ms) while the rooms were loaded and due, before the sweep. */
+  readonly baselineMaxLagMs: number;
+  /** Largest event-loop delay (ms) around the sweep (15 s after start) that compacts them. */
+  readonly dueMaxLagMs: number;
+  /** Every scrape: ms since the server started listening, the delay since the last scrape, phase. */
+  readonly timeline: Array<{ atMs: number; maxLagMs: number; phase: 'baseline' | 'due' }>;
+}
+
+/**
+ * Rooms written at the same rate reach COMPACT_AFTER_UPDATES (500 log entries) together,
+ * and the 15 s sweep then compacts each in turn, one fsync'd transaction per room, on the
+ * event loop. Seeds `rooms` accounts with 499 log entries each, loads them (one connection
+ * each), makes every one due with one marker write, and reads the server's event-loop delay
+ * (/metrics, max since the previous scrape) before and through the next sweep.
+ */
+export async function compactionStall(rooms: number): Promise<CompactionFigures> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-compaction-'));
+  const server0 = new Y.Doc();
+  const heads: Uint8Array[] = [];
+  server0.on('update', (u: Uint8Array) => heads.push(u));
+  accountMaps(server0).heads.set('inbox', 10_000);
+  const device0 = new Y.Doc();
+  Y.applyUpdate(device0, heads[0] as Uint8Array);
+  const marks: Uint8Array[] = [];
+  device0.on('update', (u: Uint8Array) => marks.push(u));
+  // The heads update and COMPACT_AFTER_UPDATES − 2 markers: one entry short of due.
+  for (let seq = 1; seq <= COMPACT_AFTER_UPDATES - 2; seq++) {
+    accountMaps(device0).reads.set('inbox/dev-0', packMarker(0, seq));
+  }
+  const log499 = [heads[0] as Uint8Array, ...marks];
+  const store = new SqliteStore(path.join(dir, 'badgesync.db'));
+  try {
+    for (let start = 0; start < rooms; start += 100) {
+      const accounts = Array.from({ length: Math.min(100, rooms - start) }, (_, i) =>
+        parseAccountId(`due-${start + i}`),
+      );
+      store.commit({
+        updates: accounts.flatMap((account) => log499.map((update) => ({ account, update }))),
+        counts: [],
+        bindings: accounts.flatMap((account) => [
+          { account, clientId: server0.clientID, device: SERVER_DEVICE },
+          { account, clientId: device0.clientID, device: parseDeviceId('dev-0') },
+        ]),
+        idempotency: [],
+      });
+    }
+  } finally {
+    store.close();
+  }
+  // The write that makes a room due: another device's first marker (its own key, seq ≤ head).
+  const device1 = new Y.Doc();
+  const due: Uint8Array[] = [];
+  device1.on('update', (u: Uint8Array) => due.push(u));
+  accountMaps(device1).reads.set('inbox/dev-1', packMarker(0, 1));
+  const server = await startServer('badgesync', { dir });
+  const listening = performance.now();
+  const timeline: CompactionFigures['timeline'] = [];
+  const lag = async (phase: 'baseline' | 'due'): Promise<void> => {
+    const maxLagMs = total(await scrape(server.http), 'badgesync_nodejs_eventloop_lag_max_seconds') * 1000;
+    timeline.push({ atMs: performance.now() - listening, maxLagMs, phase });
+  };
+  const sockets: WebSocket[] = [];
+  try {
+    const devices: Array<Awaited<ReturnType<typeof openRawDevice>>> = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < rooms) {
+          const i = next++;
+          devices.push(await openRawDevice(server, `due-${i}`, 'dev-1'));
+        }
+      }),
+    );
+    for (const d of devices) sockets.push(d.ws);
+    // Resets the delay histogram: loading the rooms is not part of the figures.
+    await scrape(server.http);
+    await Promise.all(
+      devices.map(async (d) => {
+        d.ws.send(syncFrame(SyncType.update, due[0] as Uint8Array));
+        await d.acked();
+      }),
+    );
+    // The sweep runs 15 s after the server started (its timer starts just before it listens):
+    // samples until then are the baseline (the same rooms, due but not yet swept).
+    while (performance.now() - listening < SWEEP_MS + 2_500) {
+      await sleep(500);
+      await lag(performance.now() - listening < SWEEP_MS - 500 ? 'baseline' : 'due');
+    }
+    const max = (phase: 'baseline' | 'due') =>
+      Math.max(...timeline.filter((t) => t.phase === phase).map((t) => t.maxLagMs));
+    return { rooms, baselineMaxLagMs: max('baseline'), dueMaxLagMs: max('due'), timeline };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
