@@ -20,12 +20,12 @@ import { COMPACT_AFTER_UPDATES } from '../server/src/rooms/room-manager.js';
 import { numberOption } from './lib/args.js';
 import { compactionStall } from './lib/compaction-stall.js';
 import { heavyAccount } from './lib/heavy-account.js';
-import { median, percentile } from './lib/interim-stats.js';
 import { rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table, type Target } from './lib/report.js';
 import { seedAccounts, sqliteFileBytes } from './lib/seed.js';
 import { startServer } from './lib/servers.js';
+import { median, percentile } from './lib/stats.js';
 import { timeProviderSync } from './lib/sync-clients.js';
 
 const result = beginResult('cold', 'Cold paths: start-up, first sync of an unloaded account, storage after compaction');

@@ -25,8 +25,8 @@ import {
   type ThreadId,
 } from '@badgesync/shared';
 import * as Y from 'yjs';
-import { median } from './lib/interim-stats.js';
 import { beginResult, emitResult, fmt } from './lib/report.js';
+import { median } from './lib/stats.js';
 
 const THREADS = 10_000;
 const DEVICES = 5;

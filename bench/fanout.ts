@@ -29,7 +29,6 @@ import {
   tablesFor,
   targetsOf,
 } from './lib/fanout-summary.js';
-import { percentile } from './lib/interim-stats.js';
 import { WorkerChannel } from './lib/ipc.js';
 import {
   CpuMeter,
@@ -43,6 +42,7 @@ import {
 import { delta, scrape } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table } from './lib/report.js';
 import { api, inParallel, type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
+import { percentile } from './lib/stats.js';
 
 const result = beginResult('fanout', 'Read fan-out: badgesync, the reference y-websocket server and a bare relay');
 const quick = result.mode === 'quick';

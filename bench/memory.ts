@@ -22,13 +22,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IdleOpenAnswer, IdleOpenRequest } from './clients/idle-clients.js';
 import { listOption, numberOption } from './lib/args.js';
 import { spawnScript } from './lib/children.js';
-import { median } from './lib/interim-stats.js';
 import { WorkerChannel } from './lib/ipc.js';
 import { availableMemoryBytes, rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table, type Target } from './lib/report.js';
 import { seedAccounts, seededDevice, sqliteFileBytes } from './lib/seed.js';
 import { type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
+import { median } from './lib/stats.js';
 
 const result = beginResult('memory', 'Memory and scale: idle connections, loaded and unloaded accounts');
 const quick = result.mode === 'quick';

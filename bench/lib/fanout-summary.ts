@@ -3,9 +3,10 @@
  * (per step, ratios, sustained throughput) and the issue's targets. fanout.ts measures;
  * this file only summarizes.
  */
-import { median } from './interim-stats.js';
+
 import { type Cell, fmt, type Table, type Target } from './report.js';
 import type { ServerKind } from './servers.js';
+import { median } from './stats.js';
 
 /** How a run was set up, for the tables' titles and notes. */
 export interface FanoutContext {

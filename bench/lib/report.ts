@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BENCH_DIR } from './children.js';
 import { type MachineInfo, machineInfo } from './proc.js';
+import { formatTable } from './table.js';
 
 export type Cell = string | number | null;
 
@@ -46,30 +47,11 @@ export function isQuick(argv: readonly string[] = process.argv): boolean {
   return argv.includes('--quick');
 }
 
-/** A markdown table; numbers are right-aligned, missing cells are "—". */
-export function markdownTable(columns: readonly string[], rows: ReadonlyArray<Readonly<Record<string, Cell>>>): string {
-  const text = (cell: Cell | undefined) => (cell === null || cell === undefined ? '—' : String(cell));
-  // Right-align a column whose cells all read as figures ("1,234", "2.5 ms", "1.20×", "—").
-  const figure = /^(—|-?[\d,]+(\.\d+)?( ?(×|%|ms|µs|s|B|KB|MB|GB))?)$/;
-  const numeric = columns.map((column) =>
-    rows.every((row) => {
-      const cell = row[column];
-      return cell === null || cell === undefined || typeof cell === 'number' || figure.test(cell);
-    }),
-  );
-  const lines = [
-    `| ${columns.join(' | ')} |`,
-    `| ${columns.map((_, i) => (numeric[i] ? '---:' : '---')).join(' | ')} |`,
-    ...rows.map((row) => `| ${columns.map((column) => text(row[column])).join(' | ')} |`),
-  ];
-  return lines.join('\n');
-}
-
 /** The targets as a table: target, measured, met (yes / NO / —). */
 export function targetsTable(targets: readonly Target[]): string {
-  return markdownTable(
-    ['target', 'measured', 'met'],
+  return formatTable(
     targets.map((t) => ({ target: t.target, measured: t.measured, met: t.met === null ? '—' : t.met ? 'yes' : 'NO' })),
+    ['target', 'measured', 'met'],
   );
 }
 
@@ -77,7 +59,7 @@ export function renderResult(result: BenchResult): string {
   const parts = [`## ${result.title}`, ''];
   if ((result.targets ?? []).length > 0) parts.push(targetsTable(result.targets ?? []), '');
   for (const table of result.tables) {
-    parts.push(`### ${table.title}`, '', markdownTable(table.columns, table.rows), '');
+    parts.push(`### ${table.title}`, '', formatTable(table.rows, table.columns), '');
     for (const note of table.notes ?? []) parts.push(`- ${note}`);
     if ((table.notes ?? []).length > 0) parts.push('');
   }
