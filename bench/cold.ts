@@ -20,6 +20,7 @@ import { COMPACT_AFTER_UPDATES } from '../server/src/rooms/room-manager.js';
 import { numberOption } from './lib/args.js';
 import { compactionStall } from './lib/compaction-stall.js';
 import { heavyAccount } from './lib/heavy-account.js';
+import { probeLoopback } from './lib/loopback.js';
 import { rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table, type Target } from './lib/report.js';
@@ -109,6 +110,7 @@ async function firstSyncs(seededDir: string): Promise<SyncFigures> {
 }
 
 async function main(): Promise<void> {
+  await probeLoopback();
   const emptyDir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-empty-'));
   const seededDir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-cold-'));
   try {

@@ -17,7 +17,7 @@ import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { mintDeviceToken } from '../../server/src/auth/device-token.js';
 import { serveRequests } from '../lib/ipc.js';
-import { sourceAddress, webSocketFrom } from '../lib/loopback.js';
+import { probeLoopback, sourceAddress, webSocketFrom } from '../lib/loopback.js';
 
 export interface OpenRequest {
   readonly kind: 'badgesync' | 'reference' | 'relay';
@@ -101,6 +101,7 @@ function record(latency: number): void {
 }
 
 async function open(request: OpenRequest): Promise<OpenAnswer> {
+  await probeLoopback();
   const began = performance.now();
   const created: DeviceState[] = [];
   let index = request.connectionOffset;

@@ -12,7 +12,7 @@ import type { AccountId, DeviceId } from '@badgesync/shared';
 import type { WebSocket } from 'ws';
 import { mintDeviceToken } from '../../server/src/auth/device-token.js';
 import { serveRequests } from '../lib/ipc.js';
-import { sourceAddress, webSocketFrom } from '../lib/loopback.js';
+import { probeLoopback, sourceAddress, webSocketFrom } from '../lib/loopback.js';
 import { SyncType, syncFrame } from '../lib/sync-frames.js';
 
 export interface IdleOpenRequest {
@@ -72,6 +72,7 @@ function connect(url: string, index: number, ready: 'yjs' | 'open'): Promise<Web
 }
 
 async function open(request: IdleOpenRequest): Promise<IdleOpenAnswer> {
+  await probeLoopback();
   const began = performance.now();
   const readyMs = new Float64Array(request.connections.length);
   let opened = 0;
