@@ -58,6 +58,12 @@ async function runScript(name: string): Promise<Outcome> {
   return { name, code, ms, result, stdout };
 }
 
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+const loadAtStart = loadAverage();
+
 function report(outcomes: readonly Outcome[], totalMs: number): string {
   const machine = machineInfo();
   const lines = [
@@ -65,6 +71,7 @@ function report(outcomes: readonly Outcome[], totalMs: number): string {
     '',
     `- command: \`pnpm bench${full ? ' --full' : ''}\` — ${new Date().toISOString()}, ${fmt.int(totalMs / 1000)} s in all`,
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${fmt.bytes(machine.memoryBytes)} memory, Linux ${machine.kernel}, Node ${machine.node}`,
+    `- load average (1, 5, 15 min) at the start: ${loadAtStart}; at the end: ${loadAverage()} — other work on the machine shows as "other cores" in the fan-out tables`,
     '- every comparison in a table was measured in the same run, on this machine, with the same clients; clients run in processes of their own',
     '',
   ];
