@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { Metrics } from './metrics.js';
+import type { PushWrites } from './push/push-scheduler.js';
 import type { RoomEvents } from './rooms/account-room.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
@@ -31,6 +32,8 @@ export interface ServerParts {
     metrics: Metrics;
     log: Logger;
     isOnline: (a: AccountId, d: DeviceId) => boolean;
+    /** Push-state writes join the group commit. */
+    writes: PushWrites;
   }) => PushHooks;
 }
 
@@ -71,6 +74,10 @@ export class BadgesyncServer {
       metrics: this.metrics,
       log,
       isOnline: (a, d) => this.#rooms.peek(a)?.isOnline(d) ?? false,
+      writes: {
+        write: (work) => this.#commit.addWork(work),
+        afterWrites: (callback) => this.#commit.afterCommit(callback),
+      },
     });
     this.#sync = new SyncEndpoint(
       this.#rooms,
@@ -146,8 +153,9 @@ export class BadgesyncServer {
       clearInterval(this.#purge);
       this.#http.close();
       this.#sync.close();
-      this.#commit.close();
+      // Push first: the answers of pushes in flight write through the group commit.
       await this.#push.close();
+      this.#commit.close();
       this.#rooms.close();
       this.#http.closeAllConnections();
       this.parts.store.close();

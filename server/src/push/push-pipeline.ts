@@ -22,6 +22,7 @@ export async function pushPipeline(config: Config, log: Logger): Promise<ServerP
         log: ctx.log,
         metrics: new PushMetrics(ctx.metrics.registry),
         isOnline: ctx.isOnline,
+        writes: ctx.writes,
       },
     );
 }

@@ -15,8 +15,24 @@ export interface PushSchedulerOptions {
   readonly defaultTopic: string | null;
 }
 
+/**
+ * Where the scheduler's store writes go: into the server's group commit (one fsync per turn
+ * with everything else), and what runs once they are on disk. Without it, writes are
+ * immediate (unit tests).
+ */
+export interface PushWrites {
+  write(work: () => void): void;
+  afterWrites(callback: () => void): void;
+}
+
+const IMMEDIATE_WRITES: PushWrites = {
+  write: (work) => work(),
+  afterWrites: (callback) => callback(),
+};
+
 export interface PushSchedulerDeps {
   readonly store: Store;
+  readonly writes?: PushWrites;
   readonly sender: PushSender;
   readonly log: Logger;
   readonly metrics: PushMetrics;
@@ -60,12 +76,59 @@ export class PushScheduler implements PushHooks {
   #closed = false;
   readonly #sends = new Set<Promise<void>>();
   readonly #now: () => number;
+  readonly #writes: PushWrites;
+  /** Outbox writes not yet on disk, by device (null: removed), read before the store. */
+  readonly #stagedOutbox = new Map<DeviceId, Staged<OutboxEntry | null>>();
+  /** Delivered badges not yet on disk (null: cleared). */
+  readonly #stagedDelivered = new Map<DeviceId, Staged<number | null>>();
+  /** Counts #wake calls: only the latest one's callback arms the timer. */
+  #wakeSeq = 0;
 
   constructor(
     private readonly options: PushSchedulerOptions,
     private readonly deps: PushSchedulerDeps,
   ) {
     this.#now = deps.now ?? Date.now;
+    this.#writes = deps.writes ?? IMMEDIATE_WRITES;
+  }
+
+  /** The device's outbox entry, including writes not yet on disk. */
+  #getPush(device: DeviceId): OutboxEntry | null {
+    const staged = this.#stagedOutbox.get(device);
+    return staged !== undefined ? staged.value : this.deps.store.getPush(device);
+  }
+
+  #getDelivered(device: DeviceId): number | null {
+    const staged = this.#stagedDelivered.get(device);
+    return staged !== undefined ? staged.value : this.deps.store.getDelivered(device);
+  }
+
+  /** Stages a value over the store until the write that carries it is on disk. */
+  #stage<V>(map: Map<DeviceId, Staged<V>>, device: DeviceId, value: V, write: () => void): void {
+    const staged = { value };
+    map.set(device, staged);
+    this.#writes.write(write);
+    this.#writes.afterWrites(() => {
+      if (map.get(device) === staged) map.delete(device);
+    });
+  }
+
+  #enqueue(entry: OutboxEntry): void {
+    const { store } = this.deps;
+    this.#stage(this.#stagedOutbox, entry.device, entry, () => store.enqueuePush(entry));
+  }
+
+  /** Removes the device's entry if it still carries `badge` (a newer value stays). */
+  #remove(device: DeviceId, badge: number): void {
+    const current = this.#getPush(device);
+    if (current === null || current.badge !== badge) return;
+    const { store } = this.deps;
+    this.#stage(this.#stagedOutbox, device, null, () => store.removePush(device, badge));
+  }
+
+  #setDelivered(device: DeviceId, badge: number, at: number): void {
+    const { store } = this.deps;
+    this.#stage(this.#stagedDelivered, device, badge, () => store.setDelivered(device, badge, at));
   }
 
   /**
@@ -90,11 +153,10 @@ export class PushScheduler implements PushHooks {
    */
   #sweep(devices: readonly DeviceId[], from: number, queued: number): void {
     if (this.#closed) return;
-    const { store } = this.deps;
     const end = Math.min(devices.length, from + SWEEP_SLICE);
     let more = queued;
     for (const device of devices.slice(from, end)) {
-      if (store.getDelivered(device) === this.#badgeOf(device) && store.getPush(device) === null) continue;
+      if (this.#getDelivered(device) === this.#badgeOf(device) && this.#getPush(device) === null) continue;
       this.#queue(device, null, false);
       more++;
     }
@@ -132,7 +194,10 @@ export class PushScheduler implements PushHooks {
 
   /** [PUSH-6] A fresh token (or badges back on) has been shown nothing: forget what APNs had. */
   deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean): void {
-    if (fresh) this.deps.store.clearDelivered(device);
+    if (fresh) {
+      const { store } = this.deps;
+      this.#stage(this.#stagedDelivered, device, null, () => store.clearDelivered(device));
+    }
     if (!this.#onlineFor(account, device)) this.#queue(device, account);
   }
 
@@ -165,7 +230,7 @@ export class PushScheduler implements PushHooks {
     this.#triggers.set(device, triggers);
     const now = this.#now();
     if (this.#inFlight.has(device)) this.#dirty.add(device);
-    const existing = this.deps.store.getPush(device);
+    const existing = this.#getPush(device);
     if (existing !== null && !existing.parked && !this.#inFlight.has(device)) return;
     const lastSent = this.#lastSent.get(device) ?? Number.NEGATIVE_INFINITY;
     const entry: OutboxEntry = {
@@ -176,13 +241,24 @@ export class PushScheduler implements PushHooks {
       attempts: 0,
       parked: false,
     };
-    this.deps.store.enqueuePush(entry);
+    this.#enqueue(entry);
     this.deps.metrics.queued.inc();
     if (wake) this.#wake();
   }
 
-  /** Arms the timer for the earliest due entry that is not in flight. */
+  /** Arms the timer for the earliest due entry, once the outbox writes so far are on disk. */
   #wake(): void {
+    if (this.#closed) return;
+    // A wake registered earlier may run before writes staged since (a later group commit):
+    // only the latest wake, which runs after all of them, reads the outbox and arms the timer.
+    const seq = ++this.#wakeSeq;
+    this.#writes.afterWrites(() => {
+      if (seq === this.#wakeSeq) this.#wakeNow();
+    });
+  }
+
+  /** Arms the timer for the earliest due entry that is not in flight. */
+  #wakeNow(): void {
     if (this.#closed) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
@@ -224,7 +300,7 @@ export class PushScheduler implements PushHooks {
     const record = store.getDevice(device);
     const accounts = store.accountsOf(device);
     if (!this.#pushable(record)) {
-      store.removePush(device, entry.badge);
+      this.#remove(device, entry.badge);
       this.#triggers.delete(device);
       return;
     }
@@ -232,15 +308,15 @@ export class PushScheduler implements PushHooks {
     const triggers = this.#triggers.get(device);
     const changed = triggers === undefined || triggers.size === 0 ? accounts : [...triggers];
     if (changed.length > 0 && changed.every((account) => this.#onlineFor(account, device))) {
-      store.removePush(device, entry.badge);
+      this.#remove(device, entry.badge);
       this.#triggers.delete(device);
       metrics.skipped.inc({ reason: 'online' });
       return;
     }
     const badge = this.#badgeOf(device);
     // [PUSH-6] APNs already has this number.
-    if (store.getDelivered(device) === badge) {
-      store.removePush(device, entry.badge);
+    if (this.#getDelivered(device) === badge) {
+      this.#remove(device, entry.badge);
       this.#triggers.delete(device);
       metrics.skipped.inc({ reason: 'unchanged' });
       return;
@@ -273,11 +349,11 @@ export class PushScheduler implements PushHooks {
     const changedMidFlight = this.#dirty.delete(device);
     switch (result.kind) {
       case 'sent':
-        store.setDelivered(device, badge, now);
+        this.#setDelivered(device, badge, now);
         this.#lastSent.set(device, now);
         if (changedMidFlight) {
           // Counts changed mid-flight: the entry queued meanwhile stays, due one window on.
-          store.enqueuePush({
+          this.#enqueue({
             ...entry,
             badge: this.#badgeOf(device),
             attempts: 0,
@@ -285,7 +361,7 @@ export class PushScheduler implements PushHooks {
             changedAt: now,
             dueAt: now + this.options.pushDelayMs,
           });
-        } else store.removePush(device, entry.badge);
+        } else this.#remove(device, entry.badge);
         metrics.sent.inc();
         metrics.latency.observe((now - entry.changedAt) / 1000);
         return;
@@ -296,11 +372,11 @@ export class PushScheduler implements PushHooks {
         const replaced = record === null || record.apnsToken !== token;
         const revived =
           result.timestamp !== undefined && record !== null && record.tokenRegisteredAt > result.timestamp;
-        if (!replaced && !revived) store.invalidateToken(device, result.reason);
+        if (!replaced && !revived) this.#writes.write(() => store.invalidateToken(device, result.reason));
         if (replaced && changedMidFlight) {
           // Fix: the registration of the new token queued it while this push was in flight;
           // removing "our" entry (same badge) dropped that push, so the new token got nothing.
-          store.enqueuePush({
+          this.#enqueue({
             ...entry,
             badge: this.#badgeOf(device),
             attempts: 0,
@@ -308,7 +384,7 @@ export class PushScheduler implements PushHooks {
             changedAt: now,
             dueAt: now + this.options.pushDelayMs,
           });
-        } else store.removePush(device, entry.badge);
+        } else this.#remove(device, entry.badge);
         metrics.failed.inc({ reason: result.reason });
         log.info({ device, reason: result.reason, replaced, revived }, 'APNs refused the token');
         return;
@@ -316,7 +392,7 @@ export class PushScheduler implements PushHooks {
       case 'retry': {
         const attempts = entry.attempts + 1;
         const parked = attempts >= MAX_ATTEMPTS;
-        store.enqueuePush({
+        this.#enqueue({
           ...entry,
           badge: this.#badgeOf(device),
           attempts,
@@ -334,11 +410,11 @@ export class PushScheduler implements PushHooks {
           { device, reason: result.reason },
           'APNs rejected the provider token: check the key, key id and team id',
         );
-        store.enqueuePush({ ...entry, dueAt: now + PROVIDER_KEY_RETRY_MS });
+        this.#enqueue({ ...entry, dueAt: now + PROVIDER_KEY_RETRY_MS });
         metrics.failed.inc({ reason: result.reason });
         return;
       case 'failed':
-        store.removePush(device, entry.badge);
+        this.#remove(device, entry.badge);
         metrics.failed.inc({ reason: result.reason });
         log.warn({ device, reason: result.reason }, 'push failed for good');
         return;
@@ -359,6 +435,11 @@ export class PushScheduler implements PushHooks {
     await Promise.allSettled([...this.#sends]);
     await this.deps.sender.close();
   }
+}
+
+/** A staged value, boxed so that two stagings of the same value are told apart. */
+interface Staged<V> {
+  readonly value: V;
 }
 
 function graceKey(account: AccountId, device: DeviceId): string {

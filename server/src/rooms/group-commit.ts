@@ -14,6 +14,7 @@ export class GroupCommit {
   #batch = GroupCommit.#empty();
   #counts = new Map<AccountId, () => AccountCounts>();
   #callbacks: Array<() => void> = [];
+  #work: Array<() => void> = [];
   #scheduled: NodeJS.Immediate | null = null;
   #closed = false;
 
@@ -44,6 +45,12 @@ export class GroupCommit {
 
   addIdempotency(account: AccountId, key: string, response: string, at: number): void {
     this.#batch.idempotency.push({ account, key, response, at });
+    this.#schedule();
+  }
+
+  /** Store calls of other parts (push state) to run in the same transaction. */
+  addWork(work: () => void): void {
+    this.#work.push(work);
     this.#schedule();
   }
 
@@ -86,12 +93,20 @@ export class GroupCommit {
     const batch = this.#batch;
     for (const [account, read] of this.#counts) batch.counts.push({ account, counts: read() });
     const callbacks = this.#callbacks;
+    const work = this.#work;
     this.#batch = GroupCommit.#empty();
     this.#counts = new Map();
     this.#callbacks = [];
+    this.#work = [];
     const stop = this.metrics.storeCommitSeconds.startTimer();
     try {
-      this.store.commit(batch);
+      if (work.length === 0) this.store.commit(batch);
+      else {
+        this.store.transaction(() => {
+          this.store.commit(batch);
+          for (const write of work) write();
+        });
+      }
     } catch (err) {
       this.onFatal(err);
       return;

@@ -55,6 +55,15 @@ export class MemoryStore implements Store {
     if (this.#closed) throw new TypeError('The database connection is not open');
   }
 
+  /**
+   * Runs `work`. Unlike SQLite, a throw inside it does not undo the calls made before it:
+   * callers (group commit) only put calls in it that have been checked already.
+   */
+  transaction(work: () => void): void {
+    this.#open();
+    work();
+  }
+
   commit(batch: WriteBatch): void {
     this.#open();
     // Check everything first: once writing starts nothing can throw, so a batch is all-or-nothing.

@@ -194,6 +194,10 @@ export class SqliteStore implements Store {
     this.#commit.immediate(batch);
   }
 
+  transaction(work: () => void): void {
+    this.#db.transaction(work).immediate();
+  }
+
   loadDoc(account: AccountId): StoredDoc {
     return this.#loadDoc(account);
   }

@@ -78,6 +78,11 @@ export interface OutboxEntry {
 export interface Store {
   /** [STORE-1] Applies a whole batch in one transaction; durable when it returns. */
   commit(batch: WriteBatch): void;
+  /**
+   * [STORE-10] Runs `work` (calls of this store) in one transaction, durable when it
+   * returns; calls that open their own transaction inside it become part of it.
+   */
+  transaction(work: () => void): void;
 
   /** [STORE-2] Snapshot and log of one account; an unknown account has no updates. */
   loadDoc(account: AccountId): StoredDoc;
