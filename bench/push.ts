@@ -223,8 +223,9 @@ const COLUMNS = [
 ] as const;
 
 /**
- * What the scheduler's own store writes cost on this disk: each is a transaction of its own
- * (synchronous=FULL: one fsync), on the server's event loop, outside group commit.
+ * What the scheduler's own store writes would cost on this disk as transactions of their
+ * own (synchronous=FULL: one fsync each) — the baseline for the server, which puts them in
+ * the turn's group commit instead.
  */
 function storeWriteCosts(samples = 500): { enqueuePush: number; setDelivered: number; removePush: number } {
   const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-push-'));
@@ -316,7 +317,7 @@ async function main(): Promise<void> {
     const writes = storeWriteCosts();
     const perPush = writes.enqueuePush + writes.setDelivered + writes.removePush;
     const writesTable: Table = {
-      title: 'The push path’s own store writes, each one fsync’d transaction (same disk, this run)',
+      title: 'The push path’s store writes, if each were its own fsync’d transaction (same disk, this run)',
       columns: ['write', 'when', 'µs each'],
       rows: [
         { write: 'enqueuePush', when: 'a change queues an offline device', 'µs each': fmt.int(writes.enqueuePush) },
@@ -325,7 +326,7 @@ async function main(): Promise<void> {
         { write: 'all three', when: 'one post → one push', 'µs each': fmt.int(perPush) },
       ],
       notes: [
-        `They run on the server's event loop, outside group commit: ${fmt.int(perPush)} µs of fsync per post-and-push caps one node near ${fmt.int(1e6 / perPush)} posts/s on this disk before any CPU is spent (fsync times vary run to run).`,
+        `The server puts them in the turn's group commit (one fsync with the updates and counts of that turn). Alone they would cost ${fmt.int(perPush)} µs of fsync per post-and-push, capping one node near ${fmt.int(1e6 / perPush)} posts/s on this disk (fsync times vary run to run).`,
       ],
     };
     const data = {
