@@ -1,5 +1,5 @@
 /**
- * docs/SPEC.md and the server's code and tests quote the same rules: every server rule ID
+ * docs/SPEC.md and the server's and SDK's code and tests quote the same rules: every server rule ID
  * named in code or tests is defined, and every defined server rule is quoted by the name of
  * at least one test (unit, contract or end-to-end).
  */
@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PREFIXES = ['AUTH', 'SYNC', 'CLOSE', 'API', 'STORE', 'PUSH', 'OPS', 'CONF', 'ERR'];
+const PREFIXES = ['AUTH', 'SYNC', 'CLOSE', 'API', 'STORE', 'PUSH', 'OPS', 'CONF', 'ERR', 'SDK'];
 const ID = new RegExp(`\\b(?:${PREFIXES.join('|')})-\\d+\\b`, 'g');
 const spec = readFileSync(path.join(ROOT, 'docs/SPEC.md'), 'utf8');
 const defined = [...spec.matchAll(/^- \*\*\[([A-Z]+-\d+)\]\*\*/gm)]
