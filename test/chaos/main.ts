@@ -1,0 +1,60 @@
+/**
+ * `pnpm chaos [--long] [--seed N] [--persons N] [--duration S] [--json FILE]`
+ *
+ * Runs one chaos simulation (quick by default, `--long` for hundreds of devices), prints the
+ * report and exits 0 when it passed, 1 when it did not. The seed comes from `--seed`, else
+ * BADGESYNC_SEED, else a fresh one; it is printed first, so any run can be replayed.
+ */
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { longConfig, quickConfig } from './config.js';
+import { freshSeed } from './random.js';
+import { formatReport, summarize } from './report.js';
+import { runChaos } from './run.js';
+
+const { values } = parseArgs({
+  options: {
+    long: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    persons: { type: 'string' },
+    duration: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+function numberOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`--${name} needs a number, got ${value}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const seed = numberOption('seed', values.seed ?? process.env.BADGESYNC_SEED) ?? freshSeed();
+const persons = numberOption('persons', values.persons);
+const duration = numberOption('duration', values.duration);
+const overrides = {
+  ...(persons === undefined ? {} : { persons }),
+  ...(duration === undefined ? {} : { durationMs: duration * 1000 }),
+};
+const config = values.long ? longConfig(seed, overrides) : quickConfig(seed, overrides);
+
+console.log(`badgesync chaos (${config.name}) seed=${seed}`);
+const started = Date.now();
+try {
+  const run = await runChaos(config, { log: (line) => console.log(line) });
+  const summary = summarize(run);
+  console.log(formatReport(summary, { devices: values.long ? 12 : 8 }));
+  console.log(`  (${((Date.now() - started) / 1000).toFixed(0)} s wall)`);
+  if (values.json !== undefined) {
+    const { run: _run, ...rest } = summary;
+    const detail = { t0: run.t0, kills: run.kills, intervals: run.intervals, pushes: run.pushes, plan: run.plan };
+    await writeFile(values.json, JSON.stringify({ ...rest, ...detail }, null, 2));
+  }
+  process.exitCode = summary.ok ? 0 : 1;
+} catch (err) {
+  console.error(`chaos run failed (seed=${seed}): ${(err as Error)?.stack ?? err}`);
+  process.exitCode = 1;
+}

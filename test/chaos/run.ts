@@ -1,0 +1,456 @@
+/**
+ * One chaos run: the real server process (temp SQLite), the test APNs server, a truth
+ * watcher per account, and the planned devices on the real SDK, each behind its own faulty
+ * link. Plays the seeded plan, heals, settles, checks the end state, and returns everything
+ * the report needs. Every process, server, socket and timer it made is gone when it returns
+ * or throws.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { AccountCounts } from '@badgesync/shared';
+import { api, badge as getBadge } from '../helpers/api-client.js';
+import { ApnsAnswers, type ApnsRequestRecord, ApnsTestServer } from '../helpers/apns-test-server.js';
+import { apnsEnv, apnsToken, badgeOf } from '../helpers/push-rig.js';
+import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+import { type ApnsPhase, type ChaosConfig, serverTimingEnv, TIMINGS } from './config.js';
+import { DisagreementTracker, type Interval, type Stretch } from './disagreement.js';
+import { ChaosLink, loopbackAddress } from './link.js';
+import { PresenceHistory, type PushVerdict } from './presence.js';
+import { Random } from './random.js';
+import { buildPlan, type Plan, type TimedEvent } from './schedule.js';
+import { SimDevice } from './sim-device.js';
+import { TruthWatchers } from './truth.js';
+
+/** Setup (servers, certificates, devices signing in) may take this long on a loaded machine. */
+const SETUP_TIMEOUT_MS = 60_000;
+/** Devices set up at once: enough to be quick, few enough not to trip the server's limits. */
+const SETUP_CONCURRENCY = 8;
+/** The end state counts as settled once every device stayed right this long. */
+const SETTLED_FOR_MS = 1_000;
+/**
+ * How far back a push's possible causes reach: a sign-out queues one after the grace period
+ * and a window (PUSH-3, PUSH-4), plus a round trip.
+ */
+const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + TIMINGS.apnsRoundTripMs;
+
+export interface PushRecord {
+  readonly device: string;
+  /** ms since the chaos start. */
+  readonly at: number;
+  readonly badge: number | undefined;
+  readonly status: number | 'cancelled';
+  readonly verdict: PushVerdict;
+  readonly accounts: readonly string[];
+}
+
+export interface EndState {
+  readonly device: string;
+  readonly foreground: boolean;
+  readonly shown: number;
+  readonly truth: number;
+  readonly accounts: readonly string[];
+}
+
+export interface ChaosRun {
+  readonly config: ChaosConfig;
+  readonly plan: Plan;
+  /** Epoch ms of the chaos start; interval times are epoch ms too. */
+  readonly t0: number;
+  /** ms from the chaos start to the end of the settle phase. */
+  readonly measuredMs: number;
+  readonly settleTookMs: number;
+  readonly intervals: readonly Interval[];
+  readonly stretches: readonly Stretch[];
+  readonly pushes: readonly PushRecord[];
+  readonly endedWrong: readonly EndState[];
+  /** Foreground replicas whose counts differ from the server's at the end. */
+  readonly replicaMismatches: readonly string[];
+  /** Watchers whose badge differs from GET /badge at the end. */
+  readonly truthMismatches: readonly string[];
+  readonly failures: ReadonlyMap<string, number>;
+  readonly kills: ReadonlyArray<{ readonly at: number; readonly downMs: number }>;
+  readonly ingest: { readonly ok: number; readonly failed: number };
+  readonly eventLoopMs: { readonly p99: number; readonly max: number };
+  /** Time from a request's arrival at the test APNs server to its answer, ms. */
+  readonly apnsAnswerMs: readonly number[];
+  readonly tokenDevices: readonly string[];
+}
+
+export interface RunOptions {
+  /** Progress lines (setup steps, kills); default silent. */
+  readonly log?: (line: string) => void;
+}
+
+export async function runChaos(config: ChaosConfig, options: RunOptions = {}): Promise<ChaosRun> {
+  const log = options.log ?? (() => {});
+  const plan = buildPlan(config);
+  const cleanup: Array<() => Promise<unknown> | unknown> = [];
+  try {
+    return await play(config, plan, cleanup, log);
+  } finally {
+    for (const step of cleanup.reverse()) await Promise.allSettled([Promise.resolve().then(step)]);
+    await stopAll();
+  }
+}
+
+async function play(
+  config: ChaosConfig,
+  plan: Plan,
+  cleanup: Array<() => Promise<unknown> | unknown>,
+  log: (line: string) => void,
+): Promise<ChaosRun> {
+  const setupDeadline = Date.now() + SETUP_TIMEOUT_MS;
+  const failures = new Map<string, number>();
+  const fail = (what: string, _error?: unknown): void => {
+    failures.set(what, (failures.get(what) ?? 0) + 1);
+  };
+
+  const apns = await ApnsTestServer.start();
+  cleanup.push(() => apns.close());
+  let server: ServerProcess = await startServer({ env: { ...serverTimingEnv(), ...apnsEnv(apns) } });
+  let serverDown = false;
+  log(`server ${server.http}, APNs ${apns.address}; ${plan.devices.length} devices, ${plan.accounts.length} accounts`);
+
+  const truth = await TruthWatchers.start(server, plan.accounts, SETUP_TIMEOUT_MS);
+  cleanup.push(() => truth.close());
+
+  const devices: SimDevice[] = [];
+  const byToken = new Map<string, SimDevice>();
+  const byPerson = new Map<number, SimDevice[]>();
+  const trackers = new Map<string, DisagreementTracker>();
+  const presence = new Map<string, PresenceHistory>();
+  const candidates = new Map<string, readonly string[]>();
+  let t0 = Number.POSITIVE_INFINITY;
+
+  const recompute = (device: SimDevice, cause: string) => {
+    const tracker = trackers.get(device.id);
+    if (tracker === undefined) return;
+    const at = Date.now();
+    const accounts = device.shownAccounts;
+    let expected = 0;
+    for (const account of accounts) expected += truth.badge(account);
+    const linkDown = !device.link.flowing;
+    tracker.observe(
+      {
+        at,
+        measured: device.foreground || device.apnsToken !== null,
+        shown: device.shown,
+        truth: expected,
+        excused: serverDown || (device.foreground && linkDown),
+        state: `${device.foreground ? 'fg' : 'bg'}${linkDown ? `/${device.link.mode}` : ''}${serverDown ? '/server-down' : ''}`,
+      },
+      cause,
+    );
+    const history = presence.get(device.id) as PresenceHistory;
+    for (const account of candidates.get(device.id) ?? []) {
+      history.setMember(account, device.accounts.has(account), at);
+      const live = device.foreground && device.status(account) === 'synced' && device.link.flowing && !serverDown;
+      history.setLive(account, live, at);
+    }
+  };
+  const recomputeAll = (cause: string) => {
+    for (const device of devices) recompute(device, cause);
+  };
+
+  for (const planned of plan.devices) {
+    const link = await ChaosLink.open(server.port, loopbackAddress(planned.index));
+    cleanup.push(() => link.close());
+    const device: SimDevice = new SimDevice({
+      id: planned.id,
+      kind: planned.kind,
+      apnsToken: planned.kind === 'ios' ? apnsToken(planned.id) : null,
+      link,
+      backend: () => server,
+      random: new Random(config.seed, `sdk:${planned.id}`),
+      changed: (cause) => recompute(device, cause),
+      failed: fail,
+    });
+    link.onMode(() => recompute(device, 'link'));
+    devices.push(device);
+    candidates.set(device.id, planned.candidates);
+    if (device.apnsToken !== null) byToken.set(device.apnsToken, device);
+    const family = byPerson.get(planned.person) ?? [];
+    family.push(device);
+    byPerson.set(planned.person, family);
+  }
+  cleanup.push(() => Promise.allSettled(devices.map((device) => device.close())));
+  const accountPerson = new Map<string, number>();
+  for (const d of plan.devices) for (const a of d.candidates) accountPerson.set(a, d.person);
+  truth.onChange((account) => {
+    for (const device of byPerson.get(accountPerson.get(account) ?? -1) ?? []) recompute(device, 'truth');
+  });
+
+  const pushes: PushRecord[] = [];
+  const apnsAnswerMs: number[] = [];
+  cleanup.push(
+    apns.onAnswer((request: ApnsRequestRecord) => {
+      const device = byToken.get(request.deviceToken);
+      if (device === undefined || request.receivedAt < t0) return;
+      const status = request.answer !== null && 'status' in request.answer ? request.answer.status : 'cancelled';
+      const badge = badgeOf(request);
+      apnsAnswerMs.push(Date.now() - request.receivedAt);
+      const judged = (presence.get(device.id) as PresenceHistory).judge(
+        request.receivedAt,
+        TIMINGS.graceMs,
+        CAUSE_LOOKBACK_MS,
+      );
+      pushes.push({ device: device.id, at: request.receivedAt - t0, badge, status, ...judged });
+      if (status === 200 && badge !== undefined) {
+        device.apnsShown = badge;
+        recompute(device, 'apns');
+      }
+    }),
+  );
+
+  // Setup: every device in the foreground, signed in to its first accounts, synced.
+  log('setting up devices');
+  const queue = [...plan.devices];
+  await Promise.all(
+    Array.from({ length: SETUP_CONCURRENCY }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const device = devices[next.index] as SimDevice;
+        await device.toForeground();
+        for (const account of next.initial) await device.signIn(account);
+      }
+    }),
+  );
+  await until(
+    () => devices.every((d) => [...d.accounts].every((a) => d.status(a) === 'synced')),
+    setupDeadline - Date.now(),
+    'every device synced',
+  );
+  await until(
+    () =>
+      devices.every((d) => d.shown === d.shownAccounts.reduce((sum, a) => sum + truth.badge(a), 0)) &&
+      apns.requests.every((r) => r.answer !== null),
+    setupDeadline - Date.now(),
+    'every device right before the start',
+  );
+  for (const [what, count] of failures) log(`  setup: ${what} ×${count}`);
+  failures.clear();
+
+  // The chaos phase.
+  t0 = Date.now();
+  for (const device of devices) {
+    trackers.set(device.id, new DisagreementTracker(device.id));
+    presence.set(device.id, new PresenceHistory());
+    recompute(device, 'start');
+  }
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const ops = new Set<Promise<void>>();
+  const track = (what: string, work: () => Promise<void>) => {
+    const op: Promise<void> = work()
+      .catch((err: unknown) => fail(what, err))
+      .finally(() => ops.delete(op));
+    ops.add(op);
+  };
+  const ingest = { ok: 0, failed: 0 };
+  const call = async (route: string, body: unknown) => {
+    try {
+      const answer = await api(server, 'POST', route, body);
+      if (answer.status === 200) ingest.ok++;
+      else ingest.failed++;
+    } catch {
+      ingest.failed++;
+    }
+  };
+  const kills: Array<{ at: number; downMs: number }> = [];
+  const byId = new Map(devices.map((d) => [d.id, d]));
+
+  const dispatch = (event: TimedEvent) => {
+    switch (event.kind) {
+      case 'foreground':
+      case 'background': {
+        const device = byId.get(event.device) as SimDevice;
+        device.enqueue(event.kind, () => (event.kind === 'foreground' ? device.toForeground() : device.toBackground()));
+        return;
+      }
+      case 'link': {
+        const device = byId.get(event.device) as SimDevice;
+        if (event.fault === 'cut') {
+          device.link.cut();
+          if (event.osNotices) device.network.set(false);
+        } else if (event.fault === 'blackhole') device.link.blackhole();
+        else device.link.stall();
+        return;
+      }
+      case 'link-restore': {
+        const device = byId.get(event.device) as SimDevice;
+        device.link.restore();
+        device.network.set(true);
+        return;
+      }
+      case 'read':
+      case 'unread': {
+        const device = byId.get(event.device) as SimDevice;
+        device.enqueue(event.kind, () => {
+          const seq = Math.round(event.fraction * truth.head(event.account, event.thread));
+          if (event.kind === 'read') device.read(event.account, event.thread, seq);
+          else device.unread(event.account, event.thread, Math.max(1, seq));
+        });
+        return;
+      }
+      case 'read-all': {
+        const device = byId.get(event.device) as SimDevice;
+        device.enqueue('read-all', () => device.readAll(event.account));
+        return;
+      }
+      case 'mute': {
+        const device = byId.get(event.device) as SimDevice;
+        device.enqueue('mute', () => device.mute(event.account, event.thread, event.on));
+        return;
+      }
+      case 'sign-in':
+      case 'sign-out': {
+        const device = byId.get(event.device) as SimDevice;
+        device.enqueue(event.kind, () =>
+          event.kind === 'sign-in' ? device.signIn(event.account) : device.signOut(event.account),
+        );
+        return;
+      }
+      case 'items':
+        track('items', () => call(`/v1/accounts/${event.account}/items`, { thread: event.thread, count: event.count }));
+        return;
+      case 'burst':
+        track('burst', async () => {
+          for (let i = 0; i < event.posts; i++)
+            await call(`/v1/accounts/${event.account}/items`, { thread: event.thread });
+        });
+        return;
+      case 'server-read':
+        track('server-read', () =>
+          call(`/v1/accounts/${event.account}/read`, {
+            thread: event.thread,
+            seq: Math.round(event.fraction * truth.head(event.account, event.thread)),
+          }),
+        );
+        return;
+      case 'apns':
+        apns.setRule(event.phase === null ? null : apnsRule(event.phase));
+        return;
+      case 'kill':
+        track('kill', async () => {
+          const killedAt = Date.now();
+          serverDown = true;
+          recomputeAll('server-down');
+          await server.kill();
+          log(`  kill -9 at ${((killedAt - t0) / 1000).toFixed(1)} s`);
+          const next = await server.restart();
+          server = next;
+          for (const device of devices) device.link.retarget(next.port);
+          truth.retarget(next.syncUrl);
+          serverDown = false;
+          recomputeAll('server-up');
+          kills.push({ at: killedAt - t0, downMs: Date.now() - killedAt });
+          log(`  restarted after ${Date.now() - killedAt} ms`);
+        });
+        return;
+    }
+  };
+
+  log(`chaos for ${config.durationMs / 1000} s (${plan.events.length} events)`);
+  for (const event of plan.events) {
+    const wait = t0 + event.at - Date.now();
+    if (wait > 0) await sleep(wait);
+    dispatch(event);
+  }
+  await sleep(Math.max(0, t0 + config.durationMs - Date.now()));
+
+  // Heal and settle: networks back, APNs answering; apps stay where they are.
+  log('healing; settling');
+  apns.setRule(null);
+  for (const device of devices) {
+    device.link.restore();
+    device.network.set(true);
+  }
+  const settleStart = Date.now();
+  // A restart or a burst still running finishes first (bounded by the settle time).
+  while (ops.size > 0 && Date.now() - settleStart < config.settleMs) await sleep(20);
+  let rightSince: number | null = null;
+  while (Date.now() - settleStart < config.settleMs) {
+    const right = devices.every((d) => !(trackers.get(d.id) as DisagreementTracker).wrong);
+    if (!right) rightSince = null;
+    else if (rightSince === null) rightSince = Date.now();
+    else if (Date.now() - rightSince >= SETTLED_FOR_MS) break;
+    await sleep(20);
+  }
+  await Promise.allSettled([...ops, ...devices.map((d) => d.idle())]);
+  const settleTookMs = Date.now() - settleStart;
+
+  // The end state: the server's stored counts are the truth.
+  const finalCounts = new Map<string, AccountCounts>();
+  for (const account of plan.accounts) finalCounts.set(account, await getBadge(server, account));
+  const endAt = Date.now();
+  loop.disable();
+  for (const device of devices) {
+    recompute(device, 'end');
+    (trackers.get(device.id) as DisagreementTracker).finish(endAt);
+  }
+  const truthMismatches = plan.accounts
+    .filter((account) => truth.badge(account) !== finalCounts.get(account)?.badge)
+    .map((account) => `${account}: watcher ${truth.badge(account)}, GET /badge ${finalCounts.get(account)?.badge}`);
+  const endedWrong: EndState[] = [];
+  const replicaMismatches: string[] = [];
+  for (const device of devices) {
+    const accounts = device.shownAccounts;
+    const expected = accounts.reduce((sum, a) => sum + (finalCounts.get(a)?.badge ?? 0), 0);
+    const judged = device.foreground || device.apnsToken !== null;
+    if (judged && device.shown !== expected) {
+      endedWrong.push({
+        device: device.id,
+        foreground: device.foreground,
+        shown: device.shown,
+        truth: expected,
+        accounts,
+      });
+    }
+    for (const account of accounts) {
+      const local = device.counts(account);
+      if (local !== null && JSON.stringify(local) !== JSON.stringify(finalCounts.get(account))) {
+        replicaMismatches.push(`${device.id} ${account}: ${JSON.stringify(local)}`);
+      }
+    }
+  }
+  return {
+    config,
+    plan,
+    t0,
+    measuredMs: endAt - t0,
+    settleTookMs,
+    intervals: devices.flatMap((d) => (trackers.get(d.id) as DisagreementTracker).intervals),
+    stretches: devices.flatMap((d) => (trackers.get(d.id) as DisagreementTracker).stretches),
+    pushes,
+    endedWrong,
+    replicaMismatches,
+    truthMismatches,
+    failures,
+    kills,
+    ingest,
+    eventLoopMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    apnsAnswerMs,
+    tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
+  };
+}
+
+function apnsRule(phase: ApnsPhase) {
+  switch (phase.mode) {
+    case 'too-many-requests':
+      return () => ApnsAnswers.tooManyRequests;
+    case 'unavailable':
+      return () => ApnsAnswers.serviceUnavailable;
+    case 'slow':
+      return () => ApnsAnswers.slow(phase.delayMs);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
