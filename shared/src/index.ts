@@ -39,4 +39,16 @@ export {
   readsKey,
   unpackMarker,
 } from './schema.js';
+export {
+  decodeMessage,
+  encodeAwareness,
+  encodeStep1,
+  encodeStep2,
+  encodeUpdate,
+  MessageType,
+  messageTypeOf,
+  SyncType,
+  WireError,
+  type WireMessage,
+} from './wire.js';
 export { type ClientBindings, checkUpdate, type Verdict, type WriteRuleContext } from './write-rules.js';
