@@ -341,6 +341,18 @@ export class PushScheduler implements PushHooks {
     this.#wake();
   }
 
+  /** The device again, one window on, with its badge as it is now (counts changed mid-flight). */
+  #requeue(entry: OutboxEntry, now: number): void {
+    this.#enqueue({
+      ...entry,
+      badge: this.#badgeOf(entry.device),
+      attempts: 0,
+      parked: false,
+      changedAt: now,
+      dueAt: now + this.options.pushDelayMs,
+    });
+  }
+
   /** [PUSH-7] What each answer means for the token, the outbox and the metrics. */
   #settle(entry: OutboxEntry, badge: number, token: string, result: SendResult): void {
     const { store, metrics, log } = this.deps;
@@ -353,14 +365,7 @@ export class PushScheduler implements PushHooks {
         this.#lastSent.set(device, now);
         if (changedMidFlight) {
           // Counts changed mid-flight: the entry queued meanwhile stays, due one window on.
-          this.#enqueue({
-            ...entry,
-            badge: this.#badgeOf(device),
-            attempts: 0,
-            parked: false,
-            changedAt: now,
-            dueAt: now + this.options.pushDelayMs,
-          });
+          this.#requeue(entry, now);
         } else this.#remove(device, entry.badge);
         metrics.sent.inc();
         metrics.latency.observe((now - entry.changedAt) / 1000);
@@ -376,14 +381,7 @@ export class PushScheduler implements PushHooks {
         if (replaced && changedMidFlight) {
           // Fix: the registration of the new token queued it while this push was in flight;
           // removing "our" entry (same badge) dropped that push, so the new token got nothing.
-          this.#enqueue({
-            ...entry,
-            badge: this.#badgeOf(device),
-            attempts: 0,
-            parked: false,
-            changedAt: now,
-            dueAt: now + this.options.pushDelayMs,
-          });
+          this.#requeue(entry, now);
         } else this.#remove(device, entry.badge);
         metrics.failed.inc({ reason: result.reason });
         log.info({ device, reason: result.reason, replaced, revived }, 'APNs refused the token');
