@@ -118,8 +118,10 @@ describe('chaos: pushes to online devices', () => {
     p.setLive('b', true, 0);
     p.setMember('b', false, 1_000);
     p.setLive('b', false, 1_000);
-    assert.equal(p.judge(1_500, grace, 600).verdict, 'offline');
+    assert.equal(p.judge(1_500, grace, 600).verdict, 'after-sign-out');
     assert.equal(p.judge(1_700, grace, 600).verdict, 'online');
+    p.setLive('a', false, 1_800);
+    assert.equal(p.judge(1_900, grace, 600).verdict, 'offline');
   });
 });
 

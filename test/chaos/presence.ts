@@ -12,6 +12,12 @@ export type PushVerdict =
   | 'online'
   /** Online for all of them at that instant, for less than the grace period (a race). */
   | 'race'
+  /**
+   * Online for every account it is still signed in to, for the grace period, but signed out of
+   * another within the lookback: the push that sign-out queues (PUSH-3: the account that
+   * changed is the one it is not online for).
+   */
+  | 'after-sign-out'
   | 'offline';
 
 export class PresenceHistory {
@@ -38,14 +44,20 @@ export class PresenceHistory {
    * was live on every one of them throughout [at − graceMs, at].
    */
   judge(at: number, graceMs: number, lookbackMs: number): { verdict: PushVerdict; accounts: string[] } {
-    const accounts = [...this.#member]
-      .filter(([, periods]) => periods.some(([from, to]) => from <= at && to >= at - lookbackMs))
-      .map(([account]) => account);
+    const memberDuring = (from: number) =>
+      [...this.#member]
+        .filter(([, periods]) => periods.some(([start, end]) => start <= at && end >= from))
+        .map(([account]) => account);
+    const accounts = memberDuring(at - lookbackMs);
     if (accounts.length === 0) return { verdict: 'offline', accounts };
     const covered = (account: string, from: number) =>
       (this.#live.get(account) ?? []).some(([start, end]) => start <= from && end >= at);
     if (accounts.every((account) => covered(account, at - graceMs))) return { verdict: 'online', accounts };
     if (accounts.every((account) => covered(account, at))) return { verdict: 'race', accounts };
+    const current = memberDuring(at);
+    if (current.length > 0 && current.every((account) => covered(account, at - graceMs))) {
+      return { verdict: 'after-sign-out', accounts };
+    }
     return { verdict: 'offline', accounts };
   }
 }

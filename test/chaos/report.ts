@@ -64,6 +64,7 @@ export interface ChaosSummary {
     readonly perDeviceHourMax: number;
     readonly online: readonly PushRecord[];
     readonly races: number;
+    readonly afterSignOut: number;
   };
   readonly perDevice: readonly DeviceRow[];
   readonly run: ChaosRun;
@@ -168,6 +169,7 @@ export function summarize(run: ChaosRun): ChaosSummary {
       perDeviceHourMax: max(perHour),
       online,
       races: run.pushes.filter((p) => p.verdict === 'race').length,
+      afterSignOut: run.pushes.filter((p) => p.verdict === 'after-sign-out').length,
     },
     perDevice,
     run,
@@ -217,7 +219,8 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
   lines.push(
     `  pushes: ${s.pushes.requests} requests (${s.pushes.accepted} accepted); per token device per simulated hour: ` +
       `mean ${s.pushes.perDeviceHourMean.toFixed(1)}, max ${s.pushes.perDeviceHourMax.toFixed(1)}; ` +
-      `to online devices: ${s.pushes.online.length} (races within the grace period: ${s.pushes.races})`,
+      `to online devices: ${s.pushes.online.length} (races within the grace period: ${s.pushes.races}; ` +
+      `sign-out pushes to devices online for their other accounts: ${s.pushes.afterSignOut})`,
   );
   for (const push of s.pushes.online.slice(0, 10)) {
     lines.push(
@@ -232,6 +235,16 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     `  machine: event-loop delay p99 ${run.eventLoopMs.p99.toFixed(0)} ms, max ${run.eventLoopMs.max.toFixed(0)} ms; ` +
       `APNs answers p50 ${ms(percentile(run.apnsAnswerMs, 50))}, p99 ${ms(percentile(run.apnsAnswerMs, 99))}; ` +
       `ingest ${run.ingest.ok} ok, ${run.ingest.failed} failed; settled in ${ms(run.settleTookMs)}`,
+  );
+  const longest = (stalls: readonly { at: number; ms: number }[]) =>
+    [...stalls]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 3)
+      .map((st) => `${ms(st.ms)} at ${(st.at / 1000).toFixed(1)} s`)
+      .join(', ') || 'none';
+  lines.push(
+    `  stalls: test process ${run.stalls.process.length} (longest ${longest(run.stalls.process)}); ` +
+      `server /healthz over 100 ms ${run.stalls.server.length} (longest ${longest(run.stalls.server)})`,
   );
   if (run.failures.size > 0) {
     lines.push(

@@ -27,10 +27,17 @@ const SETUP_CONCURRENCY = 8;
 /** The end state counts as settled once every device stayed right this long. */
 const SETTLED_FOR_MS = 1_000;
 /**
- * How far back a push's possible causes reach: a sign-out queues one after the grace period
- * and a window (PUSH-3, PUSH-4), plus a round trip.
+ * How far back a push's possible causes reach: a sign-out closes the device's connection to
+ * that account, whose grace period then queues a push one window later (PUSH-3, PUSH-4); 1 s
+ * more for a server whose timers run late under load.
  */
-const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + TIMINGS.apnsRoundTripMs;
+const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + 1_000;
+
+/** The stall monitors: a 20 ms timer late by 50 ms; /healthz every 100 ms slower than 100 ms. */
+const STALL_TICK_MS = 20;
+const PROCESS_STALL_MS = 50;
+const SERVER_PROBE_MS = 100;
+const SERVER_STALL_MS = 100;
 
 export interface PushRecord {
   readonly device: string;
@@ -40,6 +47,11 @@ export interface PushRecord {
   readonly status: number | 'cancelled';
   readonly verdict: PushVerdict;
   readonly accounts: readonly string[];
+}
+
+export interface Stall {
+  readonly at: number;
+  readonly ms: number;
 }
 
 export interface EndState {
@@ -70,6 +82,13 @@ export interface ChaosRun {
   readonly kills: ReadonlyArray<{ readonly at: number; readonly downMs: number }>;
   readonly ingest: { readonly ok: number; readonly failed: number };
   readonly eventLoopMs: { readonly p99: number; readonly max: number };
+  /**
+   * Moments the machine stood still: the test process's timers firing late (`process`, every
+   * 20 ms timer late by more than 50 ms) and the server answering /healthz slowly (`server`,
+   * probed every 100 ms, over 100 ms). Times are ms since the chaos start. Not excused: shown
+   * to explain what an interval contains.
+   */
+  readonly stalls: { readonly process: readonly Stall[]; readonly server: readonly Stall[] };
   /** Time from a request's arrival at the test APNs server to its answer, ms. */
   readonly apnsAnswerMs: readonly number[];
   readonly tokenDevices: readonly string[];
@@ -237,6 +256,33 @@ async function play(
   }
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  const stalls = { process: [] as Stall[], server: [] as Stall[] };
+  let expected = Date.now() + STALL_TICK_MS;
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    if (now - expected > PROCESS_STALL_MS) stalls.process.push({ at: expected - t0, ms: now - expected });
+    expected = now + STALL_TICK_MS;
+  }, STALL_TICK_MS);
+  cleanup.push(() => clearInterval(ticker));
+  let probing = true;
+  cleanup.push(() => {
+    probing = false;
+  });
+  const probe = (async () => {
+    while (probing) {
+      const started = Date.now();
+      if (!serverDown) {
+        try {
+          await fetch(`${server.http}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text());
+          const ms = Date.now() - started;
+          if (ms > SERVER_STALL_MS) stalls.server.push({ at: started - t0, ms });
+        } catch {
+          // Down or restarting: the kill says so.
+        }
+      }
+      await sleep(SERVER_PROBE_MS);
+    }
+  })();
   const ops = new Set<Promise<void>>();
   const track = (what: string, work: () => Promise<void>) => {
     const op: Promise<void> = work()
@@ -376,6 +422,9 @@ async function play(
   }
   await Promise.allSettled([...ops, ...devices.map((d) => d.idle())]);
   const settleTookMs = Date.now() - settleStart;
+  probing = false;
+  clearInterval(ticker);
+  await probe;
 
   // The end state: the server's stored counts are the truth.
   const finalCounts = new Map<string, AccountCounts>();
@@ -427,6 +476,7 @@ async function play(
     kills,
     ingest,
     eventLoopMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    stalls,
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
   };
