@@ -1,11 +1,14 @@
 /**
  * The chaos run's measuring instruments, checked on hand-made timelines: the disagreement
- * intervals (README "Definitions") and the online-push judge. No servers; milliseconds.
+ * intervals (README "Definitions"), the online-push judge, the plan, and the faulty link
+ * (against a local echo server). Well under a second.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { apnsAllowanceMs, promisedBound, quickConfig } from './config.js';
 import { DisagreementTracker, type Observation } from './disagreement.js';
+import { ChaosLink, loopbackAddress } from './link.js';
 import { PresenceHistory } from './presence.js';
 import { buildPlan } from './schedule.js';
 
@@ -157,5 +160,115 @@ describe('chaos: plan and bound', () => {
     }
     assert.ok(a.devices.some((d) => d.kind === 'web') && a.devices.some((d) => d.kind === 'ios'));
     assert.notDeepEqual(buildPlan(quickConfig(8)).events, a.events);
+  });
+});
+
+describe('chaos: the link', () => {
+  /** An echo server and one client through a link; everything closed in `after`. */
+  async function rig() {
+    const sockets = new Set<net.Socket>();
+    const from: string[] = [];
+    const echo = net.createServer((socket) => {
+      sockets.add(socket);
+      from.push(socket.remoteAddress ?? '');
+      socket.on('data', (chunk) => socket.write(chunk));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+    const link = await ChaosLink.open((echo.address() as net.AddressInfo).port, loopbackAddress(3));
+    const connect = async () => {
+      const client = net.connect(link.port, '127.0.0.1');
+      const received: string[] = [];
+      let closed = false;
+      client.on('data', (chunk) => received.push(chunk.toString()));
+      client.on('close', () => {
+        closed = true;
+      });
+      client.on('error', () => {});
+      await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+      return { client, received, closed: () => closed };
+    };
+    const close = async () => {
+      await link.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => echo.close(() => resolve()));
+    };
+    return { link, connect, close, from, peers: () => [...sockets].filter((s) => !s.destroyed).length };
+  }
+
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
+
+  test("open: bytes pass, from the device's own loopback address", async () => {
+    const r = await rig();
+    try {
+      const c = await r.connect();
+      c.client.write('hi');
+      await settle();
+      assert.deepEqual(c.received, ['hi']);
+      assert.deepEqual(r.from, [loopbackAddress(3)]);
+      c.client.destroy();
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('stall: nothing moves, nothing is lost; restore delivers', async () => {
+    const r = await rig();
+    try {
+      const c = await r.connect();
+      r.link.stall();
+      c.client.write('held');
+      await settle();
+      assert.deepEqual(c.received, []);
+      r.link.restore();
+      await settle();
+      assert.equal(c.received.join(''), 'held');
+      assert.equal(c.closed(), false);
+      c.client.destroy();
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('blackhole: bytes dropped, no close either way; restore resets the connection', async () => {
+    const r = await rig();
+    try {
+      const c = await r.connect();
+      await settle();
+      r.link.blackhole();
+      c.client.write('lost');
+      await settle();
+      assert.deepEqual(c.received, []);
+      assert.equal(c.closed(), false);
+      c.client.destroy();
+      await settle();
+      assert.equal(r.peers(), 1, 'the server side learns nothing of the device leaving');
+      r.link.restore();
+      await settle();
+      assert.equal(r.peers(), 0, 'reset once the path is back');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('cut: connections reset at once, new ones refused until restore', async () => {
+    const r = await rig();
+    try {
+      const c = await r.connect();
+      r.link.cut();
+      await settle();
+      assert.equal(c.closed(), true);
+      const refused = await r.connect();
+      await settle();
+      assert.equal(refused.closed(), true);
+      r.link.restore();
+      const again = await r.connect();
+      again.client.write('back');
+      await settle();
+      assert.deepEqual(again.received, ['back']);
+      again.client.destroy();
+    } finally {
+      await r.close();
+    }
   });
 });

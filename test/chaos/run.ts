@@ -263,11 +263,7 @@ async function play(
     if (now - expected > PROCESS_STALL_MS) stalls.process.push({ at: expected - t0, ms: now - expected });
     expected = now + STALL_TICK_MS;
   }, STALL_TICK_MS);
-  cleanup.push(() => clearInterval(ticker));
   let probing = true;
-  cleanup.push(() => {
-    probing = false;
-  });
   const probe = (async () => {
     while (probing) {
       const started = Date.now();
@@ -283,6 +279,12 @@ async function play(
       await sleep(SERVER_PROBE_MS);
     }
   })();
+  const stopMonitors = async () => {
+    probing = false;
+    clearInterval(ticker);
+    await probe;
+  };
+  cleanup.push(stopMonitors);
   const ops = new Set<Promise<void>>();
   const track = (what: string, work: () => Promise<void>) => {
     const op: Promise<void> = work()
@@ -422,9 +424,7 @@ async function play(
   }
   await Promise.allSettled([...ops, ...devices.map((d) => d.idle())]);
   const settleTookMs = Date.now() - settleStart;
-  probing = false;
-  clearInterval(ticker);
-  await probe;
+  await stopMonitors();
 
   // The end state: the server's stored counts are the truth.
   const finalCounts = new Map<string, AccountCounts>();

@@ -20,6 +20,8 @@ import type { DeviceKind } from './schedule.js';
 
 /** A device's HTTP call gives up after 2 s: a blackholed one would otherwise hang the app's queue. */
 const HTTP_TIMEOUT_MS = 2_000;
+/** close() waits this long for the app's queue: a call stuck on a dead server must not hang the run. */
+const CLOSE_WAIT_MS = 5_000;
 /** Device tokens live an hour: longer than any run. */
 const TOKEN_TTL_S = 3_600;
 
@@ -242,9 +244,11 @@ export class SimDevice {
     this.#sync?.account(account)?.mute(thread, on);
   }
 
-  /** Stops the app for good (end of the run). */
+  /** Stops the app for good (end of the run), after what is queued (given a few seconds at most). */
   async close(): Promise<void> {
-    await this.#queue;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#queue, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
     this.#closed = true;
     const sync = this.#sync;
     this.#sync = null;
