@@ -46,6 +46,8 @@ export interface ChaosSummary {
     readonly p99RawMs: number;
     readonly worst: JudgedInterval | null;
     readonly worstRaw: JudgedInterval | null;
+    /** Intervals that met no APNs phase: judged against the bound alone. */
+    readonly plain: { readonly count: number; readonly maxMs: number; readonly p99Ms: number };
     /** Intervals of token devices that met an APNs phase: their largest and what it was allowed. */
     readonly apnsImpaired: { readonly count: number; readonly maxMs: number; readonly allowedMs: number };
   };
@@ -93,6 +95,7 @@ export function summarize(run: ChaosRun): ChaosSummary {
   const byAttributable = [...judged].sort((a, b) => b.attributableMs - a.attributableMs);
   const byRaw = [...judged].sort((a, b) => b.lengthMs - a.lengthMs);
   const impaired = judged.filter((i) => i.apnsAllowanceMs > 0);
+  const plain = judged.filter((i) => i.apnsAllowanceMs === 0).map((i) => i.attributableMs);
   const worstImpaired = [...impaired].sort((a, b) => b.attributableMs - a.attributableMs)[0];
 
   const simulatedHours = (run.measuredMs * TIMINGS.simulatedTimeScale) / 3_600_000;
@@ -148,6 +151,7 @@ export function summarize(run: ChaosRun): ChaosSummary {
       p99RawMs: percentile(raw, 99),
       worst: byAttributable[0] ?? null,
       worstRaw: byRaw[0] ?? null,
+      plain: { count: plain.length, maxMs: max(plain), p99Ms: percentile(plain, 99) },
       apnsImpaired: {
         count: impaired.length,
         maxMs: worstImpaired?.attributableMs ?? 0,
@@ -208,8 +212,9 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     lines.push(`    largest raw: ${describe(s.intervals.worstRaw, run.t0)}`);
   }
   lines.push(
-    `    met an APNs phase: ${s.intervals.apnsImpaired.count}, largest ${ms(s.intervals.apnsImpaired.maxMs)} ` +
-      `(allowed ${ms(s.intervals.apnsImpaired.allowedMs)})`,
+    `    met no APNs phase: ${s.intervals.plain.count}, largest ${ms(s.intervals.plain.maxMs)} (bound ${ms(b.totalMs)}), ` +
+      `p99 ${ms(s.intervals.plain.p99Ms)}; met an APNs phase: ${s.intervals.apnsImpaired.count}, ` +
+      `largest ${ms(s.intervals.apnsImpaired.maxMs)} (allowed ${ms(s.intervals.apnsImpaired.allowedMs)})`,
   );
   lines.push(
     `  wrong stretches (contiguous, ${s.stretches.count}): longest ${ms(s.stretches.maxMs)} ` +
