@@ -128,6 +128,11 @@ export function summarize(run: ChaosRun): ChaosSummary {
   if (online.length > 0) problems.push(`${online.length} push(es) to online devices`);
   if (violations.length > 0) problems.push(`${violations.length} interval(s) over the promised bound`);
   if (run.truthMismatches.length > 0) problems.push(`${run.truthMismatches.length} truth watcher(s) off at the end`);
+  if (run.truthChecks.lagging.length > 0) {
+    problems.push(
+      `the truth lagged the stored counts ${run.truthChecks.lagging.length} time(s): measurements unreliable`,
+    );
+  }
   if (run.replicaMismatches.length > 0) problems.push(`${run.replicaMismatches.length} replica(s) off at the end`);
   if (run.kills.length < run.plan.kills.length) problems.push('a server restart did not finish');
 
@@ -194,7 +199,7 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
       `${s.measuredS.toFixed(1)} s measured = ${(s.simulatedHours * 60).toFixed(0)} simulated minutes (×${TIMINGS.simulatedTimeScale})`,
   );
   lines.push(
-    `  faults: ${run.kills.map((k) => `kill -9 at ${(k.at / 1000).toFixed(1)} s (down ${k.downMs} ms)`).join(', ') || 'no kill'}; ` +
+    `  faults: ${run.kills.map((k) => `kill -9 at ${(k.at / 1000).toFixed(1)} s (down ${k.downMs} ms, truth resynced ${k.truthResyncMs} ms later)`).join(', ') || 'no kill'}; ` +
       `APNs ${run.plan.apnsPhases.map((p) => `${p.mode}${p.mode === 'slow' ? ` ${p.delayMs} ms` : ''} ${((p.endMs - p.startMs) / 1000).toFixed(1)} s`).join(', ')}`,
   );
   lines.push(
@@ -236,6 +241,13 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     `  ended wrong: ${run.endedWrong.length === 0 ? 'none' : run.endedWrong.map((e) => `${e.device} (${e.foreground ? 'fg' : 'bg'}) shows ${e.shown}, truth ${e.truth}`).join('; ')}`,
   );
   for (const line of [...run.truthMismatches, ...run.replicaMismatches].slice(0, 10)) lines.push(`    ${line}`);
+  lines.push(
+    `  truth checks against GET /badge during the run: ${run.truthChecks.checked}, lagging ${run.truthChecks.lagging.length}` +
+      run.truthChecks.lagging
+        .slice(0, 5)
+        .map((l) => `\n    truth lagged: ${l}`)
+        .join(''),
+  );
   lines.push(
     `  machine: event-loop delay p99 ${run.eventLoopMs.p99.toFixed(0)} ms, max ${run.eventLoopMs.max.toFixed(0)} ms; ` +
       `APNs answers p50 ${ms(percentile(run.apnsAnswerMs, 50))}, p99 ${ms(percentile(run.apnsAnswerMs, 99))}; ` +

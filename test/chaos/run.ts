@@ -38,6 +38,9 @@ const STALL_TICK_MS = 20;
 const PROCESS_STALL_MS = 50;
 const SERVER_PROBE_MS = 100;
 const SERVER_STALL_MS = 100;
+/** The truth cross-check: one account every 250 ms; a disagreement is checked again 300 ms later. */
+const TRUTH_CHECK_EVERY_MS = 250;
+const TRUTH_RECHECK_MS = 300;
 
 export interface PushRecord {
   readonly device: string;
@@ -47,6 +50,15 @@ export interface PushRecord {
   readonly status: number | 'cancelled';
   readonly verdict: PushVerdict;
   readonly accounts: readonly string[];
+}
+
+export interface Kill {
+  /** ms since the chaos start. */
+  readonly at: number;
+  /** From the kill to the restarted process listening: excused time. */
+  readonly downMs: number;
+  /** From listening until every truth watcher had synced again (the truth is blind meanwhile). */
+  readonly truthResyncMs: number;
 }
 
 export interface Stall {
@@ -79,7 +91,9 @@ export interface ChaosRun {
   /** Watchers whose badge differs from GET /badge at the end. */
   readonly truthMismatches: readonly string[];
   readonly failures: ReadonlyMap<string, number>;
-  readonly kills: ReadonlyArray<{ readonly at: number; readonly downMs: number }>;
+  readonly kills: readonly Kill[];
+  /** The watchers against the stored counts during the run (README "Truth"). */
+  readonly truthChecks: { readonly checked: number; readonly lagging: readonly string[] };
   readonly ingest: { readonly ok: number; readonly failed: number };
   readonly eventLoopMs: { readonly p99: number; readonly max: number };
   /**
@@ -279,10 +293,43 @@ async function play(
       await sleep(SERVER_PROBE_MS);
     }
   })();
+  // The truth against the stored counts: a watcher that disagrees with GET /badge while
+  // neither moves, and still does 300 ms later, would make every judgement of its account
+  // unreliable. Round robin over the accounts, one every 250 ms.
+  const truthChecks = { checked: 0, lagging: [] as string[] };
+  const checkTruth = (async () => {
+    for (let i = 0; probing; i++) {
+      await sleep(TRUTH_CHECK_EVERY_MS);
+      const account = plan.accounts[i % plan.accounts.length] as string;
+      const disagrees = async () => {
+        const wasDown = serverDown;
+        const before = truth.badge(account);
+        const stored = await getBadge(server, account).then(
+          (answer) => answer.badge,
+          () => null,
+        );
+        const after = truth.badge(account);
+        if (wasDown || serverDown || stored === null || before !== after || stored === after) return null;
+        return { watcher: after, stored };
+      };
+      if ((await disagrees()) === null) {
+        truthChecks.checked++;
+        continue;
+      }
+      await sleep(TRUTH_RECHECK_MS);
+      const again = await disagrees();
+      truthChecks.checked++;
+      if (again !== null) {
+        truthChecks.lagging.push(
+          `${account} at ${((Date.now() - t0) / 1000).toFixed(1)} s: watcher ${again.watcher}, stored ${again.stored}`,
+        );
+      }
+    }
+  })();
   const stopMonitors = async () => {
     probing = false;
     clearInterval(ticker);
-    await probe;
+    await Promise.all([probe, checkTruth]);
   };
   cleanup.push(stopMonitors);
   const ops = new Set<Promise<void>>();
@@ -302,7 +349,7 @@ async function play(
       ingest.failed++;
     }
   };
-  const kills: Array<{ at: number; downMs: number }> = [];
+  const kills: Kill[] = [];
   const byId = new Map(devices.map((d) => [d.id, d]));
 
   const dispatch = (event: TimedEvent) => {
@@ -385,12 +432,15 @@ async function play(
           log(`  kill -9 at ${((killedAt - t0) / 1000).toFixed(1)} s`);
           const next = await server.restart();
           server = next;
-          for (const device of devices) device.link.retarget(next.port);
           truth.retarget(next.syncUrl);
+          for (const device of devices) device.link.retarget(next.port);
           serverDown = false;
           recomputeAll('server-up');
-          kills.push({ at: killedAt - t0, downMs: Date.now() - killedAt });
-          log(`  restarted after ${Date.now() - killedAt} ms`);
+          const upAt = Date.now();
+          await truth.synced(SETUP_TIMEOUT_MS);
+          const kill = { at: killedAt - t0, downMs: upAt - killedAt, truthResyncMs: Date.now() - upAt };
+          kills.push(kill);
+          log(`  restarted after ${kill.downMs} ms; every truth watcher synced ${kill.truthResyncMs} ms later`);
         });
         return;
     }
@@ -477,6 +527,7 @@ async function play(
     ingest,
     eventLoopMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     stalls,
+    truthChecks,
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
   };

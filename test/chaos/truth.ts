@@ -14,6 +14,24 @@ import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { deviceToken } from '../helpers/api-client.js';
 
+/**
+ * Each watcher connects from its own loopback address: the server allows 100 upgrades at
+ * once per address before authentication, and after a restart every watcher reconnects in the
+ * same instant. From one address the last ones would wait seconds, and the truth with them.
+ */
+export function watcherAddress(index: number): string {
+  return `127.11.${Math.floor(index / 250)}.${(index % 250) + 1}`;
+}
+
+/** `ws` bound to a local address, as a WebSocket class y-websocket can construct. */
+function fromAddress(localAddress: string) {
+  return class extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { localAddress });
+    }
+  };
+}
+
 /** The watchers' device ID: a valid ID no device uses; it never writes. */
 export const WATCHER_DEVICE = 'chaos-truth';
 
@@ -39,12 +57,12 @@ export class TruthWatchers {
     // Each stock provider listens to the process's 'exit' (to say goodbye to its peers).
     process.setMaxListeners(Math.max(process.getMaxListeners(), accounts.length + 10));
     try {
-      for (const account of accounts) {
+      for (const [index, account] of accounts.entries()) {
         const doc = new Y.Doc();
         const tracker = new CountsTracker(doc);
         const token = await deviceToken(server, account, WATCHER_DEVICE, 24 * 3600);
         const provider = new WebsocketProvider(server.syncUrl, account, doc, {
-          WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+          WebSocketPolyfill: fromAddress(watcherAddress(index)) as unknown as typeof globalThis.WebSocket,
           params: { token },
           disableBc: true,
           // Back within 100 ms of a restart, not 2.5 s: the truth must not lag the devices.
