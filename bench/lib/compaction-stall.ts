@@ -11,30 +11,31 @@ import { accountMaps, packMarker, parseAccountId, parseDeviceId, SERVER_DEVICE }
 import type { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { COMPACT_AFTER_UPDATES, UNLOAD_SWEEP_MS } from '../../server/src/rooms/room-manager.js';
-import { scrape, total } from './prometheus.js';
 import { startServer } from './servers.js';
 import { openRawDevice } from './sync-clients.js';
 import { SyncType, syncFrame } from './sync-frames.js';
 
 /** The room manager's sweep interval: the sweep that compacts runs this long after start. */
 const SWEEP_MS = UNLOAD_SWEEP_MS;
+/** How often the probe asks: fine enough to see a stall of tens of milliseconds. */
+const PROBE_MS = 20;
 
 export interface CompactionFigures {
   readonly rooms: number;
-  /** Largest event-loop delay (ms) while the rooms were loaded and due, before the sweep. */
-  readonly baselineMaxLagMs: number;
-  /** Largest event-loop delay (ms) around the sweep (15 s after start) that compacts them. */
-  readonly dueMaxLagMs: number;
-  /** Every scrape: ms since the server started listening, the delay since the last scrape, phase. */
-  readonly timeline: Array<{ atMs: number; maxLagMs: number; phase: 'baseline' | 'due' }>;
+  /** Longest probe round trip (ms) while the rooms were loaded and due, before the sweep. */
+  readonly baselineMaxMs: number;
+  /** Longest probe round trip (ms) around the sweep (15 s after start) that compacts them. */
+  readonly sweepMaxMs: number;
+  /** Every probe: ms since the server listened, its round trip, and which window it is in. */
+  readonly timeline: Array<{ atMs: number; roundTripMs: number; phase: 'baseline' | 'due' }>;
 }
 
 /**
  * Rooms written at the same rate reach COMPACT_AFTER_UPDATES (500 log entries) together,
  * and the 15 s sweep then compacts each in turn, one fsync'd transaction per room, on the
  * event loop. Seeds `rooms` accounts with 499 log entries each, loads them (one connection
- * each), makes every one due with one marker write, and reads the server's event-loop delay
- * (/metrics, max since the previous scrape) before and through the next sweep.
+ * each), makes every one due with one marker write, and times a probe's round trips (a sync
+ * step 1 answered by a step 2) before and through the next sweep.
  */
 export async function compactionStall(rooms: number): Promise<CompactionFigures> {
   const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-compaction-'));
@@ -78,10 +79,6 @@ export async function compactionStall(rooms: number): Promise<CompactionFigures>
   const server = await startServer('badgesync', { dir });
   const listening = performance.now();
   const timeline: CompactionFigures['timeline'] = [];
-  const lag = async (phase: 'baseline' | 'due'): Promise<void> => {
-    const maxLagMs = total(await scrape(server.http), 'badgesync_nodejs_eventloop_lag_max_seconds') * 1000;
-    timeline.push({ atMs: performance.now() - listening, maxLagMs, phase });
-  };
   const sockets: WebSocket[] = [];
   try {
     const devices: Array<Awaited<ReturnType<typeof openRawDevice>>> = [];
@@ -95,8 +92,10 @@ export async function compactionStall(rooms: number): Promise<CompactionFigures>
       }),
     );
     for (const d of devices) sockets.push(d.ws);
-    // Resets the delay histogram: loading the rooms is not part of the figures.
-    await scrape(server.http);
+    // A probe on an account of its own: a step 1 every PROBE_MS, answered once the server
+    // has handled everything before it; its round trip is how long the server was away.
+    const probe = await openRawDevice(server, 'probe', 'probe-d0');
+    sockets.push(probe.ws);
     await Promise.all(
       devices.map(async (d) => {
         d.ws.send(syncFrame(SyncType.update, due[0] as Uint8Array));
@@ -106,12 +105,15 @@ export async function compactionStall(rooms: number): Promise<CompactionFigures>
     // The sweep runs 15 s after the server started (its timer starts just before it listens):
     // samples until then are the baseline (the same rooms, due but not yet swept).
     while (performance.now() - listening < SWEEP_MS + 2_500) {
-      await sleep(500);
-      await lag(performance.now() - listening < SWEEP_MS - 500 ? 'baseline' : 'due');
+      const sent = performance.now();
+      await probe.acked();
+      const atMs = sent - listening;
+      timeline.push({ atMs, roundTripMs: performance.now() - sent, phase: atMs < SWEEP_MS - 500 ? 'baseline' : 'due' });
+      await sleep(PROBE_MS);
     }
     const max = (phase: 'baseline' | 'due') =>
-      Math.max(...timeline.filter((t) => t.phase === phase).map((t) => t.maxLagMs));
-    return { rooms, baselineMaxLagMs: max('baseline'), dueMaxLagMs: max('due'), timeline };
+      Math.max(...timeline.filter((t) => t.phase === phase).map((t) => t.roundTripMs));
+    return { rooms, baselineMaxMs: max('baseline'), sweepMaxMs: max('due'), timeline };
   } finally {
     for (const ws of sockets) ws.terminate();
     await server.stop();
