@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IdleOpenAnswer, IdleOpenRequest } from './clients/idle-clients.js';
 import { listOption, numberOption } from './lib/args.js';
 import { spawnScript } from './lib/children.js';
+import { Inspector } from './lib/inspector.js';
 import { WorkerChannel } from './lib/ipc.js';
 import { availableMemoryBytes, rssBytes } from './lib/proc.js';
 import { scrape, total } from './lib/prometheus.js';
@@ -49,11 +50,11 @@ interface ServerMemory {
   readonly rssAfterConnections: number;
   readonly perConnection: number;
   readonly perAccount: number;
-  readonly heapPerConnection: number | null;
-  readonly heapPerAccount: number | null;
-  /** badgesync's heap used at the baseline and with every connection open. */
-  readonly baseHeap: number | null;
-  readonly heapAtEnd: number | null;
+  /** V8 heap in use (after a full collection): per connection, per account, at the baseline, at the end. */
+  readonly heapPerConnection: number;
+  readonly heapPerAccount: number;
+  readonly baseHeap: number;
+  readonly heapAtEnd: number;
   readonly opened: number;
   readonly failed: number;
   readonly connectMsPerConnection: number;
@@ -62,19 +63,19 @@ interface ServerMemory {
   readonly unload: { loadedBefore: number; loadedAfter: number; waitedMs: number; rss: number; heap: number } | null;
 }
 
-async function settledRss(pid: number): Promise<number> {
+/**
+ * RSS and V8 heap in use once the server has settled: a full garbage collection first (via
+ * the inspector), so both count what the server retains, not garbage not yet collected.
+ */
+async function settled(server: RunningServer, inspector: Inspector): Promise<{ rss: number; heap: number }> {
   await sleep(SETTLE_MS);
+  await inspector.collectGarbage();
   const samples: number[] = [];
   for (let i = 0; i < 3; i++) {
-    samples.push(rssBytes(pid));
     await sleep(200);
+    samples.push(rssBytes(server.pid));
   }
-  return median(samples);
-}
-
-async function heapUsed(server: RunningServer): Promise<number | null> {
-  if (server.kind !== 'badgesync') return null;
-  return total(await scrape(server.http), 'badgesync_nodejs_heap_size_used_bytes');
+  return { rss: median(samples), heap: await inspector.heapUsed() };
 }
 
 let connectionIndex = 0;
@@ -120,7 +121,8 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
     seedAccounts(db, { count: ACCOUNTS, prefix: 'acct-', ...SEED });
     diskPerAccount = sqliteFileBytes(db) / (WARM + ACCOUNTS);
   }
-  const server = await startServer(kind, dir === null ? {} : { dir });
+  const server = await startServer(kind, { ...(dir === null ? {} : { dir }), nodeFlags: ['--inspect=127.0.0.1:0'] });
+  const inspector = await Inspector.attach(server.child);
   const workers: WorkerChannel[] = [];
   try {
     for (let w = 0; w < WORKERS; w++)
@@ -131,15 +133,13 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
       warmAccounts.map((account) => ({ account, device: seededDevice(account, 0) })),
     );
     if (warm.failed > 0) throw new Error(`${kind}: ${warm.failed} warm-up connections failed: ${warm.firstError}`);
-    const baseRss = await settledRss(server.pid);
-    const baseHeap = await heapUsed(server);
+    const { rss: baseRss, heap: baseHeap } = await settled(server, inspector);
     const phaseA = await openAll(
       server,
       workers,
       accounts.map((account) => ({ account, device: seededDevice(account, 0) })),
     );
-    const rssAfterAccounts = await settledRss(server.pid);
-    const heapAfterAccounts = await heapUsed(server);
+    const { rss: rssAfterAccounts, heap: heapAfterAccounts } = await settled(server, inspector);
     const phaseB = await openAll(
       server,
       workers,
@@ -148,20 +148,13 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
         return { account, device: seededDevice(account, 1 + Math.floor(i / ACCOUNTS)) };
       }),
     );
-    const rssAfterConnections = await settledRss(server.pid);
-    const heapAfterConnections = await heapUsed(server);
+    const { rss: rssAfterConnections, heap: heapAfterConnections } = await settled(server, inspector);
     const failed = phaseA.failed + phaseB.failed;
     if (failed > 0) log(`${kind}: ${failed} connections failed (${phaseA.firstError ?? phaseB.firstError})`);
     const perConnection = (rssAfterConnections - rssAfterAccounts) / phaseB.opened;
     const perAccount = (rssAfterAccounts - baseRss) / phaseA.opened - perConnection;
-    const heapPerConnection =
-      heapAfterConnections === null || heapAfterAccounts === null
-        ? null
-        : (heapAfterConnections - heapAfterAccounts) / phaseB.opened;
-    const heapPerAccount =
-      heapAfterAccounts === null || baseHeap === null || heapPerConnection === null
-        ? null
-        : (heapAfterAccounts - baseHeap) / phaseA.opened - heapPerConnection;
+    const heapPerConnection = (heapAfterConnections - heapAfterAccounts) / phaseB.opened;
+    const heapPerAccount = (heapAfterAccounts - baseHeap) / phaseA.opened - heapPerConnection;
     log(
       `${kind}: base ${fmt.bytes(baseRss)}, +${phaseA.opened} accounts ${fmt.bytes(rssAfterAccounts)}, ` +
         `+${phaseB.opened} connections ${fmt.bytes(rssAfterConnections)}: ${fmt.bytes(perConnection)}/connection, ${fmt.bytes(perAccount)}/account ` +
@@ -169,7 +162,7 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
     );
     await Promise.all(workers.map((worker) => worker.request('close')));
     let unload: ServerMemory['unload'] = null;
-    if (kind === 'badgesync' && !quick) unload = await waitForUnload(server);
+    if (kind === 'badgesync' && !quick) unload = await waitForUnload(server, inspector);
     return {
       kind,
       baseRss,
@@ -188,6 +181,7 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
       unload,
     };
   } finally {
+    inspector.close();
     await Promise.all(workers.map((worker) => worker.child.stop()));
     await server.stop();
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
@@ -198,7 +192,10 @@ async function measure(kind: ServerKind): Promise<ServerMemory> {
  * With every connection closed, idle accounts unload after IDLE_UNLOAD_MS (60 s, swept
  * every 15 s): waits for badgesync_loaded_docs to reach zero, up to 100 s.
  */
-async function waitForUnload(server: RunningServer): Promise<NonNullable<ServerMemory['unload']>> {
+async function waitForUnload(
+  server: RunningServer,
+  inspector: Inspector,
+): Promise<NonNullable<ServerMemory['unload']>> {
   const began = performance.now();
   const loaded = async () => total(await scrape(server.http), 'badgesync_loaded_docs');
   const loadedBefore = await loaded();
@@ -207,13 +204,8 @@ async function waitForUnload(server: RunningServer): Promise<NonNullable<ServerM
     await sleep(2_000);
     now = await loaded();
   }
-  return {
-    loadedBefore,
-    loadedAfter: now,
-    waitedMs: performance.now() - began,
-    rss: rssBytes(server.pid),
-    heap: (await heapUsed(server)) ?? 0,
-  };
+  const after = await settled(server, inspector);
+  return { loadedBefore, loadedAfter: now, waitedMs: performance.now() - began, ...after };
 }
 
 function log(line: string): void {
@@ -253,7 +245,7 @@ async function main(): Promise<void> {
     notes: [
       'per loaded account: badgesync accounts hold 5 threads with heads and 3 devices’ markers (loaded from SQLite); reference and relay rooms are empty (no persistence), so only badgesync’s figure includes a document.',
       `connections fit: memory available at the start (${fmt.bytes(available)}) minus the base RSS, divided by RSS per idle connection — an extrapolation, not measured; ${fmt.int(WARM + ACCOUNTS + CONNECTIONS)} were open at once here. One process is also bounded by its file descriptors (ulimit -n).`,
-      'RSS is sampled 1 s after the last connection is ready (median of 3 samples); V8 collects garbage when it wants, so figures carry a few % noise. heap: badgesync’s nodejs heap used (from /metrics).',
+      'each figure is taken 1 s after the last connection is ready, after a full garbage collection forced through the server’s inspector (every server runs with --inspect=127.0.0.1:0): RSS is the median of 3 samples, heap is V8’s heap in use. An RSS delta can come out below the heap delta when the heap grows into pages the previous collection freed but the process kept; the larger the counts (full mode), the steadier the figures.',
     ],
   };
   const badgesync = measured.find((m) => m.kind === 'badgesync');
