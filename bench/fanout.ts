@@ -81,11 +81,17 @@ const HEAD = 10_000;
 const BUSY_CORE = 0.85;
 const cores = machineInfo().cores;
 
-function limitOf(server: number, busiestClient: number, machineBusy: number): string {
+/**
+ * Which process held the step back: one that used (nearly) a whole core, or else, when the
+ * machine had no core to spare, the biggest consumer of ours: the clients or the server.
+ */
+function limitOf(server: number, clients: number, busiestClient: number, machineBusy: number): string {
   const limits: string[] = [];
   if (server >= BUSY_CORE) limits.push('server');
   if (busiestClient >= BUSY_CORE) limits.push('client');
-  if (limits.length === 0 && machineBusy >= BUSY_CORE * cores) limits.push('all cores busy');
+  if (limits.length === 0 && machineBusy >= BUSY_CORE * cores) {
+    limits.push(`all cores busy (${clients >= server ? 'clients' : 'server'} used more)`);
+  }
   return limits.length === 0 ? '—' : limits.join('+');
 }
 
@@ -279,7 +285,7 @@ async function runStep(
     serverUsPerDelivered: delivered === 0 ? Number.NaN : (serverCpuS * 1e6) / delivered,
     clientUsPerDelivered: delivered === 0 ? Number.NaN : (clientCpuS * 1e6) / delivered,
     serverRss,
-    limit: limitOf(window.server, busiestClientCores, window.machine),
+    limit: limitOf(window.server, clientCores, busiestClientCores, window.machine),
     closes,
     store,
   };

@@ -204,7 +204,7 @@ export function tablesFor(
       'achieved/s: writes sent per second (below target when the clients could not keep up); a write is delivered to the D − 1 other devices of its account.',
       'latency: from the write on one device to its arrival in the document of each other device of the account (same process, same clock); lost: deliveries that had not arrived when the drain after the step ended.',
       `µs/delivered: process CPU time (user + system, from /proc) over the step and its drain, divided by deliveries. cores: CPU while sending (1.00 = one core of ${cores}); other cores: everything else on the machine; server waiting: share of the time the server's event-loop thread was ready to run but waited for a CPU (/proc/<pid>/schedstat).`,
-      `limit: a process that used ≥ ${busyCore} of a core while sending (Node runs each on one thread); "all cores busy" when the machine was saturated.`,
+      `limit: a process that used ≥ ${busyCore} of a core while sending (Node runs each on one thread); "all cores busy" when the machine had no core to spare, naming which of ours used more (clients or server): there the clients' CPU is as much the limit as the server's.`,
     ],
   };
   const ratioRows: Array<Record<string, Cell>> = [];
