@@ -7,6 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { stopAll } from '../helpers/server-process.js';
 import { longConfig, quickConfig } from './config.js';
 import { freshSeed } from './random.js';
 import { formatReport, summarize } from './report.js';
@@ -41,10 +42,24 @@ const overrides = {
 };
 const config = values.long ? longConfig(seed, overrides) : quickConfig(seed, overrides);
 
+// Interrupted (or stdout closed): the run stops and cleans up as after any failure; a second
+// signal leaves at once. Whatever ends this process, stopAll sends SIGKILL to every server it
+// started before its first await, so none outlives it.
+const interrupt = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    console.error(`\n${signal}: stopping (seed=${seed})`);
+    interrupt.abort(new Error(`interrupted by ${signal}`));
+  });
+}
+process.stdout.on('error', () => interrupt.abort(new Error('stdout closed')));
+process.on('exit', () => void stopAll());
+
 console.log(`badgesync chaos (${config.name}) seed=${seed}`);
 const started = Date.now();
 try {
-  const run = await runChaos(config, { log: (line) => console.log(line) });
+  const run = await runChaos(config, { log: (line) => console.log(line), signal: interrupt.signal });
   const summary = summarize(run);
   console.log(formatReport(summary, { devices: values.long ? 12 : 8 }));
   console.log(`  (${((Date.now() - started) / 1000).toFixed(0)} s wall)`);
@@ -55,6 +70,9 @@ try {
   }
   process.exitCode = summary.ok ? 0 : 1;
 } catch (err) {
-  console.error(`chaos run failed (seed=${seed}): ${(err as Error)?.stack ?? err}`);
-  process.exitCode = 1;
+  if (interrupt.signal.aborted) process.exitCode = 130;
+  else {
+    console.error(`chaos run failed (seed=${seed}): ${(err as Error)?.stack ?? err}`);
+    process.exitCode = 1;
+  }
 }

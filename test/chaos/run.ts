@@ -111,6 +111,8 @@ export interface ChaosRun {
 export interface RunOptions {
   /** Progress lines (setup steps, kills); default silent. */
   readonly log?: (line: string) => void;
+  /** Stops the run early (it then throws, after cleaning up like any run). */
+  readonly signal?: AbortSignal;
 }
 
 export async function runChaos(config: ChaosConfig, options: RunOptions = {}): Promise<ChaosRun> {
@@ -118,7 +120,7 @@ export async function runChaos(config: ChaosConfig, options: RunOptions = {}): P
   const plan = buildPlan(config);
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
   try {
-    return await play(config, plan, cleanup, log);
+    return await play(config, plan, cleanup, log, options.signal);
   } finally {
     for (const step of cleanup.reverse()) await Promise.allSettled([Promise.resolve().then(step)]);
     await stopAll();
@@ -130,7 +132,12 @@ async function play(
   plan: Plan,
   cleanup: Array<() => Promise<unknown> | unknown>,
   log: (line: string) => void,
+  signal: AbortSignal | undefined,
 ): Promise<ChaosRun> {
+  const sleep = (ms: number) => {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve) => setTimeout(resolve, ms));
+  };
   const setupDeadline = Date.now() + SETUP_TIMEOUT_MS;
   const failures = new Map<string, number>();
   const fail = (what: string, _error?: unknown): void => {
@@ -250,6 +257,7 @@ async function play(
     () => devices.every((d) => [...d.accounts].every((a) => d.status(a) === 'synced')),
     setupDeadline - Date.now(),
     'every device synced',
+    signal,
   );
   await until(
     () =>
@@ -257,6 +265,7 @@ async function play(
       apns.requests.every((r) => r.answer !== null),
     setupDeadline - Date.now(),
     'every device right before the start',
+    signal,
   );
   for (const [what, count] of failures) log(`  setup: ${what} ×${count}`);
   failures.clear();
@@ -290,7 +299,7 @@ async function play(
           // Down or restarting: the kill says so.
         }
       }
-      await sleep(SERVER_PROBE_MS);
+      await pause(SERVER_PROBE_MS);
     }
   })();
   // The truth against the stored counts: a watcher that disagrees with GET /badge while
@@ -299,7 +308,7 @@ async function play(
   const truthChecks = { checked: 0, lagging: [] as string[] };
   const checkTruth = (async () => {
     for (let i = 0; probing; i++) {
-      await sleep(TRUTH_CHECK_EVERY_MS);
+      await pause(TRUTH_CHECK_EVERY_MS);
       const account = plan.accounts[i % plan.accounts.length] as string;
       const disagrees = async () => {
         const wasDown = serverDown;
@@ -316,7 +325,7 @@ async function play(
         truthChecks.checked++;
         continue;
       }
-      await sleep(TRUTH_RECHECK_MS);
+      await pause(TRUTH_RECHECK_MS);
       const again = await disagrees();
       truthChecks.checked++;
       if (again !== null) {
@@ -544,14 +553,16 @@ function apnsRule(phase: ApnsPhase) {
   }
 }
 
-function sleep(ms: number): Promise<void> {
+/** A wait the monitors use: never throws (they stop on their own flag). */
+function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+async function until(check: () => boolean, ms: number, what: string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
+    signal?.throwIfAborted();
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
+    await pause(20);
   }
 }
