@@ -265,19 +265,19 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
   );
   if (run.failures.size > 0) {
     lines.push(
-      `  calls that failed (counted, expected under faults): ${[...run.failures].map(([w, n]) => `${w} ×${n}`).join(', ')}`,
+      `  calls that failed (counted, expected under faults): ${[...run.failures].map(([w, f]) => `${w} ×${f.count} (${f.example})`).join(', ')}`,
     );
   }
   const rows = [...s.perDevice].sort((a, b) => b.maxMs - a.maxMs).slice(0, options.devices ?? 8);
   lines.push(
-    '  worst devices:   device           kind  intervals   largest      p99   raw max   total (excused)  pushes',
+    '  worst devices (by largest attributable interval; all of them in --json):',
+    `    ${'device'.padEnd(16)} kind  intervals   largest       p99   raw max   total wrong (excused)  pushes`,
   );
   for (const r of rows) {
+    const total = `${ms(r.totalMs)} (${ms(r.totalExcusedMs)})`;
     lines.push(
-      `                   ${r.device.padEnd(16)} ${r.kind.padEnd(5)} ${String(r.intervals).padStart(9)} ` +
-        `${ms(r.maxMs).padStart(9)} ${ms(r.p99Ms).padStart(8)} ${ms(r.maxRawMs).padStart(9)} ` +
-        `${ms(r.totalMs).padStart(9)} (${ms(r.totalExcusedMs)})`.padEnd(16) +
-        ` ${String(r.pushes).padStart(6)}`,
+      `    ${r.device.padEnd(16)} ${r.kind.padEnd(5)} ${String(r.intervals).padStart(9)} ${ms(r.maxMs).padStart(9)} ` +
+        `${ms(r.p99Ms).padStart(9)} ${ms(r.maxRawMs).padStart(9)}   ${total.padEnd(20)} ${String(r.pushes).padStart(6)}`,
     );
   }
   for (const v of s.violations.slice(0, 10)) lines.push(`  OVER THE BOUND: ${describe(v, run.t0)}`);

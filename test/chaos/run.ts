@@ -3,9 +3,8 @@
  * watcher per account, and the planned devices on the real SDK, each behind its own faulty
  * link. Plays the seeded plan, heals, settles, checks the end state, and returns everything
  * the report needs. Every process, server, socket and timer it made is gone when it returns
- * or throws.
+ * or throws. (Longer than most files here: it is one run, top to bottom.)
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AccountCounts } from '@badgesync/shared';
 import { api, badge as getBadge } from '../helpers/api-client.js';
 import { ApnsAnswers, type ApnsRequestRecord, ApnsTestServer } from '../helpers/apns-test-server.js';
@@ -13,7 +12,9 @@ import { apnsEnv, apnsToken, badgeOf } from '../helpers/push-rig.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 import { type ApnsPhase, type ChaosConfig, serverTimingEnv, TIMINGS } from './config.js';
 import { DisagreementTracker, type Interval, type Stretch } from './disagreement.js';
+import { checkEndState, type EndCheck } from './end-state.js';
 import { ChaosLink, loopbackAddress } from './link.js';
+import { type MonitorResults, Monitors } from './monitors.js';
 import { PresenceHistory, type PushVerdict } from './presence.js';
 import { Random } from './random.js';
 import { buildPlan, type Plan, type TimedEvent } from './schedule.js';
@@ -32,15 +33,6 @@ const SETTLED_FOR_MS = 1_000;
  * more for a server whose timers run late under load.
  */
 const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + 1_000;
-
-/** The stall monitors: a 20 ms timer late by 50 ms; /healthz every 100 ms slower than 100 ms. */
-const STALL_TICK_MS = 20;
-const PROCESS_STALL_MS = 50;
-const SERVER_PROBE_MS = 100;
-const SERVER_STALL_MS = 100;
-/** The truth cross-check: one account every 250 ms; a disagreement is checked again 300 ms later. */
-const TRUTH_CHECK_EVERY_MS = 250;
-const TRUTH_RECHECK_MS = 300;
 
 export interface PushRecord {
   readonly device: string;
@@ -61,19 +53,6 @@ export interface Kill {
   readonly truthResyncMs: number;
 }
 
-export interface Stall {
-  readonly at: number;
-  readonly ms: number;
-}
-
-export interface EndState {
-  readonly device: string;
-  readonly foreground: boolean;
-  readonly shown: number;
-  readonly truth: number;
-  readonly accounts: readonly string[];
-}
-
 export interface ChaosRun {
   readonly config: ChaosConfig;
   readonly plan: Plan;
@@ -85,27 +64,27 @@ export interface ChaosRun {
   readonly intervals: readonly Interval[];
   readonly stretches: readonly Stretch[];
   readonly pushes: readonly PushRecord[];
-  readonly endedWrong: readonly EndState[];
-  /** Foreground replicas whose counts differ from the server's at the end. */
-  readonly replicaMismatches: readonly string[];
-  /** Watchers whose badge differs from GET /badge at the end. */
-  readonly truthMismatches: readonly string[];
-  readonly failures: ReadonlyMap<string, number>;
+  readonly endedWrong: EndCheck['endedWrong'];
+  readonly replicaMismatches: EndCheck['replicaMismatches'];
+  readonly truthMismatches: EndCheck['truthMismatches'];
+  /** Calls that failed, by what was tried: expected now and then under faults, counted. */
+  readonly failures: ReadonlyMap<string, Failure>;
   readonly kills: readonly Kill[];
   /** The watchers against the stored counts during the run (README "Truth"). */
-  readonly truthChecks: { readonly checked: number; readonly lagging: readonly string[] };
+  readonly truthChecks: MonitorResults['truthChecks'];
   readonly ingest: { readonly ok: number; readonly failed: number };
-  readonly eventLoopMs: { readonly p99: number; readonly max: number };
-  /**
-   * Moments the machine stood still: the test process's timers firing late (`process`, every
-   * 20 ms timer late by more than 50 ms) and the server answering /healthz slowly (`server`,
-   * probed every 100 ms, over 100 ms). Times are ms since the chaos start. Not excused: shown
-   * to explain what an interval contains.
-   */
-  readonly stalls: { readonly process: readonly Stall[]; readonly server: readonly Stall[] };
+  /** Event-loop delay of the test process, its stalls and the server's (monitors.ts): not excused, shown. */
+  readonly eventLoopMs: MonitorResults['eventLoopMs'];
+  readonly stalls: MonitorResults['stalls'];
   /** Time from a request's arrival at the test APNs server to its answer, ms. */
   readonly apnsAnswerMs: readonly number[];
   readonly tokenDevices: readonly string[];
+}
+
+export interface Failure {
+  readonly count: number;
+  /** The first one's message. */
+  readonly example: string;
 }
 
 export interface RunOptions {
@@ -139,9 +118,11 @@ async function play(
     return new Promise<void>((resolve) => setTimeout(resolve, ms));
   };
   const setupDeadline = Date.now() + SETUP_TIMEOUT_MS;
-  const failures = new Map<string, number>();
-  const fail = (what: string, _error?: unknown): void => {
-    failures.set(what, (failures.get(what) ?? 0) + 1);
+  const failures = new Map<string, Failure>();
+  const fail = (what: string, error?: unknown): void => {
+    const seen = failures.get(what);
+    const example = error instanceof Error ? error.message : String(error);
+    failures.set(what, { count: (seen?.count ?? 0) + 1, example: seen?.example ?? example });
   };
 
   const apns = await ApnsTestServer.start();
@@ -267,7 +248,7 @@ async function play(
     'every device right before the start',
     signal,
   );
-  for (const [what, count] of failures) log(`  setup: ${what} ×${count}`);
+  for (const [what, { count, example }] of failures) log(`  setup: ${what} ×${count} (${example})`);
   failures.clear();
 
   // The chaos phase.
@@ -277,70 +258,14 @@ async function play(
     presence.set(device.id, new PresenceHistory());
     recompute(device, 'start');
   }
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  const stalls = { process: [] as Stall[], server: [] as Stall[] };
-  let expected = Date.now() + STALL_TICK_MS;
-  const ticker = setInterval(() => {
-    const now = Date.now();
-    if (now - expected > PROCESS_STALL_MS) stalls.process.push({ at: expected - t0, ms: now - expected });
-    expected = now + STALL_TICK_MS;
-  }, STALL_TICK_MS);
-  let probing = true;
-  const probe = (async () => {
-    while (probing) {
-      const started = Date.now();
-      if (!serverDown) {
-        try {
-          await fetch(`${server.http}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text());
-          const ms = Date.now() - started;
-          if (ms > SERVER_STALL_MS) stalls.server.push({ at: started - t0, ms });
-        } catch {
-          // Down or restarting: the kill says so.
-        }
-      }
-      await pause(SERVER_PROBE_MS);
-    }
-  })();
-  // The truth against the stored counts: a watcher that disagrees with GET /badge while
-  // neither moves, and still does 300 ms later, would make every judgement of its account
-  // unreliable. Round robin over the accounts, one every 250 ms.
-  const truthChecks = { checked: 0, lagging: [] as string[] };
-  const checkTruth = (async () => {
-    for (let i = 0; probing; i++) {
-      await pause(TRUTH_CHECK_EVERY_MS);
-      const account = plan.accounts[i % plan.accounts.length] as string;
-      const disagrees = async () => {
-        const wasDown = serverDown;
-        const before = truth.badge(account);
-        const stored = await getBadge(server, account).then(
-          (answer) => answer.badge,
-          () => null,
-        );
-        const after = truth.badge(account);
-        if (wasDown || serverDown || stored === null || before !== after || stored === after) return null;
-        return { watcher: after, stored };
-      };
-      if ((await disagrees()) === null) {
-        truthChecks.checked++;
-        continue;
-      }
-      await pause(TRUTH_RECHECK_MS);
-      const again = await disagrees();
-      truthChecks.checked++;
-      if (again !== null) {
-        truthChecks.lagging.push(
-          `${account} at ${((Date.now() - t0) / 1000).toFixed(1)} s: watcher ${again.watcher}, stored ${again.stored}`,
-        );
-      }
-    }
-  })();
-  const stopMonitors = async () => {
-    probing = false;
-    clearInterval(ticker);
-    await Promise.all([probe, checkTruth]);
-  };
-  cleanup.push(stopMonitors);
+  const monitors = new Monitors({
+    server: () => server,
+    down: () => serverDown,
+    truth,
+    accounts: plan.accounts,
+    t0,
+  });
+  cleanup.push(() => monitors.stop());
   const ops = new Set<Promise<void>>();
   const track = (what: string, work: () => Promise<void>) => {
     const op: Promise<void> = work()
@@ -483,42 +408,17 @@ async function play(
   }
   await Promise.allSettled([...ops, ...devices.map((d) => d.idle())]);
   const settleTookMs = Date.now() - settleStart;
-  await stopMonitors();
+  const watched = await monitors.stop();
 
   // The end state: the server's stored counts are the truth.
   const finalCounts = new Map<string, AccountCounts>();
   for (const account of plan.accounts) finalCounts.set(account, await getBadge(server, account));
   const endAt = Date.now();
-  loop.disable();
   for (const device of devices) {
     recompute(device, 'end');
     (trackers.get(device.id) as DisagreementTracker).finish(endAt);
   }
-  const truthMismatches = plan.accounts
-    .filter((account) => truth.badge(account) !== finalCounts.get(account)?.badge)
-    .map((account) => `${account}: watcher ${truth.badge(account)}, GET /badge ${finalCounts.get(account)?.badge}`);
-  const endedWrong: EndState[] = [];
-  const replicaMismatches: string[] = [];
-  for (const device of devices) {
-    const accounts = device.shownAccounts;
-    const expected = accounts.reduce((sum, a) => sum + (finalCounts.get(a)?.badge ?? 0), 0);
-    const judged = device.foreground || device.apnsToken !== null;
-    if (judged && device.shown !== expected) {
-      endedWrong.push({
-        device: device.id,
-        foreground: device.foreground,
-        shown: device.shown,
-        truth: expected,
-        accounts,
-      });
-    }
-    for (const account of accounts) {
-      const local = device.counts(account);
-      if (local !== null && JSON.stringify(local) !== JSON.stringify(finalCounts.get(account))) {
-        replicaMismatches.push(`${device.id} ${account}: ${JSON.stringify(local)}`);
-      }
-    }
-  }
+  const end = checkEndState(devices, finalCounts, truth);
   return {
     config,
     plan,
@@ -528,15 +428,11 @@ async function play(
     intervals: devices.flatMap((d) => (trackers.get(d.id) as DisagreementTracker).intervals),
     stretches: devices.flatMap((d) => (trackers.get(d.id) as DisagreementTracker).stretches),
     pushes,
-    endedWrong,
-    replicaMismatches,
-    truthMismatches,
+    ...end,
     failures,
     kills,
     ingest,
-    eventLoopMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
-    stalls,
-    truthChecks,
+    ...watched,
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
   };
@@ -553,16 +449,11 @@ function apnsRule(phase: ApnsPhase) {
   }
 }
 
-/** A wait the monitors use: never throws (they stop on their own flag). */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function until(check: () => boolean, ms: number, what: string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     signal?.throwIfAborted();
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(20);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
