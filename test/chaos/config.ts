@@ -98,6 +98,18 @@ export function apnsTailMs(phase: ApnsPhase): number {
   return phase.mode === 'slow' ? phase.delayMs : 2 * length + APNS_RETRY_BASE_MS;
 }
 
+/**
+ * Extra time an interval may take when it spans a server outage (`kill -9` to listening,
+ * which is excused itself): what the killed process had under way is lost — a heartbeat
+ * timeout half run, a grace period, a push in its window, an SDK's reconnect — and starts
+ * over. After a restart the server queues every device APNs lacks the badge of once a grace
+ * period has let devices reconnect, then pushes a window later (PUSH-8); a foreground SDK
+ * reconnects within its backoff ceiling. The larger of the two.
+ */
+export function restartAllowanceMs(): number {
+  return Math.max(TIMINGS.graceMs + TIMINGS.windowMs + 2 * TIMINGS.apnsRoundTripMs, TIMINGS.sdkBackoff.capMs);
+}
+
 export interface ApnsPhase {
   readonly mode: 'too-many-requests' | 'unavailable' | 'slow';
   /** Relative to the chaos start. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { apnsAllowanceMs, promisedBound, quickConfig } from './config.js';
+import { apnsAllowanceMs, promisedBound, quickConfig, restartAllowanceMs } from './config.js';
 import { DisagreementTracker, type Observation } from './disagreement.js';
 import { ChaosLink, loopbackAddress } from './link.js';
 import { PresenceHistory } from './presence.js';
@@ -133,6 +133,7 @@ describe('chaos: plan and bound', () => {
     assert.equal(promisedBound().totalMs, 1125 + 300 + 200 + 200);
     assert.equal(apnsAllowanceMs({ mode: 'unavailable', startMs: 0, endMs: 2_000, delayMs: 0 }), 7_000);
     assert.equal(apnsAllowanceMs({ mode: 'slow', startMs: 0, endMs: 2_000, delayMs: 150 }), 300);
+    assert.equal(restartAllowanceMs(), Math.max(300 + 200 + 200, 1_000));
   });
 
   test('a seed always makes the same plan, with every fault kind the issue asks for', () => {

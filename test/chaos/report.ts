@@ -4,14 +4,15 @@
  * simulated hour; pushes to online devices — judges them against the promised bound, and
  * prints them.
  */
-import { apnsAllowanceMs, apnsTailMs, type Bound, promisedBound, TIMINGS } from './config.js';
+import { apnsAllowanceMs, apnsTailMs, type Bound, promisedBound, restartAllowanceMs, TIMINGS } from './config.js';
 import type { Interval } from './disagreement.js';
 import type { ChaosRun, PushRecord } from './run.js';
 
 export interface JudgedInterval extends Interval {
-  /** What it may take: the bound, plus the allowance of APNs phases it met (token devices). */
+  /** What it may take: the bound, plus the allowances of the APNs phases (token devices) and restarts it met. */
   readonly allowedMs: number;
   readonly apnsAllowanceMs: number;
+  readonly restartAllowanceMs: number;
 }
 
 export interface DeviceRow {
@@ -46,8 +47,10 @@ export interface ChaosSummary {
     readonly p99RawMs: number;
     readonly worst: JudgedInterval | null;
     readonly worstRaw: JudgedInterval | null;
-    /** Intervals that met no APNs phase: judged against the bound alone. */
+    /** Intervals that met no APNs phase and no restart: judged against the bound alone. */
     readonly plain: { readonly count: number; readonly maxMs: number; readonly p99Ms: number };
+    /** Intervals that spanned a server outage: their largest and what it was allowed. */
+    readonly restarts: { readonly count: number; readonly maxMs: number; readonly allowedMs: number };
     /** Intervals of token devices that met an APNs phase: their largest and what it was allowed. */
     readonly apnsImpaired: { readonly count: number; readonly maxMs: number; readonly allowedMs: number };
   };
@@ -89,14 +92,28 @@ export function summarize(run: ChaosRun): ChaosSummary {
           .filter((w) => w.from <= interval.end && w.to >= interval.start)
           .reduce((sum, w) => sum + apnsAllowanceMs(w.phase), 0)
       : 0;
-    return { ...interval, apnsAllowanceMs: apns, allowedMs: bound.totalMs + apns };
+    const restarts = run.kills.filter(
+      (k) => run.t0 + k.at <= interval.end && run.t0 + k.at + k.downMs >= interval.start,
+    ).length;
+    const restart = restarts * restartAllowanceMs();
+    return {
+      ...interval,
+      apnsAllowanceMs: apns,
+      restartAllowanceMs: restart,
+      allowedMs: bound.totalMs + apns + restart,
+    };
   });
   const violations = judged.filter((i) => i.attributableMs > i.allowedMs);
   const byAttributable = [...judged].sort((a, b) => b.attributableMs - a.attributableMs);
   const byRaw = [...judged].sort((a, b) => b.lengthMs - a.lengthMs);
+  const worstOf = (list: JudgedInterval[]) => [...list].sort((a, b) => b.attributableMs - a.attributableMs)[0];
   const impaired = judged.filter((i) => i.apnsAllowanceMs > 0);
-  const plain = judged.filter((i) => i.apnsAllowanceMs === 0).map((i) => i.attributableMs);
-  const worstImpaired = [...impaired].sort((a, b) => b.attributableMs - a.attributableMs)[0];
+  const worstImpaired = worstOf(impaired);
+  const restarted = judged.filter((i) => i.restartAllowanceMs > 0);
+  const worstRestarted = worstOf(restarted);
+  const plain = judged
+    .filter((i) => i.apnsAllowanceMs === 0 && i.restartAllowanceMs === 0)
+    .map((i) => i.attributableMs);
 
   const simulatedHours = (run.measuredMs * TIMINGS.simulatedTimeScale) / 3_600_000;
   const pushesOf = new Map<string, number>();
@@ -157,6 +174,11 @@ export function summarize(run: ChaosRun): ChaosSummary {
       worst: byAttributable[0] ?? null,
       worstRaw: byRaw[0] ?? null,
       plain: { count: plain.length, maxMs: max(plain), p99Ms: percentile(plain, 99) },
+      restarts: {
+        count: restarted.length,
+        maxMs: worstRestarted?.attributableMs ?? 0,
+        allowedMs: worstRestarted?.allowedMs ?? 0,
+      },
       apnsImpaired: {
         count: impaired.length,
         maxMs: worstImpaired?.attributableMs ?? 0,
@@ -217,8 +239,9 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     lines.push(`    largest raw: ${describe(s.intervals.worstRaw, run.t0)}`);
   }
   lines.push(
-    `    met no APNs phase: ${s.intervals.plain.count}, largest ${ms(s.intervals.plain.maxMs)} (bound ${ms(b.totalMs)}), ` +
-      `p99 ${ms(s.intervals.plain.p99Ms)}; met an APNs phase: ${s.intervals.apnsImpaired.count}, ` +
+    `    met no APNs phase and no restart: ${s.intervals.plain.count}, largest ${ms(s.intervals.plain.maxMs)} ` +
+      `(bound ${ms(b.totalMs)}), p99 ${ms(s.intervals.plain.p99Ms)}; spanned a restart: ${s.intervals.restarts.count}, ` +
+      `largest ${ms(s.intervals.restarts.maxMs)} (allowed ${ms(s.intervals.restarts.allowedMs)}); met an APNs phase: ${s.intervals.apnsImpaired.count}, ` +
       `largest ${ms(s.intervals.apnsImpaired.maxMs)} (allowed ${ms(s.intervals.apnsImpaired.allowedMs)})`,
   );
   lines.push(
