@@ -9,10 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { stopAll } from '../helpers/server-process.js';
 import { type ChaosConfig, quickConfig } from './config.js';
 import { freshSeed } from './random.js';
 import { formatReport, summarize } from './report.js';
 import { runChaos } from './run.js';
+
+// Whatever ends this file's process, no server outlives it (stopAll kills synchronously).
+process.on('exit', () => void stopAll());
 
 /** A run takes about a minute; three leave room for a loaded CI machine. */
 const RUN_TIMEOUT_MS = 180_000;
@@ -20,9 +24,10 @@ const RUN_TIMEOUT_MS = 180_000;
 /** Seeds that once failed, with the shape they failed in (kept small: each replay costs its length). */
 const PINNED: ReadonlyArray<{ readonly name: string; readonly config: ChaosConfig }> = [];
 
-async function check(config: ChaosConfig): Promise<void> {
+/** Runs one config and asserts the issue's conditions; `signal` (the test's) stops it on a timeout. */
+async function check(config: ChaosConfig, signal: AbortSignal): Promise<void> {
   console.log(`[chaos] ${config.name} seed=${config.seed} (replay: BADGESYNC_SEED=${config.seed} pnpm chaos)`);
-  const summary = summarize(await runChaos(config));
+  const summary = summarize(await runChaos(config, { signal }));
   console.log(formatReport(summary));
   const { run } = summary;
   assert.deepEqual(
@@ -56,12 +61,12 @@ describe('chaos: badge truth under faults', () => {
   test(
     `[PUSH-3][PUSH-4][PUSH-5][PUSH-7][PUSH-8][SYNC-8] quick run: nothing ends wrong, no online push, every interval within the bound (seed ${seed})`,
     { timeout: RUN_TIMEOUT_MS },
-    () => check(quickConfig(seed)),
+    (t) => check(quickConfig(seed), t.signal),
   );
 
   for (const pinned of PINNED) {
-    test(`pinned: ${pinned.name} (seed ${pinned.config.seed})`, { timeout: RUN_TIMEOUT_MS }, () =>
-      check(pinned.config),
+    test(`pinned: ${pinned.name} (seed ${pinned.config.seed})`, { timeout: RUN_TIMEOUT_MS }, (t) =>
+      check(pinned.config, t.signal),
     );
   }
 });
