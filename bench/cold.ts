@@ -12,12 +12,12 @@
  *
  *   node --import tsx cold.ts [--quick] [--accounts N] [--syncs K] [--updates U]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMPACT_AFTER_UPDATES } from '../server/src/rooms/room-manager.js';
 import { numberOption } from './lib/args.js';
+import { tempDir } from './lib/children.js';
 import { compactionStall } from './lib/compaction-stall.js';
 import { heavyAccount } from './lib/heavy-account.js';
 import { probeLoopback } from './lib/loopback.js';
@@ -111,8 +111,8 @@ async function firstSyncs(seededDir: string): Promise<SyncFigures> {
 
 async function main(): Promise<void> {
   await probeLoopback();
-  const emptyDir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-empty-'));
-  const seededDir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-cold-'));
+  const emptyDir = tempDir('badgesync-bench-empty-');
+  const seededDir = tempDir('badgesync-bench-cold-');
   try {
     const seeded = seedAccounts(path.join(seededDir, 'badgesync.db'), { count: ACCOUNTS, prefix: 'cold-', ...SEED });
     const seededFile = sqliteFileBytes(path.join(seededDir, 'badgesync.db'));

@@ -15,13 +15,12 @@
  * reference and relay rooms start empty. Clients run in two worker processes; each
  * connection answers the sync handshake minimally and then stays idle (pings answered).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IdleOpenAnswer, IdleOpenRequest } from './clients/idle-clients.js';
 import { listOption, numberOption } from './lib/args.js';
-import { spawnScript } from './lib/children.js';
+import { spawnScript, tempDir } from './lib/children.js';
 import { Inspector } from './lib/inspector.js';
 import { WorkerChannel } from './lib/ipc.js';
 import { availableMemoryBytes, rssBytes } from './lib/proc.js';
@@ -111,7 +110,7 @@ async function openAll(
 }
 
 async function measure(kind: ServerKind): Promise<ServerMemory> {
-  const dir = kind === 'badgesync' ? mkdtempSync(path.join(tmpdir(), 'badgesync-bench-memory-')) : null;
+  const dir = kind === 'badgesync' ? tempDir('badgesync-bench-memory-') : null;
   const warmAccounts = Array.from({ length: WARM }, (_, i) => `warm-${i}`);
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);
   let diskPerAccount: number | null = null;

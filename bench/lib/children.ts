@@ -3,6 +3,8 @@
  * exits, however it exits (normal end, a throw, Ctrl-C, SIGTERM from run.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +15,25 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const ROOT_DIR = path.resolve(BENCH_DIR, '..');
 
 const running = new Set<ChildProcess>();
+const folders = new Set<string>();
 
 function killEverything(): void {
   for (const child of running) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   running.clear();
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  folders.clear();
+}
+
+/**
+ * A new folder under the OS temp dir (`${prefix}XXXXXX`), removed when the benchmark exits
+ * however it exits; removing it earlier is fine.
+ */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  folders.add(dir);
+  return dir;
 }
 
 process.once('exit', killEverything);

@@ -2,8 +2,7 @@
  * The compaction sweep under load: many loaded rooms that reach the compaction threshold
  * together, and how long the sweep that compacts them blocks the event loop.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteStore } from '@badgesync/server';
@@ -11,6 +10,7 @@ import { accountMaps, packMarker, parseAccountId, parseDeviceId, SERVER_DEVICE }
 import type { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { COMPACT_AFTER_UPDATES, UNLOAD_SWEEP_MS } from '../../server/src/rooms/room-manager.js';
+import { tempDir } from './children.js';
 import { startServer } from './servers.js';
 import { openRawDevice } from './sync-clients.js';
 import { SyncType, syncFrame } from './sync-frames.js';
@@ -38,7 +38,7 @@ export interface CompactionFigures {
  * step 1 answered by a step 2) before and through the next sweep.
  */
 export async function compactionStall(rooms: number): Promise<CompactionFigures> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-compaction-'));
+  const dir = tempDir('badgesync-bench-compaction-');
   const server0 = new Y.Doc();
   const heads: Uint8Array[] = [];
   server0.on('update', (u: Uint8Array) => heads.push(u));

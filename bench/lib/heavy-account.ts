@@ -2,12 +2,12 @@
  * One heavy account: many marker updates through the real sync path, then what the server
  * stores for it after compaction, and what a new device's first sync of it costs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { SqliteStore } from '@badgesync/server';
 import { accountMaps, packMarker, parseAccountId, unpackMarker } from '@badgesync/shared';
 import * as Y from 'yjs';
+import { tempDir } from './children.js';
 import { sqliteFileBytes } from './seed.js';
 import { api, startServer } from './servers.js';
 import { openRawDevice, timeProviderSync } from './sync-clients.js';
@@ -44,7 +44,7 @@ export interface HeavyAccountFigures {
 /** `updates` marker writes on one account through the sync path; then the stored bytes. */
 export async function heavyAccount(options: HeavyAccountOptions): Promise<HeavyAccountFigures> {
   const { updates: UPDATES, perSession } = options;
-  const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-storage-'));
+  const dir = tempDir('badgesync-bench-storage-');
   const account = 'heavy-user';
   const threads = Array.from({ length: options.threads }, (_, t) => `thread-${t}`);
   const perKey = Math.ceil(UPDATES / (options.devices * options.threads));

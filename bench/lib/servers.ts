@@ -4,10 +4,9 @@
  * synchronous=FULL), the reference y-websocket server, and a bare relay.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { type Child, ROOT_DIR, spawnScript, waitForLine } from './children.js';
+import { type Child, ROOT_DIR, spawnScript, tempDir, waitForLine } from './children.js';
 
 export const SERVER_KINDS = ['badgesync', 'reference', 'relay'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -50,7 +49,7 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
   const apiKey = options.apiKey ?? randomBytes(12).toString('hex');
   const deviceSecret = options.deviceSecret ?? randomBytes(24).toString('hex');
   const ownDir = kind === 'badgesync' && options.dir === undefined;
-  const dir = kind === 'badgesync' ? (options.dir ?? mkdtempSync(path.join(tmpdir(), 'badgesync-bench-'))) : null;
+  const dir = kind === 'badgesync' ? (options.dir ?? tempDir('badgesync-bench-')) : null;
   const db = dir === null ? null : path.join(dir, 'badgesync.db');
   const began = performance.now();
   let child: Child;
