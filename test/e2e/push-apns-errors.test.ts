@@ -5,41 +5,32 @@
  * "Not used again" is checked against a witness device of the same account.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { api } from '../helpers/api-client.js';
 import { ApnsAnswers } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
 import {
   delivered,
-  type PushRig,
   post,
   register,
-  startPushRig,
+  usePushRig,
   waitForBadge,
   waitForMetric,
   waitForRequests,
 } from '../helpers/push-rig.js';
-import { stopAll } from '../helpers/server-process.js';
 
 describe('push: APNs answers', () => {
-  let rig: PushRig;
-  before(async () => {
-    rig = await startPushRig();
-  });
-  after(async () => {
-    await rig?.close();
-    await stopAll();
-  });
+  const ctx = usePushRig();
 
   /** The device's record as a registration without a token answers it (changes nothing else). */
   async function record(account: string, device: string): Promise<Record<string, unknown>> {
-    const answer = await api(rig.server, 'PUT', `/v1/accounts/${account}/devices/${device}`, {});
+    const answer = await api(ctx.rig.server, 'PUT', `/v1/accounts/${account}/devices/${device}`, {});
     assert.equal(answer.status, 200);
     return answer.body;
   }
 
   test('[PUSH-7] 410 Unregistered: the token is not used again, until it is registered again', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'ann', 'ann-phone');
     const witness = await register(server, 'ann', 'ann-ipad');
     await Promise.all([waitForBadge(apns, phone, 0), waitForBadge(apns, witness, 0)]);
@@ -63,7 +54,7 @@ describe('push: APNs answers', () => {
   });
 
   test('[PUSH-7] 410 with a timestamp older than the registration: the token stays in use', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'bea', 'bea-phone');
     await waitForBadge(apns, phone, 0);
     apns.enqueue(phone, ApnsAnswers.unregistered(Date.now() - 60 * 60_000));
@@ -80,7 +71,7 @@ describe('push: APNs answers', () => {
     ['DeviceTokenNotForTopic', ApnsAnswers.deviceTokenNotForTopic],
   ] as const) {
     test(`[PUSH-7] 400 ${reason}: the token is dropped`, async () => {
-      const { server, apns } = rig;
+      const { server, apns } = ctx.rig;
       const account = `cai-${reason}`;
       const phone = await register(server, account, `${account}-phone`);
       const witness = await register(server, account, `${account}-ipad`);
@@ -97,7 +88,7 @@ describe('push: APNs answers', () => {
   }
 
   test('[PUSH-7] 429 and 503 are retried with backoff until APNs takes the badge', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'dan', 'dan-phone');
     await waitForBadge(apns, phone, 0);
     const retried429 = await metric(server, 'badgesync_pushes_retried_total', { reason: 'TooManyRequests' });
@@ -122,7 +113,7 @@ describe('push: APNs answers', () => {
   });
 
   test('[PUSH-7] a slow answer is waited for, and holds up no other device', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'eve', 'eve-phone');
     const ipad = await register(server, 'eve', 'eve-ipad');
     await Promise.all([waitForBadge(apns, phone, 0), waitForBadge(apns, ipad, 0)]);

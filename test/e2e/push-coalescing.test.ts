@@ -4,20 +4,10 @@
  * while a push is in flight sent one window later.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ApnsAnswers, type ApnsRequestRecord } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
-import {
-  badgeOf,
-  delivered,
-  type PushRig,
-  post,
-  register,
-  startPushRig,
-  waitForBadge,
-  waitForMetric,
-} from '../helpers/push-rig.js';
-import { stopAll } from '../helpers/server-process.js';
+import { badgeOf, delivered, post, register, usePushRig, waitForBadge, waitForMetric } from '../helpers/push-rig.js';
 
 /** A window long enough that a burst of 100 posts fits in one or two of them. */
 const WINDOW_MS = 500;
@@ -25,14 +15,7 @@ const WINDOW_MS = 500;
 const CLOCK_SLACK_MS = 5;
 
 describe(`push: coalescing, with a ${WINDOW_MS} ms window`, () => {
-  let rig: PushRig;
-  before(async () => {
-    rig = await startPushRig({ BADGESYNC_PUSH_DELAY_MS: String(WINDOW_MS) });
-  });
-  after(async () => {
-    await rig?.close();
-    await stopAll();
-  });
+  const ctx = usePushRig({ BADGESYNC_PUSH_DELAY_MS: String(WINDOW_MS) });
 
   function assertSpaced(requests: readonly ApnsRequestRecord[]): void {
     for (let i = 1; i < requests.length; i++) {
@@ -42,7 +25,7 @@ describe(`push: coalescing, with a ${WINDOW_MS} ms window`, () => {
   }
 
   test('[PUSH-5] a burst of 100 changes: a few pushes, a window apart, the last with the final value', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'ann', 'ann-phone');
     await waitForBadge(apns, phone, 0);
     const before = apns.requestsFor(phone).length;
@@ -64,7 +47,7 @@ describe(`push: coalescing, with a ${WINDOW_MS} ms window`, () => {
   });
 
   test('[PUSH-5] a change while the push is in flight: a second push with the new value, after the first is answered', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'bea', 'bea-phone');
     await waitForBadge(apns, phone, 0);
     const answeredAt = new Map<ApnsRequestRecord, number>();
@@ -92,7 +75,7 @@ describe(`push: coalescing, with a ${WINDOW_MS} ms window`, () => {
   });
 
   test('[PUSH-1][PUSH-9] one change, 20 offline devices: one push each, and the queue drains', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => register(server, 'cai', `cai-device-${i}`)));
     await Promise.all(tokens.map((token) => waitForBadge(apns, token, 0)));
     await post(server, 'cai', 'inbox', 9);
@@ -103,7 +86,7 @@ describe(`push: coalescing, with a ${WINDOW_MS} ms window`, () => {
   });
 
   test('[PUSH-5] every device of the file was pushed at most once per window', async () => {
-    const { apns } = rig;
+    const { apns } = ctx.rig;
     assert.ok(apns.requests.length > 20);
     const byToken = new Map<string, ApnsRequestRecord[]>();
     for (const request of apns.requests)

@@ -4,35 +4,18 @@
  * change does push, whose push arriving means the scheduler has been through that window.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { accountMaps, type DeviceId, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
 import { api, badge } from '../helpers/api-client.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { connectDevice, synced } from '../helpers/providers.js';
-import {
-  delivered,
-  type PushRig,
-  poll,
-  post,
-  register,
-  startPushRig,
-  waitForBadge,
-  waitForMetric,
-} from '../helpers/push-rig.js';
-import { stopAll } from '../helpers/server-process.js';
+import { delivered, poll, post, register, usePushRig, waitForBadge, waitForMetric } from '../helpers/push-rig.js';
 
 describe('push: who gets which badge', () => {
-  let rig: PushRig;
-  before(async () => {
-    rig = await startPushRig();
-  });
-  after(async () => {
-    await rig?.close();
-    await stopAll();
-  });
+  const ctx = usePushRig();
 
   test('[PUSH-1] an offline device with a token gets the new badge after an ingest', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'ann', 'ann-phone');
     await waitForBadge(apns, phone, 0);
     assert.equal(await post(server, 'ann', 'inbox', 3), 3);
@@ -48,7 +31,7 @@ describe('push: who gets which badge', () => {
   });
 
   test('[PUSH-1] a read on another, connected device pushes the offline device its lower badge', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     await post(server, 'bea', 'inbox', 5);
     const phone = await register(server, 'bea', 'bea-phone');
     await waitForBadge(apns, phone, 5);
@@ -64,7 +47,7 @@ describe('push: who gets which badge', () => {
   });
 
   test('[PUSH-3] a device online for the account that changed gets no push', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const ipad = await connectDevice(server, 'cai', 'cai-ipad');
     try {
       await synced(ipad);
@@ -82,7 +65,7 @@ describe('push: who gets which badge', () => {
   });
 
   test('[PUSH-2] a device signed in to two accounts gets the sum; signed out of one, only the other', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     await post(server, 'dan', 'inbox', 2);
     await post(server, 'dan-work', 'mail', 3);
     const phone = await register(server, 'dan', 'dan-phone');
@@ -100,7 +83,7 @@ describe('push: who gets which badge', () => {
   });
 
   test('[PUSH-6] items in a muted thread change no badge and send nothing', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     await post(server, 'eve', 'inbox', 1);
     const phone = await register(server, 'eve', 'eve-phone');
     await waitForBadge(apns, phone, 1);
@@ -130,7 +113,7 @@ describe('push: who gets which badge', () => {
   });
 
   test('[PUSH-1] `badges: false` gets nothing; turned back on, the current badge', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'fay', 'fay-phone', { badges: false });
     const witness = await register(server, 'fay', 'fay-ipad');
     await post(server, 'fay', 'inbox', 2);
@@ -144,7 +127,7 @@ describe('push: who gets which badge', () => {
   });
 
   test('[PUSH-1] badges turned off and on again: nothing while off, then the badge as it is now', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     await post(server, 'gus', 'inbox', 4);
     const phone = await register(server, 'gus', 'gus-phone');
     const witness = await register(server, 'gus', 'gus-ipad');

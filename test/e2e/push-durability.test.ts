@@ -4,59 +4,55 @@
  * 503s, or in flight — is delivered by the next process on the same folder.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ApnsAnswers } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
 import {
   delivered,
-  type PushRig,
   post,
   register,
-  startPushRig,
+  usePushRig,
   waitForBadge,
   waitForLog,
   waitForMetric,
   waitForRequests,
 } from '../helpers/push-rig.js';
-import { stopAll } from '../helpers/server-process.js';
 
 describe('push: kill -9 with pushes pending', () => {
-  let rig: PushRig;
-  before(async () => {
-    rig = await startPushRig();
-  });
-  after(async () => {
-    await rig?.close();
-    await stopAll();
-  });
+  const ctx = usePushRig();
 
-  /** kill -9, then a new process on the same folder (and `env` on top of the rig's). */
+  /** kill -9, then a new process on the same folder (and `env` on top of the ctx.rig's). */
   async function crashAndRestart(env: Readonly<Record<string, string>> = {}): Promise<void> {
-    await rig.server.kill();
-    rig.server = await rig.server.restart(env);
+    await ctx.rig.server.kill();
+    ctx.rig.server = await ctx.rig.server.restart(env);
   }
 
   test('[PUSH-8] APNs answering 503, then the process killed: the next one delivers the badge', async () => {
-    const { apns } = rig;
-    const phone = await register(rig.server, 'ann', 'ann-phone');
+    const { apns } = ctx.rig;
+    const phone = await register(ctx.rig.server, 'ann', 'ann-phone');
     await waitForBadge(apns, phone, 0);
     apns.answerAlways(phone, ApnsAnswers.serviceUnavailable);
-    await post(rig.server, 'ann', 'inbox', 3);
+    await post(ctx.rig.server, 'ann', 'inbox', 3);
     await waitForRequests(apns, phone, 2);
-    await waitForMetric(rig.server, 'badgesync_pushes_retried_total', { reason: 'ServiceUnavailable' }, (n) => n >= 1);
+    await waitForMetric(
+      ctx.rig.server,
+      'badgesync_pushes_retried_total',
+      { reason: 'ServiceUnavailable' },
+      (n) => n >= 1,
+    );
     await crashAndRestart();
     apns.resetAnswers();
     await waitForBadge(apns, phone, 3);
     assert.deepEqual(delivered(apns, phone), [0, 3]);
-    await waitForMetric(rig.server, 'badgesync_push_queue_depth', {}, (depth) => depth === 0);
+    await waitForMetric(ctx.rig.server, 'badgesync_push_queue_depth', {}, (depth) => depth === 0);
   });
 
   test('[PUSH-8] killed inside the coalescing window: the next process sends the badge', async () => {
-    const { apns } = rig;
+    const { apns } = ctx.rig;
     // A long window, so the kill surely lands inside it.
     await crashAndRestart({ BADGESYNC_PUSH_DELAY_MS: '3000' });
-    const phone = await register(rig.server, 'bea', 'bea-phone');
-    assert.equal(await post(rig.server, 'bea', 'inbox', 5), 5);
+    const phone = await register(ctx.rig.server, 'bea', 'bea-phone');
+    assert.equal(await post(ctx.rig.server, 'bea', 'inbox', 5), 5);
     assert.deepEqual(apns.requestsFor(phone), [], 'nothing sent before the window closes');
     await crashAndRestart({ BADGESYNC_PUSH_DELAY_MS: '100' });
     await waitForBadge(apns, phone, 5);
@@ -64,11 +60,11 @@ describe('push: kill -9 with pushes pending', () => {
   });
 
   test('[PUSH-8] killed with the push in flight: the next process sends it again', async () => {
-    const { apns } = rig;
-    const phone = await register(rig.server, 'cai', 'cai-phone');
+    const { apns } = ctx.rig;
+    const phone = await register(ctx.rig.server, 'cai', 'cai-phone');
     await waitForBadge(apns, phone, 0);
     apns.enqueue(phone, ApnsAnswers.slow(5_000));
-    await post(rig.server, 'cai', 'inbox', 2);
+    await post(ctx.rig.server, 'cai', 'inbox', 2);
     await apns.waitFor(
       () => apns.requestsFor(phone).length === 2,
       10_000,
@@ -82,18 +78,18 @@ describe('push: kill -9 with pushes pending', () => {
   });
 
   test('[PUSH-8][PUSH-6] after a restart every device is checked; one whose badge APNs has is not queued again', async () => {
-    const { apns } = rig;
-    const phone = await register(rig.server, 'dan', 'dan-phone');
-    await post(rig.server, 'dan', 'inbox', 1);
+    const { apns } = ctx.rig;
+    const phone = await register(ctx.rig.server, 'dan', 'dan-phone');
+    await post(ctx.rig.server, 'dan', 'inbox', 1);
     await waitForBadge(apns, phone, 1);
-    await waitForMetric(rig.server, 'badgesync_push_queue_depth', {}, (depth) => depth === 0);
+    await waitForMetric(ctx.rig.server, 'badgesync_push_queue_depth', {}, (depth) => depth === 0);
     await crashAndRestart();
     // Once the grace period is over the new process sweeps every pushable device, and queues
     // those whose badge differs from the one APNs accepted: here, none.
-    const sweep = await waitForLog(rig.server, 'push restart sweep done');
+    const sweep = await waitForLog(ctx.rig.server, 'push restart sweep done');
     assert.ok(Number(sweep.devices) >= 1, 'the phone was looked at');
     assert.equal(sweep.queued, 0);
     assert.deepEqual(delivered(apns, phone), [1]);
-    assert.equal(await metric(rig.server, 'badgesync_pushes_sent_total'), 0, 'the new process sent nothing');
+    assert.equal(await metric(ctx.rig.server, 'badgesync_pushes_sent_total'), 0, 'the new process sent nothing');
   });
 });

@@ -4,41 +4,25 @@
  * device's topic, one HTTP/2 connection per APNs environment.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { api } from '../helpers/api-client.js';
 import type { ApnsRequestRecord } from '../helpers/apns-test-server.js';
-import {
-  DEFAULT_TOPIC,
-  delivered,
-  type PushRig,
-  post,
-  register,
-  startPushRig,
-  waitForBadge,
-} from '../helpers/push-rig.js';
-import { stopAll } from '../helpers/server-process.js';
+import { DEFAULT_TOPIC, delivered, post, register, usePushRig, waitForBadge } from '../helpers/push-rig.js';
 
 /** Apple keeps a push for an offline device up to 30 days; the server asks for 28. */
 const DAY_SECONDS = 24 * 60 * 60;
 
 describe('push: the APNs request', () => {
-  let rig: PushRig;
-  before(async () => {
-    rig = await startPushRig();
-  });
-  after(async () => {
-    await rig?.close();
-    await stopAll();
-  });
+  const ctx = usePushRig();
 
   function last(token: string): ApnsRequestRecord {
-    const request = rig.apns.requestsFor(token).at(-1);
+    const request = ctx.rig.apns.requestsFor(token).at(-1);
     assert.ok(request, `a request for ${token}`);
     return request;
   }
 
   test('[PUSH-2] a badge-only payload: aps.badge and nothing else, push type alert, a collapse id', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'ann', 'ann-phone');
     await post(server, 'ann', 'inbox', 7);
     await waitForBadge(apns, phone, 7);
@@ -63,7 +47,7 @@ describe('push: the APNs request', () => {
   });
 
   test('[PUSH-2] the topic is the device’s own bundle id, else the configured one', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const phone = await register(server, 'bea', 'bea-phone');
     const watch = await register(server, 'bea', 'bea-watch', { topic: 'com.example.badgesync.watchkitapp' });
     await post(server, 'bea', 'inbox', 2);
@@ -78,7 +62,7 @@ describe('push: the APNs request', () => {
   });
 
   test('[PUSH-2] sandbox and production devices go over their own connection, each kept open', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     const prod = await register(server, 'cai', 'cai-prod', { environment: 'production' });
     const dev = await register(server, 'cai', 'cai-dev', { environment: 'sandbox', topic: 'com.example.dev' });
     await post(server, 'cai', 'inbox', 1);
@@ -99,7 +83,7 @@ describe('push: the APNs request', () => {
   });
 
   test('[PUSH-2] a device signed out of every account is pushed 0', async () => {
-    const { server, apns } = rig;
+    const { server, apns } = ctx.rig;
     await post(server, 'dan', 'inbox', 3);
     const phone = await register(server, 'dan', 'dan-phone');
     await waitForBadge(apns, phone, 3);

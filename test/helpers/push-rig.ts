@@ -7,11 +7,12 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { api } from './api-client.js';
 import { type ApnsRequestRecord, ApnsTestServer } from './apns-test-server.js';
 import { metric } from './metrics.js';
-import { type ServerProcess, startServer } from './server-process.js';
+import { type ServerProcess, startServer, stopAll } from './server-process.js';
 
 /**
  * Windows for push tests: a 100 ms coalescing window, 200 ms of grace after a disconnect,
@@ -213,4 +214,20 @@ export async function advanceClock(server: ServerProcess, ms = 5000): Promise<vo
     if (Date.now() > until) throw new Error('the server did not advance its clock');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * A rig for the enclosing `describe`: started in `before`, closed (with every server process)
+ * in `after`. Read it as `ctx.rig` inside the tests.
+ */
+export function usePushRig(env: Readonly<Record<string, string>> = {}): { rig: PushRig } {
+  const ctx = {} as { rig: PushRig };
+  before(async () => {
+    ctx.rig = await startPushRig(env);
+  });
+  after(async () => {
+    await ctx.rig?.close();
+    await stopAll();
+  });
+  return ctx;
 }
