@@ -29,6 +29,9 @@ interface Setting {
   readonly env: string;
   readonly kind: 'int' | 'string';
   readonly fallback: number | string | null;
+  /** For `int` settings: the smallest and largest value accepted (inclusive); outside it the start fails. */
+  readonly min?: number;
+  readonly max?: number;
   readonly help: string;
 }
 
@@ -42,6 +45,8 @@ export const SETTINGS: readonly Setting[] = [
     env: 'BADGESYNC_PORT',
     kind: 'int',
     fallback: 8080,
+    min: 0,
+    max: 65_535,
     help: 'HTTP and WebSocket port (0: any free port)',
   },
   { key: 'host', env: 'BADGESYNC_HOST', kind: 'string', fallback: '0.0.0.0', help: 'address to listen on' },
@@ -73,6 +78,10 @@ export const SETTINGS: readonly Setting[] = [
     // 10 s: a dead phone connection is noticed within 2.25 × 10 s ≈ 23 s, which bounds how
     // long a backgrounded phone waits for its first push; shorter costs mobile radios wake-ups.
     fallback: 10_000,
+    // At least 50 ms: below it the sweep (every interval/4) becomes a busy loop that cuts live
+    // connections; at most a day, the longest a dead link is worth keeping.
+    min: 50,
+    max: 86_400_000,
     help: 'ping interval; a connection silent for 2 intervals is closed (checked every interval/4)',
   },
   {
@@ -82,6 +91,9 @@ export const SETTINGS: readonly Setting[] = [
     // 5 s: a phone moving from Wi-Fi to cellular reconnects within a few seconds; pushing it in
     // between would be a wasted push for a device that is about to sync anyway.
     fallback: 5_000,
+    // 0: offline at the disconnect; a day is the longest a device may be presumed back.
+    min: 0,
+    max: 86_400_000,
     help: 'after a disconnect, how long a device still counts as online',
   },
   {
@@ -91,6 +103,9 @@ export const SETTINGS: readonly Setting[] = [
     // 1 s: coalesces a burst (a backend posting a thread's worth of items, mark-all-read on a
     // Mac) into one push, while a single change still reaches the phone within about a second.
     fallback: 1_000,
+    // 0 pushes at once; an hour is the longest a badge may honestly wait.
+    min: 0,
+    max: 3_600_000,
     help: 'push coalescing window per device',
   },
   {
@@ -100,6 +115,10 @@ export const SETTINGS: readonly Setting[] = [
     // 1 MiB: a sync step 2 after weeks offline for 10,000 threads stays far below it
     // (~40 bytes per marker write); anything larger is a bug or an attack (close 4413).
     fallback: 1024 * 1024,
+    // At least 1 KiB: a step 1 and a few markers must fit, and 0 would switch ws's check off;
+    // at most 64 MiB: ws holds a whole message in memory before the server sees it.
+    min: 1_024,
+    max: 67_108_864,
     help: 'largest WebSocket message accepted (close 4413 above it)',
   },
   {
@@ -109,6 +128,8 @@ export const SETTINGS: readonly Setting[] = [
     // 20,000: a loaded account of a few hundred threads costs well under 100 KB, so the cap
     // keeps documents under ~2 GB even for large accounts; idle ones are unloaded first.
     fallback: 20_000,
+    min: 1,
+    max: 10_000_000,
     help: 'most account documents held in memory (idle ones are unloaded first)',
   },
   { key: 'logLevel', env: 'BADGESYNC_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'pino log level' },
@@ -163,9 +184,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     if (raw === undefined || raw === '') {
       out[setting.key] = setting.fallback;
     } else if (setting.kind === 'int') {
-      const n = Number(raw);
-      if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${setting.env} must be an integer ≥ 0, got ${raw}`);
-      out[setting.key] = n;
+      out[setting.key] = parseIntSetting(setting, raw);
     } else {
       out[setting.key] = raw;
     }
@@ -173,9 +192,23 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   return out as unknown as Config;
 }
 
+/** An integer within the setting's range (SPEC CONF-3), or a ConfigError naming setting, value and range. */
+function parseIntSetting(setting: Setting, raw: string): number {
+  const min = setting.min ?? 0;
+  const max = setting.max ?? Number.MAX_SAFE_INTEGER;
+  const n = /^-?[0-9]+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${setting.env} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
 export function configHelp(): string {
   const rows = SETTINGS.map(
-    (s) => `  ${flagName(s.env).padEnd(22)} ${s.env.padEnd(30)} ${s.help} (default: ${s.fallback ?? 'none'})`,
+    (s) =>
+      `  ${flagName(s.env).padEnd(22)} ${s.env.padEnd(30)} ${s.help} (default: ${s.fallback ?? 'none'}${
+        s.kind === 'int' ? `; ${s.min ?? 0}–${s.max ?? Number.MAX_SAFE_INTEGER}` : ''
+      })`,
   );
   return rows.join('\n');
 }

@@ -1,6 +1,6 @@
 export { isApiKey } from './auth/api-key.js';
 export { type DeviceClaims, mintDeviceToken, type TokenCheck, verifyDeviceToken } from './auth/device-token.js';
-export { type Config, ConfigError, loadConfig, SETTINGS } from './config.js';
+export { type Config, ConfigError, flagName, loadConfig, SETTINGS } from './config.js';
 export { createLogger } from './log.js';
 export { Metrics } from './metrics.js';
 export { pushDisabled } from './push/push-disabled.js';

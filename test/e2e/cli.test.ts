@@ -104,6 +104,20 @@ describe('command line and configuration', () => {
     assert.match(unknown.stderr, /unknown option --colour/);
   });
 
+  test('[CONF-3] a numeric setting at 0, negative or absurdly large stops the start, naming setting, value and range', () => {
+    for (const [flag, env, value] of [
+      ['--heartbeat-ms', 'BADGESYNC_HEARTBEAT_MS', '0'],
+      ['--max-message-bytes', 'BADGESYNC_MAX_MESSAGE_BYTES', '0'],
+      ['--push-delay-ms', 'BADGESYNC_PUSH_DELAY_MS', '-5'],
+      ['--port', 'BADGESYNC_PORT', String(2 ** 60)],
+    ] as const) {
+      const run = cli(['serve', `${flag}=${value}`]);
+      assert.equal(run.status, 2, `${env}=${value} must stop the start`);
+      assert.ok(run.stderr.includes(env) && run.stderr.includes(JSON.stringify(value)), run.stderr);
+      assert.match(run.stderr, /from \d+ to \d+/);
+    }
+  });
+
   test('[CONF-1][CONF-2][OPS-1] flags alone configure a server; generated secrets are printed once and kept', async () => {
     const dir = tempDir();
     const db = path.join(dir, 'flags.db');
