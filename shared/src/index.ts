@@ -1,4 +1,5 @@
 export { CloseCode, closeAction, TERMINAL_CLOSE_CODES } from './close-codes.js';
+export { closeReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
 export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortedRecord, unreadOf } from './counts.js';
 export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
 export { type ErrorBody, errorBody, HttpError, type HttpErrorCode, RefusalReason } from './errors.js';

@@ -179,7 +179,7 @@ export class AccountRoom {
         { account: this.account, device: member.device, reason: verdict.reason, detail: verdict.detail },
         'update refused',
       );
-      return { kind: 'refused', code: verdict.code, reason: `${verdict.reason}: ${verdict.detail}`.slice(0, 120) };
+      return { kind: 'refused', code: verdict.code, reason: `${verdict.reason}: ${verdict.detail}` };
     }
     if (verdict.kind === 'not-yet') {
       this.deps.metrics.updatesDeferred.inc();

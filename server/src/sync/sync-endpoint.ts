@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import {
   type AccountId,
   CloseCode,
+  closeReason,
   type DeviceId,
   errorBody,
   type HttpErrorCode,
@@ -115,7 +116,7 @@ export class SyncEndpoint {
       mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
         send: (data) => ws.send(data, { binary: true }),
-        close: (code, reason) => ws.close(code, reason),
+        close: (code, reason) => ws.close(code, closeReason(reason)),
         terminate: () => ws.terminate(),
         get bufferedAmount() {
           return ws.bufferedAmount;
