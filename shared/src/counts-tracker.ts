@@ -79,6 +79,11 @@ export class CountsTracker implements MarkerView {
     return this.#muted.has(thread);
   }
 
+  /** How many threads have a head (the thread budget, SPEC BUDGET-3). */
+  get threadCount(): number {
+    return this.#heads.size;
+  }
+
   threadsWithHead(): Iterable<ThreadId> {
     return this.#heads.keys();
   }

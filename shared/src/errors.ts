@@ -16,6 +16,7 @@ export const HttpError = {
   invalid_id: { status: 400, message: 'an ID in the path does not match ^[A-Za-z0-9_.:@-]{1,128}$' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
+  budget_exceeded: { status: 422, message: 'the account is at one of its budgets (docs/ERRORS.md)' },
   rate_limited: { status: 429, message: 'too many requests, try later' },
   overloaded: { status: 503, message: 'overloaded, try later' },
   shutting_down: { status: 503, message: 'the server is shutting down' },
@@ -48,5 +49,8 @@ export const RefusalReason = {
   epoch_too_far: 'a marker epoch too far above the thread epoch',
   seq_beyond_head: 'a marker seq beyond the thread head',
   foreign_client_id: 'writes under a Yjs client ID bound to another device',
+  client_budget: 'uses more new Yjs client IDs than the budget allows (per update, device or account)',
+  concurrent_writes: 'more concurrent writes of one key than the budget allows',
+  key_budget: 'more mutes or reads keys in the account than the budget allows',
 } as const;
 export type RefusalReason = keyof typeof RefusalReason;

@@ -41,6 +41,12 @@ export {
   unpackMarker,
 } from './schema.js';
 export {
+  type BudgetContext,
+  type BudgetVerdict,
+  checkBudgets,
+  type DocumentBudgets,
+} from './update-budget.js';
+export {
   decodeMessage,
   encodeAwareness,
   encodeStep1,

@@ -5,8 +5,10 @@ import {
   accountMaps,
   CloseCode,
   CountsTracker,
+  checkBudgets,
   checkUpdate,
   type DeviceId,
+  type DocumentBudgets,
   EMPTY_COUNTS,
   SERVER_DEVICE,
   type Verdict,
@@ -41,6 +43,8 @@ export interface RoomDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly events: RoomEvents;
+  /** How much one account's document may hold (SPEC BUDGET-1..BUDGET-3). */
+  readonly budgets: DocumentBudgets;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -65,6 +69,8 @@ export class AccountRoom {
   readonly members = new Set<RoomMember>();
   readonly #awareness = new AwarenessRelay();
   readonly #bindings: Map<number, DeviceId>;
+  /** Client IDs bound per device, for the per-device budget (BUDGET-1). */
+  readonly #clientsOf = new Map<DeviceId, number>();
   readonly #online = new Map<DeviceId, number>();
   /** Updates of the transaction in progress, held until it is known to have applied cleanly. */
   #staged: Uint8Array[] | null = null;
@@ -86,6 +92,7 @@ export class AccountRoom {
     }, LOADING);
     this.logCount = stored.logCount;
     this.#bindings = deps.store.loadBindings(account);
+    for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.maps = accountMaps(this.doc);
     this.tracker = new CountsTracker(this.doc);
     this.tracker.onChange(() => {
@@ -186,10 +193,27 @@ export class AccountRoom {
       this.deps.log.debug({ account: this.account, device: member.device, detail: verdict.detail }, 'update not yet');
       return { kind: 'ok' };
     }
-    for (const clientId of verdict.newClients) {
-      this.#bindings.set(clientId, member.device);
-      this.deps.commit.addBinding(this.account, clientId, member.device);
+    const budget = checkBudgets(
+      {
+        doc: this.doc,
+        budgets: this.deps.budgets,
+        deviceClients: this.#clientsOf.get(member.device) ?? 0,
+        accountClients: this.#bindings.size,
+      },
+      update,
+      verdict.newClients.length,
+    );
+    if (budget.kind === 'over') {
+      // [BUDGET-4] Refused before anything is bound, applied or stored.
+      this.deps.metrics.updatesRefused.inc({ reason: budget.reason });
+      this.deps.metrics.budgetRefusals.inc({ budget: budget.budget });
+      this.deps.log.warn(
+        { account: this.account, device: member.device, budget: budget.budget, detail: budget.detail },
+        'update over budget',
+      );
+      return { kind: 'refused', code: CloseCode.forbiddenWrite, reason: `${budget.reason}: ${budget.detail}` };
     }
+    for (const clientId of verdict.newClients) this.#bind(clientId, member.device);
     if (!verdict.changes) return { kind: 'ok' };
     return this.#apply(member, update);
   }
@@ -223,12 +247,15 @@ export class AccountRoom {
     if (this.#poisoned) throw new Error(`account ${this.account} is being reloaded`);
     if (!this.#serverBound) {
       this.#serverBound = true;
-      if (this.#bindings.get(this.doc.clientID) === undefined) {
-        this.#bindings.set(this.doc.clientID, SERVER_DEVICE);
-        this.deps.commit.addBinding(this.account, this.doc.clientID, SERVER_DEVICE);
-      }
+      if (this.#bindings.get(this.doc.clientID) === undefined) this.#bind(this.doc.clientID, SERVER_DEVICE);
     }
     this.doc.transact(() => write(this.maps), SERVER);
+  }
+
+  #bind(clientId: number, device: DeviceId): void {
+    this.#bindings.set(clientId, device);
+    this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
+    this.deps.commit.addBinding(this.account, clientId, device);
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
