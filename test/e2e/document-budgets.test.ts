@@ -248,7 +248,7 @@ describe('document budgets against a hostile signed-in device', () => {
     assert.deepEqual(await honestJoins(server, 'unicode'), {});
   });
 
-  test('[BUDGET-4] after a restart every attacked account holds exactly what it held', async () => {
+  test('[BUDGET-4][BUDGET-5] after a restart every attacked account holds exactly what it held; one over the account budget is not loaded', async () => {
     await Promise.all([server.stop(), small.stop()]);
     const restarted = { default: await server.restart(), small: await small.restart() };
     assert.ok(held.size >= 5, `${held.size} accounts recorded`);
@@ -257,5 +257,17 @@ describe('document budgets against a hostile signed-in device', () => {
       client.close();
       assert.deepEqual(docState(client.doc), state, account);
     }
+    // [BUDGET-5] An account stored with more client IDs than the account budget (here: the
+    // budget lowered under it) is refused as it would load, not replayed; others load.
+    await restarted.small.stop();
+    const lowered = await small.restart({ BADGESYNC_MAX_CLIENTS_PER_ACCOUNT: '5' });
+    await assert.rejects(RawClient.open(lowered, 'clients', 'phone'), /upgrade refused: 503/);
+    const badge = await api(lowered, 'GET', '/v1/accounts/clients/badge');
+    assert.equal(badge.status, 200, 'its stored counts still answer');
+    await othersServed(lowered);
+    const fine = await RawClient.synced(lowered, 'keys', 'phone');
+    fine.close();
+    assert.deepEqual(docState(fine.doc), held.get('keys')?.state);
+    assert.equal(await metric(lowered, 'badgesync_budget_refusals_total', { budget: 'clientsPerAccount' }), 1);
   });
 });

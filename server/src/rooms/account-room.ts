@@ -21,6 +21,13 @@ import { AwarenessRelay } from '../sync/awareness-relay.js';
 import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
 import type { GroupCommit } from './group-commit.js';
 
+/**
+ * An account that holds more client IDs than the account budget allows: not loaded (SPEC
+ * BUDGET-5). Answered like a full server (503 overloaded), since the device can do nothing
+ * about it; the log names the account for the operator.
+ */
+export class AccountOverBudgetError extends Error {}
+
 /** A connection as a room sees it. */
 export interface RoomMember {
   readonly device: DeviceId;
@@ -86,12 +93,24 @@ export class AccountRoom {
     readonly account: AccountId,
     private readonly deps: RoomDeps,
   ) {
+    this.#bindings = deps.store.loadBindings(account);
+    if (this.#bindings.size > deps.budgets.clientsPerAccount) {
+      // [BUDGET-5] Stored before the budget held (or the budget was lowered): replaying it could
+      // stall every account for seconds to minutes. Refused, not loaded; the data stays.
+      deps.metrics.budgetRefusals.inc({ budget: 'clientsPerAccount' });
+      deps.log.error(
+        { account, clients: this.#bindings.size, budget: deps.budgets.clientsPerAccount },
+        'account over its client-ID budget is not loaded',
+      );
+      throw new AccountOverBudgetError(
+        `account ${account} holds ${this.#bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
+      );
+    }
     const stored = deps.store.loadDoc(account);
     this.doc.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
     }, LOADING);
     this.logCount = stored.logCount;
-    this.#bindings = deps.store.loadBindings(account);
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.maps = accountMaps(this.doc);
     this.tracker = new CountsTracker(this.doc);

@@ -1,5 +1,5 @@
 import type { AccountId } from '@badgesync/shared';
-import { AccountRoom, type RoomDeps } from './account-room.js';
+import { AccountOverBudgetError, AccountRoom, type RoomDeps } from './account-room.js';
 
 /**
  * How long an account with no connection and nothing pending stays loaded: long enough
@@ -65,9 +65,17 @@ export class RoomManager {
     if (this.#rooms.size >= this.maxLoaded && !this.#evictOne()) {
       throw new RoomCapacityError(`${this.#rooms.size} accounts loaded, none idle`);
     }
-    room = new AccountRoom(account, this.deps);
+    try {
+      room = new AccountRoom(account, this.deps);
+    } catch (err) {
+      if (err instanceof AccountOverBudgetError) throw new RoomCapacityError(err.message);
+      throw err;
+    }
     this.#rooms.set(account, room);
     this.deps.metrics.loadedDocs.set(this.#rooms.size);
+    // [BUDGET-5] A long log is folded into a snapshot as it loads: the replay just paid is not
+    // paid again by the next load, whether or not the account stays loaded long enough for a sweep.
+    if (room.logCount >= COMPACT_AFTER_UPDATES) room.compact();
     return room;
   }
 
