@@ -11,6 +11,7 @@ import {
   type DocumentBudgets,
   EMPTY_COUNTS,
   SERVER_DEVICE,
+  type ThreadId,
   type Verdict,
 } from '@badgesync/shared';
 import type { Logger } from 'pino';
@@ -79,6 +80,8 @@ export class AccountRoom {
   /** Client IDs bound per device, for the per-device budget (BUDGET-1). */
   readonly #clientsOf = new Map<DeviceId, number>();
   readonly #online = new Map<DeviceId, number>();
+  /** Threads whose counts changed since they were last handed to the group commit. */
+  readonly #countsChanged = new Set<ThreadId>();
   /** Updates of the transaction in progress, held until it is known to have applied cleanly. */
   #staged: Uint8Array[] | null = null;
   #serverBound = false;
@@ -114,11 +117,16 @@ export class AccountRoom {
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.maps = accountMaps(this.doc);
     this.tracker = new CountsTracker(this.doc);
-    this.tracker.onChange(() => {
-      // A poisoned room's counts may include a half-applied update: keep the stored ones.
-      this.deps.commit.markCounts(account, () =>
-        this.#poisoned ? (deps.store.getCounts(account) ?? EMPTY_COUNTS) : this.tracker.counts(),
-      );
+    this.tracker.onChange((change) => {
+      for (const thread of change.threads) this.#countsChanged.add(thread);
+      this.deps.commit.markCounts(account, () => {
+        const changed = [...this.#countsChanged];
+        this.#countsChanged.clear();
+        // A poisoned room's counts may include a half-applied update: keep the stored ones.
+        if (this.#poisoned) return { counts: deps.store.getCounts(account) ?? EMPTY_COUNTS };
+        // [STORE-13] Only the threads that changed since the last commit are written.
+        return { counts: this.tracker.countsOf(changed), changed };
+      });
       this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
     });
     this.doc.on('update', this.#onUpdate);
