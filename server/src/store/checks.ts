@@ -50,7 +50,9 @@ export function checkCountsEntry(entry: CountsEntry, i: number): void {
   checkCounts(entry.counts, `counts[${i}].counts`);
   if (entry.changed !== undefined) {
     if (!Array.isArray(entry.changed)) fail(`counts[${i}].changed`, 'must be an array of thread IDs');
-    entry.changed.forEach((thread, j) => checkId(thread, `counts[${i}].changed[${j}]`));
+    entry.changed.forEach((thread, j) => {
+      checkId(thread, `counts[${i}].changed[${j}]`);
+    });
   }
 }
 
