@@ -156,9 +156,9 @@ export const SETTINGS: readonly Setting[] = [
     key: 'maxClientsPerDevice',
     env: 'BADGESYNC_MAX_CLIENTS_PER_DEVICE',
     kind: 'int',
-    // 10,000: one per writing session is five sessions a day for five years; bindings are
-    // kept for ever (RULE-13), so this bounds what one device can make an account carry.
-    fallback: 10_000,
+    // 5,000: one per writing session is three sessions a day for four and a half years;
+    // bindings are kept for ever (RULE-13), so this bounds what one device makes an account carry.
+    fallback: 5_000,
     min: 1,
     max: 10_000_000,
     help: 'Yjs client IDs bound to one device in one account (close 4403 client_budget above it)',
@@ -167,9 +167,10 @@ export const SETTINGS: readonly Setting[] = [
     key: 'maxClientsPerAccount',
     env: 'BADGESYNC_MAX_CLIENTS_PER_ACCOUNT',
     kind: 'int',
-    // 50,000: five devices at their own budget. Every step 1 the server sends carries one
-    // state-vector entry per client ID (~6 bytes), so this caps it near 300 KB (bench/budgets.ts).
-    fallback: 50_000,
+    // 20,000: four devices at their own budget. Yjs does O(client IDs) work in every
+    // transaction (a state vector per update) and each step 1 carries ~4 bytes per ID: at
+    // 50,000 IDs one small update cost 40–400 ms and a load 2.6 s (bench/budgets.ts).
+    fallback: 20_000,
     min: 1,
     max: 10_000_000,
     help: 'Yjs client IDs bound in one account (close 4403 client_budget above it)',
@@ -212,9 +213,11 @@ export const SETTINGS: readonly Setting[] = [
     key: 'maxReadsKeys',
     env: 'BADGESYNC_MAX_READS_KEYS',
     kind: 'int',
-    // 50,000: the thread budget read on five devices; each key is a struct the document keeps
-    // for ever, and a device can name threads that have no head yet (BUDGET-3).
-    fallback: 50_000,
+    // 20,000: two devices reading every thread of the thread budget, or ten reading 2,000.
+    // Each key (up to 257 characters) is a struct the document keeps for ever, and a device can
+    // name threads that have no head yet: 50,000 such keys made a 14 MB account that took
+    // seconds to load (bench/budgets.ts).
+    fallback: 20_000,
     min: 1,
     max: 100_000_000,
     help: 'reads keys (thread/device) per account (close 4403 key_budget above it)',
