@@ -22,7 +22,10 @@ export interface DocumentBudgets {
   readonly clientsPerDevice: number;
   /** [BUDGET-1] Client IDs bound in one account, all devices and the server together. */
   readonly clientsPerAccount: number;
-  /** [BUDGET-2] Writes of one map key that follow the same previous value (concurrent entries). */
+  /**
+   * [BUDGET-2] Concurrent entries of one map key a write may make: the writes of the update
+   * that follow the same previous value, plus the entries the server holds after that value.
+   */
   readonly concurrentPerKey: number;
   /** [BUDGET-3] Keys of `mutes` one account may hold. */
   readonly mutesPerAccount: number;
@@ -147,29 +150,30 @@ function rootMap(doc: Y.Doc, root: string): Map<string, Y.Item> | undefined {
 }
 
 /**
- * Entries the server holds that follow the same previous value as `group` (the same origin,
- * or none), counted up to `enough`. Walks the entries of that one key: from the origin to
- * the newest, or all of them for writes without an origin — work Yjs does anyway to place them.
+ * Entries of the key the server holds that a write following `group.origin` (or no value)
+ * is concurrent with, counted up to `enough`: every entry after that origin in the key's list
+ * (a writer always follows the key's last entry, so an entry after the one it followed is one
+ * it did not see), or every entry of the key for a write without an origin. Yjs scans these
+ * to place the write; a write following an old entry of a long history scans all of it.
  */
 function serverSiblings(doc: Y.Doc, group: { origin: Y.ID | null; root: string; key: string }, enough: number): number {
-  let item: Y.Item | null;
-  if (group.origin === null) {
-    item = rootMap(doc, group.root)?.get(group.key) ?? null;
-    while (item?.left != null) item = item.left;
-  } else {
-    const { client, clock } = group.origin;
-    // An origin the update itself holds: the server has nothing after it.
-    if (clock >= Y.getState(doc.store, client)) return 0;
-    const found = Y.getItem(doc.store, group.origin);
-    item = found instanceof Y.Item ? found.right : null;
-  }
   let count = 0;
-  for (; item !== null && count < enough; item = item.right) {
-    if (sameId(item.origin, group.origin)) count++;
+  if (group.origin === null) {
+    for (
+      let item = rootMap(doc, group.root)?.get(group.key) ?? null;
+      item !== null && count < enough;
+      item = item.left
+    ) {
+      count++;
+    }
+    return count;
+  }
+  const { client, clock } = group.origin;
+  // An origin the update itself holds: the server has nothing after it.
+  if (clock >= Y.getState(doc.store, client)) return 0;
+  const found = Y.getItem(doc.store, group.origin);
+  for (let item = found instanceof Y.Item ? found.right : null; item !== null && count < enough; item = item.right) {
+    count++;
   }
   return count;
-}
-
-function sameId(a: Y.ID | null, b: Y.ID | null): boolean {
-  return a === b || (a !== null && b !== null && a.client === b.client && a.clock === b.clock);
 }

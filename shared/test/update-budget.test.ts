@@ -117,3 +117,21 @@ describe('document budgets', () => {
     assert.equal(check(doc, all).kind, 'within');
   });
 });
+
+describe('document budgets: stale writes', () => {
+  test('one write following an entry the key has moved 8 entries past is concurrent with all of them', () => {
+    // Entry 100:0, then writers 101, 102, … each following the one before (devices in turn).
+    const doc = serverWith(siblings(100, 1, 'k'));
+    const origin = { client: 100, clock: 0 };
+    const follow = (n: number) => Y.applyUpdate(doc, siblings(100 + n, 1, 'k', { client: 100 + n - 1, clock: 0 }));
+    for (let n = 1; n <= 6; n++) follow(n);
+    assert.equal(check(doc, siblings(200, 1, 'k', origin)).kind, 'within', '6 after it: 7 in all');
+    follow(7);
+    assert.equal(check(doc, siblings(200, 1, 'k', origin)).kind, 'within', '7 after it: 8 in all');
+    follow(8);
+    const over = check(doc, siblings(200, 1, 'k', origin));
+    assert.deepEqual(over.kind === 'over' && over.reason, 'concurrent_writes', '8 after it: 9 in all');
+    // Following the newest entry is fine.
+    assert.equal(check(doc, siblings(200, 1, 'k', { client: 108, clock: 0 })).kind, 'within');
+  });
+});

@@ -235,6 +235,49 @@ describe('document budgets against a hostile signed-in device', () => {
     await honestJoins(small, 'threads');
   });
 
+  test('[BUDGET-3] IDs are at most 128 characters in every API path and body and every document key', async () => {
+    const ok = 'i'.repeat(128);
+    const long = 'i'.repeat(129);
+    assert.equal((await api(server, 'POST', `/v1/accounts/${ok}/items`, { thread: ok })).status, 200);
+    for (const [route, body] of [
+      [`/v1/accounts/${long}/items`, { thread: 't' }],
+      [`/v1/accounts/${long}/badge`, undefined],
+      [`/v1/accounts/ids/devices/${long}`, {}],
+    ] as const) {
+      const answer = await api<{ error: { code: string } }>(
+        server,
+        body === undefined ? 'GET' : route.includes('devices') ? 'PUT' : 'POST',
+        route,
+        body,
+      );
+      assert.equal(answer.status, 400, route);
+      assert.equal(answer.body.error.code, 'invalid_id', route);
+    }
+    const body = await api<{ error: { code: string } }>(server, 'POST', '/v1/accounts/ids/items', { thread: long });
+    assert.equal(body.body.error.code, 'invalid_body');
+    const phone = await connect(server, 'ids', 'phone');
+    await accepted(
+      phone,
+      phone.capture((doc) => accountMaps(doc).mutes.set(ok, true)),
+    );
+    assertRefused(
+      await refused(
+        phone,
+        phone.capture((doc) => accountMaps(doc).mutes.set(long, true)),
+      ),
+      'invalid_key',
+    );
+    const again = await connect(server, 'ids', 'phone');
+    assertRefused(
+      await refused(
+        again,
+        again.capture((doc) => accountMaps(doc).reads.set(`t/${'p'.repeat(129)}`, 0)),
+      ),
+      'invalid_key',
+    );
+    assert.deepEqual(await honestJoins(server, 'ids'), { mutes: { [ok]: true } });
+  });
+
   test('[CLOSE-7] a refused key of multi-byte characters is closed 4403 with its reason cut within 123 bytes', async () => {
     const evil = await connect(server, 'unicode', 'evil');
     const key = 'é'.repeat(100);
