@@ -77,4 +77,22 @@ describe('loading an account', () => {
     assert.equal(store.loadDoc(A).logCount, 10, 'its data stays');
     rooms.close();
   });
+
+  test('[BUDGET-1] the server writes under the client ID it used before: reloads bind no new one', async () => {
+    const store = new MemoryStore();
+    const rooms = manager(store);
+    for (let load = 0; load < 3; load++) {
+      const room = rooms.get(A);
+      room.serverWrite((maps) => maps.heads.set('t', load + 1));
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      rooms.sweep(Number.MAX_SAFE_INTEGER);
+      assert.equal(rooms.size, 0, 'unloaded');
+    }
+    const servers = [...store.loadBindings(A).values()].filter((device) => device === '@server');
+    assert.equal(servers.length, 1);
+    const reloaded = rooms.get(A);
+    assert.equal(reloaded.doc.getMap('heads').get('t'), 3);
+    rooms.close();
+  });
 });

@@ -29,6 +29,15 @@ import type { GroupCommit } from './group-commit.js';
  */
 export class AccountOverBudgetError extends Error {}
 
+/** The largest client ID bound to the server, or null when the server never wrote. */
+function serverClientOf(bindings: ReadonlyMap<number, DeviceId>): number | null {
+  let found: number | null = null;
+  for (const [clientId, device] of bindings) {
+    if (device === SERVER_DEVICE && (found === null || clientId > found)) found = clientId;
+  }
+  return found;
+}
+
 /** A connection as a room sees it. */
 export interface RoomMember {
   readonly device: DeviceId;
@@ -109,10 +118,18 @@ export class AccountRoom {
         `account ${account} holds ${this.#bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
       );
     }
+    // [BUDGET-1] The server writes under the client ID it used before, when it has one: a new
+    // ID per load bound one more @server binding each time an unloaded account took an item,
+    // hundreds a day, until the account was over its client-ID budget. The store holds every
+    // struct the server wrote under it (persisted before relayed), so its clock continues.
+    // Set after the replay: Yjs gives a document a new client ID when a remote update writes
+    // under its own.
     const stored = deps.store.loadDoc(account);
     this.doc.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
     }, LOADING);
+    const reused = serverClientOf(this.#bindings);
+    if (reused !== null) this.doc.clientID = reused;
     this.logCount = stored.logCount;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.maps = accountMaps(this.doc);
