@@ -104,6 +104,12 @@ export class AccountRoom {
   constructor(
     readonly account: AccountId,
     private readonly deps: RoomDeps,
+    /**
+     * False when a room of this account was dropped with writes not yet on disk (a poisoned
+     * reload): those writes are still under the old client ID's next clocks, so reusing it
+     * could give two different structs one ID.
+     */
+    options: { readonly reuseServerClient: boolean } = { reuseServerClient: true },
   ) {
     this.#bindings = deps.store.loadBindings(account);
     if (this.#bindings.size > deps.budgets.clientsPerAccount) {
@@ -128,7 +134,7 @@ export class AccountRoom {
     this.doc.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
     }, LOADING);
-    const reused = serverClientOf(this.#bindings);
+    const reused = options.reuseServerClient ? serverClientOf(this.#bindings) : null;
     if (reused !== null) this.doc.clientID = reused;
     this.logCount = stored.logCount;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
@@ -152,6 +158,11 @@ export class AccountRoom {
   /** Nothing holds the room: no connection, no write waiting for disk, no request in progress. */
   get idle(): boolean {
     return this.members.size === 0 && this.#pendingWrites === 0 && this.#leases === 0;
+  }
+
+  /** Every write of this room is on disk. */
+  get settled(): boolean {
+    return this.#pendingWrites === 0;
   }
 
   get poisoned(): boolean {

@@ -34,6 +34,8 @@ export class RoomCapacityError extends Error {}
  */
 export class RoomManager {
   readonly #rooms = new Map<AccountId, AccountRoom>();
+  /** Accounts whose last room was dropped with writes not yet on disk, until they are. */
+  readonly #unsettled = new Set<AccountId>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(
@@ -66,7 +68,7 @@ export class RoomManager {
       throw new RoomCapacityError(`${this.#rooms.size} accounts loaded, none idle`);
     }
     try {
-      room = new AccountRoom(account, this.deps);
+      room = new AccountRoom(account, this.deps, { reuseServerClient: !this.#unsettled.has(account) });
     } catch (err) {
       if (err instanceof AccountOverBudgetError) throw new RoomCapacityError(err.message);
       throw err;
@@ -106,6 +108,11 @@ export class RoomManager {
   }
 
   #unload(room: AccountRoom, compact: boolean): void {
+    if (!room.settled) {
+      const account = room.account;
+      this.#unsettled.add(account);
+      this.deps.commit.afterCommit(() => this.#unsettled.delete(account));
+    }
     if (compact && !room.poisoned) room.compact();
     room.destroy();
     this.#rooms.delete(room.account);
