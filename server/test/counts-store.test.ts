@@ -1,5 +1,5 @@
 /**
- * Counts stored per thread (SPEC STORE-13): a change writes the threads it touched, not the
+ * Counts stored per thread (SPEC STORE-15): a change writes the threads it touched, not the
  * whole account; both stores agree; migration 3 moves counts stored as JSON rows over.
  */
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ const STORES: Array<[string, () => Store]> = [
 
 for (const [name, make] of STORES) {
   describe(`${name}: counts by thread`, () => {
-    test('[STORE-13] a change of some threads keeps every other stored thread and mute', () => {
+    test('[STORE-15] a change of some threads keeps every other stored thread and mute', () => {
       const store = make();
       store.commit(
         batch({
@@ -53,7 +53,7 @@ for (const [name, make] of STORES) {
       store.close();
     });
 
-    test('[STORE-13] a change for an account never counted stores just those threads', () => {
+    test('[STORE-15] a change for an account never counted stores just those threads', () => {
       const store = make();
       store.commit(
         batch({ counts: [{ account: B, counts: { badge: 1, threads: { t: 1 }, muted: [] }, changed: ['t'] }] }),
@@ -62,7 +62,7 @@ for (const [name, make] of STORES) {
       store.close();
     });
 
-    test('[STORE-13] a full write after changes replaces everything', () => {
+    test('[STORE-15] a full write after changes replaces everything', () => {
       const store = make();
       store.commit(
         batch({ counts: [{ account: A, counts: { badge: 1, threads: { a: 1 }, muted: ['q'] }, changed: ['a', 'q'] }] }),
@@ -75,7 +75,7 @@ for (const [name, make] of STORES) {
 }
 
 describe('migration 3: counts by thread', () => {
-  test('[STORE-13][STORE-12] counts stored as JSON rows by version 2 are moved over whole', () => {
+  test('[STORE-15][STORE-12] counts stored as JSON rows by version 2 are moved over whole', () => {
     const path = freshPath();
     const db = new Database(path);
     migrate(db, MIGRATIONS.slice(0, 2));

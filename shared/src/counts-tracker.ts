@@ -89,7 +89,7 @@ export class CountsTracker implements MarkerView {
   }
 
   /**
-   * The counts of `threads` only (SPEC STORE-13): the badge, their unread (those with a head)
+   * The counts of `threads` only (SPEC STORE-15): the badge, their unread (those with a head)
    * and which of them are muted. O(threads asked), whatever the size of the account.
    */
   countsOf(threads: Iterable<ThreadId>): AccountCounts {

@@ -147,7 +147,7 @@ export class AccountRoom {
         this.#countsChanged.clear();
         // A poisoned room's counts may include a half-applied update: keep the stored ones.
         if (this.#poisoned) return { counts: deps.store.getCounts(account) ?? EMPTY_COUNTS };
-        // [STORE-13] Only the threads that changed since the last commit are written.
+        // [STORE-15] Only the threads that changed since the last commit are written.
         return { counts: this.tracker.countsOf(changed), changed };
       });
       this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));

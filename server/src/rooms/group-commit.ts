@@ -62,7 +62,7 @@ export class GroupCommit {
 
   /**
    * The account's counts changed: store them as `read()` answers at commit time — all of
-   * them, or (with `changed`) only the threads that changed (SPEC STORE-13).
+   * them, or (with `changed`) only the threads that changed (SPEC STORE-15).
    */
   markCounts(account: AccountId, read: () => CountsWrite): void {
     this.#counts.set(account, read);

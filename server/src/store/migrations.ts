@@ -124,7 +124,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // Counts were one row per account with every thread's unread and the muted list as JSON,
     // rewritten whole on every change: 100,000 mutes made each change write megabytes. One
     // row per thread (and per mute) lets a change write only the threads it touched (SPEC
-    // STORE-13). The old rows are moved over; `counts` keeps the badge.
+    // STORE-15). The old rows are moved over; `counts` keeps the badge.
     sql: `
       CREATE TABLE count_threads (
         account TEXT NOT NULL,

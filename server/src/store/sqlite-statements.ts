@@ -40,7 +40,7 @@ export function prepareStatements(db: Db) {
   return {
     // STORE-1 commit
     appendUpdate: db.prepare<[string, Uint8Array]>('INSERT INTO updates (account, data) VALUES (?, ?)'),
-    // STORE-13: the badge per account, unread per thread, one row per muted thread.
+    // STORE-15: the badge per account, unread per thread, one row per muted thread.
     putBadge: db.prepare<[string, number, number]>(
       `INSERT INTO counts (account, badge, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (account) DO UPDATE SET badge = excluded.badge, updated_at = excluded.updated_at`,

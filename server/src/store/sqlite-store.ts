@@ -113,7 +113,7 @@ export class SqliteStore implements Store {
           for (const thread of muted) sql.putMute.run(account, thread);
           return;
         }
-        // [STORE-13] Only the threads that changed: work proportional to the change.
+        // [STORE-15] Only the threads that changed: work proportional to the change.
         for (const thread of changed) {
           const unread = Object.hasOwn(counts.threads, thread) ? counts.threads[thread] : undefined;
           if (unread === undefined) sql.deleteThread.run(account, thread);

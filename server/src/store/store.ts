@@ -12,7 +12,7 @@ export interface WriteBatch {
   readonly updates: ReadonlyArray<{ readonly account: AccountId; readonly update: Uint8Array }>;
   /**
    * The derived counts of accounts whose counts changed. Without `changed`, `counts` replaces
-   * everything stored for the account. With it (SPEC STORE-13), only the badge and those
+   * everything stored for the account. With it (SPEC STORE-15), only the badge and those
    * threads are written: each one's unread as `counts.threads` has it (none: the thread has
    * no head), muted when `counts.muted` lists it; the other stored threads stay. So a change
    * of one thread writes one thread, whatever the size of the account.
