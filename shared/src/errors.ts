@@ -18,6 +18,7 @@ export const HttpError = {
   unsupported_media_type: { status: 415, message: 'send application/json' },
   rate_limited: { status: 429, message: 'too many requests, try later' },
   overloaded: { status: 503, message: 'overloaded, try later' },
+  too_many_connections: { status: 503, message: 'too many connections, try later' },
   shutting_down: { status: 503, message: 'the server is shutting down' },
   internal: { status: 500, message: 'internal error' },
 } as const;
