@@ -33,7 +33,7 @@ export class Metrics {
   });
   readonly awarenessDropped = new Counter({
     name: 'badgesync_awareness_dropped_total',
-    help: 'awareness entries not relayed, by reason (another device\'s client ID, over the account budget, …)',
+    help: "awareness entries not relayed, by reason (another device's client ID, over the account budget, …)",
     labelNames: ['reason'],
     registers: [],
   });

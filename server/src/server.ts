@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
+import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { Metrics } from './metrics.js';
 import type { PushWrites } from './push/push-scheduler.js';
 import type { RoomEvents } from './rooms/account-room.js';
@@ -13,7 +14,6 @@ import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import type { Store } from './store/store.js';
-import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { reject, SyncEndpoint } from './sync/sync-endpoint.js';
 
 /** Everything push needs to hear: counts, presence, registrations. */
@@ -126,10 +126,7 @@ export class BadgesyncServer {
     if (maxSockets < config.maxSockets) {
       log.warn({ configured: config.maxSockets, fileLimit, maxSockets }, 'socket cap lowered to the open-file limit');
     }
-    this.#gate = new SocketGate(
-      { maxSockets, maxPreauthPerAddress: config.maxPreauthSocketsPerAddress },
-      this.metrics,
-    );
+    this.#gate = new SocketGate({ maxSockets, maxPreauthPerAddress: config.maxPreauthSocketsPerAddress }, this.metrics);
     this.#http = createServer((req, res) => {
       if (!this.#gate.allows(req.socket, req.method, req.url)) return;
       if (this.#gate.restricted(req.socket)) res.shouldKeepAlive = false;

@@ -51,7 +51,12 @@ export interface AwarenessChange {
 export type ClientClaim = 'own' | 'foreign' | 'free';
 
 /** Why an awareness entry was not relayed (a metric label); the connection stays. */
-export type AwarenessDrop = 'foreign_client_id' | 'other_connection' | 'account_bytes' | 'account_clients' | 'connection_states';
+export type AwarenessDrop =
+  | 'foreign_client_id'
+  | 'other_connection'
+  | 'account_bytes'
+  | 'account_clients'
+  | 'connection_states';
 
 export type AwarenessResult =
   | {
@@ -196,7 +201,11 @@ export class AwarenessRelay {
           };
         }
       }
-      wanted.push({ change: { clientId: change.clientId, clock: change.clock, state }, bytes: change.state.length, claim: whose });
+      wanted.push({
+        change: { clientId: change.clientId, clock: change.clock, state },
+        bytes: change.state.length,
+        claim: whose,
+      });
     }
     // Second pass: keep what fits.
     const accepted: AwarenessChange[] = [];
