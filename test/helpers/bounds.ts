@@ -30,7 +30,13 @@ export interface HttpAnswer {
  */
 export function httpCall(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; localAddress?: string; ms?: number } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    localAddress?: string;
+    ms?: number;
+  } = {},
 ): Promise<HttpAnswer> {
   const ms = options.ms ?? 3_000;
   return new Promise((resolve, reject) => {
@@ -60,7 +66,7 @@ export function httpCall(
       clearTimeout(timer);
       reject(err);
     });
-    req.end();
+    req.end(options.body);
   });
 }
 
