@@ -111,7 +111,7 @@ describe('awareness relay budgets', () => {
     const spoof = relay.apply(b, update([1, 9, { name: 'spoof' }], [2, 1, { name: 'B' }]), claimsOf('B'));
     assert.equal(spoof.kind, 'ok');
     assert.deepEqual(spoof.kind === 'ok' && entries(spoof.relay), [[2, '{"name":"B"}']]);
-    assert.deepEqual(spoof.kind === 'ok' && [...spoof.dropped], [['foreign_client_id', 1]]);
+    assert.deepEqual(spoof.kind === 'ok' && [...spoof.dropped], [['foreign_awareness_id', 1]]);
     // A's entry gone (A left): B re-sending A's state still cannot take it.
     relay.removeOwner(a);
     const echo = relay.apply(b, update([1, 10, { name: 'A' }]), claimsOf('B'));

@@ -169,7 +169,7 @@ describe('awareness bounds', () => {
     markRead(phone.doc, 'phone', 'inbox', 3); // offline
 
     // Mallory announces herself as the phone: dropped, not relayed, and she is not closed.
-    const dropped = await metric(server, 'badgesync_awareness_dropped_total', { reason: 'foreign_client_id' });
+    const dropped = await metric(server, 'badgesync_awareness_dropped_total', { reason: 'foreign_awareness_id' });
     mallory.send(awarenessFrame([phoneId, 50, JSON.stringify({ user: { name: 'phone' } })]));
     await roundTrip(mallory);
     await roundTrip(watch);
@@ -178,7 +178,7 @@ describe('awareness bounds', () => {
     assert.equal(seen(watch).has(phoneId), false, 'the watch never saw the spoofed state');
     assert.equal(mallory.closeInfo, null);
     assert.equal(
-      await metric(server, 'badgesync_awareness_dropped_total', { reason: 'foreign_client_id' }),
+      await metric(server, 'badgesync_awareness_dropped_total', { reason: 'foreign_awareness_id' }),
       dropped + 1,
     );
 

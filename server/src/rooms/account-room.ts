@@ -157,7 +157,7 @@ export class AccountRoom {
   }
 
   /**
-   * An awareness update from a member (SPEC SYNC-6, SYNC-12, SYNC-13): what it may announce
+   * An awareness update from a member (SPEC SYNC-6, AWARE-1..AWARE-5): what it may announce
    * is relayed to every member, the sender included. A device announces only under client
    * IDs bound to it; an unbound one it announces is bound to it (persisted like a write's),
    * so no other device can take it later, in awareness or in a write.
@@ -180,7 +180,7 @@ export class AccountRoom {
     return { kind: 'ok' };
   }
 
-  /** Whose `clientId` is, as `device` may use it in awareness ([RULE-13], SYNC-13). */
+  /** Whose `clientId` is, as `device` may use it in awareness ([RULE-13], AWARE-4). */
   #claim(device: DeviceId, clientId: number): ClientClaim {
     const owner = this.#bindings.get(clientId);
     if (owner === device) return 'own';

@@ -1,5 +1,5 @@
 /**
- * Awareness (SPEC SYNC-6, SYNC-12, SYNC-13): relayed between an account's connections, never
+ * Awareness (SPEC SYNC-6, AWARE-1..AWARE-5): relayed between an account's connections, never
  * stored. The relay keeps only the latest state per Yjs client ID, so a device that joins
  * sees who is there, and a device that leaves is announced gone. A hand-written codec
  * instead of y-protocols' Awareness, which runs a timer per instance (one per loaded account).
@@ -8,6 +8,8 @@
  * IDs per connection, entries per message. A joiner's snapshot and a query-awareness answer
  * are encoded once per change and cost no more than the states held.
  */
+
+import type { AwarenessDropReason } from '@badgesync/shared';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
@@ -51,12 +53,7 @@ export interface AwarenessChange {
 export type ClientClaim = 'own' | 'foreign' | 'free';
 
 /** Why an awareness entry was not relayed (a metric label); the connection stays. */
-export type AwarenessDrop =
-  | 'foreign_client_id'
-  | 'other_connection'
-  | 'account_bytes'
-  | 'account_clients'
-  | 'connection_states';
+export type AwarenessDrop = AwarenessDropReason;
 
 export type AwarenessResult =
   | {
@@ -171,7 +168,7 @@ export class AwarenessRelay {
     for (const change of raw) {
       const whose = claim(change.clientId);
       if (whose === 'foreign') {
-        drop('foreign_client_id');
+        drop('foreign_awareness_id');
         continue;
       }
       const current = this.#entries.get(change.clientId);
