@@ -114,13 +114,6 @@ export class SyncEndpoint {
 
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer, account: AccountId, claims: DeviceClaims): void {
     if (this.#closing || socket.destroyed) return reject(socket, 503, 'shutting_down');
-    let room: ReturnType<RoomManager['get']>;
-    try {
-      room = this.rooms.get(account);
-    } catch (err) {
-      if (err instanceof RoomCapacityError) return reject(socket, 503, 'overloaded');
-      throw err;
-    }
     const key = `${account}\u0000${claims.device}`;
     if ((this.#perDevice.get(key) ?? 0) >= this.options.maxConnectionsPerDevice) {
       this.metrics.connectionsRefused.inc({ cap: 'per_device' });
@@ -131,6 +124,13 @@ export class SyncEndpoint {
         `this device holds ${this.options.maxConnectionsPerDevice} connections to the account`,
         PER_DEVICE_RETRY_AFTER_SECONDS,
       );
+    }
+    let room: ReturnType<RoomManager['get']>;
+    try {
+      room = this.rooms.get(account);
+    } catch (err) {
+      if (err instanceof RoomCapacityError) return reject(socket, 503, 'overloaded');
+      throw err;
     }
     // Counted from here, not from the upgrade callback: upgrades in flight count too.
     this.#perDevice.set(key, (this.#perDevice.get(key) ?? 0) + 1);
