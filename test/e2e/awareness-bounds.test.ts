@@ -65,22 +65,40 @@ describe('awareness bounds', () => {
   });
   after(stopAll);
 
-  test('[AWARE-1] a 900 KB awareness state → 4413, nothing of it relayed or held', async () => {
-    const mallory = await RawClient.synced(server, 'big', 'mallory');
+  test('[AWARE-1] 900 KB awareness states from every connection a device may open → each closed 4413, nothing relayed or held', async () => {
+    const baseline = rssBytes(pid);
+    await api(server, 'POST', '/v1/accounts/big/items', { thread: 'inbox', count: 3 });
     const watch = await RawClient.synced(server, 'big', 'watch');
     const before = await metric(server, 'badgesync_awareness_refused_total', { reason: 'over-budget' });
-    mallory.send(awarenessFrame([mallory.doc.clientID, 1, JSON.stringify({ pad: 'x'.repeat(900_000) })]));
-    const closed = await mallory.closedWithin(5000);
-    assert.equal(closed.code, 4413, `closed with ${closed.code} ${closed.reason}`);
-    assert.match(closed.reason, /awareness state of \d+ bytes/);
-    assert.equal(await metric(server, 'badgesync_awareness_refused_total', { reason: 'over-budget' }), before + 1);
+    const big = JSON.stringify({ pad: 'x'.repeat(900_000) });
+    const mallory: RawClient[] = [];
+    for (let c = 0; c < CONNECTIONS_PER_DEVICE; c++) mallory.push(await RawClient.synced(server, 'big', 'mallory'));
+    for (const conn of mallory) conn.send(awarenessFrame([conn.doc.clientID, 1, big]));
+    for (const conn of mallory) {
+      const closed = await conn.closedWithin(5000);
+      assert.equal(closed.code, 4413, `closed with ${closed.code} ${closed.reason}`);
+      assert.match(closed.reason, /awareness state of \d+ bytes/);
+    }
+    assert.equal(
+      await metric(server, 'badgesync_awareness_refused_total', { reason: 'over-budget' }),
+      before + CONNECTIONS_PER_DEVICE,
+    );
     await roundTrip(watch);
     watch.send(QUERY_AWARENESS);
     await roundTrip(watch);
     assert.equal(seen(watch).size, 0, 'the watch was sent no state');
     await othersAnswerPromptly(server);
+    // A stock provider joining the account syncs, and sees only the watch's silence.
+    const phone = await connectDevice(server, 'big', 'phone');
+    await synced(phone);
+    markRead(phone.doc, 'phone', 'inbox', 3);
+    await badgeBecomes(server, 'big', 0);
+    assert.deepEqual([...phone.provider.awareness.getStates().keys()], [phone.doc.clientID]);
+    const grown = rssBytes(pid) - baseline;
+    assert.ok(grown < RSS_BUDGET, `server RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+    phone.destroy();
     watch.close();
-    mallory.close();
+    for (const conn of mallory) conn.close();
   });
 
   test('[AWARE-2][AWARE-3][CONN-3][SYNC-11] a device filling awareness from every connection it may open: the server holds the account budget, answers queries within it, and a joining device syncs', async () => {
@@ -197,6 +215,7 @@ describe('awareness bounds', () => {
     await badgeBecomes(server, 'squat', 0);
     assert.deepEqual(phone.closes, []);
     assert.deepEqual((await badge(server, 'squat')).muted, [], 'nothing of mallory’s write was applied');
+    await othersAnswerPromptly(server);
     watch.close();
     mallory.close();
     phone.destroy();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { accountMaps } from '@badgesync/shared';
+import { deviceToken } from '../helpers/api-client.js';
 import { httpCall, type IdleSocket, idleSockets, rssBytes } from '../helpers/bounds.js';
 import { sleep } from '../helpers/eventually.js';
 import { sample } from '../helpers/metrics.js';
@@ -51,6 +52,19 @@ async function serverServes(server: ServerProcess, address: string, account: str
   assert.equal(posted.status, 200, `POST items ${posted.status} ${posted.body}`);
   await waitFor(() => accountMaps(device.doc).heads.get('inbox') === head + 1, 5000, 'the joiner to get the item');
   device.close();
+}
+
+/** Opens a sync connection, retrying while the server has not yet seen a closed one go. */
+async function eventuallyConnects(server: ServerProcess, account: string, device: string): Promise<RawClient> {
+  const until = Date.now() + 5_000;
+  for (;;) {
+    try {
+      return await RawClient.synced(server, account, device);
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await sleep(50);
+    }
+  }
 }
 
 describe('connection caps', () => {
@@ -117,6 +131,27 @@ describe('connection caps', () => {
     await waitFor(() => idle.every((s) => s.closed), 5000, 'the idle sockets to close');
     await sleep(100);
     await serverServes(server, '127.0.2.1', 'after');
+  });
+
+  test('[CONN-3] a device at its 8 connections to an account: the 9th gets 503 + Retry-After: 10; its other accounts, other devices and /healthz are served', async () => {
+    const server = await startServer();
+    const tabs: RawClient[] = [];
+    for (let i = 0; i < 8; i++) tabs.push(await RawClient.synced(server, 'tabs', 'browser'));
+    const token = encodeURIComponent(await deviceToken(server, 'tabs', 'browser'));
+    const ninth = await refusedUpgrade(`${server.syncUrl}/tabs?token=${token}`);
+    assert.equal(ninth.status, 503);
+    assert.equal((ninth.body as { error: { code: string } }).error.code, 'too_many_connections');
+    assert.equal(ninth.retryAfter, '10');
+    assert.equal(await refusedCount(server), 1);
+    const health = await httpCall(`${server.http}/healthz`);
+    assert.equal(health.status, 200);
+    const elsewhere = await RawClient.synced(server, 'other-account', 'browser');
+    const phone = await RawClient.synced(server, 'tabs', 'phone');
+    for (const tab of tabs) assert.equal(tab.closeInfo, null, 'the open tabs stay');
+    // One tab closes: the device may connect again.
+    (tabs.pop() as RawClient).close();
+    const again = await eventuallyConnects(server, 'tabs', 'browser');
+    for (const c of [...tabs, elsewhere, phone, again]) c.close();
   });
 
   test('[CONN-2] authenticated sync connections do not count against their address: a NAT of phones connects past the pre-auth cap', async () => {
