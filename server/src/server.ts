@@ -124,7 +124,8 @@ export class BadgesyncServer {
     const fileLimit = openFileLimit();
     const maxSockets = effectiveMaxSockets(config.maxSockets, fileLimit);
     if (maxSockets < config.maxSockets) {
-      log.warn({ configured: config.maxSockets, fileLimit, maxSockets }, 'socket cap lowered to the open-file limit');
+      // Info, not a warning: with the common limits (1,024; 65,536) this is the normal case.
+      log.info({ configured: config.maxSockets, fileLimit, maxSockets }, 'socket cap lowered to the open-file limit');
     }
     this.#gate = new SocketGate({ maxSockets, maxPreauthPerAddress: config.maxPreauthSocketsPerAddress }, this.metrics);
     this.#http = createServer((req, res) => {
