@@ -39,7 +39,7 @@ export class Metrics {
   });
   readonly awarenessRefused = new Counter({
     name: 'badgesync_awareness_refused_total',
-    help: 'awareness messages that closed their connection: over-budget (4413) or malformed (4400)',
+    help: 'awareness messages that closed their connection: state_bytes, message_entries, connection_clients (4413) or malformed (4400)',
     labelNames: ['reason'],
     registers: [],
   });

@@ -69,7 +69,7 @@ describe('awareness bounds', () => {
     const baseline = rssBytes(pid);
     await api(server, 'POST', '/v1/accounts/big/items', { thread: 'inbox', count: 3 });
     const watch = await RawClient.synced(server, 'big', 'watch');
-    const before = await metric(server, 'badgesync_awareness_refused_total', { reason: 'over-budget' });
+    const before = await metric(server, 'badgesync_awareness_refused_total', { reason: 'state_bytes' });
     const big = JSON.stringify({ pad: 'x'.repeat(900_000) });
     const mallory: RawClient[] = [];
     for (let c = 0; c < CONNECTIONS_PER_DEVICE; c++) mallory.push(await RawClient.synced(server, 'big', 'mallory'));
@@ -80,7 +80,7 @@ describe('awareness bounds', () => {
       assert.match(closed.reason, /awareness state of \d+ bytes/);
     }
     assert.equal(
-      await metric(server, 'badgesync_awareness_refused_total', { reason: 'over-budget' }),
+      await metric(server, 'badgesync_awareness_refused_total', { reason: 'state_bytes' }),
       before + CONNECTIONS_PER_DEVICE,
     );
     await roundTrip(watch);
@@ -139,6 +139,7 @@ describe('awareness bounds', () => {
     const closed = await extra.closedWithin(5000);
     assert.equal(closed.code, 4413, `closed with ${closed.code} ${closed.reason}`);
     assert.match(closed.reason, /client IDs on one connection/);
+    assert.equal(await metric(server, 'badgesync_awareness_refused_total', { reason: 'connection_clients' }), 1);
 
     // Queries from connections that never read: each is closed once its queue would pass 4 MiB.
     const closesBefore = await metric(server, 'badgesync_connection_closes_total', { code: '1013' });

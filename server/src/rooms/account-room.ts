@@ -166,7 +166,7 @@ export class AccountRoom {
     this.lastActive = Date.now();
     const result = this.#awareness.apply(member, update, (clientId) => this.#claim(member.device, clientId));
     if (result.kind !== 'ok') {
-      this.deps.metrics.awarenessRefused.inc({ reason: result.kind });
+      this.deps.metrics.awarenessRefused.inc({ reason: result.kind === 'malformed' ? 'malformed' : result.budget });
       this.deps.log.warn({ account: this.account, device: member.device, reason: result.reason }, 'awareness refused');
       const code = result.kind === 'malformed' ? CloseCode.invalidMessage : CloseCode.messageTooLarge;
       return { kind: 'refused', code, reason: result.reason.slice(0, 120) };

@@ -55,6 +55,9 @@ export type ClientClaim = 'own' | 'foreign' | 'free';
 /** Why an awareness entry was not relayed (a metric label); the connection stays. */
 export type AwarenessDrop = AwarenessDropReason;
 
+/** Which budget an over-budget awareness message broke (a metric label). */
+export type AwarenessBudgetHit = 'state_bytes' | 'message_entries' | 'connection_clients';
+
 export type AwarenessResult =
   | {
       readonly kind: 'ok';
@@ -64,7 +67,7 @@ export type AwarenessResult =
       readonly claimed: readonly number[];
       readonly dropped: ReadonlyMap<AwarenessDrop, number>;
     }
-  | { readonly kind: 'over-budget'; readonly reason: string }
+  | { readonly kind: 'over-budget'; readonly budget: AwarenessBudgetHit; readonly reason: string }
   | { readonly kind: 'malformed'; readonly reason: string };
 
 class Malformed extends Error {}
@@ -155,7 +158,11 @@ export class AwarenessRelay {
       raw = decodeRaw(update);
     } catch (err) {
       if (err instanceof RangeError) {
-        return { kind: 'over-budget', reason: `more than ${MAX_AWARENESS_ENTRIES} awareness entries in one message` };
+        return {
+          kind: 'over-budget',
+          budget: 'message_entries',
+          reason: `more than ${MAX_AWARENESS_ENTRIES} awareness entries in one message`,
+        };
       }
       return { kind: 'malformed', reason: `malformed awareness: ${(err as Error).message}` };
     }
@@ -179,6 +186,7 @@ export class AwarenessRelay {
       if (change.state.length > this.budget.stateBytes) {
         return {
           kind: 'over-budget',
+          budget: 'state_bytes',
           reason: `an awareness state of ${change.state.length} bytes (at most ${this.budget.stateBytes})`,
         };
       }
@@ -194,6 +202,7 @@ export class AwarenessRelay {
         if (connection.claimed + claims > this.budget.clientsPerConnection) {
           return {
             kind: 'over-budget',
+            budget: 'connection_clients',
             reason: `more than ${this.budget.clientsPerConnection} awareness client IDs on one connection`,
           };
         }
