@@ -5,8 +5,8 @@
  * mean Yjs really lacks a dependency; honest updates must be accepted.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { checkUpdate, type DeviceId, type ThreadId } from '../src/index.js';
 import { byteForgery, poolsOf, scratchForgery, structuralForgery } from './helpers/forgeries.js';

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['e2e/*.test.ts', 'chaos/*.test.ts'],
+    // One file at a time: each starts real server processes, and the chaos test's latency bound
+    // has little slack when another file loads the machine.
+    fileParallelism: false,
+    maxWorkers: 1,
+    // Real server processes, real SQLite files, headless Chromium and waits for pushes with
+    // retries: generous, so a loaded machine is slow rather than red. The chaos run sets its own.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
