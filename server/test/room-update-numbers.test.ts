@@ -179,12 +179,12 @@ for (const [name, makeStore] of STORES) {
       const marker = world.phone.itemId('reads', readsKey(INBOX, PHONE));
       const ranges: RawRange[] = [
         { client: PHONE_CLIENT, clock: 0, len: 1 },
-        { client: PHONE_CLIENT, clock: marker.clock, len: 'NaN' },
+        { client: PHONE_CLIENT, clock: marker.clock, len: Number.NaN },
       ];
       await assertRefusedAndHarmless(world, [
         rawUpdate([], ranges),
-        rawUpdate([], [{ client: PHONE_CLIENT, clock: marker.clock, len: 'Infinity' }]),
-        rawUpdate([], [{ client: PHONE_CLIENT, clock: 'NaN', len: 1 }]),
+        rawUpdate([], [{ client: PHONE_CLIENT, clock: marker.clock, len: Number.POSITIVE_INFINITY }]),
+        rawUpdate([], [{ client: PHONE_CLIENT, clock: Number.NaN, len: 1 }]),
         rawUpdate([], [{ client: PHONE_CLIENT, clock: marker.clock, len: 2 ** 53 }]),
       ]);
     });
@@ -192,8 +192,16 @@ for (const [name, makeStore] of STORES) {
     test('[RULE-15] a block at clock NaN (or Infinity) overwriting the own marker → 4400', async () => {
       const marker = world.phone.itemId('reads', readsKey(INBOX, PHONE));
       await assertRefusedAndHarmless(world, [
-        rawUpdate([{ client: PHONE_CLIENT, clock: 'NaN', structs: [{ kind: 'item', origin: marker, deleted: 1 }] }]),
-        rawUpdate([{ client: PHONE_CLIENT, clock: 'Infinity', structs: [{ kind: 'item', origin: marker, value: 7 }] }]),
+        rawUpdate([
+          { client: PHONE_CLIENT, clock: Number.NaN, structs: [{ kind: 'item', origin: marker, deleted: 1 }] },
+        ]),
+        rawUpdate([
+          {
+            client: PHONE_CLIENT,
+            clock: Number.POSITIVE_INFINITY,
+            structs: [{ kind: 'item', origin: marker, value: 7 }],
+          },
+        ]),
       ]);
     });
 
@@ -203,7 +211,7 @@ for (const [name, makeStore] of STORES) {
         {
           client: PHONE_CLIENT,
           clock,
-          structs: [{ kind: 'item', origin: { client: PHONE_CLIENT, clock: 'NaN' }, value: 7 }],
+          structs: [{ kind: 'item', origin: { client: PHONE_CLIENT, clock: Number.NaN }, value: 7 }],
         },
       ]);
       await assertRefusedAndHarmless(world, [
@@ -214,7 +222,7 @@ for (const [name, makeStore] of STORES) {
           {
             client: PHONE_CLIENT,
             clock,
-            structs: [{ kind: 'item', rightOrigin: { client: PHONE_CLIENT, clock: 'NaN' }, value: 7 }],
+            structs: [{ kind: 'item', rightOrigin: { client: PHONE_CLIENT, clock: Number.NaN }, value: 7 }],
           },
         ]),
         rawUpdate([
@@ -229,15 +237,17 @@ for (const [name, makeStore] of STORES) {
 
     test('[RULE-15] a GC struct of length Infinity → 4400 at once (applying it never returned)', async () => {
       await assertRefusedAndHarmless(world, [
-        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: 'Infinity' }] }]),
-        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'skip', len: 'Infinity' }] }]),
+        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: Number.POSITIVE_INFINITY }] }]),
+        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'skip', len: Number.POSITIVE_INFINITY }] }]),
       ]);
     });
 
     test('[RULE-15] a GC struct of length NaN → 4400; the account still loads after compaction', async () => {
       await assertRefusedAndHarmless(world, [
-        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: 'NaN' }] }]),
-        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, deleted: 'NaN' }] }]),
+        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: Number.NaN }] }]),
+        rawUpdate([
+          { client: FRESH, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, deleted: Number.NaN }] },
+        ]),
         rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: 0 }] }]),
       ]);
     });
@@ -246,19 +256,21 @@ for (const [name, makeStore] of STORES) {
       await assertRefusedAndHarmless(world, [
         rawUpdate([{ client: 2 ** 32, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] }]),
         rawUpdate([{ client: 2 ** 53, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] }]),
-        rawUpdate([{ client: 'NaN', clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] }]),
-        rawUpdate([], [{ client: 'NaN', clock: 0, len: 1 }]),
+        rawUpdate([
+          { client: Number.NaN, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] },
+        ]),
+        rawUpdate([], [{ client: Number.NaN, clock: 0, len: 1 }]),
       ]);
     });
 
     test('[SYNC-12] a step 1 whose state vector holds NaN, Infinity, 2^53 or a 33-bit client → 4400, the others are served', async () => {
       const { rig, macMember } = world;
       for (const entries of [
-        [{ client: PHONE_CLIENT, clock: 'NaN' }],
-        [{ client: PHONE_CLIENT, clock: 'Infinity' }],
+        [{ client: PHONE_CLIENT, clock: Number.NaN }],
+        [{ client: PHONE_CLIENT, clock: Number.POSITIVE_INFINITY }],
         [{ client: PHONE_CLIENT, clock: 2 ** 53 }],
         [{ client: 2 ** 32, clock: 1 }],
-        [{ client: 'NaN', clock: 1 }],
+        [{ client: Number.NaN, clock: 1 }],
       ] as const) {
         const asker = new RecordingMember(PHONE, rig.room);
         rig.room.answerStep1(asker, rawStateVector(entries));

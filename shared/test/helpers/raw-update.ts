@@ -6,8 +6,8 @@
  */
 import * as encoding from 'lib0/encoding';
 
-/** A number as the varint reader will return it: any integer, or the two overlong forms. */
-export type Num = number | 'Infinity' | 'NaN';
+/** A number as the varint reader will return it: a non-negative integer, NaN or Infinity. */
+export type Num = number;
 
 /**
  * 147 continuation bytes carry lib0's multiplier past 2^1023 to Infinity while the value
@@ -16,9 +16,10 @@ export type Num = number | 'Infinity' | 'NaN';
  */
 const OVERFLOW_PREFIX: readonly number[] = new Array(147).fill(0x80);
 
+/** The varint bytes lib0's readVarUint reads back as `n` (NaN and Infinity as overlong forms). */
 export function varUint(n: Num): number[] {
-  if (n === 'Infinity') return [...OVERFLOW_PREFIX, 0x01];
-  if (n === 'NaN') return [...OVERFLOW_PREFIX, 0x00];
+  if (n === Number.POSITIVE_INFINITY) return [...OVERFLOW_PREFIX, 0x01];
+  if (Number.isNaN(n)) return [...OVERFLOW_PREFIX, 0x00];
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`varUint ${n}`);
   const out: number[] = [];
   let rest = n;
