@@ -8,7 +8,6 @@ import { describe, test } from 'node:test';
 import * as Y from 'yjs';
 import {
   CloseCode,
-  checkUpdate,
   MAX_CLIENT_ID,
   MAX_CLOCK_ADVANCE,
   stateVectorProblem,
