@@ -6,13 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as Y from 'yjs';
-import {
-  CloseCode,
-  MAX_CLIENT_ID,
-  MAX_CLOCK_ADVANCE,
-  stateVectorProblem,
-  type Verdict,
-} from '../src/index.js';
+import { CloseCode, MAX_CLIENT_ID, MAX_CLOCK_ADVANCE, stateVectorProblem, type Verdict } from '../src/index.js';
 import { type RawStruct, rawStateVector, rawUpdate } from './helpers/raw-update.js';
 import { A, makeWorld } from './helpers/world.js';
 

@@ -22,7 +22,11 @@ function installed(name: string): string {
 describe('pinned Yjs', () => {
   test('[RULE-17] every package pins yjs and lib0 to the exact installed version the rules were checked against', () => {
     const pins = { yjs: installed('yjs'), lib0: installed('lib0') };
-    assert.deepEqual(pins, { yjs: '13.6.33', lib0: '0.2.120' }, 'update the pins only after the fuzz and property tests pass');
+    assert.deepEqual(
+      pins,
+      { yjs: '13.6.33', lib0: '0.2.120' },
+      'update the pins only after the fuzz and property tests pass',
+    );
     for (const dir of PACKAGES) {
       const manifest = json(`${dir}/package.json`);
       for (const field of ['dependencies', 'devDependencies', 'peerDependencies']) {
