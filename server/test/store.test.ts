@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { MemoryStore, SqliteStore } from '../src/store/index.js';
 import { storeContract } from './store-contract.js';
+import { storeTransactionContract } from './store-contract-transaction.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -12,3 +13,5 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 storeContract('MemoryStore', () => new MemoryStore());
 storeContract('SqliteStore', () => new SqliteStore(join(dir, `contract-${++files}.db`)));
+storeTransactionContract('MemoryStore', () => new MemoryStore());
+storeTransactionContract('SqliteStore', () => new SqliteStore(join(dir, `transaction-${++files}.db`)));
