@@ -9,15 +9,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { CloseCode, readsKey } from '@badgesync/shared';
+import { afterAll, afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { type RawBlock, type RawRange, rawStateVector, rawUpdate } from '../../shared/test/helpers/raw-update.js';
 import { MemoryStore, SqliteStore, type Store } from '../src/store/index.js';
 import { CHAT, contentOf, FEED, INBOX, IPAD, MAC, PHONE, RecordingMember, Replica, RoomRig } from './room-rig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-room-numbers-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
 const STORES: ReadonlyArray<readonly [string, () => Store]> = [

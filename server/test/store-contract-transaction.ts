@@ -4,7 +4,7 @@
  * caller; a nested transaction is a savepoint.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'vitest';
 import type { Store } from '../src/store/index.js';
 import { A, B, batch, D1, D2, D3, hex } from './store-fixtures.js';
 

@@ -8,8 +8,8 @@
  * a snapshot to the live document.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { checkUpdate, type DeviceId, MAX_CLOCK_ADVANCE, type ThreadId } from '../src/index.js';
 import { type ForgedRange, type ForgedStruct, forgeUpdate, unforge } from './helpers/forge.js';

@@ -4,7 +4,7 @@
  * Through the room and with the reported attacks: server/test/room-update-numbers.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { CloseCode, MAX_CLIENT_ID, MAX_CLOCK_ADVANCE, stateVectorProblem, type Verdict } from '../src/index.js';
 import { type RawStruct, rawStateVector, rawUpdate } from './helpers/raw-update.js';
