@@ -3,6 +3,7 @@
  * and a CLI flag of the same name (`BADGESYNC_PUSH_DELAY_MS` ↔ `--push-delay-ms`). Flags win.
  */
 import path from 'node:path';
+import { DEFAULT_AWARENESS_BUDGET } from './sync/awareness-relay.js';
 
 export interface Config {
   readonly port: number;
@@ -144,7 +145,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     // 8 KiB: a presence state (a name, a colour, the thread on screen) is a few hundred bytes;
     // a larger one is a bug or an attack, and every joiner of the account would be sent it.
-    fallback: 8_192,
+    fallback: DEFAULT_AWARENESS_BUDGET.stateBytes,
     // At least 64 bytes, room for a small JSON object; at most 1 MiB, the default message cap.
     min: 64,
     max: 1_048_576,
@@ -157,7 +158,7 @@ export const SETTINGS: readonly Setting[] = [
     // 64 KiB: eight full-size states or hundreds of ordinary ones. It bounds what the server
     // holds per loaded account and what every joiner and query-awareness answer costs; states
     // beyond it are not relayed (the device keeps syncing its document).
-    fallback: 65_536,
+    fallback: DEFAULT_AWARENESS_BUDGET.accountBytes,
     // At least 1 KiB; at most 64 MiB, since each joiner is sent all of it.
     min: 1_024,
     max: 67_108_864,
@@ -169,7 +170,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'int',
     // 4: a stock provider announces one client ID (its document's); a few more leave room for
     // a client that replaces its document. Each new ID is bound to the device for good.
-    fallback: 4,
+    fallback: DEFAULT_AWARENESS_BUDGET.clientsPerConnection,
     min: 1,
     max: 256,
     help: 'awareness client IDs one connection may hold and newly claim (close 4413 beyond it)',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import * as decoding from 'lib0/decoding';
+import { describe, test } from 'vitest';
 import {
   type AwarenessBudget,
   AwarenessRelay,

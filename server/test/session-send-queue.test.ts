@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import type { AccountId, DeviceId } from '@badgesync/shared';
+import { describe, test } from 'vitest';
 import type { DeviceClaims } from '../src/auth/device-token.js';
 import { Metrics } from '../src/metrics.js';
 import type { AccountRoom } from '../src/rooms/account-room.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { effectiveMaxSockets, FD_HEADROOM, HEALTH_RESERVE, openFileLimit, rawAnswer } from '../src/http/socket-gate.js';
 
 describe('socket caps', () => {

@@ -5,8 +5,8 @@
  * the account's honest devices, other accounts and /healthz carry on.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge, deviceToken } from '../helpers/api-client.js';
 import { awarenessClients, awarenessFrame, httpCall, QUERY_AWARENESS, rssBytes } from '../helpers/bounds.js';
@@ -58,12 +58,12 @@ async function othersAnswerPromptly(server: ServerProcess): Promise<void> {
 describe('awareness bounds', () => {
   let server: ServerProcess;
   let pid: number;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
     pid = server.child.pid as number;
     await api(server, 'POST', '/v1/accounts/bystander/items', { thread: 't', count: 2 });
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[AWARE-1] 900 KB awareness states from every connection a device may open → each closed 4413, nothing relayed or held', async () => {
     const baseline = rssBytes(pid);

@@ -4,8 +4,8 @@
  * device that joins; sockets beyond the caps are answered 503 with Retry-After at once.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
 import { accountMaps } from '@badgesync/shared';
+import { afterAll, describe, test } from 'vitest';
 import { deviceToken } from '../helpers/api-client.js';
 import { httpCall, type IdleSocket, idleSockets, rssBytes } from '../helpers/bounds.js';
 import { sleep } from '../helpers/eventually.js';
@@ -68,7 +68,7 @@ async function eventuallyConnects(server: ServerProcess, account: string, device
 }
 
 describe('connection caps', () => {
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[CONN-2] 320 idle sockets from one address under a 300-file limit: other addresses are served at once, the address itself still gets /healthz, extra sockets 503 + Retry-After', async () => {
     const server = await startServer({

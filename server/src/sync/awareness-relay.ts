@@ -22,6 +22,13 @@ export interface AwarenessBudget {
   readonly clientsPerConnection: number;
 }
 
+/** The defaults of the settings (server/src/config.ts says why each). */
+export const DEFAULT_AWARENESS_BUDGET: AwarenessBudget = {
+  stateBytes: 8_192,
+  accountBytes: 65_536,
+  clientsPerConnection: 4,
+};
+
 /**
  * Most awareness client IDs one account keeps. With the byte budget this bounds the map's
  * overhead too (tiny states would otherwise be cheap in bytes and costly in entries).
