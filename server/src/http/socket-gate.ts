@@ -26,6 +26,11 @@ export const HEALTH_RESERVE = 16;
 export const RESTRICTED_IDLE_MS = 2_000;
 /** File descriptors kept below the process's open-file limit for SQLite (db, WAL, shm), APNs, logs and stdio. */
 export const FD_HEADROOM = 64;
+/**
+ * How long a restricted socket that was answered 503 stays open after the answer is written:
+ * a peer still sending its request reads the answer instead of a reset. It stays counted.
+ */
+export const REFUSED_LINGER_MS = 1_000;
 /** Seconds a refused client is asked to wait: long enough for idle sockets to be cut, short for a phone. */
 export const RETRY_AFTER_SECONDS = 5;
 
@@ -121,7 +126,7 @@ export class SocketGate {
     if (method === 'GET' && (path === '/healthz' || path === '/metrics')) return true;
     this.metrics.connectionsRefused.inc({ cap: 'preauth_or_reserve' });
     this.#refused.add(socket);
-    refuseSocket(socket, 'too many open sockets from this address or in all', 1_000);
+    refuseSocket(socket, 'too many open sockets from this address or in all', REFUSED_LINGER_MS);
     return false;
   }
 
