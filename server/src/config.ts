@@ -3,6 +3,7 @@
  * and a CLI flag of the same name (`BADGESYNC_PUSH_DELAY_MS` ↔ `--push-delay-ms`). Flags win.
  */
 import path from 'node:path';
+import { DEFAULT_AWARENESS_BUDGET } from './sync/awareness-relay.js';
 
 export interface Config {
   readonly port: number;
@@ -16,6 +17,12 @@ export interface Config {
   readonly pushDelayMs: number;
   readonly maxMessageBytes: number;
   readonly maxLoadedDocs: number;
+  readonly awarenessStateBytes: number;
+  readonly awarenessAccountBytes: number;
+  readonly awarenessClientsPerConnection: number;
+  readonly maxSockets: number;
+  readonly maxPreauthSocketsPerAddress: number;
+  readonly maxConnectionsPerDevice: number;
   readonly logLevel: string;
   readonly apnsKeyFile: string | null;
   readonly apnsKeyId: string | null;
@@ -131,6 +138,77 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 10_000_000,
     help: 'most account documents held in memory (idle ones are unloaded first)',
+  },
+  {
+    key: 'awarenessStateBytes',
+    env: 'BADGESYNC_AWARENESS_STATE_BYTES',
+    kind: 'int',
+    // 8 KiB: a presence state (a name, a colour, the thread on screen) is a few hundred bytes;
+    // a larger one is a bug or an attack, and every joiner of the account would be sent it.
+    fallback: DEFAULT_AWARENESS_BUDGET.stateBytes,
+    // At least 64 bytes, room for a small JSON object; at most 1 MiB, the default message cap.
+    min: 64,
+    max: 1_048_576,
+    help: 'largest awareness state (UTF-8 bytes of its JSON) a device may announce (close 4413 above it)',
+  },
+  {
+    key: 'awarenessAccountBytes',
+    env: 'BADGESYNC_AWARENESS_ACCOUNT_BYTES',
+    kind: 'int',
+    // 64 KiB: eight full-size states or hundreds of ordinary ones. It bounds what the server
+    // holds per loaded account and what every joiner and query-awareness answer costs; states
+    // beyond it are not relayed (the device keeps syncing its document).
+    fallback: DEFAULT_AWARENESS_BUDGET.accountBytes,
+    // At least 1 KiB; at most 64 MiB, since each joiner is sent all of it.
+    min: 1_024,
+    max: 67_108_864,
+    help: 'awareness bytes held per account; states beyond it are dropped, not relayed',
+  },
+  {
+    key: 'awarenessClientsPerConnection',
+    env: 'BADGESYNC_AWARENESS_CLIENTS_PER_CONNECTION',
+    kind: 'int',
+    // 4: a stock provider announces one client ID (its document's); a few more leave room for
+    // a client that replaces its document. Each new ID is bound to the device for good.
+    fallback: DEFAULT_AWARENESS_BUDGET.clientsPerConnection,
+    min: 1,
+    max: 256,
+    help: 'awareness client IDs one connection may hold and newly claim (close 4413 beyond it)',
+  },
+  {
+    key: 'maxSockets',
+    env: 'BADGESYNC_MAX_SOCKETS',
+    kind: 'int',
+    // 50,000 open TCP sockets (sync, API, not yet authenticated): an idle sync connection costs
+    // ~7 KB, so this is ~350 MB at most. The server lowers it to its open-file limit minus room
+    // for the database and APNs, so idle sockets can never starve /healthz of file descriptors.
+    fallback: 50_000,
+    min: 16,
+    max: 1_000_000,
+    help: 'most open TCP sockets (lowered to the open-file limit minus 64); the last 16 serve /healthz only',
+  },
+  {
+    key: 'maxPreauthSocketsPerAddress',
+    env: 'BADGESYNC_MAX_PREAUTH_SOCKETS_PER_ADDRESS',
+    kind: 'int',
+    // 256 sockets from one address that are not an authenticated sync connection (API calls,
+    // upgrades in flight, idle sockets): a backend's keep-alive pool or a NAT full of phones
+    // reconnecting fits; one address cannot take every socket of the server.
+    fallback: 256,
+    min: 1,
+    max: 1_000_000,
+    help: 'most sockets one client address holds before authenticating (503 beyond it)',
+  },
+  {
+    key: 'maxConnectionsPerDevice',
+    env: 'BADGESYNC_MAX_CONNECTIONS_PER_DEVICE',
+    kind: 'int',
+    // 8 sync connections of one device to one account: a few browser tabs, plus sockets of a
+    // phone that switched networks and that the heartbeat has not cut yet (up to ~23 s).
+    fallback: 8,
+    min: 1,
+    max: 10_000,
+    help: 'most live sync connections of one device to one account (503 beyond it)',
   },
   { key: 'logLevel', env: 'BADGESYNC_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'pino log level' },
   {

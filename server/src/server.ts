@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
+import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { Metrics } from './metrics.js';
 import type { PushWrites } from './push/push-scheduler.js';
 import type { RoomEvents } from './rooms/account-room.js';
@@ -49,6 +50,7 @@ export class BadgesyncServer {
   readonly #rooms: RoomManager;
   readonly #sync: SyncEndpoint;
   readonly #api: Api;
+  readonly #gate: SocketGate;
   readonly #push: PushHooks;
   #stopping: Promise<void> | null = null;
   readonly #purge: NodeJS.Timeout;
@@ -66,7 +68,18 @@ export class BadgesyncServer {
       deviceOffline: (a: AccountId, d: DeviceId) => this.#push.deviceOffline(a, d),
     };
     this.#rooms = new RoomManager(
-      { store, commit: this.#commit, metrics: this.metrics, log, events },
+      {
+        store,
+        commit: this.#commit,
+        metrics: this.metrics,
+        log,
+        events,
+        awareness: {
+          stateBytes: config.awarenessStateBytes,
+          accountBytes: config.awarenessAccountBytes,
+          clientsPerConnection: config.awarenessClientsPerConnection,
+        },
+      },
       config.maxLoadedDocs,
     );
     this.#push = parts.push({
@@ -86,6 +99,8 @@ export class BadgesyncServer {
         revokedAt: (a, d) => store.revokedAt(a, d),
         heartbeatMs: config.heartbeatMs,
         maxMessageBytes: config.maxMessageBytes,
+        maxConnectionsPerDevice: config.maxConnectionsPerDevice,
+        authenticated: (socket) => this.#gate.authenticated(socket),
       },
       this.metrics,
       log,
@@ -106,13 +121,24 @@ export class BadgesyncServer {
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
     this.#purge = setInterval(() => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS), 60 * 60_000);
     this.#purge.unref();
+    const fileLimit = openFileLimit();
+    const maxSockets = effectiveMaxSockets(config.maxSockets, fileLimit);
+    if (maxSockets < config.maxSockets) {
+      // Info, not a warning: with the common limits (1,024; 65,536) this is the normal case.
+      log.info({ configured: config.maxSockets, fileLimit, maxSockets }, 'socket cap lowered to the open-file limit');
+    }
+    this.#gate = new SocketGate({ maxSockets, maxPreauthPerAddress: config.maxPreauthSocketsPerAddress }, this.metrics);
     this.#http = createServer((req, res) => {
+      if (!this.#gate.allows(req.socket, req.method, req.url)) return;
+      if (this.#gate.restricted(req.socket)) res.shouldKeepAlive = false;
       this.#onRequest(req, res).catch((err: unknown) => {
         log.error({ err }, 'request handler failed');
         if (!res.headersSent) sendError(res, new ApiError('internal'));
       });
     });
+    this.#http.on('connection', this.#gate.onConnection);
     this.#http.on('upgrade', (req, socket, head) => {
+      if (!this.#gate.allows(req.socket, 'UPGRADE', req.url)) return;
       if (this.#sync.matches(req.url ?? '/')) this.#sync.handleUpgrade(req, socket, head);
       else reject(socket, 404, 'not_found', `no WebSocket route ${new URL(req.url ?? '/', 'http://x').pathname}`);
     });

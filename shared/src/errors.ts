@@ -18,6 +18,7 @@ export const HttpError = {
   unsupported_media_type: { status: 415, message: 'send application/json' },
   rate_limited: { status: 429, message: 'too many requests, try later' },
   overloaded: { status: 503, message: 'overloaded, try later' },
+  too_many_connections: { status: 503, message: 'too many connections, try later' },
   shutting_down: { status: 503, message: 'the server is shutting down' },
   internal: { status: 500, message: 'internal error' },
 } as const;
@@ -50,3 +51,16 @@ export const RefusalReason = {
   foreign_client_id: 'writes under a Yjs client ID bound to another device',
 } as const;
 export type RefusalReason = keyof typeof RefusalReason;
+
+/**
+ * Why an awareness entry was not relayed, without closing the connection (SPEC AWARE-2…
+ * AWARE-4): a metrics label of `badgesync_awareness_dropped_total`.
+ */
+export const AwarenessDropReason = {
+  foreign_awareness_id: 'under a Yjs client ID bound to another device or the server',
+  other_connection: 'under a client ID another connection of the same device holds',
+  account_bytes: "beyond the account's awareness byte budget",
+  account_clients: "beyond the account's 256 awareness client IDs",
+  connection_states: 'beyond the states one connection may hold',
+} as const;
+export type AwarenessDropReason = keyof typeof AwarenessDropReason;

@@ -1,7 +1,14 @@
 export { CloseCode, closeAction, TERMINAL_CLOSE_CODES } from './close-codes.js';
 export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortedRecord, unreadOf } from './counts.js';
 export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
-export { type ErrorBody, errorBody, HttpError, type HttpErrorCode, RefusalReason } from './errors.js';
+export {
+  AwarenessDropReason,
+  type ErrorBody,
+  errorBody,
+  HttpError,
+  type HttpErrorCode,
+  RefusalReason,
+} from './errors.js';
 export {
   type AccountId,
   type DeviceId,

@@ -16,7 +16,12 @@ import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import { AwarenessRelay } from '../sync/awareness-relay.js';
+import {
+  type AwarenessBudget,
+  AwarenessRelay,
+  type ClientClaim,
+  DEFAULT_AWARENESS_BUDGET,
+} from '../sync/awareness-relay.js';
 import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
 import type { GroupCommit } from './group-commit.js';
 
@@ -42,6 +47,8 @@ export interface RoomDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly events: RoomEvents;
+  /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
+  readonly awareness?: AwarenessBudget;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -64,7 +71,7 @@ export class AccountRoom {
   readonly tracker: CountsTracker;
   readonly maps: AccountMaps;
   readonly members = new Set<RoomMember>();
-  readonly #awareness = new AwarenessRelay();
+  readonly #awareness: AwarenessRelay;
   readonly #bindings: Map<number, DeviceId>;
   readonly #online = new Map<DeviceId, number>();
   /** Updates of the transaction in progress, held until it is known to have applied cleanly. */
@@ -82,6 +89,7 @@ export class AccountRoom {
     private readonly deps: RoomDeps,
   ) {
     const stored = deps.store.loadDoc(account);
+    this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
     this.doc.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
     }, LOADING);
@@ -173,12 +181,39 @@ export class AccountRoom {
     });
   }
 
-  /** An awareness update from a member: relayed to every member, the sender included. */
-  receiveAwareness(member: RoomMember, update: Uint8Array): void {
-    const accepted = this.#awareness.apply(member, update);
-    if (accepted !== null) this.#broadcast(encodeAwareness(accepted), null);
+  /**
+   * An awareness update from a member (SPEC SYNC-6, AWARE-1..AWARE-5): what it may announce
+   * is relayed to every member, the sender included. A device announces only under client
+   * IDs bound to it; an unbound one it announces is bound to it (persisted like a write's),
+   * so no other device can take it later, in awareness or in a write.
+   */
+  receiveAwareness(member: RoomMember, update: Uint8Array): ReceiveResult {
+    this.lastActive = Date.now();
+    const result = this.#awareness.apply(member, update, (clientId) => this.#claim(member.device, clientId));
+    if (result.kind !== 'ok') {
+      this.deps.metrics.awarenessRefused.inc({ reason: result.kind === 'malformed' ? 'malformed' : result.budget });
+      this.deps.log.warn({ account: this.account, device: member.device, reason: result.reason }, 'awareness refused');
+      const code = result.kind === 'malformed' ? CloseCode.invalidMessage : CloseCode.messageTooLarge;
+      return { kind: 'refused', code, reason: result.reason.slice(0, 120) };
+    }
+    for (const [reason, count] of result.dropped) this.deps.metrics.awarenessDropped.inc({ reason }, count);
+    for (const clientId of result.claimed) {
+      this.#bindings.set(clientId, member.device);
+      this.deps.commit.addBinding(this.account, clientId, member.device);
+    }
+    if (result.relay !== null) this.#broadcast(encodeAwareness(result.relay), null);
+    return { kind: 'ok' };
   }
 
+  /** Whose `clientId` is, as `device` may use it in awareness ([RULE-13], AWARE-4). */
+  #claim(device: DeviceId, clientId: number): ClientClaim {
+    const owner = this.#bindings.get(clientId);
+    if (owner === device) return 'own';
+    if (owner !== undefined || clientId === this.doc.clientID) return 'foreign';
+    return 'free';
+  }
+
+  /** Answers a query with the states held: encoded once per change, at most the account's budget. */
   queryAwareness(member: RoomMember): void {
     const states = this.#awareness.snapshot();
     if (states !== null) member.send(encodeAwareness(states));

@@ -98,22 +98,27 @@ export class Session implements RoomMember {
         if (result.kind === 'refused') this.close(result.code, result.reason);
         return;
       }
-      case 'awareness':
-        try {
-          this.room.receiveAwareness(this, message.update);
-        } catch {
-          this.close(CloseCode.invalidMessage, 'malformed awareness update');
-        }
+      case 'awareness': {
+        const result = this.room.receiveAwareness(this, message.update);
+        if (result.kind === 'refused') this.close(result.code, result.reason);
         return;
+      }
       case 'query-awareness':
         this.room.queryAwareness(this);
         return;
     }
   }
 
+  /**
+   * [SYNC-11] Queues `message` unless the queue would then hold more than the limit: what is
+   * queued plus what is about to be. A message larger than the limit on its own (a step 2
+   * of a large document) is still sent into an empty queue, so the queue exceeds the limit
+   * by at most one message, and only when nothing else waits.
+   */
   send(message: Uint8Array): void {
     if (this.#closed) return;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    const queued = this.socket.bufferedAmount;
+    if (queued > 0 && queued + message.byteLength > this.limits.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'send queue full');
       return;
     }

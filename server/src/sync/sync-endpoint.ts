@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   type AccountId,
@@ -25,7 +26,14 @@ export interface SyncEndpointOptions {
   readonly heartbeatMs: number;
   readonly maxMessageBytes: number;
   readonly limits?: SessionLimits;
+  /** Most live connections of one device to one account (SPEC CONN-3); more get `503`. */
+  readonly maxConnectionsPerDevice: number;
+  /** Called when an upgrade is accepted: the socket is now an authenticated sync connection. */
+  readonly authenticated?: (socket: Socket) => void;
 }
+
+/** Seconds a device over its connection cap is asked to wait: about when a dead socket of its is cut. */
+const PER_DEVICE_RETRY_AFTER_SECONDS = 10;
 
 /**
  * Upgrade attempts per client address before authentication: 20/s with a burst of 100 lets
@@ -44,6 +52,8 @@ const SYNC_PATH = /^\/v1\/sync\/([^/?#]+)\/?$/;
 export class SyncEndpoint {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Set<Session>();
+  /** Live sessions per (account, device), for the per-device cap. */
+  readonly #perDevice = new Map<string, number>();
   readonly #preAuth = new KeyedRateLimiter(PRE_AUTH_RATE, PRE_AUTH_BURST);
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
@@ -104,6 +114,17 @@ export class SyncEndpoint {
 
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer, account: AccountId, claims: DeviceClaims): void {
     if (this.#closing || socket.destroyed) return reject(socket, 503, 'shutting_down');
+    const key = `${account}\u0000${claims.device}`;
+    if ((this.#perDevice.get(key) ?? 0) >= this.options.maxConnectionsPerDevice) {
+      this.metrics.connectionsRefused.inc({ cap: 'per_device' });
+      return reject(
+        socket,
+        503,
+        'too_many_connections',
+        `this device holds ${this.options.maxConnectionsPerDevice} connections to the account`,
+        PER_DEVICE_RETRY_AFTER_SECONDS,
+      );
+    }
     let room: ReturnType<RoomManager['get']>;
     try {
       room = this.rooms.get(account);
@@ -111,7 +132,19 @@ export class SyncEndpoint {
       if (err instanceof RoomCapacityError) return reject(socket, 503, 'overloaded');
       throw err;
     }
+    // Counted from here, not from the upgrade callback: upgrades in flight count too.
+    this.#perDevice.set(key, (this.#perDevice.get(key) ?? 0) + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.#perDevice.get(key) ?? 1) - 1;
+      if (left > 0) this.#perDevice.set(key, left);
+      else this.#perDevice.delete(key);
+    };
+    socket.once('close', uncount);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.options.authenticated?.(req.socket);
       mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
         send: (data) => ws.send(data, { binary: true }),
@@ -138,6 +171,7 @@ export class SyncEndpoint {
       ws.on('pong', () => session.markAlive());
       ws.on('error', (err) => this.log.debug({ err: err.message, account, device: claims.device }, 'socket error'));
       ws.on('close', () => {
+        uncount();
         session.detach();
         this.#sessions.delete(session);
         this.metrics.connections.set(this.#sessions.size);
@@ -193,12 +227,19 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Answers an upgrade request with a plain HTTP error in the contract's shape. */
-export function reject(socket: Duplex, status: number, code: HttpErrorCode, message?: string): void {
+export function reject(
+  socket: Duplex,
+  status: number,
+  code: HttpErrorCode,
+  message?: string,
+  retryAfterSeconds?: number,
+): void {
   if (socket.destroyed) return;
   const body = JSON.stringify(errorBody(code, message));
+  const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`,
   );
 }
 
