@@ -1,11 +1,16 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { guarded } from './guard.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
+import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT } from './http/http-limits.js';
+import { writeRawError } from './http/raw-answer.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
+import { parseTarget } from './http/target.js';
 import { Metrics } from './metrics.js';
 import type { PushWrites } from './push/push-scheduler.js';
 import type { RoomEvents } from './rooms/account-room.js';
@@ -13,7 +18,8 @@ import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import type { Store } from './store/store.js';
-import { reject, SyncEndpoint } from './sync/sync-endpoint.js';
+import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
+import { SyncEndpoint } from './sync/sync-endpoint.js';
 
 /** Everything push needs to hear: counts, presence, registrations. */
 export interface PushHooks extends RoomEvents, DeviceHooks {
@@ -56,10 +62,15 @@ export class BadgesyncServer {
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
     this.secrets = resolveSecrets(store, config.apiKey, config.deviceSecret);
-    this.#commit = new GroupCommit(store, this.metrics, (err) => {
-      log.fatal({ err }, 'store commit failed; memory is ahead of disk, exiting');
-      process.exit(70);
-    });
+    this.#commit = new GroupCommit(
+      store,
+      this.metrics,
+      (err) => {
+        log.fatal({ err }, 'store commit failed; memory is ahead of disk, exiting');
+        process.exit(70);
+      },
+      (err) => log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
+    );
     const events: RoomEvents = {
       countsCommitted: (a: AccountId, c: AccountCounts) => this.#push.countsCommitted(a, c),
       deviceOnline: (a: AccountId, d: DeviceId) => this.#push.deviceOnline(a, d),
@@ -86,6 +97,13 @@ export class BadgesyncServer {
         revokedAt: (a, d) => store.revokedAt(a, d),
         heartbeatMs: config.heartbeatMs,
         maxMessageBytes: config.maxMessageBytes,
+        upgradeRate: config.upgradeRate,
+        upgradeBurst: config.upgradeBurst,
+        limits: {
+          ...DEFAULT_SESSION_LIMITS,
+          messagesPerSecond: config.messageRate,
+          messageBurst: config.messageBurst,
+        },
       },
       this.metrics,
       log,
@@ -104,18 +122,59 @@ export class BadgesyncServer {
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
-    this.#purge = setInterval(() => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS), 60 * 60_000);
+    this.#purge = setInterval(
+      guarded(log, 'idempotency purge', () => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS)),
+      60 * 60_000,
+    );
     this.#purge.unref();
-    this.#http = createServer((req, res) => {
-      this.#onRequest(req, res).catch((err: unknown) => {
-        log.error({ err }, 'request handler failed');
-        if (!res.headersSent) sendError(res, new ApiError('internal'));
-      });
+    this.#http = createServer(HTTP_SERVER_OPTIONS, (req, res) => this.#request(req, res));
+    this.#http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.#http.maxHeadersCount = MAX_HEADERS_COUNT;
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
+    // CONNECT is for proxies; without a listener Node drops the socket without an answer.
+    this.#http.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      writeRawError(socket, 405, 'method_not_allowed', 'this server is not a proxy');
     });
-    this.#http.on('upgrade', (req, socket, head) => {
-      if (this.#sync.matches(req.url ?? '/')) this.#sync.handleUpgrade(req, socket, head);
-      else reject(socket, 404, 'not_found', `no WebSocket route ${new URL(req.url ?? '/', 'http://x').pathname}`);
-    });
+  }
+
+  /**
+   * [EDGE-1] The request boundary: whatever a request makes throw answers that request alone,
+   * in the contract's shape, and is logged once with its route (never the raw URL, whose
+   * query may hold a token, [EDGE-5]).
+   */
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    let route = 'unknown';
+    const fail = (err: unknown) => {
+      if (err instanceof ApiError) {
+        if (!res.headersSent) sendError(res, err);
+        return;
+      }
+      this.parts.log.error({ err, route, method: req.method }, 'request handler failed');
+      if (!res.headersSent) sendError(res, new ApiError('internal'));
+      else res.destroy();
+    };
+    try {
+      this.#onRequest(req, res, (name) => {
+        route = name;
+      }).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** [EDGE-1] The upgrade boundary: a throw refuses that one upgrade, never the process. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    try {
+      if (this.#sync.matches(req.url)) return this.#sync.handleUpgrade(req, socket, head);
+      const target = parseTarget(req.url);
+      if (!target.ok) return writeRawError(socket, 400, 'invalid_target', target.why);
+      writeRawError(socket, 404, 'not_found', 'no WebSocket route here');
+    } catch (err) {
+      this.parts.log.error({ err, route: 'upgrade', method: req.method }, 'upgrade handler failed');
+      writeRawError(socket, 500, 'internal');
+    }
   }
 
   /** Listens on the configured port (0: any). */
@@ -130,19 +189,22 @@ export class BadgesyncServer {
     return (this.#http.address() as AddressInfo).port;
   }
 
-  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://x');
-    if (pathname === '/healthz' && req.method === 'GET') {
-      return sendJson(res, this.#stopping ? 503 : 200, { ok: this.#stopping === null });
-    }
-    if (pathname === '/metrics' && req.method === 'GET') {
+  async #onRequest(req: IncomingMessage, res: ServerResponse, routed: (route: string) => void): Promise<void> {
+    const target = parseTarget(req.url);
+    if (!target.ok) throw new ApiError('invalid_target', target.why);
+    const path = target.path;
+    if (path === '/healthz' || path === '/metrics') {
+      routed(path.slice(1));
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('method_not_allowed');
+      if (path === '/healthz') return sendJson(res, this.#stopping ? 503 : 200, { ok: this.#stopping === null });
       const text = await this.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
       res.end(text);
       return;
     }
-    if (await this.#api.handle(req, res, pathname)) return;
-    sendError(res, new ApiError('not_found', `no route ${req.method} ${pathname}`));
+    if (await this.#api.handle(req, res, path, routed)) return;
+    routed('not_found');
+    throw new ApiError('not_found', `no route ${req.method} ${truncate(path)}`);
   }
 
   /**
@@ -162,4 +224,25 @@ export class BadgesyncServer {
     })();
     return this.#stopping;
   }
+}
+
+/** A path echoed in an error message, cut short: a 16 KiB path need not come back whole. */
+function truncate(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}
+
+/**
+ * [EDGE-2] A request Node's parser refused (bad method, target, header, chunk size or
+ * version; too large; too slow): a 4xx in the contract's shape, then the socket is closed.
+ * Not logged above debug — it is the client's error — and the raw bytes are never logged.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') return writeRawError(socket, 431, 'headers_too_large');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return writeRawError(socket, 408, 'request_timeout');
+  writeRawError(socket, 400, 'bad_request');
 }
