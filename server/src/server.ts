@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { guarded } from './guard.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
-import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT } from './http/http-limits.js';
+import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
 import { writeRawError } from './http/raw-answer.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { parseTarget } from './http/target.js';
@@ -131,6 +131,9 @@ export class BadgesyncServer {
     this.#http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     this.#http.maxHeadersCount = MAX_HEADERS_COUNT;
     this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    // An Expect other than 100-continue: Node would answer a bare 417; the request is served
+    // as if it had none (which HTTP allows), so its answer is the contract's.
+    this.#http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
     this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
     // CONNECT is for proxies; without a listener Node drops the socket without an answer.
     this.#http.on('connect', (_req: IncomingMessage, socket: Duplex) => {
@@ -167,6 +170,8 @@ export class BadgesyncServer {
   /** [EDGE-1] The upgrade boundary: a throw refuses that one upgrade, never the process. */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     try {
+      const noHost = missingHost(req);
+      if (noHost !== null) return writeRawError(socket, 400, 'bad_request', noHost);
       if (this.#sync.matches(req.url)) return this.#sync.handleUpgrade(req, socket, head);
       const target = parseTarget(req.url);
       if (!target.ok) return writeRawError(socket, 400, 'invalid_target', target.why);
@@ -190,6 +195,8 @@ export class BadgesyncServer {
   }
 
   async #onRequest(req: IncomingMessage, res: ServerResponse, routed: (route: string) => void): Promise<void> {
+    const noHost = missingHost(req);
+    if (noHost !== null) throw new ApiError('bad_request', noHost);
     const target = parseTarget(req.url);
     if (!target.ok) throw new ApiError('invalid_target', target.why);
     const path = target.path;

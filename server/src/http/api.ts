@@ -138,9 +138,8 @@ export class Api {
       // [EDGE-2] A bad escape (`%zz`, `%`, overlong UTF-8) is an invalid ID, never a throw.
       const account = decodeId(match[1] as string);
       const device = match[2] === undefined ? null : decodeId(match[2]);
-      if (account === null || !isAccountId(account) || (device !== null && !isDeviceId(device))) {
-        throw new ApiError('invalid_id');
-      }
+      if (account === null || !isAccountId(account)) throw new ApiError('invalid_id');
+      if (match[2] !== undefined && !isDeviceId(device)) throw new ApiError('invalid_id');
       const who = await this.#authenticate(req);
       if (who.kind === 'device' && !(route.deviceMayCall && who.account === account && who.device === device)) {
         throw new ApiError('forbidden', 'a device token may only register or sign out its own device');

@@ -4,7 +4,7 @@
  * holds a socket for seconds, not for ever. Upgraded sockets leave these limits behind; the
  * sync endpoint's heartbeats (SPEC SYNC-8) watch them instead.
  */
-import type { ServerOptions } from 'node:http';
+import type { IncomingMessage, ServerOptions } from 'node:http';
 
 /**
  * 10 s from a connection's (or request's) first byte to the end of its headers. A real
@@ -55,4 +55,12 @@ export const HTTP_SERVER_OPTIONS: ServerOptions = {
   requestTimeout: REQUEST_TIMEOUT_MS,
   maxHeaderSize: MAX_HEADER_BYTES,
   connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+  // Node's own answer to a missing Host is a bare 400; `missingHost` answers it in the
+  // contract's shape instead, on requests and upgrades alike.
+  requireHostHeader: false,
 };
+
+/** Why a request breaks HTTP/1.1's one rule Node no longer checks for us, or null. */
+export function missingHost(req: IncomingMessage): string | null {
+  return req.httpVersion === '1.1' && req.headers.host === undefined ? 'HTTP/1.1 requires a Host header' : null;
+}

@@ -40,8 +40,18 @@ export function sendJson(
 }
 
 export function sendError(res: ServerResponse, err: ApiError): void {
-  const headers = err.retryAfterSeconds === undefined ? {} : { 'retry-after': err.retryAfterSeconds };
+  const headers: Record<string, string | number> = {};
+  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = err.retryAfterSeconds;
+  // Refused before its body was read (too large, unauthorised, …): the connection closes after
+  // the answer, instead of Node reading and discarding up to the whole declared body, and
+  // nothing left of that body is ever read as the next request.
+  if (res.req !== undefined && hasUnreadBody(res.req)) headers.connection = 'close';
   sendJson(res, err.status, errorBody(err.code, err.message), headers);
+}
+
+function hasUnreadBody(req: IncomingMessage): boolean {
+  const declared = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  return declared && !req.complete;
 }
 
 /**

@@ -223,8 +223,18 @@ function handshakeProblem(req: IncomingMessage): string | null {
   const version = req.headers['sec-websocket-version'];
   if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
   if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) return 'Sec-WebSocket-Key is missing or malformed';
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols !== undefined) {
+    const names = protocols.split(',').map((name) => name.trim());
+    if (!names.every((name) => TOKEN.test(name)) || new Set(names).size !== names.length) {
+      return 'Sec-WebSocket-Protocol is malformed';
+    }
+  }
   return null;
 }
+
+/** An HTTP token (RFC 9110 5.6.2): what each name in Sec-WebSocket-Protocol must be. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Answers an upgrade request with a plain HTTP error in the contract's shape, then closes it. */
 export function reject(
