@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 /**
  * [EDGE-5] Paths that may hold a credential if a log call ever carries them: a request's URL
@@ -28,12 +28,13 @@ function censor(value: unknown, path: string[]): string {
   return '[redacted]';
 }
 
-/** Structured JSON logs on stdout (SPEC OPS-1). */
-export function createLogger(level: string): Logger {
-  return pino({
+/** Structured JSON logs on stdout (SPEC OPS-1); tests pass another destination. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: 'badgesync' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor },
-  });
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -63,7 +63,7 @@ export function rawExchange(
       chunks.push(chunk);
       if (options.heads === undefined) return;
       const text = Buffer.concat(chunks).toString('latin1');
-      const heads = [...text.matchAll(/HTTP\/1\.[01] \d{3} [^]*?\r\n\r\n/g)].length;
+      const heads = [...text.matchAll(/HTTP\/1\.[01] \d{3} [\s\S]*?\r\n\r\n/g)].length;
       // The body of the last answer follows its head at once: a short quiet settles it.
       clearTimeout(quiet);
       if (heads >= options.heads) quiet = setTimeout(() => finish(true), QUIET_MS);
