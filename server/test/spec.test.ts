@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PREFIXES = ['AUTH', 'SYNC', 'CLOSE', 'API', 'STORE', 'PUSH', 'OPS', 'CONF', 'ERR', 'SDK'];
+const PREFIXES = ['AUTH', 'SYNC', 'CLOSE', 'API', 'EDGE', 'STORE', 'PUSH', 'OPS', 'CONF', 'ERR', 'SDK'];
 const ID = new RegExp(`\\b(?:${PREFIXES.join('|')})-\\d+\\b`, 'g');
 const spec = readFileSync(path.join(ROOT, 'docs/SPEC.md'), 'utf8');
 const defined = [...spec.matchAll(/^- \*\*\[([A-Z]+-\d+)\]\*\*/gm)]
