@@ -169,6 +169,8 @@ export class BadgesyncServer {
 
   /** [EDGE-1] The upgrade boundary: a throw refuses that one upgrade, never the process. */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node has taken its error listener off the socket: a reset must not become uncaught.
+    socket.on('error', () => socket.destroy());
     try {
       const noHost = missingHost(req);
       if (noHost !== null) return writeRawError(socket, 400, 'bad_request', noHost);
@@ -186,6 +188,8 @@ export class BadgesyncServer {
   async listen(): Promise<number> {
     this.#http.listen(this.parts.config.port, this.parts.config.host);
     await once(this.#http, 'listening');
+    // [EDGE-1] An error of the listening socket itself (out of file descriptors on accept).
+    this.#http.on('error', (err) => this.parts.log.error({ err }, 'HTTP server error'));
     this.#push.start();
     return this.port;
   }
@@ -241,7 +245,7 @@ function truncate(path: string): string {
 /**
  * [EDGE-2] A request Node's parser refused (bad method, target, header, chunk size or
  * version; too large; too slow): a 4xx in the contract's shape, then the socket is closed.
- * Not logged above debug — it is the client's error — and the raw bytes are never logged.
+ * Not logged: it is the client's error, and the raw bytes (`err.rawPacket`) may hold a token.
  */
 function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.on('error', () => socket.destroy());

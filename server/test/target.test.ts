@@ -39,7 +39,21 @@ describe('request targets', () => {
     assert.equal(decodeId('alice'), 'alice');
     assert.equal(decodeId('a%40b'), 'a@b');
     assert.equal(decodeId('a%3Ab'), 'a:b');
-    for (const bad of ['%zz', '%', '%E2%82', '%C0%AF', '%ED%A0%80', 'a%2Fb', 'a%00', '%252F', '.', '..', '%2e%2E', 'a'.repeat(129), '']) {
+    for (const bad of [
+      '%zz',
+      '%',
+      '%E2%82',
+      '%C0%AF',
+      '%ED%A0%80',
+      'a%2Fb',
+      'a%00',
+      '%252F',
+      '.',
+      '..',
+      '%2e%2E',
+      'a'.repeat(129),
+      '',
+    ]) {
       assert.equal(decodeId(bad), null, bad);
     }
   });

@@ -32,6 +32,8 @@ interface Case {
   readonly code?: string;
   /** Close our side after the last byte (a truncated request); otherwise the answers are awaited. */
   readonly end?: true;
+  /** Reset the connection right after the last byte. */
+  readonly reset?: true;
   /** A HEAD request: its answers have no body to check. */
   readonly head?: true;
 }
@@ -417,6 +419,18 @@ const CORPUS: readonly Case[] = [
     expect: [400],
     end: true,
   },
+  // Connections reset while the server answers.
+  { name: 'reset after an upgrade to an unknown path', parts: () => [upgrade('/nowhere')], reset: true },
+  { name: 'reset after a bad upgrade', parts: () => [upgrade('/v1/sync/%zz')], reset: true },
+  { name: 'reset during the token check', parts: (c) => [upgrade(`/v1/sync/victim?token=${c.token}`)], reset: true },
+  {
+    name: 'reset mid-body',
+    parts: (c) => [
+      request('POST', '/v1/accounts/victim/items', [H, auth(c.apiKey), JSON_TYPE, ['Content-Length', '50']], '{"thr'),
+    ],
+    reset: true,
+  },
+  { name: 'reset after a parse error', parts: () => ['GET /\u0000 HTTP/1.1\r\n\r\n'], reset: true },
   // Pipelined requests.
   { name: 'three pipelined health checks', parts: () => [get('/healthz').repeat(3)], expect: [200, 200, 200] },
   {
@@ -706,7 +720,7 @@ describe('malformed requests against the real server', () => {
       const answer = await rawExchange(
         server.port,
         c.parts(credentials),
-        c.end ? {} : { end: false, heads: c.expect?.length ?? 1 },
+        c.reset ? { reset: true } : c.end ? {} : { end: false, heads: c.expect?.length ?? 1 },
       );
       check(c, answer);
       const health = await fetch(`${server.http}/healthz`);

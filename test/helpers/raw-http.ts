@@ -27,6 +27,8 @@ export interface RawOptions {
    * without waiting for the close: a server keeps a connection open after an answer.
    */
   readonly heads?: number;
+  /** Reset the connection (TCP RST) right after writing, as a client that crashes would. */
+  readonly reset?: boolean;
 }
 
 /** How long after the last expected head the rest of its answer may take to arrive. */
@@ -57,6 +59,11 @@ export function rawExchange(
     const timer = setTimeout(() => finish(false), options.timeoutMs ?? 5_000);
     socket.on('connect', () => {
       for (const part of parts) socket.write(typeof part === 'string' ? Buffer.from(part, 'latin1') : part);
+      if (options.reset) {
+        socket.resetAndDestroy();
+        finish(true);
+        return;
+      }
       if (options.end ?? true) socket.end();
     });
     socket.on('data', (chunk: Buffer) => {

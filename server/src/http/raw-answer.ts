@@ -15,6 +15,9 @@ export function writeRawError(
   retryAfterSeconds?: number,
 ): void {
   if (socket.destroyed) return;
+  // Node takes its own error listener off an upgraded socket: without one, a client that
+  // resets the connection while this answer is written would be an uncaught exception.
+  if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
   const body = JSON.stringify(errorBody(code, message));
   const retry = retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
   // Destroyed once written: a client that never closes its side holds nothing of ours.

@@ -79,7 +79,7 @@ export class SyncEndpoint {
    * anyway, [EDGE-1]).
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
     if (this.#closing) return reject(socket, 503, 'shutting_down');
     const address = req.socket.remoteAddress ?? '?';
     if (!this.#preAuth.take(address)) {
