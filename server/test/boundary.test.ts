@@ -41,9 +41,10 @@ describe('boundaries', () => {
     });
     const logged = lines();
     assert.equal(logged.length, 1);
-    assert.equal(logged[0]?.level, 50);
-    assert.equal(logged[0]?.where, 'test timer');
-    assert.equal((logged[0]?.err as { message: string }).message, 'boom');
+    const [entry] = logged as [Record<string, unknown>];
+    assert.equal(entry.level, 50);
+    assert.equal(entry.where, 'test timer');
+    assert.equal((entry.err as { message: string }).message, 'boom');
   });
 
   test('[EDGE-1] an after-commit callback that throws is reported, and the callbacks after it still run', async () => {
