@@ -134,7 +134,19 @@ export class BadgesyncServer {
     // An Expect other than 100-continue: Node would answer a bare 417; the request is served
     // as if it had none (which HTTP allows), so its answer is the contract's.
     this.#http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
-    this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => clientError(err, socket));
+    this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      // A pipelined request still being answered goes first: answers stay in order, none lost.
+      // The request whose body broke the parser is not among them: it will never complete.
+      const pending = [...(this.#answering.get(socket) ?? [])].filter((res) => res.req.complete);
+      if (pending.length === 0) return clientError(err, socket);
+      socket.on('error', () => socket.destroy());
+      let left = pending.length;
+      for (const res of pending) {
+        res.once('close', () => {
+          if (--left === 0) clientError(err, socket);
+        });
+      }
+    });
     // CONNECT is for proxies; without a listener Node drops the socket without an answer.
     this.#http.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => socket.destroy());
@@ -147,7 +159,15 @@ export class BadgesyncServer {
    * in the contract's shape, and is logged once with its route (never the raw URL, whose
    * query may hold a token, [EDGE-5]).
    */
+  /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
+  readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
+
   #request(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const answering = this.#answering.get(socket) ?? new Set<ServerResponse>();
+    this.#answering.set(socket, answering);
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
     let route = 'unknown';
     const fail = (err: unknown) => {
       if (err instanceof ApiError) {

@@ -443,6 +443,16 @@ const CORPUS: readonly Case[] = [
     parts: (c) => [get('/v1/accounts/%zz/badge', [H, auth(c.apiKey)]).repeat(50)],
     expect: Array(50).fill(400),
   },
+  {
+    name: 'a slow request, then garbage',
+    parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.token)}\u0001garbage\r\n\r\n`],
+    expect: [403, 400],
+  },
+  {
+    name: 'a slow request, then a bad request',
+    parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.token)}${get('/v1/accounts/%zz/badge')}`],
+    expect: [403, 400],
+  },
   { name: 'a bad upgrade, then a request', parts: () => [upgrade('/v1/sync/%zz') + get('/healthz')], expect: [400] },
   {
     name: 'a request smuggled in a short body',
