@@ -58,6 +58,8 @@ export class BadgesyncServer {
   readonly #push: PushHooks;
   #stopping: Promise<void> | null = null;
   readonly #purge: NodeJS.Timeout;
+  /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
+  readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
 
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
@@ -134,19 +136,7 @@ export class BadgesyncServer {
     // An Expect other than 100-continue: Node would answer a bare 417; the request is served
     // as if it had none (which HTTP allows), so its answer is the contract's.
     this.#http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
-    this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      // A pipelined request still being answered goes first: answers stay in order, none lost.
-      // The request whose body broke the parser is not among them: it will never complete.
-      const pending = [...(this.#answering.get(socket) ?? [])].filter((res) => res.req.complete);
-      if (pending.length === 0) return clientError(err, socket);
-      socket.on('error', () => socket.destroy());
-      let left = pending.length;
-      for (const res of pending) {
-        res.once('close', () => {
-          if (--left === 0) clientError(err, socket);
-        });
-      }
-    });
+    this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket));
     // CONNECT is for proxies; without a listener Node drops the socket without an answer.
     this.#http.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => socket.destroy());
@@ -159,9 +149,6 @@ export class BadgesyncServer {
    * in the contract's shape, and is logged once with its route (never the raw URL, whose
    * query may hold a token, [EDGE-5]).
    */
-  /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
-  readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
-
   #request(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
     const answering = this.#answering.get(socket) ?? new Set<ServerResponse>();
@@ -201,6 +188,23 @@ export class BadgesyncServer {
     } catch (err) {
       this.parts.log.error({ err, route: 'upgrade', method: req.method }, 'upgrade handler failed');
       writeRawError(socket, 500, 'internal');
+    }
+  }
+
+  /**
+   * A parse error after pipelined requests still being answered waits for their answers, so
+   * answers stay in order and none is lost. The request whose bytes broke the parser is not
+   * among them: it will never complete.
+   */
+  #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const pending = [...(this.#answering.get(socket) ?? [])].filter((res) => res.req.complete);
+    if (pending.length === 0) return clientError(err, socket);
+    socket.on('error', () => socket.destroy());
+    let left = pending.length;
+    for (const res of pending) {
+      res.once('close', () => {
+        if (--left === 0) clientError(err, socket);
+      });
     }
   }
 
