@@ -23,6 +23,10 @@ export interface Config {
   readonly maxSockets: number;
   readonly maxPreauthSocketsPerAddress: number;
   readonly maxConnectionsPerDevice: number;
+  readonly upgradeRate: number;
+  readonly upgradeBurst: number;
+  readonly messageRate: number;
+  readonly messageBurst: number;
   readonly logLevel: string;
   readonly apnsKeyFile: string | null;
   readonly apnsKeyId: string | null;
@@ -209,6 +213,53 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 10_000,
     help: 'most live sync connections of one device to one account (503 beyond it)',
+  },
+  {
+    key: 'upgradeRate',
+    env: 'BADGESYNC_UPGRADE_RATE',
+    kind: 'int',
+    // 20 sync upgrade attempts per second per client address before authentication, with
+    // the burst below: a NAT full of phones reconnects after an outage, and one address
+    // cannot make the server verify tokens all day (429 with Retry-After past it).
+    fallback: 20,
+    // At least 1 (0 would refuse every device forever); at most a million, which is no limit.
+    min: 1,
+    max: 1_000_000,
+    help: 'sync upgrade attempts per second per client address before authentication (429 past it)',
+  },
+  {
+    key: 'upgradeBurst',
+    env: 'BADGESYNC_UPGRADE_BURST',
+    kind: 'int',
+    // 100: every phone behind one NAT reconnecting at once after a server restart.
+    fallback: 100,
+    min: 1,
+    max: 1_000_000,
+    help: 'sync upgrade attempts one client address may make in a burst',
+  },
+  {
+    key: 'messageRate',
+    env: 'BADGESYNC_MESSAGE_RATE',
+    kind: 'int',
+    // 200 messages per second per connection: a person taps far slower and a reconnect sends
+    // a handful; a runaway client cannot monopolise a core (closed with 1013 past it).
+    fallback: 200,
+    // At least 1: a stock provider sends a step 1, a step 2 and awareness when it connects;
+    // at most a million, which is no limit.
+    min: 1,
+    max: 1_000_000,
+    help: 'sustained WebSocket messages per second one connection may send (close 1013 past it)',
+  },
+  {
+    key: 'messageBurst',
+    env: 'BADGESYNC_MESSAGE_BURST',
+    kind: 'int',
+    // 1,000: a device's catch-up after a long time offline, and a mark-all-read of many threads.
+    fallback: 1_000,
+    // At least 4: the step 1, step 2, awareness and query a stock provider sends on connecting.
+    min: 4,
+    max: 1_000_000,
+    help: 'WebSocket messages one connection may send in a burst',
   },
   { key: 'logLevel', env: 'BADGESYNC_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'pino log level' },
   {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { AccountId, DeviceId } from '@badgesync/shared';
+import { pino } from 'pino';
 import { describe, test } from 'vitest';
 import type { DeviceClaims } from '../src/auth/device-token.js';
 import { Metrics } from '../src/metrics.js';
@@ -32,7 +33,7 @@ function session(socket: WebSocketLike): Session {
     expiresAt: Date.now() + 3_600_000,
     issuedAt: null,
   };
-  return new Session(socket, claims, room, DEFAULT_SESSION_LIMITS, new Metrics());
+  return new Session(socket, claims, room, DEFAULT_SESSION_LIMITS, new Metrics(), pino({ level: 'silent' }));
 }
 
 describe('the send queue counts what it is about to send', () => {

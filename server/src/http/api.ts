@@ -20,6 +20,7 @@ import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import type { DeviceRecord, Store } from '../store/store.js';
 import { ApiError, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
+import { decodeId } from './target.js';
 
 /** How long an idempotency key is remembered, per the contract: 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -114,19 +115,31 @@ export class Api {
     ];
   }
 
-  /** Answers a request; false when no route of this API matches the path. */
-  async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
-    const candidates = this.#routes.filter((r) => r.pattern.test(pathname));
+  /**
+   * Answers a request; false when no route of this API matches the path. `path` is the raw
+   * (percent-encoded) path of the request target; `routed` learns the route's name for logs.
+   */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    routed: (route: string) => void = () => {},
+  ): Promise<boolean> {
+    const candidates = this.#routes.filter((r) => r.pattern.test(path));
     if (candidates.length === 0) return false;
     const route = candidates.find((r) => r.method === req.method);
+    const name = route?.name ?? 'unknown_method';
+    routed(name);
     let status = 200;
     try {
       if (route === undefined) throw new ApiError('method_not_allowed');
       if (this.deps.isShuttingDown()) throw new ApiError('shutting_down');
-      const match = route.pattern.exec(pathname) as RegExpExecArray;
-      const account = decodeURIComponent(match[1] as string);
-      const device = match[2] === undefined ? null : decodeURIComponent(match[2]);
-      if (!isAccountId(account) || (device !== null && !isDeviceId(device))) throw new ApiError('invalid_id');
+      const match = route.pattern.exec(path) as RegExpExecArray;
+      // [EDGE-2] A bad escape (`%zz`, `%`, overlong UTF-8) is an invalid ID, never a throw.
+      const account = decodeId(match[1] as string);
+      const device = match[2] === undefined ? null : decodeId(match[2]);
+      if (account === null || !isAccountId(account)) throw new ApiError('invalid_id');
+      if (match[2] !== undefined && !isDeviceId(device)) throw new ApiError('invalid_id');
       const who = await this.#authenticate(req);
       if (who.kind === 'device' && !(route.deviceMayCall && who.account === account && who.device === device)) {
         throw new ApiError('forbidden', 'a device token may only register or sign out its own device');
@@ -134,11 +147,11 @@ export class Api {
       const body = await route.handle({ req, res, account, device: device as DeviceId | null });
       sendJson(res, status, body);
     } catch (err) {
-      const apiError = toApiError(err, this.deps.log);
+      const apiError = toApiError(err, this.deps.log, name);
       status = apiError.status;
       sendError(res, apiError);
     }
-    this.deps.metrics.httpRequests.inc({ route: route?.name ?? 'unknown_method', status: String(status) });
+    this.deps.metrics.httpRequests.inc({ route: name, status: String(status) });
     return true;
   }
 
@@ -273,8 +286,9 @@ function publicDevice(record: DeviceRecord): unknown {
   };
 }
 
-function toApiError(err: unknown, log: Logger): ApiError {
+/** [EDGE-1] An unexpected throw is logged once, with the route's name (never the URL: its query may hold a token). */
+function toApiError(err: unknown, log: Logger, route: string): ApiError {
   if (err instanceof ApiError) return err;
-  log.error({ err }, 'request failed');
+  log.error({ err, route }, 'request failed');
   return new ApiError('internal');
 }

@@ -1,5 +1,6 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
+import { guarded } from '../guard.js';
 import type { PushHooks } from '../server.js';
 import type { DeviceRecord, OutboxEntry, Store } from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
@@ -136,7 +137,10 @@ export class PushScheduler implements PushHooks {
    * reconnecting devices come back, queue every device whose badge APNs does not have.
    */
   start(): void {
-    const timer = setTimeout(() => this.#sweep(this.deps.store.pushableDevices(), 0, 0), this.options.offlineGraceMs);
+    const sweep = guarded(this.deps.log, 'push restart sweep', () =>
+      this.#sweep(this.deps.store.pushableDevices(), 0, 0),
+    );
+    const timer = setTimeout(sweep, this.options.offlineGraceMs);
     timer.unref();
     this.#wake();
   }
@@ -162,7 +166,7 @@ export class PushScheduler implements PushHooks {
     }
     this.#wake();
     if (end < devices.length) {
-      setImmediate(() => this.#sweep(devices, end, more)).unref();
+      setImmediate(guarded(this.deps.log, 'push restart sweep', () => this.#sweep(devices, end, more))).unref();
       return;
     }
     this.deps.log.info({ devices: devices.length, queued: more }, 'push restart sweep done');
@@ -184,10 +188,13 @@ export class PushScheduler implements PushHooks {
   deviceOffline(account: AccountId, device: DeviceId): void {
     const key = graceKey(account, device);
     clearTimeout(this.#grace.get(key));
-    const timer = setTimeout(() => {
-      this.#grace.delete(key);
-      if (!this.deps.isOnline(account, device)) this.#queue(device, account);
-    }, this.options.offlineGraceMs);
+    const timer = setTimeout(
+      guarded(this.deps.log, 'push grace timer', () => {
+        this.#grace.delete(key);
+        if (!this.deps.isOnline(account, device)) this.#queue(device, account);
+      }),
+      this.options.offlineGraceMs,
+    );
     timer.unref();
     this.#grace.set(key, timer);
   }
@@ -252,9 +259,11 @@ export class PushScheduler implements PushHooks {
     // A wake registered earlier may run before writes staged since (a later group commit):
     // only the latest wake, which runs after all of them, reads the outbox and arms the timer.
     const seq = ++this.#wakeSeq;
-    this.#writes.afterWrites(() => {
-      if (seq === this.#wakeSeq) this.#wakeNow();
-    });
+    this.#writes.afterWrites(
+      guarded(this.deps.log, 'push wake', () => {
+        if (seq === this.#wakeSeq) this.#wakeNow();
+      }),
+    );
   }
 
   /** Arms the timer for the earliest due entry that is not in flight. */
@@ -274,7 +283,8 @@ export class PushScheduler implements PushHooks {
         .find((entry) => !this.#inFlight.has(entry.device))?.dueAt ?? null;
     if (next === null) return;
     // Node fires a timer longer than 2^31−1 ms at once; a farther entry is looked at again then.
-    this.#timer = setTimeout(() => this.#run(), Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
+    const run = guarded(this.deps.log, 'push timer', () => this.#run());
+    this.#timer = setTimeout(run, Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
     this.#timer.unref();
   }
 

@@ -1,5 +1,7 @@
 import { CloseCode, type DeviceId } from '@badgesync/shared';
+import type { Logger } from 'pino';
 import type { DeviceClaims } from '../auth/device-token.js';
+import { guarded } from '../guard.js';
 import type { Metrics } from '../metrics.js';
 import type { AccountRoom, RoomMember } from '../rooms/account-room.js';
 import { decodeMessage, type ProtocolError } from './protocol.js';
@@ -45,6 +47,7 @@ export class Session implements RoomMember {
     private readonly room: AccountRoom,
     private readonly limits: SessionLimits,
     private readonly metrics: Metrics,
+    private readonly log: Logger,
   ) {
     this.device = claims.device;
     this.#bucket = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
@@ -61,10 +64,11 @@ export class Session implements RoomMember {
   #armExpiry(): void {
     const left = this.claims.expiresAt - Date.now();
     const step = Math.max(0, Math.min(left, MAX_TIMER_MS));
-    this.#expiry = setTimeout(() => {
+    const expire = guarded(this.log, 'token expiry', () => {
       if (left > MAX_TIMER_MS) this.#armExpiry();
       else this.close(CloseCode.tokenExpired, 'token expired');
-    }, step);
+    });
+    this.#expiry = setTimeout(expire, step);
     this.#expiry.unref();
   }
 
