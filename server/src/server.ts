@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { allowedTopics, type Config } from './config.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { Metrics } from './metrics.js';
@@ -101,6 +101,7 @@ export class BadgesyncServer {
       devices: this.#push,
       revoke: (a, d) => this.#sync.revoke(a, d),
       isShuttingDown: () => this.#stopping !== null,
+      allowedTopics: allowedTopics(config),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.

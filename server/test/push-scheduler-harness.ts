@@ -130,9 +130,11 @@ export class Harness {
     this.store.commit({ updates: [], counts: [{ account, counts: counts(badge) }], bindings: [], idempotency: [] });
   }
 
+  /** PUT …/devices/{device} in the account, told to the scheduler as the API tells it. */
   register(account: AccountId, device: DeviceId, apnsToken = TOKEN, fresh = true): void {
+    const before = this.store.getRegistration(account, device)?.apnsToken ?? null;
     this.store.putDevice(account, device, { apnsToken }, Date.now());
-    this.scheduler.deviceRegistered(account, device, fresh);
+    this.scheduler.deviceRegistered(account, device, fresh, before);
   }
 
   goOnline(account: AccountId, device: DeviceId): void {
