@@ -108,7 +108,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'revocations',
     // When a device was signed out of an account: its tokens issued at or before that
-    // moment no longer open a sync connection nor call the device routes (SPEC AUTH-6).
+    // moment no longer open a sync connection nor call the device routes (SPEC AUTH-8).
     sql: `
       CREATE TABLE revocations (
         account    TEXT NOT NULL,
