@@ -1,6 +1,6 @@
 /** Which APNs topics a registration may name (SPEC API-9, CONF-1). */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { allowedTopics, ConfigError, loadConfig } from '../src/config.js';
 
 describe('configured APNs topics', () => {

@@ -1,8 +1,8 @@
 /** Device tokens' `iat` and revocation (SPEC AUTH-7, AUTH-8), checked without a server. */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import { parseAccountId, parseDeviceId } from '@badgesync/shared';
 import { SignJWT } from 'jose';
+import { describe, test } from 'vitest';
 import { isRevoked, MAX_IAT_SKEW_SECONDS, verifyDeviceToken } from '../src/auth/device-token.js';
 
 const SECRET = 'device-secret-for-tests';

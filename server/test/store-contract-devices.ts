@@ -1,7 +1,7 @@
-/** Push registrations and sign-ins (SPEC STORE-7, STORE-13, AUTH-8): part of the store contract suite. */
+/** Push registrations and sign-ins (SPEC STORE-7, STORE-14, AUTH-8): part of the store contract suite. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import type { AccountId } from '@badgesync/shared';
+import { test } from 'vitest';
 import type { DevicePatch, Registration, Store } from '../src/store/index.js';
 import { A, B, C, D1, D2, D3 } from './store-fixtures.js';
 
@@ -64,7 +64,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.getRegistration(A, D1), revived);
   });
 
-  test("[STORE-13] a device in two accounts has two registrations: a PUT in one never changes the other's", () => {
+  test("[STORE-14] a device in two accounts has two registrations: a PUT in one never changes the other's", () => {
     const store = getStore();
     const inB = store.putDevice(B, D1, { apnsToken: 'bb', environment: 'sandbox', topic: 'com.b' }, 100);
     store.putDevice(A, D1, { apnsToken: 'cc', environment: 'production', topic: 'com.a', badges: false }, 200);
@@ -77,7 +77,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.getRegistration(B, D1), inB, 'signing out of A leaves B');
   });
 
-  test('[STORE-13] registrationsOfToken: every registration carrying the token, any account or device, sorted', () => {
+  test('[STORE-14] registrationsOfToken: every registration carrying the token, any account or device, sorted', () => {
     const store = getStore();
     store.putDevice(B, D2, { apnsToken: 'AA' }, 100);
     store.putDevice(A, D2, { apnsToken: 'aa' }, 100);
@@ -132,7 +132,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.devicesOf(A), [D1]);
   });
 
-  test('[STORE-13] invalidateToken marks every registration carrying the token, registered at or before the bound', () => {
+  test('[STORE-14] invalidateToken marks every registration carrying the token, registered at or before the bound', () => {
     const store = getStore();
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
     store.putDevice(B, D1, { apnsToken: 'aa' }, 150);
@@ -165,7 +165,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.devicesOf(A), []);
   });
 
-  test('[STORE-13] pushableTokens: tokens of a registration with a valid token and badges on, signed in or not', () => {
+  test('[STORE-14] pushableTokens: tokens of a registration with a valid token and badges on, signed in or not', () => {
     const store = getStore();
     assert.deepEqual(store.pushableTokens(), []);
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);

@@ -1,6 +1,6 @@
 /** Push state per phone (APNs token): delivered badges and the outbox (SPEC STORE-8): part of the store contract suite. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { OutboxEntry, Store } from '../src/store/index.js';
 
 function entry(token: string, badge: number, dueAt: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {

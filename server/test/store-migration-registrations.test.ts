@@ -1,5 +1,5 @@
 /**
- * Schema step 3 (SPEC STORE-12, STORE-13): a database written by the schema of global device
+ * Schema step 3 (SPEC STORE-12, STORE-14): a database written by the schema of global device
  * records opens with per-(account, device) registrations and a per-token outbox, nothing
  * lost. The old database is built here with the old migration steps, filled the way the old
  * store wrote it.
@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { afterAll, describe, test } from 'vitest';
 import { MIGRATIONS, migrate, SqliteStore, schemaVersion } from '../src/store/index.js';
 import { A, B, C, D1, D2, D3 } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-migrate-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const PHONE = 'aa'.repeat(32);
 const TABLET = 'bb'.repeat(32);
@@ -49,7 +49,7 @@ function oldDatabase(path: string): void {
 }
 
 describe('schema step 3: registrations per (account, device)', () => {
-  test('[STORE-12][STORE-13] a version-2 database opens with each sign-in as its own registration', () => {
+  test('[STORE-12][STORE-14] a version-2 database opens with each sign-in as its own registration', () => {
     const path = join(dir, 'v2.db');
     oldDatabase(path);
     const store = new SqliteStore(path);

@@ -1,12 +1,12 @@
 /**
- * Push registrations per (account, device) and one push per phone (SPEC STORE-13, PUSH-10,
+ * Push registrations per (account, device) and one push per phone (SPEC STORE-14, PUSH-10,
  * API-9), through the real server process and the test APNs server: a device token for one
  * account cannot move what another account's devices receive; registrations sharing an APNs
  * token get one push per window with the sum of their accounts; a topic the server is not
  * configured for is refused.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { api, deviceToken } from '../helpers/api-client.js';
 import type { ApnsRequestRecord } from '../helpers/apns-test-server.js';
 import {
@@ -29,7 +29,7 @@ const WATCH_TOPIC = `${DEFAULT_TOPIC}.watchkitapp`;
 describe('push registrations: per account, one push per phone', () => {
   const ctx = usePushRig({ BADGESYNC_PUSH_DELAY_MS: String(WINDOW_MS), BADGESYNC_APNS_TOPICS: WATCH_TOPIC });
 
-  test('[STORE-13][PUSH-10] a token for account A with did X registering a new APNs token does not change what X receives for B', async () => {
+  test('[STORE-14][PUSH-10] a token for account A with did X registering a new APNs token does not change what X receives for B', async () => {
     const { server, apns } = ctx.rig;
     const phone = apnsToken('x-phone');
     const stolen = apnsToken('attacker-phone');

@@ -5,9 +5,9 @@
  * key) can sign the device back in.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
@@ -43,10 +43,10 @@ async function nextSecond(): Promise<void> {
 
 describe('revocation that holds', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[AUTH-7] a fractional iat, minted in the second of a sign-out, neither opens nor re-registers', async () => {
     assert.equal((await api(server, 'PUT', '/v1/accounts/fay/devices/tab', {})).status, 200);

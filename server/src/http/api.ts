@@ -221,7 +221,7 @@ export class Api {
 
   /**
    * [API-5] Registers or updates the device's registration in this account and signs it in;
-   * [STORE-13] the device's registrations in other accounts stay as they are.
+   * [STORE-14] the device's registrations in other accounts stay as they are.
    */
   async #putDevice({ req, account, device }: RouteContext): Promise<unknown> {
     const body = validated(DeviceBody, await readJson(req));

@@ -1,5 +1,5 @@
 /**
- * Shape checks on what the store is given to keep (SPEC STORE-1, STORE-7, STORE-8, STORE-13), shared
+ * Shape checks on what the store is given to keep (SPEC STORE-1, STORE-7, STORE-8, STORE-14), shared
  * by every store so they refuse the same input. They guard what reaches disk, where a bad
  * value stays forever; request bodies are validated at the HTTP boundary and the document's
  * write rules upstream (shared/ write-rules). A failed check throws a TypeError naming the

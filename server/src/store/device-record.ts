@@ -1,6 +1,6 @@
 /**
  * How a registration (PUT /v1/accounts/{a}/devices/{d}) changes the push registration of one
- * device in one account (SPEC STORE-7, STORE-13); one function, so every store merges alike.
+ * device in one account (SPEC STORE-7, STORE-14); one function, so every store merges alike.
  */
 import type { AccountId, DeviceId } from '@badgesync/shared';
 import type { DevicePatch, Registration } from './store.js';

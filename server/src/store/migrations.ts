@@ -125,7 +125,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // APNs token every other account of that device pushed to. Each (account, device) now has
     // its own registration (a sign-out keeps it, signed out, so its phone's badge can still be
     // cleared), and the phone a push reaches is the APNs token: the outbox and the delivered
-    // badges are keyed by it (SPEC STORE-13, PUSH-10).
+    // badges are keyed by it (SPEC STORE-14, PUSH-10).
     //
     // Conversion: a membership becomes a signed-in registration with its device's fields; a
     // sign-out (revocation) without a membership becomes a signed-out one. Outbox entries and

@@ -90,7 +90,7 @@ export function prepareStatements(db: Db) {
     ),
     purgeIdempotent: db.prepare<[number]>('DELETE FROM idempotency WHERE at < ?'),
 
-    // STORE-7, STORE-13 registrations
+    // STORE-7, STORE-14 registrations
     registration: db.prepare<[string, string], RegistrationRow>(
       'SELECT * FROM registrations WHERE account = ? AND device = ?',
     ),

@@ -1,5 +1,5 @@
 /**
- * The store contract (SPEC STORE-1..STORE-9, STORE-13): everything the server keeps across restarts.
+ * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14): everything the server keeps across restarts.
  * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
  * reference the contract suite holds SQLite to). Every method is synchronous: better-sqlite3
  * is, and a synchronous store makes "on disk before acknowledged" a plain ordering.
@@ -41,7 +41,7 @@ export interface StoredDoc {
 
 /**
  * A push registration: one device in one account, as PUT /v1/accounts/{a}/devices/{d} set it
- * (SPEC STORE-13). A device signed in to two accounts has two, each with its own token, so a
+ * (SPEC STORE-14). A device signed in to two accounts has two, each with its own token, so a
  * device token for one account changes only that account's registration. The phone a push
  * reaches is the APNs token: registrations that carry the same token are one phone.
  */
@@ -93,6 +93,8 @@ export interface Store {
   /**
    * [STORE-10] Runs `work` (calls of this store) in one transaction, durable when it
    * returns; calls that open their own transaction inside it become part of it.
+   * [STORE-13] A throw inside `work` undoes every call made in it and reaches the caller; a
+   * nested transaction is a savepoint (its throw undoes its own calls only).
    */
   transaction(work: () => void): void;
 
@@ -120,7 +122,7 @@ export interface Store {
 
   /**
    * [STORE-7] Registers or updates the device's registration in the account and signs it in,
-   * in one transaction. Only that (account, device) pair changes (STORE-13). A sign-out's
+   * in one transaction. Only that (account, device) pair changes (STORE-14). A sign-out's
    * revocation stays (SPEC AUTH-8).
    */
   putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): Registration;
@@ -136,7 +138,7 @@ export interface Store {
   getRegistration(account: AccountId, device: DeviceId): Registration | null;
   /** Devices signed in to the account, sorted. */
   devicesOf(account: AccountId): DeviceId[];
-  /** [STORE-13] Every registration carrying the APNs token (one phone), signed in or not, sorted by account, device. */
+  /** [STORE-14] Every registration carrying the APNs token (one phone), signed in or not, sorted by account, device. */
   registrationsOfToken(token: string): Registration[];
   /**
    * Phones a push could reach: tokens carried by a registration that is pushable (token not
