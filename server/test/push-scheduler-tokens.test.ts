@@ -143,4 +143,27 @@ describe('PushScheduler: one push per phone (APNs token)', () => {
     await h.advance(WINDOW + 20);
     assert.deepEqual(h.sender.badges().slice(sends), [1]);
   });
+  test('[PUSH-7][PUSH-10] a registration naming a wrong topic for the phone is refused alone; the phone gets its badge through the right one', async () => {
+    const { h } = context;
+    h.register(B, MAC);
+    h.change(B, 4);
+    await h.advance(WINDOW);
+    assert.deepEqual(h.sender.badges(), [4]);
+    // Another account registers the same token, later, with another app's topic: it is the
+    // newest registration, so the next push goes to that topic, and APNs refuses it.
+    h.change(A, 1);
+    h.store.putDevice(A, PHONE, { apnsToken: TOKEN, topic: 'com.example.other' }, Date.now());
+    h.scheduler.deviceRegistered(A, PHONE, true, null);
+    h.sender.answer({ kind: 'invalid-token', reason: 'DeviceTokenNotForTopic' });
+    await h.advance(WINDOW);
+    assert.equal(h.sender.pushes.at(-1)?.topic, 'com.example.other');
+    assert.equal(h.store.getRegistration(A, PHONE)?.tokenInvalidReason, 'DeviceTokenNotForTopic');
+    assert.equal(h.store.getRegistration(B, MAC)?.tokenInvalidReason, null, "B's registration keeps the token");
+    await h.advance(WINDOW + 20);
+    const last = h.sender.pushes.at(-1);
+    assert.deepEqual([last?.topic, last?.badge], ['com.example.app', 4], "the phone gets B's badge on B's topic");
+    h.change(B, 5);
+    await h.advance(WINDOW + 20);
+    assert.deepEqual(h.sender.badges().slice(-1), [5]);
+  });
 });

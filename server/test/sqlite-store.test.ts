@@ -16,7 +16,7 @@ import {
   type Store,
   schemaVersion,
 } from '../src/store/index.js';
-import { A, B, batch, C, D1, D2, hex } from './store-fixtures.js';
+import { A, B, batch, C, D1, D2, hex, refusal } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +60,7 @@ function fill(store: Store): void {
   store.putDevice(A, D1, { apnsToken: 'ABCD', environment: 'sandbox', topic: 'com.example', badges: false }, 500);
   store.putDevice(B, D1, {}, 600);
   store.putDevice(B, D2, { apnsToken: 'ee' }, 700);
-  store.invalidateToken('ee', 'Unregistered', 700);
+  store.invalidateToken('ee', refusal('Unregistered', 700));
   store.setDelivered('abcd', 2, 800);
   store.enqueuePush({ token: 'abcd', badge: 3, changedAt: 900, dueAt: 950, attempts: 1, parked: false });
   store.enqueuePush({ token: 'ee', badge: 1, changedAt: 900, dueAt: 910, attempts: 9, parked: true });

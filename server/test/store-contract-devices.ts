@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AccountId } from '@badgesync/shared';
 import { test } from 'vitest';
 import type { DevicePatch, Registration, Store } from '../src/store/index.js';
-import { A, B, C, D1, D2, D3 } from './store-fixtures.js';
+import { A, B, C, D1, D2, D3, refusal } from './store-fixtures.js';
 
 export function storeDevicesContract(getStore: () => Store): void {
   test('[STORE-7] a new registration gets the defaults and is signed in', () => {
@@ -48,7 +48,7 @@ export function storeDevicesContract(getStore: () => Store): void {
   test('[STORE-7] tokens are stored lower-case; a new token is registered now and valid', () => {
     const store = getStore();
     assert.equal(store.putDevice(A, D1, { apnsToken: 'ABCDEF01' }, 100).apnsToken, 'abcdef01');
-    store.invalidateToken('abcdef01', 'BadDeviceToken', 100);
+    store.invalidateToken('abcdef01', refusal('BadDeviceToken', 100));
     const invalid = store.getRegistration(A, D1);
     assert.deepEqual([invalid?.apnsToken, invalid?.tokenInvalidReason], ['abcdef01', 'BadDeviceToken']);
     const next = store.putDevice(A, D1, { apnsToken: '00FF' }, 300);
@@ -58,7 +58,7 @@ export function storeDevicesContract(getStore: () => Store): void {
   test('[STORE-7] registering the same token again revives that registration and refreshes tokenRegisteredAt', () => {
     const store = getStore();
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.invalidateToken('aa', 'Unregistered', 100);
+    store.invalidateToken('aa', refusal('Unregistered', 100));
     const revived = store.putDevice(A, D1, { apnsToken: 'AA' }, 500);
     assert.deepEqual([revived.apnsToken, revived.tokenRegisteredAt, revived.tokenInvalidReason], ['aa', 500, null]);
     assert.deepEqual(store.getRegistration(A, D1), revived);
@@ -138,7 +138,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     store.putDevice(B, D1, { apnsToken: 'aa' }, 150);
     store.putDevice(B, D2, { apnsToken: 'aa' }, 300);
     store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
-    store.invalidateToken('aa', 'Unregistered', 200);
+    store.invalidateToken('aa', refusal('Unregistered', 200));
     const reason = (account: AccountId, device: typeof D1) =>
       store.getRegistration(account, device)?.tokenInvalidReason;
     assert.equal(reason(A, D1), 'Unregistered');
@@ -146,8 +146,22 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.equal(reason(B, D2), null, 'registered after what APNs refused');
     assert.equal(reason(C, D3), null, 'another token');
     assert.equal(store.getRegistration(A, D1)?.apnsToken, 'aa', 'the token is kept, marked');
-    store.invalidateToken('ff', 'Unregistered', 1_000);
+    store.invalidateToken('ff', refusal('Unregistered', 1_000));
     assert.deepEqual(store.registrationsOfToken('ff'), []);
+  });
+
+  test('[STORE-14] invalidateToken leaves registrations of the token for another environment or topic', () => {
+    const store = getStore();
+    store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    store.putDevice(B, D1, { apnsToken: 'aa', topic: 'com.example.watch' }, 100);
+    store.putDevice(C, D1, { apnsToken: 'aa', environment: 'sandbox' }, 100);
+    const reason = (account: AccountId) => store.getRegistration(account, D1)?.tokenInvalidReason ?? null;
+    store.invalidateToken('aa', refusal('DeviceTokenNotForTopic', 200, { topic: 'com.example.watch' }));
+    assert.deepEqual([reason(A), reason(B), reason(C)], [null, 'DeviceTokenNotForTopic', null]);
+    store.invalidateToken('aa', refusal('BadDeviceToken', 200));
+    assert.deepEqual([reason(A), reason(B), reason(C)], ['BadDeviceToken', 'DeviceTokenNotForTopic', null]);
+    store.invalidateToken('aa', refusal('Unregistered', 200, { environment: 'sandbox' }));
+    assert.equal(reason(C), 'Unregistered');
   });
 
   test('[STORE-7] a bad registration is refused and changes nothing', () => {
@@ -177,7 +191,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     store.signOut(B, D1, 13);
     assert.deepEqual(store.pushableTokens(), ['aa', 'cc']);
     store.putDevice(B, D3, { badges: false }, 200);
-    store.invalidateToken('aa', 'Unregistered', 100);
+    store.invalidateToken('aa', refusal('Unregistered', 100));
     assert.deepEqual(store.pushableTokens(), []);
     store.putDevice(C, D1, { apnsToken: 'aa' }, 300);
     assert.deepEqual(store.pushableTokens(), ['aa']);

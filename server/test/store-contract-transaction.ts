@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import type { Store } from '../src/store/index.js';
-import { A, B, batch, D1, D2, D3, hex } from './store-fixtures.js';
+import { A, B, batch, D1, D2, D3, hex, refusal } from './store-fixtures.js';
 
 const TOKEN = 'ab'.repeat(32);
 const OTHER = 'ef'.repeat(32);
@@ -48,7 +48,7 @@ function writeEverything(store: Store): void {
   store.putDevice(B, D3, { apnsToken: THIRD, badges: true }, 2_000);
   store.putDevice(A, D1, { badges: false }, 2_000);
   store.signOut(A, D2, 2_000);
-  store.invalidateToken(TOKEN, 'Unregistered', 2_000);
+  store.invalidateToken(TOKEN, refusal('Unregistered', 2_000));
   store.setDelivered(TOKEN, 9, 2_000);
   store.clearDelivered(OTHER);
   store.enqueuePush({ token: OTHER, badge: 9, changedAt: 2_000, dueAt: 2_000, attempts: 1, parked: false });

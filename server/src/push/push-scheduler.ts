@@ -1,8 +1,8 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { PushHooks } from '../server.js';
-import { isPushable } from '../store/device-record.js';
-import type { OutboxEntry, Registration, Store } from '../store/store.js';
+import { isPushable, refuses } from '../store/device-record.js';
+import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import type { PushMetrics } from './push-metrics.js';
 import type { BadgePush, PushSender, SendResult } from './push-sender.js';
@@ -378,7 +378,7 @@ export class PushScheduler implements PushHooks {
     } finally {
       this.#inFlight.delete(token);
     }
-    this.#settle(entry, badge, sentAt, result);
+    this.#settle(entry, badge, { sentAt, environment: target.environment, topic: target.topic }, result);
     this.#wake();
   }
 
@@ -395,7 +395,7 @@ export class PushScheduler implements PushHooks {
   }
 
   /** [PUSH-7] What each answer means for the token, the outbox and the metrics. */
-  #settle(entry: OutboxEntry, badge: number, sentAt: number, result: SendResult): void {
+  #settle(entry: OutboxEntry, badge: number, sent: SentTo, result: SendResult): void {
     const { store, metrics, log } = this.deps;
     const { token } = entry;
     const now = this.#now();
@@ -413,12 +413,24 @@ export class PushScheduler implements PushHooks {
         return;
       case 'invalid-token': {
         // Registrations of this token made after APNs's 410 timestamp, or after the push was
-        // sent, are newer than what APNs refused: they keep the token.
-        const cutoff = result.timestamp ?? sentAt;
-        this.#writes.write(() => store.invalidateToken(token, result.reason, cutoff));
-        if (changedMidFlight) {
+        // sent, are newer than what APNs refused: they keep the token. So do registrations
+        // naming another environment or topic: APNs judged the pair the push went to, and a
+        // registration that named a wrong topic must not stop the phone's right one.
+        const refusal: TokenRefusal = {
+          reason: result.reason,
+          registeredAtOrBefore: result.timestamp ?? sent.sentAt,
+          environment: sent.environment,
+          topic: sent.topic,
+        };
+        this.#writes.write(() => store.invalidateToken(token, refusal));
+        const group = store.registrationsOfToken(token);
+        const refusedSome = group.some((r) => refuses(refusal, token, r));
+        const left = group.some((r) => isPushable(r) && !refuses(refusal, token, r));
+        if (changedMidFlight || (refusedSome && left)) {
           // A registration (or a change) while the push was in flight queued the token again:
-          // removing "our" entry (same badge) would drop that push.
+          // removing "our" entry (same badge) would drop that push. Or the phone has other
+          // registrations to try: the badge goes out through them, one window on. (Each such
+          // retry refuses at least one registration more, so it ends.)
           this.#requeue(entry, now);
         } else this.#remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
@@ -476,6 +488,14 @@ export class PushScheduler implements PushHooks {
 /** The first 8 hex digits of an APNs token: enough to tell phones apart in logs, not to push to one. */
 function shortToken(token: string): string {
   return `${token.slice(0, 8)}…`;
+}
+
+/** Where a push went, for what APNs's answer refers to. */
+interface SentTo {
+  readonly sentAt: number;
+  readonly environment: Registration['environment'];
+  /** The registration's own topic (null: the configured one went). */
+  readonly topic: string | null;
 }
 
 /** A staged value, boxed so that two stagings of the same value are told apart. */

@@ -3,7 +3,7 @@
  * device in one account (SPEC STORE-7, STORE-14); one function, so every store merges alike.
  */
 import type { AccountId, DeviceId } from '@badgesync/shared';
-import type { DevicePatch, Registration } from './store.js';
+import type { DevicePatch, Registration, TokenRefusal } from './store.js';
 
 /** What a registration has before any PUT set a field. */
 export const DEVICE_DEFAULTS = {
@@ -43,6 +43,20 @@ export function mergeRegistration(
     tokenInvalidReason: registered ? null : (existing?.tokenInvalidReason ?? null),
     signedIn: true,
   };
+}
+
+/**
+ * Whether APNs's refusal of `token` applies to this registration: it carries the token for
+ * the environment and topic the push went to, registered no later than the refusal's bound.
+ * (A store's SQL says the same; the scheduler asks it of registrations not yet on disk.)
+ */
+export function refuses(refusal: TokenRefusal, token: string, registration: Registration): boolean {
+  return (
+    registration.apnsToken === token &&
+    registration.tokenRegisteredAt <= refusal.registeredAtOrBefore &&
+    registration.environment === refusal.environment &&
+    registration.topic === refusal.topic
+  );
 }
 
 /** Whether APNs may be sent this registration's token: a token not invalidated, badges on. */

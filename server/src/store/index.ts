@@ -9,5 +9,6 @@ export type {
   Registration,
   Store,
   StoredDoc,
+  TokenRefusal,
   WriteBatch,
 } from './store.js';

@@ -13,8 +13,8 @@ import {
   checkOutboxEntry,
   checkTime,
 } from './checks.js';
-import { isPushable, mergeRegistration } from './device-record.js';
-import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, WriteBatch } from './store.js';
+import { isPushable, mergeRegistration, refuses } from './device-record.js';
+import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRefusal, WriteBatch } from './store.js';
 
 interface LogEntry {
   readonly id: number;
@@ -268,12 +268,10 @@ export class MemoryStore implements Store {
     return [...tokens].sort(compare);
   }
 
-  invalidateToken(token: string, reason: string, registeredAtOrBefore: number): void {
+  invalidateToken(token: string, refusal: TokenRefusal): void {
     this.#open();
     for (const [key, r] of this.#registrations) {
-      if (r.apnsToken === token && r.tokenRegisteredAt <= registeredAtOrBefore) {
-        this.#registrations.set(key, { ...r, tokenInvalidReason: reason });
-      }
+      if (refuses(refusal, token, r)) this.#registrations.set(key, { ...r, tokenInvalidReason: refusal.reason });
     }
   }
 

@@ -123,8 +123,10 @@ export function prepareStatements(db: Db) {
       `SELECT DISTINCT apns_token FROM registrations
        WHERE apns_token IS NOT NULL AND token_invalid_reason IS NULL AND badges = 1 ORDER BY apns_token`,
     ),
-    invalidateToken: db.prepare<[string, string, number]>(
-      'UPDATE registrations SET token_invalid_reason = ? WHERE apns_token = ? AND token_registered_at <= ?',
+    // `topic IS ?`: a null topic (the configured one) matches null.
+    invalidateToken: db.prepare<[string, string, number, string, string | null]>(
+      `UPDATE registrations SET token_invalid_reason = ?
+       WHERE apns_token = ? AND token_registered_at <= ? AND environment = ? AND topic IS ?`,
     ),
 
     // STORE-8 push state, by APNs token

@@ -27,7 +27,7 @@ import {
 import { mergeRegistration } from './device-record.js';
 import { migrate } from './migrations.js';
 import { type OutboxRow, prepareStatements, type RegistrationRow, type Statements } from './sqlite-statements.js';
-import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, WriteBatch } from './store.js';
+import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRefusal, WriteBatch } from './store.js';
 
 /**
  * How long a statement waits for a lock another connection holds (a backup, the sqlite3
@@ -277,8 +277,9 @@ export class SqliteStore implements Store {
     return this.#sql.pushableTokens.all().map((row) => row.apns_token);
   }
 
-  invalidateToken(token: string, reason: string, registeredAtOrBefore: number): void {
-    this.#sql.invalidateToken.run(reason, token, registeredAtOrBefore);
+  invalidateToken(token: string, refusal: TokenRefusal): void {
+    const { reason, registeredAtOrBefore, environment, topic } = refusal;
+    this.#sql.invalidateToken.run(reason, token, registeredAtOrBefore, environment, topic);
   }
 
   getDelivered(token: string): number | null {

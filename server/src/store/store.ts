@@ -65,6 +65,17 @@ export interface Registration {
   readonly signedIn: boolean;
 }
 
+/** What APNs refused, for Store.invalidateToken. */
+export interface TokenRefusal {
+  readonly reason: string;
+  /** Registrations of the token made after this (ms since epoch) keep it. */
+  readonly registeredAtOrBefore: number;
+  /** The environment of the refused push. */
+  readonly environment: 'production' | 'sandbox';
+  /** The registration's topic the refused push used (null: it named none, the configured one went). */
+  readonly topic: string | null;
+}
+
 /** The fields a registration may set; omitted ones keep their value. */
 export interface DevicePatch {
   readonly apnsToken?: string;
@@ -149,10 +160,11 @@ export interface Store {
   pushableTokens(): string[];
   /**
    * Marks the token unusable with a reason (410, 400 BadDeviceToken, …) in every registration
-   * that carries it and registered it at or before `registeredAtOrBefore` (a later
-   * registration of the token is newer than what APNs refused).
+   * that carries it for the environment and topic the refused push went to, and registered
+   * it at or before `registeredAtOrBefore` (a later registration of the token is newer than
+   * what APNs refused; one naming another environment or topic is not what APNs judged).
    */
-  invalidateToken(token: string, reason: string, registeredAtOrBefore: number): void;
+  invalidateToken(token: string, refusal: TokenRefusal): void;
 
   /** [STORE-8] The last badge APNs accepted for the token, or null. */
   getDelivered(token: string): number | null;
