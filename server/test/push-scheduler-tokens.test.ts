@@ -166,4 +166,23 @@ describe('PushScheduler: one push per phone (APNs token)', () => {
     await h.advance(WINDOW + 20);
     assert.deepEqual(h.sender.badges().slice(-1), [5]);
   });
+  test('[API-9][PUSH-10] a registration whose topic is no longer configured is not pushed, nor counted in the phone’s sum', async () => {
+    const { h } = context;
+    h.change(A, 2);
+    h.change(B, 3);
+    h.register(A, PHONE);
+    h.store.putDevice(B, MAC, { apnsToken: TOKEN, topic: 'com.example.retired' }, Date.now() - 1);
+    await h.advance(WINDOW);
+    // Before any restart every configured topic is allowed: the newest registration (A's) carries 2 + 3.
+    assert.deepEqual(h.sender.badges(), [5]);
+    // The operator drops the retired app's topic and restarts.
+    h.allowedTopics = new Set(['com.example.app']);
+    h.restart();
+    await h.advance(GRACE + WINDOW);
+    h.change(A, 4);
+    await h.advance(WINDOW + 20);
+    const last = h.sender.pushes.at(-1);
+    assert.deepEqual([last?.topic, last?.badge], ['com.example.app', 4], "B's retired registration adds nothing");
+    assert.ok(h.sender.pushes.every((push) => push.topic !== 'com.example.retired'));
+  });
 });

@@ -14,6 +14,11 @@ export interface PushSchedulerOptions {
   readonly pushDelayMs: number;
   /** The configured topic, for devices that registered none. */
   readonly defaultTopic: string | null;
+  /**
+   * [API-9] The topics registrations may name (null: any). A registration stored with a topic
+   * the server is no longer configured for (the settings changed) is not pushed to.
+   */
+  readonly allowedTopics?: ReadonlySet<string> | null;
 }
 
 /**
@@ -230,6 +235,12 @@ export class PushScheduler implements PushHooks {
     return group.some((r) => r.account === account && this.#onlineFor(account, r.device));
   }
 
+  /** A registration APNs may be sent: a valid token, badges on, a topic still configured. */
+  #pushable(r: Registration): r is Registration & { apnsToken: string } {
+    const allowed = this.options.allowedTopics ?? null;
+    return isPushable(r) && (r.topic === null || allowed === null || allowed.has(r.topic));
+  }
+
   /**
    * [PUSH-10] A phone's total badge: the sum of the stored badges of the accounts whose
    * registrations carry its token, are signed in and pushable. An account counts once, however
@@ -237,7 +248,7 @@ export class PushScheduler implements PushHooks {
    */
   #badgeOf(group: readonly Registration[]): number {
     const accounts = new Set<AccountId>();
-    for (const r of group) if (r.signedIn && isPushable(r)) accounts.add(r.account);
+    for (const r of group) if (r.signedIn && this.#pushable(r)) accounts.add(r.account);
     let total = 0;
     for (const badge of this.deps.store.getBadges([...accounts]).values()) total += badge;
     return total;
@@ -251,7 +262,7 @@ export class PushScheduler implements PushHooks {
   #target(group: readonly Registration[]): (Registration & { apnsToken: string }) | null {
     let newest: (Registration & { apnsToken: string }) | null = null;
     for (const r of group) {
-      if (isPushable(r) && (newest === null || r.tokenRegisteredAt >= newest.tokenRegisteredAt)) newest = r;
+      if (this.#pushable(r) && (newest === null || r.tokenRegisteredAt >= newest.tokenRegisteredAt)) newest = r;
     }
     return newest;
   }
@@ -425,7 +436,7 @@ export class PushScheduler implements PushHooks {
         this.#writes.write(() => store.invalidateToken(token, refusal));
         const group = store.registrationsOfToken(token);
         const refusedSome = group.some((r) => refuses(refusal, token, r));
-        const left = group.some((r) => isPushable(r) && !refuses(refusal, token, r));
+        const left = group.some((r) => this.#pushable(r) && !refuses(refusal, token, r));
         if (changedMidFlight || (refusedSome && left)) {
           // A registration (or a change) while the push was in flight queued the token again:
           // removing "our" entry (same badge) would drop that push. Or the phone has other
