@@ -32,6 +32,8 @@ export interface Config {
   readonly apnsKeyId: string | null;
   readonly apnsTeamId: string | null;
   readonly apnsTopic: string | null;
+  /** Comma-separated bundle ids a registration may name besides apnsTopic (see allowedTopics). */
+  readonly apnsTopics: string | null;
   readonly apnsHost: string | null;
 }
 
@@ -271,7 +273,23 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: 'apnsKeyId', env: 'BADGESYNC_APNS_KEY_ID', kind: 'string', fallback: null, help: 'APNs key id' },
   { key: 'apnsTeamId', env: 'BADGESYNC_APNS_TEAM_ID', kind: 'string', fallback: null, help: 'Apple team id' },
-  { key: 'apnsTopic', env: 'BADGESYNC_APNS_TOPIC', kind: 'string', fallback: null, help: 'default bundle id' },
+  {
+    key: 'apnsTopic',
+    env: 'BADGESYNC_APNS_TOPIC',
+    kind: 'string',
+    fallback: null,
+    help: 'default bundle id; a registration may name only it or one of BADGESYNC_APNS_TOPICS',
+  },
+  {
+    key: 'apnsTopics',
+    env: 'BADGESYNC_APNS_TOPICS',
+    kind: 'string',
+    fallback: null,
+    // One APNs key serves every app of a team: a watch app, an app extension or a separate
+    // beta build has its own bundle id, and its registrations name it. Listing them here keeps
+    // a registration from making the server push, with the team's key, to any other app.
+    help: 'comma-separated extra bundle ids a registration may name (a watch app, a beta build)',
+  },
   {
     key: 'apnsHost',
     env: 'BADGESYNC_APNS_HOST',
@@ -318,7 +336,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       out[setting.key] = raw;
     }
   }
-  return out as unknown as Config;
+  const config = out as unknown as Config;
+  allowedTopics(config);
+  return config;
 }
 
 /** An integer within the setting's range (SPEC CONF-3), or a ConfigError naming setting, value and range. */
@@ -330,6 +350,29 @@ function parseIntSetting(setting: Setting, raw: string): number {
     throw new ConfigError(`${setting.env} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** What a bundle id looks like (the API checks registrations against the same pattern). */
+const TOPIC_PATTERN = /^[A-Za-z0-9.-]{1,200}$/;
+
+/**
+ * [API-9] The APNs topics a registration may name: BADGESYNC_APNS_TOPIC and every entry of
+ * BADGESYNC_APNS_TOPICS. Null when neither is set (local use, nothing configured to push to):
+ * then any topic is accepted. Throws a ConfigError naming a malformed entry.
+ */
+export function allowedTopics(config: Pick<Config, 'apnsTopic' | 'apnsTopics'>): ReadonlySet<string> | null {
+  const topics = new Set<string>();
+  if (config.apnsTopic !== null) topics.add(config.apnsTopic);
+  for (const raw of config.apnsTopics?.split(',') ?? []) {
+    const topic = raw.trim();
+    if (topic !== '') topics.add(topic);
+  }
+  for (const topic of topics) {
+    if (!TOPIC_PATTERN.test(topic)) {
+      throw new ConfigError(`BADGESYNC_APNS_TOPIC(S) must be bundle ids, got ${JSON.stringify(topic)}`);
+    }
+  }
+  return topics.size === 0 ? null : topics;
 }
 
 export function configHelp(): string {

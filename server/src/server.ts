@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { allowedTopics, type Config } from './config.js';
 import { guarded } from './guard.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
@@ -136,6 +136,7 @@ export class BadgesyncServer {
       devices: this.#push,
       revoke: (a, d) => this.#sync.revoke(a, d),
       isShuttingDown: () => this.#stopping !== null,
+      allowedTopics: allowedTopics(config),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.

@@ -66,6 +66,8 @@ export class Harness {
   readonly sender = new ScriptedSender();
   readonly online = new Set<string>();
   metrics = new PushMetrics(new Registry());
+  /** The topics the next scheduler (after restart()) is configured for; null: any. */
+  allowedTopics: ReadonlySet<string> | null = null;
   scheduler: PushScheduler;
   /** Outbox reads (`duePushes`) so far, and since the last settle. */
   reads = 0;
@@ -84,7 +86,12 @@ export class Harness {
 
   #makeScheduler(): PushScheduler {
     return new PushScheduler(
-      { offlineGraceMs: GRACE, pushDelayMs: WINDOW, defaultTopic: 'com.example.app' },
+      {
+        offlineGraceMs: GRACE,
+        pushDelayMs: WINDOW,
+        defaultTopic: 'com.example.app',
+        allowedTopics: this.allowedTopics,
+      },
       {
         store: this.store,
         sender: this.sender,
@@ -130,9 +137,11 @@ export class Harness {
     this.store.commit({ updates: [], counts: [{ account, counts: counts(badge) }], bindings: [], idempotency: [] });
   }
 
+  /** PUT …/devices/{device} in the account, told to the scheduler as the API tells it. */
   register(account: AccountId, device: DeviceId, apnsToken = TOKEN, fresh = true): void {
+    const before = this.store.getRegistration(account, device)?.apnsToken ?? null;
     this.store.putDevice(account, device, { apnsToken }, Date.now());
-    this.scheduler.deviceRegistered(account, device, fresh);
+    this.scheduler.deviceRegistered(account, device, fresh, before);
   }
 
   goOnline(account: AccountId, device: DeviceId): void {

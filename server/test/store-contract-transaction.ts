@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import type { Store } from '../src/store/index.js';
-import { A, B, batch, D1, D2, D3, hex } from './store-fixtures.js';
+import { A, B, batch, D1, D2, D3, hex, refusal } from './store-fixtures.js';
 
 const TOKEN = 'ab'.repeat(32);
+const OTHER = 'ef'.repeat(32);
+const THIRD = 'cd'.repeat(32);
 
 /** Everything a caller can read back, for the accounts and devices these tests touch. */
 function view(store: Store): unknown {
@@ -20,14 +22,14 @@ function view(store: Store): unknown {
     bindings: [A, B].map((account) => [...store.loadBindings(account)]),
     counts: [A, B].map((account) => store.getCounts(account)),
     idempotent: store.getIdempotent(A, 'k', 0),
-    devices: [D1, D2, D3].map((device) => store.getDevice(device)),
+    registrations: [A, B].flatMap((account) => [D1, D2, D3].map((device) => store.getRegistration(account, device))),
     members: [A, B].map((account) => store.devicesOf(account)),
-    accounts: [D1, D2, D3].map((device) => store.accountsOf(device)),
+    phones: [TOKEN, OTHER, THIRD].map((token) => store.registrationsOfToken(token)),
     revoked: store.revokedAt(A, D1),
-    delivered: [D1, D2].map((device) => store.getDelivered(device)),
-    outbox: [D1, D2].map((device) => store.getPush(device)),
+    delivered: [TOKEN, OTHER].map((token) => store.getDelivered(token)),
+    outbox: [TOKEN, OTHER].map((token) => store.getPush(token)),
     pushes: store.countPushes(),
-    pushable: store.pushableDevices(),
+    pushable: store.pushableTokens(),
     meta: store.getMeta('m'),
     accountCount: store.countAccounts(),
   };
@@ -43,14 +45,14 @@ function writeEverything(store: Store): void {
       idempotency: [{ account: A, key: 'k', response: 'changed', at: 5_000 }],
     }),
   );
-  store.putDevice(B, D3, { apnsToken: 'cd'.repeat(32), badges: true }, 2_000);
+  store.putDevice(B, D3, { apnsToken: THIRD, badges: true }, 2_000);
   store.putDevice(A, D1, { badges: false }, 2_000);
   store.signOut(A, D2, 2_000);
-  store.invalidateToken(D1, 'Unregistered');
-  store.setDelivered(D1, 9, 2_000);
-  store.clearDelivered(D2);
-  store.enqueuePush({ device: D2, badge: 9, changedAt: 2_000, dueAt: 2_000, attempts: 1, parked: false });
-  store.removePush(D1, 1);
+  store.invalidateToken(TOKEN, refusal('Unregistered', 2_000));
+  store.setDelivered(TOKEN, 9, 2_000);
+  store.clearDelivered(OTHER);
+  store.enqueuePush({ token: OTHER, badge: 9, changedAt: 2_000, dueAt: 2_000, attempts: 1, parked: false });
+  store.removePush(TOKEN, 1);
   store.compact(A, new Uint8Array([7]), Number.MAX_SAFE_INTEGER);
   store.setMeta('m', 'changed');
 }
@@ -66,9 +68,9 @@ function seed(store: Store): void {
     }),
   );
   store.putDevice(A, D1, { apnsToken: TOKEN, badges: true }, 1_000);
-  store.putDevice(A, D2, { apnsToken: 'ef'.repeat(32) }, 1_000);
-  store.setDelivered(D2, 1, 1_000);
-  store.enqueuePush({ device: D1, badge: 1, changedAt: 1_000, dueAt: 1_000, attempts: 0, parked: false });
+  store.putDevice(A, D2, { apnsToken: OTHER }, 1_000);
+  store.setDelivered(OTHER, 1, 1_000);
+  store.enqueuePush({ token: TOKEN, badge: 1, changedAt: 1_000, dueAt: 1_000, attempts: 0, parked: false });
   store.setMeta('m', 'kept');
 }
 

@@ -19,6 +19,7 @@ export const HttpError = {
   request_timeout: { status: 408, message: 'the request did not arrive in time' },
   headers_too_large: { status: 431, message: 'the request line and headers are too large' },
   invalid_id: { status: 400, message: 'an ID in the path does not match ^[A-Za-z0-9_.:@-]{1,128}$' },
+  topic_not_allowed: { status: 400, message: 'the topic is not one this server is configured to push to' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
   rate_limited: { status: 429, message: 'too many requests, try later' },

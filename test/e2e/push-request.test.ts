@@ -13,7 +13,8 @@ import { DEFAULT_TOPIC, delivered, post, register, usePushRig, waitForBadge } fr
 const DAY_SECONDS = 24 * 60 * 60;
 
 describe('push: the APNs request', () => {
-  const ctx = usePushRig();
+  // The watch app and the dev build have bundle ids of their own (SPEC API-9).
+  const ctx = usePushRig({ BADGESYNC_APNS_TOPICS: 'com.example.badgesync.watchkitapp,com.example.dev' });
 
   function last(token: string): ApnsRequestRecord {
     const request = ctx.rig.apns.requestsFor(token).at(-1);

@@ -17,7 +17,7 @@ import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
-import type { DeviceRecord, Store } from '../store/store.js';
+import type { Registration, Store } from '../store/store.js';
 import { ApiError, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
 import { decodeId } from './target.js';
@@ -27,8 +27,12 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** What device registration tells the push pipeline. */
 export interface DeviceHooks {
-  /** `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it nothing yet. */
-  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean): void;
+  /**
+   * `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it
+   * nothing yet. `previousToken`: the registration's token before, whose phone may have to
+   * drop the account from its badge.
+   */
+  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null): void;
   deviceSignedOut(account: AccountId, device: DeviceId): void;
 }
 
@@ -43,6 +47,8 @@ export interface ApiDeps {
   readonly devices: DeviceHooks;
   readonly revoke: (account: AccountId, device: DeviceId) => void;
   readonly isShuttingDown: () => boolean;
+  /** [API-9] The APNs topics a registration may name; null: any (no topic configured, local use). */
+  readonly allowedTopics: ReadonlySet<string> | null;
 }
 
 type Who =
@@ -226,16 +232,23 @@ export class Api {
     return { badge: counts.badge, threads: counts.threads, muted: counts.muted };
   }
 
-  /** [API-5] Registers or updates the device and signs it in to the account. */
+  /**
+   * [API-5] Registers or updates the device's registration in this account and signs it in;
+   * [STORE-14] the device's registrations in other accounts stay as they are.
+   */
   async #putDevice({ req, account, device }: RouteContext): Promise<unknown> {
     const body = validated(DeviceBody, await readJson(req));
+    const allowed = this.deps.allowedTopics;
+    if (body.topic !== undefined && allowed !== null && !allowed.has(body.topic)) {
+      throw new ApiError('topic_not_allowed', `topic ${body.topic} is not one this server pushes to`);
+    }
     const patch = {
       ...(body.apnsToken === undefined ? {} : { apnsToken: body.apnsToken.toLowerCase() }),
       ...(body.environment === undefined ? {} : { environment: body.environment }),
       ...(body.topic === undefined ? {} : { topic: body.topic }),
       ...(body.badges === undefined ? {} : { badges: body.badges }),
     };
-    const before = this.deps.store.getDevice(device as DeviceId);
+    const before = this.deps.store.getRegistration(account, device as DeviceId);
     const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
     const fresh =
       record.apnsToken !== null &&
@@ -243,7 +256,7 @@ export class Api {
         before.apnsToken !== record.apnsToken ||
         before.tokenInvalidReason !== null ||
         (!before.badges && record.badges));
-    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh);
+    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh, before?.apnsToken ?? null);
     return publicDevice(record);
   }
 
@@ -275,7 +288,8 @@ function validated<T>(schema: Parameters<typeof parseBody<T>>[0], body: unknown)
   return parsed.value;
 }
 
-function publicDevice(record: DeviceRecord): unknown {
+/** The contract's answer to PUT: the same fields as before registrations were per account. */
+function publicDevice(record: Registration): unknown {
   return {
     device: record.device,
     apnsToken: record.apnsToken,
