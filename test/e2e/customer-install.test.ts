@@ -161,18 +161,19 @@ describe('installed from the packed tarballs, outside the workspace', () => {
     const query = new URLSearchParams({ server: server.syncUrl, account: 'team', device: 'web-1', token });
     await page.goto(`${site}/?${query}`);
 
-    await page.waitForFunction(() => document.getElementById('state')?.textContent === 'synced', undefined, {
-      timeout: WAIT_MS,
-    });
+    // The page's text, as a person sees it (the test's own code has no DOM types).
+    const shows = (id: string, text: string) =>
+      page.waitForFunction(`document.getElementById('${id}')?.textContent === '${text}'`, undefined, {
+        timeout: WAIT_MS,
+      });
+    await shows('state', 'synced');
     assert.equal(await page.textContent('#badge'), '5');
 
     await page.evaluate(() =>
       (globalThis as unknown as { app: { markRead(t: string, s: number): Promise<void> } }).app.markRead('inbox', 2),
     );
     await eventually(async () => (await badge(server, 'team')).badge === 3, WAIT_MS, 'GET /badge to answer 3');
-    await page.waitForFunction(() => document.getElementById('badge')?.textContent === '3', undefined, {
-      timeout: WAIT_MS,
-    });
+    await shows('badge', '3');
     assert.equal(await page.textContent('#badge'), String((await badge(server, 'team')).badge));
     assert.deepEqual(errors, []);
   });
