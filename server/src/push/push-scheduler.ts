@@ -144,12 +144,11 @@ export class PushScheduler implements PushHooks {
   /**
    * One slice of the restart sweep, then the next on a later turn of the event loop.
    *
-   * Fix: the sweep queued every pushable device in one go, and #queue writes the outbox (one
-   * fsync'd transaction, ~0.4 ms here), so a restart blocked the event loop ~1 s per 600
-   * devices — syncs, ingests and pushes all waited — and wrote (then removed) an entry even
-   * for a device APNs already had the badge of. Now only a device whose badge differs from
-   * the delivered one (or that has an outbox entry, to revive it if parked) is queued, and
-   * the devices are gone through a slice at a time.
+   * #queue writes the outbox (one fsync'd transaction, ~0.4 ms), so queueing every pushable
+   * device in one go would block the event loop about 1 s per 600 devices, holding up syncs,
+   * ingests and pushes. So the devices are gone through a slice at a time, and only a device
+   * whose badge differs from the delivered one (or that has an outbox entry, to revive it if
+   * parked) is queued: a device APNs already has the badge of gets no outbox write at all.
    */
   #sweep(devices: readonly DeviceId[], from: number, queued: number): void {
     if (this.#closed) return;
@@ -263,10 +262,10 @@ export class PushScheduler implements PushHooks {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#updateDepth();
-    // Fix: an entry being sent stays in the outbox until it settles, so the earliest dueAt
-    // was often one in the past; a 0 ms timer for it found the entry in flight and armed
-    // itself again, a busy loop (with store reads) for as long as APNs took to answer. The
-    // same at MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
+    // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
+    // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
+    // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
+    // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
     const next =
       this.deps.store
@@ -379,8 +378,9 @@ export class PushScheduler implements PushHooks {
           result.timestamp !== undefined && record !== null && record.tokenRegisteredAt > result.timestamp;
         if (!replaced && !revived) this.#writes.write(() => store.invalidateToken(device, result.reason));
         if (replaced && changedMidFlight) {
-          // Fix: the registration of the new token queued it while this push was in flight;
-          // removing "our" entry (same badge) dropped that push, so the new token got nothing.
+          // The registration of the new token queued it while this push was in flight;
+          // removing "our" entry (same badge) would drop that push and leave the new token
+          // with nothing, so the entry is queued again.
           this.#requeue(entry, now);
         } else this.#remove(device, entry.badge);
         metrics.failed.inc({ reason: result.reason });

@@ -206,7 +206,7 @@ export class AccountRoom {
     const store = this.doc.store;
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // The write rules let through an update Yjs could not place: never keep it pending,
-      // or Yjs would apply it later to whatever arrives (DESIGN "Checking updates").
+      // or Yjs would apply it later to whatever arrives (docs/SPEC.md, "Checking updates").
       store.pendingStructs = null;
       store.pendingDs = null;
       this.deps.log.error({ account: this.account, device: member.device }, 'accepted update left pending parts');
