@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -89,16 +89,24 @@ describe('installed from the packed tarballs, outside the workspace', () => {
         exports: Record<string, { types: string; import: string }>;
         bin?: Record<string, string>;
         dependencies?: Record<string, string>;
+        version: string;
         private?: boolean;
       };
     for (const name of ['shared', 'server', 'client']) {
       const manifest = installed(name);
       assert.equal(manifest.private, undefined, `${name} is publishable`);
       assert.deepEqual(manifest.exports['.'], { types: './dist/index.d.ts', import: './dist/index.js' });
+      assert.ok(
+        existsSync(path.join(project, 'node_modules', '@badgesync', name, 'LICENSE')),
+        `${name} ships its licence`,
+      );
     }
     assert.deepEqual(installed('client').exports['./node'], { types: './dist/node.d.ts', import: './dist/node.js' });
     assert.equal(installed('server').dependencies?.tsx, undefined);
-    assert.equal(installed('server').dependencies?.['@badgesync/shared'], '0.1.0');
+    assert.equal(existsSync(path.join(project, 'node_modules', 'tsx')), false, 'nothing installed tsx');
+    // The workspace protocol became the version that was packed beside it.
+    assert.equal(installed('server').dependencies?.['@badgesync/shared'], installed('shared').version);
+    assert.equal(installed('client').dependencies?.['@badgesync/shared'], installed('shared').version);
 
     // Plain Node imports both libraries (no loader, no sources).
     const probe = await run(
