@@ -4,10 +4,10 @@
  * `useScheduler()` registers the hooks that build one per test and tear it down.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, mock } from 'node:test';
 import { type AccountCounts, type AccountId, type DeviceId, parseAccountId, parseDeviceId } from '@badgesync/shared';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { PushMetrics } from '../src/push/push-metrics.js';
 import { PushScheduler } from '../src/push/push-scheduler.js';
 import type { BadgePush, PushSender, SendResult } from '../src/push/push-sender.js';
@@ -114,7 +114,7 @@ export class Harness {
   /** Moves the mocked clock forward in 10 ms steps, settling after each. */
   async advance(ms: number): Promise<void> {
     for (let left = ms; left > 0; left -= 10) {
-      mock.timers.tick(Math.min(10, left));
+      vi.advanceTimersByTime(Math.min(10, left));
       await this.settle();
     }
   }
@@ -159,12 +159,12 @@ export async function counter(metric: { get(): Promise<{ values: Array<{ value: 
 export function useScheduler(): { readonly h: Harness } {
   const context = { h: null as unknown as Harness };
   beforeEach(() => {
-    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
     context.h = new Harness();
   });
   afterEach(async () => {
     await context.h.scheduler.close();
-    mock.timers.reset();
+    vi.useRealTimers();
   });
   return context;
 }

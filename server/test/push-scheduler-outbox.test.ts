@@ -4,8 +4,8 @@
  * replaced mid-flight, the restart sweep and the outbox left by a dead process.
  */
 import assert from 'node:assert/strict';
-import { describe, mock, test } from 'node:test';
 import { parseDeviceId } from '@badgesync/shared';
+import { describe, test, vi } from 'vitest';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from '../src/push/backoff.js';
 import type { SendResult } from '../src/push/push-sender.js';
 import { A, counter, GRACE, MAC, NEW_TOKEN, PHONE, T0, TOKEN, useScheduler, WINDOW } from './push-scheduler-harness.js';
@@ -141,7 +141,7 @@ describe('PushScheduler: answers and restarts', () => {
       enqueued.push(entry.device);
       enqueue(entry);
     };
-    mock.timers.tick(GRACE);
+    vi.advanceTimersByTime(GRACE);
     assert.ok(enqueued.length > 0 && enqueued.length < 500, `the sweep's first turn queued ${enqueued.length}`);
     for (let turn = 0; turn < 5; turn++) await h.settle();
     // 32 in flight at most: a few more 10 ms steps after the window let all 500 go.

@@ -4,7 +4,7 @@
  * in push-scheduler-outbox.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { A, B, counter, GRACE, PHONE, useScheduler, WINDOW } from './push-scheduler-harness.js';
 
 describe('PushScheduler: who, what, when', () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { afterAll, describe, test } from 'vitest';
 import {
   BUSY_TIMEOUT_MS,
   MIGRATIONS,
@@ -19,7 +19,7 @@ import {
 import { A, B, batch, C, D1, D2, hex } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-sqlite-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const freshPath = () => join(dir, `db-${++files}.db`);
 

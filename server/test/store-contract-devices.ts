@@ -1,6 +1,6 @@
 /** Devices and sign-ins (SPEC STORE-7): part of the store contract suite. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { DevicePatch, DeviceRecord, Store } from '../src/store/index.js';
 import { A, B, C, D1, D2, D3 } from './store-fixtures.js';
 

@@ -1,7 +1,7 @@
 /** Push state: delivered badges and the outbox (SPEC STORE-8): part of the store contract suite. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { type DeviceId, parseDeviceId } from '@badgesync/shared';
+import { test } from 'vitest';
 import type { OutboxEntry, Store } from '../src/store/index.js';
 import { D1, D2 } from './store-fixtures.js';
 

@@ -40,6 +40,15 @@ export {
   unpackMarker,
 } from './schema.js';
 export {
+  clockAdvanceProblem,
+  isClientId,
+  isClock,
+  MAX_CLIENT_ID,
+  MAX_CLOCK_ADVANCE,
+  stateVectorProblem,
+  updateNumberProblem,
+} from './update-numbers.js';
+export {
   decodeMessage,
   encodeAwareness,
   encodeStep1,

@@ -8,7 +8,7 @@
  * ever fails becomes an entry of PINNED below, replayed on every run from then on.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { stopAll } from '../helpers/server-process.js';
 import { type ChaosConfig, quickConfig } from './config.js';
 import { freshSeed } from './random.js';

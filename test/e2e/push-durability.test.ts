@@ -4,7 +4,7 @@
  * 503s, or in flight — is delivered by the next process on the same folder.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { ApnsAnswers } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
 import {

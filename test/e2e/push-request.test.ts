@@ -4,7 +4,7 @@
  * device's topic, one HTTP/2 connection per APNs environment.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import type { ApnsRequestRecord } from '../helpers/apns-test-server.js';
 import { DEFAULT_TOPIC, delivered, post, register, usePushRig, waitForBadge } from '../helpers/push-rig.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
@@ -24,10 +24,10 @@ function upgradeStatus(server: ServerProcess, account: string, token: string): P
 
 describe('signing a device out', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[AUTH-4][AUTH-6] DELETE closes the live connection with 4401 and revokes tokens issued before it', async () => {
     assert.equal((await api(server, 'PUT', '/v1/accounts/sam/devices/tab', { badges: true })).status, 200);

@@ -9,6 +9,7 @@ import {
   type DeviceId,
   EMPTY_COUNTS,
   SERVER_DEVICE,
+  stateVectorProblem,
   type Verdict,
 } from '@badgesync/shared';
 import type { Logger } from 'pino';
@@ -146,11 +147,29 @@ export class AccountRoom {
     return this.#online.has(device);
   }
 
-  /** Answers a sync step 1 once everything the reply could contain is on disk. */
+  /**
+   * Answers a sync step 1 once everything the reply could contain is on disk. [SYNC-12] A
+   * state vector with a number Yjs cannot use exactly closes the asker with 4400 at once;
+   * a throw while encoding the answer closes only the asker, never the commit's callbacks.
+   */
   answerStep1(member: RoomMember, stateVector: Uint8Array): void {
+    const problem = stateVectorProblem(stateVector);
+    if (problem !== null) {
+      this.deps.log.warn({ account: this.account, device: member.device, detail: problem }, 'state vector refused');
+      member.close(CloseCode.invalidMessage, `malformed state vector: ${problem}`.slice(0, 120));
+      return;
+    }
     this.deps.commit.afterCommit(() => {
       if (!this.members.has(member)) return;
-      member.send(encodeStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
+      let answer: Uint8Array;
+      try {
+        answer = Y.encodeStateAsUpdate(this.doc, stateVector);
+      } catch (err) {
+        this.deps.log.warn({ account: this.account, device: member.device, err }, 'cannot answer a step 1');
+        member.close(CloseCode.invalidMessage, 'malformed state vector');
+        return;
+      }
+      member.send(encodeStep2(answer));
     });
   }
 
@@ -165,14 +184,25 @@ export class AccountRoom {
     if (states !== null) member.send(encodeAwareness(states));
   }
 
-  /** A Yjs update (sync step 2 or update) from a member: checked, applied, persisted, relayed. */
+  /**
+   * A Yjs update (sync step 2 or update) from a member: checked, applied, persisted,
+   * relayed. [SYNC-13] Whatever the update holds, a refusal or a throw closes only its
+   * sender (the session closes it with the returned code).
+   */
   receiveUpdate(member: RoomMember, update: Uint8Array): ReceiveResult {
     this.lastActive = Date.now();
-    const verdict: Verdict = checkUpdate(
-      { doc: this.doc, view: this.tracker, bindings: this.#bindings },
-      member.device,
-      update,
-    );
+    let verdict: Verdict;
+    try {
+      verdict = checkUpdate({ doc: this.doc, view: this.tracker, bindings: this.#bindings }, member.device, update);
+    } catch (err) {
+      // checkUpdate catches everything it can throw; this is the room's own guard.
+      verdict = {
+        kind: 'refuse',
+        code: CloseCode.invalidMessage,
+        reason: 'malformed',
+        detail: `cannot check: ${(err as Error).message}`,
+      };
+    }
     if (verdict.kind === 'refuse') {
       this.deps.metrics.updatesRefused.inc({ reason: verdict.reason });
       this.deps.log.warn(
@@ -194,19 +224,34 @@ export class AccountRoom {
     return this.#apply(member, update);
   }
 
+  /**
+   * Applies an accepted update. The write rules make a throw here impossible (RULE-14, proved
+   * by shared/test/update-numbers.property.test.ts): Yjs applies what they accept whole. Should
+   * Yjs throw all the same, the sender is closed with 4400 so it does not resend it. When the
+   * throw changed nothing — Yjs reports every struct it added or deleted as an 'update' from
+   * the transaction's cleanup, which runs even after a throw, so nothing staged means nothing
+   * changed — the room keeps serving everyone else. Only a partial apply, which leaves memory
+   * ahead of the disk, drops the document and the other connections (1013) to reload it.
+   */
   #apply(member: RoomMember, update: Uint8Array): ReceiveResult {
     this.#staged = [];
     try {
       Y.applyUpdate(this.doc, update, member);
     } catch (err) {
+      const staged = this.#staged;
       this.#staged = null;
-      this.#poison(`applying an accepted update threw: ${(err as Error).message}`);
+      this.doc.store.pendingStructs = null;
+      this.doc.store.pendingDs = null;
+      const why = `applying an accepted update threw: ${(err as Error).message}`;
+      if (staged.length > 0) this.#poison(why, member);
+      else this.deps.log.error({ account: this.account, device: member.device, why }, 'update refused after check');
+      this.deps.metrics.updatesRefused.inc({ reason: 'malformed' });
       return { kind: 'refused', code: CloseCode.invalidMessage, reason: 'malformed: the update could not be applied' };
     }
     const store = this.doc.store;
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // The write rules let through an update Yjs could not place: never keep it pending,
-      // or Yjs would apply it later to whatever arrives (docs/SPEC.md, "Checking updates").
+      // or Yjs would apply it later to whatever arrives (docs/SPEC.md "Checking updates").
       store.pendingStructs = null;
       store.pendingDs = null;
       this.deps.log.error({ account: this.account, device: member.device }, 'accepted update left pending parts');
@@ -255,11 +300,16 @@ export class AccountRoom {
     for (const member of this.members) if (member !== except) member.send(message);
   }
 
-  /** Memory may no longer match the disk: drop every connection; the next use reloads. */
-  #poison(why: string): void {
+  /**
+   * Memory may no longer match the disk: drop every connection but `sender` (closed by its
+   * session with 4400); the next use reloads.
+   */
+  #poison(why: string, sender: RoomMember): void {
     this.#poisoned = true;
     this.deps.log.error({ account: this.account, why }, 'account document reloads from disk');
-    for (const member of [...this.members]) member.close(CloseCode.tryAgainLater, 'reloading the account');
+    for (const member of [...this.members]) {
+      if (member !== sender) member.close(CloseCode.tryAgainLater, 'reloading the account');
+    }
   }
 
   /** Writes a snapshot in place of the log; only when every write of this room is on disk. */

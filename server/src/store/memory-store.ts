@@ -35,6 +35,15 @@ function byDueThenDevice(a: OutboxEntry, b: OutboxEntry): number {
   return a.device < b.device ? -1 : a.device > b.device ? 1 : 0;
 }
 
+/** A copy of `map` (values copied by `copy`) and the function that puts it back in place. */
+function saved<K, V>(map: Map<K, V>, copy: (value: V) => V = (value) => value): () => void {
+  const entries = [...map].map(([key, value]) => [key, copy(value)] as const);
+  return () => {
+    map.clear();
+    for (const [key, value] of entries) map.set(key, value);
+  };
+}
+
 export class MemoryStore implements Store {
   /** The highest log ID ever issued; IDs are never reused, as with SQLite AUTOINCREMENT. */
   #lastLogId = 0;
@@ -56,12 +65,45 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * Runs `work`. Unlike SQLite, a throw inside it does not undo the calls made before it:
-   * callers (group commit) only put calls in it that have been checked already.
+   * [STORE-13] Runs `work`; a throw inside it undoes every call made in it, then reaches the
+   * caller, as SQLite's rollback does. A nested transaction is a savepoint: its throw undoes
+   * its own calls only, and the outer one goes on if it catches the throw.
    */
   transaction(work: () => void): void {
     this.#open();
-    work();
+    const rollback = this.#savepoint();
+    try {
+      work();
+    } catch (err) {
+      rollback();
+      throw err;
+    }
+  }
+
+  /**
+   * Copies of every field a call can change, deep enough to put them back: stored values
+   * are never changed in place (each write sets a new one), only the maps, sets and log
+   * arrays that hold them. A field added to this class belongs here too.
+   */
+  #savepoint(): () => void {
+    const lastLogId = this.#lastLogId;
+    const restores = [
+      saved(this.#logs, (log) => [...log]),
+      saved(this.#snapshots),
+      saved(this.#bindings, (bound) => new Map(bound)),
+      saved(this.#counts),
+      saved(this.#idempotency, (answers) => new Map(answers)),
+      saved(this.#devices),
+      saved(this.#memberships, (members) => new Set(members)),
+      saved(this.#delivered),
+      saved(this.#outbox),
+      saved(this.#meta),
+      saved(this.#revocations),
+    ];
+    return () => {
+      this.#lastLogId = lastLogId;
+      for (const restore of restores) restore();
+    };
   }
 
   commit(batch: WriteBatch): void {

@@ -81,6 +81,8 @@ export interface Store {
   /**
    * [STORE-10] Runs `work` (calls of this store) in one transaction, durable when it
    * returns; calls that open their own transaction inside it become part of it.
+   * [STORE-13] A throw inside `work` undoes every call made in it and reaches the caller; a
+   * nested transaction is a savepoint (its throw undoes its own calls only).
    */
   transaction(work: () => void): void;
 
