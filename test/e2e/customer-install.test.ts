@@ -13,8 +13,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import {
   type CustomerServer,
@@ -36,6 +36,8 @@ const VITE = 'vite@8.3.8';
  * idle 2-core machine. 10 minutes leaves room for a loaded one.
  */
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
+/** The build, the packing, the install and the server's start together, for the set-up hook. */
+const SETUP_TIMEOUT_MS = 20 * 60_000;
 /** A Vite build of one small page takes seconds. */
 const BUNDLE_TIMEOUT_MS = 2 * 60_000;
 /** The CLI's commands answer in well under a second; generous for a loaded machine. */
@@ -50,7 +52,7 @@ describe('installed from the packed tarballs, outside the workspace', () => {
   let server: CustomerServer;
   let deviceSecret: string;
 
-  before(async () => {
+  beforeAll(async () => {
     const packs = mkdtempSync(path.join(tmpdir(), 'badgesync-packs-'));
     project = mkdtempSync(path.join(tmpdir(), 'badgesync-customer-'));
     folders.push(packs, project);
@@ -75,9 +77,9 @@ describe('installed from the packed tarballs, outside the workspace', () => {
       BADGESYNC_DEVICE_SECRET: deviceSecret,
     });
     closers.push(() => server.stop());
-  });
+  }, SETUP_TIMEOUT_MS);
 
-  after(async () => {
+  afterAll(async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
     await killAll();
     for (const folder of folders) rmSync(folder, { recursive: true, force: true });

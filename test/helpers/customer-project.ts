@@ -17,14 +17,14 @@ export const PUBLISHED = ['shared', 'server', 'client'] as const;
 const running = new Set<ChildProcess>();
 
 /**
- * The environment of a team's shell: this workspace's pnpm and npm settings and any tsx
- * loader left out (the installed packages must run on plain Node), and better-sqlite3
+ * The environment of a team's shell: this workspace's pnpm, npm and test-runner settings and
+ * any loader left out (the installed packages must run on plain Node), and better-sqlite3
  * compiled against the installed Node headers where they exist (nothing is downloaded).
  */
 export function customerEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(npm_|pnpm_)/i.test(key) || key === 'NODE_OPTIONS' || key === 'INIT_CWD') continue;
+    if (/^(npm_|pnpm_|vitest)/i.test(key) || ['NODE_OPTIONS', 'NODE_ENV', 'INIT_CWD'].includes(key)) continue;
     env[key] = value;
   }
   if (process.env.npm_config_registry !== undefined) env.npm_config_registry = process.env.npm_config_registry;
