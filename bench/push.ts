@@ -1,5 +1,5 @@
 /**
- * Badge pushes end to end (issue 4): items posted through the backend API at stepped rates,
+ * Badge pushes end to end: items posted through the backend API at stepped rates,
  * spread over many accounts whose one device each is offline and registered with an APNs
  * token, through the real server process (default coalescing window) and the real apns2
  * client, to the test APNs server in this process (HTTP/2, TLS, ES256 provider token checked).

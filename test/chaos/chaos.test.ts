@@ -1,5 +1,5 @@
 /**
- * Badge truth under chaos, in CI (issue 7): the quick run — about a minute, a few dozen
+ * Badge truth under chaos, in CI: the quick run — about a minute, a few dozen
  * devices on the real SDK, the real server process killed with -9 once, APNs failing and
  * slow for a while — must end with every device right, push no online device, and keep
  * every interval of a wrong badge within the promised bound (README "Definitions").

@@ -1,5 +1,5 @@
 /**
- * Durability (DESIGN invariant 4): kill -9 in the middle of a stream of ingests, API reads
+ * Durability (docs/ARCHITECTURE.md, invariant 4): kill -9 in the middle of a stream of ingests, API reads
  * and device marker writes. After a restart on the same folder, every acknowledged ingest
  * is there, every marker another device had received is there, and the devices resync
  * without a single refusal.

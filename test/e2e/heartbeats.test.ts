@@ -1,5 +1,5 @@
 /**
- * Liveness (DESIGN invariant 6): a connection silent for two heartbeat intervals is cut;
+ * Liveness (docs/ARCHITECTURE.md, invariant 6; SPEC SYNC-8): a connection silent for two heartbeat intervals is cut;
  * a peer that answers pings stays, however long it says nothing else.
  */
 import assert from 'node:assert/strict';

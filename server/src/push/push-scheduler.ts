@@ -158,12 +158,11 @@ export class PushScheduler implements PushHooks {
   /**
    * One slice of the restart sweep, then the next on a later turn of the event loop.
    *
-   * Fix: the sweep queued every pushable device in one go, and #queue writes the outbox (one
-   * fsync'd transaction, ~0.4 ms here), so a restart blocked the event loop ~1 s per 600
-   * devices — syncs, ingests and pushes all waited — and wrote (then removed) an entry even
-   * for a device APNs already had the badge of. Now only a token whose badge differs from
-   * the delivered one (or that has an outbox entry, to revive it if parked) is queued, and
-   * the tokens are gone through a slice at a time.
+   * #queue writes the outbox (one fsync'd transaction, ~0.4 ms), so queueing every pushable
+   * token in one go would block the event loop about 1 s per 600 tokens, holding up syncs,
+   * ingests and pushes. So the tokens are gone through a slice at a time, and only a token
+   * whose badge differs from the delivered one (or that has an outbox entry, to revive it if
+   * parked) is queued: a token APNs already has the badge of gets no outbox write at all.
    */
   #sweep(tokens: readonly string[], from: number, queued: number): void {
     if (this.#closed) return;
@@ -319,10 +318,10 @@ export class PushScheduler implements PushHooks {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#updateDepth();
-    // Fix: an entry being sent stays in the outbox until it settles, so the earliest dueAt
-    // was often one in the past; a 0 ms timer for it found the entry in flight and armed
-    // itself again, a busy loop (with store reads) for as long as APNs took to answer. The
-    // same at MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
+    // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
+    // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
+    // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
+    // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
     const next =
       this.deps.store

@@ -43,6 +43,7 @@ export interface OutboxRow {
 
 type Db = BetterSqlite3.Database;
 
+/** @internal Only SqliteStore uses these; the published types leave them out. */
 export function prepareStatements(db: Db) {
   return {
     // STORE-1 commit
@@ -161,4 +162,5 @@ export function prepareStatements(db: Db) {
   };
 }
 
+/** @internal */
 export type Statements = ReturnType<typeof prepareStatements>;

@@ -2,7 +2,7 @@
  * The embedded store: one SQLite file through better-sqlite3, in WAL mode.
  *
  * `synchronous=FULL` makes every commit fsync the WAL before it returns, so an update is on
- * disk before the server relays it or answers 2xx (DESIGN invariant 4). NORMAL would survive
+ * disk before the server relays it or answers 2xx (docs/ARCHITECTURE.md, invariant 4). NORMAL would survive
  * `kill -9` but not a power cut or kernel panic, and a restart that loses updates the server
  * had already relayed makes honest devices' sync step 2 look forged. The fsync is paid once
  * per transaction, so the server group-commits: everything one turn of the event loop wrote

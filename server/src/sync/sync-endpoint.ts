@@ -189,8 +189,8 @@ export class SyncEndpoint {
       this.metrics.connections.set(this.#sessions.size);
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         // A throw escaping this listener is an uncaught exception: the process would die, not
-        // the socket (a corrupt step 1 did, see protocol.ts). DESIGN: a throw closes that
-        // socket with 4400, never the process.
+        // the socket (a corrupt step 1 can throw, see protocol.ts). A throw closes that
+        // socket with 4400, never the process (SPEC SYNC-9).
         try {
           session.receive(data, isBinary);
         } catch (err) {
