@@ -1,5 +1,5 @@
 /**
- * Cold paths (issue 6, part 4), each against a baseline measured in the same run:
+ * Cold paths, each against a baseline measured in the same run:
  *
  * - start-up (spawn → "badgesync listening") on 100,000 stored accounts, against an empty
  *   database; and the RSS of each idle afterwards, which is what an unloaded account costs

@@ -1,5 +1,5 @@
 /**
- * Read fan-out (issue 6, part 1): A accounts × D devices, every device a stock y-websocket
+ * Read fan-out: A accounts × D devices, every device a stock y-websocket
  * provider writing its own read marker, at an aggregate rate stepped 1,000 → 10,000
  * updates/s; every other device of the account records when each write arrives. The same
  * clients, in the same run, against three servers in their own processes: badgesync

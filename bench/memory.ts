@@ -1,5 +1,5 @@
 /**
- * Memory and scale (issue 6, part 3): server RSS per idle connection and per loaded account
+ * Memory and scale: server RSS per idle connection and per loaded account
  * document, the disk bytes of a stored (unloaded) account, and how many idle connections
  * would fit on this machine. Side by side for badgesync, the reference y-websocket server
  * and the bare relay, measured in the same run with the same clients.

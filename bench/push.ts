@@ -1,5 +1,5 @@
 /**
- * Badge pushes end to end (issue 4): items posted through the backend API at stepped rates,
+ * Badge pushes end to end: items posted through the backend API at stepped rates,
  * spread over many accounts whose one device each is offline and registered with an APNs
  * token, through the real server process (default coalescing window) and the real apns2
  * client, to the test APNs server in this process (HTTP/2, TLS, ES256 provider token checked).
@@ -17,7 +17,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SETTINGS } from '@badgesync/server';
-import { parseDeviceId } from '@badgesync/shared';
 import { SqliteStore } from '../server/src/store/index.js';
 import { ApnsTestServer } from '../test/helpers/apns-test-server.js';
 import { listOption, numberOption } from './lib/args.js';
@@ -230,7 +229,7 @@ const COLUMNS = [
 function storeWriteCosts(samples = 500): { enqueuePush: number; setDelivered: number; removePush: number } {
   const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-bench-push-'));
   const store = new SqliteStore(path.join(dir, 'writes.db'));
-  const device = parseDeviceId('bench-device');
+  const token = 'be'.repeat(32);
   const time = (write: (i: number) => void) => {
     const began = performance.now();
     for (let i = 0; i < samples; i++) write(i);
@@ -238,14 +237,14 @@ function storeWriteCosts(samples = 500): { enqueuePush: number; setDelivered: nu
   };
   try {
     const enqueue = (i: number) =>
-      store.enqueuePush({ device, badge: i, changedAt: 1, dueAt: 2, attempts: 0, parked: false });
+      store.enqueuePush({ token, badge: i, changedAt: 1, dueAt: 2, attempts: 0, parked: false });
     return {
       enqueuePush: time(enqueue),
-      setDelivered: time((i) => store.setDelivered(device, i, 1)),
+      setDelivered: time((i) => store.setDelivered(token, i, 1)),
       removePush:
         time((i) => {
           enqueue(i);
-          store.removePush(device, i);
+          store.removePush(token, i);
         }) - time(enqueue),
     };
   } finally {

@@ -9,8 +9,9 @@ fi
 # node-gyp must build better-sqlite3 against the installed Node headers, not download them.
 if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
 # Headless Chromium for the SDK's browser tests (Debian's package; Playwright's own download
-# cannot reach its host here). Skipped where it is installed or apt-get is not there.
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+# cannot reach its host here). Skipped where it is installed or apt-get is not there, and
+# with BADGESYNC_SETUP_BROWSER=0 (the container build runs no browser).
+if [ "${BADGESYNC_SETUP_BROWSER:-1}" != "0" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 if [ "${CI:-}" = "true" ]; then

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { Backoff } from '../src/backoff.js';
 import { Connection } from '../src/connection.js';

@@ -4,7 +4,7 @@
  * through the browser tests.)
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import * as Y from 'yjs';
 import type { BadgeSyncStorage, ReplicaMeta } from '../src/storage/storage.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import type { FileReplica } from '../src/storage/file-replica.js';
 import { FileStorage } from '../src/storage/file-storage.js';
@@ -11,7 +11,7 @@ import { decodeRecords, encodeRecord, fileNameFor, RecordKind } from '../src/sto
 import { storageContract } from './storage-contract.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'badgesync-client-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function fail(err: Error): void {
   throw err;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { endpoints } from '../src/endpoints.js';
 import { isExpired, TokenSource, TokenUnavailableError, tokenExpiry } from '../src/token-source.js';
 

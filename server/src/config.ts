@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { DocumentBudgets } from '@badgesync/shared';
+import { DEFAULT_AWARENESS_BUDGET } from './sync/awareness-relay.js';
 
 export interface Config {
   readonly port: number;
@@ -24,11 +25,23 @@ export interface Config {
   readonly maxThreads: number;
   readonly maxMutes: number;
   readonly maxReadsKeys: number;
+  readonly awarenessStateBytes: number;
+  readonly awarenessAccountBytes: number;
+  readonly awarenessClientsPerConnection: number;
+  readonly maxSockets: number;
+  readonly maxPreauthSocketsPerAddress: number;
+  readonly maxConnectionsPerDevice: number;
+  readonly upgradeRate: number;
+  readonly upgradeBurst: number;
+  readonly messageRate: number;
+  readonly messageBurst: number;
   readonly logLevel: string;
   readonly apnsKeyFile: string | null;
   readonly apnsKeyId: string | null;
   readonly apnsTeamId: string | null;
   readonly apnsTopic: string | null;
+  /** Comma-separated bundle ids a registration may name besides apnsTopic (see allowedTopics). */
+  readonly apnsTopics: string | null;
   readonly apnsHost: string | null;
 }
 
@@ -222,6 +235,124 @@ export const SETTINGS: readonly Setting[] = [
     max: 100_000_000,
     help: 'reads keys (thread/device) per account (close 4403 key_budget above it)',
   },
+  {
+    key: 'awarenessStateBytes',
+    env: 'BADGESYNC_AWARENESS_STATE_BYTES',
+    kind: 'int',
+    // 8 KiB: a presence state (a name, a colour, the thread on screen) is a few hundred bytes;
+    // a larger one is a bug or an attack, and every joiner of the account would be sent it.
+    fallback: DEFAULT_AWARENESS_BUDGET.stateBytes,
+    // At least 64 bytes, room for a small JSON object; at most 1 MiB, the default message cap.
+    min: 64,
+    max: 1_048_576,
+    help: 'largest awareness state (UTF-8 bytes of its JSON) a device may announce (close 4413 above it)',
+  },
+  {
+    key: 'awarenessAccountBytes',
+    env: 'BADGESYNC_AWARENESS_ACCOUNT_BYTES',
+    kind: 'int',
+    // 64 KiB: eight full-size states or hundreds of ordinary ones. It bounds what the server
+    // holds per loaded account and what every joiner and query-awareness answer costs; states
+    // beyond it are not relayed (the device keeps syncing its document).
+    fallback: DEFAULT_AWARENESS_BUDGET.accountBytes,
+    // At least 1 KiB; at most 64 MiB, since each joiner is sent all of it.
+    min: 1_024,
+    max: 67_108_864,
+    help: 'awareness bytes held per account; states beyond it are dropped, not relayed',
+  },
+  {
+    key: 'awarenessClientsPerConnection',
+    env: 'BADGESYNC_AWARENESS_CLIENTS_PER_CONNECTION',
+    kind: 'int',
+    // 4: a stock provider announces one client ID (its document's); a few more leave room for
+    // a client that replaces its document. Each new ID is bound to the device for good.
+    fallback: DEFAULT_AWARENESS_BUDGET.clientsPerConnection,
+    min: 1,
+    max: 256,
+    help: 'awareness client IDs one connection may hold and newly claim (close 4413 beyond it)',
+  },
+  {
+    key: 'maxSockets',
+    env: 'BADGESYNC_MAX_SOCKETS',
+    kind: 'int',
+    // 50,000 open TCP sockets (sync, API, not yet authenticated): an idle sync connection costs
+    // ~7 KB, so this is ~350 MB at most. The server lowers it to its open-file limit minus room
+    // for the database and APNs, so idle sockets can never starve /healthz of file descriptors.
+    fallback: 50_000,
+    min: 16,
+    max: 1_000_000,
+    help: 'most open TCP sockets (lowered to the open-file limit minus 64); the last 16 serve /healthz only',
+  },
+  {
+    key: 'maxPreauthSocketsPerAddress',
+    env: 'BADGESYNC_MAX_PREAUTH_SOCKETS_PER_ADDRESS',
+    kind: 'int',
+    // 256 sockets from one address that are not an authenticated sync connection (API calls,
+    // upgrades in flight, idle sockets): a backend's keep-alive pool or a NAT full of phones
+    // reconnecting fits; one address cannot take every socket of the server.
+    fallback: 256,
+    min: 1,
+    max: 1_000_000,
+    help: 'most sockets one client address holds before authenticating (503 beyond it)',
+  },
+  {
+    key: 'maxConnectionsPerDevice',
+    env: 'BADGESYNC_MAX_CONNECTIONS_PER_DEVICE',
+    kind: 'int',
+    // 8 sync connections of one device to one account: a few browser tabs, plus sockets of a
+    // phone that switched networks and that the heartbeat has not cut yet (up to ~23 s).
+    fallback: 8,
+    min: 1,
+    max: 10_000,
+    help: 'most live sync connections of one device to one account (503 beyond it)',
+  },
+  {
+    key: 'upgradeRate',
+    env: 'BADGESYNC_UPGRADE_RATE',
+    kind: 'int',
+    // 20 sync upgrade attempts per second per client address before authentication, with
+    // the burst below: a NAT full of phones reconnects after an outage, and one address
+    // cannot make the server verify tokens all day (429 with Retry-After past it).
+    fallback: 20,
+    // At least 1 (0 would refuse every device forever); at most a million, which is no limit.
+    min: 1,
+    max: 1_000_000,
+    help: 'sync upgrade attempts per second per client address before authentication (429 past it)',
+  },
+  {
+    key: 'upgradeBurst',
+    env: 'BADGESYNC_UPGRADE_BURST',
+    kind: 'int',
+    // 100: every phone behind one NAT reconnecting at once after a server restart.
+    fallback: 100,
+    min: 1,
+    max: 1_000_000,
+    help: 'sync upgrade attempts one client address may make in a burst',
+  },
+  {
+    key: 'messageRate',
+    env: 'BADGESYNC_MESSAGE_RATE',
+    kind: 'int',
+    // 200 messages per second per connection: a person taps far slower and a reconnect sends
+    // a handful; a runaway client cannot monopolise a core (closed with 1013 past it).
+    fallback: 200,
+    // At least 1: a stock provider sends a step 1, a step 2 and awareness when it connects;
+    // at most a million, which is no limit.
+    min: 1,
+    max: 1_000_000,
+    help: 'sustained WebSocket messages per second one connection may send (close 1013 past it)',
+  },
+  {
+    key: 'messageBurst',
+    env: 'BADGESYNC_MESSAGE_BURST',
+    kind: 'int',
+    // 1,000: a device's catch-up after a long time offline, and a mark-all-read of many threads.
+    fallback: 1_000,
+    // At least 4: the step 1, step 2, awareness and query a stock provider sends on connecting.
+    min: 4,
+    max: 1_000_000,
+    help: 'WebSocket messages one connection may send in a burst',
+  },
   { key: 'logLevel', env: 'BADGESYNC_LOG_LEVEL', kind: 'string', fallback: 'info', help: 'pino log level' },
   {
     key: 'apnsKeyFile',
@@ -232,7 +363,23 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: 'apnsKeyId', env: 'BADGESYNC_APNS_KEY_ID', kind: 'string', fallback: null, help: 'APNs key id' },
   { key: 'apnsTeamId', env: 'BADGESYNC_APNS_TEAM_ID', kind: 'string', fallback: null, help: 'Apple team id' },
-  { key: 'apnsTopic', env: 'BADGESYNC_APNS_TOPIC', kind: 'string', fallback: null, help: 'default bundle id' },
+  {
+    key: 'apnsTopic',
+    env: 'BADGESYNC_APNS_TOPIC',
+    kind: 'string',
+    fallback: null,
+    help: 'default bundle id; a registration may name only it or one of BADGESYNC_APNS_TOPICS',
+  },
+  {
+    key: 'apnsTopics',
+    env: 'BADGESYNC_APNS_TOPICS',
+    kind: 'string',
+    fallback: null,
+    // One APNs key serves every app of a team: a watch app, an app extension or a separate
+    // beta build has its own bundle id, and its registrations name it. Listing them here keeps
+    // a registration from making the server push, with the team's key, to any other app.
+    help: 'comma-separated extra bundle ids a registration may name (a watch app, a beta build)',
+  },
   {
     key: 'apnsHost',
     env: 'BADGESYNC_APNS_HOST',
@@ -291,7 +438,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
       out[setting.key] = raw;
     }
   }
-  return out as unknown as Config;
+  const config = out as unknown as Config;
+  allowedTopics(config);
+  return config;
 }
 
 /** An integer within the setting's range (SPEC CONF-3), or a ConfigError naming setting, value and range. */
@@ -303,6 +452,29 @@ function parseIntSetting(setting: Setting, raw: string): number {
     throw new ConfigError(`${setting.env} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** What a bundle id looks like (the API checks registrations against the same pattern). */
+const TOPIC_PATTERN = /^[A-Za-z0-9.-]{1,200}$/;
+
+/**
+ * [API-9] The APNs topics a registration may name: BADGESYNC_APNS_TOPIC and every entry of
+ * BADGESYNC_APNS_TOPICS. Null when neither is set (local use, nothing configured to push to):
+ * then any topic is accepted. Throws a ConfigError naming a malformed entry.
+ */
+export function allowedTopics(config: Pick<Config, 'apnsTopic' | 'apnsTopics'>): ReadonlySet<string> | null {
+  const topics = new Set<string>();
+  if (config.apnsTopic !== null) topics.add(config.apnsTopic);
+  for (const raw of config.apnsTopics?.split(',') ?? []) {
+    const topic = raw.trim();
+    if (topic !== '') topics.add(topic);
+  }
+  for (const topic of topics) {
+    if (!TOPIC_PATTERN.test(topic)) {
+      throw new ConfigError(`BADGESYNC_APNS_TOPIC(S) must be bundle ids, got ${JSON.stringify(topic)}`);
+    }
+  }
+  return topics.size === 0 ? null : topics;
 }
 
 export function configHelp(): string {

@@ -7,4 +7,4 @@ export { pushDisabled } from './push/push-disabled.js';
 export { BadgesyncServer, type PushHooks, type ServerParts } from './server.js';
 export { MemoryStore } from './store/memory-store.js';
 export { SqliteStore } from './store/sqlite-store.js';
-export type { DeviceRecord, OutboxEntry, Store, WriteBatch } from './store/store.js';
+export type { OutboxEntry, Registration, Store, WriteBatch } from './store/store.js';

@@ -38,6 +38,11 @@ async function main(argv: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   const config = loadConfig(args, process.env);
   const log = createLogger(config.logLevel);
+  // [EDGE-1] The last resort. Every entry of the server catches its own throws; one that gets
+  // here anyway is a bug in that boundary. It is logged as fatal, and the node keeps serving
+  // its other accounts rather than dropping every device of every account.
+  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception (a bug); still serving'));
+  process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
   const store = new SqliteStore(config.db);
   const push = await pushPipeline(config, log);
   const server = new BadgesyncServer({ config, store, log, push });

@@ -37,6 +37,24 @@ export class Metrics {
     labelNames: ['code'],
     registers: [],
   });
+  readonly awarenessDropped = new Counter({
+    name: 'badgesync_awareness_dropped_total',
+    help: "awareness entries not relayed, by reason (another device's client ID, over the account budget, …)",
+    labelNames: ['reason'],
+    registers: [],
+  });
+  readonly awarenessRefused = new Counter({
+    name: 'badgesync_awareness_refused_total',
+    help: 'awareness messages that closed their connection: state_bytes, message_entries, connection_clients (4413) or malformed (4400)',
+    labelNames: ['reason'],
+    registers: [],
+  });
+  readonly connectionsRefused = new Counter({
+    name: 'badgesync_connections_refused_total',
+    help: 'sockets and sync upgrades refused by a connection cap, by cap',
+    labelNames: ['cap'],
+    registers: [],
+  });
   readonly heartbeatTerminations = new Counter({
     name: 'badgesync_heartbeat_terminations_total',
     help: 'connections terminated for silence',
@@ -76,6 +94,9 @@ export class Metrics {
       this.updatesDeferred,
       this.budgetRefusals,
       this.closes,
+      this.awarenessDropped,
+      this.awarenessRefused,
+      this.connectionsRefused,
       this.heartbeatTerminations,
       this.ingestSeconds,
       this.storeCommitSeconds,

@@ -1,11 +1,17 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
-import { type Config, documentBudgets } from './config.js';
+import { allowedTopics, type Config, documentBudgets } from './config.js';
+import { guarded } from './guard.js';
 import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
+import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
+import { writeRawError } from './http/raw-answer.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
+import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
+import { parseTarget } from './http/target.js';
 import { Metrics } from './metrics.js';
 import type { PushWrites } from './push/push-scheduler.js';
 import type { RoomEvents } from './rooms/account-room.js';
@@ -13,7 +19,8 @@ import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import type { Store } from './store/store.js';
-import { reject, SyncEndpoint } from './sync/sync-endpoint.js';
+import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
+import { SyncEndpoint } from './sync/sync-endpoint.js';
 
 /** Everything push needs to hear: counts, presence, registrations. */
 export interface PushHooks extends RoomEvents, DeviceHooks {
@@ -49,24 +56,44 @@ export class BadgesyncServer {
   readonly #rooms: RoomManager;
   readonly #sync: SyncEndpoint;
   readonly #api: Api;
+  readonly #gate: SocketGate;
   readonly #push: PushHooks;
   #stopping: Promise<void> | null = null;
   readonly #purge: NodeJS.Timeout;
+  /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
+  readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
 
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
     this.secrets = resolveSecrets(store, config.apiKey, config.deviceSecret);
-    this.#commit = new GroupCommit(store, this.metrics, (err) => {
-      log.fatal({ err }, 'store commit failed; memory is ahead of disk, exiting');
-      process.exit(70);
-    });
+    this.#commit = new GroupCommit(
+      store,
+      this.metrics,
+      (err) => {
+        log.fatal({ err }, 'store commit failed; memory is ahead of disk, exiting');
+        process.exit(70);
+      },
+      (err) => log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
+    );
     const events: RoomEvents = {
       countsCommitted: (a: AccountId, c: AccountCounts) => this.#push.countsCommitted(a, c),
       deviceOnline: (a: AccountId, d: DeviceId) => this.#push.deviceOnline(a, d),
       deviceOffline: (a: AccountId, d: DeviceId) => this.#push.deviceOffline(a, d),
     };
     this.#rooms = new RoomManager(
-      { store, commit: this.#commit, metrics: this.metrics, log, events, budgets: documentBudgets(config) },
+      {
+        store,
+        commit: this.#commit,
+        metrics: this.metrics,
+        log,
+        events,
+        budgets: documentBudgets(config),
+        awareness: {
+          stateBytes: config.awarenessStateBytes,
+          accountBytes: config.awarenessAccountBytes,
+          clientsPerConnection: config.awarenessClientsPerConnection,
+        },
+      },
       config.maxLoadedDocs,
     );
     this.#push = parts.push({
@@ -86,6 +113,15 @@ export class BadgesyncServer {
         revokedAt: (a, d) => store.revokedAt(a, d),
         heartbeatMs: config.heartbeatMs,
         maxMessageBytes: config.maxMessageBytes,
+        maxConnectionsPerDevice: config.maxConnectionsPerDevice,
+        authenticated: (socket) => this.#gate.authenticated(socket),
+        upgradeRate: config.upgradeRate,
+        upgradeBurst: config.upgradeBurst,
+        limits: {
+          ...DEFAULT_SESSION_LIMITS,
+          messagesPerSecond: config.messageRate,
+          messageBurst: config.messageBurst,
+        },
       },
       this.metrics,
       log,
@@ -102,27 +138,113 @@ export class BadgesyncServer {
       revoke: (a, d) => this.#sync.revoke(a, d),
       isShuttingDown: () => this.#stopping !== null,
       maxThreads: config.maxThreads,
+      allowedTopics: allowedTopics(config),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
-    this.#purge = setInterval(() => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS), 60 * 60_000);
+    this.#purge = setInterval(
+      guarded(log, 'idempotency purge', () => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS)),
+      60 * 60_000,
+    );
     this.#purge.unref();
-    this.#http = createServer((req, res) => {
-      this.#onRequest(req, res).catch((err: unknown) => {
-        log.error({ err }, 'request handler failed');
-        if (!res.headersSent) sendError(res, new ApiError('internal'));
+    const fileLimit = openFileLimit();
+    const maxSockets = effectiveMaxSockets(config.maxSockets, fileLimit);
+    if (maxSockets < config.maxSockets) {
+      // Info, not a warning: with the common limits (1,024; 65,536) this is the normal case.
+      log.info({ configured: config.maxSockets, fileLimit, maxSockets }, 'socket cap lowered to the open-file limit');
+    }
+    this.#gate = new SocketGate({ maxSockets, maxPreauthPerAddress: config.maxPreauthSocketsPerAddress }, this.metrics);
+    this.#http = createServer(HTTP_SERVER_OPTIONS, (req, res) => {
+      if (!this.#gate.allows(req.socket, req.method, req.url)) return;
+      if (this.#gate.restricted(req.socket)) res.shouldKeepAlive = false;
+      this.#request(req, res);
+    });
+    this.#http.on('connection', this.#gate.onConnection);
+    this.#http.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.#http.maxHeadersCount = MAX_HEADERS_COUNT;
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    // An Expect other than 100-continue: Node would answer a bare 417; the request is served
+    // as if it had none (which HTTP allows), so its answer is the contract's.
+    this.#http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res));
+    this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#clientError(err, socket));
+    // CONNECT is for proxies; without a listener Node drops the socket without an answer.
+    this.#http.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      writeRawError(socket, 405, 'method_not_allowed', 'this server is not a proxy');
+    });
+  }
+
+  /**
+   * [EDGE-1] The request boundary: whatever a request makes throw answers that request alone,
+   * in the contract's shape, and is logged once with its route (never the raw URL, whose
+   * query may hold a token, [EDGE-5]).
+   */
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const answering = this.#answering.get(socket) ?? new Set<ServerResponse>();
+    this.#answering.set(socket, answering);
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
+    let route = 'unknown';
+    const fail = (err: unknown) => {
+      if (err instanceof ApiError) {
+        if (!res.headersSent) sendError(res, err);
+        return;
+      }
+      this.parts.log.error({ err, route, method: req.method }, 'request handler failed');
+      if (!res.headersSent) sendError(res, new ApiError('internal'));
+      else res.destroy();
+    };
+    try {
+      this.#onRequest(req, res, (name) => {
+        route = name;
+      }).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** [EDGE-1] The upgrade boundary: a throw refuses that one upgrade, never the process. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node has taken its error listener off the socket: a reset must not become uncaught.
+    socket.on('error', () => socket.destroy());
+    try {
+      if (!this.#gate.allows(req.socket, 'UPGRADE', req.url)) return;
+      const noHost = missingHost(req);
+      if (noHost !== null) return writeRawError(socket, 400, 'bad_request', noHost);
+      if (this.#sync.matches(req.url)) return this.#sync.handleUpgrade(req, socket, head);
+      const target = parseTarget(req.url);
+      if (!target.ok) return writeRawError(socket, 400, 'invalid_target', target.why);
+      writeRawError(socket, 404, 'not_found', 'no WebSocket route here');
+    } catch (err) {
+      this.parts.log.error({ err, route: 'upgrade', method: req.method }, 'upgrade handler failed');
+      writeRawError(socket, 500, 'internal');
+    }
+  }
+
+  /**
+   * A parse error after pipelined requests still being answered waits for their answers, so
+   * answers stay in order and none is lost. The request whose bytes broke the parser is not
+   * among them: it will never complete.
+   */
+  #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const pending = [...(this.#answering.get(socket) ?? [])].filter((res) => res.req.complete);
+    if (pending.length === 0) return clientError(err, socket);
+    socket.on('error', () => socket.destroy());
+    let left = pending.length;
+    for (const res of pending) {
+      res.once('close', () => {
+        if (--left === 0) clientError(err, socket);
       });
-    });
-    this.#http.on('upgrade', (req, socket, head) => {
-      if (this.#sync.matches(req.url ?? '/')) this.#sync.handleUpgrade(req, socket, head);
-      else reject(socket, 404, 'not_found', `no WebSocket route ${new URL(req.url ?? '/', 'http://x').pathname}`);
-    });
+    }
   }
 
   /** Listens on the configured port (0: any). */
   async listen(): Promise<number> {
     this.#http.listen(this.parts.config.port, this.parts.config.host);
     await once(this.#http, 'listening');
+    // [EDGE-1] An error of the listening socket itself (out of file descriptors on accept).
+    this.#http.on('error', (err) => this.parts.log.error({ err }, 'HTTP server error'));
     this.#push.start();
     return this.port;
   }
@@ -131,19 +253,24 @@ export class BadgesyncServer {
     return (this.#http.address() as AddressInfo).port;
   }
 
-  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://x');
-    if (pathname === '/healthz' && req.method === 'GET') {
-      return sendJson(res, this.#stopping ? 503 : 200, { ok: this.#stopping === null });
-    }
-    if (pathname === '/metrics' && req.method === 'GET') {
+  async #onRequest(req: IncomingMessage, res: ServerResponse, routed: (route: string) => void): Promise<void> {
+    const noHost = missingHost(req);
+    if (noHost !== null) throw new ApiError('bad_request', noHost);
+    const target = parseTarget(req.url);
+    if (!target.ok) throw new ApiError('invalid_target', target.why);
+    const path = target.path;
+    if (path === '/healthz' || path === '/metrics') {
+      routed(path.slice(1));
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('method_not_allowed');
+      if (path === '/healthz') return sendJson(res, this.#stopping ? 503 : 200, { ok: this.#stopping === null });
       const text = await this.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
       res.end(text);
       return;
     }
-    if (await this.#api.handle(req, res, pathname)) return;
-    sendError(res, new ApiError('not_found', `no route ${req.method} ${pathname}`));
+    if (await this.#api.handle(req, res, path, routed)) return;
+    routed('not_found');
+    throw new ApiError('not_found', `no route ${req.method} ${truncate(path)}`);
   }
 
   /**
@@ -163,4 +290,25 @@ export class BadgesyncServer {
     })();
     return this.#stopping;
   }
+}
+
+/** A path echoed in an error message, cut short: a 16 KiB path need not come back whole. */
+function truncate(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}
+
+/**
+ * [EDGE-2] A request Node's parser refused (bad method, target, header, chunk size or
+ * version; too large; too slow): a 4xx in the contract's shape, then the socket is closed.
+ * Not logged: it is the client's error, and the raw bytes (`err.rawPacket`) may hold a token.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') return writeRawError(socket, 431, 'headers_too_large');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return writeRawError(socket, 408, 'request_timeout');
+  writeRawError(socket, 400, 'bad_request');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, verify } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { PROVIDER_TOKEN_MAX_AGE_MS, PROVIDER_TOKEN_MIN_REFRESH_MS, ProviderToken } from '../src/push/provider-token.js';
 
 const MINUTE = 60_000;

@@ -1,6 +1,6 @@
 /** Every row of Apple's answer table, and the transport failures, mapped to a SendResult. */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { resultOfApnsAnswer, resultOfTransportError } from '../src/push/apns-results.js';
 import type { SendResult } from '../src/push/push-sender.js';
 

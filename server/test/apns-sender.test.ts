@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ApnsAnswers, type ApnsRequestRecord, ApnsTestServer } from '../../test/helpers/apns-test-server.js';
 import { BADGE_STORE_FOR_MS } from '../src/push/apns-sender.js';
 import { PROVIDER_TOKEN_MIN_REFRESH_MS } from '../src/push/provider-token.js';
@@ -20,16 +20,16 @@ import { badgePush } from './push-sender-contract.js';
  */
 const TEST_REQUEST_TIMEOUT_MS = 1_000;
 
-after(killAllChildSenders);
+afterAll(killAllChildSenders);
 
 describe('ApnsSender: requests and answers', () => {
   let server: ApnsTestServer;
   let sender: ChildApnsSender;
-  before(async () => {
+  beforeAll(async () => {
     server = await ApnsTestServer.start();
     sender = await ChildApnsSender.start({ server, requestTimeoutMs: TEST_REQUEST_TIMEOUT_MS });
   });
-  after(async () => {
+  afterAll(async () => {
     await sender.stop();
     await server.close();
   });
@@ -237,10 +237,10 @@ describe('ApnsSender: environments', () => {
 
 describe('ApnsSender: provider token', () => {
   let server: ApnsTestServer;
-  before(async () => {
+  beforeAll(async () => {
     server = await ApnsTestServer.start();
   });
-  after(() => server.close());
+  afterAll(() => server.close());
 
   test('ExpiredProviderToken → a new token, then the same push once more → sent', async () => {
     // The first token is minted 25 minutes "ago" (over Apple's 20-minute floor), then the

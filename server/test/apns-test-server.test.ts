@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ApnsAnswers, ApnsTestServer } from '../../test/helpers/apns-test-server.js';
 import { ProviderToken } from '../src/push/provider-token.js';
 
@@ -61,7 +61,7 @@ describe('ApnsTestServer', () => {
   let server: ApnsTestServer;
   let session: http2.ClientHttp2Session;
   let tokens: ProviderToken;
-  before(async () => {
+  beforeAll(async () => {
     server = await ApnsTestServer.start({ keyId: 'KEYID00001', teamId: 'TEAMID0001' });
     session = connect(server);
     tokens = new ProviderToken({
@@ -70,7 +70,7 @@ describe('ApnsTestServer', () => {
       teamId: server.teamId,
     });
   });
-  after(async () => {
+  afterAll(async () => {
     session.close();
     await server.close();
   });

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import net from 'node:net';
-import { describe, test } from 'node:test';
 import { ApnsClient, Notification } from 'apns2';
+import { describe, test } from 'vitest';
 import { APNS_PORT, ApnsHost, apnsOrigin, createApnsClient, parseApnsHost } from '../src/push/apns-transport.js';
 
 const signingKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { afterAll, describe, test } from 'vitest';
 import { MemoryStore, MIGRATIONS, migrate, SqliteStore, type Store } from '../src/store/index.js';
 import { A, B, batch } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-counts-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const freshPath = () => join(dir, `db-${++files}.db`);
 
@@ -74,11 +74,11 @@ for (const [name, make] of STORES) {
   });
 }
 
-describe('migration 3: counts by thread', () => {
-  test('[STORE-15][STORE-12] counts stored as JSON rows by version 2 are moved over whole', () => {
+describe('migration 4: counts by thread', () => {
+  test('[STORE-15][STORE-12] counts stored as JSON rows by version 3 are moved over whole', () => {
     const path = freshPath();
     const db = new Database(path);
-    migrate(db, MIGRATIONS.slice(0, 2));
+    migrate(db, MIGRATIONS.slice(0, 3));
     db.prepare('INSERT INTO counts (account, badge, threads, muted, updated_at) VALUES (?, ?, ?, ?, ?)').run(
       A,
       5,

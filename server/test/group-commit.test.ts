@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import type { AccountId, DeviceId } from '@badgesync/shared';
+import { describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
 import { MemoryStore } from '../src/store/memory-store.js';

@@ -4,10 +4,10 @@
  * `useScheduler()` registers the hooks that build one per test and tear it down.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, mock } from 'node:test';
 import { type AccountCounts, type AccountId, type DeviceId, parseAccountId, parseDeviceId } from '@badgesync/shared';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { afterEach, beforeEach, vi } from 'vitest';
 import { PushMetrics } from '../src/push/push-metrics.js';
 import { PushScheduler } from '../src/push/push-scheduler.js';
 import type { BadgePush, PushSender, SendResult } from '../src/push/push-sender.js';
@@ -66,6 +66,8 @@ export class Harness {
   readonly sender = new ScriptedSender();
   readonly online = new Set<string>();
   metrics = new PushMetrics(new Registry());
+  /** The topics the next scheduler (after restart()) is configured for; null: any. */
+  allowedTopics: ReadonlySet<string> | null = null;
   scheduler: PushScheduler;
   /** Outbox reads (`duePushes`) so far, and since the last settle. */
   reads = 0;
@@ -84,7 +86,12 @@ export class Harness {
 
   #makeScheduler(): PushScheduler {
     return new PushScheduler(
-      { offlineGraceMs: GRACE, pushDelayMs: WINDOW, defaultTopic: 'com.example.app' },
+      {
+        offlineGraceMs: GRACE,
+        pushDelayMs: WINDOW,
+        defaultTopic: 'com.example.app',
+        allowedTopics: this.allowedTopics,
+      },
       {
         store: this.store,
         sender: this.sender,
@@ -114,7 +121,7 @@ export class Harness {
   /** Moves the mocked clock forward in 10 ms steps, settling after each. */
   async advance(ms: number): Promise<void> {
     for (let left = ms; left > 0; left -= 10) {
-      mock.timers.tick(Math.min(10, left));
+      vi.advanceTimersByTime(Math.min(10, left));
       await this.settle();
     }
   }
@@ -130,9 +137,11 @@ export class Harness {
     this.store.commit({ updates: [], counts: [{ account, counts: counts(badge) }], bindings: [], idempotency: [] });
   }
 
+  /** PUT …/devices/{device} in the account, told to the scheduler as the API tells it. */
   register(account: AccountId, device: DeviceId, apnsToken = TOKEN, fresh = true): void {
+    const before = this.store.getRegistration(account, device)?.apnsToken ?? null;
     this.store.putDevice(account, device, { apnsToken }, Date.now());
-    this.scheduler.deviceRegistered(account, device, fresh);
+    this.scheduler.deviceRegistered(account, device, fresh, before);
   }
 
   goOnline(account: AccountId, device: DeviceId): void {
@@ -159,12 +168,12 @@ export async function counter(metric: { get(): Promise<{ values: Array<{ value: 
 export function useScheduler(): { readonly h: Harness } {
   const context = { h: null as unknown as Harness };
   beforeEach(() => {
-    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'], now: T0 });
     context.h = new Harness();
   });
   afterEach(async () => {
     await context.h.scheduler.close();
-    mock.timers.reset();
+    vi.useRealTimers();
   });
   return context;
 }

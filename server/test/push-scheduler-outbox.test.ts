@@ -4,8 +4,8 @@
  * replaced mid-flight, the restart sweep and the outbox left by a dead process.
  */
 import assert from 'node:assert/strict';
-import { describe, mock, test } from 'node:test';
 import { parseDeviceId } from '@badgesync/shared';
+import { describe, test, vi } from 'vitest';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from '../src/push/backoff.js';
 import type { SendResult } from '../src/push/push-sender.js';
 import { A, counter, GRACE, MAC, NEW_TOKEN, PHONE, T0, TOKEN, useScheduler, WINDOW } from './push-scheduler-harness.js';
@@ -33,7 +33,7 @@ describe('PushScheduler: answers and restarts', () => {
       gaps.every((gap, i) => gap >= (gaps[i - 1] ?? 0)),
       `backoff grows: ${gaps.join(', ')}`,
     );
-    assert.equal(h.store.getPush(PHONE)?.parked, true);
+    assert.equal(h.store.getPush(TOKEN)?.parked, true);
     assert.deepEqual(h.store.countPushes(), { pending: 0, parked: 1 });
     assert.equal(await counter(h.metrics.parked), 1);
     assert.equal(await counter(h.metrics.retried), MAX_ATTEMPTS - 1);
@@ -42,8 +42,8 @@ describe('PushScheduler: answers and restarts', () => {
     h.change(A, 8);
     await h.advance(WINDOW);
     assert.deepEqual(h.sender.badges().at(-1), 8);
-    assert.equal(h.store.getDelivered(PHONE), 8);
-    assert.equal(h.store.getPush(PHONE), null);
+    assert.equal(h.store.getDelivered(TOKEN), 8);
+    assert.equal(h.store.getPush(TOKEN), null);
   });
 
   test('[PUSH-7] a rejected provider key keeps the push pending and tries again a minute later', async () => {
@@ -53,7 +53,7 @@ describe('PushScheduler: answers and restarts', () => {
     h.sender.answer({ kind: 'provider-token', reason: 'InvalidProviderToken' }, 'hold');
     await h.advance(WINDOW);
     assert.equal(h.sender.pushes.length, 1);
-    assert.equal(h.store.getPush(PHONE)?.parked, false, 'kept pending');
+    assert.equal(h.store.getPush(TOKEN)?.parked, false, 'kept pending');
     h.change(A, 2);
     await h.advance(PROVIDER_KEY_RETRY_MS - 100);
     assert.equal(h.sender.pushes.length, 1, 'a change does not hurry a rejected key');
@@ -62,7 +62,7 @@ describe('PushScheduler: answers and restarts', () => {
     h.sender.release();
     await h.settle();
     assert.deepEqual(h.sender.badges(), [1, 2]);
-    assert.equal(h.store.getDelivered(PHONE), 2);
+    assert.equal(h.store.getDelivered(TOKEN), 2);
     assert.equal(await counter(h.metrics.failed), 1);
   });
 
@@ -71,11 +71,11 @@ describe('PushScheduler: answers and restarts', () => {
     h.register(A, PHONE);
     h.sender.answer({ kind: 'invalid-token', reason: 'Unregistered', timestamp: T0 - 1 });
     await h.advance(WINDOW);
-    assert.equal(h.store.getDevice(PHONE)?.tokenInvalidReason, null, 'registered after the 410 timestamp');
+    assert.equal(h.store.getRegistration(A, PHONE)?.tokenInvalidReason, null, 'registered after the 410 timestamp');
     h.sender.answer({ kind: 'invalid-token', reason: 'BadDeviceToken' });
     h.change(A, 1);
     await h.advance(WINDOW);
-    assert.equal(h.store.getDevice(PHONE)?.tokenInvalidReason, 'BadDeviceToken');
+    assert.equal(h.store.getRegistration(A, PHONE)?.tokenInvalidReason, 'BadDeviceToken');
     const sends = h.sender.pushes.length;
     h.change(A, 2);
     await h.advance(3 * WINDOW);
@@ -95,7 +95,7 @@ describe('PushScheduler: answers and restarts', () => {
     h.register(A, PHONE, NEW_TOKEN);
     h.sender.release({ kind: 'invalid-token', reason: 'Unregistered', timestamp: Date.now() });
     await h.settle();
-    const record = h.store.getDevice(PHONE);
+    const record = h.store.getRegistration(A, PHONE);
     assert.equal(record?.apnsToken, NEW_TOKEN);
     assert.equal(record?.tokenInvalidReason, null, 'the new token is not the one APNs refused');
     await h.advance(WINDOW + 20);
@@ -106,7 +106,7 @@ describe('PushScheduler: answers and restarts', () => {
         [NEW_TOKEN, 3],
       ],
     );
-    assert.equal(h.store.getDelivered(PHONE), 3);
+    assert.equal(h.store.getDelivered(NEW_TOKEN), 3);
   });
 
   test('[PUSH-8] after a restart, every pushable device whose badge APNs lacks is pushed after the grace period', async () => {
@@ -129,19 +129,20 @@ describe('PushScheduler: answers and restarts', () => {
     const { h } = context;
     const devices = Array.from({ length: 1_000 }, (_, i) => parseDeviceId(`device-${String(i).padStart(4, '0')}`));
     for (const [i, device] of devices.entries()) {
-      h.store.putDevice(A, device, { apnsToken: (i + 1).toString(16).padStart(64, '0') }, Date.now());
+      const token = (i + 1).toString(16).padStart(64, '0');
+      h.store.putDevice(A, device, { apnsToken: token }, Date.now());
       // Half of them APNs already has the badge of (4); the other half it has 3.
-      h.store.setDelivered(device, i % 2 === 0 ? 4 : 3, Date.now());
+      h.store.setDelivered(token, i % 2 === 0 ? 4 : 3, Date.now());
     }
     h.commitCounts(A, 4);
     h.restart();
     const enqueued: string[] = [];
     const enqueue = h.store.enqueuePush.bind(h.store);
     h.store.enqueuePush = (entry) => {
-      enqueued.push(entry.device);
+      enqueued.push(entry.token);
       enqueue(entry);
     };
-    mock.timers.tick(GRACE);
+    vi.advanceTimersByTime(GRACE);
     assert.ok(enqueued.length > 0 && enqueued.length < 500, `the sweep's first turn queued ${enqueued.length}`);
     for (let turn = 0; turn < 5; turn++) await h.settle();
     // 32 in flight at most: a few more 10 ms steps after the window let all 500 go.
@@ -156,11 +157,11 @@ describe('PushScheduler: answers and restarts', () => {
     const { h } = context;
     h.register(A, PHONE);
     h.change(A, 2);
-    h.store.enqueuePush({ device: PHONE, badge: 2, changedAt: T0, dueAt: T0, attempts: MAX_ATTEMPTS, parked: true });
+    h.store.enqueuePush({ token: TOKEN, badge: 2, changedAt: T0, dueAt: T0, attempts: MAX_ATTEMPTS, parked: true });
     h.restart();
     await h.advance(GRACE + WINDOW);
     assert.deepEqual(h.sender.badges(), [2]);
-    assert.equal(h.store.getPush(PHONE), null);
+    assert.equal(h.store.getPush(TOKEN), null);
   });
 
   test('[PUSH-8] an outbox entry left by the last process goes out at its time', async () => {

@@ -4,8 +4,8 @@
  * in push-scheduler-outbox.test.ts.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { A, B, counter, GRACE, PHONE, useScheduler, WINDOW } from './push-scheduler-harness.js';
+import { describe, test } from 'vitest';
+import { A, B, counter, GRACE, PHONE, TOKEN, useScheduler, WINDOW } from './push-scheduler-harness.js';
 
 describe('PushScheduler: who, what, when', () => {
   const context = useScheduler();
@@ -22,8 +22,8 @@ describe('PushScheduler: who, what, when', () => {
     await h.advance(WINDOW);
     // The burst spans 400 ms: the window opened by its first change closes after the last.
     assert.deepEqual(h.sender.badges(), [0, 20]);
-    assert.equal(h.store.getDelivered(PHONE), 20);
-    assert.equal(h.store.getPush(PHONE), null, 'outbox empty');
+    assert.equal(h.store.getDelivered(TOKEN), 20);
+    assert.equal(h.store.getPush(TOKEN), null, 'outbox empty');
   });
 
   test('[PUSH-5] a change right after a push waits a whole window from that push', async () => {
@@ -77,7 +77,7 @@ describe('PushScheduler: who, what, when', () => {
     await h.advance(WINDOW);
     assert.deepEqual(h.sender.badges(), [0]);
     assert.equal(await counter(h.metrics.skipped), 1);
-    assert.equal(h.store.getPush(PHONE), null);
+    assert.equal(h.store.getPush(TOKEN), null);
   });
 
   test('[PUSH-4] offline after the grace period: pushed; back within it: not', async () => {
@@ -113,13 +113,13 @@ describe('PushScheduler: who, what, when', () => {
     h.sender.release();
     await h.settle();
     const releasedAt = Date.now();
-    assert.equal(h.store.getDelivered(PHONE), 1);
+    assert.equal(h.store.getDelivered(TOKEN), 1);
     await h.advance(WINDOW - 20);
     assert.equal(h.sender.pushes.length, 1, 'the second waits a window');
     await h.advance(40);
     assert.deepEqual(h.sender.badges(), [1, 3]);
     assert.ok((h.sender.pushes[1]?.at ?? 0) - releasedAt >= WINDOW);
-    assert.equal(h.store.getDelivered(PHONE), 3);
+    assert.equal(h.store.getDelivered(TOKEN), 3);
   });
 
   test('[PUSH-5] a push in flight does not spin the scheduler (its entry, still due, is left to its settle)', async () => {
@@ -135,7 +135,7 @@ describe('PushScheduler: who, what, when', () => {
     assert.ok(h.reads - reads < 5, `${h.reads - reads} outbox reads while one push was held`);
     h.sender.release();
     await h.settle();
-    assert.equal(h.store.getDelivered(PHONE), 1);
+    assert.equal(h.store.getDelivered(TOKEN), 1);
   });
 
   test('[PUSH-6] no push when APNs already has the number', async () => {

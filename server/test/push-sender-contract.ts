@@ -5,8 +5,8 @@
  * test APNs server for `ApnsSender`, log lines for `LogSender`.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import type { DeviceId } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { type BadgePush, MAX_COLLAPSE_ID_BYTES, type PushSender, SENDER_CLOSED } from '../src/push/push-sender.js';
 
 /** The fields of a push as they left the sender. */
@@ -47,10 +47,10 @@ export function badgePush(overrides: Partial<BadgePush> = {}): BadgePush {
 export function pushSenderContract(name: string, setup: () => Promise<ContractSubject>): void {
   describe(`PushSender contract: ${name}`, () => {
     let subject: ContractSubject;
-    before(async () => {
+    beforeAll(async () => {
       subject = await setup();
     });
-    after(async () => {
+    afterAll(async () => {
       await subject.sender.close();
       await subject.teardown();
     });

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterAll, describe, test } from 'vitest';
 import { ApnsTestServer } from '../../test/helpers/apns-test-server.js';
 import { ApnsSender } from '../src/push/apns-sender.js';
 import { createPushSender } from '../src/push/create-push-sender.js';
@@ -16,7 +16,7 @@ import type { PushLogLevel } from '../src/push/push-sender.js';
 import { ChildApnsSender, killAllChildSenders } from './apns-child-sender.js';
 import { badgePush, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
 
-after(killAllChildSenders);
+afterAll(killAllChildSenders);
 
 interface LogLine {
   readonly level: PushLogLevel;

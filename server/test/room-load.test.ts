@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import { type AccountId, accountMaps, type DeviceId, type DocumentBudgets } from '@badgesync/shared';
 import pino from 'pino';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../src/config.js';
 import { Metrics } from '../src/metrics.js';

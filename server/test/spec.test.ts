@@ -6,11 +6,26 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { describe, test } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PREFIXES = ['AUTH', 'SYNC', 'BUDGET', 'CLOSE', 'API', 'STORE', 'PUSH', 'OPS', 'CONF', 'ERR', 'SDK'];
+const PREFIXES = [
+  'AUTH',
+  'SYNC',
+  'BUDGET',
+  'AWARE',
+  'CONN',
+  'CLOSE',
+  'API',
+  'EDGE',
+  'STORE',
+  'PUSH',
+  'OPS',
+  'CONF',
+  'ERR',
+  'SDK',
+];
 const ID = new RegExp(`\\b(?:${PREFIXES.join('|')})-\\d+\\b`, 'g');
 const spec = readFileSync(path.join(ROOT, 'docs/SPEC.md'), 'utf8');
 const defined = [...spec.matchAll(/^- \*\*\[([A-Z]+-\d+)\]\*\*/gm)]

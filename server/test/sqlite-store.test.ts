@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { afterAll, describe, test } from 'vitest';
 import {
   BUSY_TIMEOUT_MS,
   MIGRATIONS,
@@ -16,10 +16,10 @@ import {
   type Store,
   schemaVersion,
 } from '../src/store/index.js';
-import { A, B, batch, C, D1, D2, hex } from './store-fixtures.js';
+import { A, B, batch, C, D1, D2, hex, refusal } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-sqlite-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const freshPath = () => join(dir, `db-${++files}.db`);
 
@@ -35,7 +35,9 @@ function dump(store: Store) {
     bindings: accounts.map((a) => [...store.loadBindings(a)]),
     counts: accounts.map((a) => store.getCounts(a)),
     idempotency: accounts.map((a) => store.getIdempotent(a, 'k', 0)),
-    devices: devices.map((d) => [store.getDevice(d), store.accountsOf(d), store.getDelivered(d), store.getPush(d)]),
+    registrations: accounts.flatMap((a) => devices.map((d) => store.getRegistration(a, d))),
+    tokens: ['abcd', 'ee'].map((t) => [store.registrationsOfToken(t), store.getDelivered(t), store.getPush(t)]),
+    pushable: store.pushableTokens(),
     members: accounts.map((a) => store.devicesOf(a)),
     due: store.duePushes(Number.MAX_SAFE_INTEGER, 100),
     nextDueAt: store.nextDueAt(),
@@ -58,10 +60,10 @@ function fill(store: Store): void {
   store.putDevice(A, D1, { apnsToken: 'ABCD', environment: 'sandbox', topic: 'com.example', badges: false }, 500);
   store.putDevice(B, D1, {}, 600);
   store.putDevice(B, D2, { apnsToken: 'ee' }, 700);
-  store.invalidateToken(D2, 'Unregistered');
-  store.setDelivered(D1, 2, 800);
-  store.enqueuePush({ device: D1, badge: 3, changedAt: 900, dueAt: 950, attempts: 1, parked: false });
-  store.enqueuePush({ device: D2, badge: 1, changedAt: 900, dueAt: 910, attempts: 9, parked: true });
+  store.invalidateToken('ee', refusal('Unregistered', 700));
+  store.setDelivered('abcd', 2, 800);
+  store.enqueuePush({ token: 'abcd', badge: 3, changedAt: 900, dueAt: 950, attempts: 1, parked: false });
+  store.enqueuePush({ token: 'ee', badge: 1, changedAt: 900, dueAt: 910, attempts: 9, parked: true });
   store.setMeta('device_secret', 's3cret');
 }
 
@@ -151,11 +153,11 @@ describe('SqliteStore migrations', () => {
         'client_bindings',
         'counts',
         'delivered',
-        'devices',
         'idempotency',
-        'memberships',
         'meta',
         'outbox',
+        'registrations',
+        'revocations',
         'schema_version',
         'snapshots',
         'updates',

@@ -1,13 +1,15 @@
-/** Devices and sign-ins (SPEC STORE-7): part of the store contract suite. */
+/** Push registrations and sign-ins (SPEC STORE-7, STORE-14, AUTH-8): part of the store contract suite. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import type { DevicePatch, DeviceRecord, Store } from '../src/store/index.js';
-import { A, B, C, D1, D2, D3 } from './store-fixtures.js';
+import type { AccountId } from '@badgesync/shared';
+import { test } from 'vitest';
+import type { DevicePatch, Registration, Store } from '../src/store/index.js';
+import { A, B, C, D1, D2, D3, refusal } from './store-fixtures.js';
 
 export function storeDevicesContract(getStore: () => Store): void {
-  test('[STORE-7] a new device gets the defaults and is signed in', () => {
+  test('[STORE-7] a new registration gets the defaults and is signed in', () => {
     const store = getStore();
-    const expected: DeviceRecord = {
+    const expected: Registration = {
+      account: A,
       device: D1,
       apnsToken: null,
       environment: 'production',
@@ -15,12 +17,13 @@ export function storeDevicesContract(getStore: () => Store): void {
       badges: true,
       tokenRegisteredAt: 0,
       tokenInvalidReason: null,
+      signedIn: true,
     };
-    assert.equal(store.getDevice(D1), null);
+    assert.equal(store.getRegistration(A, D1), null);
     assert.deepEqual(store.putDevice(A, D1, {}, 100), expected);
-    assert.deepEqual(store.getDevice(D1), expected);
+    assert.deepEqual(store.getRegistration(A, D1), expected);
+    assert.equal(store.getRegistration(B, D1), null);
     assert.deepEqual(store.devicesOf(A), [D1]);
-    assert.deepEqual(store.accountsOf(D1), [A]);
   });
 
   test('[STORE-7] omitted fields keep their value', () => {
@@ -39,50 +42,81 @@ export function storeDevicesContract(getStore: () => Store): void {
       topic: 'com.y',
       environment: 'production',
     });
-    assert.equal(store.getDevice(D1)?.tokenRegisteredAt, 100);
+    assert.equal(store.getRegistration(A, D1)?.tokenRegisteredAt, 100);
   });
 
   test('[STORE-7] tokens are stored lower-case; a new token is registered now and valid', () => {
     const store = getStore();
     assert.equal(store.putDevice(A, D1, { apnsToken: 'ABCDEF01' }, 100).apnsToken, 'abcdef01');
-    store.invalidateToken(D1, 'BadDeviceToken');
-    const invalid = store.getDevice(D1);
+    store.invalidateToken('abcdef01', refusal('BadDeviceToken', 100));
+    const invalid = store.getRegistration(A, D1);
     assert.deepEqual([invalid?.apnsToken, invalid?.tokenInvalidReason], ['abcdef01', 'BadDeviceToken']);
     const next = store.putDevice(A, D1, { apnsToken: '00FF' }, 300);
     assert.deepEqual([next.apnsToken, next.tokenRegisteredAt, next.tokenInvalidReason], ['00ff', 300, null]);
   });
 
-  test('[STORE-7] registering the same token again revives it and refreshes tokenRegisteredAt', () => {
+  test('[STORE-7] registering the same token again revives that registration and refreshes tokenRegisteredAt', () => {
     const store = getStore();
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.invalidateToken(D1, 'Unregistered');
-    const revived = store.putDevice(B, D1, { apnsToken: 'AA' }, 500);
+    store.invalidateToken('aa', refusal('Unregistered', 100));
+    const revived = store.putDevice(A, D1, { apnsToken: 'AA' }, 500);
     assert.deepEqual([revived.apnsToken, revived.tokenRegisteredAt, revived.tokenInvalidReason], ['aa', 500, null]);
-    assert.deepEqual(store.getDevice(D1), revived);
+    assert.deepEqual(store.getRegistration(A, D1), revived);
   });
 
-  test('[STORE-7] a device signed in to two accounts; signing out of one keeps the other', () => {
+  test("[STORE-14] a device in two accounts has two registrations: a PUT in one never changes the other's", () => {
+    const store = getStore();
+    const inB = store.putDevice(B, D1, { apnsToken: 'bb', environment: 'sandbox', topic: 'com.b' }, 100);
+    store.putDevice(A, D1, { apnsToken: 'cc', environment: 'production', topic: 'com.a', badges: false }, 200);
+    store.putDevice(A, D1, { apnsToken: 'dd' }, 300);
+    assert.deepEqual(store.getRegistration(B, D1), inB, "B's token, environment, topic and badges are untouched");
+    assert.equal(store.getRegistration(A, D1)?.apnsToken, 'dd');
+    assert.deepEqual(store.registrationsOfToken('bb'), [inB]);
+    assert.deepEqual(store.registrationsOfToken('cc'), [], 'the token A replaced is carried by nobody');
+    store.signOut(A, D1, 400);
+    assert.deepEqual(store.getRegistration(B, D1), inB, 'signing out of A leaves B');
+  });
+
+  test('[STORE-14] registrationsOfToken: every registration carrying the token, any account or device, sorted', () => {
+    const store = getStore();
+    store.putDevice(B, D2, { apnsToken: 'AA' }, 100);
+    store.putDevice(A, D2, { apnsToken: 'aa' }, 100);
+    store.putDevice(A, D1, { apnsToken: 'aa', badges: false }, 100);
+    store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
+    store.putDevice(C, D1, {}, 100);
+    store.signOut(B, D2, 200);
+    const pairs = (token: string) => store.registrationsOfToken(token).map((r) => [r.account, r.device, r.signedIn]);
+    assert.deepEqual(pairs('aa'), [
+      [A, D1, true],
+      [A, D2, true],
+      [B, D2, false],
+    ]);
+    assert.deepEqual(pairs('bb'), [[C, D3, true]]);
+    assert.deepEqual(pairs('cc'), []);
+  });
+
+  test('[STORE-7] signing out of one account keeps the registration (signed out) and the other accounts', () => {
     const store = getStore();
     store.putDevice(B, D1, { apnsToken: 'aa' }, 100);
-    store.putDevice(A, D1, {}, 200);
+    store.putDevice(A, D1, { apnsToken: 'aa' }, 200);
     store.putDevice(A, D2, {}, 200);
-    store.putDevice(A, D1, {}, 300);
-    assert.deepEqual(store.accountsOf(D1), [A, B]);
     assert.deepEqual(store.devicesOf(A), [D1, D2]);
     assert.deepEqual(store.devicesOf(B), [D1]);
 
     assert.equal(store.signOut(A, D1, 10), true);
     assert.equal(store.signOut(A, D1, 11), false);
     assert.equal(store.signOut(C, D3, 12), false);
-    assert.deepEqual(store.accountsOf(D1), [B]);
     assert.deepEqual(store.devicesOf(A), [D2]);
-    // Signing out keeps the device and its token, for its other accounts.
-    assert.equal(store.getDevice(D1)?.apnsToken, 'aa');
-    assert.deepEqual(store.accountsOf(D3), []);
+    assert.deepEqual(store.devicesOf(B), [D1]);
     assert.deepEqual(store.devicesOf(C), []);
+    // The registration stays, signed out, with its token: its phone's badge may need clearing.
+    assert.deepEqual([store.getRegistration(A, D1)?.apnsToken, store.getRegistration(A, D1)?.signedIn], ['aa', false]);
+    assert.equal(store.getRegistration(C, D3), null);
+    assert.equal(store.putDevice(A, D1, {}, 300).signedIn, true);
+    assert.deepEqual(store.devicesOf(A), [D1, D2]);
   });
 
-  test('[AUTH-6] signing out records when; signing in again clears it; other pairs are untouched', () => {
+  test('[AUTH-8] signing out records when; signing in again keeps it; other pairs are untouched', () => {
     const store = getStore();
     store.putDevice(A, D1, {}, 100);
     assert.equal(store.revokedAt(A, D1), null);
@@ -94,21 +128,40 @@ export function storeDevicesContract(getStore: () => Store): void {
     store.signOut(C, D3, 180);
     assert.equal(store.revokedAt(C, D3), 180, 'a device never signed in can be revoked too');
     store.putDevice(A, D1, {}, 200);
-    assert.equal(store.revokedAt(A, D1), null);
-    assert.deepEqual(store.accountsOf(D1), [A]);
+    assert.equal(store.revokedAt(A, D1), 170, 'tokens from before the sign-out stay revoked after a new sign-in');
+    assert.deepEqual(store.devicesOf(A), [D1]);
   });
 
-  test('[STORE-7] invalidateToken records the reason and keeps the token; an unknown device is a no-op', () => {
+  test('[STORE-14] invalidateToken marks every registration carrying the token, registered at or before the bound', () => {
     const store = getStore();
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.invalidateToken(D1, 'Unregistered');
-    const device = store.getDevice(D1);
-    assert.deepEqual(
-      [device?.apnsToken, device?.tokenInvalidReason, device?.tokenRegisteredAt],
-      ['aa', 'Unregistered', 100],
-    );
-    store.invalidateToken(D2, 'Unregistered');
-    assert.equal(store.getDevice(D2), null);
+    store.putDevice(B, D1, { apnsToken: 'aa' }, 150);
+    store.putDevice(B, D2, { apnsToken: 'aa' }, 300);
+    store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
+    store.invalidateToken('aa', refusal('Unregistered', 200));
+    const reason = (account: AccountId, device: typeof D1) =>
+      store.getRegistration(account, device)?.tokenInvalidReason;
+    assert.equal(reason(A, D1), 'Unregistered');
+    assert.equal(reason(B, D1), 'Unregistered');
+    assert.equal(reason(B, D2), null, 'registered after what APNs refused');
+    assert.equal(reason(C, D3), null, 'another token');
+    assert.equal(store.getRegistration(A, D1)?.apnsToken, 'aa', 'the token is kept, marked');
+    store.invalidateToken('ff', refusal('Unregistered', 1_000));
+    assert.deepEqual(store.registrationsOfToken('ff'), []);
+  });
+
+  test('[STORE-14] invalidateToken leaves registrations of the token for another environment or topic', () => {
+    const store = getStore();
+    store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    store.putDevice(B, D1, { apnsToken: 'aa', topic: 'com.example.watch' }, 100);
+    store.putDevice(C, D1, { apnsToken: 'aa', environment: 'sandbox' }, 100);
+    const reason = (account: AccountId) => store.getRegistration(account, D1)?.tokenInvalidReason ?? null;
+    store.invalidateToken('aa', refusal('DeviceTokenNotForTopic', 200, { topic: 'com.example.watch' }));
+    assert.deepEqual([reason(A), reason(B), reason(C)], [null, 'DeviceTokenNotForTopic', null]);
+    store.invalidateToken('aa', refusal('BadDeviceToken', 200));
+    assert.deepEqual([reason(A), reason(B), reason(C)], ['BadDeviceToken', 'DeviceTokenNotForTopic', null]);
+    store.invalidateToken('aa', refusal('Unregistered', 200, { environment: 'sandbox' }));
+    assert.equal(reason(C), 'Unregistered');
   });
 
   test('[STORE-7] a bad registration is refused and changes nothing', () => {
@@ -116,27 +169,31 @@ export function storeDevicesContract(getStore: () => Store): void {
     const bad: DevicePatch[] = [
       { environment: 'staging' as 'sandbox' },
       { apnsToken: '' },
+      { apnsToken: 'not hex' },
       { badges: 'yes' as unknown as boolean },
     ];
     for (const patch of bad) assert.throws(() => store.putDevice(A, D1, patch, 100), TypeError, JSON.stringify(patch));
     assert.throws(() => store.putDevice(A, D1, {}, Number.NaN), TypeError);
-    assert.equal(store.getDevice(D1), null);
+    assert.throws(() => store.putDevice('' as AccountId, D1, {}, 100), TypeError);
+    assert.equal(store.getRegistration(A, D1), null);
     assert.deepEqual(store.devicesOf(A), []);
   });
 
-  test('[STORE-7] pushableDevices: a valid token and badges on, signed in or not', () => {
+  test('[STORE-14] pushableTokens: tokens of a registration with a valid token and badges on, signed in or not', () => {
     const store = getStore();
-    assert.deepEqual(store.pushableDevices(), []);
+    assert.deepEqual(store.pushableTokens(), []);
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    store.putDevice(B, D1, { apnsToken: 'aa' }, 100);
     store.putDevice(A, D2, {}, 100);
     store.putDevice(B, D3, { apnsToken: 'cc' }, 100);
-    assert.deepEqual(store.pushableDevices(), [D3, D1]);
+    assert.deepEqual(store.pushableTokens(), ['aa', 'cc'], 'one entry per token');
     store.signOut(A, D1, 13);
-    assert.deepEqual(store.pushableDevices(), [D3, D1]);
+    store.signOut(B, D1, 13);
+    assert.deepEqual(store.pushableTokens(), ['aa', 'cc']);
     store.putDevice(B, D3, { badges: false }, 200);
-    store.invalidateToken(D1, 'Unregistered');
-    assert.deepEqual(store.pushableDevices(), []);
+    store.invalidateToken('aa', refusal('Unregistered', 100));
+    assert.deepEqual(store.pushableTokens(), []);
     store.putDevice(C, D1, { apnsToken: 'aa' }, 300);
-    assert.deepEqual(store.pushableDevices(), [D1]);
+    assert.deepEqual(store.pushableTokens(), ['aa']);
   });
 }

@@ -1,18 +1,19 @@
-/** Push state: delivered badges and the outbox (SPEC STORE-8): part of the store contract suite. */
+/** Push state per phone (APNs token): delivered badges and the outbox (SPEC STORE-8): part of the store contract suite. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { type DeviceId, parseDeviceId } from '@badgesync/shared';
+import { test } from 'vitest';
 import type { OutboxEntry, Store } from '../src/store/index.js';
-import { D1, D2 } from './store-fixtures.js';
 
-function entry(device: DeviceId, badge: number, dueAt: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
-  return { device, badge, changedAt: dueAt - 10, dueAt, attempts: 0, parked: false, ...extra };
+function entry(token: string, badge: number, dueAt: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
+  return { token, badge, changedAt: dueAt - 10, dueAt, attempts: 0, parked: false, ...extra };
 }
 
-const devices = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].map((d) => parseDeviceId(d));
+const D1 = 'a1'.repeat(32);
+const D2 = 'b2'.repeat(32);
+const devices = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
+type Six = [string, string, string, string, string, string];
 
 export function storePushContract(getStore: () => Store): void {
-  test('[STORE-8] the last delivered badge per device; 0 is a value', () => {
+  test('[STORE-8] the last delivered badge per token; 0 is a value', () => {
     const store = getStore();
     assert.equal(store.getDelivered(D1), null);
     store.setDelivered(D1, 5, 100);
@@ -24,11 +25,11 @@ export function storePushContract(getStore: () => Store): void {
     store.setDelivered(D2, 7, 300);
     store.clearDelivered(D1);
     assert.equal(store.getDelivered(D1), null, 'cleared');
-    assert.equal(store.getDelivered(D2), 7, 'other devices keep theirs');
+    assert.equal(store.getDelivered(D2), 7, 'other tokens keep theirs');
     store.clearDelivered(D1);
   });
 
-  test("[STORE-8] enqueue replaces the device's pending badge", () => {
+  test("[STORE-8] enqueue replaces the token's pending badge", () => {
     const store = getStore();
     assert.equal(store.getPush(D1), null);
     store.enqueuePush(entry(D1, 3, 100, { attempts: 2 }));
@@ -48,16 +49,16 @@ export function storePushContract(getStore: () => Store): void {
     assert.deepEqual(store.countPushes(), { pending: 0, parked: 0 });
   });
 
-  test('[STORE-8] duePushes: due ones only, oldest first, ties by device, at most `limit`, parked excluded', () => {
+  test('[STORE-8] duePushes: due ones only, oldest first, ties by token, at most `limit`, parked excluded', () => {
     const store = getStore();
-    const [d1, d2, d3, d4, d5, d6] = devices as [DeviceId, DeviceId, DeviceId, DeviceId, DeviceId, DeviceId];
+    const [d1, d2, d3, d4, d5, d6] = devices as Six;
     store.enqueuePush(entry(d1, 1, 300));
     store.enqueuePush(entry(d3, 3, 200));
     store.enqueuePush(entry(d2, 2, 100));
     store.enqueuePush(entry(d6, 6, 100));
     store.enqueuePush(entry(d4, 4, 50, { parked: true, attempts: 8 }));
     store.enqueuePush(entry(d5, 5, 1_000));
-    const due = (now: number, limit: number) => store.duePushes(now, limit).map((e) => e.device);
+    const due = (now: number, limit: number) => store.duePushes(now, limit).map((e) => e.token);
     assert.deepEqual(due(300, 10), [d2, d6, d3, d1]);
     assert.deepEqual(due(300, 2), [d2, d6]);
     assert.deepEqual(due(99, 10), []);
@@ -67,7 +68,7 @@ export function storePushContract(getStore: () => Store): void {
 
   test('[STORE-8] nextDueAt and countPushes tell parked entries apart', () => {
     const store = getStore();
-    const [d1, d2] = devices as [DeviceId, DeviceId];
+    const [d1, d2] = devices as [string, string];
     assert.equal(store.nextDueAt(), null);
     store.enqueuePush(entry(d1, 1, 50, { parked: true }));
     assert.equal(store.nextDueAt(), null);
@@ -85,6 +86,9 @@ export function storePushContract(getStore: () => Store): void {
     assert.throws(() => store.enqueuePush(entry(D1, -1, 100)), TypeError);
     assert.throws(() => store.enqueuePush(entry(D1, 1, Number.NaN)), TypeError);
     assert.throws(() => store.enqueuePush(entry(D1, 1, 100, { attempts: 0.5 })), TypeError);
+    assert.throws(() => store.enqueuePush(entry('not-hex', 1, 100)), TypeError);
+    assert.throws(() => store.enqueuePush(entry(D1.toUpperCase(), 1, 100)), TypeError, 'tokens are stored lower-case');
+    assert.throws(() => store.setDelivered('', 1, 100), TypeError);
     assert.equal(store.getPush(D1), null);
   });
 }

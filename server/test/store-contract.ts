@@ -3,7 +3,6 @@
  * MemoryStore is the reference; an implementation passes when it behaves the same.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
 import {
   type AccountCounts,
   type AccountId,
@@ -12,6 +11,7 @@ import {
   deriveCounts,
   SERVER_DEVICE,
 } from '@badgesync/shared';
+import { afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import type { Store, WriteBatch } from '../src/store/index.js';
 import { storeDevicesContract } from './store-contract-devices.js';

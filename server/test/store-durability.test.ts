@@ -10,8 +10,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { afterAll, describe, test } from 'vitest';
 import { SqliteStore } from '../src/store/index.js';
 import { DURABLE_A, DURABLE_B, seqOf } from './fixtures/durability-batch.js';
 
@@ -19,7 +19,7 @@ const serverDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const fixture = join(serverDir, 'test', 'fixtures', 'commit-loop.ts');
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-kill-'));
 const children = new Set<ChildProcess>();
-after(() => {
+afterAll(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });

@@ -1,6 +1,6 @@
 /** Names and helpers the store tests share. */
 import { parseAccountId, parseDeviceId } from '@badgesync/shared';
-import type { WriteBatch } from '../src/store/index.js';
+import type { TokenRefusal, WriteBatch } from '../src/store/index.js';
 
 export const A = parseAccountId('alice');
 export const B = parseAccountId('bob');
@@ -17,4 +17,9 @@ export function batch(parts: Partial<WriteBatch>): WriteBatch {
 
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** APNs refused a token for production and the configured topic, for registrations made up to `at`. */
+export function refusal(reason: string, at: number, where: Partial<TokenRefusal> = {}): TokenRefusal {
+  return { reason, registeredAtOrBefore: at, environment: 'production', topic: null, ...where };
 }

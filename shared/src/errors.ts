@@ -13,12 +13,19 @@ export const HttpError = {
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
   invalid_json: { status: 400, message: 'the body is not valid JSON' },
   invalid_body: { status: 400, message: 'the body does not match the schema' },
+  invalid_target: { status: 400, message: 'the request target is not a path or an http(s) URL' },
+  bad_request: { status: 400, message: 'not a well-formed HTTP/1.1 request' },
+  invalid_handshake: { status: 400, message: 'not a valid WebSocket upgrade request' },
+  request_timeout: { status: 408, message: 'the request did not arrive in time' },
+  headers_too_large: { status: 431, message: 'the request line and headers are too large' },
   invalid_id: { status: 400, message: 'an ID in the path does not match ^[A-Za-z0-9_.:@-]{1,128}$' },
+  topic_not_allowed: { status: 400, message: 'the topic is not one this server is configured to push to' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
   budget_exceeded: { status: 422, message: 'the account is at one of its budgets (docs/ERRORS.md)' },
   rate_limited: { status: 429, message: 'too many requests, try later' },
   overloaded: { status: 503, message: 'overloaded, try later' },
+  too_many_connections: { status: 503, message: 'too many connections, try later' },
   shutting_down: { status: 503, message: 'the server is shutting down' },
   internal: { status: 500, message: 'internal error' },
 } as const;
@@ -54,3 +61,16 @@ export const RefusalReason = {
   key_budget: 'more mutes or reads keys in the account than the budget allows',
 } as const;
 export type RefusalReason = keyof typeof RefusalReason;
+
+/**
+ * Why an awareness entry was not relayed, without closing the connection (SPEC AWARE-2…
+ * AWARE-4): a metrics label of `badgesync_awareness_dropped_total`.
+ */
+export const AwarenessDropReason = {
+  foreign_awareness_id: 'under a Yjs client ID bound to another device or the server',
+  other_connection: 'under a client ID another connection of the same device holds',
+  account_bytes: "beyond the account's awareness byte budget",
+  account_clients: "beyond the account's 256 awareness client IDs",
+  connection_states: 'beyond the states one connection may hold',
+} as const;
+export type AwarenessDropReason = keyof typeof AwarenessDropReason;

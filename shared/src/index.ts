@@ -2,7 +2,14 @@ export { CloseCode, closeAction, TERMINAL_CLOSE_CODES } from './close-codes.js';
 export { closeReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
 export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortedRecord, unreadOf } from './counts.js';
 export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
-export { type ErrorBody, errorBody, HttpError, type HttpErrorCode, RefusalReason } from './errors.js';
+export {
+  AwarenessDropReason,
+  type ErrorBody,
+  errorBody,
+  HttpError,
+  type HttpErrorCode,
+  RefusalReason,
+} from './errors.js';
 export {
   type AccountId,
   type DeviceId,
@@ -46,6 +53,15 @@ export {
   checkBudgets,
   type DocumentBudgets,
 } from './update-budget.js';
+export {
+  clockAdvanceProblem,
+  isClientId,
+  isClock,
+  MAX_CLIENT_ID,
+  MAX_CLOCK_ADVANCE,
+  stateVectorProblem,
+  updateNumberProblem,
+} from './update-numbers.js';
 export {
   decodeMessage,
   encodeAwareness,

@@ -27,6 +27,7 @@ import {
   ROOT_NAMES,
   unpackMarker,
 } from './schema.js';
+import { clockAdvanceProblem, updateNumberProblem } from './update-numbers.js';
 
 /** Which device first wrote under each Yjs client ID of one account (RULE-13). */
 export interface ClientBindings {
@@ -105,13 +106,18 @@ export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uin
       detail: `cannot decode: ${(err as Error).message}`,
     };
   }
+  // [RULE-15] [RULE-16] Before any other rule: every number the rules and Yjs will do
+  // arithmetic with is an exact integer in range (update-numbers.ts). This also refuses
+  // empty structs and delete ranges ([RULE-12]): Yjs writes none but applies them, and an
+  // empty struct at the server's clock would break every later sync that encodes it, an
+  // empty range for ids the server lacks makes Y.applyUpdate throw.
+  const numbers =
+    updateNumberProblem(decoded.structs, decoded.ds, blocks) ??
+    clockAdvanceProblem(decoded.structs, (client) => Y.getState(ctx.doc.store, client));
+  if (numbers !== null) {
+    return { kind: 'refuse', code: CloseCode.invalidMessage, reason: 'malformed', detail: numbers };
+  }
   try {
-    for (const [client, ranges] of decoded.ds.clients) {
-      // [RULE-12] Yjs writes no empty delete range; applying one for ids the server does not
-      // have makes Y.applyUpdate throw while it re-encodes the range as pending.
-      for (const range of ranges)
-        if (range.len < 1) refuse('malformed', `empty delete range at ${client}:${range.clock}`);
-    }
     return new UpdateCheck(ctx, device, decoded.structs, Y.mergeDeleteSets([decoded.ds]), blocks).run();
   } catch (err) {
     if (err instanceof Refusal) {
@@ -198,9 +204,6 @@ class UpdateCheck {
         }
         if (struct.content instanceof Y.ContentType) refuse('nested_type', `item ${idText(struct.id)}`);
       }
-      // [RULE-12] Yjs writes no empty struct, but applies one: an empty struct at the
-      // server's clock would sit in the store and break every later sync that encodes it.
-      if (struct.length < 1) refuse('malformed', `empty struct at ${idText(struct.id)}`);
       const client = struct.id.client;
       if (client !== blockClient) {
         // [RULE-12] Y.applyUpdate keeps only the last block of a client and drops the

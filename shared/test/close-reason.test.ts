@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { closeReason, MAX_CLOSE_REASON_BYTES } from '../src/index.js';
 
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');

@@ -5,8 +5,8 @@
  * the document model itself.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import {
   accountMaps,

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
-import { CloseCode, HttpError, RefusalReason } from '../src/index.js';
+import { describe, test } from 'vitest';
+import { AwarenessDropReason, CloseCode, HttpError, RefusalReason } from '../src/index.js';
 
 const errors = readFileSync(new URL('../../docs/ERRORS.md', import.meta.url), 'utf8');
 /** The table rows of the file, split into trimmed cells. */
@@ -54,10 +54,19 @@ describe('docs/ERRORS.md (ERR-1)', () => {
     }
   });
 
+  test('documents every awareness drop reason', () => {
+    for (const reason of Object.keys(AwarenessDropReason)) {
+      const row = rowStartingWith(`\`${reason}\``);
+      assert.ok(row, `no row for ${reason}`);
+      assert.ok((row[1] ?? '').length > 10, `${reason}: say what it means`);
+    }
+  });
+
   test('has no row for a code the catalogues do not have', () => {
     const known = new Set([
       ...Object.keys(HttpError).map((c) => `\`${c}\``),
       ...Object.keys(RefusalReason).map((r) => `\`${r}\``),
+      ...Object.keys(AwarenessDropReason).map((r) => `\`${r}\``),
       ...Object.values(CloseCode).map(String),
       'code',
       'reason',

@@ -7,8 +7,8 @@
  * The server must refuse nothing, and everyone must end with the server's state.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { describe, test } from 'vitest';
 import { propertyParams } from './helpers/seed.js';
 import { type SimOp, SyncSim } from './helpers/sync-sim.js';
 

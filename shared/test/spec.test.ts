@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { CloseCode, RefusalReason } from '../src/index.js';
 
 const root = new URL('../../', import.meta.url);

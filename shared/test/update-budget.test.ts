@@ -4,7 +4,7 @@
  * end-to-end proofs are in test/e2e/document-budgets.test.ts (SPEC BUDGET-1..BUDGET-5).
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { accountMaps, type BudgetVerdict, checkBudgets, type DocumentBudgets } from '../src/index.js';
 import { forgeUpdate } from './helpers/forge.js';

@@ -5,12 +5,12 @@
  * mean Yjs really lacks a dependency; honest updates must be accepted.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
-import { checkUpdate, type DeviceId, type ThreadId } from '../src/index.js';
+import { CloseCode, checkUpdate, type DeviceId, type ThreadId } from '../src/index.js';
 import { byteForgery, poolsOf, scratchForgery, structuralForgery } from './helpers/forgeries.js';
-import { ruleViolations } from './helpers/oracle.js';
+import { reloadDifferences, ruleViolations, unsafeNumber } from './helpers/oracle.js';
 import { Rng } from './helpers/rng.js';
 import { propertyParams } from './helpers/seed.js';
 import { DeviceReplica, makeWorld, REMOTE, THREADS, type World } from './helpers/world.js';
@@ -95,6 +95,15 @@ function judge(world: World, c: Candidate): void {
   const { server } = world;
   const verdict = checkUpdate(server.ctx, c.device, c.update);
   count(`${c.kind}:${verdict.kind}${verdict.kind === 'refuse' ? `:${verdict.reason}` : ''}`);
+  const hex = Buffer.from(c.update).toString('hex');
+  // [RULE-15] Refused, and never handed to Yjs here: a length of Infinity would never return.
+  const unsafe = unsafeNumber(c.update);
+  if (unsafe !== null) {
+    count(`${c.kind}:unsafe-number`);
+    assert.equal(verdict.kind, 'refuse', `${verdict.kind} for an update with ${unsafe}\nupdate ${hex}`);
+    assert.equal(verdict.code, CloseCode.invalidMessage, `${verdict.kind} for an update with ${unsafe}`);
+    return;
+  }
   const clone = server.clone();
   let threw: unknown = null;
   try {
@@ -102,12 +111,13 @@ function judge(world: World, c: Candidate): void {
   } catch (err) {
     threw = err;
   }
-  const hex = Buffer.from(c.update).toString('hex');
   if (verdict.kind === 'accept') {
     assert.equal(threw, null, `accepted ${c.kind} update throws in applyUpdate: ${String(threw)}\nupdate ${hex}`);
     const broken = ruleViolations(server.doc, clone, c.device, server.bindings, server.doc.clientID);
     assert.deepEqual(broken, [], `accepted ${c.kind} update from ${c.device} breaks rules\nupdate ${hex}`);
     assert.equal(server.receive(c.device, c.update).kind, 'accept');
+    // [RULE-14] Whole: nothing pending, and the document reloaded from the log equals it.
+    assert.deepEqual(reloadDifferences(server.doc, server.log), [], `accepted ${c.kind} update\nupdate ${hex}`);
   } else if (verdict.kind === 'not-yet') {
     const pending = clone.store.pendingStructs !== null || clone.store.pendingDs !== null;
     assert.ok(pending || threw !== null, `"not yet" (${verdict.detail}) but Yjs applies it whole\nupdate ${hex}`);

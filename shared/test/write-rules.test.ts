@@ -5,7 +5,7 @@
  * breaks a rule) and name its reason.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import {
   accountMaps,

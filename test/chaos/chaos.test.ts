@@ -1,5 +1,5 @@
 /**
- * Badge truth under chaos, in CI (issue 7): the quick run — about a minute, a few dozen
+ * Badge truth under chaos, in CI: the quick run — about a minute, a few dozen
  * devices on the real SDK, the real server process killed with -9 once, APNs failing and
  * slow for a while — must end with every device right, push no online device, and keep
  * every interval of a wrong badge within the promised bound (README "Definitions").
@@ -8,7 +8,7 @@
  * ever fails becomes an entry of PINNED below, replayed on every run from then on.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { stopAll } from '../helpers/server-process.js';
 import { type ChaosConfig, quickConfig } from './config.js';
 import { freshSeed } from './random.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { apnsAllowanceMs, promisedBound, quickConfig, restartAllowanceMs } from './config.js';
 import { DisagreementTracker, type Observation } from './disagreement.js';
 import { ChaosLink, loopbackAddress } from './link.js';

@@ -64,7 +64,7 @@ const KILL_QUIET_BEFORE_MS = 1_000;
 const KILL_QUIET_AFTER_MS = 6_000;
 /**
  * A device signs in again at least 1.5 s after it signed out of that account: tokens issued in
- * the second of a sign-out are revoked (SPEC AUTH-6, second precision).
+ * the second of a sign-out are revoked (SPEC AUTH-8, second precision).
  */
 const RESIGN_GAP_MS = 1_500;
 /** Sign-in/out needs the device's network for this long (its HTTP call goes through it). */

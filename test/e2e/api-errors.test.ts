@@ -4,7 +4,7 @@
  * device's routes; health, metrics and unknown accounts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { type ApiAnswer, api, badge, deviceToken } from '../helpers/api-client.js';
 import { scrape } from '../helpers/metrics.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
@@ -33,10 +33,10 @@ async function raw(server: ServerProcess, method: string, route: string, init: R
 describe('backend API errors', () => {
   let server: ServerProcess;
   const items = '/v1/accounts/shop/items';
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[AUTH-5] no credentials → 401; a wrong key → 401; nothing is written', async () => {
     assertError(await api(server, 'POST', items, { thread: 't' }, null), 401, 'unauthorized');

@@ -3,8 +3,8 @@
  * two devices (separate IndexedDB), each running test/browser/page.ts bundled with esbuild.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import type { PageWindow } from '../browser/page-api.js';
 import { type PageServer, startPageServer } from '../browser/page-server.js';
 import { until } from '../demo/sdk-device.js';
@@ -35,14 +35,14 @@ describe('SDK in Chromium', () => {
   let server: ServerProcess;
   let pages: PageServer;
   let browser: Browser;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
     [pages, browser] = await Promise.all([
       startPageServer(server),
       chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
     ]);
   });
-  after(async () => {
+  afterAll(async () => {
     await browser?.close();
     await pages?.close();
     await stopAll();
@@ -79,7 +79,7 @@ describe('SDK in Chromium', () => {
     });
   }
 
-  test('[SDK-1][SDK-4][SDK-7] two browsers: live reads, an offline read survives a reload and merges', async (t) => {
+  test('[SDK-1][SDK-4][SDK-7] two browsers: live reads, an offline read survives a reload and merges', async () => {
     await api(server, 'POST', '/v1/accounts/web/items', { thread: 'inbox', count: 6 });
     const laptopContext = await browser.newContext();
     const desktopContext = await browser.newContext();
@@ -113,7 +113,7 @@ describe('SDK in Chromium', () => {
       await waitForState(desktop, 'offline');
       assert.equal(await desktop.evaluate(() => (globalThis as unknown as PageWindow).app.online()), false);
       const rawState = await desktop.evaluate(() => (globalThis as unknown as PageWindow).raw?.readyState);
-      t.diagnostic(`after setOffline(true), a raw WebSocket's readyState is ${rawState} (1 = still open)`);
+      console.log(`after setOffline(true), a raw WebSocket's readyState is ${rawState} (1 = still open)`);
       const offlineStatus = await desktop.evaluate(() => (globalThis as unknown as PageWindow).app.status());
       assert.deepEqual(offlineStatus && { ...offlineStatus, lastClose: null }, {
         state: 'offline',

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { afterAll, describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import { connectDevice, synced } from '../helpers/providers.js';
 import { startServer, stopAll } from '../helpers/server-process.js';
@@ -77,7 +77,7 @@ function serveWithFlags(args: string[]): Promise<Started> {
 }
 
 describe('command line and configuration', () => {
-  after(async () => {
+  afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await stopAll();
     for (const dir of folders) rmSync(dir, { recursive: true, force: true });

@@ -5,8 +5,8 @@
  * joining the account syncs, and after a restart the account holds exactly what it held.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, CloseCode } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
@@ -56,12 +56,12 @@ describe('document budgets against a hostile signed-in device', () => {
   const held = new Map<string, { server: 'default' | 'small'; state: ReturnType<typeof docState> }>();
   const open: RawClient[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     [server, small] = await Promise.all([startServer(), startServer({ env: SMALL })]);
     // Another account with data, whose API calls must stay prompt.
     await api(server, 'POST', '/v1/accounts/bystander/items', { thread: 'inbox', count: 2 });
   });
-  after(async () => {
+  afterAll(async () => {
     for (const client of open) client.close();
     await stopAll();
   });

@@ -1,12 +1,12 @@
 /**
- * Durability (DESIGN invariant 4): kill -9 in the middle of a stream of ingests, API reads
+ * Durability (docs/ARCHITECTURE.md, invariant 4): kill -9 in the middle of a stream of ingests, API reads
  * and device marker writes. After a restart on the same folder, every acknowledged ingest
  * is there, every marker another device had received is there, and the devices resync
  * without a single refusal.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, deriveCounts } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
 import { ingestStream } from '../helpers/load.js';
@@ -49,10 +49,10 @@ function watchMarkers(reader: Device, writer: string): Map<string, number> {
 describe('durability across kill -9', () => {
   let server: ServerProcess;
   const devices: Device[] = [];
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(async () => {
+  afterAll(async () => {
     for (const d of devices) d.destroy();
     await stopAll();
   });

@@ -4,7 +4,6 @@
  * connecting later and the log after a restart see nothing of it; the server keeps serving.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import {
   accountMaps,
   type DeviceId,
@@ -14,6 +13,7 @@ import {
   readsKey,
   type ThreadId,
 } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
@@ -126,10 +126,10 @@ describe('forged writes over a real socket', () => {
   const expected = new Map<string, Record<string, Record<string, unknown>>>();
 
   const devices = new DeviceSet();
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(async () => {
+  afterAll(async () => {
     devices.destroyAll();
     await stopAll();
   });

@@ -1,10 +1,10 @@
 /**
- * Liveness (DESIGN invariant 6): a connection silent for two heartbeat intervals is cut;
+ * Liveness (docs/ARCHITECTURE.md, invariant 6; SPEC SYNC-8): a connection silent for two heartbeat intervals is cut;
  * a peer that answers pings stays, however long it says nothing else.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
 import { eventually, sleep } from '../helpers/eventually.js';
@@ -17,11 +17,11 @@ const HEARTBEAT_MS = 300;
 
 describe('heartbeats', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ env: { BADGESYNC_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
   });
   const devices = new DeviceSet();
-  after(async () => {
+  afterAll(async () => {
     devices.destroyAll();
     await stopAll();
   });

@@ -3,7 +3,7 @@
  * across restarts, answers the first answer and adds nothing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
@@ -11,10 +11,10 @@ const items = (account: string) => `/v1/accounts/${account}/items`;
 
 describe('idempotent ingests', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[API-2] a repeated key answers the first answer and adds nothing', async () => {
     const first = await api(server, 'POST', items('idem'), { thread: 't', count: 3, idempotencyKey: 'k1' });

@@ -4,8 +4,8 @@
  * upgrade attempts from one address is answered 429.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
 import { markRead } from '../helpers/marks.js';
@@ -17,10 +17,10 @@ import { step1Frame, step2Frame, updateFrame } from '../helpers/wire.js';
 
 describe('limits and early updates on the sync endpoint', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   /** Sends a step 1 and waits for its answer: every frame sent before it has been handled. */
   async function roundTrip(client: RawClient): Promise<void> {

@@ -3,8 +3,8 @@
  * size limit); the process lives on, accepted data is intact, other devices keep syncing.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, type DeviceId, deriveCounts, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
@@ -23,7 +23,7 @@ describe('malformed frames', () => {
   const devices = new DeviceSet();
   let head = 5;
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer({ env: { BADGESYNC_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) } });
     await api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread: 'inbox', count: head });
     mac = await devices.connect(server, ACCOUNT, 'mac');
@@ -33,7 +33,7 @@ describe('malformed frames', () => {
     // The read is on the server once GET /badge shows it.
     await waitForBadge(3);
   });
-  after(async () => {
+  afterAll(async () => {
     devices.destroyAll();
     await stopAll();
   });

@@ -5,7 +5,7 @@
  * "Not used again" is checked against a witness device of the same account.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import { ApnsAnswers } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';

@@ -4,7 +4,7 @@
  * while a push is in flight sent one window later.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { ApnsAnswers, type ApnsRequestRecord } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
 import { badgeOf, delivered, post, register, usePushRig, waitForBadge, waitForMetric } from '../helpers/push-rig.js';

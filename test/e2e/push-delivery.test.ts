@@ -4,8 +4,8 @@
  * change does push, whose push arriving means the scheduler has been through that window.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
 import { accountMaps, type DeviceId, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { connectDevice, synced } from '../helpers/providers.js';

@@ -4,7 +4,7 @@
  * 503s, or in flight — is delivered by the next process on the same folder.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { ApnsAnswers } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
 import {
@@ -84,10 +84,10 @@ describe('push: kill -9 with pushes pending', () => {
     await waitForBadge(apns, phone, 1);
     await waitForMetric(ctx.rig.server, 'badgesync_push_queue_depth', {}, (depth) => depth === 0);
     await crashAndRestart();
-    // Once the grace period is over the new process sweeps every pushable device, and queues
-    // those whose badge differs from the one APNs accepted: here, none.
+    // Once the grace period is over the new process sweeps every pushable phone (APNs token),
+    // and queues those whose badge differs from the one APNs accepted: here, none.
     const sweep = await waitForLog(ctx.rig.server, 'push restart sweep done');
-    assert.ok(Number(sweep.devices) >= 1, 'the phone was looked at');
+    assert.ok(Number(sweep.tokens) >= 1, 'the phone was looked at');
     assert.equal(sweep.queued, 0);
     assert.deepEqual(delivered(apns, phone), [1]);
     assert.equal(await metric(ctx.rig.server, 'badgesync_pushes_sent_total'), 0, 'the new process sent nothing');

@@ -4,7 +4,7 @@
  * dead link the heartbeats cut — and the grace period passes, it is pushed its badge.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { Tunnel } from '../demo/tunnel.js';
 import { connectDevice, type Device, synced } from '../helpers/providers.js';
 import {
@@ -22,10 +22,10 @@ describe('push: presence, with a 200 ms grace period and 300 ms heartbeats', () 
   let rig: PushRig;
   const devices: Device[] = [];
   const tunnels: Tunnel[] = [];
-  before(async () => {
+  beforeAll(async () => {
     rig = await startPushRig();
   });
-  after(async () => {
+  afterAll(async () => {
     for (const device of devices) device.destroy();
     await Promise.all(tunnels.map((tunnel) => tunnel.close()));
     await rig?.close();
@@ -96,10 +96,10 @@ describe('push: presence, with a 200 ms grace period and 300 ms heartbeats', () 
 describe('push: presence, with a 3 s grace period', () => {
   let rig: PushRig;
   const devices: Device[] = [];
-  before(async () => {
+  beforeAll(async () => {
     rig = await startPushRig({ BADGESYNC_OFFLINE_GRACE_MS: '3000' });
   });
-  after(async () => {
+  afterAll(async () => {
     for (const device of devices) device.destroy();
     await rig?.close();
     await stopAll();

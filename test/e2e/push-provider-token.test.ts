@@ -4,7 +4,7 @@
  * on /metrics.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ApnsAnswers } from '../helpers/apns-test-server.js';
 import { metric } from '../helpers/metrics.js';
 import {
@@ -27,10 +27,10 @@ const TOKEN_AGE_MS = 21 * 60_000;
 
 describe('push: an expired provider token', () => {
   let rig: PushRig;
-  before(async () => {
+  beforeAll(async () => {
     rig = await startPushRig(clockShiftEnv(TOKEN_AGE_MS));
   });
-  after(async () => {
+  afterAll(async () => {
     await rig?.close();
     await stopAll();
   });
@@ -63,10 +63,10 @@ describe('push: an expired provider token', () => {
 describe('push: a key APNs does not know', () => {
   let rig: PushRig;
   const key = strangerKey();
-  before(async () => {
+  beforeAll(async () => {
     rig = await startPushRig({ BADGESYNC_APNS_KEY_FILE: key.keyPath });
   });
-  after(async () => {
+  afterAll(async () => {
     await rig?.close();
     await stopAll();
     key.remove();

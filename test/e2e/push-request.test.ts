@@ -4,7 +4,7 @@
  * device's topic, one HTTP/2 connection per APNs environment.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import type { ApnsRequestRecord } from '../helpers/apns-test-server.js';
 import { DEFAULT_TOPIC, delivered, post, register, usePushRig, waitForBadge } from '../helpers/push-rig.js';
@@ -13,7 +13,8 @@ import { DEFAULT_TOPIC, delivered, post, register, usePushRig, waitForBadge } fr
 const DAY_SECONDS = 24 * 60 * 60;
 
 describe('push: the APNs request', () => {
-  const ctx = usePushRig();
+  // The watch app and the dev build have bundle ids of their own (SPEC API-9).
+  const ctx = usePushRig({ BADGESYNC_APNS_TOPICS: 'com.example.badgesync.watchkitapp,com.example.dev' });
 
   function last(token: string): ApnsRequestRecord {
     const request = ctx.rig.apns.requestsFor(token).at(-1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { BadgeSync, MemoryStorage } from '@badgesync/client';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { sdkDevice, until } from '../demo/sdk-device.js';
 import { api, badge, deviceToken } from '../helpers/api-client.js';
@@ -8,10 +8,10 @@ import { type ServerProcess, startServer, stopAll } from '../helpers/server-proc
 
 describe('SDK: close codes', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[SDK-3] 4401: a fresh token from getToken, then synced again; writes keep flowing', async () => {
     await api(server, 'POST', '/v1/accounts/eve/items', { thread: 'inbox', count: 6 });

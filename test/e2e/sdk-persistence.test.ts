@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
 import { BadgeSyncHttpError, MemoryStorage } from '@badgesync/client';
 import { FileStorage } from '@badgesync/client/node';
 import { accountMaps, type DeviceId, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { sdkDevice, until } from '../demo/sdk-device.js';
 import { Tunnel } from '../demo/tunnel.js';
 import { api, badge } from '../helpers/api-client.js';
@@ -16,11 +16,11 @@ describe('SDK: persistence and fresh replicas', () => {
   let server: ServerProcess;
   let folder: string;
   const tunnels: Tunnel[] = [];
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
     folder = mkdtempSync(path.join(tmpdir(), 'badgesync-sdk-'));
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(tunnels.map((t) => t.close()));
     await stopAll();
     rmSync(folder, { recursive: true, force: true });

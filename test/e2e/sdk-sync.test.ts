@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { SILENT_LINK } from '@badgesync/client';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { sdkDevice, until } from '../demo/sdk-device.js';
 import { Tunnel } from '../demo/tunnel.js';
 import { api, badge } from '../helpers/api-client.js';
@@ -9,10 +9,10 @@ import { type ServerProcess, startServer, stopAll } from '../helpers/server-proc
 describe('SDK: two devices, online and offline', () => {
   let server: ServerProcess;
   const tunnels: Tunnel[] = [];
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(tunnels.map((t) => t.close()));
     await stopAll();
   });

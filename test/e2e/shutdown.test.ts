@@ -4,8 +4,8 @@
  * another device received — is on disk for the next start.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, deriveCounts, packMarker } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { ingestStream } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
@@ -18,10 +18,10 @@ const ACCOUNT = 'term';
 describe('graceful shutdown', () => {
   let server: ServerProcess;
   const devices: Device[] = [];
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(async () => {
+  afterAll(async () => {
     for (const d of devices) d.destroy();
     await stopAll();
   });

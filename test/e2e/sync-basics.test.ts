@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, type DeviceId, deriveCounts, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
 describe('sync with stock y-websocket providers', () => {
   let server: ServerProcess;
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(stopAll);
+  afterAll(stopAll);
 
   test('[SYNC-1] two devices see each other’s reads and the server’s heads', async () => {
     const posted = await api(server, 'POST', '/v1/accounts/ann/items', { thread: 'inbox', count: 5 });

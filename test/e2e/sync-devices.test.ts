@@ -5,8 +5,8 @@
  * or a mark-as-unread.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, deriveCounts, packMarker } from '@badgesync/shared';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
 import { markRead, markUnread } from '../helpers/marks.js';
@@ -57,10 +57,10 @@ describe('devices syncing through the server', () => {
     return d;
   };
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
-  after(async () => {
+  afterAll(async () => {
     for (const d of devices) d.destroy();
     await stopAll();
   });

@@ -4,9 +4,9 @@
  * closed with 4401.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { accountMaps, deriveCounts } from '@badgesync/shared';
 import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
@@ -47,11 +47,11 @@ describe('device tokens on the sync endpoint', () => {
     `${server.syncUrl}/${account}${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`;
   const exp = () => Math.floor(Date.now() / 1000) + 3600;
 
-  before(async () => {
+  beforeAll(async () => {
     server = await startServer();
   });
   const devices = new DeviceSet();
-  after(async () => {
+  afterAll(async () => {
     devices.destroyAll();
     await stopAll();
   });

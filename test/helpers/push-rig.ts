@@ -7,8 +7,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { api } from './api-client.js';
 import { type ApnsRequestRecord, ApnsTestServer } from './apns-test-server.js';
 import { metric } from './metrics.js';
@@ -222,10 +222,10 @@ export async function advanceClock(server: ServerProcess, ms = 5000): Promise<vo
  */
 export function usePushRig(env: Readonly<Record<string, string>> = {}): { rig: PushRig } {
   const ctx = {} as { rig: PushRig };
-  before(async () => {
+  beforeAll(async () => {
     ctx.rig = await startPushRig(env);
   });
-  after(async () => {
+  afterAll(async () => {
     await ctx.rig?.close();
     await stopAll();
   });

@@ -23,6 +23,8 @@ export interface RawOptions {
   readonly silent?: boolean;
   /** Answer the server's pings (ws default true). */
   readonly autoPong?: boolean;
+  /** Connect from this local address (any of 127.0.0.0/8 on Linux): another client address. */
+  readonly localAddress?: string;
 }
 
 /** Transaction origin of what the server sent: not echoed back. */
@@ -62,6 +64,7 @@ export class RawClient {
     const token = options.token ?? (await deviceToken(server, account, device));
     const ws = new WebSocket(`${server.syncUrl}/${account}?token=${encodeURIComponent(token)}`, {
       autoPong: options.autoPong ?? true,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });
     const client = new RawClient(ws, options.doc ?? new Y.Doc(), options.silent ?? false);
     await new Promise<void>((resolve, reject) => {
@@ -139,6 +142,7 @@ export class RawClient {
 export interface UpgradeRefusal {
   readonly status: number;
   readonly contentType: string | undefined;
+  readonly retryAfter: string | undefined;
   readonly body: unknown;
 }
 
@@ -146,9 +150,13 @@ export interface UpgradeRefusal {
  * Tries to open `url` as a WebSocket and answers the HTTP response that refused the upgrade
  * (the `unexpected-response` event). Rejects if the upgrade succeeds.
  */
-export function refusedUpgrade(url: string, headers: Record<string, string> = {}): Promise<UpgradeRefusal> {
+export function refusedUpgrade(
+  url: string,
+  headers: Record<string, string> = {},
+  localAddress?: string,
+): Promise<UpgradeRefusal> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
+    const ws = new WebSocket(url, { headers, ...(localAddress === undefined ? {} : { localAddress }) });
     ws.on('error', () => {});
     ws.once('open', () => {
       ws.terminate();
@@ -163,7 +171,12 @@ export function refusedUpgrade(url: string, headers: Record<string, string> = {}
         try {
           body = JSON.parse(text);
         } catch {}
-        resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body });
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: res.headers['content-type'],
+          retryAfter: res.headers['retry-after'],
+          body,
+        });
         req.destroy();
       });
     });

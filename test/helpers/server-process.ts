@@ -22,6 +22,8 @@ export interface StartOptions {
   readonly dir?: string;
   readonly apiKey?: string;
   readonly deviceSecret?: string;
+  /** The process's open-file limit (`ulimit -n`), for tests of what happens near it. */
+  readonly fileLimit?: number;
 }
 
 export interface ServerProcess {
@@ -63,11 +65,19 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     BADGESYNC_LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
-    cwd: SERVER_DIR,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['--import', 'tsx', 'src/main.ts', 'serve'];
+  // Through a shell only to lower the limit; `exec` keeps the server's pid the child's pid.
+  const child = spawn(
+    options.fileLimit === undefined ? process.execPath : '/bin/sh',
+    options.fileLimit === undefined
+      ? args
+      : ['-c', `ulimit -n ${options.fileLimit} && exec "$0" "$@"`, process.execPath, ...args],
+    {
+      cwd: SERVER_DIR,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   running.add(child);
   child.once('exit', () => running.delete(child));
   const logs: Array<Record<string, unknown>> = [];
@@ -118,7 +128,13 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       await exited;
     },
     restart(more) {
-      return startServer({ dir, apiKey, deviceSecret, env: { ...options.env, ...more } });
+      return startServer({
+        dir,
+        apiKey,
+        deviceSecret,
+        env: { ...options.env, ...more },
+        ...(options.fileLimit === undefined ? {} : { fileLimit: options.fileLimit }),
+      });
     },
   };
   return self;

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The bearer credential of a request, or null. */
 export function bearer(header: string | undefined): string | null {
@@ -7,10 +7,16 @@ export function bearer(header: string | undefined): string | null {
   return match ? (match[1] as string) : null;
 }
 
-/** Constant-time comparison of a presented API key with the configured one (SPEC AUTH-5). */
+/**
+ * Constant-time comparison of a presented API key with the configured one (SPEC AUTH-5).
+ * Both are hashed first: `timingSafeEqual` needs equal lengths, and comparing lengths before
+ * it would tell a caller how long the key is.
+ */
 export function isApiKey(presented: string | null, apiKey: string): boolean {
   if (presented === null) return false;
-  const a = Buffer.from(presented);
-  const b = Buffer.from(apiKey);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return timingSafeEqual(digest(presented), digest(apiKey));
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
 }

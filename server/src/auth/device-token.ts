@@ -1,7 +1,7 @@
 /**
- * Device tokens (SPEC AUTH-1..AUTH-4): JWT, HS256, signed with the device secret; `sub` =
- * account, `did` = device, `exp` required. The app's backend mints them; so does
- * `badgesync token` for local use.
+ * Device tokens (SPEC AUTH-1..AUTH-4, AUTH-7, AUTH-8): JWT, HS256, signed with the device
+ * secret; `sub` = account, `did` = device, `exp` required, `iat` (when present) an integer
+ * not in the future. The app's backend mints them; so does `badgesync token` for local use.
  */
 import { type AccountId, type DeviceId, isAccountId, isDeviceId } from '@badgesync/shared';
 import { errors, jwtVerify, SignJWT } from 'jose';
@@ -11,9 +11,17 @@ export interface DeviceClaims {
   readonly device: DeviceId;
   /** Expiry, ms since epoch. */
   readonly expiresAt: number;
-  /** `iat`, ms since epoch; null when the token has none. */
+  /** `iat`, ms since epoch (a whole second); null when the token has none. */
   readonly issuedAt: number | null;
 }
+
+/**
+ * [AUTH-7] How far ahead of the server's clock a token's `iat` may be. The backend that mints
+ * tokens runs on other machines whose clocks drift; NTP keeps them within a second, so a
+ * minute tolerates a badly kept clock without letting a token claim to be issued later than
+ * it was (which would let it outlive a sign-out, AUTH-8) by more than that minute.
+ */
+export const MAX_IAT_SKEW_SECONDS = 60;
 
 export type TokenCheck =
   | { readonly ok: true; readonly claims: DeviceClaims }
@@ -23,17 +31,33 @@ function key(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
-/** Verifies a device token: signature, algorithm, `exp` (required, in the future), `sub`, `did`. */
-export async function verifyDeviceToken(token: string | null | undefined, secret: string): Promise<TokenCheck> {
+/**
+ * Verifies a device token: signature, algorithm, `exp` (required, in the future), `sub`,
+ * `did`, and `iat` when present: an integer (a fractional `iat` would compare above the
+ * second of a sign-out it was issued in) at most MAX_IAT_SKEW_SECONDS ahead of `now`.
+ */
+export async function verifyDeviceToken(
+  token: string | null | undefined,
+  secret: string,
+  now: number = Date.now(),
+): Promise<TokenCheck> {
   if (token === null || token === undefined || token === '') return { ok: false, why: 'missing' };
   try {
-    const { payload } = await jwtVerify(token, key(secret), { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
+    const { payload } = await jwtVerify(token, key(secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'sub'],
+      currentDate: new Date(now),
+    });
     const account = payload.sub;
     const device = payload.did;
     if (!isAccountId(account) || !isDeviceId(device) || typeof payload.exp !== 'number') {
       return { ok: false, why: 'invalid' };
     }
-    const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : null;
+    const iat: unknown = payload.iat;
+    if (iat !== undefined && !(Number.isSafeInteger(iat) && (iat as number) <= now / 1000 + MAX_IAT_SKEW_SECONDS)) {
+      return { ok: false, why: 'invalid' };
+    }
+    const issuedAt = typeof iat === 'number' ? iat * 1000 : null;
     return { ok: true, claims: { account, device, expiresAt: payload.exp * 1000, issuedAt } };
   } catch (err) {
     if (err instanceof errors.JWTExpired) return { ok: false, why: 'expired' };
@@ -42,8 +66,9 @@ export async function verifyDeviceToken(token: string | null | undefined, secret
 }
 
 /**
- * [AUTH-6] Whether a device's sign-out (at `revokedAt`, ms) revokes this token: every token
- * issued at or before it (second precision, as `iat` is), and tokens without `iat`.
+ * [AUTH-8] Whether a device's last sign-out of the account (at `revokedAt`, ms) revokes this
+ * token: every token issued in or before that second (`iat` has second precision), and every
+ * token without `iat`. Signing in again does not lift it: only tokens issued after it open.
  */
 export function isRevoked(claims: DeviceClaims, revokedAt: number | null): boolean {
   if (revokedAt === null) return false;

@@ -17,17 +17,22 @@ import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
-import type { DeviceRecord, Store } from '../store/store.js';
+import type { Registration, Store } from '../store/store.js';
 import { ApiError, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
+import { decodeId } from './target.js';
 
 /** How long an idempotency key is remembered, per the contract: 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** What device registration tells the push pipeline. */
 export interface DeviceHooks {
-  /** `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it nothing yet. */
-  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean): void;
+  /**
+   * `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it
+   * nothing yet. `previousToken`: the registration's token before, whose phone may have to
+   * drop the account from its badge.
+   */
+  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null): void;
   deviceSignedOut(account: AccountId, device: DeviceId): void;
 }
 
@@ -44,6 +49,8 @@ export interface ApiDeps {
   readonly isShuttingDown: () => boolean;
   /** Threads with a head one account may have (SPEC BUDGET-3). */
   readonly maxThreads: number;
+  /** [API-9] The APNs topics a registration may name; null: any (no topic configured, local use). */
+  readonly allowedTopics: ReadonlySet<string> | null;
 }
 
 type Who =
@@ -116,19 +123,31 @@ export class Api {
     ];
   }
 
-  /** Answers a request; false when no route of this API matches the path. */
-  async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
-    const candidates = this.#routes.filter((r) => r.pattern.test(pathname));
+  /**
+   * Answers a request; false when no route of this API matches the path. `path` is the raw
+   * (percent-encoded) path of the request target; `routed` learns the route's name for logs.
+   */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    routed: (route: string) => void = () => {},
+  ): Promise<boolean> {
+    const candidates = this.#routes.filter((r) => r.pattern.test(path));
     if (candidates.length === 0) return false;
     const route = candidates.find((r) => r.method === req.method);
+    const name = route?.name ?? 'unknown_method';
+    routed(name);
     let status = 200;
     try {
       if (route === undefined) throw new ApiError('method_not_allowed');
       if (this.deps.isShuttingDown()) throw new ApiError('shutting_down');
-      const match = route.pattern.exec(pathname) as RegExpExecArray;
-      const account = decodeURIComponent(match[1] as string);
-      const device = match[2] === undefined ? null : decodeURIComponent(match[2]);
-      if (!isAccountId(account) || (device !== null && !isDeviceId(device))) throw new ApiError('invalid_id');
+      const match = route.pattern.exec(path) as RegExpExecArray;
+      // [EDGE-2] A bad escape (`%zz`, `%`, overlong UTF-8) is an invalid ID, never a throw.
+      const account = decodeId(match[1] as string);
+      const device = match[2] === undefined ? null : decodeId(match[2]);
+      if (account === null || !isAccountId(account)) throw new ApiError('invalid_id');
+      if (match[2] !== undefined && !isDeviceId(device)) throw new ApiError('invalid_id');
       const who = await this.#authenticate(req);
       if (who.kind === 'device' && !(route.deviceMayCall && who.account === account && who.device === device)) {
         throw new ApiError('forbidden', 'a device token may only register or sign out its own device');
@@ -136,11 +155,11 @@ export class Api {
       const body = await route.handle({ req, res, account, device: device as DeviceId | null });
       sendJson(res, status, body);
     } catch (err) {
-      const apiError = toApiError(err, this.deps.log);
+      const apiError = toApiError(err, this.deps.log, name);
       status = apiError.status;
       sendError(res, apiError);
     }
-    this.deps.metrics.httpRequests.inc({ route: route?.name ?? 'unknown_method', status: String(status) });
+    this.deps.metrics.httpRequests.inc({ route: name, status: String(status) });
     return true;
   }
 
@@ -223,16 +242,23 @@ export class Api {
     return { badge: counts.badge, threads: counts.threads, muted: counts.muted };
   }
 
-  /** [API-5] Registers or updates the device and signs it in to the account. */
+  /**
+   * [API-5] Registers or updates the device's registration in this account and signs it in;
+   * [STORE-14] the device's registrations in other accounts stay as they are.
+   */
   async #putDevice({ req, account, device }: RouteContext): Promise<unknown> {
     const body = validated(DeviceBody, await readJson(req));
+    const allowed = this.deps.allowedTopics;
+    if (body.topic !== undefined && allowed !== null && !allowed.has(body.topic)) {
+      throw new ApiError('topic_not_allowed', `topic ${body.topic} is not one this server pushes to`);
+    }
     const patch = {
       ...(body.apnsToken === undefined ? {} : { apnsToken: body.apnsToken.toLowerCase() }),
       ...(body.environment === undefined ? {} : { environment: body.environment }),
       ...(body.topic === undefined ? {} : { topic: body.topic }),
       ...(body.badges === undefined ? {} : { badges: body.badges }),
     };
-    const before = this.deps.store.getDevice(device as DeviceId);
+    const before = this.deps.store.getRegistration(account, device as DeviceId);
     const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
     const fresh =
       record.apnsToken !== null &&
@@ -240,7 +266,7 @@ export class Api {
         before.apnsToken !== record.apnsToken ||
         before.tokenInvalidReason !== null ||
         (!before.badges && record.badges));
-    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh);
+    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh, before?.apnsToken ?? null);
     return publicDevice(record);
   }
 
@@ -272,7 +298,8 @@ function validated<T>(schema: Parameters<typeof parseBody<T>>[0], body: unknown)
   return parsed.value;
 }
 
-function publicDevice(record: DeviceRecord): unknown {
+/** The contract's answer to PUT: the same fields as before registrations were per account. */
+function publicDevice(record: Registration): unknown {
   return {
     device: record.device,
     apnsToken: record.apnsToken,
@@ -283,8 +310,9 @@ function publicDevice(record: DeviceRecord): unknown {
   };
 }
 
-function toApiError(err: unknown, log: Logger): ApiError {
+/** [EDGE-1] An unexpected throw is logged once, with the route's name (never the URL: its query may hold a token). */
+function toApiError(err: unknown, log: Logger, route: string): ApiError {
   if (err instanceof ApiError) return err;
-  log.error({ err }, 'request failed');
+  log.error({ err, route }, 'request failed');
   return new ApiError('internal');
 }

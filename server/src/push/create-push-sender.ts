@@ -1,6 +1,6 @@
 /**
  * The sender a configuration asks for: `ApnsSender` when an APNs key file is set, else
- * `LogSender` (DESIGN: "With no APNs key, pushes are logged, not sent").
+ * `LogSender`: with no APNs key, pushes are logged, not sent.
  */
 import { readFile } from 'node:fs/promises';
 import { ApnsSender } from './apns-sender.js';

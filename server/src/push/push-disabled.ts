@@ -1,7 +1,7 @@
 import type { PushHooks } from '../server.js';
 
 /**
- * The push pipeline before it is built (issue 4): hears every event and does nothing.
+ * No push at all, for a server that only syncs: hears every event and does nothing.
  * Named for what it is so nobody mistakes it for delivery.
  */
 export function pushDisabled(): PushHooks {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { allowedTopics, type Config } from '../config.js';
 import type { PushHooks, ServerParts } from '../server.js';
 import { createPushSender } from './create-push-sender.js';
 import { PushMetrics } from './push-metrics.js';
@@ -15,7 +15,12 @@ export async function pushPipeline(config: Config, log: Logger): Promise<ServerP
   const sender = await createPushSender(config, pushLog);
   return (ctx): PushHooks =>
     new PushScheduler(
-      { offlineGraceMs: config.offlineGraceMs, pushDelayMs: config.pushDelayMs, defaultTopic: config.apnsTopic },
+      {
+        offlineGraceMs: config.offlineGraceMs,
+        pushDelayMs: config.pushDelayMs,
+        defaultTopic: config.apnsTopic,
+        allowedTopics: allowedTopics(config),
+      },
       {
         store: ctx.store,
         sender,

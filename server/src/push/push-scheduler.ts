@@ -1,7 +1,9 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
+import { guarded } from '../guard.js';
 import type { PushHooks } from '../server.js';
-import type { DeviceRecord, OutboxEntry, Store } from '../store/store.js';
+import { isPushable, refuses } from '../store/device-record.js';
+import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import type { PushMetrics } from './push-metrics.js';
 import type { BadgePush, PushSender, SendResult } from './push-sender.js';
@@ -9,10 +11,15 @@ import type { BadgePush, PushSender, SendResult } from './push-sender.js';
 export interface PushSchedulerOptions {
   /** After a disconnect, how long a device still counts as online for the account. */
   readonly offlineGraceMs: number;
-  /** The coalescing window: a device gets at most one push per window (retries aside). */
+  /** The coalescing window: a phone (APNs token) gets at most one push per window (retries aside). */
   readonly pushDelayMs: number;
   /** The configured topic, for devices that registered none. */
   readonly defaultTopic: string | null;
+  /**
+   * [API-9] The topics registrations may name (null: any). A registration stored with a topic
+   * the server is no longer configured for (the settings changed) is not pushed to.
+   */
+  readonly allowedTopics?: ReadonlySet<string> | null;
 }
 
 /**
@@ -51,36 +58,40 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Outbox entries read per wake-up: enough to fill the in-flight window twice. */
 const DUE_BATCH = 64;
 /**
- * Devices the restart sweep checks per turn of the event loop: a few milliseconds of reads
+ * Tokens the restart sweep checks per turn of the event loop: a few milliseconds of reads
  * when nothing is owed, so syncs and ingests keep flowing while a large store is swept.
  */
 const SWEEP_SLICE = 200;
 
 /**
- * Who gets which badge when (SPEC PUSH-1..PUSH-9, invariant 5). A change of an account's
- * counts, a device going offline (after the grace period), a registration or a sign-out
- * queue the device; the push goes out one coalescing window later with the device's total
- * badge as it is then, unless that equals what APNs last accepted, or the device is online
- * for the accounts that changed. The outbox is in the store; on start every pushable device
- * whose badge differs from the delivered one is queued again, so `kill -9` loses no badge.
+ * Who gets which badge when (SPEC PUSH-1..PUSH-10, invariant 5). The phone a push reaches is
+ * an APNs token: every registration (account, device) carrying the token is one phone, which
+ * gets one push per coalescing window with the sum of the badges of those registrations'
+ * accounts (PUSH-10). A change of an account's counts, a registration going offline (after
+ * the grace period), a registration or a sign-out queue the token; the push goes out one
+ * window later with the phone's total badge as it is then, unless that equals what APNs last
+ * accepted for the token, or the phone is online for the accounts that changed. The outbox is
+ * in the store, by token; on start every pushable token whose badge differs from the
+ * delivered one is queued again, so `kill -9` loses no badge.
  */
 export class PushScheduler implements PushHooks {
+  /** Grace timers by account + device: presence is per (account, device). */
   readonly #grace = new Map<string, NodeJS.Timeout>();
-  /** Accounts whose change queued each pending device (not persisted: after a restart, all). */
-  readonly #triggers = new Map<DeviceId, Set<AccountId>>();
-  readonly #inFlight = new Set<DeviceId>();
-  /** Devices whose badge may have changed while their push was in flight. */
-  readonly #dirty = new Set<DeviceId>();
-  readonly #lastSent = new Map<DeviceId, number>();
+  /** Accounts whose change queued each pending token (not persisted: after a restart, all). */
+  readonly #triggers = new Map<string, Set<AccountId>>();
+  readonly #inFlight = new Set<string>();
+  /** Tokens whose badge may have changed while their push was in flight. */
+  readonly #dirty = new Set<string>();
+  readonly #lastSent = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   readonly #sends = new Set<Promise<void>>();
   readonly #now: () => number;
   readonly #writes: PushWrites;
-  /** Outbox writes not yet on disk, by device (null: removed), read before the store. */
-  readonly #stagedOutbox = new Map<DeviceId, Staged<OutboxEntry | null>>();
-  /** Delivered badges not yet on disk (null: cleared). */
-  readonly #stagedDelivered = new Map<DeviceId, Staged<number | null>>();
+  /** Outbox writes not yet on disk, by token (null: removed), read before the store. */
+  readonly #stagedOutbox = new Map<string, Staged<OutboxEntry | null>>();
+  /** Delivered badges not yet on disk, by token (null: cleared). */
+  readonly #stagedDelivered = new Map<string, Staged<number | null>>();
   /** Counts #wake calls: only the latest one's callback arms the timer. */
   #wakeSeq = 0;
 
@@ -92,51 +103,54 @@ export class PushScheduler implements PushHooks {
     this.#writes = deps.writes ?? IMMEDIATE_WRITES;
   }
 
-  /** The device's outbox entry, including writes not yet on disk. */
-  #getPush(device: DeviceId): OutboxEntry | null {
-    const staged = this.#stagedOutbox.get(device);
-    return staged !== undefined ? staged.value : this.deps.store.getPush(device);
+  /** The token's outbox entry, including writes not yet on disk. */
+  #getPush(token: string): OutboxEntry | null {
+    const staged = this.#stagedOutbox.get(token);
+    return staged !== undefined ? staged.value : this.deps.store.getPush(token);
   }
 
-  #getDelivered(device: DeviceId): number | null {
-    const staged = this.#stagedDelivered.get(device);
-    return staged !== undefined ? staged.value : this.deps.store.getDelivered(device);
+  #getDelivered(token: string): number | null {
+    const staged = this.#stagedDelivered.get(token);
+    return staged !== undefined ? staged.value : this.deps.store.getDelivered(token);
   }
 
   /** Stages a value over the store until the write that carries it is on disk. */
-  #stage<V>(map: Map<DeviceId, Staged<V>>, device: DeviceId, value: V, write: () => void): void {
+  #stage<V>(map: Map<string, Staged<V>>, token: string, value: V, write: () => void): void {
     const staged = { value };
-    map.set(device, staged);
+    map.set(token, staged);
     this.#writes.write(write);
     this.#writes.afterWrites(() => {
-      if (map.get(device) === staged) map.delete(device);
+      if (map.get(token) === staged) map.delete(token);
     });
   }
 
   #enqueue(entry: OutboxEntry): void {
     const { store } = this.deps;
-    this.#stage(this.#stagedOutbox, entry.device, entry, () => store.enqueuePush(entry));
+    this.#stage(this.#stagedOutbox, entry.token, entry, () => store.enqueuePush(entry));
   }
 
-  /** Removes the device's entry if it still carries `badge` (a newer value stays). */
-  #remove(device: DeviceId, badge: number): void {
-    const current = this.#getPush(device);
+  /** Removes the token's entry if it still carries `badge` (a newer value stays). */
+  #remove(token: string, badge: number): void {
+    const current = this.#getPush(token);
     if (current === null || current.badge !== badge) return;
     const { store } = this.deps;
-    this.#stage(this.#stagedOutbox, device, null, () => store.removePush(device, badge));
+    this.#stage(this.#stagedOutbox, token, null, () => store.removePush(token, badge));
   }
 
-  #setDelivered(device: DeviceId, badge: number, at: number): void {
+  #setDelivered(token: string, badge: number, at: number): void {
     const { store } = this.deps;
-    this.#stage(this.#stagedDelivered, device, badge, () => store.setDelivered(device, badge, at));
+    this.#stage(this.#stagedDelivered, token, badge, () => store.setDelivered(token, badge, at));
   }
 
   /**
    * [PUSH-8] After a restart every device is offline; once the grace period has let
-   * reconnecting devices come back, queue every device whose badge APNs does not have.
+   * reconnecting devices come back, queue every phone whose badge APNs does not have.
    */
   start(): void {
-    const timer = setTimeout(() => this.#sweep(this.deps.store.pushableDevices(), 0, 0), this.options.offlineGraceMs);
+    const sweep = guarded(this.deps.log, 'push restart sweep', () =>
+      this.#sweep(this.deps.store.pushableTokens(), 0, 0),
+    );
+    const timer = setTimeout(sweep, this.options.offlineGraceMs);
     timer.unref();
     this.#wake();
   }
@@ -144,33 +158,35 @@ export class PushScheduler implements PushHooks {
   /**
    * One slice of the restart sweep, then the next on a later turn of the event loop.
    *
-   * Fix: the sweep queued every pushable device in one go, and #queue writes the outbox (one
-   * fsync'd transaction, ~0.4 ms here), so a restart blocked the event loop ~1 s per 600
-   * devices — syncs, ingests and pushes all waited — and wrote (then removed) an entry even
-   * for a device APNs already had the badge of. Now only a device whose badge differs from
-   * the delivered one (or that has an outbox entry, to revive it if parked) is queued, and
-   * the devices are gone through a slice at a time.
+   * #queue writes the outbox (one fsync'd transaction, ~0.4 ms), so queueing every pushable
+   * token in one go would block the event loop about 1 s per 600 tokens, holding up syncs,
+   * ingests and pushes. So the tokens are gone through a slice at a time, and only a token
+   * whose badge differs from the delivered one (or that has an outbox entry, to revive it if
+   * parked) is queued: a token APNs already has the badge of gets no outbox write at all.
    */
-  #sweep(devices: readonly DeviceId[], from: number, queued: number): void {
+  #sweep(tokens: readonly string[], from: number, queued: number): void {
     if (this.#closed) return;
-    const end = Math.min(devices.length, from + SWEEP_SLICE);
+    const end = Math.min(tokens.length, from + SWEEP_SLICE);
     let more = queued;
-    for (const device of devices.slice(from, end)) {
-      if (this.#getDelivered(device) === this.#badgeOf(device) && this.#getPush(device) === null) continue;
-      this.#queue(device, null, false);
+    for (const token of tokens.slice(from, end)) {
+      const group = this.deps.store.registrationsOfToken(token);
+      if (this.#getDelivered(token) === this.#badgeOf(group) && this.#getPush(token) === null) continue;
+      this.#queue(token, null, false);
       more++;
     }
     this.#wake();
-    if (end < devices.length) {
-      setImmediate(() => this.#sweep(devices, end, more)).unref();
+    if (end < tokens.length) {
+      setImmediate(guarded(this.deps.log, 'push restart sweep', () => this.#sweep(tokens, end, more))).unref();
       return;
     }
-    this.deps.log.info({ devices: devices.length, queued: more }, 'push restart sweep done');
+    this.deps.log.info({ tokens: tokens.length, queued: more }, 'push restart sweep done');
   }
 
   countsCommitted(account: AccountId, _counts: AccountCounts): void {
-    for (const device of this.deps.store.devicesOf(account)) {
-      if (!this.#onlineFor(account, device)) this.#queue(device, account);
+    const { store } = this.deps;
+    for (const device of store.devicesOf(account)) {
+      const token = store.getRegistration(account, device)?.apnsToken ?? null;
+      if (token !== null && !this.#onlineFor(account, device)) this.#queue(token, account);
     }
   }
 
@@ -184,58 +200,95 @@ export class PushScheduler implements PushHooks {
   deviceOffline(account: AccountId, device: DeviceId): void {
     const key = graceKey(account, device);
     clearTimeout(this.#grace.get(key));
-    const timer = setTimeout(() => {
-      this.#grace.delete(key);
-      if (!this.deps.isOnline(account, device)) this.#queue(device, account);
-    }, this.options.offlineGraceMs);
+    const timer = setTimeout(
+      guarded(this.deps.log, 'push grace timer', () => {
+        this.#grace.delete(key);
+        if (this.deps.isOnline(account, device)) return;
+        const token = this.deps.store.getRegistration(account, device)?.apnsToken ?? null;
+        if (token !== null) this.#queue(token, account);
+      }),
+      this.options.offlineGraceMs,
+    );
     timer.unref();
     this.#grace.set(key, timer);
   }
 
-  /** [PUSH-6] A fresh token (or badges back on) has been shown nothing: forget what APNs had. */
-  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean): void {
-    if (fresh) {
-      const { store } = this.deps;
-      this.#stage(this.#stagedDelivered, device, null, () => store.clearDelivered(device));
-    }
-    if (!this.#onlineFor(account, device)) this.#queue(device, account);
+  /**
+   * [PUSH-6] A fresh token (or badges back on) has been shown nothing: forget what APNs had.
+   * [PUSH-10] A registration that moved to another token leaves its old phone: that phone's
+   * total no longer holds the account, so it is queued too.
+   */
+  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null = null): void {
+    const { store } = this.deps;
+    const token = store.getRegistration(account, device)?.apnsToken ?? null;
+    if (previousToken !== null && previousToken !== token) this.#queue(previousToken, account);
+    if (token === null) return;
+    if (fresh) this.#stage(this.#stagedDelivered, token, null, () => store.clearDelivered(token));
+    if (!this.#onlineFor(account, device)) this.#queue(token, account);
   }
 
   deviceSignedOut(account: AccountId, device: DeviceId): void {
-    this.#queue(device, account);
+    const token = this.deps.store.getRegistration(account, device)?.apnsToken ?? null;
+    if (token !== null) this.#queue(token, account);
   }
 
   #onlineFor(account: AccountId, device: DeviceId): boolean {
     return this.#grace.has(graceKey(account, device)) || this.deps.isOnline(account, device);
   }
 
-  #pushable(record: DeviceRecord | null): record is DeviceRecord & { apnsToken: string } {
-    return record !== null && record.apnsToken !== null && record.tokenInvalidReason === null && record.badges;
+  /** Whether the phone is online for the account: one of its registrations in it is (PUSH-3). */
+  #phoneOnlineFor(group: readonly Registration[], account: AccountId): boolean {
+    return group.some((r) => r.account === account && this.#onlineFor(account, r.device));
   }
 
-  /** Current total badge of a device: the sum of its accounts' stored badges. */
-  #badgeOf(device: DeviceId): number {
+  /** A registration APNs may be sent: a valid token, badges on, a topic still configured. */
+  #pushable(r: Registration): r is Registration & { apnsToken: string } {
+    const allowed = this.options.allowedTopics ?? null;
+    return isPushable(r) && (r.topic === null || allowed === null || allowed.has(r.topic));
+  }
+
+  /**
+   * [PUSH-10] A phone's total badge: the sum of the stored badges of the accounts whose
+   * registrations carry its token, are signed in and pushable. An account counts once, however
+   * many of its registrations carry the token.
+   */
+  #badgeOf(group: readonly Registration[]): number {
+    const accounts = new Set<AccountId>();
+    for (const r of group) if (r.signedIn && this.#pushable(r)) accounts.add(r.account);
     let total = 0;
-    for (const badge of this.deps.store.getBadges(this.deps.store.accountsOf(device)).values()) total += badge;
+    for (const badge of this.deps.store.getBadges([...accounts]).values()) total += badge;
     return total;
   }
 
-  /** [PUSH-5] Puts the device in the outbox (once per window), remembering why; `wake: false` leaves the timer to the caller. */
-  #queue(device: DeviceId, account: AccountId | null, wake = true): void {
+  /**
+   * Where a push to the phone goes: the environment and topic of its most recently registered
+   * pushable registration (a token belongs to one app in one environment; the newest
+   * registration says which). Null when no registration may be pushed.
+   */
+  #target(group: readonly Registration[]): (Registration & { apnsToken: string }) | null {
+    let newest: (Registration & { apnsToken: string }) | null = null;
+    for (const r of group) {
+      if (this.#pushable(r) && (newest === null || r.tokenRegisteredAt >= newest.tokenRegisteredAt)) newest = r;
+    }
+    return newest;
+  }
+
+  /** [PUSH-5] Puts the phone in the outbox (once per window), remembering why; `wake: false` leaves the timer to the caller. */
+  #queue(token: string, account: AccountId | null, wake = true): void {
     if (this.#closed) return;
-    const record = this.deps.store.getDevice(device);
-    if (!this.#pushable(record)) return;
-    const triggers = this.#triggers.get(device) ?? new Set<AccountId>();
+    const group = this.deps.store.registrationsOfToken(token);
+    if (this.#target(group) === null) return;
+    const triggers = this.#triggers.get(token) ?? new Set<AccountId>();
     if (account !== null) triggers.add(account);
-    this.#triggers.set(device, triggers);
+    this.#triggers.set(token, triggers);
     const now = this.#now();
-    if (this.#inFlight.has(device)) this.#dirty.add(device);
-    const existing = this.#getPush(device);
-    if (existing !== null && !existing.parked && !this.#inFlight.has(device)) return;
-    const lastSent = this.#lastSent.get(device) ?? Number.NEGATIVE_INFINITY;
+    if (this.#inFlight.has(token)) this.#dirty.add(token);
+    const existing = this.#getPush(token);
+    if (existing !== null && !existing.parked && !this.#inFlight.has(token)) return;
+    const lastSent = this.#lastSent.get(token) ?? Number.NEGATIVE_INFINITY;
     const entry: OutboxEntry = {
-      device,
-      badge: this.#badgeOf(device),
+      token,
+      badge: this.#badgeOf(group),
       changedAt: existing?.changedAt ?? now,
       dueAt: Math.max(now + this.options.pushDelayMs, lastSent + this.options.pushDelayMs),
       attempts: 0,
@@ -252,9 +305,11 @@ export class PushScheduler implements PushHooks {
     // A wake registered earlier may run before writes staged since (a later group commit):
     // only the latest wake, which runs after all of them, reads the outbox and arms the timer.
     const seq = ++this.#wakeSeq;
-    this.#writes.afterWrites(() => {
-      if (seq === this.#wakeSeq) this.#wakeNow();
-    });
+    this.#writes.afterWrites(
+      guarded(this.deps.log, 'push wake', () => {
+        if (seq === this.#wakeSeq) this.#wakeNow();
+      }),
+    );
   }
 
   /** Arms the timer for the earliest due entry that is not in flight. */
@@ -263,18 +318,19 @@ export class PushScheduler implements PushHooks {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#updateDepth();
-    // Fix: an entry being sent stays in the outbox until it settles, so the earliest dueAt
-    // was often one in the past; a 0 ms timer for it found the entry in flight and armed
-    // itself again, a busy loop (with store reads) for as long as APNs took to answer. The
-    // same at MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
+    // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
+    // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
+    // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
+    // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
     const next =
       this.deps.store
         .duePushes(Number.MAX_SAFE_INTEGER, this.#inFlight.size + 1)
-        .find((entry) => !this.#inFlight.has(entry.device))?.dueAt ?? null;
+        .find((entry) => !this.#inFlight.has(entry.token))?.dueAt ?? null;
     if (next === null) return;
     // Node fires a timer longer than 2^31−1 ms at once; a farther entry is looked at again then.
-    this.#timer = setTimeout(() => this.#run(), Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
+    const run = guarded(this.deps.log, 'push timer', () => this.#run());
+    this.#timer = setTimeout(run, Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
     this.#timer.unref();
   }
 
@@ -284,9 +340,9 @@ export class PushScheduler implements PushHooks {
     const now = this.#now();
     for (const entry of this.deps.store.duePushes(now, DUE_BATCH)) {
       if (this.#inFlight.size >= MAX_IN_FLIGHT) break;
-      if (this.#inFlight.has(entry.device)) continue;
+      if (this.#inFlight.has(entry.token)) continue;
       const sending = this.#send(entry).catch((err: unknown) => {
-        this.deps.log.error({ err, device: entry.device }, 'push step failed');
+        this.deps.log.error({ err, token: shortToken(entry.token) }, 'push step failed');
       });
       this.#sends.add(sending);
       void sending.finally(() => this.#sends.delete(sending));
@@ -295,57 +351,62 @@ export class PushScheduler implements PushHooks {
   }
 
   async #send(entry: OutboxEntry): Promise<void> {
-    const { device } = entry;
+    const { token } = entry;
     const { store, metrics } = this.deps;
-    const record = store.getDevice(device);
-    const accounts = store.accountsOf(device);
-    if (!this.#pushable(record)) {
-      this.#remove(device, entry.badge);
-      this.#triggers.delete(device);
+    const group = store.registrationsOfToken(token);
+    const target = this.#target(group);
+    if (target === null) {
+      this.#remove(token, entry.badge);
+      this.#triggers.delete(token);
       return;
     }
-    // [PUSH-3] Online for every account that changed: it counts for itself.
-    const triggers = this.#triggers.get(device);
-    const changed = triggers === undefined || triggers.size === 0 ? accounts : [...triggers];
-    if (changed.length > 0 && changed.every((account) => this.#onlineFor(account, device))) {
-      this.#remove(device, entry.badge);
-      this.#triggers.delete(device);
+    // [PUSH-3] Online for every account that changed: it counts for itself. After a restart
+    // (no triggers), the accounts the phone is signed in to.
+    const triggers = this.#triggers.get(token);
+    const changed =
+      triggers === undefined || triggers.size === 0
+        ? [...new Set(group.filter((r) => r.signedIn).map((r) => r.account))]
+        : [...triggers];
+    if (changed.length > 0 && changed.every((account) => this.#phoneOnlineFor(group, account))) {
+      this.#remove(token, entry.badge);
+      this.#triggers.delete(token);
       metrics.skipped.inc({ reason: 'online' });
       return;
     }
-    const badge = this.#badgeOf(device);
+    const badge = this.#badgeOf(group);
     // [PUSH-6] APNs already has this number.
-    if (this.#getDelivered(device) === badge) {
-      this.#remove(device, entry.badge);
-      this.#triggers.delete(device);
+    if (this.#getDelivered(token) === badge) {
+      this.#remove(token, entry.badge);
+      this.#triggers.delete(token);
       metrics.skipped.inc({ reason: 'unchanged' });
       return;
     }
-    this.#triggers.delete(device);
-    this.#inFlight.add(device);
+    this.#triggers.delete(token);
+    this.#inFlight.add(token);
     const push: BadgePush = {
-      device,
-      apnsToken: record.apnsToken,
-      environment: record.environment,
-      topic: record.topic ?? this.options.defaultTopic ?? '',
+      device: target.device,
+      apnsToken: token,
+      environment: target.environment,
+      topic: target.topic ?? this.options.defaultTopic ?? '',
       badge,
       collapseId: 'badge',
     };
+    const sentAt = this.#now();
     let result: SendResult;
     try {
       result = await this.deps.sender.send(push);
     } finally {
-      this.#inFlight.delete(device);
+      this.#inFlight.delete(token);
     }
-    this.#settle(entry, badge, push.apnsToken, result);
+    this.#settle(entry, badge, { sentAt, environment: target.environment, topic: target.topic }, result);
     this.#wake();
   }
 
-  /** The device again, one window on, with its badge as it is now (counts changed mid-flight). */
+  /** The token again, one window on, with its badge as it is now (counts changed mid-flight). */
   #requeue(entry: OutboxEntry, now: number): void {
     this.#enqueue({
       ...entry,
-      badge: this.#badgeOf(entry.device),
+      badge: this.#badgeOf(this.deps.store.registrationsOfToken(entry.token)),
       attempts: 0,
       parked: false,
       changedAt: now,
@@ -354,37 +415,46 @@ export class PushScheduler implements PushHooks {
   }
 
   /** [PUSH-7] What each answer means for the token, the outbox and the metrics. */
-  #settle(entry: OutboxEntry, badge: number, token: string, result: SendResult): void {
+  #settle(entry: OutboxEntry, badge: number, sent: SentTo, result: SendResult): void {
     const { store, metrics, log } = this.deps;
-    const { device } = entry;
+    const { token } = entry;
     const now = this.#now();
-    const changedMidFlight = this.#dirty.delete(device);
+    const changedMidFlight = this.#dirty.delete(token);
     switch (result.kind) {
       case 'sent':
-        this.#setDelivered(device, badge, now);
-        this.#lastSent.set(device, now);
+        this.#setDelivered(token, badge, now);
+        this.#lastSent.set(token, now);
         if (changedMidFlight) {
           // Counts changed mid-flight: the entry queued meanwhile stays, due one window on.
           this.#requeue(entry, now);
-        } else this.#remove(device, entry.badge);
+        } else this.#remove(token, entry.badge);
         metrics.sent.inc();
         metrics.latency.observe((now - entry.changedAt) / 1000);
         return;
       case 'invalid-token': {
-        const record = store.getDevice(device);
-        // A token registered after the one sent, or re-registered after APNs's 410 timestamp,
-        // is not the one APNs refused.
-        const replaced = record === null || record.apnsToken !== token;
-        const revived =
-          result.timestamp !== undefined && record !== null && record.tokenRegisteredAt > result.timestamp;
-        if (!replaced && !revived) this.#writes.write(() => store.invalidateToken(device, result.reason));
-        if (replaced && changedMidFlight) {
-          // Fix: the registration of the new token queued it while this push was in flight;
-          // removing "our" entry (same badge) dropped that push, so the new token got nothing.
+        // Registrations of this token made after APNs's 410 timestamp, or after the push was
+        // sent, are newer than what APNs refused: they keep the token. So do registrations
+        // naming another environment or topic: APNs judged the pair the push went to, and a
+        // registration that named a wrong topic must not stop the phone's right one.
+        const refusal: TokenRefusal = {
+          reason: result.reason,
+          registeredAtOrBefore: result.timestamp ?? sent.sentAt,
+          environment: sent.environment,
+          topic: sent.topic,
+        };
+        this.#writes.write(() => store.invalidateToken(token, refusal));
+        const group = store.registrationsOfToken(token);
+        const refusedSome = group.some((r) => refuses(refusal, token, r));
+        const left = group.some((r) => this.#pushable(r) && !refuses(refusal, token, r));
+        if (changedMidFlight || (refusedSome && left)) {
+          // A registration (or a change) while the push was in flight queued the token again:
+          // removing "our" entry (same badge) would drop that push. Or the phone has other
+          // registrations to try: the badge goes out through them, one window on. (Each such
+          // retry refuses at least one registration more, so it ends.)
           this.#requeue(entry, now);
-        } else this.#remove(device, entry.badge);
+        } else this.#remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
-        log.info({ device, reason: result.reason, replaced, revived }, 'APNs refused the token');
+        log.info({ token: shortToken(token), reason: result.reason }, 'APNs refused the token');
         return;
       }
       case 'retry': {
@@ -392,29 +462,29 @@ export class PushScheduler implements PushHooks {
         const parked = attempts >= MAX_ATTEMPTS;
         this.#enqueue({
           ...entry,
-          badge: this.#badgeOf(device),
+          badge: this.#badgeOf(store.registrationsOfToken(token)),
           attempts,
           parked,
           dueAt: now + retryDelay(attempts, this.deps.random, result.retryAfterMs ?? 0),
         });
         if (parked) {
           metrics.parked.inc();
-          log.warn({ device, reason: result.reason, attempts }, 'push parked after retries');
+          log.warn({ token: shortToken(token), reason: result.reason, attempts }, 'push parked after retries');
         } else metrics.retried.inc({ reason: result.reason });
         return;
       }
       case 'provider-token':
         log.error(
-          { device, reason: result.reason },
+          { token: shortToken(token), reason: result.reason },
           'APNs rejected the provider token: check the key, key id and team id',
         );
         this.#enqueue({ ...entry, dueAt: now + PROVIDER_KEY_RETRY_MS });
         metrics.failed.inc({ reason: result.reason });
         return;
       case 'failed':
-        this.#remove(device, entry.badge);
+        this.#remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
-        log.warn({ device, reason: result.reason }, 'push failed for good');
+        log.warn({ token: shortToken(token), reason: result.reason }, 'push failed for good');
         return;
     }
   }
@@ -433,6 +503,19 @@ export class PushScheduler implements PushHooks {
     await Promise.allSettled([...this.#sends]);
     await this.deps.sender.close();
   }
+}
+
+/** The first 8 hex digits of an APNs token: enough to tell phones apart in logs, not to push to one. */
+function shortToken(token: string): string {
+  return `${token.slice(0, 8)}…`;
+}
+
+/** Where a push went, for what APNs's answer refers to. */
+interface SentTo {
+  readonly sentAt: number;
+  readonly environment: Registration['environment'];
+  /** The registration's own topic (null: the configured one went). */
+  readonly topic: string | null;
 }
 
 /** A staged value, boxed so that two stagings of the same value are told apart. */

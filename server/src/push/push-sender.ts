@@ -9,8 +9,9 @@ import type { DeviceId } from '@badgesync/shared';
 export const ApnsEnvironment = { production: 'production', sandbox: 'sandbox' } as const;
 export type ApnsEnvironment = (typeof ApnsEnvironment)[keyof typeof ApnsEnvironment];
 
-/** One badge-only push: the device's whole badge, never a delta (APNs may drop or reorder). */
+/** One badge-only push: the phone's whole badge, never a delta (APNs may drop or reorder). */
 export interface BadgePush {
+  /** A device whose registration carries the token (the newest): for logs only. */
   readonly device: DeviceId;
   /** The APNs device token, hex. */
   readonly apnsToken: string;

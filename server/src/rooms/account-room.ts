@@ -11,14 +11,21 @@ import {
   type DocumentBudgets,
   EMPTY_COUNTS,
   SERVER_DEVICE,
+  stateVectorProblem,
   type ThreadId,
   type Verdict,
 } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
+import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import { AwarenessRelay } from '../sync/awareness-relay.js';
+import {
+  type AwarenessBudget,
+  AwarenessRelay,
+  type ClientClaim,
+  DEFAULT_AWARENESS_BUDGET,
+} from '../sync/awareness-relay.js';
 import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
 import type { GroupCommit } from './group-commit.js';
 
@@ -28,6 +35,8 @@ import type { GroupCommit } from './group-commit.js';
  * about it; the log names the account for the operator.
  */
 export class AccountOverBudgetError extends Error {}
+
+const DEFAULT_DOCUMENT_BUDGETS: DocumentBudgets = documentBudgets(loadConfig([], {}));
 
 /** The largest client ID bound to the server, or null when the server never wrote. */
 function serverClientOf(bindings: ReadonlyMap<number, DeviceId>): number | null {
@@ -60,8 +69,10 @@ export interface RoomDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly events: RoomEvents;
-  /** How much one account's document may hold (SPEC BUDGET-1..BUDGET-3). */
-  readonly budgets: DocumentBudgets;
+  /** How much one account's document may hold (SPEC BUDGET-1..BUDGET-3). Default: the settings' defaults. */
+  readonly budgets?: DocumentBudgets;
+  /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
+  readonly awareness?: AwarenessBudget;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -84,8 +95,9 @@ export class AccountRoom {
   readonly tracker: CountsTracker;
   readonly maps: AccountMaps;
   readonly members = new Set<RoomMember>();
-  readonly #awareness = new AwarenessRelay();
+  readonly #awareness: AwarenessRelay;
   readonly #bindings: Map<number, DeviceId>;
+  readonly #budgets: DocumentBudgets;
   /** Client IDs bound per device, for the per-device budget (BUDGET-1). */
   readonly #clientsOf = new Map<DeviceId, number>();
   readonly #online = new Map<DeviceId, number>();
@@ -111,13 +123,14 @@ export class AccountRoom {
      */
     options: { readonly reuseServerClient: boolean } = { reuseServerClient: true },
   ) {
+    this.#budgets = deps.budgets ?? DEFAULT_DOCUMENT_BUDGETS;
     this.#bindings = deps.store.loadBindings(account);
-    if (this.#bindings.size > deps.budgets.clientsPerAccount) {
+    if (this.#bindings.size > this.#budgets.clientsPerAccount) {
       // [BUDGET-5] Stored before the budget held (or the budget was lowered): replaying it could
       // stall every account for seconds to minutes. Refused, not loaded; the data stays.
       deps.metrics.budgetRefusals.inc({ budget: 'clientsPerAccount' });
       deps.log.error(
-        { account, clients: this.#bindings.size, budget: deps.budgets.clientsPerAccount },
+        { account, clients: this.#bindings.size, budget: this.#budgets.clientsPerAccount },
         'account over its client-ID budget is not loaded',
       );
       throw new AccountOverBudgetError(
@@ -131,6 +144,7 @@ export class AccountRoom {
     // Set after the replay: Yjs gives a document a new client ID when a remote update writes
     // under its own.
     const stored = deps.store.loadDoc(account);
+    this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
     this.doc.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
     }, LOADING);
@@ -208,33 +222,92 @@ export class AccountRoom {
     return this.#online.has(device);
   }
 
-  /** Answers a sync step 1 once everything the reply could contain is on disk. */
+  /**
+   * Answers a sync step 1 once everything the reply could contain is on disk. [SYNC-12] A
+   * state vector with a number Yjs cannot use exactly closes the asker with 4400 at once;
+   * a throw while encoding the answer closes only the asker, never the commit's callbacks.
+   */
   answerStep1(member: RoomMember, stateVector: Uint8Array): void {
+    const problem = stateVectorProblem(stateVector);
+    if (problem !== null) {
+      this.deps.log.warn({ account: this.account, device: member.device, detail: problem }, 'state vector refused');
+      member.close(CloseCode.invalidMessage, `malformed state vector: ${problem}`.slice(0, 120));
+      return;
+    }
     this.deps.commit.afterCommit(() => {
       if (!this.members.has(member)) return;
-      member.send(encodeStep2(Y.encodeStateAsUpdate(this.doc, stateVector)));
+      let answer: Uint8Array;
+      try {
+        answer = Y.encodeStateAsUpdate(this.doc, stateVector);
+      } catch (err) {
+        this.deps.log.warn({ account: this.account, device: member.device, err }, 'cannot answer a step 1');
+        member.close(CloseCode.invalidMessage, 'malformed state vector');
+        return;
+      }
+      member.send(encodeStep2(answer));
     });
   }
 
-  /** An awareness update from a member: relayed to every member, the sender included. */
-  receiveAwareness(member: RoomMember, update: Uint8Array): void {
-    const accepted = this.#awareness.apply(member, update);
-    if (accepted !== null) this.#broadcast(encodeAwareness(accepted), null);
+  /**
+   * An awareness update from a member (SPEC SYNC-6, AWARE-1..AWARE-5): what it may announce
+   * is relayed to every member, the sender included. A device announces only under client
+   * IDs bound to it; an unbound one it announces is bound to it (persisted like a write's),
+   * so no other device can take it later, in awareness or in a write.
+   */
+  receiveAwareness(member: RoomMember, update: Uint8Array): ReceiveResult {
+    this.lastActive = Date.now();
+    const result = this.#awareness.apply(member, update, (clientId) => this.#claim(member.device, clientId));
+    if (result.kind !== 'ok') {
+      this.deps.metrics.awarenessRefused.inc({ reason: result.kind === 'malformed' ? 'malformed' : result.budget });
+      this.deps.log.warn({ account: this.account, device: member.device, reason: result.reason }, 'awareness refused');
+      const code = result.kind === 'malformed' ? CloseCode.invalidMessage : CloseCode.messageTooLarge;
+      return { kind: 'refused', code, reason: result.reason.slice(0, 120) };
+    }
+    for (const [reason, count] of result.dropped) this.deps.metrics.awarenessDropped.inc({ reason }, count);
+    for (const clientId of result.claimed) this.#bind(clientId, member.device);
+    if (result.relay !== null) this.#broadcast(encodeAwareness(result.relay), null);
+    return { kind: 'ok' };
   }
 
+  /** Whose `clientId` is, as `device` may use it in awareness ([RULE-13], AWARE-4). */
+  #claim(device: DeviceId, clientId: number): ClientClaim {
+    const owner = this.#bindings.get(clientId);
+    if (owner === device) return 'own';
+    if (owner !== undefined || clientId === this.doc.clientID) return 'foreign';
+    // [BUDGET-1] A claim through awareness binds like a write: not past the client-ID budgets
+    // (the entry is dropped like a foreign one, the connection stays).
+    const { clientsPerDevice, clientsPerAccount } = this.#budgets;
+    if ((this.#clientsOf.get(device) ?? 0) >= clientsPerDevice || this.#bindings.size >= clientsPerAccount) {
+      return 'foreign';
+    }
+    return 'free';
+  }
+
+  /** Answers a query with the states held: encoded once per change, at most the account's budget. */
   queryAwareness(member: RoomMember): void {
     const states = this.#awareness.snapshot();
     if (states !== null) member.send(encodeAwareness(states));
   }
 
-  /** A Yjs update (sync step 2 or update) from a member: checked, applied, persisted, relayed. */
+  /**
+   * A Yjs update (sync step 2 or update) from a member: checked, applied, persisted,
+   * relayed. [SYNC-13] Whatever the update holds, a refusal or a throw closes only its
+   * sender (the session closes it with the returned code).
+   */
   receiveUpdate(member: RoomMember, update: Uint8Array): ReceiveResult {
     this.lastActive = Date.now();
-    const verdict: Verdict = checkUpdate(
-      { doc: this.doc, view: this.tracker, bindings: this.#bindings },
-      member.device,
-      update,
-    );
+    let verdict: Verdict;
+    try {
+      verdict = checkUpdate({ doc: this.doc, view: this.tracker, bindings: this.#bindings }, member.device, update);
+    } catch (err) {
+      // checkUpdate catches everything it can throw; this is the room's own guard.
+      verdict = {
+        kind: 'refuse',
+        code: CloseCode.invalidMessage,
+        reason: 'malformed',
+        detail: `cannot check: ${(err as Error).message}`,
+      };
+    }
     if (verdict.kind === 'refuse') {
       this.deps.metrics.updatesRefused.inc({ reason: verdict.reason });
       this.deps.log.warn(
@@ -251,7 +324,7 @@ export class AccountRoom {
     const budget = checkBudgets(
       {
         doc: this.doc,
-        budgets: this.deps.budgets,
+        budgets: this.#budgets,
         deviceClients: this.#clientsOf.get(member.device) ?? 0,
         accountClients: this.#bindings.size,
       },
@@ -273,19 +346,34 @@ export class AccountRoom {
     return this.#apply(member, update);
   }
 
+  /**
+   * Applies an accepted update. The write rules make a throw here impossible (RULE-14, proved
+   * by shared/test/update-numbers.property.test.ts): Yjs applies what they accept whole. Should
+   * Yjs throw all the same, the sender is closed with 4400 so it does not resend it. When the
+   * throw changed nothing — Yjs reports every struct it added or deleted as an 'update' from
+   * the transaction's cleanup, which runs even after a throw, so nothing staged means nothing
+   * changed — the room keeps serving everyone else. Only a partial apply, which leaves memory
+   * ahead of the disk, drops the document and the other connections (1013) to reload it.
+   */
   #apply(member: RoomMember, update: Uint8Array): ReceiveResult {
     this.#staged = [];
     try {
       Y.applyUpdate(this.doc, update, member);
     } catch (err) {
+      const staged = this.#staged;
       this.#staged = null;
-      this.#poison(`applying an accepted update threw: ${(err as Error).message}`);
+      this.doc.store.pendingStructs = null;
+      this.doc.store.pendingDs = null;
+      const why = `applying an accepted update threw: ${(err as Error).message}`;
+      if (staged.length > 0) this.#poison(why, member);
+      else this.deps.log.error({ account: this.account, device: member.device, why }, 'update refused after check');
+      this.deps.metrics.updatesRefused.inc({ reason: 'malformed' });
       return { kind: 'refused', code: CloseCode.invalidMessage, reason: 'malformed: the update could not be applied' };
     }
     const store = this.doc.store;
     if (store.pendingStructs !== null || store.pendingDs !== null) {
       // The write rules let through an update Yjs could not place: never keep it pending,
-      // or Yjs would apply it later to whatever arrives (DESIGN "Checking updates").
+      // or Yjs would apply it later to whatever arrives (docs/SPEC.md "Checking updates").
       store.pendingStructs = null;
       store.pendingDs = null;
       this.deps.log.error({ account: this.account, device: member.device }, 'accepted update left pending parts');
@@ -337,11 +425,16 @@ export class AccountRoom {
     for (const member of this.members) if (member !== except) member.send(message);
   }
 
-  /** Memory may no longer match the disk: drop every connection; the next use reloads. */
-  #poison(why: string): void {
+  /**
+   * Memory may no longer match the disk: drop every connection but `sender` (closed by its
+   * session with 4400); the next use reloads.
+   */
+  #poison(why: string, sender: RoomMember): void {
     this.#poisoned = true;
     this.deps.log.error({ account: this.account, why }, 'account document reloads from disk');
-    for (const member of [...this.members]) member.close(CloseCode.tryAgainLater, 'reloading the account');
+    for (const member of [...this.members]) {
+      if (member !== sender) member.close(CloseCode.tryAgainLater, 'reloading the account');
+    }
   }
 
   /** Writes a snapshot in place of the log; only when every write of this room is on disk. */

@@ -29,6 +29,15 @@ export class GroupCommit {
     private readonly metrics: Metrics,
     /** A failed commit leaves memory ahead of disk: the process must stop (SPEC STORE-11). */
     private readonly onFatal: (err: unknown) => void,
+    /**
+     * [EDGE-1] A callback (a relay, an answer, a push wake) that throws: reported here, and
+     * the callbacks after it still run, or their requests would wait forever. By default it
+     * is rethrown on its own, as an uncaught exception.
+     */
+    private readonly onCallbackError: (err: unknown) => void = (err) =>
+      queueMicrotask(() => {
+        throw err;
+      }),
   ) {}
 
   static #empty(): Mutable<WriteBatch> {
@@ -122,6 +131,12 @@ export class GroupCommit {
     }
     stop();
     this.metrics.storeBatchUpdates.observe(batch.updates.length);
-    for (const callback of callbacks) callback();
+    for (const callback of callbacks) {
+      try {
+        callback();
+      } catch (err) {
+        this.onCallbackError(err);
+      }
+    }
   }
 }

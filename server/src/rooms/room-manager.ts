@@ -1,4 +1,5 @@
 import type { AccountId } from '@badgesync/shared';
+import { guarded } from '../guard.js';
 import { AccountOverBudgetError, AccountRoom, type RoomDeps } from './account-room.js';
 
 /**
@@ -42,7 +43,10 @@ export class RoomManager {
     private readonly deps: RoomDeps,
     private readonly maxLoaded: number,
   ) {
-    this.#timer = setInterval(() => this.sweep(Date.now()), UNLOAD_SWEEP_MS);
+    this.#timer = setInterval(
+      guarded(deps.log, 'room sweep', () => this.sweep(Date.now())),
+      UNLOAD_SWEEP_MS,
+    );
     this.#timer.unref();
   }
 

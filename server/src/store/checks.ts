@@ -1,5 +1,5 @@
 /**
- * Shape checks on what the store is given to keep (SPEC STORE-1, STORE-7, STORE-8), shared
+ * Shape checks on what the store is given to keep (SPEC STORE-1, STORE-7, STORE-8, STORE-14), shared
  * by every store so they refuse the same input. They guard what reaches disk, where a bad
  * value stays forever; request bodies are validated at the HTTP boundary and the document's
  * write rules upstream (shared/ write-rules). A failed check throws a TypeError naming the
@@ -21,7 +21,7 @@ function isCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
-function checkId(value: unknown, where: string): void {
+export function checkId(value: unknown, where: string): void {
   if (!isValidId(value)) fail(where, `is not a valid ID: ${JSON.stringify(value)?.slice(0, 140)}`);
 }
 
@@ -84,9 +84,24 @@ export function checkDevice(device: unknown): void {
   checkId(device, 'device');
 }
 
+/**
+ * APNs tokens are hex (32 bytes today); Apple says not to assume their length, and the API
+ * accepts up to 200 digits, so the store bounds them at 400 — a bound only there to keep
+ * garbage out of the keys of the outbox and the delivered badges.
+ */
+const TOKEN_PATTERN = /^[0-9a-f]{1,400}$/;
+
+/** A stored APNs token: lower-case hex (normalizeApnsToken), as the outbox and delivered badges key it. */
+export function checkToken(token: unknown, where = 'token'): void {
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) fail(where, 'must be a lower-case hex APNs token');
+}
+
 export function checkDevicePatch(patch: DevicePatch): void {
-  if (patch.apnsToken !== undefined && (typeof patch.apnsToken !== 'string' || patch.apnsToken.length === 0)) {
-    fail('apnsToken', 'must be a non-empty string');
+  if (
+    patch.apnsToken !== undefined &&
+    (typeof patch.apnsToken !== 'string' || !/^[0-9a-fA-F]{1,400}$/.test(patch.apnsToken))
+  ) {
+    fail('apnsToken', 'must be a non-empty hex string');
   }
   if (patch.environment !== undefined && !ENVIRONMENTS.has(patch.environment)) {
     fail('environment', "must be 'production' or 'sandbox'");
@@ -96,7 +111,7 @@ export function checkDevicePatch(patch: DevicePatch): void {
 }
 
 export function checkOutboxEntry(entry: OutboxEntry): void {
-  checkId(entry.device, 'outbox device');
+  checkToken(entry.token, 'outbox token');
   if (!isCount(entry.badge)) fail('outbox badge', 'must be a non-negative integer');
   if (!isCount(entry.attempts)) fail('outbox attempts', 'must be a non-negative integer');
   if (!Number.isSafeInteger(entry.changedAt)) fail('outbox changedAt', 'must be an integer time in ms');
@@ -104,8 +119,8 @@ export function checkOutboxEntry(entry: OutboxEntry): void {
   if (typeof entry.parked !== 'boolean') fail('outbox parked', 'must be a boolean');
 }
 
-export function checkDelivered(device: unknown, badge: unknown, at: unknown): void {
-  checkId(device, 'device');
+export function checkDelivered(token: unknown, badge: unknown, at: unknown): void {
+  checkToken(token);
   if (!isCount(badge)) fail('delivered badge', 'must be a non-negative integer');
   if (!Number.isSafeInteger(at)) fail('delivered at', 'must be an integer time in ms');
 }

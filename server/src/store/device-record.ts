@@ -1,11 +1,11 @@
 /**
- * How a registration (PUT /v1/accounts/{a}/devices/{d}) changes a device record (SPEC
- * STORE-7); one function, so every store merges alike.
+ * How a registration (PUT /v1/accounts/{a}/devices/{d}) changes the push registration of one
+ * device in one account (SPEC STORE-7, STORE-14); one function, so every store merges alike.
  */
-import type { DeviceId } from '@badgesync/shared';
-import type { DevicePatch, DeviceRecord } from './store.js';
+import type { AccountId, DeviceId } from '@badgesync/shared';
+import type { DevicePatch, Registration, TokenRefusal } from './store.js';
 
-/** What a device has before any registration set a field. */
+/** What a registration has before any PUT set a field. */
 export const DEVICE_DEFAULTS = {
   environment: 'production',
   badges: true,
@@ -19,18 +19,21 @@ export function normalizeApnsToken(token: string): string {
 }
 
 /**
- * The record after applying `patch` at `now`. Omitted fields keep their value. Any token in
- * the patch, new or the same as before, counts as a registration: it sets tokenRegisteredAt
- * and clears tokenInvalidReason, since a registration newer than a 410 revives the token.
+ * The registration after applying `patch` at `now`; it is signed in. Omitted fields keep
+ * their value. Any token in the patch, new or the same as before, counts as a registration:
+ * it sets tokenRegisteredAt and clears tokenInvalidReason, since a registration newer than a
+ * 410 revives the token.
  */
-export function mergeDevice(
+export function mergeRegistration(
+  account: AccountId,
   device: DeviceId,
-  existing: DeviceRecord | null,
+  existing: Registration | null,
   patch: DevicePatch,
   now: number,
-): DeviceRecord {
+): Registration {
   const registered = patch.apnsToken !== undefined;
   return {
+    account,
     device,
     apnsToken: registered ? normalizeApnsToken(patch.apnsToken) : (existing?.apnsToken ?? null),
     environment: patch.environment ?? existing?.environment ?? DEVICE_DEFAULTS.environment,
@@ -38,5 +41,25 @@ export function mergeDevice(
     badges: patch.badges ?? existing?.badges ?? DEVICE_DEFAULTS.badges,
     tokenRegisteredAt: registered ? now : (existing?.tokenRegisteredAt ?? DEVICE_DEFAULTS.tokenRegisteredAt),
     tokenInvalidReason: registered ? null : (existing?.tokenInvalidReason ?? null),
+    signedIn: true,
   };
+}
+
+/**
+ * Whether APNs's refusal of `token` applies to this registration: it carries the token for
+ * the environment and topic the push went to, registered no later than the refusal's bound.
+ * (A store's SQL says the same; the scheduler asks it of registrations not yet on disk.)
+ */
+export function refuses(refusal: TokenRefusal, token: string, registration: Registration): boolean {
+  return (
+    registration.apnsToken === token &&
+    registration.tokenRegisteredAt <= refusal.registeredAtOrBefore &&
+    registration.environment === refusal.environment &&
+    registration.topic === refusal.topic
+  );
+}
+
+/** Whether APNs may be sent this registration's token: a token not invalidated, badges on. */
+export function isPushable(registration: Registration): registration is Registration & { apnsToken: string } {
+  return registration.apnsToken !== null && registration.tokenInvalidReason === null && registration.badges;
 }

@@ -1,13 +1,14 @@
 /** The store subsystem: the contract (store.ts) and its two implementations. */
-export { DEVICE_DEFAULTS, normalizeApnsToken } from './device-record.js';
+export { DEVICE_DEFAULTS, isPushable, normalizeApnsToken } from './device-record.js';
 export { MemoryStore } from './memory-store.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from './migrations.js';
 export { BUSY_TIMEOUT_MS, type SqliteSettings, SqliteStore } from './sqlite-store.js';
 export type {
   DevicePatch,
-  DeviceRecord,
   OutboxEntry,
+  Registration,
   Store,
   StoredDoc,
+  TokenRefusal,
   WriteBatch,
 } from './store.js';

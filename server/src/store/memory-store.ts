@@ -4,9 +4,17 @@
  * so a caller can no more change stored data through a buffer than it could on disk.
  */
 import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
-import { checkBatch, checkDelivered, checkDevice, checkDevicePatch, checkOutboxEntry, checkTime } from './checks.js';
-import { mergeDevice } from './device-record.js';
-import type { DevicePatch, DeviceRecord, OutboxEntry, Store, StoredDoc, WriteBatch } from './store.js';
+import {
+  checkBatch,
+  checkDelivered,
+  checkDevice,
+  checkDevicePatch,
+  checkId,
+  checkOutboxEntry,
+  checkTime,
+} from './checks.js';
+import { isPushable, mergeRegistration, refuses } from './device-record.js';
+import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRefusal, WriteBatch } from './store.js';
 
 interface LogEntry {
   readonly id: number;
@@ -36,13 +44,30 @@ function getOrAdd<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   return value;
 }
 
-function revocationKey(account: AccountId, device: DeviceId): string {
+function pairKey(account: AccountId, device: DeviceId): string {
   return `${account}\u0000${device}`;
 }
 
-function byDueThenDevice(a: OutboxEntry, b: OutboxEntry): number {
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byDueThenToken(a: OutboxEntry, b: OutboxEntry): number {
   if (a.dueAt !== b.dueAt) return a.dueAt - b.dueAt;
-  return a.device < b.device ? -1 : a.device > b.device ? 1 : 0;
+  return compare(a.token, b.token);
+}
+
+function byAccountThenDevice(a: Registration, b: Registration): number {
+  return compare(a.account, b.account) || compare(a.device, b.device);
+}
+
+/** A copy of `map` (values copied by `copy`) and the function that puts it back in place. */
+function saved<K, V>(map: Map<K, V>, copy: (value: V) => V = (value) => value): () => void {
+  const entries = [...map].map(([key, value]) => [key, copy(value)] as const);
+  return () => {
+    map.clear();
+    for (const [key, value] of entries) map.set(key, value);
+  };
 }
 
 export class MemoryStore implements Store {
@@ -54,10 +79,11 @@ export class MemoryStore implements Store {
   readonly #bindings = new Map<AccountId, Map<number, DeviceId>>();
   readonly #counts = new Map<AccountId, AccountCounts>();
   readonly #idempotency = new Map<AccountId, Map<string, { readonly response: string; readonly at: number }>>();
-  readonly #devices = new Map<DeviceId, DeviceRecord>();
-  readonly #memberships = new Map<AccountId, Set<DeviceId>>();
-  readonly #delivered = new Map<DeviceId, number>();
-  readonly #outbox = new Map<DeviceId, OutboxEntry>();
+  /** Registrations by account + NUL + device. */
+  readonly #registrations = new Map<string, Registration>();
+  /** By APNs token. */
+  readonly #delivered = new Map<string, number>();
+  readonly #outbox = new Map<string, OutboxEntry>();
   readonly #meta = new Map<string, string>();
   readonly #revocations = new Map<string, number>();
 
@@ -66,12 +92,44 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * Runs `work`. Unlike SQLite, a throw inside it does not undo the calls made before it:
-   * callers (group commit) only put calls in it that have been checked already.
+   * [STORE-13] Runs `work`; a throw inside it undoes every call made in it, then reaches the
+   * caller, as SQLite's rollback does. A nested transaction is a savepoint: its throw undoes
+   * its own calls only, and the outer one goes on if it catches the throw.
    */
   transaction(work: () => void): void {
     this.#open();
-    work();
+    const rollback = this.#savepoint();
+    try {
+      work();
+    } catch (err) {
+      rollback();
+      throw err;
+    }
+  }
+
+  /**
+   * Copies of every field a call can change, deep enough to put them back: stored values
+   * are never changed in place (each write sets a new one), only the maps, sets and log
+   * arrays that hold them. A field added to this class belongs here too.
+   */
+  #savepoint(): () => void {
+    const lastLogId = this.#lastLogId;
+    const restores = [
+      saved(this.#logs, (log) => [...log]),
+      saved(this.#snapshots),
+      saved(this.#bindings, (bound) => new Map(bound)),
+      saved(this.#counts),
+      saved(this.#idempotency, (answers) => new Map(answers)),
+      saved(this.#registrations),
+      saved(this.#delivered),
+      saved(this.#outbox),
+      saved(this.#meta),
+      saved(this.#revocations),
+    ];
+    return () => {
+      this.#lastLogId = lastLogId;
+      for (const restore of restores) restore();
+    };
   }
 
   commit(batch: WriteBatch): void {
@@ -180,97 +238,101 @@ export class MemoryStore implements Store {
     return purged;
   }
 
-  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord {
+  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): Registration {
     this.#open();
+    checkId(account, 'account');
     checkDevice(device);
     checkDevicePatch(patch);
     checkTime(now, 'now');
-    const next = mergeDevice(device, this.#devices.get(device) ?? null, patch, now);
-    this.#devices.set(device, next);
-    getOrAdd(this.#memberships, account, () => new Set()).add(device);
-    this.#revocations.delete(revocationKey(account, device));
-    return next;
+    const key = pairKey(account, device);
+    const next = mergeRegistration(account, device, this.#registrations.get(key) ?? null, patch, now);
+    this.#registrations.set(key, next);
+    return { ...next };
   }
 
   signOut(account: AccountId, device: DeviceId, now: number): boolean {
     this.#open();
     checkTime(now, 'now');
-    this.#revocations.set(revocationKey(account, device), now);
-    const members = this.#memberships.get(account);
-    if (members === undefined || !members.delete(device)) return false;
-    if (members.size === 0) this.#memberships.delete(account);
+    const key = pairKey(account, device);
+    // Kept past a later sign-in: tokens issued before it never open again (SPEC AUTH-8).
+    this.#revocations.set(key, now);
+    const registration = this.#registrations.get(key);
+    if (registration === undefined || !registration.signedIn) return false;
+    this.#registrations.set(key, { ...registration, signedIn: false });
     return true;
   }
 
   revokedAt(account: AccountId, device: DeviceId): number | null {
     this.#open();
-    return this.#revocations.get(revocationKey(account, device)) ?? null;
+    return this.#revocations.get(pairKey(account, device)) ?? null;
   }
 
-  getDevice(device: DeviceId): DeviceRecord | null {
+  getRegistration(account: AccountId, device: DeviceId): Registration | null {
     this.#open();
-    const record = this.#devices.get(device);
-    return record === undefined ? null : { ...record };
+    const registration = this.#registrations.get(pairKey(account, device));
+    return registration === undefined ? null : { ...registration };
   }
 
   devicesOf(account: AccountId): DeviceId[] {
     this.#open();
-    return [...(this.#memberships.get(account) ?? [])].sort();
-  }
-
-  accountsOf(device: DeviceId): AccountId[] {
-    this.#open();
-    const accounts: AccountId[] = [];
-    for (const [account, members] of this.#memberships) if (members.has(device)) accounts.push(account);
-    return accounts.sort();
-  }
-
-  pushableDevices(): DeviceId[] {
-    this.#open();
     const devices: DeviceId[] = [];
-    for (const record of this.#devices.values()) {
-      if (record.apnsToken !== null && record.tokenInvalidReason === null && record.badges) devices.push(record.device);
+    for (const r of this.#registrations.values()) if (r.account === account && r.signedIn) devices.push(r.device);
+    return devices.sort(compare);
+  }
+
+  registrationsOfToken(token: string): Registration[] {
+    this.#open();
+    return [...this.#registrations.values()]
+      .filter((r) => r.apnsToken === token)
+      .sort(byAccountThenDevice)
+      .map((r) => ({ ...r }));
+  }
+
+  pushableTokens(): string[] {
+    this.#open();
+    const tokens = new Set<string>();
+    for (const r of this.#registrations.values()) if (isPushable(r)) tokens.add(r.apnsToken);
+    return [...tokens].sort(compare);
+  }
+
+  invalidateToken(token: string, refusal: TokenRefusal): void {
+    this.#open();
+    for (const [key, r] of this.#registrations) {
+      if (refuses(refusal, token, r)) this.#registrations.set(key, { ...r, tokenInvalidReason: refusal.reason });
     }
-    return devices.sort();
   }
 
-  invalidateToken(device: DeviceId, reason: string): void {
+  getDelivered(token: string): number | null {
     this.#open();
-    const record = this.#devices.get(device);
-    if (record !== undefined) this.#devices.set(device, { ...record, tokenInvalidReason: reason });
+    return this.#delivered.get(token) ?? null;
   }
 
-  getDelivered(device: DeviceId): number | null {
+  clearDelivered(token: string): void {
     this.#open();
-    return this.#delivered.get(device) ?? null;
+    this.#delivered.delete(token);
   }
 
-  clearDelivered(device: DeviceId): void {
+  setDelivered(token: string, badge: number, at: number): void {
     this.#open();
-    this.#delivered.delete(device);
-  }
-
-  setDelivered(device: DeviceId, badge: number, at: number): void {
-    this.#open();
-    checkDelivered(device, badge, at);
-    this.#delivered.set(device, badge);
+    checkDelivered(token, badge, at);
+    this.#delivered.set(token, badge);
   }
 
   enqueuePush(entry: OutboxEntry): void {
     this.#open();
     checkOutboxEntry(entry);
-    this.#outbox.set(entry.device, { ...entry });
+    this.#outbox.set(entry.token, { ...entry });
   }
 
-  getPush(device: DeviceId): OutboxEntry | null {
+  getPush(token: string): OutboxEntry | null {
     this.#open();
-    const entry = this.#outbox.get(device);
+    const entry = this.#outbox.get(token);
     return entry === undefined ? null : { ...entry };
   }
 
-  removePush(device: DeviceId, badge: number): void {
+  removePush(token: string, badge: number): void {
     this.#open();
-    if (this.#outbox.get(device)?.badge === badge) this.#outbox.delete(device);
+    if (this.#outbox.get(token)?.badge === badge) this.#outbox.delete(token);
   }
 
   duePushes(now: number, limit: number): OutboxEntry[] {
@@ -278,7 +340,7 @@ export class MemoryStore implements Store {
     if (!(limit >= 1)) return [];
     return [...this.#outbox.values()]
       .filter((entry) => !entry.parked && entry.dueAt <= now)
-      .sort(byDueThenDevice)
+      .sort(byDueThenToken)
       .slice(0, Math.floor(limit))
       .map((entry) => ({ ...entry }));
   }

@@ -108,7 +108,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'revocations',
     // When a device was signed out of an account: its tokens issued at or before that
-    // moment no longer open a sync connection nor call the device routes (SPEC AUTH-6).
+    // moment no longer open a sync connection nor call the device routes (SPEC AUTH-8).
     sql: `
       CREATE TABLE revocations (
         account    TEXT NOT NULL,
@@ -120,6 +120,82 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'push registrations per account and device; outbox and delivered badges per token',
+    // A device record was global by device ID: a device token for one account could change the
+    // APNs token every other account of that device pushed to. Each (account, device) now has
+    // its own registration (a sign-out keeps it, signed out, so its phone's badge can still be
+    // cleared), and the phone a push reaches is the APNs token: the outbox and the delivered
+    // badges are keyed by it (SPEC STORE-14, PUSH-10).
+    //
+    // Conversion: a membership becomes a signed-in registration with its device's fields; a
+    // sign-out (revocation) without a membership becomes a signed-out one. Outbox entries and
+    // delivered badges move to their device's token; devices sharing a token merge into one
+    // entry (due at the earliest), and a delivered badge is kept only where they agreed (else
+    // the phone is pushed its badge again, which is never wrong).
+    sql: `
+      CREATE TABLE registrations (
+        account              TEXT NOT NULL,
+        device               TEXT NOT NULL,
+        apns_token           TEXT,
+        environment          TEXT NOT NULL CHECK (environment IN ('production', 'sandbox')),
+        topic                TEXT,
+        badges               INTEGER NOT NULL CHECK (badges IN (0, 1)),
+        token_registered_at  INTEGER NOT NULL,
+        token_invalid_reason TEXT,
+        signed_in            INTEGER NOT NULL CHECK (signed_in IN (0, 1)),
+        PRIMARY KEY (account, device)
+      ) WITHOUT ROWID;
+      CREATE INDEX registrations_token ON registrations (apns_token) WHERE apns_token IS NOT NULL;
+      -- Devices of an account (countsCommitted) read signed-in rows by account: the primary key.
+
+      INSERT INTO registrations
+        SELECT m.account, d.device, d.apns_token, d.environment, d.topic, d.badges,
+               d.token_registered_at, d.token_invalid_reason, 1
+        FROM memberships m JOIN devices d ON d.device = m.device;
+      INSERT INTO registrations
+        SELECT r.account, d.device, d.apns_token, d.environment, d.topic, d.badges,
+               d.token_registered_at, d.token_invalid_reason, 0
+        FROM revocations r JOIN devices d ON d.device = r.device
+        WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.account = r.account AND m.device = r.device);
+
+      CREATE TABLE delivered_by_token (
+        token TEXT PRIMARY KEY,
+        badge INTEGER NOT NULL CHECK (badge >= 0),
+        at    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO delivered_by_token
+        SELECT d.apns_token, MAX(x.badge), MAX(x.at)
+        FROM delivered x JOIN devices d ON d.device = x.device
+        WHERE d.apns_token IS NOT NULL
+        GROUP BY d.apns_token
+        HAVING COUNT(DISTINCT x.badge) = 1;
+
+      CREATE TABLE outbox_by_token (
+        token      TEXT PRIMARY KEY,
+        badge      INTEGER NOT NULL CHECK (badge >= 0),
+        changed_at INTEGER NOT NULL,
+        due_at     INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL CHECK (attempts >= 0),
+        parked     INTEGER NOT NULL CHECK (parked IN (0, 1))
+      ) WITHOUT ROWID;
+      INSERT INTO outbox_by_token
+        SELECT d.apns_token, MAX(o.badge), MIN(o.changed_at), MIN(o.due_at), MIN(o.attempts), MIN(o.parked)
+        FROM outbox o JOIN devices d ON d.device = o.device
+        WHERE d.apns_token IS NOT NULL
+        GROUP BY d.apns_token;
+
+      DROP TABLE outbox;
+      DROP TABLE delivered;
+      DROP TABLE memberships;
+      DROP TABLE devices;
+      ALTER TABLE delivered_by_token RENAME TO delivered;
+      ALTER TABLE outbox_by_token RENAME TO outbox;
+      -- Partial: the sender only ever scans entries that are not parked.
+      CREATE INDEX outbox_due ON outbox (due_at) WHERE parked = 0;
+    `,
+  },
+  {
+    version: 4,
     name: 'counts by thread',
     // Counts were one row per account with every thread's unread and the muted list as JSON,
     // rewritten whole on every change: 100,000 mutes made each change write megabytes. One

@@ -16,7 +16,8 @@ export interface BindingRow {
   readonly client_id: number;
   readonly device: string;
 }
-export interface DeviceRow {
+export interface RegistrationRow {
+  readonly account: string;
   readonly device: string;
   readonly apns_token: string | null;
   readonly environment: string;
@@ -24,9 +25,10 @@ export interface DeviceRow {
   readonly badges: number;
   readonly token_registered_at: number;
   readonly token_invalid_reason: string | null;
+  readonly signed_in: number;
 }
 export interface OutboxRow {
-  readonly device: string;
+  readonly token: string;
   readonly badge: number;
   readonly changed_at: number;
   readonly due_at: number;
@@ -36,6 +38,7 @@ export interface OutboxRow {
 
 type Db = BetterSqlite3.Database;
 
+/** @internal Only SqliteStore uses these; the published types leave them out. */
 export function prepareStatements(db: Db) {
   return {
     // STORE-1 commit
@@ -97,58 +100,63 @@ export function prepareStatements(db: Db) {
     ),
     purgeIdempotent: db.prepare<[number]>('DELETE FROM idempotency WHERE at < ?'),
 
-    // STORE-7 devices
-    device: db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE device = ?'),
-    putDevice: db.prepare<[string, string | null, string, string | null, number, number, string | null]>(
-      `INSERT INTO devices (device, apns_token, environment, topic, badges, token_registered_at, token_invalid_reason)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device) DO UPDATE SET
+    // STORE-7, STORE-14 registrations
+    registration: db.prepare<[string, string], RegistrationRow>(
+      'SELECT * FROM registrations WHERE account = ? AND device = ?',
+    ),
+    putRegistration: db.prepare<[string, string, string | null, string, string | null, number, number, string | null]>(
+      `INSERT INTO registrations (account, device, apns_token, environment, topic, badges, token_registered_at,
+                                  token_invalid_reason, signed_in)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+       ON CONFLICT (account, device) DO UPDATE SET
          apns_token = excluded.apns_token, environment = excluded.environment, topic = excluded.topic,
          badges = excluded.badges, token_registered_at = excluded.token_registered_at,
-         token_invalid_reason = excluded.token_invalid_reason`,
+         token_invalid_reason = excluded.token_invalid_reason, signed_in = 1`,
     ),
-    signIn: db.prepare<[string, string]>(
-      'INSERT INTO memberships (account, device) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    signOut: db.prepare<[string, string]>(
+      'UPDATE registrations SET signed_in = 0 WHERE account = ? AND device = ? AND signed_in = 1',
     ),
-    signOut: db.prepare<[string, string]>('DELETE FROM memberships WHERE account = ? AND device = ?'),
     revoke: db.prepare<[string, string, number]>(
       'INSERT INTO revocations (account, device, revoked_at) VALUES (?, ?, ?) ' +
         'ON CONFLICT (account, device) DO UPDATE SET revoked_at = excluded.revoked_at',
     ),
-    unrevoke: db.prepare<[string, string]>('DELETE FROM revocations WHERE account = ? AND device = ?'),
     revokedAt: db.prepare<[string, string], { revoked_at: number }>(
       'SELECT revoked_at FROM revocations WHERE account = ? AND device = ?',
     ),
     devicesOf: db.prepare<[string], { device: string }>(
-      'SELECT device FROM memberships WHERE account = ? ORDER BY device',
+      'SELECT device FROM registrations WHERE account = ? AND signed_in = 1 ORDER BY device',
     ),
-    accountsOf: db.prepare<[string], { account: string }>(
-      'SELECT account FROM memberships WHERE device = ? ORDER BY account',
+    registrationsOfToken: db.prepare<[string], RegistrationRow>(
+      'SELECT * FROM registrations WHERE apns_token = ? ORDER BY account, device',
     ),
-    pushableDevices: db.prepare<[], { device: string }>(
-      `SELECT device FROM devices
-       WHERE apns_token IS NOT NULL AND token_invalid_reason IS NULL AND badges = 1 ORDER BY device`,
+    pushableTokens: db.prepare<[], { apns_token: string }>(
+      `SELECT DISTINCT apns_token FROM registrations
+       WHERE apns_token IS NOT NULL AND token_invalid_reason IS NULL AND badges = 1 ORDER BY apns_token`,
     ),
-    invalidateToken: db.prepare<[string, string]>('UPDATE devices SET token_invalid_reason = ? WHERE device = ?'),
+    // `topic IS ?`: a null topic (the configured one) matches null.
+    invalidateToken: db.prepare<[string, string, number, string, string | null]>(
+      `UPDATE registrations SET token_invalid_reason = ?
+       WHERE apns_token = ? AND token_registered_at <= ? AND environment = ? AND topic IS ?`,
+    ),
 
-    // STORE-8 push state
-    delivered: db.prepare<[string], { badge: number }>('SELECT badge FROM delivered WHERE device = ?'),
-    clearDelivered: db.prepare<[string]>('DELETE FROM delivered WHERE device = ?'),
+    // STORE-8 push state, by APNs token
+    delivered: db.prepare<[string], { badge: number }>('SELECT badge FROM delivered WHERE token = ?'),
+    clearDelivered: db.prepare<[string]>('DELETE FROM delivered WHERE token = ?'),
     setDelivered: db.prepare<[string, number, number]>(
-      `INSERT INTO delivered (device, badge, at) VALUES (?, ?, ?)
-       ON CONFLICT (device) DO UPDATE SET badge = excluded.badge, at = excluded.at`,
+      `INSERT INTO delivered (token, badge, at) VALUES (?, ?, ?)
+       ON CONFLICT (token) DO UPDATE SET badge = excluded.badge, at = excluded.at`,
     ),
     enqueuePush: db.prepare<[string, number, number, number, number, number]>(
-      `INSERT INTO outbox (device, badge, changed_at, due_at, attempts, parked) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device) DO UPDATE SET
+      `INSERT INTO outbox (token, badge, changed_at, due_at, attempts, parked) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (token) DO UPDATE SET
          badge = excluded.badge, changed_at = excluded.changed_at, due_at = excluded.due_at,
          attempts = excluded.attempts, parked = excluded.parked`,
     ),
-    push: db.prepare<[string], OutboxRow>('SELECT * FROM outbox WHERE device = ?'),
-    removePush: db.prepare<[string, number]>('DELETE FROM outbox WHERE device = ? AND badge = ?'),
+    push: db.prepare<[string], OutboxRow>('SELECT * FROM outbox WHERE token = ?'),
+    removePush: db.prepare<[string, number]>('DELETE FROM outbox WHERE token = ? AND badge = ?'),
     // `parked = 0` spelled out so SQLite picks the partial index outbox_due.
     duePushes: db.prepare<[number, number], OutboxRow>(
-      'SELECT * FROM outbox WHERE parked = 0 AND due_at <= ? ORDER BY due_at, device LIMIT ?',
+      'SELECT * FROM outbox WHERE parked = 0 AND due_at <= ? ORDER BY due_at, token LIMIT ?',
     ),
     nextDueAt: db.prepare<[], { due_at: number | null }>('SELECT MIN(due_at) AS due_at FROM outbox WHERE parked = 0'),
     countPushes: db.prepare<[], { pending: number | null; parked: number | null }>(
@@ -163,4 +171,5 @@ export function prepareStatements(db: Db) {
   };
 }
 
+/** @internal */
 export type Statements = ReturnType<typeof prepareStatements>;

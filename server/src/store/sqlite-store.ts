@@ -2,7 +2,7 @@
  * The embedded store: one SQLite file through better-sqlite3, in WAL mode.
  *
  * `synchronous=FULL` makes every commit fsync the WAL before it returns, so an update is on
- * disk before the server relays it or answers 2xx (DESIGN invariant 4). NORMAL would survive
+ * disk before the server relays it or answers 2xx (docs/ARCHITECTURE.md, invariant 4). NORMAL would survive
  * `kill -9` but not a power cut or kernel panic, and a restart that loses updates the server
  * had already relayed makes honest devices' sync step 2 look forged. The fsync is paid once
  * per transaction, so the server group-commits: everything one turn of the event loop wrote
@@ -18,15 +18,16 @@ import {
   checkDelivered,
   checkDevice,
   checkDevicePatch,
+  checkId,
   checkIdempotencyEntry,
   checkOutboxEntry,
   checkTime,
   checkUpdateEntry,
 } from './checks.js';
-import { mergeDevice } from './device-record.js';
+import { mergeRegistration } from './device-record.js';
 import { migrate } from './migrations.js';
-import { type DeviceRow, type OutboxRow, prepareStatements, type Statements } from './sqlite-statements.js';
-import type { DevicePatch, DeviceRecord, OutboxEntry, Store, StoredDoc, WriteBatch } from './store.js';
+import { type OutboxRow, prepareStatements, type RegistrationRow, type Statements } from './sqlite-statements.js';
+import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRefusal, WriteBatch } from './store.js';
 
 /**
  * How long a statement waits for a lock another connection holds (a backup, the sqlite3
@@ -45,8 +46,9 @@ export interface SqliteSettings {
   readonly busyTimeoutMs: number;
 }
 
-function toDevice(row: DeviceRow): DeviceRecord {
+function toRegistration(row: RegistrationRow): Registration {
   return {
+    account: row.account as AccountId,
     device: row.device as DeviceId,
     apnsToken: row.apns_token,
     environment: row.environment === 'sandbox' ? 'sandbox' : 'production',
@@ -54,12 +56,13 @@ function toDevice(row: DeviceRow): DeviceRecord {
     badges: row.badges === 1,
     tokenRegisteredAt: row.token_registered_at,
     tokenInvalidReason: row.token_invalid_reason,
+    signedIn: row.signed_in === 1,
   };
 }
 
 function toOutboxEntry(row: OutboxRow): OutboxEntry {
   return {
-    device: row.device as DeviceId,
+    token: row.token,
     badge: row.badge,
     changedAt: row.changed_at,
     dueAt: row.due_at,
@@ -74,7 +77,7 @@ export class SqliteStore implements Store {
   readonly #commit: Database.Transaction<(batch: WriteBatch) => void>;
   readonly #compact: Database.Transaction<(account: AccountId, snapshot: Uint8Array, throughLogId: number) => void>;
   readonly #putDevice: Database.Transaction<
-    (account: AccountId, device: DeviceId, patch: DevicePatch, now: number) => DeviceRecord
+    (account: AccountId, device: DeviceId, patch: DevicePatch, now: number) => Registration
   >;
   readonly #loadDoc: Database.Transaction<(account: AccountId) => StoredDoc>;
   readonly #signOut: Database.Transaction<(account: AccountId, device: DeviceId, now: number) => boolean>;
@@ -159,14 +162,16 @@ export class SqliteStore implements Store {
     });
 
     this.#signOut = this.#db.transaction((account: AccountId, device: DeviceId, now: number): boolean => {
+      // Kept past a later sign-in: tokens issued before it never open again (SPEC AUTH-8).
       sql.revoke.run(account, device, now);
       return sql.signOut.run(account, device).changes > 0;
     });
     this.#putDevice = this.#db.transaction(
-      (account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord => {
-        const row = sql.device.get(device);
-        const next = mergeDevice(device, row === undefined ? null : toDevice(row), patch, now);
-        sql.putDevice.run(
+      (account: AccountId, device: DeviceId, patch: DevicePatch, now: number): Registration => {
+        const row = sql.registration.get(account, device);
+        const next = mergeRegistration(account, device, row === undefined ? null : toRegistration(row), patch, now);
+        sql.putRegistration.run(
+          account,
           device,
           next.apnsToken,
           next.environment,
@@ -175,8 +180,6 @@ export class SqliteStore implements Store {
           next.tokenRegisteredAt,
           next.tokenInvalidReason,
         );
-        sql.signIn.run(account, device);
-        sql.unrevoke.run(account, device);
         return next;
       },
     );
@@ -256,7 +259,8 @@ export class SqliteStore implements Store {
     return this.#sql.purgeIdempotent.run(before).changes;
   }
 
-  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord {
+  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): Registration {
+    checkId(account, 'account');
     checkDevice(device);
     checkDevicePatch(patch);
     checkTime(now, 'now');
@@ -272,53 +276,54 @@ export class SqliteStore implements Store {
     return this.#sql.revokedAt.get(account, device)?.revoked_at ?? null;
   }
 
-  getDevice(device: DeviceId): DeviceRecord | null {
-    const row = this.#sql.device.get(device);
-    return row === undefined ? null : toDevice(row);
+  getRegistration(account: AccountId, device: DeviceId): Registration | null {
+    const row = this.#sql.registration.get(account, device);
+    return row === undefined ? null : toRegistration(row);
   }
 
   devicesOf(account: AccountId): DeviceId[] {
     return this.#sql.devicesOf.all(account).map((row) => row.device as DeviceId);
   }
 
-  accountsOf(device: DeviceId): AccountId[] {
-    return this.#sql.accountsOf.all(device).map((row) => row.account as AccountId);
+  registrationsOfToken(token: string): Registration[] {
+    return this.#sql.registrationsOfToken.all(token).map(toRegistration);
   }
 
-  pushableDevices(): DeviceId[] {
-    return this.#sql.pushableDevices.all().map((row) => row.device as DeviceId);
+  pushableTokens(): string[] {
+    return this.#sql.pushableTokens.all().map((row) => row.apns_token);
   }
 
-  invalidateToken(device: DeviceId, reason: string): void {
-    this.#sql.invalidateToken.run(reason, device);
+  invalidateToken(token: string, refusal: TokenRefusal): void {
+    const { reason, registeredAtOrBefore, environment, topic } = refusal;
+    this.#sql.invalidateToken.run(reason, token, registeredAtOrBefore, environment, topic);
   }
 
-  getDelivered(device: DeviceId): number | null {
-    return this.#sql.delivered.get(device)?.badge ?? null;
+  getDelivered(token: string): number | null {
+    return this.#sql.delivered.get(token)?.badge ?? null;
   }
 
-  clearDelivered(device: DeviceId): void {
-    this.#sql.clearDelivered.run(device);
+  clearDelivered(token: string): void {
+    this.#sql.clearDelivered.run(token);
   }
 
-  setDelivered(device: DeviceId, badge: number, at: number): void {
-    checkDelivered(device, badge, at);
-    this.#sql.setDelivered.run(device, badge, at);
+  setDelivered(token: string, badge: number, at: number): void {
+    checkDelivered(token, badge, at);
+    this.#sql.setDelivered.run(token, badge, at);
   }
 
   enqueuePush(entry: OutboxEntry): void {
     checkOutboxEntry(entry);
-    const { device, badge, changedAt, dueAt, attempts, parked } = entry;
-    this.#sql.enqueuePush.run(device, badge, changedAt, dueAt, attempts, parked ? 1 : 0);
+    const { token, badge, changedAt, dueAt, attempts, parked } = entry;
+    this.#sql.enqueuePush.run(token, badge, changedAt, dueAt, attempts, parked ? 1 : 0);
   }
 
-  getPush(device: DeviceId): OutboxEntry | null {
-    const row = this.#sql.push.get(device);
+  getPush(token: string): OutboxEntry | null {
+    const row = this.#sql.push.get(token);
     return row === undefined ? null : toOutboxEntry(row);
   }
 
-  removePush(device: DeviceId, badge: number): void {
-    this.#sql.removePush.run(device, badge);
+  removePush(token: string, badge: number): void {
+    this.#sql.removePush.run(token, badge);
   }
 
   duePushes(now: number, limit: number): OutboxEntry[] {

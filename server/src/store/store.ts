@@ -1,5 +1,5 @@
 /**
- * The store contract (SPEC STORE-1..STORE-9): everything the server keeps across restarts.
+ * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14): everything the server keeps across restarts.
  * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
  * reference the contract suite holds SQLite to). Every method is synchronous: better-sqlite3
  * is, and a synchronous store makes "on disk before acknowledged" a plain ordering.
@@ -49,8 +49,14 @@ export interface StoredDoc {
   readonly logBytes: number;
 }
 
-/** A device as registered through PUT /v1/accounts/{a}/devices/{d}. */
-export interface DeviceRecord {
+/**
+ * A push registration: one device in one account, as PUT /v1/accounts/{a}/devices/{d} set it
+ * (SPEC STORE-14). A device signed in to two accounts has two, each with its own token, so a
+ * device token for one account changes only that account's registration. The phone a push
+ * reaches is the APNs token: registrations that carry the same token are one phone.
+ */
+export interface Registration {
+  readonly account: AccountId;
   readonly device: DeviceId;
   /** Lower-case hex APNs device token, or null when none is registered. */
   readonly apnsToken: string | null;
@@ -62,6 +68,22 @@ export interface DeviceRecord {
   readonly tokenRegisteredAt: number;
   /** Why the token stopped being used (e.g. 'Unregistered', 'BadDeviceToken'), or null while valid. */
   readonly tokenInvalidReason: string | null;
+  /**
+   * False once the device signed out of the account. The registration is kept: its phone may
+   * still show the account's count, which the next push (without it) clears.
+   */
+  readonly signedIn: boolean;
+}
+
+/** What APNs refused, for Store.invalidateToken. */
+export interface TokenRefusal {
+  readonly reason: string;
+  /** Registrations of the token made after this (ms since epoch) keep it. */
+  readonly registeredAtOrBefore: number;
+  /** The environment of the refused push. */
+  readonly environment: 'production' | 'sandbox';
+  /** The registration's topic the refused push used (null: it named none, the configured one went). */
+  readonly topic: string | null;
 }
 
 /** The fields a registration may set; omitted ones keep their value. */
@@ -72,9 +94,10 @@ export interface DevicePatch {
   readonly badges?: boolean;
 }
 
-/** A badge waiting to be sent to one device (at most one per device: the newest value). */
+/** A badge waiting to be sent to one phone (APNs token): at most one per token, the newest value. */
 export interface OutboxEntry {
-  readonly device: DeviceId;
+  /** The APNs token (lower-case hex): every registration carrying it gets this one push. */
+  readonly token: string;
   readonly badge: number;
   /** When the counts change that produced this value happened (ms); for latency metrics. */
   readonly changedAt: number;
@@ -91,6 +114,8 @@ export interface Store {
   /**
    * [STORE-10] Runs `work` (calls of this store) in one transaction, durable when it
    * returns; calls that open their own transaction inside it become part of it.
+   * [STORE-13] A throw inside `work` undoes every call made in it and reaches the caller; a
+   * nested transaction is a savepoint (its throw undoes its own calls only).
    */
   transaction(work: () => void): void;
 
@@ -116,40 +141,52 @@ export interface Store {
   /** Deletes idempotency answers older than `before`; returns how many. */
   purgeIdempotent(before: number): number;
 
-  /** [STORE-7] Registers or updates a device and signs it in to the account, in one transaction. */
-  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): DeviceRecord;
   /**
-   * Signs the device out of the account and records when (its older tokens are revoked,
-   * SPEC AUTH-6); false when it was not signed in. A later putDevice clears the revocation.
+   * [STORE-7] Registers or updates the device's registration in the account and signs it in,
+   * in one transaction. Only that (account, device) pair changes (STORE-14). A sign-out's
+   * revocation stays (SPEC AUTH-8).
+   */
+  putDevice(account: AccountId, device: DeviceId, patch: DevicePatch, now: number): Registration;
+  /**
+   * Signs the device out of the account and records when: its tokens issued at or before that
+   * second are revoked for good (SPEC AUTH-8). The registration is kept, signed out. False
+   * when it was not signed in.
    */
   signOut(account: AccountId, device: DeviceId, now: number): boolean;
-  /** When the device was last signed out of the account, unless signed in again since; else null. */
+  /** When the device was last signed out of the account (signed in again since or not); else null. */
   revokedAt(account: AccountId, device: DeviceId): number | null;
-  getDevice(device: DeviceId): DeviceRecord | null;
-  /** Devices signed in to the account. */
+  /** The device's registration in the account (signed in or out), or null. */
+  getRegistration(account: AccountId, device: DeviceId): Registration | null;
+  /** Devices signed in to the account, sorted. */
   devicesOf(account: AccountId): DeviceId[];
-  /** Accounts the device is signed in to. */
-  accountsOf(device: DeviceId): AccountId[];
+  /** [STORE-14] Every registration carrying the APNs token (one phone), signed in or not, sorted by account, device. */
+  registrationsOfToken(token: string): Registration[];
   /**
-   * Devices a push could reach: a token that is not invalidated, badges on (signed in or not:
-   * a device signed out of everything may still need its badge cleared). Sorted. For the
-   * restart sweep that re-queues every badge APNs may not have.
+   * Phones a push could reach: tokens carried by a registration that is pushable (token not
+   * invalidated, badges on), signed in or not — a phone signed out of everything may still
+   * need its badge cleared. Sorted. For the restart sweep that re-queues every badge APNs may
+   * not have.
    */
-  pushableDevices(): DeviceId[];
-  /** Marks the device's token unusable with a reason (410, 400 BadDeviceToken, …). */
-  invalidateToken(device: DeviceId, reason: string): void;
+  pushableTokens(): string[];
+  /**
+   * Marks the token unusable with a reason (410, 400 BadDeviceToken, …) in every registration
+   * that carries it for the environment and topic the refused push went to, and registered
+   * it at or before `registeredAtOrBefore` (a later registration of the token is newer than
+   * what APNs refused; one naming another environment or topic is not what APNs judged).
+   */
+  invalidateToken(token: string, refusal: TokenRefusal): void;
 
-  /** [STORE-8] The last badge APNs accepted for the device, or null. */
-  getDelivered(device: DeviceId): number | null;
-  setDelivered(device: DeviceId, badge: number, at: number): void;
+  /** [STORE-8] The last badge APNs accepted for the token, or null. */
+  getDelivered(token: string): number | null;
+  setDelivered(token: string, badge: number, at: number): void;
   /** Forgets what APNs had: a new token, or badges turned back on, has received nothing yet. */
-  clearDelivered(device: DeviceId): void;
-  /** Queues (or replaces) the device's pending badge. */
+  clearDelivered(token: string): void;
+  /** Queues (or replaces) the token's pending badge. */
   enqueuePush(entry: OutboxEntry): void;
-  getPush(device: DeviceId): OutboxEntry | null;
-  /** Removes the device's pending badge if it still carries `badge` (a newer value stays). */
-  removePush(device: DeviceId, badge: number): void;
-  /** Pending, not parked entries due at or before `now`, oldest due first. */
+  getPush(token: string): OutboxEntry | null;
+  /** Removes the token's pending badge if it still carries `badge` (a newer value stays). */
+  removePush(token: string, badge: number): void;
+  /** Pending, not parked entries due at or before `now`, oldest due first (ties by token). */
   duePushes(now: number, limit: number): OutboxEntry[];
   /** Earliest dueAt among pending, not parked entries; null when none. */
   nextDueAt(): number | null;

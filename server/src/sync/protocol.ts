@@ -2,8 +2,7 @@
  * The server's side of the wire protocol (SPEC SYNC-2): shared's strict codec, plus the
  * checks only the server makes at the boundary.
  */
-import { decodeMessage as decodeWire, WireError, type WireMessage } from '@badgesync/shared';
-import * as Y from 'yjs';
+import { decodeMessage as decodeWire, stateVectorProblem, WireError, type WireMessage } from '@badgesync/shared';
 
 export { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '@badgesync/shared';
 
@@ -29,9 +28,7 @@ export function decodeMessage(bytes: Uint8Array): ClientMessage {
  * corrupt one threw there: one bad frame took the whole process down (e2e malformed-frames).
  */
 function checkStateVector(payload: Uint8Array): void {
-  try {
-    Y.decodeStateVector(payload);
-  } catch {
-    throw new ProtocolError('corrupt state vector in sync step 1');
-  }
+  // [SYNC-12] Also the numbers: a clock of NaN or 2^53 decodes, and Yjs then computes with it.
+  const problem = stateVectorProblem(payload);
+  if (problem !== null) throw new ProtocolError(`corrupt state vector in sync step 1: ${problem}`.slice(0, 120));
 }

@@ -20,6 +20,12 @@ export class TokenBucket {
     this.#tokens -= 1;
     return true;
   }
+
+  /** Whole seconds until the next token (at least 1): the `Retry-After` of a refusal (SPEC EDGE-4). */
+  retryAfterSeconds(now = Date.now()): number {
+    const tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate);
+    return Math.max(1, Math.ceil((1 - tokens) / this.rate));
+  }
 }
 
 /** Token buckets per key (client address), forgetting keys idle for a minute. */
@@ -42,6 +48,11 @@ export class KeyedRateLimiter {
     }
     this.#seen.set(key, now);
     return bucket.take(now);
+  }
+
+  /** Whole seconds until `key` may try again (at least 1). */
+  retryAfterSeconds(key: string, now = Date.now()): number {
+    return this.#buckets.get(key)?.retryAfterSeconds(now) ?? 1;
   }
 
   #forgetIdle(now: number): void {

@@ -1,5 +1,7 @@
 import { CloseCode, closeReason, type DeviceId } from '@badgesync/shared';
+import type { Logger } from 'pino';
 import type { DeviceClaims } from '../auth/device-token.js';
+import { guarded } from '../guard.js';
 import type { Metrics } from '../metrics.js';
 import type { AccountRoom, RoomMember } from '../rooms/account-room.js';
 import { decodeMessage, type ProtocolError } from './protocol.js';
@@ -45,6 +47,7 @@ export class Session implements RoomMember {
     private readonly room: AccountRoom,
     private readonly limits: SessionLimits,
     private readonly metrics: Metrics,
+    private readonly log: Logger,
   ) {
     this.device = claims.device;
     this.#bucket = new TokenBucket(limits.messagesPerSecond, limits.messageBurst);
@@ -61,10 +64,11 @@ export class Session implements RoomMember {
   #armExpiry(): void {
     const left = this.claims.expiresAt - Date.now();
     const step = Math.max(0, Math.min(left, MAX_TIMER_MS));
-    this.#expiry = setTimeout(() => {
+    const expire = guarded(this.log, 'token expiry', () => {
       if (left > MAX_TIMER_MS) this.#armExpiry();
       else this.close(CloseCode.tokenExpired, 'token expired');
-    }, step);
+    });
+    this.#expiry = setTimeout(expire, step);
     this.#expiry.unref();
   }
 
@@ -98,22 +102,27 @@ export class Session implements RoomMember {
         if (result.kind === 'refused') this.close(result.code, result.reason);
         return;
       }
-      case 'awareness':
-        try {
-          this.room.receiveAwareness(this, message.update);
-        } catch {
-          this.close(CloseCode.invalidMessage, 'malformed awareness update');
-        }
+      case 'awareness': {
+        const result = this.room.receiveAwareness(this, message.update);
+        if (result.kind === 'refused') this.close(result.code, result.reason);
         return;
+      }
       case 'query-awareness':
         this.room.queryAwareness(this);
         return;
     }
   }
 
+  /**
+   * [SYNC-11] Queues `message` unless the queue would then hold more than the limit: what is
+   * queued plus what is about to be. A message larger than the limit on its own (a step 2
+   * of a large document) is still sent into an empty queue, so the queue exceeds the limit
+   * by at most one message, and only when nothing else waits.
+   */
   send(message: Uint8Array): void {
     if (this.#closed) return;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    const queued = this.socket.bufferedAmount;
+    if (queued > 0 && queued + message.byteLength > this.limits.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'send queue full');
       return;
     }

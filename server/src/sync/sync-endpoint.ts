@@ -1,18 +1,15 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  type AccountId,
-  CloseCode,
-  closeReason,
-  type DeviceId,
-  errorBody,
-  type HttpErrorCode,
-  isAccountId,
-} from '@badgesync/shared';
+import { type AccountId, CloseCode, closeReason, type DeviceId, type HttpErrorCode } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearer } from '../auth/api-key.js';
 import { type DeviceClaims, isRevoked, verifyDeviceToken } from '../auth/device-token.js';
+import { guarded } from '../guard.js';
+import { writeRawError } from '../http/raw-answer.js';
+import { OVERLOADED_RETRY_AFTER_S } from '../http/respond.js';
+import { decodeId, parseTarget, queryParam } from '../http/target.js';
 import type { Metrics } from '../metrics.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { KeyedRateLimiter } from './rate-limit.js';
@@ -25,18 +22,24 @@ export interface SyncEndpointOptions {
   readonly revokedAt: (account: AccountId, device: DeviceId) => number | null;
   readonly heartbeatMs: number;
   readonly maxMessageBytes: number;
+  /** Upgrade attempts per second and in a burst per client address before authentication (config.ts says why). */
+  readonly upgradeRate: number;
+  readonly upgradeBurst: number;
   readonly limits?: SessionLimits;
+  /** Most live connections of one device to one account (SPEC CONN-3); more get `503`. */
+  readonly maxConnectionsPerDevice: number;
+  /** Called when an upgrade is accepted: the socket is now an authenticated sync connection. */
+  readonly authenticated?: (socket: Socket) => void;
 }
 
-/**
- * Upgrade attempts per client address before authentication: 20/s with a burst of 100 lets
- * a NAT full of phones reconnect after an outage, and stops one address from making the
- * server verify tokens all day.
- */
-const PRE_AUTH_RATE = 20;
-const PRE_AUTH_BURST = 100;
+/** Seconds a device over its connection cap is asked to wait: about when a dead socket of its is cut. */
+const PER_DEVICE_RETRY_AFTER_SECONDS = 10;
 
-const SYNC_PATH = /^\/v1\/sync\/([^/?#]+)\/?$/;
+/** Matched against the raw (still percent-encoded) path of the request target. */
+const SYNC_PATH = /^\/v1\/sync\/([^/]+)\/?$/;
+
+/** What a WebSocket client sends as Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 4.1). */
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
 /**
  * `GET /v1/sync/{account}` (SPEC SYNC-1, AUTH-1..AUTH-4): checks the token before the
@@ -45,7 +48,9 @@ const SYNC_PATH = /^\/v1\/sync\/([^/?#]+)\/?$/;
 export class SyncEndpoint {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Set<Session>();
-  readonly #preAuth = new KeyedRateLimiter(PRE_AUTH_RATE, PRE_AUTH_BURST);
+  /** Live sessions per (account, device), for the per-device cap. */
+  readonly #perDevice = new Map<string, number>();
+  readonly #preAuth: KeyedRateLimiter;
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
 
@@ -55,6 +60,7 @@ export class SyncEndpoint {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
+    this.#preAuth = new KeyedRateLimiter(options.upgradeRate, options.upgradeBurst);
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxMessageBytes,
@@ -62,7 +68,8 @@ export class SyncEndpoint {
       clientTracking: false,
     });
     // Swept four times per interval, so a silent connection is cut within 2.25 intervals.
-    this.#heartbeat = setInterval(() => this.#sweep(Date.now()), Math.max(1, Math.floor(options.heartbeatMs / 4)));
+    const sweep = guarded(log, 'heartbeat sweep', () => this.#sweep(Date.now()));
+    this.#heartbeat = setInterval(sweep, Math.max(1, Math.floor(options.heartbeatMs / 4)));
     this.#heartbeat.unref();
   }
 
@@ -70,23 +77,35 @@ export class SyncEndpoint {
     return this.#sessions.size;
   }
 
-  /** Whether `url` is this endpoint's. */
-  matches(url: string): boolean {
-    return SYNC_PATH.test(new URL(url, 'http://x').pathname);
+  /** Whether `url` (a raw request target) is this endpoint's. Never throws. */
+  matches(url: string | undefined): boolean {
+    const target = parseTarget(url);
+    return target.ok && SYNC_PATH.test(target.path);
   }
 
+  /**
+   * [EDGE-2] Every refusal is a raw HTTP answer in the contract's shape; nothing about the
+   * request target, its escapes or its headers can throw out of here (the caller catches
+   * anyway, [EDGE-1]).
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
     if (this.#closing) return reject(socket, 503, 'shutting_down');
-    if (!this.#preAuth.take(req.socket.remoteAddress ?? '?')) return reject(socket, 429, 'rate_limited');
-    const url = new URL(req.url ?? '/', 'http://x');
-    const match = SYNC_PATH.exec(url.pathname);
+    const address = req.socket.remoteAddress ?? '?';
+    if (!this.#preAuth.take(address)) {
+      return reject(socket, 429, 'rate_limited', undefined, this.#preAuth.retryAfterSeconds(address));
+    }
+    const target = parseTarget(req.url);
+    if (!target.ok) return reject(socket, 400, 'invalid_target', target.why);
+    const match = SYNC_PATH.exec(target.path);
     if (match === null) return reject(socket, 404, 'not_found');
-    const account = decodeURIComponent(match[1] as string);
-    if (!isAccountId(account)) return reject(socket, 400, 'invalid_id');
-    const token = url.searchParams.get('token') ?? bearer(req.headers.authorization);
-    verifyDeviceToken(token, this.options.deviceSecret).then(
-      (check) => {
+    const account = decodeId(match[1] as string) as AccountId | null;
+    if (account === null) return reject(socket, 400, 'invalid_id');
+    const handshake = handshakeProblem(req);
+    if (handshake !== null) return reject(socket, 400, 'invalid_handshake', handshake);
+    const token = queryParam(target.query, 'token') ?? bearer(req.headers.authorization);
+    verifyDeviceToken(token, this.options.deviceSecret)
+      .then((check) => {
         if (!check.ok) return reject(socket, 401, 'unauthorized', `device token ${check.why}`);
         if (check.claims.account !== account) {
           return reject(socket, 403, 'forbidden', 'the token is for another account');
@@ -95,24 +114,66 @@ export class SyncEndpoint {
           return reject(socket, 401, 'unauthorized', 'the device was signed out after this token was issued');
         }
         this.#accept(req, socket, head, account, check.claims);
-      },
-      (err: unknown) => {
-        this.log.error({ err }, 'token check failed');
+      })
+      .catch((err: unknown) => {
+        // [EDGE-1] The token check or the accept threw: that one upgrade fails, loudly.
+        this.log.error({ err, route: 'sync' }, 'upgrade failed');
         reject(socket, 500, 'internal');
-      },
-    );
+      });
   }
 
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer, account: AccountId, claims: DeviceClaims): void {
     if (this.#closing || socket.destroyed) return reject(socket, 503, 'shutting_down');
+    const key = `${account}\u0000${claims.device}`;
+    if ((this.#perDevice.get(key) ?? 0) >= this.options.maxConnectionsPerDevice) {
+      this.metrics.connectionsRefused.inc({ cap: 'per_device' });
+      return reject(
+        socket,
+        503,
+        'too_many_connections',
+        `this device holds ${this.options.maxConnectionsPerDevice} connections to the account`,
+        PER_DEVICE_RETRY_AFTER_SECONDS,
+      );
+    }
     let room: ReturnType<RoomManager['get']>;
     try {
       room = this.rooms.get(account);
     } catch (err) {
-      if (err instanceof RoomCapacityError) return reject(socket, 503, 'overloaded');
+      if (err instanceof RoomCapacityError)
+        return reject(socket, 503, 'overloaded', undefined, OVERLOADED_RETRY_AFTER_S);
       throw err;
     }
+    // Counted from here, not from the upgrade callback: upgrades in flight count too.
+    this.#perDevice.set(key, (this.#perDevice.get(key) ?? 0) + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.#perDevice.get(key) ?? 1) - 1;
+      if (left > 0) this.#perDevice.set(key, left);
+      else this.#perDevice.delete(key);
+    };
+    socket.once('close', uncount);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.options.authenticated?.(req.socket);
+      try {
+        this.#open(ws, account, claims, room, uncount);
+      } catch (err) {
+        // [EDGE-1] The socket is a WebSocket by now: no HTTP answer, a close it can retry after.
+        this.log.error({ err, route: 'sync', account, device: claims.device }, 'opening a session failed');
+        ws.close(CloseCode.tryAgainLater, 'the connection could not be opened');
+      }
+    });
+  }
+
+  #open(
+    ws: WebSocket,
+    account: AccountId,
+    claims: DeviceClaims,
+    room: ReturnType<RoomManager['get']>,
+    uncount: () => void,
+  ): void {
+    {
       mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
         send: (data) => ws.send(data, { binary: true }),
@@ -122,29 +183,38 @@ export class SyncEndpoint {
           return ws.bufferedAmount;
         },
       };
-      const session = new Session(like, claims, room, this.options.limits ?? DEFAULT_SESSION_LIMITS, this.metrics);
+      const limits = this.options.limits ?? DEFAULT_SESSION_LIMITS;
+      const session = new Session(like, claims, room, limits, this.metrics, this.log);
       this.#sessions.add(session);
       this.metrics.connections.set(this.#sessions.size);
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         // A throw escaping this listener is an uncaught exception: the process would die, not
-        // the socket (a corrupt step 1 did, see protocol.ts). DESIGN: a throw closes that
-        // socket with 4400, never the process.
+        // the socket (a corrupt step 1 can throw, see protocol.ts). A throw closes that
+        // socket with 4400, never the process (SPEC SYNC-9).
         try {
           session.receive(data, isBinary);
         } catch (err) {
           this.log.error({ err, account, device: claims.device }, 'message handler threw');
-          session.close(CloseCode.invalidMessage, 'the message could not be handled');
+          try {
+            session.close(CloseCode.invalidMessage, 'the message could not be handled');
+          } catch {
+            ws.terminate();
+          }
         }
       });
       ws.on('pong', () => session.markAlive());
       ws.on('error', (err) => this.log.debug({ err: err.message, account, device: claims.device }, 'socket error'));
-      ws.on('close', () => {
-        session.detach();
-        this.#sessions.delete(session);
-        this.metrics.connections.set(this.#sessions.size);
-      });
+      ws.on(
+        'close',
+        guarded(this.log, 'sync socket close', () => {
+          uncount();
+          this.#sessions.delete(session);
+          this.metrics.connections.set(this.#sessions.size);
+          session.detach();
+        }),
+      );
       this.#sockets.set(session, ws);
-    });
+    }
   }
 
   readonly #sockets = new WeakMap<Session, WebSocket>();
@@ -183,24 +253,38 @@ export class SyncEndpoint {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
+/**
+ * Checked before the token, so a handshake ws would refuse is answered in the contract's
+ * shape instead of ws's plain text: GET, `Upgrade: websocket`, version 13 (or 8) and a key.
+ */
+function handshakeProblem(req: IncomingMessage): string | null {
+  if (req.method !== 'GET') return 'the upgrade must be a GET';
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return 'Upgrade must be websocket';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
+  if (!WEBSOCKET_KEY.test(req.headers['sec-websocket-key'] ?? '')) return 'Sec-WebSocket-Key is missing or malformed';
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols !== undefined) {
+    const names = protocols.split(',').map((name) => name.trim());
+    if (!names.every((name) => TOKEN.test(name)) || new Set(names).size !== names.length) {
+      return 'Sec-WebSocket-Protocol is malformed';
+    }
+  }
+  return null;
+}
 
-/** Answers an upgrade request with a plain HTTP error in the contract's shape. */
-export function reject(socket: Duplex, status: number, code: HttpErrorCode, message?: string): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify(errorBody(code, message));
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+/** An HTTP token (RFC 9110 5.6.2): what each name in Sec-WebSocket-Protocol must be. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Answers an upgrade request with a plain HTTP error in the contract's shape, then closes it. */
+export function reject(
+  socket: Duplex,
+  status: number,
+  code: HttpErrorCode,
+  message?: string,
+  retryAfterSeconds?: number,
+): void {
+  writeRawError(socket, status, code, message, retryAfterSeconds);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The little of a WebSocket that rooms and sessions use, so they never import `ws` and
- * protocol tests can run on an in-memory socket pair (SPEC, STYLE habit 7).
+ * protocol tests can run on an in-memory socket pair.
  */
 export interface WebSocketLike {
   send(data: Uint8Array): void;

@@ -6,6 +6,7 @@
  */
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
+import { varUint } from './raw-update.js';
 
 export interface Id {
   readonly client: number;
@@ -80,6 +81,15 @@ function toContent(content: ForgedContent): ContentLike {
   return new Y.ContentType(type);
 }
 
+/**
+ * Every clock, length and client ID goes through here rather than Yjs's encoder: it also
+ * writes 2^53 and above, and the overlong varints lib0 reads as NaN and Infinity (Yjs's
+ * encoder writes NaN as 0 and never finishes writing Infinity).
+ */
+function writeNum(encoder: Y.UpdateEncoderV1, n: number): void {
+  encoding.writeUint8Array(encoder.restEncoder, Uint8Array.from(varUint(n)));
+}
+
 const BIT6 = 1 << 5;
 const BIT7 = 1 << 6;
 const BIT8 = 1 << 7;
@@ -91,8 +101,12 @@ function writeItem(encoder: Y.UpdateEncoderV1, item: ForgedItem): void {
   const key = item.key ?? null;
   const info = (content.getRef() & 0x1f) | (origin ? BIT8 : 0) | (rightOrigin ? BIT7 : 0) | (key !== null ? BIT6 : 0);
   encoder.writeInfo(info);
-  if (origin) encoder.writeLeftID(Y.createID(origin.client, origin.clock));
-  if (rightOrigin) encoder.writeRightID(Y.createID(rightOrigin.client, rightOrigin.clock));
+  for (const id of [origin, rightOrigin]) {
+    if (id) {
+      writeNum(encoder, id.client);
+      writeNum(encoder, id.clock);
+    }
+  }
   if (!origin && !rightOrigin) {
     const parent = item.parent ?? null;
     if (typeof parent === 'string') {
@@ -100,7 +114,8 @@ function writeItem(encoder: Y.UpdateEncoderV1, item: ForgedItem): void {
       encoder.writeString(parent);
     } else if (parent !== null) {
       encoder.writeParentInfo(false);
-      encoder.writeLeftID(Y.createID(parent.client, parent.clock));
+      writeNum(encoder, parent.client);
+      writeNum(encoder, parent.clock);
     } else {
       // No parent at all: Yjs reads a parent-info flag anyway; say "root" with an empty name.
       encoder.writeParentInfo(true);
@@ -108,7 +123,8 @@ function writeItem(encoder: Y.UpdateEncoderV1, item: ForgedItem): void {
     }
     if (key !== null) encoder.writeString(key);
   }
-  content.write(encoder, 0);
+  if ('deleted' in item.content) writeNum(encoder, item.content.deleted);
+  else content.write(encoder, 0);
 }
 
 export function structLength(struct: ForgedStruct): number {
@@ -122,15 +138,15 @@ export function forgeUpdate(blocks: readonly ForgedBlock[], ds: readonly ForgedR
   encoding.writeVarUint(encoder.restEncoder, blocks.length);
   for (const block of blocks) {
     encoding.writeVarUint(encoder.restEncoder, block.structs.length);
-    encoder.writeClient(block.client);
-    encoding.writeVarUint(encoder.restEncoder, block.clock);
+    writeNum(encoder, block.client);
+    writeNum(encoder, block.clock);
     for (const struct of block.structs) {
       if (struct.kind === 'gc') {
         encoder.writeInfo(0);
-        encoder.writeLen(struct.len);
+        writeNum(encoder, struct.len);
       } else if (struct.kind === 'skip') {
         encoder.writeInfo(10);
-        encoding.writeVarUint(encoder.restEncoder, struct.len);
+        writeNum(encoder, struct.len);
       } else {
         writeItem(encoder, struct);
       }
@@ -145,11 +161,11 @@ export function forgeUpdate(blocks: readonly ForgedBlock[], ds: readonly ForgedR
   encoding.writeVarUint(encoder.restEncoder, byClient.size);
   for (const [client, ranges] of byClient) {
     encoder.resetDsCurVal();
-    encoding.writeVarUint(encoder.restEncoder, client);
+    writeNum(encoder, client);
     encoding.writeVarUint(encoder.restEncoder, ranges.length);
     for (const range of ranges) {
-      encoder.writeDsClock(range.clock);
-      encoder.writeDsLen(range.len);
+      writeNum(encoder, range.clock);
+      writeNum(encoder, range.len);
     }
   }
   return encoder.toUint8Array();

@@ -75,6 +75,28 @@ export function poolsOf(doc: Y.Doc, device: DeviceId, bindings: ReadonlyMap<numb
   };
 }
 
+/**
+ * Numbers at the edges of what the varint reader returns and doubles hold exactly, in every
+ * pool below: clocks, lengths, client IDs, delete ranges and values. NaN and Infinity are
+ * written as the overlong varints lib0 reads back as them (forge.ts).
+ */
+export const BOUNDARY_NUMBERS: readonly number[] = [
+  0,
+  1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  -0,
+];
+
+/** Mostly one of `usual`, sometimes a boundary number. */
+function pickNumber(rng: Rng, usual: readonly number[]): number {
+  return rng.chance(0.85) ? rng.pick(usual) : rng.pick(BOUNDARY_NUMBERS);
+}
+
 const ROOTS = ['heads', 'reads', 'mutes', 'reads', 'mutes', 'evil', '', 'Reads', '__proto__'];
 
 function pickKey(rng: Rng, device: DeviceId): string {
@@ -103,8 +125,8 @@ function pickValue(rng: Rng): unknown {
     0,
     -1,
     1.5,
-    Number.NaN,
-    2 ** 53,
+    ...BOUNDARY_NUMBERS,
+    Number.NEGATIVE_INFINITY,
     EPOCH_FACTOR - 1 + 0.5,
     '5',
     true,
@@ -123,7 +145,7 @@ function pickContent(rng: Rng): ForgedContent {
     case 0:
       return { any: [pickValue(rng), pickValue(rng)] };
     case 1:
-      return { deleted: rng.range(1, 3) };
+      return { deleted: pickNumber(rng, [1, 2, 3]) };
     case 2:
       return { string: rng.pick(['a', 'ab']) };
     case 3:
@@ -169,6 +191,10 @@ function pickId(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[], self?: I
     const client = rng.pick([...pools.ownClients, ...pools.foreignClients, pools.serverClient, 77]);
     return { client, clock: pools.state(client) + rng.int(3) };
   }
+  if (choice === 7 && rng.chance(0.5)) {
+    const client = pickNumber(rng, [...pools.ownClients, ...pools.foreignClients, pools.serverClient]);
+    return { client, clock: rng.pick(BOUNDARY_NUMBERS) };
+  }
   if (pools.known.length > 0) return rng.pick(pools.known);
   return { client: 5, clock: 0 };
 }
@@ -180,6 +206,7 @@ function pickClient(rng: Rng, pools: Pools): number {
     ...pools.foreignClients,
     pools.serverClient,
     rng.range(1, 2 ** 31),
+    rng.pick(BOUNDARY_NUMBERS),
   ]);
 }
 
@@ -198,14 +225,15 @@ function randomItem(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[], self
 
 function randomStruct(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[], self: Id): ForgedStruct {
   const roll = rng.int(20);
-  if (roll === 0) return { kind: 'gc', len: rng.range(1, 2) };
-  if (roll === 1) return { kind: 'skip', len: rng.range(1, 2) };
+  if (roll === 0) return { kind: 'gc', len: pickNumber(rng, [1, 2]) };
+  if (roll === 1) return { kind: 'skip', len: pickNumber(rng, [1, 2]) };
   return randomItem(rng, pools, blocks, self);
 }
 
 function randomRange(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[]): ForgedRange {
   const id = pickId(rng, pools, blocks);
-  return { client: id.client, clock: id.clock, len: rng.range(1, 3) };
+  const clock = rng.chance(0.9) ? id.clock : rng.pick(BOUNDARY_NUMBERS);
+  return { client: id.client, clock, len: pickNumber(rng, [1, 2, 3]) };
 }
 
 type MutableBlock = { client: number; clock: number; structs: ForgedStruct[] };
@@ -242,8 +270,12 @@ function editOnce(rng: Rng, pools: Pools, blocks: MutableBlock[], ds: ForgedRang
         if (rng.chance(0.7)) block.clock = pools.state(block.client);
       }
       break;
-    case 4: // shift the clock
-      if (block) block.clock = Math.max(0, block.clock + rng.pick([-2, -1, 1, 2]));
+    case 4: // shift the clock, or move it to a boundary (also relative to the server's)
+      if (block) {
+        if (rng.chance(0.7)) block.clock = Math.max(0, block.clock + rng.pick([-2, -1, 1, 2]));
+        else if (rng.chance(0.5)) block.clock = rng.pick(BOUNDARY_NUMBERS);
+        else block.clock = pools.state(block.client) + rng.pick(BOUNDARY_NUMBERS);
+      }
       break;
     case 5: // a second block of the same client (Yjs keeps only the last)
       if (block) {

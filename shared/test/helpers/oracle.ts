@@ -149,3 +149,61 @@ export function ruleViolations(
   }
   return out;
 }
+
+/**
+ * A number in `update` that no honest Yjs encoder writes and Yjs cannot apply exactly (a
+ * clock, length or client ID that is not a safe integer in range, a length below 1, an end
+ * past 2^53 − 1), described; null when there is none or the update does not decode. Stated
+ * apart from the rules' own check (update-numbers.ts), so the fuzz holds them to it, and so a
+ * test never hands Y.applyUpdate an update it would never return from (a length of Infinity).
+ */
+export function unsafeNumber(update: Uint8Array): string | null {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch {
+    return null;
+  }
+  const client = (n: number) => Number.isSafeInteger(n) && n >= 0 && n < 2 ** 32;
+  const span = (clock: number, len: number) =>
+    Number.isSafeInteger(clock) && clock >= 0 && Number.isSafeInteger(len) && len >= 1 && clock + len < 2 ** 53;
+  for (const struct of decoded.structs) {
+    if (!client(struct.id.client) || !span(struct.id.clock, struct.length)) {
+      return `struct ${struct.id.client}:${struct.id.clock}+${struct.length}`;
+    }
+    if (!(struct instanceof Y.Item)) continue;
+    const parent = struct.parent instanceof Y.ID ? struct.parent : null;
+    for (const id of [struct.origin, struct.rightOrigin, parent]) {
+      if (id !== null && !(client(id.client) && Number.isSafeInteger(id.clock) && id.clock >= 0)) {
+        return `id ${id.client}:${id.clock} in ${struct.id.client}:${struct.id.clock}`;
+      }
+    }
+  }
+  for (const [c, ranges] of decoded.ds.clients) {
+    for (const range of ranges) {
+      if (!client(c) || !span(range.clock, range.len)) return `delete range ${c}:${range.clock}+${range.len}`;
+    }
+  }
+  return null;
+}
+
+/** Differences between the live document and one reloaded from `persisted` (the log, or a snapshot). */
+export function reloadDifferences(live: Y.Doc, persisted: readonly Uint8Array[]): string[] {
+  const out: string[] = [];
+  const copy = new Y.Doc();
+  try {
+    for (const update of persisted) Y.applyUpdate(copy, update);
+  } catch (err) {
+    return [`the persisted updates do not load: ${String(err)}`];
+  }
+  if (copy.store.pendingStructs !== null || copy.store.pendingDs !== null) out.push('the reload keeps pending parts');
+  for (const name of ROOT_NAMES) {
+    if (entriesText(entriesOf(copy, name)) !== entriesText(entriesOf(live, name)))
+      out.push(`${name} reloads differently`);
+  }
+  const sv = (doc: Y.Doc) => Buffer.from(Y.encodeStateVector(doc)).toString('hex');
+  if (sv(copy) !== sv(live)) out.push('the reload has another state vector');
+  const ds = (doc: Y.Doc) => JSON.stringify([...Y.createDeleteSetFromStructStore(doc.store).clients].sort());
+  if (ds(copy) !== ds(live)) out.push('the reload has another delete set');
+  return out;
+}
