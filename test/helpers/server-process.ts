@@ -36,6 +36,8 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** Every log line (parsed JSON where possible). */
   readonly logs: Array<Record<string, unknown>>;
+  /** Everything the process wrote to stderr so far (an uncaught exception's stack lands here). */
+  readonly stderr: string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL, then resolves when the process is gone. */
@@ -109,6 +111,9 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     db,
     child,
     logs,
+    get stderr() {
+      return stderr;
+    },
     async stop() {
       child.kill('SIGTERM');
       return exited;
