@@ -27,6 +27,10 @@ const ALLOWED_CLOSES: ReadonlySet<number> = new Set([1000, 1001, 1013, 4400, 440
  * never returns allocates ~100 MB/s) is killed before it hurts the machine.
  */
 const ANSWER_MS = 5_000;
+/** How long the server's log line about a failing answer may trail the answer. */
+const LOG_WAIT_MS = 50;
+/** How long a process that refused a health check may take to exit (print its stack, die). */
+const EXIT_MS = 2_000;
 /** How long /healthz may take when the server is suspected of hanging. */
 const HEALTH_MS = 3_000;
 /** Oracle rounds (health, bystander) every so many inputs. */
@@ -191,7 +195,8 @@ export class Fuzzer {
     const request = await materialize(bytes, this.#credentials());
     const outcome = await sendHttp(this.server.port, request, this.#nextAddress(), ANSWER_MS);
     const exec = ++this.stats.http.execs;
-    const problem = await this.#judge('http', outcome.timedOut, pid, () => httpProblem(outcome));
+    const unanswered = outcome.statuses.length === 0;
+    const problem = await this.#judge('http', outcome.timedOut, unanswered, pid, () => httpProblem(outcome));
     this.stats.http.ms += Date.now() - started;
     if (problem !== null) this.#record('http', problem, { bytes: Buffer.from(bytes).toString('base64') }, exec);
     else if (grow) this.#grow(`http ${outcomeKey(outcome)}`, () => this.#httpPool.push(bytes));
@@ -209,7 +214,8 @@ export class Fuzzer {
     const url = `${this.server.syncUrl}/${account}?token=${token ?? ''}`;
     const outcome = await sendSync(url, input.frames, this.#nextAddress(), ANSWER_MS);
     const exec = ++this.stats.sync.execs;
-    const problem = await this.#judge('sync', outcome.kind === 'timeout', pid, () => syncProblem(outcome));
+    const abrupt = outcome.kind === 'closed' && outcome.code === 1006;
+    const problem = await this.#judge('sync', outcome.kind === 'timeout', abrupt, pid, () => syncProblem(outcome));
     this.stats.sync.ms += Date.now() - started;
     const record = { device: input.device, frames: input.frames.map((f) => Buffer.from(f).toString('base64')) };
     if (problem !== null) this.#record('sync', problem, record, exec);
@@ -225,22 +231,26 @@ export class Fuzzer {
   async #judge(
     target: TargetName,
     timedOut: boolean,
+    unanswered: boolean,
     pid: number | undefined,
     answerProblem: () => string | null,
   ): Promise<{ signature: string; detail: string } | null> {
+    // A socket cut without an answer may be a process dying: its exit event can trail the
+    // cut, and this input, not the next, must be blamed. A refused health check tells.
+    if (unanswered && !timedOut && this.#alive(pid) && !(await this.#healthy())) await this.#exited(EXIT_MS);
     if (!this.#alive(pid)) {
       // Let the dying process's stderr arrive.
       await new Promise((resolve) => setTimeout(resolve, 100));
       const line = firstErrorLine(this.server.stderr) ?? `exit ${this.server.child.exitCode}`;
       this.stats[target].crashes++;
-      await this.#replace(false);
+      await this.#replace(target, false);
       return { signature: `${target} crash: ${line}`, detail: this.server.stderr.slice(0, 2000) };
     }
     if (timedOut) {
       const healthy = await this.#healthy();
       if (!healthy) {
         this.stats[target].crashes++;
-        await this.#replace(true);
+        await this.#replace(target, true);
         return { signature: `${target} hang: the process stopped answering`, detail: '/healthz did not answer' };
       }
       return { signature: `${target}: no answer within ${ANSWER_MS} ms`, detail: 'the server is healthy' };
@@ -248,6 +258,9 @@ export class Fuzzer {
     // The server's log lines come through a pipe, and may trail its answer by a moment.
     await new Promise((resolve) => setTimeout(resolve, 1));
     const problem = answerProblem();
+    // A failing answer's log line names its cause: give it time to arrive, so one fault
+    // keeps one signature.
+    if (problem !== null) await new Promise((resolve) => setTimeout(resolve, LOG_WAIT_MS));
     const error = this.#errorLog();
     if (problem !== null) return { signature: error === null ? problem : `${problem} (${error})`, detail: problem };
     if (error !== null) return { signature: `${target} error log: ${error}`, detail: error };
@@ -261,7 +274,7 @@ export class Fuzzer {
     if (!healthy) {
       const crashed = !this.#alive(pid);
       this.#record(target, { signature: 'oracle: /healthz did not answer 200', detail: '' }, {}, exec);
-      await this.#replace(!crashed);
+      await this.#replace(target, !crashed);
       return;
     }
     if (account !== null) {
@@ -300,7 +313,7 @@ export class Fuzzer {
   }
 
   /** Replaces a dead (or, with `kill`, frozen) server by a restart on the same folder. */
-  async #replace(kill: boolean): Promise<void> {
+  async #replace(target: TargetName, kill: boolean): Promise<void> {
     if (kill) await this.server.kill();
     this.restarts++;
     const before = this.server;
@@ -308,12 +321,25 @@ export class Fuzzer {
       this.server = await this.#launch(before.dir);
     } catch (err) {
       const line = firstErrorLine((err as Error).message) ?? (err as Error).message.split('\n')[0] ?? '';
-      this.#record('sync', { signature: `oracle: restart failed: ${line}`, detail: (err as Error).message }, {}, 0);
+      this.#record(target, { signature: `oracle: restart failed: ${line}`, detail: (err as Error).message }, {}, 0);
       this.server = await this.#launch();
     }
     this.#tokens.clear();
     this.#prepared.clear();
     if (this.#bystander !== null) await this.#bystander.connect(this.server);
+  }
+
+  /** Resolves when the server process has exited, or after `ms`. */
+  async #exited(ms: number): Promise<void> {
+    const child = this.server.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #alive(pid: number | undefined): boolean {

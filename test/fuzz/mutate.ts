@@ -133,6 +133,49 @@ const HTTP_TOKENS: readonly (readonly number[])[] = [
   'a'.repeat(9000),
 ].map(ascii);
 
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE', 'get', 'FOO'];
+
+/** Path segments: bad and odd escapes, dots, empty, too long, unusual but valid IDs. */
+const SEGMENTS = [
+  '%zz',
+  '%',
+  '%0',
+  '%00',
+  '%2F',
+  '%2f..%2f',
+  '%C3%28',
+  '%E2%82%AC',
+  '%25',
+  '..',
+  '.',
+  '',
+  'a'.repeat(129),
+  'a'.repeat(128),
+  '@server',
+  'x%20y',
+  'fz0',
+  'ann',
+  '\xf0\x9f\x99\x82',
+];
+
+/** Whole request targets: the origin-form's edges, absolute-form, asterisk-form. */
+const TARGETS = [
+  '/',
+  '//',
+  '*',
+  '',
+  'http://[',
+  'http://x/v1/accounts/ann/badge',
+  'http://127.0.0.1/v1/sync/ann',
+  '/v1/sync/',
+  '/v1/sync//',
+  '/v1/accounts//badge',
+  '/v1/accounts/ann/devices/',
+  '/healthz?x=1',
+  '/metrics/',
+  '/v1/../healthz',
+];
+
 /** One mutation; positions are taken modulo the input's length. */
 export type Mutation =
   | { readonly kind: 'flip'; readonly at: number; readonly bit: number }
@@ -149,6 +192,7 @@ export type Mutation =
   | { readonly kind: 'varint'; readonly at: number; readonly which: number }
   | { readonly kind: 'token'; readonly at: number; readonly which: number; readonly replace: boolean }
   | { readonly kind: 'line'; readonly at: number; readonly duplicate: boolean }
+  | { readonly kind: 'request'; readonly part: number; readonly at: number; readonly which: number }
   | { readonly kind: 'fixLength' };
 
 const at = fc.nat();
@@ -175,6 +219,7 @@ export const httpMutation: fc.Arbitrary<Mutation> = fc.oneof(
   ...byteMutations,
   fc.record({ kind: fc.constant('token' as const), at, which: fc.nat(), replace: fc.boolean() }),
   fc.record({ kind: fc.constant('line' as const), at, duplicate: fc.boolean() }),
+  fc.record({ kind: fc.constant('request' as const), part: fc.nat({ max: 2 }), at, which: fc.nat() }),
   fc.constant({ kind: 'fixLength' as const }),
 );
 
@@ -257,9 +302,34 @@ export function mutate(
       case 'fixLength':
         bytes = fixContentLength(bytes);
         break;
+      case 'request':
+        bytes = mutateRequestLine(bytes, m.part, m.at, m.which);
+        break;
     }
   }
   return Uint8Array.from(bytes);
+}
+
+/**
+ * Rewrites the request line `METHOD target version`: part 0 swaps the method, part 1 one
+ * path segment, part 2 the whole target. The query (a token) stays.
+ */
+function mutateRequestLine(bytes: number[], part: number, at: number, which: number): number[] {
+  const text = Buffer.from(bytes).toString('latin1');
+  const end = text.indexOf('\r\n');
+  const line = /^(\S*) (\S*) (.*)$/.exec(end < 0 ? text : text.slice(0, end));
+  if (line === null) return bytes;
+  let [, method = '', target = '', version = ''] = line;
+  const query = target.includes('?') ? target.slice(target.indexOf('?')) : '';
+  const path = target.slice(0, target.length - query.length);
+  if (part === 0) method = METHODS[which % METHODS.length] as string;
+  if (part === 1) {
+    const segments = path.split('/');
+    segments[1 + (at % Math.max(1, segments.length - 1))] = SEGMENTS[which % SEGMENTS.length] as string;
+    target = `${segments.join('/')}${query}`;
+  }
+  if (part === 2) target = `${TARGETS[which % TARGETS.length] as string}${query}`;
+  return ascii(`${method} ${target} ${version}${end < 0 ? '' : text.slice(end)}`);
 }
 
 /** Duplicates or removes one CRLF-terminated line (a header, the request line). */

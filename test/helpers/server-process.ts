@@ -22,6 +22,12 @@ export interface StartOptions {
   readonly dir?: string;
   readonly apiKey?: string;
   readonly deviceSecret?: string;
+  /**
+   * Node arguments instead of the server's (`--import tsx src/main.ts serve`, run in
+   * server/): a stand-in process that prints the same listening line, for tests of the
+   * tests' own machinery.
+   */
+  readonly args?: readonly string[];
 }
 
 export interface ServerProcess {
@@ -65,7 +71,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     BADGESYNC_LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, options.args ?? ['--import', 'tsx', 'src/main.ts', 'serve'], {
     cwd: SERVER_DIR,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,7 +129,13 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       await exited;
     },
     restart(more) {
-      return startServer({ dir, apiKey, deviceSecret, env: { ...options.env, ...more } });
+      return startServer({
+        dir,
+        apiKey,
+        deviceSecret,
+        env: { ...options.env, ...more },
+        ...(options.args === undefined ? {} : { args: options.args }),
+      });
     },
   };
   return self;
