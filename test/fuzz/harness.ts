@@ -28,7 +28,7 @@ const ALLOWED_CLOSES: ReadonlySet<number> = new Set([1000, 1001, 1013, 4400, 440
  */
 const ANSWER_MS = 5_000;
 /** How long the server's log line about a failing answer may trail the answer. */
-const LOG_WAIT_MS = 50;
+const LOG_WAIT_MS = 200;
 /** How long a process that refused a health check may take to exit (print its stack, die). */
 const EXIT_MS = 2_000;
 /** How long /healthz may take when the server is suspected of hanging. */
@@ -156,7 +156,13 @@ export class Fuzzer {
       const original = this.#syncPool[base % this.#syncPool.length] as SyncInput;
       const donors = this.#syncPool.flatMap((entry) => entry.frames);
       const frames = mutateFrames(original.frames, plan, donors.length > 400 ? donors.slice(0, 400) : donors);
-      await this.runSync({ device: original.device, frames }, true);
+      // Honest frames do not hang the server: a hang is blamed on the mutated frame's kind.
+      const mutated = frames[plan.frame % Math.max(1, original.frames.length)];
+      await this.runSync(
+        { device: original.device, frames },
+        true,
+        mutated === undefined ? 'unknown' : frameKind(mutated),
+      );
     });
   }
 
@@ -196,7 +202,7 @@ export class Fuzzer {
     const outcome = await sendHttp(this.server.port, request, this.#nextAddress(), ANSWER_MS);
     const exec = ++this.stats.http.execs;
     const unanswered = outcome.statuses.length === 0;
-    const problem = await this.#judge('http', outcome.timedOut, unanswered, pid, () => httpProblem(outcome));
+    const problem = await this.#judge('http', outcome.timedOut, unanswered, pid, 'request', () => httpProblem(outcome));
     this.stats.http.ms += Date.now() - started;
     if (problem !== null) this.#record('http', problem, { bytes: Buffer.from(bytes).toString('base64') }, exec);
     else if (grow) this.#grow(`http ${outcomeKey(outcome)}`, () => this.#httpPool.push(bytes));
@@ -204,7 +210,7 @@ export class Fuzzer {
   }
 
   /** Sends one sync input (a connection's frames) and judges it. */
-  async runSync(input: SyncInput, grow = false): Promise<void> {
+  async runSync(input: SyncInput, grow = false, suspect = 'unknown'): Promise<void> {
     const started = Date.now();
     this.#logMark = this.server.logs.length;
     const pid = this.server.child.pid;
@@ -215,13 +221,34 @@ export class Fuzzer {
     const outcome = await sendSync(url, input.frames, this.#nextAddress(), ANSWER_MS);
     const exec = ++this.stats.sync.execs;
     const abrupt = outcome.kind === 'closed' && outcome.code === 1006;
-    const problem = await this.#judge('sync', outcome.kind === 'timeout', abrupt, pid, () => syncProblem(outcome));
+    const timedOut = outcome.kind === 'timeout';
+    const problem = await this.#judge('sync', timedOut, abrupt, pid, `${suspect} frame`, () => syncProblem(outcome));
     this.stats.sync.ms += Date.now() - started;
     const record = { device: input.device, frames: input.frames.map((f) => Buffer.from(f).toString('base64')) };
     if (problem !== null) this.#record('sync', problem, record, exec);
     else if (grow) this.#grow(`sync ${syncKey(outcome)}`, () => this.#syncPool.push(input));
     if (exec % CHECK_EVERY === 0) await this.#rounds('sync', exec, account);
     if (exec % ACCOUNT_EVERY === 0) this.#accountGeneration++;
+  }
+
+  /**
+   * Runs a recorded failing input again, on a fresh fuzzed account; true when it showed no
+   * failure this time (it is fixed), false when it did, null when the record holds no input.
+   */
+  async replay(input: FailureRecord['input']): Promise<boolean | null> {
+    const before = [...this.failures.values()].reduce((sum, f) => sum + f.count, 0);
+    this.#accountGeneration++;
+    if (input.bytes !== undefined) await this.runHttp(Buffer.from(input.bytes, 'base64'));
+    else if (input.frames !== undefined) {
+      const frames = input.frames.map((frame) => new Uint8Array(Buffer.from(frame, 'base64')));
+      await this.runSync({ device: input.device ?? 'fuzz', frames });
+    } else return null;
+    await this.#rounds(
+      input.bytes === undefined ? 'sync' : 'http',
+      0,
+      input.bytes === undefined ? `fz${this.#accountGeneration}` : null,
+    );
+    return [...this.failures.values()].reduce((sum, f) => sum + f.count, 0) === before;
   }
 
   /**
@@ -233,6 +260,8 @@ export class Fuzzer {
     timedOut: boolean,
     unanswered: boolean,
     pid: number | undefined,
+    /** What probably caused a hang or an out-of-memory death (no stack names it). */
+    suspect: string,
     answerProblem: () => string | null,
   ): Promise<{ signature: string; detail: string } | null> {
     // A socket cut without an answer may be a process dying: its exit event can trail the
@@ -241,7 +270,11 @@ export class Fuzzer {
     if (!this.#alive(pid)) {
       // Let the dying process's stderr arrive.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const line = firstErrorLine(this.server.stderr) ?? `exit ${this.server.child.exitCode}`;
+      const named = firstErrorLine(this.server.stderr);
+      const line =
+        named === null || named.startsWith('FATAL')
+          ? `${named ?? `exit ${this.server.child.exitCode}`} after a ${suspect}`
+          : named;
       this.stats[target].crashes++;
       await this.#replace(target, false);
       return { signature: `${target} crash: ${line}`, detail: this.server.stderr.slice(0, 2000) };
@@ -251,7 +284,7 @@ export class Fuzzer {
       if (!healthy) {
         this.stats[target].crashes++;
         await this.#replace(target, true);
-        return { signature: `${target} hang: the process stopped answering`, detail: '/healthz did not answer' };
+        return { signature: `${target} hang: the process stopped answering after a ${suspect}`, detail: '' };
       }
       return { signature: `${target}: no answer within ${ANSWER_MS} ms`, detail: 'the server is healthy' };
     }
@@ -374,7 +407,13 @@ export class Fuzzer {
     input: FailureRecord['input'],
     exec: number,
   ): void {
-    const signature = normalize(problem.signature);
+    let signature = normalize(problem.signature);
+    // A log line that trailed an earlier failing answer lands on the next input: count it
+    // with the failure that already names it, not as a new one.
+    const logged = /^\w+ error log: (.*)$/.exec(signature)?.[1];
+    if (logged !== undefined) {
+      signature = [...this.failures.keys()].find((known) => known.includes(`(${logged})`)) ?? signature;
+    }
     const known = this.failures.get(signature);
     if (known !== undefined) {
       known.count++;
@@ -428,6 +467,12 @@ export class Fuzzer {
     }
     return token;
   }
+}
+
+/** The message kind of a sync frame, from its first bytes. */
+function frameKind(frame: Uint8Array): string {
+  if (frame[0] === 0) return ['step1', 'step2', 'update'][frame[1] ?? 3] ?? 'sync';
+  return ['sync', 'awareness', 'auth', 'query-awareness'][frame[0] ?? 4] ?? 'unknown-type';
 }
 
 function httpProblem(outcome: HttpOutcome): string | null {

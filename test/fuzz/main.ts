@@ -4,6 +4,7 @@
  * minutes (default 2), alternating the two targets in 30-second slices, then prints
  * executions, crashes and distinct failures, and writes each distinct failure's input to DIR
  * (default test/fuzz/failures). The seed is printed first; BADGESYNC_SEED or --seed replays.
+ * `pnpm fuzz --replay FILE|DIR` runs recorded failing inputs again and says which still fail.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { stopAll } from '../helpers/server-process.js';
 import { loadHttpCorpus, loadSyncCorpus } from './corpus.js';
 import { Fuzzer, type TargetName } from './harness.js';
-import { summary, writeFailures } from './report.js';
+import { readFailures, summary, writeFailures } from './report.js';
 
 /** Each target gets turns this long, so a short run still covers both and progress shows. */
 const SLICE_MS = 30_000;
@@ -22,9 +23,36 @@ const { values } = parseArgs({
     target: { type: 'string', default: 'both' },
     seed: { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    replay: { type: 'string' },
     out: { type: 'string', default: path.join(path.dirname(fileURLToPath(import.meta.url)), 'failures') },
   },
 });
+
+if (values.replay !== undefined) {
+  process.exitCode = await replay(values.replay);
+  process.exit();
+}
+
+/** Replays each failure file; exit code 1 when any still fails. */
+async function replay(where: string): Promise<number> {
+  const records = readFailures(where);
+  const fuzzer = new Fuzzer({ httpCorpus: loadHttpCorpus(), syncCorpus: loadSyncCorpus() });
+  let failing = 0;
+  try {
+    await fuzzer.start();
+    for (const { file, record } of records) {
+      const fixed = await fuzzer.replay(record.input);
+      if (fixed === false) failing++;
+      const verdict = fixed === null ? 'no input' : fixed ? 'fixed' : 'STILL FAILS';
+      console.log(`${verdict.padEnd(11)}  ${path.basename(file)}  ${record.signature}`);
+    }
+  } finally {
+    await fuzzer.stop().catch(() => {});
+    await stopAll();
+  }
+  for (const failure of fuzzer.distinct) console.log(`  now: ${failure.signature}`);
+  return failing > 0 ? 1 : 0;
+}
 
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error('--minutes must be a positive number');

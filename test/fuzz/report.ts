@@ -1,7 +1,18 @@
 /** The fuzzer's figures as a table, and the failing inputs as files a person can replay. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Fuzzer } from './harness.js';
+import type { FailureRecord, Fuzzer } from './harness.js';
+
+/** The failure files at `where` (one file, or every .json in a folder), sorted by name. */
+export function readFailures(where: string): Array<{ file: string; record: FailureRecord }> {
+  const files = statSync(where).isDirectory()
+    ? readdirSync(where)
+        .filter((name) => name.endsWith('.json'))
+        .sort()
+        .map((name) => path.join(where, name))
+    : [where];
+  return files.map((file) => ({ file, record: JSON.parse(readFileSync(file, 'utf8')) as FailureRecord }));
+}
 
 export function summary(fuzzer: Fuzzer, seed: number): string {
   const rows = (['http', 'sync'] as const).map((target) => {
