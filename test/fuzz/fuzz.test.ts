@@ -33,10 +33,9 @@ function assertNone(fuzzer: Fuzzer, target: TargetName): void {
 }
 
 describe('fuzzing the real server', () => {
-  let fuzzer: Fuzzer;
+  const fuzzer = new Fuzzer({ httpCorpus: loadHttpCorpus(), syncCorpus: loadSyncCorpus() });
   before(async () => {
     console.log(`[fuzz] seed=${seed} (replay: BADGESYNC_SEED=${seed})`);
-    fuzzer = new Fuzzer({ httpCorpus: loadHttpCorpus(), syncCorpus: loadSyncCorpus() });
     await fuzzer.start();
   });
   after(async () => {
