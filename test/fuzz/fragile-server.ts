@@ -1,9 +1,10 @@
 /**
  * A deliberately fragile stand-in for the server, for the fuzzer's own test: it prints the
  * real server's listening line, answers /healthz, answers 500 on any path containing
- * `boom`, and decodes every path with an uncaught `decodeURIComponent` — so a bad percent-
- * escape in any request or upgrade kills it with a URIError, as the real server's upgrade
- * handler once did. The fuzzer must notice each of these.
+ * `boom`, and parses and decodes every path with an uncaught `new URL` and
+ * `decodeURIComponent` — so a bad percent-escape or a target like `http://[` in any request
+ * or upgrade kills it (URIError, TypeError), as the real server's upgrade handler once did.
+ * The fuzzer must notice each of these.
  */
 import { createServer } from 'node:http';
 

@@ -198,7 +198,7 @@ export class Fuzzer {
   /** Sends one HTTP input and judges it; `grow`: keep it if its outcome is new. */
   async runHttp(bytes: Uint8Array, grow = false): Promise<void> {
     const started = Date.now();
-    this.#logMark = this.server.logs.length;
+    this.#forgetLogs();
     const pid = this.server.child.pid;
     const request = await materialize(bytes, this.#credentials());
     const outcome = await sendHttp(this.server.port, request, this.#nextAddress(), ANSWER_MS);
@@ -214,7 +214,7 @@ export class Fuzzer {
   /** Sends one sync input (a connection's frames) and judges it. */
   async runSync(input: SyncInput, grow = false, suspect = 'unknown'): Promise<void> {
     const started = Date.now();
-    this.#logMark = this.server.logs.length;
+    this.#forgetLogs();
     const pid = this.server.child.pid;
     const account = `fz${this.#accountGeneration}`;
     if (!this.#prepared.has(account)) await this.#prepare(account);
@@ -390,6 +390,15 @@ export class Fuzzer {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Drops the log lines of earlier inputs (judged already): a long run would otherwise keep
+   * every connection's lines in memory.
+   */
+  #forgetLogs(): void {
+    this.server.logs.splice(0);
+    this.#logMark = 0;
   }
 
   /** The first error-level line the server logged during this input, or null. */
