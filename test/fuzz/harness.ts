@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { type ServerProcess, startServer } from '../helpers/server-process.js';
+import { auditDocument } from './audit.js';
 import { Bystander } from './bystander.js';
 import { type Credentials, type HttpSeed, materialize, type SyncSeed } from './corpus.js';
 import { type HttpOutcome, sendHttp } from './http-target.js';
@@ -45,6 +46,8 @@ const MAX_POOL = 2_000;
  */
 const SERVER_NODE_OPTIONS = '--max-old-space-size=512';
 const ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+/** The heads each fuzzed account gets before its first input: the threads the corpus reads. */
+const PREPARED_HEADS: Readonly<Record<string, number>> = { inbox: 100, news: 100 };
 
 export type TargetName = 'http' | 'sync';
 
@@ -111,6 +114,10 @@ export class Fuzzer {
   readonly #tokens = new Map<string, Promise<string | null>>();
   /** Fuzzed accounts that have their threads' heads. */
   readonly #prepared = new Set<string>();
+  /** Per fuzzed account, the markers the last audit saw (they must never go down or vanish). */
+  readonly #markers = new Map<string, Map<string, number>>();
+  /** The sync input before the current one: an audit failure may be its doing. */
+  #previous: SyncInput | null = null;
   #address = 0;
   #seed = 0;
   #accountGeneration = 0;
@@ -227,8 +234,11 @@ export class Fuzzer {
     const problem = await this.#judge('sync', timedOut, abrupt, pid, `${suspect} frame`, () => syncProblem(outcome));
     this.stats.sync.ms += Date.now() - started;
     const record = { device: input.device, frames: input.frames.map((f) => Buffer.from(f).toString('base64')) };
+    const breach = problem === null && outcome.kind === 'answered' ? this.#audit(account, outcome.state) : null;
     if (problem !== null) this.#record('sync', problem, record, exec);
+    else if (breach !== null) this.#record('sync', breach, record, exec);
     else if (grow) this.#grow(`sync ${syncKey(outcome)}`, () => this.#syncPool.push(input));
+    this.#previous = input;
     if (exec % CHECK_EVERY === 0) await this.#rounds('sync', exec, account);
     if (exec % ACCOUNT_EVERY === 0) this.#accountGeneration++;
   }
@@ -336,12 +346,33 @@ export class Fuzzer {
   }
 
   /**
+   * The authority oracle on the document the server sent after an input (audit.ts). The
+   * breach may come from the input before (its socket was closed before a step 2 showed
+   * it), so that input is kept in the detail.
+   */
+  #audit(account: string, state: Uint8Array | null): { signature: string; detail: string } | null {
+    if (state === null) return { signature: 'sync: no sync step 2 answered the probe', detail: '' };
+    const markers = this.#markers.get(account) ?? new Map<string, number>();
+    this.#markers.set(account, markers);
+    const finding = auditDocument(state, PREPARED_HEADS, markers);
+    if (finding === null) return null;
+    const previous = this.#previous;
+    const before =
+      previous === null
+        ? ''
+        : ` (input before: ${previous.device} ${previous.frames.map((f) => Buffer.from(f).toString('base64')).join(',')})`;
+    // Start the account over: one breach would otherwise fail every later audit.
+    this.#accountGeneration++;
+    return { signature: `sync authority: ${finding.kind}`, detail: `${finding.detail}${before}` };
+  }
+
+  /**
    * Gives a fuzzed account the threads the corpus reads (100 items each), so the recorded
    * markers are within the heads and honest frames stay honest.
    */
   async #prepare(account: string): Promise<void> {
-    for (const thread of ['inbox', 'news']) {
-      const answer = await api(this.server, 'POST', `/v1/accounts/${account}/items`, { thread, count: 100 });
+    for (const [thread, count] of Object.entries(PREPARED_HEADS)) {
+      const answer = await api(this.server, 'POST', `/v1/accounts/${account}/items`, { thread, count });
       if (answer.status !== 200) throw new Error(`preparing ${account} answered ${answer.status}`);
     }
     this.#prepared.add(account);
@@ -358,9 +389,13 @@ export class Fuzzer {
       const line = firstErrorLine((err as Error).message) ?? (err as Error).message.split('\n')[0] ?? '';
       this.#record(target, { signature: `oracle: restart failed: ${line}`, detail: (err as Error).message }, {}, 0);
       this.server = await this.#launch();
+      // A fresh folder: no account has its heads or markers any more.
+      this.#prepared.clear();
     }
+    // Updates applied but not yet on disk when the process was killed may be gone: markers
+    // are compared from here on, not across the restart.
+    this.#markers.clear();
     this.#tokens.clear();
-    this.#prepared.clear();
     if (this.#bystander !== null) await this.#bystander.connect(this.server);
   }
 
