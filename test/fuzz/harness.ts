@@ -60,7 +60,13 @@ export interface FailureRecord {
   /** How many inputs showed it. */
   count: number;
   /** The first input that showed it: HTTP bytes, or the frames and the device that sent them. */
-  readonly input: { readonly bytes?: string; readonly device?: string; readonly frames?: readonly string[] };
+  readonly input: {
+    readonly bytes?: string;
+    readonly device?: string;
+    readonly frames?: readonly string[];
+    /** Sync: the inputs the fuzzed account had before this one (a failure may need them). */
+    readonly history?: ReadonlyArray<{ readonly device: string; readonly frames: readonly string[] }>;
+  };
   readonly detail: string;
   readonly seed: number;
   readonly exec: number;
@@ -118,6 +124,10 @@ export class Fuzzer {
   readonly #markers = new Map<string, Map<string, number>>();
   /** The sync input before the current one: an audit failure may be its doing. */
   #previous: SyncInput | null = null;
+  /** The inputs the current fuzzed account has had, in order. */
+  #history: { account: string; inputs: SyncInput[] } = { account: '', inputs: [] };
+  /** While replaying, the account does not change under the replayed inputs. */
+  #pinned = false;
   #address = 0;
   #seed = 0;
   #accountGeneration = 0;
@@ -164,7 +174,8 @@ export class Fuzzer {
       const donors = this.#syncPool.flatMap((entry) => entry.frames);
       const frames = mutateFrames(original.frames, plan, donors.length > 400 ? donors.slice(0, 400) : donors);
       // Honest frames do not hang the server: a hang is blamed on the mutated frame's kind.
-      const mutated = frames[plan.frame % Math.max(1, original.frames.length)];
+      const count = original.frames.length;
+      const mutated = frames[plan.frame % 2 === 0 ? count - 1 : Math.floor(plan.frame / 2) % Math.max(1, count)];
       await this.runSync(
         { device: original.device, frames },
         true,
@@ -233,14 +244,19 @@ export class Fuzzer {
     const timedOut = outcome.kind === 'timeout';
     const problem = await this.#judge('sync', timedOut, abrupt, pid, `${suspect} frame`, () => syncProblem(outcome));
     this.stats.sync.ms += Date.now() - started;
-    const record = { device: input.device, frames: input.frames.map((f) => Buffer.from(f).toString('base64')) };
+    if (this.#history.account !== account) this.#history = { account, inputs: [] };
+    const record = {
+      ...encodeInput(input),
+      history: this.#history.inputs.map(encodeInput),
+    };
+    this.#history.inputs.push(input);
     const breach = problem === null && outcome.kind === 'answered' ? this.#audit(account, outcome.state) : null;
     if (problem !== null) this.#record('sync', problem, record, exec);
     else if (breach !== null) this.#record('sync', breach, record, exec);
     else if (grow) this.#grow(`sync ${syncKey(outcome)}`, () => this.#syncPool.push(input));
     this.#previous = input;
     if (exec % CHECK_EVERY === 0) await this.#rounds('sync', exec, account);
-    if (exec % ACCOUNT_EVERY === 0) this.#accountGeneration++;
+    if (exec % ACCOUNT_EVERY === 0 && !this.#pinned) this.#accountGeneration++;
   }
 
   /**
@@ -252,8 +268,12 @@ export class Fuzzer {
     this.#accountGeneration++;
     if (input.bytes !== undefined) await this.runHttp(Buffer.from(input.bytes, 'base64'));
     else if (input.frames !== undefined) {
-      const frames = input.frames.map((frame) => new Uint8Array(Buffer.from(frame, 'base64')));
-      await this.runSync({ device: input.device ?? 'fuzz', frames });
+      this.#pinned = true;
+      try {
+        for (const earlier of [...(input.history ?? []), input]) await this.runSync(decodeInput(earlier));
+      } finally {
+        this.#pinned = false;
+      }
     } else return null;
     await this.#rounds(
       input.bytes === undefined ? 'sync' : 'http',
@@ -282,7 +302,7 @@ export class Fuzzer {
     if (!this.#alive(pid)) {
       // Let the dying process's stderr arrive.
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const named = firstErrorLine(this.server.stderr);
+      const named = firstErrorLine(this.server.stderr) ?? this.#errorLog();
       const line =
         named === null || named.startsWith('FATAL')
           ? `${named ?? `exit ${this.server.child.exitCode}`} after a ${suspect}`
@@ -513,6 +533,17 @@ export class Fuzzer {
     }
     return token;
   }
+}
+
+function encodeInput(input: SyncInput): { device: string; frames: string[] } {
+  return { device: input.device, frames: input.frames.map((f) => Buffer.from(f).toString('base64')) };
+}
+
+function decodeInput(input: { readonly device?: string; readonly frames?: readonly string[] }): SyncInput {
+  return {
+    device: input.device ?? 'fuzz',
+    frames: (input.frames ?? []).map((frame) => new Uint8Array(Buffer.from(frame, 'base64'))),
+  };
 }
 
 /** The message kind of a sync frame, from its first bytes. */

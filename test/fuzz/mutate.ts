@@ -409,7 +409,8 @@ export function mutateFrames(
 ): Uint8Array[] {
   const out = [...frames];
   if (out.length === 0) return out;
-  const index = plan.frame % out.length;
+  // Half the time the last frame: a hand seed's construct, or a session's latest edit.
+  const index = plan.frame % 2 === 0 ? out.length - 1 : Math.floor(plan.frame / 2) % out.length;
   const frame = out[index] as Uint8Array;
   const split = plan.inPayload ? splitSyncFrame(frame) : null;
   if (split !== null) {
