@@ -10,6 +10,7 @@
  * another account still receives its updates and its badge is right, and (sync) the fuzzed
  * account's badge still loads.
  */
+import net from 'node:net';
 import fc from 'fast-check';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { type ServerProcess, startServer } from '../helpers/server-process.js';
@@ -129,6 +130,8 @@ export class Fuzzer {
   /** While replaying, the account does not change under the replayed inputs. */
   #pinned = false;
   #address = 0;
+  /** Whether 127.0.0.2… can be bound (all of 127/8 is loopback on Linux, not on macOS). */
+  #spreadAddresses = true;
   #seed = 0;
   #accountGeneration = 0;
   #logMark = 0;
@@ -143,6 +146,10 @@ export class Fuzzer {
 
   async start(): Promise<void> {
     this.server = await this.#launch();
+    this.#spreadAddresses = await canBind('127.0.0.2', this.server.port);
+    if (!this.#spreadAddresses) {
+      this.#print('127.0.0.2 cannot be bound here: every input comes from 127.0.0.1 (the pre-auth limit applies)');
+    }
     await this.#bystander?.connect(this.server);
   }
 
@@ -515,6 +522,7 @@ export class Fuzzer {
    * bystander and the health checks keep 127.0.0.1.
    */
   #nextAddress(): string {
+    if (!this.#spreadAddresses) return '127.0.0.1';
     this.#address = (this.#address + 1) % 253;
     return `127.0.0.${this.#address + 2}`;
   }
@@ -533,6 +541,18 @@ export class Fuzzer {
     }
     return token;
   }
+}
+
+/** Whether a connection from `address` to the server can be made. */
+function canBind(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: address });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 function encodeInput(input: SyncInput): { device: string; frames: string[] } {
