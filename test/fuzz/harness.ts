@@ -271,7 +271,13 @@ export class Fuzzer {
    * failure this time (it is fixed), false when it did, null when the record holds no input.
    */
   async replay(input: FailureRecord['input']): Promise<boolean | null> {
-    const before = [...this.failures.values()].reduce((sum, f) => sum + f.count, 0);
+    const seen = await this.replaySignatures(input);
+    return seen === null ? null : seen.length === 0;
+  }
+
+  /** Replays `input` and answers the signatures it showed (null: the record holds no input). */
+  async replaySignatures(input: FailureRecord['input']): Promise<string[] | null> {
+    const counts = new Map([...this.failures].map(([signature, f]) => [signature, f.count]));
     this.#accountGeneration++;
     if (input.bytes !== undefined) await this.runHttp(Buffer.from(input.bytes, 'base64'));
     else if (input.frames !== undefined) {
@@ -287,7 +293,9 @@ export class Fuzzer {
       0,
       input.bytes === undefined ? `fz${this.#accountGeneration}` : null,
     );
-    return [...this.failures.values()].reduce((sum, f) => sum + f.count, 0) === before;
+    return [...this.failures]
+      .filter(([signature, f]) => f.count > (counts.get(signature) ?? 0))
+      .map(([signature]) => signature);
   }
 
   /**

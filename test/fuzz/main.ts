@@ -5,7 +5,10 @@
  * executions, crashes and distinct failures, and writes each distinct failure's input to DIR
  * (default test/fuzz/failures). The seed is printed first; BADGESYNC_SEED or --seed replays.
  * `pnpm fuzz --replay FILE|DIR` runs recorded failing inputs again and says which still fail.
+ * `pnpm fuzz --minimize FILE` drops the earlier inputs (`history`) a sync failure does not
+ * need, and writes FILE with `.min.json`.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,9 +27,55 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     replay: { type: 'string' },
+    minimize: { type: 'string' },
     out: { type: 'string', default: path.join(path.dirname(fileURLToPath(import.meta.url)), 'failures') },
   },
 });
+
+if (values.minimize !== undefined) {
+  await minimize(values.minimize);
+  process.exit();
+}
+
+/**
+ * Delta debugging over a sync failure's history: removes ever smaller runs of earlier inputs
+ * while the replay still shows the same signature.
+ */
+async function minimize(file: string): Promise<void> {
+  const [found] = readFailures(file);
+  if (found === undefined) throw new Error(`no failure in ${file}`);
+  const { record } = found;
+  const fuzzer = new Fuzzer({ httpCorpus: loadHttpCorpus(), syncCorpus: loadSyncCorpus() });
+  let history = [...(record.input.history ?? [])];
+  let replays = 0;
+  const reproduces = async (candidate: typeof history) => {
+    replays++;
+    const seen = await fuzzer.replaySignatures({ ...record.input, history: candidate });
+    return seen?.includes(record.signature) ?? false;
+  };
+  try {
+    await fuzzer.start();
+    if (!(await reproduces(history))) throw new Error(`${file} does not reproduce: nothing to minimize`);
+    for (let chunk = Math.ceil(history.length / 2); chunk >= 1 && history.length > 0; ) {
+      let removed = false;
+      for (let start = 0; start < history.length; ) {
+        const candidate = [...history.slice(0, start), ...history.slice(start + chunk)];
+        if (await reproduces(candidate)) {
+          history = candidate;
+          removed = true;
+        } else start += chunk;
+      }
+      console.log(`history ${history.length} (runs of ${chunk}, ${replays} replays)`);
+      if (!removed) chunk = chunk === 1 ? 0 : Math.ceil(chunk / 2);
+    }
+  } finally {
+    await fuzzer.stop().catch(() => {});
+    await stopAll();
+  }
+  const out = file.replace(/\.json$/, '.min.json');
+  writeFileSync(out, `${JSON.stringify({ ...record, input: { ...record.input, history } }, null, 2)}\n`);
+  console.log(`${out}: ${history.length} earlier inputs kept (${replays} replays)`);
+}
 
 if (values.replay !== undefined) {
   process.exitCode = await replay(values.replay);
