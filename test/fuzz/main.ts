@@ -55,7 +55,9 @@ async function minimize(file: string): Promise<void> {
   };
   try {
     await fuzzer.start();
-    if (!(await reproduces(history))) throw new Error(`${file} does not reproduce: nothing to minimize`);
+    if (!(await reproduces(history))) {
+      throw new Error(`${file} does not reproduce (${[...fuzzer.failures.keys()].join('; ')}): nothing to minimize`);
+    }
     for (let chunk = Math.ceil(history.length / 2); chunk >= 1 && history.length > 0; ) {
       let removed = false;
       for (let start = 0; start < history.length; ) {
