@@ -2,7 +2,14 @@ import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { guarded } from '../guard.js';
 import { isPushable, refuses } from '../store/device-record.js';
-import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
+import type {
+  CountsStore,
+  DeviceRegistry,
+  OutboxEntry,
+  PushOutbox,
+  Registration,
+  TokenRefusal,
+} from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import type { PushHooks, PushWrites } from './ports.js';
 import type { PushMetrics } from './push-metrics.js';
@@ -29,7 +36,8 @@ const IMMEDIATE_WRITES: PushWrites = {
 };
 
 export interface PushSchedulerDeps {
-  readonly store: Store;
+  /** The parts of the store push reads and writes: badges, registrations, its outbox. */
+  readonly store: CountsStore & DeviceRegistry & PushOutbox;
   readonly writes?: PushWrites;
   readonly sender: PushSender;
   readonly log: Logger;
