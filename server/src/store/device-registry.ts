@@ -1,4 +1,3 @@
-/** The store's push registrations (SPEC STORE-7, STORE-14): one per (account, device). */
 import type { AccountId, DeviceId } from '@badgesync/shared';
 
 /**
@@ -46,6 +45,7 @@ export interface DevicePatch {
   readonly badges?: boolean;
 }
 
+/** Push registrations (SPEC STORE-7, STORE-14), one per (account, device), and sign-outs. */
 export interface DeviceRegistry {
   /**
    * [STORE-7] Registers or updates the device's registration in the account and signs it in,

@@ -1,4 +1,3 @@
-/** The store's account documents (SPEC STORE-2..STORE-4): each account's Yjs log, snapshot and client bindings. */
 import type { AccountId, DeviceId } from '@badgesync/shared';
 
 /** An account document as stored: an optional snapshot and the log after it, in order. */
@@ -13,6 +12,7 @@ export interface StoredDoc {
   readonly logBytes: number;
 }
 
+/** Each account's document (SPEC STORE-2..STORE-4): its Yjs update log, snapshot and client bindings. */
 export interface DocumentLog {
   /** [STORE-2] Snapshot and log of one account; an unknown account has no updates. */
   loadDoc(account: AccountId): StoredDoc;

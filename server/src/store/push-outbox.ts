@@ -1,5 +1,3 @@
-/** The store's push state (SPEC STORE-8): per APNs token, the badge waiting to go and the last one delivered. */
-
 /** A badge waiting to be sent to one phone (APNs token): at most one per token, the newest value. */
 export interface OutboxEntry {
   /** The APNs token (lower-case hex): every registration carrying it gets this one push. */
@@ -14,6 +12,7 @@ export interface OutboxEntry {
   readonly parked: boolean;
 }
 
+/** Push state per phone (SPEC STORE-8): by APNs token, the badge waiting to go and the last one APNs accepted. */
 export interface PushOutbox {
   /** [STORE-8] The last badge APNs accepted for the token, or null. */
   getDelivered(token: string): number | null;
