@@ -20,7 +20,7 @@ const history = fc.record({
 });
 
 describe('honest histories through the real room', () => {
-  test('[RULE-11] [RULE-14] honest devices are never refused by the room, and all converge on its document and counts', async () => {
+  test('[SYNC-4] [SYNC-10] [RULE-11] [RULE-14] honest devices are never refused by the room, and all converge on its document and counts', async () => {
     const totals: Record<string, number> = { steps: 0 };
     await fc.assert(
       fc.asyncProperty(history, async ({ seed, ops }) => {

@@ -248,7 +248,7 @@ async function step(world: RoomWorld, kind: Step, seed: number): Promise<void> {
 }
 
 describe('write rules through the real room, differential fuzz', () => {
-  test('[RULE-14] [SYNC-13] the room refuses what the rules refuse with their close code; what it accepts applies whole, equals the reference and reloads', async () => {
+  test('[SYNC-3] [RULE-14] [SYNC-13] the room refuses what the rules refuse with their close code; what it accepts applies whole, equals the reference and reloads', async () => {
     const steps = fc.array(fc.tuple(fc.constantFrom<Step>(...STEPS), fc.integer()), {
       minLength: 1,
       maxLength: 30,
