@@ -5,6 +5,8 @@
  * server has moved past), server restarts (reload from the log, new Yjs client ID,
  * bindings kept) and reinstalls (a fresh replica that syncs before it writes a marker).
  * The server must refuse nothing, and everyone must end with the server's state.
+ * The server here is a model (helpers/server-peer.ts); the same histories run through the
+ * server's own room in server/test/room-honest-sync.property.test.ts.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

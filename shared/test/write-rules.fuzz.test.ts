@@ -2,7 +2,8 @@
  * Differential fuzz of the write rules: each candidate update's verdict is compared with the
  * effect of really applying it to a copy of the server document. Whatever checkUpdate
  * accepts must apply without a throw and break no rule (helpers/oracle.ts); "not yet" must
- * mean Yjs really lacks a dependency; honest updates must be accepted.
+ * mean Yjs really lacks a dependency; honest updates must be accepted. The same candidates
+ * go through the server's own room in server/test/room-write-rules.fuzz.test.ts.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
