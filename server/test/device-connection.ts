@@ -54,6 +54,11 @@ export class DeviceConnection {
     if (this.pair !== null) this.#send('update', encodeUpdate(update));
   }
 
+  /** Sends `update` as a sync step 2, which the room checks exactly as an update. */
+  sendStep2(update: Uint8Array): void {
+    if (this.pair !== null) this.#send('step2', encodeStep2(update));
+  }
+
   /** The network drops: whatever is in flight is lost. */
   drop(): void {
     this.pair?.dropFromClient();

@@ -38,13 +38,16 @@ export type RoomSimOp =
   /** The group commit writes: relays and step 2 answers waiting on it go out. */
   | { readonly k: 'commit' }
   /** The server process dies: connections drop and the unwritten group commit is lost. */
-  | { readonly k: 'crash' };
+  | { readonly k: 'crash' }
+  /** The room replaces the stored log with a snapshot (only when every write is on disk). */
+  | { readonly k: 'compact' };
 
 export function roomSimOp(devices: number): fc.Arbitrary<RoomSimOp> {
   return fc.oneof(
     { weight: 60, arbitrary: simOp(devices) },
     { weight: 10, arbitrary: fc.constant({ k: 'commit' as const }) },
     { weight: 1, arbitrary: fc.constant({ k: 'crash' as const }) },
+    { weight: 1, arbitrary: fc.constant({ k: 'compact' as const }) },
   );
 }
 
@@ -95,6 +98,7 @@ export class RoomSyncSim {
     restarts: 0,
     crashes: 0,
     commits: 0,
+    compactions: 0,
     reinstalls: 0,
     markerWrites: 0,
     offlineWrites: 0,
@@ -159,6 +163,9 @@ export class RoomSyncSim {
       case 'crash':
         this.harness.crash();
         this.stats.crashes++;
+        return;
+      case 'compact':
+        if (this.harness.room.compact()) this.stats.compactions++;
         return;
       case 'reinstall': {
         const device = this.#device(op.dev);

@@ -132,7 +132,7 @@ function contentText(doc: Y.Doc): string {
 }
 
 /** Sends one candidate through the room and holds what the room did to the reference. */
-async function judge(world: RoomWorld, c: Candidate): Promise<void> {
+async function judge(world: RoomWorld, c: Candidate, asStep2: boolean): Promise<void> {
   const { harness } = world;
   const room = harness.room;
   const hex = Buffer.from(c.update).toString('hex');
@@ -163,7 +163,8 @@ async function judge(world: RoomWorld, c: Candidate): Promise<void> {
   assert.ok(pair !== null, `${c.device} is connected`);
   const bystanders = world.devices.filter((d) => d !== sender);
   const bystanderStates = bystanders.map((d) => Y.encodeStateVector(d.replica.doc));
-  sender.connection.sendUpdate(c.update);
+  if (asStep2) sender.connection.sendStep2(c.update);
+  else sender.connection.sendUpdate(c.update);
   sender.connection.deliverToServer(1);
   const closed = pair.ended;
   await harness.committed();
@@ -244,7 +245,11 @@ async function step(world: RoomWorld, kind: Step, seed: number): Promise<void> {
   const replicas = world.devices.map((d) => d.replica);
   const author = rng.pick(replicas);
   const c = makeCandidate(rng, kind, author, replicas, world.harness.room.doc, world.harness.storedBindings());
-  if (c !== null) await judge(world, c);
+  if (c === null) return;
+  // A device sends its writes as updates, and what the room lacks as a sync step 2.
+  const asStep2 = rng.chance(0.25);
+  if (asStep2) count('as-step2');
+  await judge(world, c, asStep2);
 }
 
 describe('write rules through the real room, differential fuzz', () => {
