@@ -1,16 +1,16 @@
 /**
  * Candidate updates for the differential fuzz of the write rules: honest planner writes of a
  * device, and forgeries built on what that device could honestly send (byte mutations,
- * structural edits, updates from scratch, another device's update). Used against the pure
+ * structural edits, updates from scratch, another device's update, writes wrong in one way only). Used against the pure
  * write rules (write-rules.fuzz.test.ts) and against the server's own room (server/test).
  */
 import * as Y from 'yjs';
-import type { DeviceId, ThreadId } from '../../src/index.js';
+import { accountMaps, type DeviceId, SERVER_DEVICE, type ThreadId } from '../../src/index.js';
 import { byteForgery, poolsOf, scratchForgery, structuralForgery } from './forgeries.js';
 import type { Rng } from './rng.js';
 import { DeviceReplica, REMOTE, THREADS } from './world.js';
 
-export const KINDS = ['honest', 'bytes', 'structure', 'structure', 'scratch', 'foreign'] as const;
+export const KINDS = ['honest', 'bytes', 'structure', 'structure', 'scratch', 'foreign', 'impersonate'] as const;
 export type Kind = (typeof KINDS)[number];
 
 export interface Candidate {
@@ -57,6 +57,25 @@ export function scratchCopy(replica: DeviceReplica): DeviceReplica {
 }
 
 /**
+ * Writes that are honest in every way but one, so that each rule is tested alone: the
+ * planners' writes made under `author`'s own client ID but in another device's name (its
+ * markers, or @server's), or a head moved by a device. Built on a scratch copy.
+ */
+function impersonation(rng: Rng, author: DeviceReplica, devices: readonly DeviceReplica[]): Uint8Array | null {
+  if (rng.chance(0.2)) {
+    const copy = scratchCopy(author);
+    const thread = rng.pick(THREADS) as ThreadId;
+    accountMaps(copy.doc).heads.set(thread, copy.tracker.head(thread) + rng.range(0, 2));
+    return copy.take();
+  }
+  const victims = [...devices.filter((d) => d !== author).map((d) => d.id), SERVER_DEVICE];
+  const copy = new DeviceReplica(rng.pick(victims));
+  Y.applyUpdate(copy.doc, Y.encodeStateAsUpdate(author.doc), REMOTE);
+  copy.doc.clientID = author.clientId;
+  return honestWrites(rng, copy);
+}
+
+/**
  * A candidate of `kind` written by `author` (a replica up to date with `serverDoc`), sent by
  * `author` or, for 'foreign', by another of `devices`. An 'honest' candidate is written on the
  * author's replica itself; forgeries only on a scratch copy. Null when nothing was written.
@@ -71,6 +90,10 @@ export function makeCandidate(
 ): Candidate | null {
   if (kind === 'honest') {
     const update = honestWrites(rng, author);
+    return update === null ? null : { kind, device: author.id, update };
+  }
+  if (kind === 'impersonate') {
+    const update = impersonation(rng, author, devices);
     return update === null ? null : { kind, device: author.id, update };
   }
   const base = honestWrites(rng, scratchCopy(author)) ?? Y.encodeStateAsUpdate(author.doc);
