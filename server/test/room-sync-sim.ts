@@ -88,7 +88,10 @@ export class RoomSyncSim {
   readonly harness: RoomHarness;
   readonly devices: SimDevice[];
   readonly #rng: Rng;
+  /** The room's "not yet" count when the last one was attributed to a message. */
+  #notYetSeen = 0;
   readonly stats = {
+    /** Step 2s and updates the room took (applied, or nothing new). */
     accepted: 0,
     notYet: 0,
     /** "Not yet" verdicts on updates that reached the server after the session's step 2. */
@@ -231,8 +234,6 @@ export class RoomSyncSim {
       }
     });
   }
-
-  #notYetSeen = 0;
 
   /** A few items in every thread, every device connected and synced. */
   async warmUp(): Promise<void> {
