@@ -270,7 +270,7 @@ describe('write rules through the real room, differential fuzz', () => {
           world.harness.close();
         }
       }),
-      propertyParams('room fuzz', 100),
+      propertyParams('room fuzz', 150),
     );
     const verdicts = Object.fromEntries([...stats].sort());
     console.log('[room fuzz] outcomes', verdicts);
