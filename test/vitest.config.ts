@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     // The default report, then one plain `vitest: N passed, N failed, N skipped` line.
     reporters: ['default', '../scripts/vitest-summary.mjs'],
-    include: ['e2e/*.test.ts', 'chaos/*.test.ts'],
+    include: ['e2e/*.test.ts', 'chaos/*.test.ts', 'fuzz/*.test.ts'],
     // One file at a time: each starts real server processes, and the chaos test's latency bound
     // has little slack when another file loads the machine.
     fileParallelism: false,

@@ -3,8 +3,9 @@ export { type DeviceClaims, mintDeviceToken, type TokenCheck, verifyDeviceToken 
 export { type Config, ConfigError, flagName, loadConfig, SETTINGS } from './config.js';
 export { createLogger } from './log.js';
 export { Metrics } from './metrics.js';
+export type { DeviceHooks, PushContext, PushFactory, PushHooks, PushWrites, RoomEvents } from './push/ports.js';
 export { pushDisabled } from './push/push-disabled.js';
-export { BadgesyncServer, type PushHooks, type ServerParts } from './server.js';
+export { BadgesyncServer, type ServerParts } from './server.js';
 export { MemoryStore } from './store/memory-store.js';
 export { SqliteStore } from './store/sqlite-store.js';
 export type { OutboxEntry, Registration, Store, WriteBatch } from './store/store.js';

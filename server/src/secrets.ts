@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Store } from './store/store.js';
+import type { MetaStore } from './store/store.js';
 
 export interface Secrets {
   readonly apiKey: string;
@@ -12,7 +12,7 @@ export interface Secrets {
  * [CONF-2] The API key and device secret: configured, or generated once, stored with the
  * data (so restarts keep tokens valid) and reported for printing.
  */
-export function resolveSecrets(store: Store, apiKey: string | null, deviceSecret: string | null): Secrets {
+export function resolveSecrets(store: MetaStore, apiKey: string | null, deviceSecret: string | null): Secrets {
   let generated = false;
   const pick = (configured: string | null, meta: string, bytes: number): string => {
     if (configured !== null) return configured;

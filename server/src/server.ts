@@ -2,19 +2,17 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { allowedTopics, type Config, documentBudgets } from './config.js';
 import { guarded } from './guard.js';
-import { Api, type DeviceHooks, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
+import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
 import { writeRawError } from './http/raw-answer.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { parseTarget } from './http/target.js';
 import { Metrics } from './metrics.js';
-import type { PushWrites } from './push/push-scheduler.js';
-import type { RoomEvents } from './rooms/account-room.js';
+import type { PushFactory, PushHooks } from './push/ports.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
@@ -22,26 +20,12 @@ import type { Store } from './store/store.js';
 import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
 import { SyncEndpoint } from './sync/sync-endpoint.js';
 
-/** Everything push needs to hear: counts, presence, registrations. */
-export interface PushHooks extends RoomEvents, DeviceHooks {
-  /** Called once the server listens: resumes the outbox. */
-  start(): void;
-  close(): Promise<void>;
-}
-
 export interface ServerParts {
   readonly config: Config;
   readonly store: Store;
   readonly log: Logger;
   /** Builds the push pipeline once the server's parts exist. */
-  readonly push: (ctx: {
-    store: Store;
-    metrics: Metrics;
-    log: Logger;
-    isOnline: (a: AccountId, d: DeviceId) => boolean;
-    /** Push-state writes join the group commit. */
-    writes: PushWrites;
-  }) => PushHooks;
+  readonly push: PushFactory;
 }
 
 /**
@@ -75,18 +59,30 @@ export class BadgesyncServer {
       },
       (err) => log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
     );
-    const events: RoomEvents = {
-      countsCommitted: (a: AccountId, c: AccountCounts) => this.#push.countsCommitted(a, c),
-      deviceOnline: (a: AccountId, d: DeviceId) => this.#push.deviceOnline(a, d),
-      deviceOffline: (a: AccountId, d: DeviceId) => this.#push.deviceOffline(a, d),
-    };
-    this.#rooms = new RoomManager(
+    // Push is built before the rooms and the API, which hold it from their first event on.
+    // The one thing push asks of the rooms, whether a device is online, is answered once they
+    // exist; asked while push is being built, it throws rather than answer wrongly.
+    let rooms: RoomManager | null = null;
+    this.#push = parts.push({
+      store,
+      metrics: this.metrics,
+      log,
+      isOnline: (a, d) => {
+        if (rooms === null) throw new Error('push asked whether a device is online before the rooms were built');
+        return rooms.peek(a)?.isOnline(d) ?? false;
+      },
+      writes: {
+        write: (work) => this.#commit.addWork(work),
+        afterWrites: (callback) => this.#commit.afterCommit(callback),
+      },
+    });
+    rooms = new RoomManager(
       {
         store,
         commit: this.#commit,
         metrics: this.metrics,
         log,
-        events,
+        events: this.#push,
         budgets: documentBudgets(config),
         awareness: {
           stateBytes: config.awarenessStateBytes,
@@ -96,16 +92,7 @@ export class BadgesyncServer {
       },
       config.maxLoadedDocs,
     );
-    this.#push = parts.push({
-      store,
-      metrics: this.metrics,
-      log,
-      isOnline: (a, d) => this.#rooms.peek(a)?.isOnline(d) ?? false,
-      writes: {
-        write: (work) => this.#commit.addWork(work),
-        afterWrites: (callback) => this.#commit.afterCommit(callback),
-      },
-    });
+    this.#rooms = rooms;
     this.#sync = new SyncEndpoint(
       this.#rooms,
       {

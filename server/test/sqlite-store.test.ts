@@ -16,7 +16,7 @@ import {
   type Store,
   schemaVersion,
 } from '../src/store/index.js';
-import { A, B, batch, C, D1, D2, hex, refusal } from './store-fixtures.js';
+import { A, B, batch, C, D1, D2, hex, nextDueAt, refusal, withDocuments } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,10 +40,10 @@ function dump(store: Store) {
     pushable: store.pushableTokens(),
     members: accounts.map((a) => store.devicesOf(a)),
     due: store.duePushes(Number.MAX_SAFE_INTEGER, 100),
-    nextDueAt: store.nextDueAt(),
+    nextDueAt: nextDueAt(store),
     pushes: store.countPushes(),
     meta: store.getMeta('device_secret'),
-    accounts: store.countAccounts(),
+    accounts: withDocuments(store, accounts),
   };
 }
 

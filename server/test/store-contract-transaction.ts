@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import type { Store } from '../src/store/index.js';
-import { A, B, batch, D1, D2, D3, hex, refusal } from './store-fixtures.js';
+import { A, B, batch, D1, D2, D3, hex, refusal, withDocuments } from './store-fixtures.js';
 
 const TOKEN = 'ab'.repeat(32);
 const OTHER = 'ef'.repeat(32);
@@ -31,7 +31,7 @@ function view(store: Store): unknown {
     pushes: store.countPushes(),
     pushable: store.pushableTokens(),
     meta: store.getMeta('m'),
-    accountCount: store.countAccounts(),
+    withDocuments: withDocuments(store, [A, B]),
   };
 }
 

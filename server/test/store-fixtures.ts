@@ -1,6 +1,6 @@
 /** Names and helpers the store tests share. */
-import { parseAccountId, parseDeviceId } from '@badgesync/shared';
-import type { TokenRefusal, WriteBatch } from '../src/store/index.js';
+import { type AccountId, parseAccountId, parseDeviceId } from '@badgesync/shared';
+import type { DocumentLog, PushOutbox, TokenRefusal, WriteBatch } from '../src/store/index.js';
 
 export const A = parseAccountId('alice');
 export const B = parseAccountId('bob');
@@ -22,4 +22,17 @@ export function hex(bytes: Uint8Array): string {
 /** APNs refused a token for production and the configured topic, for registrations made up to `at`. */
 export function refusal(reason: string, at: number, where: Partial<TokenRefusal> = {}): TokenRefusal {
   return { reason, registeredAtOrBefore: at, environment: 'production', topic: null, ...where };
+}
+
+/**
+ * Earliest dueAt among pending, not parked outbox entries; null when none. The server never
+ * asks (its timer follows duePushes), so it is read here through duePushes, oldest due first.
+ */
+export function nextDueAt(store: PushOutbox): number | null {
+  return store.duePushes(Number.MAX_SAFE_INTEGER, 1)[0]?.dueAt ?? null;
+}
+
+/** Those of `accounts` with a stored document (a snapshot or a logged update). */
+export function withDocuments(store: DocumentLog, accounts: readonly AccountId[]): AccountId[] {
+  return accounts.filter((account) => store.loadDoc(account).updates.length > 0);
 }

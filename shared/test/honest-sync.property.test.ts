@@ -5,39 +5,20 @@
  * server has moved past), server restarts (reload from the log, new Yjs client ID,
  * bindings kept) and reinstalls (a fresh replica that syncs before it writes a marker).
  * The server must refuse nothing, and everyone must end with the server's state.
+ * The server here is a model (helpers/server-peer.ts); the same histories run through the
+ * server's own room in server/test/room-honest-sync.property.test.ts.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import { propertyParams } from './helpers/seed.js';
-import { type SimOp, SyncSim } from './helpers/sync-sim.js';
+import { SyncSim, simOp } from './helpers/sync-sim.js';
 
 const DEVICES = 3;
-const dev = fc.nat({ max: DEVICES - 1 });
-const thread = fc.nat({ max: 2 });
-
-const op: fc.Arbitrary<SimOp> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('ingest' as const), thread, n: fc.integer({ min: 1, max: 4 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('apiRead' as const), thread, seq: fc.nat({ max: 14 }) }) },
-  { weight: 12, arbitrary: fc.record({ k: fc.constant('read' as const), dev, thread, seq: fc.nat({ max: 14 }) }) },
-  {
-    weight: 5,
-    arbitrary: fc.record({ k: fc.constant('unread' as const), dev, thread, from: fc.integer({ min: 1, max: 14 }) }),
-  },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('allRead' as const), dev }) },
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('mute' as const), dev, thread, on: fc.boolean() }) },
-  { weight: 5, arbitrary: fc.record({ k: fc.constant('connect' as const), dev }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('disconnect' as const), dev }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('resync' as const), dev }) },
-  { weight: 15, arbitrary: fc.record({ k: fc.constant('toServer' as const), dev, n: fc.integer({ min: 1, max: 3 }) }) },
-  { weight: 15, arbitrary: fc.record({ k: fc.constant('toDevice' as const), dev, n: fc.integer({ min: 1, max: 3 }) }) },
-  { weight: 1, arbitrary: fc.constant({ k: 'restart' as const }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('reinstall' as const), dev }) },
-);
 
 const history = fc.record({
   seed: fc.integer(),
-  ops: fc.array(op, { minLength: 20, maxLength: 200, size: 'max' }),
+  ops: fc.array(simOp(DEVICES), { minLength: 20, maxLength: 200, size: 'max' }),
 });
 
 describe('honest histories through the write rules', () => {

@@ -2,92 +2,32 @@
  * Differential fuzz of the write rules: each candidate update's verdict is compared with the
  * effect of really applying it to a copy of the server document. Whatever checkUpdate
  * accepts must apply without a throw and break no rule (helpers/oracle.ts); "not yet" must
- * mean Yjs really lacks a dependency; honest updates must be accepted.
+ * mean Yjs really lacks a dependency; honest updates must be accepted. The same candidates
+ * go through the server's own room in server/test/room-write-rules.fuzz.test.ts.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import * as Y from 'yjs';
-import { CloseCode, checkUpdate, type DeviceId, type ThreadId } from '../src/index.js';
-import { byteForgery, poolsOf, scratchForgery, structuralForgery } from './helpers/forgeries.js';
+import { CloseCode, checkUpdate } from '../src/index.js';
+import { type Candidate, KINDS, type Kind, makeCandidate } from './helpers/candidates.js';
 import { reloadDifferences, ruleViolations, unsafeNumber } from './helpers/oracle.js';
 import { Rng } from './helpers/rng.js';
 import { propertyParams } from './helpers/seed.js';
-import { DeviceReplica, makeWorld, REMOTE, THREADS, type World } from './helpers/world.js';
-
-const KINDS = ['honest', 'bytes', 'structure', 'structure', 'scratch', 'foreign'] as const;
-type Kind = (typeof KINDS)[number];
-
-interface Candidate {
-  readonly kind: Kind;
-  readonly device: DeviceId;
-  readonly update: Uint8Array;
-}
+import { makeWorld, type World } from './helpers/world.js';
 
 const stats = new Map<string, number>();
 function count(key: string): void {
   stats.set(key, (stats.get(key) ?? 0) + 1);
 }
 
-/** One to three planner writes on `replica`; the resulting update, or null if none changed anything. */
-function honestWrites(rng: Rng, replica: DeviceReplica): Uint8Array | null {
-  const writes = rng.range(1, 3);
-  for (let i = 0; i < writes; i++) {
-    const thread = rng.pick(THREADS) as ThreadId;
-    const head = replica.tracker.head(thread);
-    switch (rng.int(5)) {
-      case 0:
-      case 1:
-        replica.read(thread, rng.int(head + 3));
-        break;
-      case 2:
-        try {
-          replica.unread(thread, rng.range(1, head + 1));
-        } catch {
-          replica.read(thread, head);
-        }
-        break;
-      case 3:
-        replica.allRead();
-        break;
-      default:
-        replica.mute(thread, rng.pick([true, false, null]));
-    }
-  }
-  return replica.take();
-}
-
-/** A throwaway copy of a device replica (same client ID) to write honest updates that are never sent. */
-function scratchCopy(replica: DeviceReplica): DeviceReplica {
-  const copy = new DeviceReplica(replica.id);
-  Y.applyUpdate(copy.doc, Y.encodeStateAsUpdate(replica.doc), REMOTE);
-  // Only now: Yjs picks a new client ID when a remote update writes under its own.
-  copy.doc.clientID = replica.clientId;
-  return copy;
-}
-
 function candidate(world: World, kind: Kind, seed: number): Candidate | null {
   const rng = new Rng(seed);
   const { server } = world;
-  const author = rng.pick([world.a, world.b, world.c]);
+  const devices = [world.a, world.b, world.c];
+  const author = rng.pick(devices);
   author.pull(server);
-  if (kind === 'honest') {
-    const update = honestWrites(rng, author);
-    return update === null ? null : { kind, device: author.id, update };
-  }
-  const base = honestWrites(rng, scratchCopy(author)) ?? Y.encodeStateAsUpdate(author.doc);
-  if (kind === 'foreign') {
-    const sender = rng.pick([world.a, world.b, world.c].filter((d) => d !== author));
-    return { kind, device: sender.id, update: base };
-  }
-  const pools = poolsOf(server.doc, author.id, server.bindings);
-  const update =
-    kind === 'bytes'
-      ? byteForgery(rng, base)
-      : kind === 'structure'
-        ? structuralForgery(rng, pools, base)
-        : scratchForgery(rng, pools);
-  return { kind, device: author.id, update };
+  return makeCandidate(rng, kind, author, devices, server.doc, server.bindings);
 }
 
 /** Judges one candidate against the oracle, and applies it to the server when accepted. */

@@ -24,6 +24,12 @@ export interface StartOptions {
   readonly deviceSecret?: string;
   /** The process's open-file limit (`ulimit -n`), for tests of what happens near it. */
   readonly fileLimit?: number;
+  /**
+   * Node arguments instead of the server's (`--import tsx src/main.ts serve`, run in
+   * server/): a stand-in process that prints the same listening line, for tests of the
+   * tests' own machinery.
+   */
+  readonly args?: readonly string[];
 }
 
 export interface ServerProcess {
@@ -38,6 +44,8 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** Every log line (parsed JSON where possible). */
   readonly logs: Array<Record<string, unknown>>;
+  /** Everything the process wrote to stderr so far (an uncaught exception's stack lands here). */
+  readonly stderr: string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL, then resolves when the process is gone. */
@@ -65,7 +73,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     BADGESYNC_LOG_LEVEL: 'info',
     ...options.env,
   };
-  const args = ['--import', 'tsx', 'src/main.ts', 'serve'];
+  const args = options.args ?? ['--import', 'tsx', 'src/main.ts', 'serve'];
   // Through a shell only to lower the limit; `exec` keeps the server's pid the child's pid.
   const child = spawn(
     options.fileLimit === undefined ? process.execPath : '/bin/sh',
@@ -119,6 +127,9 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     db,
     child,
     logs,
+    get stderr() {
+      return stderr;
+    },
     async stop() {
       child.kill('SIGTERM');
       return exited;
@@ -134,6 +145,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
         deviceSecret,
         env: { ...options.env, ...more },
         ...(options.fileLimit === undefined ? {} : { fileLimit: options.fileLimit }),
+        ...(options.args === undefined ? {} : { args: options.args }),
       });
     },
   };

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { bearer, isApiKey } from '../auth/api-key.js';
 import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
+import type { DeviceHooks } from '../push/ports.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import type { Registration, Store } from '../store/store.js';
@@ -24,17 +25,6 @@ import { decodeId } from './target.js';
 
 /** How long an idempotency key is remembered, per the contract: 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-
-/** What device registration tells the push pipeline. */
-export interface DeviceHooks {
-  /**
-   * `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it
-   * nothing yet. `previousToken`: the registration's token before, whose phone may have to
-   * drop the account from its badge.
-   */
-  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null): void;
-  deviceSignedOut(account: AccountId, device: DeviceId): void;
-}
 
 export interface ApiDeps {
   readonly apiKey: string;

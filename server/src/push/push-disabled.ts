@@ -1,4 +1,4 @@
-import type { PushHooks } from '../server.js';
+import type { PushHooks } from './ports.js';
 
 /**
  * No push at all, for a server that only syncs: hears every event and does nothing.

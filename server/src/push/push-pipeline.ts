@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { allowedTopics, type Config } from '../config.js';
-import type { PushHooks, ServerParts } from '../server.js';
 import { createPushSender } from './create-push-sender.js';
+import type { PushFactory, PushHooks } from './ports.js';
 import { PushMetrics } from './push-metrics.js';
 import { PushScheduler } from './push-scheduler.js';
 import type { PushLog } from './push-sender.js';
@@ -10,7 +10,7 @@ import type { PushLog } from './push-sender.js';
  * The push pipeline of a configuration: APNs (or the logging sender without a key) behind
  * the scheduler. Async because the key file is read before the server starts.
  */
-export async function pushPipeline(config: Config, log: Logger): Promise<ServerParts['push']> {
+export async function pushPipeline(config: Config, log: Logger): Promise<PushFactory> {
   const pushLog: PushLog = (level, fields, message) => log[level]({ ...fields, part: 'push' }, message);
   const sender = await createPushSender(config, pushLog);
   return (ctx): PushHooks =>

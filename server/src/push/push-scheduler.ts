@@ -1,10 +1,17 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { guarded } from '../guard.js';
-import type { PushHooks } from '../server.js';
 import { isPushable, refuses } from '../store/device-record.js';
-import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
+import type {
+  CountsStore,
+  DeviceRegistry,
+  OutboxEntry,
+  PushOutbox,
+  Registration,
+  TokenRefusal,
+} from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
+import type { PushHooks, PushWrites } from './ports.js';
 import type { PushMetrics } from './push-metrics.js';
 import type { BadgePush, PushSender, SendResult } from './push-sender.js';
 
@@ -22,23 +29,15 @@ export interface PushSchedulerOptions {
   readonly allowedTopics?: ReadonlySet<string> | null;
 }
 
-/**
- * Where the scheduler's store writes go: into the server's group commit (one fsync per turn
- * with everything else), and what runs once they are on disk. Without it, writes are
- * immediate (unit tests).
- */
-export interface PushWrites {
-  write(work: () => void): void;
-  afterWrites(callback: () => void): void;
-}
-
+/** Store writes done at once, for a scheduler without a group commit (unit tests). */
 const IMMEDIATE_WRITES: PushWrites = {
   write: (work) => work(),
   afterWrites: (callback) => callback(),
 };
 
 export interface PushSchedulerDeps {
-  readonly store: Store;
+  /** The parts of the store push reads and writes: badges, registrations, its outbox. */
+  readonly store: CountsStore & DeviceRegistry & PushOutbox;
   readonly writes?: PushWrites;
   readonly sender: PushSender;
   readonly log: Logger;

@@ -1,5 +1,4 @@
 import {
-  type AccountCounts,
   type AccountId,
   type AccountMaps,
   accountMaps,
@@ -19,6 +18,7 @@ import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { RoomEvents } from '../push/ports.js';
 import type { Store } from '../store/store.js';
 import {
   type AwarenessBudget,
@@ -52,15 +52,6 @@ export interface RoomMember {
   readonly device: DeviceId;
   send(message: Uint8Array): void;
   close(code: number, reason: string): void;
-}
-
-export interface RoomEvents {
-  /** The account's counts changed and the change is on disk. */
-  countsCommitted(account: AccountId, counts: AccountCounts): void;
-  /** A device's first live connection to the account opened. */
-  deviceOnline(account: AccountId, device: DeviceId): void;
-  /** A device's last live connection to the account closed. */
-  deviceOffline(account: AccountId, device: DeviceId): void;
 }
 
 export interface RoomDeps {

@@ -1,11 +1,17 @@
-/** The store subsystem: the contract (store.ts) and its two implementations. */
+/** The store subsystem: the contract (store.ts, one interface per concern) and its two implementations. */
 export { DEVICE_DEFAULTS, isPushable, normalizeApnsToken } from './device-record.js';
 export { MemoryStore } from './memory-store.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from './migrations.js';
 export { BUSY_TIMEOUT_MS, type SqliteSettings, SqliteStore } from './sqlite-store.js';
 export type {
+  CountsStore,
   DevicePatch,
+  DeviceRegistry,
+  DocumentLog,
+  IdempotencyStore,
+  MetaStore,
   OutboxEntry,
+  PushOutbox,
   Registration,
   Store,
   StoredDoc,

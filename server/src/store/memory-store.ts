@@ -345,15 +345,6 @@ export class MemoryStore implements Store {
       .map((entry) => ({ ...entry }));
   }
 
-  nextDueAt(): number | null {
-    this.#open();
-    let next: number | null = null;
-    for (const entry of this.#outbox.values()) {
-      if (!entry.parked && (next === null || entry.dueAt < next)) next = entry.dueAt;
-    }
-    return next;
-  }
-
   countPushes(): { pending: number; parked: number } {
     this.#open();
     let parked = 0;
@@ -369,12 +360,6 @@ export class MemoryStore implements Store {
   setMeta(key: string, value: string): void {
     this.#open();
     this.#meta.set(key, value);
-  }
-
-  countAccounts(): number {
-    this.#open();
-    const accounts = new Set<AccountId>([...this.#snapshots.keys(), ...this.#logs.keys()]);
-    return accounts.size;
   }
 
   close(): void {

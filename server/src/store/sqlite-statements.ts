@@ -80,9 +80,6 @@ export function prepareStatements(db: Db) {
     deleteLogThrough: db.prepare<[string, number]>('DELETE FROM updates WHERE account = ? AND id <= ?'),
     // AUTOINCREMENT keeps the highest ID ever issued here, even after its row is deleted.
     lastIssuedLogId: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'updates'"),
-    countAccounts: db.prepare<[], { n: number }>(
-      'SELECT COUNT(*) AS n FROM (SELECT account FROM snapshots UNION SELECT account FROM updates)',
-    ),
 
     // STORE-4 bindings
     bindings: db.prepare<[string], BindingRow>('SELECT client_id, device FROM client_bindings WHERE account = ?'),
@@ -158,7 +155,6 @@ export function prepareStatements(db: Db) {
     duePushes: db.prepare<[number, number], OutboxRow>(
       'SELECT * FROM outbox WHERE parked = 0 AND due_at <= ? ORDER BY due_at, token LIMIT ?',
     ),
-    nextDueAt: db.prepare<[], { due_at: number | null }>('SELECT MIN(due_at) AS due_at FROM outbox WHERE parked = 0'),
     countPushes: db.prepare<[], { pending: number | null; parked: number | null }>(
       'SELECT SUM(parked = 0) AS pending, SUM(parked = 1) AS parked FROM outbox',
     ),

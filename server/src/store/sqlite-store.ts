@@ -332,10 +332,6 @@ export class SqliteStore implements Store {
     return this.#sql.duePushes.all(now, Math.floor(limit)).map(toOutboxEntry);
   }
 
-  nextDueAt(): number | null {
-    return this.#sql.nextDueAt.get()?.due_at ?? null;
-  }
-
   countPushes(): { pending: number; parked: number } {
     const row = this.#sql.countPushes.get();
     return { pending: row?.pending ?? 0, parked: row?.parked ?? 0 };
@@ -347,10 +343,6 @@ export class SqliteStore implements Store {
 
   setMeta(key: string, value: string): void {
     this.#sql.setMeta.run(key, value);
-  }
-
-  countAccounts(): number {
-    return this.#sql.countAccounts.get()?.n ?? 0;
   }
 
   close(): void {

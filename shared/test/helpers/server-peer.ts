@@ -3,6 +3,9 @@
  * check every device update, bind new client IDs on accept, apply, log (the durable update
  * log), and drop "not yet" updates without applying them. A restart reloads the document
  * from the log under a new Yjs client ID and keeps the bindings.
+ *
+ * A model of the server's room for the tests of the pure write rules and markers: the real
+ * room, session and group commit are driven by server/test/room-harness.ts.
  */
 import * as Y from 'yjs';
 import {

@@ -8,6 +8,7 @@
  * disconnect or a server restart loses whatever is in flight.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import * as Y from 'yjs';
 import {
   accountMaps,
@@ -45,6 +46,42 @@ export type SimOp =
   | { readonly k: 'toDevice'; readonly dev: number; readonly n: number }
   | { readonly k: 'restart' }
   | { readonly k: 'reinstall'; readonly dev: number };
+
+/**
+ * One step of an honest history among `devices` devices, weighted so that messages move
+ * often, devices come and go, and restarts and reinstalls happen now and then.
+ */
+export function simOp(devices: number): fc.Arbitrary<SimOp> {
+  const dev = fc.nat({ max: devices - 1 });
+  const thread = fc.nat({ max: SIM_THREADS.length - 1 });
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({ k: fc.constant('ingest' as const), thread, n: fc.integer({ min: 1, max: 4 }) }),
+    },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('apiRead' as const), thread, seq: fc.nat({ max: 14 }) }) },
+    { weight: 12, arbitrary: fc.record({ k: fc.constant('read' as const), dev, thread, seq: fc.nat({ max: 14 }) }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({ k: fc.constant('unread' as const), dev, thread, from: fc.integer({ min: 1, max: 14 }) }),
+    },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('allRead' as const), dev }) },
+    { weight: 4, arbitrary: fc.record({ k: fc.constant('mute' as const), dev, thread, on: fc.boolean() }) },
+    { weight: 5, arbitrary: fc.record({ k: fc.constant('connect' as const), dev }) },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('disconnect' as const), dev }) },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('resync' as const), dev }) },
+    {
+      weight: 15,
+      arbitrary: fc.record({ k: fc.constant('toServer' as const), dev, n: fc.integer({ min: 1, max: 3 }) }),
+    },
+    {
+      weight: 15,
+      arbitrary: fc.record({ k: fc.constant('toDevice' as const), dev, n: fc.integer({ min: 1, max: 3 }) }),
+    },
+    { weight: 1, arbitrary: fc.constant({ k: 'restart' as const }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('reinstall' as const), dev }) },
+  );
+}
 
 class SimDevice {
   doc!: Y.Doc;

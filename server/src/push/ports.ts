@@ -1,0 +1,64 @@
+/**
+ * The interfaces between the account rooms, the backend API and push: what each tells push,
+ * and what push is given to do its work. The rooms, the API, push and the server that wires
+ * them import these from here, and this file imports none of them, so no two parts import
+ * each other (server/test/import-cycles.test.ts keeps it so).
+ */
+import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+
+/** What an account room tells push about its account. */
+export interface RoomEvents {
+  /** The account's counts changed and the change is on disk. */
+  countsCommitted(account: AccountId, counts: AccountCounts): void;
+  /** A device's first live connection to the account opened. */
+  deviceOnline(account: AccountId, device: DeviceId): void;
+  /** A device's last live connection to the account closed. */
+  deviceOffline(account: AccountId, device: DeviceId): void;
+}
+
+/** What device registration (the backend API) tells push. */
+export interface DeviceHooks {
+  /**
+   * `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it
+   * nothing yet. `previousToken`: the registration's token before, whose phone may have to
+   * drop the account from its badge.
+   */
+  deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null): void;
+  deviceSignedOut(account: AccountId, device: DeviceId): void;
+}
+
+/** Everything push needs to hear: counts, presence, registrations. */
+export interface PushHooks extends RoomEvents, DeviceHooks {
+  /** Called once the server listens: resumes the outbox. */
+  start(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Where push's store writes go: into the server's group commit (one fsync per turn with
+ * everything else), and what runs once they are on disk.
+ */
+export interface PushWrites {
+  write(work: () => void): void;
+  afterWrites(callback: () => void): void;
+}
+
+/** What the server gives push when it builds it. */
+export interface PushContext {
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /**
+   * Whether the device has a live connection to the account. Answered by the rooms, which are
+   * built after push: push must not ask while it is being built.
+   */
+  readonly isOnline: (account: AccountId, device: DeviceId) => boolean;
+  /** Push-state writes join the group commit. */
+  readonly writes: PushWrites;
+}
+
+/** Builds push once the server's parts exist, before the rooms and the API that call it. */
+export type PushFactory = (ctx: PushContext) => PushHooks;
