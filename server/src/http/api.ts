@@ -19,7 +19,7 @@ import type { DeviceHooks } from '../push/ports.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import type { Registration, Store } from '../store/store.js';
-import { ApiError, readJson, sendError, sendJson } from './respond.js';
+import { ApiError, ClientAbort, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
 import { decodeId } from './target.js';
 
@@ -144,13 +144,13 @@ export class Api {
       sendJson(res, status, body);
     } catch (err) {
       let apiError: ApiError;
-      if (clientAborted(req)) {
+      if (err instanceof ClientAbort || (!(err instanceof ApiError) && clientAborted(req))) {
         // [EDGE-1] A client that hangs up mid-request (a body shorter than its Content-Length,
         // then FIN or a reset) is not a server error, whatever the read threw: counted, logged
         // below error level, and answered 400 if its socket still takes an answer.
         this.deps.metrics.httpClientAborts.inc({ route: name });
         this.deps.log.debug({ route: name, detail: (err as Error).message }, 'client aborted the request');
-        apiError = new ApiError('bad_request', 'the request did not arrive whole');
+        apiError = err instanceof ClientAbort ? err : new ClientAbort();
       } else apiError = toApiError(err, this.deps.log, name);
       status = apiError.status;
       if (!res.headersSent) sendError(res, apiError);
@@ -298,7 +298,7 @@ function publicDevice(record: Registration): unknown {
   };
 }
 
-/** Whether the client went away before its request arrived whole (Node marks it aborted). */
+/** Whether the request was cut short before it arrived whole (Node marks it aborted). */
 function clientAborted(req: IncomingMessage): boolean {
   return req.aborted || (req.destroyed && !req.complete);
 }
