@@ -85,6 +85,13 @@ export class Metrics {
     registers: [],
   });
 
+  readonly httpClientAborts = new Counter({
+    name: 'badgesync_http_client_aborts_total',
+    help: 'backend API requests the client cut short (a body shorter than declared, a reset) by route',
+    labelNames: ['route'],
+    registers: [],
+  });
+
   constructor() {
     for (const metric of [
       this.connections,
@@ -102,6 +109,7 @@ export class Metrics {
       this.storeCommitSeconds,
       this.storeBatchUpdates,
       this.httpRequests,
+      this.httpClientAborts,
     ] as const) {
       this.registry.registerMetric(metric as Parameters<Registry['registerMetric']>[0]);
     }

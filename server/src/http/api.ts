@@ -19,7 +19,7 @@ import type { DeviceHooks } from '../push/ports.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import type { Registration, Store } from '../store/store.js';
-import { ApiError, readJson, sendError, sendJson } from './respond.js';
+import { ApiError, ClientAbort, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
 import { decodeId } from './target.js';
 
@@ -145,9 +145,17 @@ export class Api {
       const body = await route.handle({ req, res, account, device: device as DeviceId | null });
       sendJson(res, status, body);
     } catch (err) {
-      const apiError = toApiError(err, this.deps.log, name);
+      let apiError: ApiError;
+      if (err instanceof ClientAbort || (!(err instanceof ApiError) && clientAborted(req))) {
+        // [EDGE-1] A client that hangs up mid-request (a body shorter than its Content-Length,
+        // then FIN or a reset) is not a server error, whatever the read threw: counted, logged
+        // below error level, and answered 400 if its socket still takes an answer.
+        this.deps.metrics.httpClientAborts.inc({ route: name });
+        this.deps.log.debug({ route: name, detail: (err as Error).message }, 'client aborted the request');
+        apiError = err instanceof ClientAbort ? err : new ClientAbort();
+      } else apiError = toApiError(err, this.deps.log, name);
       status = apiError.status;
-      sendError(res, apiError);
+      if (!res.headersSent) sendError(res, apiError);
     }
     this.deps.metrics.httpRequests.inc({ route: name, status: String(status) });
     return true;
@@ -298,6 +306,11 @@ function publicDevice(record: Registration): unknown {
     badges: record.badges,
     tokenInvalidReason: record.tokenInvalidReason,
   };
+}
+
+/** Whether the request was cut short before it arrived whole (Node marks it aborted). */
+function clientAborted(req: IncomingMessage): boolean {
+  return req.aborted || (req.destroyed && !req.complete);
 }
 
 /** [EDGE-1] An unexpected throw is logged once, with the route's name (never the URL: its query may hold a token). */

@@ -17,6 +17,13 @@ export class ApiError extends Error {
   }
 }
 
+/** [EDGE-1] The client hung up or stalled before its request arrived whole. */
+export class ClientAbort extends ApiError {
+  constructor() {
+    super('bad_request', 'the request did not arrive whole');
+  }
+}
+
 /**
  * `Retry-After` of a `503 overloaded`: the cap of loaded documents frees up when an account
  * goes idle, which no limiter predicts. 5 s spreads the retries of a crowd of clients (which
@@ -77,7 +84,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch (err) {
     // The client went away or timed out mid-body: its error, not the server's ([EDGE-1]).
     if (err instanceof ApiError) throw err;
-    throw new ApiError('bad_request', 'the request body did not arrive whole');
+    throw new ClientAbort();
   }
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
