@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { connectDevice, synced } from '../helpers/providers.js';
 import { startServer, stopAll } from '../helpers/server-process.js';
 
@@ -122,6 +123,8 @@ describe('command line and configuration', () => {
     const dir = tempDir();
     const db = path.join(dir, 'flags.db');
     const first = await serveWithFlags(['--port', '0', '--host', '127.0.0.1', '--db', db]);
+    // Written to stderr before "listening" reaches stdout, but two pipes may deliver out of order.
+    await eventually(async () => /BADGESYNC_DEVICE_SECRET=\S+/.test(first.stderr()), 10_000, 'the printed secrets');
     const key = /BADGESYNC_API_KEY=(\S+)/.exec(first.stderr())?.[1];
     assert.ok(key, 'the generated API key is printed');
     assert.match(first.stderr(), /BADGESYNC_DEVICE_SECRET=\S+/);

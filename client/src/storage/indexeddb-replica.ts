@@ -45,7 +45,22 @@ export class IndexedDbReplica implements StoredReplica {
     await idb.put(custom, JSON.stringify(meta), META_KEY);
   }
 
+  /**
+   * Lets go of the document. y-indexeddb compacts on a timer by reading the stored updates and
+   * then encoding the whole document; a compaction already reading when the replica closes would
+   * encode (and store) writes made after the close. So the timer is stopped first, and a
+   * read-write transaction on the updates store is awaited: IndexedDB runs it after any
+   * compaction already queued there, so that compaction ends before the close returns.
+   */
   async close(): Promise<void> {
-    await this.persistence.destroy();
+    const persistence = this.persistence;
+    if (persistence._storeTimeoutId !== null) clearTimeout(persistence._storeTimeoutId);
+    persistence._storeTimeoutId = null;
+    const db = persistence.db;
+    if (db !== null) {
+      const [updates] = idb.transact(db, [UPDATES_STORE]);
+      if (updates !== undefined) await idb.count(updates);
+    }
+    await persistence.destroy();
   }
 }
