@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { allowedTopics, type Config } from './config.js';
+import { allowedOrigins, allowedTopics, type Config } from './config.js';
 import { guarded } from './guard.js';
 import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
@@ -134,6 +134,7 @@ export class BadgesyncServer {
       revoke: (a, d) => this.#sync.revoke(a, d),
       isShuttingDown: () => this.#stopping !== null,
       allowedTopics: allowedTopics(config),
+      allowedOrigins: allowedOrigins(config),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
