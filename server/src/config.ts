@@ -3,6 +3,7 @@
  * and a CLI flag of the same name (`BADGESYNC_PUSH_DELAY_MS` ↔ `--push-delay-ms`). Flags win.
  */
 import path from 'node:path';
+import type { DocumentBudgets } from '@badgesync/shared';
 import { DEFAULT_AWARENESS_BUDGET } from './sync/awareness-relay.js';
 
 export interface Config {
@@ -17,6 +18,13 @@ export interface Config {
   readonly pushDelayMs: number;
   readonly maxMessageBytes: number;
   readonly maxLoadedDocs: number;
+  readonly maxNewClientsPerUpdate: number;
+  readonly maxClientsPerDevice: number;
+  readonly maxClientsPerAccount: number;
+  readonly maxConcurrentPerKey: number;
+  readonly maxThreads: number;
+  readonly maxMutes: number;
+  readonly maxReadsKeys: number;
   readonly awarenessStateBytes: number;
   readonly awarenessAccountBytes: number;
   readonly awarenessClientsPerConnection: number;
@@ -146,6 +154,90 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     max: 10_000_000,
     help: 'most account documents held in memory (idle ones are unloaded first)',
+  },
+  {
+    key: 'maxNewClientsPerUpdate',
+    env: 'BADGESYNC_MAX_NEW_CLIENTS_PER_UPDATE',
+    kind: 'int',
+    // 64: an SDK session writes under one new Yjs client ID, so a step 2 after a week offline
+    // carries one per app launch that wrote meanwhile; each costs a stored binding and a
+    // state-vector entry for ever, and 20,000 in one update stalled the server 92.8 s (BUDGET-1).
+    fallback: 64,
+    min: 1,
+    max: 100_000,
+    help: 'new Yjs client IDs one update may use (close 4403 client_budget above it)',
+  },
+  {
+    key: 'maxClientsPerDevice',
+    env: 'BADGESYNC_MAX_CLIENTS_PER_DEVICE',
+    kind: 'int',
+    // 5,000: one per writing session is three sessions a day for four and a half years;
+    // bindings are kept for ever (RULE-13), so this bounds what one device makes an account carry.
+    fallback: 5_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'Yjs client IDs bound to one device in one account (close 4403 client_budget above it)',
+  },
+  {
+    key: 'maxClientsPerAccount',
+    env: 'BADGESYNC_MAX_CLIENTS_PER_ACCOUNT',
+    kind: 'int',
+    // 20,000: four devices at their own budget. Yjs does O(client IDs) work in every
+    // transaction (a state vector per update) and each step 1 carries ~4 bytes per ID: at
+    // 50,000 IDs one small update cost 40–400 ms and a load 2.6 s (bench/budgets.ts).
+    fallback: 20_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'Yjs client IDs bound in one account (close 4403 client_budget above it)',
+  },
+  {
+    key: 'maxConcurrentPerKey',
+    env: 'BADGESYNC_MAX_CONCURRENT_PER_KEY',
+    kind: 'int',
+    // 64: concurrent writes of one key happen only when devices write it while apart (a
+    // person's devices muting one thread offline at once, or a tablet that comes back after
+    // the phone toggled that mute dozens of times); a refusal stops that device's sync for
+    // good, so the bound sits far above honest use. Yjs places N of them in ~N² steps: 64 is
+    // ~4,000 steps, while the client-ID attack needed thousands of entries (BUDGET-2).
+    fallback: 64,
+    min: 2,
+    max: 10_000,
+    help: 'writes of one key that follow the same previous value (close 4403 concurrent_writes above it)',
+  },
+  {
+    key: 'maxThreads',
+    env: 'BADGESYNC_MAX_THREADS',
+    kind: 'int',
+    // 10,000: GET badge lists every thread with a head (~400 KB at the cap), and the counts of
+    // a 10,000-thread account derive in ~20 ms on load (BUDGET-3).
+    fallback: 10_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'threads with a head per account (POST items for a new thread answers 422 budget_exceeded)',
+  },
+  {
+    key: 'maxMutes',
+    env: 'BADGESYNC_MAX_MUTES',
+    kind: 'int',
+    // 10,000, the thread budget: muting more threads than can have items is never needed, and
+    // 100,000 mutes of 128-character IDs made GET badge answer 12.5 MiB (BUDGET-3).
+    fallback: 10_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'mutes keys per account (close 4403 key_budget above it)',
+  },
+  {
+    key: 'maxReadsKeys',
+    env: 'BADGESYNC_MAX_READS_KEYS',
+    kind: 'int',
+    // 20,000: two devices reading every thread of the thread budget, or ten reading 2,000.
+    // Each key (up to 257 characters) is a struct the document keeps for ever, and a device can
+    // name threads that have no head yet: 50,000 such keys made a 14 MB account that took
+    // seconds to load (bench/budgets.ts).
+    fallback: 20_000,
+    min: 1,
+    max: 100_000_000,
+    help: 'reads keys (thread/device) per account (close 4403 key_budget above it)',
   },
   {
     key: 'awarenessStateBytes',
@@ -309,6 +401,18 @@ export const SETTINGS: readonly Setting[] = [
     help: 'comma-separated exact origins (https://app.example.com) whose pages may call the device routes',
   },
 ];
+
+/** The document budgets of a configuration (SPEC BUDGET-1..BUDGET-3). */
+export function documentBudgets(config: Config): DocumentBudgets {
+  return {
+    newClientsPerUpdate: config.maxNewClientsPerUpdate,
+    clientsPerDevice: config.maxClientsPerDevice,
+    clientsPerAccount: config.maxClientsPerAccount,
+    concurrentPerKey: config.maxConcurrentPerKey,
+    mutesPerAccount: config.maxMutes,
+    readsPerAccount: config.maxReadsKeys,
+  };
+}
 
 export function flagName(env: string): string {
   return `--${env

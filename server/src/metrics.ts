@@ -25,6 +25,12 @@ export class Metrics {
     help: 'device updates dropped without closing because the server lacks their dependencies',
     registers: [],
   });
+  readonly budgetRefusals = new Counter({
+    name: 'badgesync_budget_refusals_total',
+    help: 'updates and API calls refused for going over a budget (SPEC BUDGET-*), by setting',
+    labelNames: ['budget'],
+    registers: [],
+  });
   readonly closes = new Counter({
     name: 'badgesync_connection_closes_total',
     help: 'connections closed by the server, by code',
@@ -86,6 +92,7 @@ export class Metrics {
       this.updatesApplied,
       this.updatesRefused,
       this.updatesDeferred,
+      this.budgetRefusals,
       this.closes,
       this.awarenessDropped,
       this.awarenessRefused,

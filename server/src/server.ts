@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { allowedOrigins, allowedTopics, type Config } from './config.js';
+import { allowedOrigins, allowedTopics, type Config, documentBudgets } from './config.js';
 import { guarded } from './guard.js';
 import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
@@ -93,6 +93,7 @@ export class BadgesyncServer {
         metrics: this.metrics,
         log,
         events: this.#push,
+        budgets: documentBudgets(config),
         awareness: {
           stateBytes: config.awarenessStateBytes,
           accountBytes: config.awarenessAccountBytes,
@@ -133,6 +134,7 @@ export class BadgesyncServer {
       devices: this.#push,
       revoke: (a, d) => this.#sync.revoke(a, d),
       isShuttingDown: () => this.#stopping !== null,
+      maxThreads: config.maxThreads,
       allowedTopics: allowedTopics(config),
       allowedOrigins: allowedOrigins(config),
     });

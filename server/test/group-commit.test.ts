@@ -31,7 +31,7 @@ describe('group commit', () => {
     commit.afterCommit(() => seen.push(`after first: ${store.batches.length}`));
     commit.addUpdate(A, new Uint8Array([0, 0]));
     commit.addIdempotency(A, 'k', '{}', 1);
-    commit.markCounts(A, () => ({ badge: 3, threads: { t: 3 }, muted: [] }));
+    commit.markCounts(A, () => ({ counts: { badge: 3, threads: { t: 3 }, muted: [] } }));
     assert.equal(commit.pending, true);
     assert.deepEqual(seen, [], 'nothing runs before the commit');
     await commit.flushed();

@@ -13,6 +13,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PREFIXES = [
   'AUTH',
   'SYNC',
+  'BUDGET',
   'AWARE',
   'CONN',
   'CLOSE',

@@ -79,8 +79,28 @@ export class CountsTracker implements MarkerView {
     return this.#muted.has(thread);
   }
 
+  /** How many threads have a head (the thread budget, SPEC BUDGET-3). */
+  get threadCount(): number {
+    return this.#heads.size;
+  }
+
   threadsWithHead(): Iterable<ThreadId> {
     return this.#heads.keys();
+  }
+
+  /**
+   * The counts of `threads` only (SPEC STORE-15): the badge, their unread (those with a head)
+   * and which of them are muted. O(threads asked), whatever the size of the account.
+   */
+  countsOf(threads: Iterable<ThreadId>): AccountCounts {
+    const unread: Array<[ThreadId, number]> = [];
+    const muted: ThreadId[] = [];
+    for (const thread of threads) {
+      const value = this.#unread.get(thread);
+      if (value !== undefined) unread.push([thread, value]);
+      if (this.#muted.has(thread)) muted.push(thread);
+    }
+    return { badge: this.#badge, threads: sortedRecord(unread), muted: muted.sort() };
   }
 
   /** The same answer as deriveCounts(doc), from the maintained state. */

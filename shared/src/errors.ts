@@ -22,6 +22,7 @@ export const HttpError = {
   topic_not_allowed: { status: 400, message: 'the topic is not one this server is configured to push to' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
+  budget_exceeded: { status: 422, message: 'the account is at one of its budgets (docs/ERRORS.md)' },
   rate_limited: { status: 429, message: 'too many requests, try later' },
   overloaded: { status: 503, message: 'overloaded, try later' },
   too_many_connections: { status: 503, message: 'too many connections, try later' },
@@ -55,6 +56,9 @@ export const RefusalReason = {
   epoch_too_far: 'a marker epoch too far above the thread epoch',
   seq_beyond_head: 'a marker seq beyond the thread head',
   foreign_client_id: 'writes under a Yjs client ID bound to another device',
+  client_budget: 'uses more new Yjs client IDs than the budget allows (per update, device or account)',
+  concurrent_writes: 'more concurrent writes of one key than the budget allows',
+  key_budget: 'more mutes or reads keys in the account than the budget allows',
 } as const;
 export type RefusalReason = keyof typeof RefusalReason;
 

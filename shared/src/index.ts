@@ -1,4 +1,5 @@
 export { CloseCode, closeAction, TERMINAL_CLOSE_CODES } from './close-codes.js';
+export { closeReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
 export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortedRecord, unreadOf } from './counts.js';
 export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
 export {
@@ -46,6 +47,12 @@ export {
   readsKey,
   unpackMarker,
 } from './schema.js';
+export {
+  type BudgetContext,
+  type BudgetVerdict,
+  checkBudgets,
+  type DocumentBudgets,
+} from './update-budget.js';
 export {
   clockAdvanceProblem,
   isClientId,

@@ -63,7 +63,7 @@ describe('SPEC.md', () => {
   test('documents every refusal reason with its close code', () => {
     for (const reason of Object.keys(RefusalReason)) {
       const code = reason === 'malformed' ? CloseCode.invalidMessage : CloseCode.forbiddenWrite;
-      assert.match(spec, new RegExp(`\\| \`${reason}\` +\\| ${code} +\\| \\[RULE-\\d+\\] +\\|`), reason);
+      assert.match(spec, new RegExp(`\\| \`${reason}\` +\\| ${code} +\\| \\[(?:RULE|BUDGET)-\\d+\\] +\\|`), reason);
     }
   });
 });

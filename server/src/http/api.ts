@@ -38,6 +38,8 @@ export interface ApiDeps {
   readonly devices: DeviceHooks;
   readonly revoke: (account: AccountId, device: DeviceId) => void;
   readonly isShuttingDown: () => boolean;
+  /** Threads with a head one account may have (SPEC BUDGET-3). */
+  readonly maxThreads: number;
   /** [API-9] The APNs topics a registration may name; null: any (no topic configured, local use). */
   readonly allowedTopics: ReadonlySet<string> | null;
   /** [API-10] The web origins whose pages may call the device routes (exact, lowercase). */
@@ -223,7 +225,15 @@ export class Api {
   async #addItems(account: AccountId, thread: ThreadId, count: number, key: string | null): Promise<unknown> {
     const room = this.#room(account);
     return room.hold(async () => {
-      const head = room.tracker.head(thread) + count;
+      const before = room.tracker.head(thread);
+      if (before === 0 && !room.maps.heads.has(thread) && room.tracker.threadCount >= this.deps.maxThreads) {
+        this.deps.metrics.budgetRefusals.inc({ budget: 'threadsPerAccount' });
+        throw new ApiError(
+          'budget_exceeded',
+          `the account has ${room.tracker.threadCount} threads with items, its budget (BADGESYNC_MAX_THREADS)`,
+        );
+      }
+      const head = before + count;
       if (head > MAX_SEQ) throw new ApiError('invalid_body', `the head of ${thread} would pass ${MAX_SEQ}`);
       room.serverWrite((maps) => maps.heads.set(thread, head));
       const answer = { thread, head, badge: room.tracker.badge };

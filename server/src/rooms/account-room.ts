@@ -4,15 +4,19 @@ import {
   accountMaps,
   CloseCode,
   CountsTracker,
+  checkBudgets,
   checkUpdate,
   type DeviceId,
+  type DocumentBudgets,
   EMPTY_COUNTS,
   SERVER_DEVICE,
   stateVectorProblem,
+  type ThreadId,
   type Verdict,
 } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
+import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
 import type { Store } from '../store/store.js';
@@ -24,6 +28,24 @@ import {
 } from '../sync/awareness-relay.js';
 import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
 import type { GroupCommit } from './group-commit.js';
+
+/**
+ * An account that holds more client IDs than the account budget allows: not loaded (SPEC
+ * BUDGET-5). Answered like a full server (503 overloaded), since the device can do nothing
+ * about it; the log names the account for the operator.
+ */
+export class AccountOverBudgetError extends Error {}
+
+const DEFAULT_DOCUMENT_BUDGETS: DocumentBudgets = documentBudgets(loadConfig([], {}));
+
+/** The largest client ID bound to the server, or null when the server never wrote. */
+function serverClientOf(bindings: ReadonlyMap<number, DeviceId>): number | null {
+  let found: number | null = null;
+  for (const [clientId, device] of bindings) {
+    if (device === SERVER_DEVICE && (found === null || clientId > found)) found = clientId;
+  }
+  return found;
+}
 
 /** A connection as a room sees it. */
 export interface RoomMember {
@@ -38,6 +60,8 @@ export interface RoomDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly events: RoomEvents;
+  /** How much one account's document may hold (SPEC BUDGET-1..BUDGET-3). Default: the settings' defaults. */
+  readonly budgets?: DocumentBudgets;
   /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
   readonly awareness?: AwarenessBudget;
 }
@@ -64,7 +88,12 @@ export class AccountRoom {
   readonly members = new Set<RoomMember>();
   readonly #awareness: AwarenessRelay;
   readonly #bindings: Map<number, DeviceId>;
+  readonly #budgets: DocumentBudgets;
+  /** Client IDs bound per device, for the per-device budget (BUDGET-1). */
+  readonly #clientsOf = new Map<DeviceId, number>();
   readonly #online = new Map<DeviceId, number>();
+  /** Threads whose counts changed since they were last handed to the group commit. */
+  readonly #countsChanged = new Set<ThreadId>();
   /** Updates of the transaction in progress, held until it is known to have applied cleanly. */
   #staged: Uint8Array[] | null = null;
   #serverBound = false;
@@ -78,21 +107,54 @@ export class AccountRoom {
   constructor(
     readonly account: AccountId,
     private readonly deps: RoomDeps,
+    /**
+     * False when a room of this account was dropped with writes not yet on disk (a poisoned
+     * reload): those writes are still under the old client ID's next clocks, so reusing it
+     * could give two different structs one ID.
+     */
+    options: { readonly reuseServerClient: boolean } = { reuseServerClient: true },
   ) {
+    this.#budgets = deps.budgets ?? DEFAULT_DOCUMENT_BUDGETS;
+    this.#bindings = deps.store.loadBindings(account);
+    if (this.#bindings.size > this.#budgets.clientsPerAccount) {
+      // [BUDGET-5] Stored before the budget held (or the budget was lowered): replaying it could
+      // stall every account for seconds to minutes. Refused, not loaded; the data stays.
+      deps.metrics.budgetRefusals.inc({ budget: 'clientsPerAccount' });
+      deps.log.error(
+        { account, clients: this.#bindings.size, budget: this.#budgets.clientsPerAccount },
+        'account over its client-ID budget is not loaded',
+      );
+      throw new AccountOverBudgetError(
+        `account ${account} holds ${this.#bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
+      );
+    }
+    // [BUDGET-1] The server writes under the client ID it used before, when it has one: a new
+    // ID per load bound one more @server binding each time an unloaded account took an item,
+    // hundreds a day, until the account was over its client-ID budget. The store holds every
+    // struct the server wrote under it (persisted before relayed), so its clock continues.
+    // Set after the replay: Yjs gives a document a new client ID when a remote update writes
+    // under its own.
     const stored = deps.store.loadDoc(account);
     this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
     this.doc.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
     }, LOADING);
+    const reused = options.reuseServerClient ? serverClientOf(this.#bindings) : null;
+    if (reused !== null) this.doc.clientID = reused;
     this.logCount = stored.logCount;
-    this.#bindings = deps.store.loadBindings(account);
+    for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.maps = accountMaps(this.doc);
     this.tracker = new CountsTracker(this.doc);
-    this.tracker.onChange(() => {
-      // A poisoned room's counts may include a half-applied update: keep the stored ones.
-      this.deps.commit.markCounts(account, () =>
-        this.#poisoned ? (deps.store.getCounts(account) ?? EMPTY_COUNTS) : this.tracker.counts(),
-      );
+    this.tracker.onChange((change) => {
+      for (const thread of change.threads) this.#countsChanged.add(thread);
+      this.deps.commit.markCounts(account, () => {
+        const changed = [...this.#countsChanged];
+        this.#countsChanged.clear();
+        // A poisoned room's counts may include a half-applied update: keep the stored ones.
+        if (this.#poisoned) return { counts: deps.store.getCounts(account) ?? EMPTY_COUNTS };
+        // [STORE-15] Only the threads that changed since the last commit are written.
+        return { counts: this.tracker.countsOf(changed), changed };
+      });
       this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
     });
     this.doc.on('update', this.#onUpdate);
@@ -101,6 +163,11 @@ export class AccountRoom {
   /** Nothing holds the room: no connection, no write waiting for disk, no request in progress. */
   get idle(): boolean {
     return this.members.size === 0 && this.#pendingWrites === 0 && this.#leases === 0;
+  }
+
+  /** Every write of this room is on disk. */
+  get settled(): boolean {
+    return this.#pendingWrites === 0;
   }
 
   get poisoned(): boolean {
@@ -188,10 +255,7 @@ export class AccountRoom {
       return { kind: 'refused', code, reason: result.reason.slice(0, 120) };
     }
     for (const [reason, count] of result.dropped) this.deps.metrics.awarenessDropped.inc({ reason }, count);
-    for (const clientId of result.claimed) {
-      this.#bindings.set(clientId, member.device);
-      this.deps.commit.addBinding(this.account, clientId, member.device);
-    }
+    for (const clientId of result.claimed) this.#bind(clientId, member.device);
     if (result.relay !== null) this.#broadcast(encodeAwareness(result.relay), null);
     return { kind: 'ok' };
   }
@@ -201,6 +265,12 @@ export class AccountRoom {
     const owner = this.#bindings.get(clientId);
     if (owner === device) return 'own';
     if (owner !== undefined || clientId === this.doc.clientID) return 'foreign';
+    // [BUDGET-1] A claim through awareness binds like a write: not past the client-ID budgets
+    // (the entry is dropped like a foreign one, the connection stays).
+    const { clientsPerDevice, clientsPerAccount } = this.#budgets;
+    if ((this.#clientsOf.get(device) ?? 0) >= clientsPerDevice || this.#bindings.size >= clientsPerAccount) {
+      return 'foreign';
+    }
     return 'free';
   }
 
@@ -235,17 +305,34 @@ export class AccountRoom {
         { account: this.account, device: member.device, reason: verdict.reason, detail: verdict.detail },
         'update refused',
       );
-      return { kind: 'refused', code: verdict.code, reason: `${verdict.reason}: ${verdict.detail}`.slice(0, 120) };
+      return { kind: 'refused', code: verdict.code, reason: `${verdict.reason}: ${verdict.detail}` };
     }
     if (verdict.kind === 'not-yet') {
       this.deps.metrics.updatesDeferred.inc();
       this.deps.log.debug({ account: this.account, device: member.device, detail: verdict.detail }, 'update not yet');
       return { kind: 'ok' };
     }
-    for (const clientId of verdict.newClients) {
-      this.#bindings.set(clientId, member.device);
-      this.deps.commit.addBinding(this.account, clientId, member.device);
+    const budget = checkBudgets(
+      {
+        doc: this.doc,
+        budgets: this.#budgets,
+        deviceClients: this.#clientsOf.get(member.device) ?? 0,
+        accountClients: this.#bindings.size,
+      },
+      update,
+      verdict.newClients.length,
+    );
+    if (budget.kind === 'over') {
+      // [BUDGET-4] Refused before anything is bound, applied or stored.
+      this.deps.metrics.updatesRefused.inc({ reason: budget.reason });
+      this.deps.metrics.budgetRefusals.inc({ budget: budget.budget });
+      this.deps.log.warn(
+        { account: this.account, device: member.device, budget: budget.budget, detail: budget.detail },
+        'update over budget',
+      );
+      return { kind: 'refused', code: CloseCode.forbiddenWrite, reason: `${budget.reason}: ${budget.detail}` };
     }
+    for (const clientId of verdict.newClients) this.#bind(clientId, member.device);
     if (!verdict.changes) return { kind: 'ok' };
     return this.#apply(member, update);
   }
@@ -294,12 +381,15 @@ export class AccountRoom {
     if (this.#poisoned) throw new Error(`account ${this.account} is being reloaded`);
     if (!this.#serverBound) {
       this.#serverBound = true;
-      if (this.#bindings.get(this.doc.clientID) === undefined) {
-        this.#bindings.set(this.doc.clientID, SERVER_DEVICE);
-        this.deps.commit.addBinding(this.account, this.doc.clientID, SERVER_DEVICE);
-      }
+      if (this.#bindings.get(this.doc.clientID) === undefined) this.#bind(this.doc.clientID, SERVER_DEVICE);
     }
     this.doc.transact(() => write(this.maps), SERVER);
+  }
+
+  #bind(clientId: number, device: DeviceId): void {
+    this.#bindings.set(clientId, device);
+    this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
+    this.deps.commit.addBinding(this.account, clientId, device);
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {

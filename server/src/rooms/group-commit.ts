@@ -3,6 +3,12 @@ import type { Metrics } from '../metrics.js';
 import type { Store, WriteBatch } from '../store/store.js';
 import { blockFor } from '../test-hooks.js';
 
+/** Counts to store: everything, or only the `changed` threads and the badge. */
+export interface CountsWrite {
+  readonly counts: AccountCounts;
+  readonly changed?: readonly string[];
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };
 
 /**
@@ -13,7 +19,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U
  */
 export class GroupCommit {
   #batch = GroupCommit.#empty();
-  #counts = new Map<AccountId, () => AccountCounts>();
+  #counts = new Map<AccountId, () => CountsWrite>();
   #callbacks: Array<() => void> = [];
   #work: Array<() => void> = [];
   #scheduled: NodeJS.Immediate | null = null;
@@ -70,8 +76,11 @@ export class GroupCommit {
     this.#schedule();
   }
 
-  /** The account's counts changed: store them as `read()` answers at commit time. */
-  markCounts(account: AccountId, read: () => AccountCounts): void {
+  /**
+   * The account's counts changed: store them as `read()` answers at commit time — all of
+   * them, or (with `changed`) only the threads that changed (SPEC STORE-15).
+   */
+  markCounts(account: AccountId, read: () => CountsWrite): void {
     this.#counts.set(account, read);
     this.#schedule();
   }
@@ -107,7 +116,7 @@ export class GroupCommit {
   #flush(): void {
     this.#scheduled = null;
     const batch = this.#batch;
-    for (const [account, read] of this.#counts) batch.counts.push({ account, counts: read() });
+    for (const [account, read] of this.#counts) batch.counts.push({ account, ...read() });
     const callbacks = this.#callbacks;
     const work = this.#work;
     this.#batch = GroupCommit.#empty();

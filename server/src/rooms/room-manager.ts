@@ -1,6 +1,6 @@
 import type { AccountId } from '@badgesync/shared';
 import { guarded } from '../guard.js';
-import { AccountRoom, type RoomDeps } from './account-room.js';
+import { AccountOverBudgetError, AccountRoom, type RoomDeps } from './account-room.js';
 
 /**
  * How long an account with no connection and nothing pending stays loaded: long enough
@@ -35,6 +35,8 @@ export class RoomCapacityError extends Error {}
  */
 export class RoomManager {
   readonly #rooms = new Map<AccountId, AccountRoom>();
+  /** Accounts whose last room was dropped with writes not yet on disk, until they are. */
+  readonly #unsettled = new Set<AccountId>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(
@@ -69,9 +71,17 @@ export class RoomManager {
     if (this.#rooms.size >= this.maxLoaded && !this.#evictOne()) {
       throw new RoomCapacityError(`${this.#rooms.size} accounts loaded, none idle`);
     }
-    room = new AccountRoom(account, this.deps);
+    try {
+      room = new AccountRoom(account, this.deps, { reuseServerClient: !this.#unsettled.has(account) });
+    } catch (err) {
+      if (err instanceof AccountOverBudgetError) throw new RoomCapacityError(err.message);
+      throw err;
+    }
     this.#rooms.set(account, room);
     this.deps.metrics.loadedDocs.set(this.#rooms.size);
+    // [BUDGET-5] A long log is folded into a snapshot as it loads: the replay just paid is not
+    // paid again by the next load, whether or not the account stays loaded long enough for a sweep.
+    if (room.logCount >= COMPACT_AFTER_UPDATES) room.compact();
     return room;
   }
 
@@ -102,6 +112,11 @@ export class RoomManager {
   }
 
   #unload(room: AccountRoom, compact: boolean): void {
+    if (!room.settled) {
+      const account = room.account;
+      this.#unsettled.add(account);
+      this.deps.commit.afterCommit(() => this.#unsettled.delete(account));
+    }
     if (compact && !room.poisoned) room.compact();
     room.destroy();
     this.#rooms.delete(room.account);

@@ -48,6 +48,12 @@ export function checkCounts(counts: AccountCounts, where: string): void {
 export function checkCountsEntry(entry: CountsEntry, i: number): void {
   checkId(entry.account, `counts[${i}].account`);
   checkCounts(entry.counts, `counts[${i}].counts`);
+  if (entry.changed !== undefined) {
+    if (!Array.isArray(entry.changed)) fail(`counts[${i}].changed`, 'must be an array of thread IDs');
+    entry.changed.forEach((thread, j) => {
+      checkId(thread, `counts[${i}].changed[${j}]`);
+    });
+  }
 }
 
 export function checkBindingEntry(entry: BindingEntry, i: number): void {

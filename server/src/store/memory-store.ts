@@ -3,7 +3,7 @@
  * to. Same semantics, same checks, nothing kept across restarts. It copies bytes in and out,
  * so a caller can no more change stored data through a buffer than it could on disk.
  */
-import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
 import {
   checkBatch,
   checkDelivered,
@@ -19,6 +19,16 @@ import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRef
 interface LogEntry {
   readonly id: number;
   readonly data: Uint8Array;
+}
+
+/** The part of `counts` that names `changed` threads (a delta applied to nothing stored). */
+function onlyThreads(counts: AccountCounts, changed: readonly string[]): AccountCounts {
+  const names = new Set(changed);
+  return {
+    badge: counts.badge,
+    threads: sortedRecord(Object.entries(counts.threads).filter(([thread]) => names.has(thread))),
+    muted: counts.muted.filter((thread) => names.has(thread)),
+  };
 }
 
 function copyCounts(counts: AccountCounts): AccountCounts {
@@ -130,7 +140,24 @@ export class MemoryStore implements Store {
       this.#lastLogId += 1;
       getOrAdd(this.#logs, account, () => []).push({ id: this.#lastLogId, data: update.slice() });
     }
-    for (const { account, counts } of batch.counts) this.#counts.set(account, copyCounts(counts));
+    for (const { account, counts, changed } of batch.counts) {
+      const stored = this.#counts.get(account);
+      if (changed === undefined || stored === undefined) {
+        this.#counts.set(account, copyCounts(changed === undefined ? counts : onlyThreads(counts, changed)));
+        continue;
+      }
+      const threads = new Map(Object.entries(stored.threads));
+      const muted = new Set(stored.muted);
+      const nowMuted = new Set(counts.muted);
+      for (const thread of changed) {
+        const unread = Object.hasOwn(counts.threads, thread) ? counts.threads[thread] : undefined;
+        if (unread === undefined) threads.delete(thread);
+        else threads.set(thread, unread);
+        if (nowMuted.has(thread)) muted.add(thread);
+        else muted.delete(thread);
+      }
+      this.#counts.set(account, { badge: counts.badge, threads: sortedRecord(threads), muted: [...muted].sort() });
+    }
     for (const { account, clientId, device } of batch.bindings) {
       const bound = getOrAdd(this.#bindings, account, () => new Map<number, DeviceId>());
       if (!bound.has(clientId)) bound.set(clientId, device);

@@ -194,6 +194,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_due ON outbox (due_at) WHERE parked = 0;
     `,
   },
+  {
+    version: 4,
+    name: 'counts by thread',
+    // Counts were one row per account with every thread's unread and the muted list as JSON,
+    // rewritten whole on every change: 100,000 mutes made each change write megabytes. One
+    // row per thread (and per mute) lets a change write only the threads it touched (SPEC
+    // STORE-15). The old rows are moved over; `counts` keeps the badge.
+    sql: `
+      CREATE TABLE count_threads (
+        account TEXT NOT NULL,
+        thread  TEXT NOT NULL,
+        unread  INTEGER NOT NULL CHECK (unread >= 0),
+        PRIMARY KEY (account, thread)
+      ) WITHOUT ROWID;
+      CREATE TABLE count_mutes (
+        account TEXT NOT NULL,
+        thread  TEXT NOT NULL,
+        PRIMARY KEY (account, thread)
+      ) WITHOUT ROWID;
+      INSERT INTO count_threads (account, thread, unread)
+        SELECT counts.account, t.key, t.value FROM counts, json_each(counts.threads) AS t;
+      INSERT OR IGNORE INTO count_mutes (account, thread)
+        SELECT counts.account, m.value FROM counts, json_each(counts.muted) AS m;
+      CREATE TABLE account_badges (
+        account    TEXT PRIMARY KEY,
+        badge      INTEGER NOT NULL CHECK (badge >= 0),
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO account_badges (account, badge, updated_at) SELECT account, badge, updated_at FROM counts;
+      DROP TABLE counts;
+      ALTER TABLE account_badges RENAME TO counts;
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -16,11 +16,6 @@ export interface BindingRow {
   readonly client_id: number;
   readonly device: string;
 }
-export interface CountsRow {
-  readonly badge: number;
-  readonly threads: string;
-  readonly muted: string;
-}
 export interface RegistrationRow {
   readonly account: string;
   readonly device: string;
@@ -48,11 +43,22 @@ export function prepareStatements(db: Db) {
   return {
     // STORE-1 commit
     appendUpdate: db.prepare<[string, Uint8Array]>('INSERT INTO updates (account, data) VALUES (?, ?)'),
-    putCounts: db.prepare<[string, number, string, string, number]>(
-      `INSERT INTO counts (account, badge, threads, muted, updated_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (account) DO UPDATE SET
-         badge = excluded.badge, threads = excluded.threads, muted = excluded.muted, updated_at = excluded.updated_at`,
+    // STORE-15: the badge per account, unread per thread, one row per muted thread.
+    putBadge: db.prepare<[string, number, number]>(
+      `INSERT INTO counts (account, badge, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (account) DO UPDATE SET badge = excluded.badge, updated_at = excluded.updated_at`,
     ),
+    putThread: db.prepare<[string, string, number]>(
+      `INSERT INTO count_threads (account, thread, unread) VALUES (?, ?, ?)
+       ON CONFLICT (account, thread) DO UPDATE SET unread = excluded.unread`,
+    ),
+    deleteThread: db.prepare<[string, string]>('DELETE FROM count_threads WHERE account = ? AND thread = ?'),
+    deleteThreads: db.prepare<[string]>('DELETE FROM count_threads WHERE account = ?'),
+    putMute: db.prepare<[string, string]>(
+      'INSERT INTO count_mutes (account, thread) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
+    deleteMute: db.prepare<[string, string]>('DELETE FROM count_mutes WHERE account = ? AND thread = ?'),
+    deleteMutes: db.prepare<[string]>('DELETE FROM count_mutes WHERE account = ?'),
     // The first device to use a client ID keeps it (STORE-4).
     bind: db.prepare<[string, number, string]>(
       'INSERT INTO client_bindings (account, client_id, device) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
@@ -79,7 +85,10 @@ export function prepareStatements(db: Db) {
     bindings: db.prepare<[string], BindingRow>('SELECT client_id, device FROM client_bindings WHERE account = ?'),
 
     // STORE-5 counts
-    counts: db.prepare<[string], CountsRow>('SELECT badge, threads, muted FROM counts WHERE account = ?'),
+    threads: db.prepare<[string], { thread: string; unread: number }>(
+      'SELECT thread, unread FROM count_threads WHERE account = ? ORDER BY thread',
+    ),
+    mutes: db.prepare<[string], { thread: string }>('SELECT thread FROM count_mutes WHERE account = ? ORDER BY thread'),
     badge: db.prepare<[string], { badge: number }>('SELECT badge FROM counts WHERE account = ?'),
 
     // STORE-6 idempotency

@@ -10,7 +10,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
 import Database from 'better-sqlite3';
 import {
   checkBindingEntry,
@@ -106,8 +106,24 @@ export class SqliteStore implements Store {
       });
       batch.counts.forEach((entry, i) => {
         checkCountsEntry(entry, i);
-        const { badge, threads, muted } = entry.counts;
-        sql.putCounts.run(entry.account, badge, JSON.stringify(threads), JSON.stringify(muted), now);
+        const { account, counts, changed } = entry;
+        sql.putBadge.run(account, counts.badge, now);
+        const muted = new Set(counts.muted);
+        if (changed === undefined) {
+          sql.deleteThreads.run(account);
+          sql.deleteMutes.run(account);
+          for (const [thread, unread] of Object.entries(counts.threads)) sql.putThread.run(account, thread, unread);
+          for (const thread of muted) sql.putMute.run(account, thread);
+          return;
+        }
+        // [STORE-15] Only the threads that changed: work proportional to the change.
+        for (const thread of changed) {
+          const unread = Object.hasOwn(counts.threads, thread) ? counts.threads[thread] : undefined;
+          if (unread === undefined) sql.deleteThread.run(account, thread);
+          else sql.putThread.run(account, thread, unread);
+          if (muted.has(thread)) sql.putMute.run(account, thread);
+          else sql.deleteMute.run(account, thread);
+        }
       });
       batch.bindings.forEach((entry, i) => {
         checkBindingEntry(entry, i);
@@ -220,12 +236,12 @@ export class SqliteStore implements Store {
   }
 
   getCounts(account: AccountId): AccountCounts | null {
-    const row = this.#sql.counts.get(account);
+    const row = this.#sql.badge.get(account);
     if (row === undefined) return null;
     return {
       badge: row.badge,
-      threads: JSON.parse(row.threads) as Record<string, number>,
-      muted: JSON.parse(row.muted) as string[],
+      threads: sortedRecord(this.#sql.threads.all(account).map((r) => [r.thread, r.unread] as const)),
+      muted: this.#sql.mutes.all(account).map((r) => r.thread),
     };
   }
 

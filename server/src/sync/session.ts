@@ -1,4 +1,4 @@
-import { CloseCode, type DeviceId } from '@badgesync/shared';
+import { CloseCode, closeReason, type DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { DeviceClaims } from '../auth/device-token.js';
 import { guarded } from '../guard.js';
@@ -90,7 +90,7 @@ export class Session implements RoomMember {
     try {
       message = decodeMessage(data);
     } catch (err) {
-      return this.close(CloseCode.invalidMessage, (err as ProtocolError).message.slice(0, 120));
+      return this.close(CloseCode.invalidMessage, (err as ProtocolError).message);
     }
     switch (message.type) {
       case 'step1':
@@ -132,7 +132,8 @@ export class Session implements RoomMember {
   close(code: number, reason: string): void {
     if (this.#closed) return;
     this.metrics.closes.inc({ code: String(code) });
-    this.socket.close(code, reason);
+    // [CLOSE-7] ws throws on a reason over 123 bytes: cut by UTF-8 bytes, never mid-character.
+    this.socket.close(code, closeReason(reason));
     this.detach();
   }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type AccountId, CloseCode, type DeviceId, type HttpErrorCode } from '@badgesync/shared';
+import { type AccountId, CloseCode, closeReason, type DeviceId, type HttpErrorCode } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearer } from '../auth/api-key.js';
@@ -177,7 +177,7 @@ export class SyncEndpoint {
       mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
         send: (data) => ws.send(data, { binary: true }),
-        close: (code, reason) => ws.close(code, reason),
+        close: (code, reason) => ws.close(code, closeReason(reason)),
         terminate: () => ws.terminate(),
         get bufferedAmount() {
           return ws.bufferedAmount;
