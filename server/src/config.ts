@@ -43,6 +43,8 @@ export interface Config {
   /** Comma-separated bundle ids a registration may name besides apnsTopic (see allowedTopics). */
   readonly apnsTopics: string | null;
   readonly apnsHost: string | null;
+  /** Comma-separated web origins that may call the device routes (see allowedOrigins). */
+  readonly corsOrigins: string | null;
 }
 
 interface Setting {
@@ -389,6 +391,15 @@ export const SETTINGS: readonly Setting[] = [
     fallback: null,
     help: "host or host:port replacing Apple's for both environments",
   },
+  {
+    key: 'corsOrigins',
+    env: 'BADGESYNC_CORS_ORIGINS',
+    kind: 'string',
+    // None by default: a browser on any origin could otherwise make a signed-in user's page
+    // call the device routes; an operator names the web app's own origins, exactly.
+    fallback: null,
+    help: 'comma-separated exact origins (https://app.example.com) whose pages may call the device routes',
+  },
 ];
 
 /** The document budgets of a configuration (SPEC BUDGET-1..BUDGET-3). */
@@ -442,6 +453,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   }
   const config = out as unknown as Config;
   allowedTopics(config);
+  allowedOrigins(config);
   return config;
 }
 
@@ -477,6 +489,29 @@ export function allowedTopics(config: Pick<Config, 'apnsTopic' | 'apnsTopics'>):
     }
   }
   return topics.size === 0 ? null : topics;
+}
+
+/** An exact web origin: scheme, host and an optional port; no path, no wildcard. */
+const ORIGIN_PATTERN = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$/;
+
+/**
+ * [API-10] The web origins whose pages may call the device routes: every entry of
+ * BADGESYNC_CORS_ORIGINS, compared exactly (lowercased, as browsers send them). Empty when
+ * unset. Throws a ConfigError naming an entry that is not an origin.
+ */
+export function allowedOrigins(config: Pick<Config, 'corsOrigins'>): ReadonlySet<string> {
+  const origins = new Set<string>();
+  for (const raw of config.corsOrigins?.split(',') ?? []) {
+    const origin = raw.trim();
+    if (origin === '') continue;
+    if (!ORIGIN_PATTERN.test(origin)) {
+      throw new ConfigError(
+        `BADGESYNC_CORS_ORIGINS entries must be origins like https://app.example.com, got ${JSON.stringify(origin)}`,
+      );
+    }
+    origins.add(origin.toLowerCase());
+  }
+  return origins;
 }
 
 export function configHelp(): string {

@@ -10,6 +10,7 @@ import { pushPipeline } from './push/push-pipeline.js';
 import { resolveSecrets } from './secrets.js';
 import { BadgesyncServer } from './server.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { readTestHooks } from './test-hooks.js';
 
 const USAGE = `badgesync — one badge, right on every device
 
@@ -37,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(args: string[]): Promise<number> {
   const config = loadConfig(args, process.env);
+  const testHooks = readTestHooks(process.env);
   const log = createLogger(config.logLevel);
   // [EDGE-1] The last resort. Every entry of the server catches its own throws; one that gets
   // here anyway is a bug in that boundary. It is logged as fatal, and the node keeps serving
@@ -45,7 +47,7 @@ async function serve(args: string[]): Promise<number> {
   process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
   const store = new SqliteStore(config.db);
   const push = await pushPipeline(config, log);
-  const server = new BadgesyncServer({ config, store, log, push });
+  const server = new BadgesyncServer({ config, store, log, push, testHooks });
   const port = await server.listen();
   // Printed before "listening", so whatever waits for that line has the secrets already.
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);

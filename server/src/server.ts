@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { allowedTopics, type Config, documentBudgets } from './config.js';
+import { allowedOrigins, allowedTopics, type Config, documentBudgets } from './config.js';
 import { guarded } from './guard.js';
 import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
@@ -19,6 +19,7 @@ import { resolveSecrets, type Secrets } from './secrets.js';
 import type { Store } from './store/store.js';
 import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
 import { SyncEndpoint } from './sync/sync-endpoint.js';
+import type { TestHooks } from './test-hooks.js';
 
 export interface ServerParts {
   readonly config: Config;
@@ -26,6 +27,8 @@ export interface ServerParts {
   readonly log: Logger;
   /** Builds the push pipeline once the server's parts exist. */
   readonly push: PushFactory;
+  /** Test-only hooks (SPEC OPS-5); none when absent. */
+  readonly testHooks?: TestHooks;
 }
 
 /**
@@ -58,7 +61,14 @@ export class BadgesyncServer {
         process.exit(70);
       },
       (err) => log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
+      parts.testHooks?.commitDelayMs ?? 0,
     );
+    if (parts.testHooks !== undefined && parts.testHooks.commitDelayMs > 0) {
+      log.warn(
+        { commitDelayMs: parts.testHooks.commitDelayMs },
+        'test hook: each group commit is held before it writes',
+      );
+    }
     // Push is built before the rooms and the API, which hold it from their first event on.
     // The one thing push asks of the rooms, whether a device is online, is answered once they
     // exist; asked while push is being built, it throws rather than answer wrongly.
@@ -126,6 +136,7 @@ export class BadgesyncServer {
       isShuttingDown: () => this.#stopping !== null,
       maxThreads: config.maxThreads,
       allowedTopics: allowedTopics(config),
+      allowedOrigins: allowedOrigins(config),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.

@@ -21,6 +21,13 @@ const ACCOUNT = 'durable';
 const THREADS = ['a', 'b', 'c', 'd'];
 /** Acknowledged ingests before the kill: enough that many more are in flight when it lands. */
 const ACKED_BEFORE_KILL = 150;
+/**
+ * SPEC OPS-5: every group commit is held this long before it writes. An answer or relay sent
+ * before its commit then sits undurable for 150 ms, far longer than the test takes to land
+ * the kill after reading it, so such a regression fails here every run instead of by luck.
+ */
+const HOLD_MS = 150;
+const COMMIT_HOLD = { NODE_ENV: 'test', BADGESYNC_TEST_COMMIT_DELAY_MS: String(HOLD_MS) };
 
 /**
  * A device that keeps reading every thread up to the head it sees, every 10 ms while
@@ -50,14 +57,18 @@ describe('durability across kill -9', () => {
   let server: ServerProcess;
   const devices: Device[] = [];
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer({ env: COMMIT_HOLD });
   });
   afterAll(async () => {
     for (const d of devices) d.destroy();
     await stopAll();
   });
 
-  test('[STORE-1][STORE-10][SYNC-5][SYNC-10] kill -9 mid-stream loses nothing acknowledged; devices resync unrefused', async () => {
+  test('[STORE-1][STORE-10][SYNC-5][SYNC-10][OPS-5] kill -9 mid-stream loses nothing acknowledged; devices resync unrefused', async () => {
+    assert.ok(
+      server.logs.some((line) => line.msg === 'test hook: each group commit is held before it writes'),
+      'the commit hold is on',
+    );
     const phone = await connectDevice(server, ACCOUNT, 'phone');
     const mac = await connectDevice(server, ACCOUNT, 'mac');
     devices.push(phone, mac);
@@ -67,16 +78,20 @@ describe('durability across kill -9', () => {
     const stopMac = keepReading(mac, 'mac');
     const stopPhone = keepReading(phone, 'phone');
 
-    // The kill is sent the moment an answer arrives, while the server is busy with the next
-    // calls: the instant at which an answer sent before its write is on disk would be lost.
+    // The kill lands half a hold after an answer: by then the server has taken the next calls
+    // and marker writes and sits in the hold of their commit, so anything it answered or
+    // relayed before that commit's write is on a device and not on disk when it dies.
     const victim = server;
+    let killScheduled = false;
     const stream = ingestStream(server, ACCOUNT, THREADS, {
       workers: 12,
       readers: 2,
       seed: 20240611,
       onAck: (tally) => {
+        if (killScheduled) return;
         if (tally.requests >= ACKED_BEFORE_KILL && macSeenByPhone.size > 0 && phoneSeenByMac.size > 0) {
-          victim.child.kill('SIGKILL');
+          killScheduled = true;
+          setTimeout(() => victim.child.kill('SIGKILL'), HOLD_MS / 2);
         }
       },
     });

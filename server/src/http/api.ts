@@ -19,6 +19,7 @@ import type { DeviceHooks } from '../push/ports.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import type { Registration, Store } from '../store/store.js';
+import { corsResponseHeaders, preflight } from './cors.js';
 import { ApiError, ClientAbort, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
 import { decodeId } from './target.js';
@@ -41,6 +42,8 @@ export interface ApiDeps {
   readonly maxThreads: number;
   /** [API-9] The APNs topics a registration may name; null: any (no topic configured, local use). */
   readonly allowedTopics: ReadonlySet<string> | null;
+  /** [API-10] The web origins whose pages may call the device routes (exact, lowercase). */
+  readonly allowedOrigins: ReadonlySet<string>;
 }
 
 type Who =
@@ -125,6 +128,14 @@ export class Api {
   ): Promise<boolean> {
     const candidates = this.#routes.filter((r) => r.pattern.test(path));
     if (candidates.length === 0) return false;
+    const deviceMethods = candidates.filter((r) => r.deviceMayCall).map((r) => r.method);
+    if (req.method === 'OPTIONS' && deviceMethods.length > 0) {
+      routed('device_preflight');
+      this.#preflight(req, res, deviceMethods);
+      return true;
+    }
+    // [API-10] Only the routes a device token may call answer a browser origin.
+    const cors = deviceMethods.length > 0 ? corsResponseHeaders(req, this.deps.allowedOrigins) : {};
     const route = candidates.find((r) => r.method === req.method);
     const name = route?.name ?? 'unknown_method';
     routed(name);
@@ -143,7 +154,7 @@ export class Api {
         throw new ApiError('forbidden', 'a device token may only register or sign out its own device');
       }
       const body = await route.handle({ req, res, account, device: device as DeviceId | null });
-      sendJson(res, status, body);
+      sendJson(res, status, body, cors);
     } catch (err) {
       let apiError: ApiError;
       if (err instanceof ClientAbort || (!(err instanceof ApiError) && clientAborted(req))) {
@@ -155,10 +166,30 @@ export class Api {
         apiError = err instanceof ClientAbort ? err : new ClientAbort();
       } else apiError = toApiError(err, this.deps.log, name);
       status = apiError.status;
-      if (!res.headersSent) sendError(res, apiError);
+      if (!res.headersSent) sendError(res, apiError, cors);
     }
     this.deps.metrics.httpRequests.inc({ route: name, status: String(status) });
     return true;
+  }
+
+  /**
+   * [API-11] OPTIONS on a device route: a preflight from an allowed origin for its methods and
+   * headers is answered 204 with the CORS headers; any other preflight is `403 forbidden`
+   * without them; an OPTIONS that is no preflight learns the methods in `Allow`.
+   */
+  #preflight(req: IncomingMessage, res: ServerResponse, methods: readonly string[]): void {
+    const answer = preflight(req, methods, this.deps.allowedOrigins);
+    let status = 204;
+    if (answer.kind === 'refused') {
+      const refusal = new ApiError('forbidden', answer.why);
+      status = refusal.status;
+      sendError(res, refusal, { vary: 'Origin' });
+    } else {
+      const headers = answer.kind === 'allowed' ? answer.headers : { allow: [...methods, 'OPTIONS'].join(', ') };
+      res.writeHead(status, headers);
+      res.end();
+    }
+    this.deps.metrics.httpRequests.inc({ route: 'device_preflight', status: String(status) });
   }
 
   async #authenticate(req: IncomingMessage): Promise<Who> {

@@ -46,8 +46,12 @@ export function sendJson(
   res.end(text);
 }
 
-export function sendError(res: ServerResponse, err: ApiError): void {
-  const headers: Record<string, string | number> = {};
+export function sendError(
+  res: ServerResponse,
+  err: ApiError,
+  extraHeaders: Readonly<Record<string, string | number>> = {},
+): void {
+  const headers: Record<string, string | number> = { ...extraHeaders };
   if (err.retryAfterSeconds !== undefined) headers['retry-after'] = err.retryAfterSeconds;
   // Refused before its body was read (too large, unauthorised, …): the connection closes after
   // the answer, instead of Node reading and discarding up to the whole declared body, and

@@ -1,6 +1,7 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Metrics } from '../metrics.js';
 import type { Store, WriteBatch } from '../store/store.js';
+import { blockFor } from '../test-hooks.js';
 
 /** Counts to store: everything, or only the `changed` threads and the badge. */
 export interface CountsWrite {
@@ -38,6 +39,12 @@ export class GroupCommit {
       queueMicrotask(() => {
         throw err;
       }),
+    /**
+     * Test hook (SPEC OPS-5): each commit is held this long before it writes, so a relay or
+     * an answer sent before its commit is lost by a `kill -9` every time, not by luck. 0 in
+     * production.
+     */
+    private readonly holdMs = 0,
   ) {}
 
   static #empty(): Mutable<WriteBatch> {
@@ -116,6 +123,7 @@ export class GroupCommit {
     this.#counts = new Map();
     this.#callbacks = [];
     this.#work = [];
+    blockFor(this.holdMs);
     const stop = this.metrics.storeCommitSeconds.startTimer();
     try {
       if (work.length === 0) this.store.commit(batch);
