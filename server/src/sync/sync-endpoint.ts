@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type AccountId, CloseCode, closeReason, type DeviceId, type HttpErrorCode } from '@badgesync/shared';
+import { type AccountId, CloseCode, closeReason, type DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearer } from '../auth/api-key.js';
@@ -90,44 +90,44 @@ export class SyncEndpoint {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
-    if (this.#closing) return reject(socket, 503, 'shutting_down');
+    if (this.#closing) return writeRawError(socket, 503, 'shutting_down');
     const address = req.socket.remoteAddress ?? '?';
     if (!this.#preAuth.take(address)) {
-      return reject(socket, 429, 'rate_limited', undefined, this.#preAuth.retryAfterSeconds(address));
+      return writeRawError(socket, 429, 'rate_limited', undefined, this.#preAuth.retryAfterSeconds(address));
     }
     const target = parseTarget(req.url);
-    if (!target.ok) return reject(socket, 400, 'invalid_target', target.why);
+    if (!target.ok) return writeRawError(socket, 400, 'invalid_target', target.why);
     const match = SYNC_PATH.exec(target.path);
-    if (match === null) return reject(socket, 404, 'not_found');
+    if (match === null) return writeRawError(socket, 404, 'not_found');
     const account = decodeId(match[1] as string) as AccountId | null;
-    if (account === null) return reject(socket, 400, 'invalid_id');
+    if (account === null) return writeRawError(socket, 400, 'invalid_id');
     const handshake = handshakeProblem(req);
-    if (handshake !== null) return reject(socket, 400, 'invalid_handshake', handshake);
+    if (handshake !== null) return writeRawError(socket, 400, 'invalid_handshake', handshake);
     const token = queryParam(target.query, 'token') ?? bearer(req.headers.authorization);
     verifyDeviceToken(token, this.options.deviceSecret)
       .then((check) => {
-        if (!check.ok) return reject(socket, 401, 'unauthorized', `device token ${check.why}`);
+        if (!check.ok) return writeRawError(socket, 401, 'unauthorized', `device token ${check.why}`);
         if (check.claims.account !== account) {
-          return reject(socket, 403, 'forbidden', 'the token is for another account');
+          return writeRawError(socket, 403, 'forbidden', 'the token is for another account');
         }
         if (isRevoked(check.claims, this.options.revokedAt(account, check.claims.device))) {
-          return reject(socket, 401, 'unauthorized', 'the device was signed out after this token was issued');
+          return writeRawError(socket, 401, 'unauthorized', 'the device was signed out after this token was issued');
         }
         this.#accept(req, socket, head, account, check.claims);
       })
       .catch((err: unknown) => {
         // [EDGE-1] The token check or the accept threw: that one upgrade fails, loudly.
         this.log.error({ err, route: 'sync' }, 'upgrade failed');
-        reject(socket, 500, 'internal');
+        writeRawError(socket, 500, 'internal');
       });
   }
 
   #accept(req: IncomingMessage, socket: Duplex, head: Buffer, account: AccountId, claims: DeviceClaims): void {
-    if (this.#closing || socket.destroyed) return reject(socket, 503, 'shutting_down');
+    if (this.#closing || socket.destroyed) return writeRawError(socket, 503, 'shutting_down');
     const key = `${account}\u0000${claims.device}`;
     if ((this.#perDevice.get(key) ?? 0) >= this.options.maxConnectionsPerDevice) {
       this.metrics.connectionsRefused.inc({ cap: 'per_device' });
-      return reject(
+      return writeRawError(
         socket,
         503,
         'too_many_connections',
@@ -140,7 +140,7 @@ export class SyncEndpoint {
       room = this.rooms.get(account);
     } catch (err) {
       if (err instanceof RoomCapacityError)
-        return reject(socket, 503, 'overloaded', undefined, OVERLOADED_RETRY_AFTER_S);
+        return writeRawError(socket, 503, 'overloaded', undefined, OVERLOADED_RETRY_AFTER_S);
       throw err;
     }
     // Counted from here, not from the upgrade callback: upgrades in flight count too.
@@ -275,17 +275,6 @@ function handshakeProblem(req: IncomingMessage): string | null {
 
 /** An HTTP token (RFC 9110 5.6.2): what each name in Sec-WebSocket-Protocol must be. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** Answers an upgrade request with a plain HTTP error in the contract's shape, then closes it. */
-export function reject(
-  socket: Duplex,
-  status: number,
-  code: HttpErrorCode,
-  message?: string,
-  retryAfterSeconds?: number,
-): void {
-  writeRawError(socket, status, code, message, retryAfterSeconds);
-}
 
 /**
  * ws closes a frame over maxPayload with 1009, which makes a stock provider reconnect and
