@@ -61,10 +61,18 @@ const CHILD_TIMEOUT_MS = 10 * 60_000;
 const result = beginResult('doc-layout', 'Document layout: v1 maps vs v2 per-writer key–value arrays');
 const quick = result.mode === 'quick';
 const CHECKPOINTS = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
-const SESSION_COUNTS = quick ? [1, 100, 1_000] : [1, 100, 1_000, 10_000];
+/** Up to 1,000: beyond that, YKeyValue's linear scan over many unmergeable runs makes the v2 rows take minutes. */
+const SESSION_COUNTS = [1, 100, 1_000];
 
-type Layout = 'v1' | 'v2';
-const LAYOUTS: readonly Layout[] = ['v1', 'v2'];
+/**
+ * v2: one array per device holding its markers (key: thread) and its mute stamps (key:
+ * `m/<thread>`; IDs never contain '/'), so everything a device writes lands in one array.
+ * v2-split: the same, but mutes in an array of their own per device (`mutes:<deviceId>`),
+ * measured to show what a second array per writer costs: the writer's rare mute entries
+ * cut its marker runs in two, and each cut stays in the state for good.
+ */
+type Layout = 'v1' | 'v2' | 'v2-split';
+const LAYOUTS: readonly Layout[] = ['v1', 'v2', 'v2-split'];
 
 const threads = Array.from({ length: THREADS }, (_, i) => `thread-${i}` as ThreadId);
 const devices = Array.from({ length: DEVICES }, (_, i) => `device-${i}` as DeviceId);
@@ -122,29 +130,58 @@ function v1Account(): Account {
   };
 }
 
-function v2Account(): Account {
+/** Where a v2 layout keeps device `d`'s markers and mute stamps: the root and the key prefix. */
+interface V2Places {
+  readonly roots: readonly string[];
+  readonly markers: (device: number) => { root: string; key: (thread: ThreadId) => string };
+  readonly mutes: (device: number) => { root: string; key: (thread: ThreadId) => string };
+}
+
+function v2Places(split: boolean): V2Places {
+  const same = (thread: ThreadId) => thread;
+  if (split)
+    return {
+      roots: ['heads', ...devices.map((d) => `reads:${d}`), ...devices.map((d) => `mutes:${d}`)],
+      markers: (d) => ({ root: `reads:${devices[d]}`, key: same }),
+      mutes: (d) => ({ root: `mutes:${devices[d]}`, key: same }),
+    };
+  return {
+    roots: ['heads', ...devices.map((d) => `device:${d}`)],
+    markers: (d) => ({ root: `device:${devices[d]}`, key: same }),
+    mutes: (d) => ({ root: `device:${devices[d]}`, key: (thread) => `m/${thread}` }),
+  };
+}
+
+/** YKeyValue views of every v2 root of `doc` (typed before any state is applied). */
+function v2Views(doc: Y.Doc, roots: readonly string[]): Map<string, YKeyValue<number>> {
+  return new Map(roots.map((root) => [root, new YKeyValue<number>(doc.getArray<{ key: string; val: number }>(root))]));
+}
+
+function v2Account(split: boolean): Account {
   const doc = new Y.Doc();
-  const roots = ['heads', ...devices.map((d) => `reads:${d}`), ...devices.map((d) => `mutes:${d}`)];
-  const view = (root: string) => new YKeyValue<number>(doc.getArray<{ key: string; val: number }>(root));
-  const heads = view('heads');
-  const reads = devices.map((d) => view(`reads:${d}`));
-  const mutes = devices.map((d) => view(`mutes:${d}`));
+  const places = v2Places(split);
+  const views = v2Views(doc, places.roots);
+  const view = (root: string) => views.get(root) as YKeyValue<number>;
   const as = (client: number, write: () => void) => {
     doc.clientID = client;
     doc.transact(write);
   };
   return {
     doc,
-    roots,
-    mark: (client, device, thread, value) =>
-      as(client, () => reads[device]?.set(threads[thread] as ThreadId, value)),
-    bump: (thread, head) => as(SERVER_CLIENT, () => heads.set(threads[thread] as ThreadId, head)),
-    mute: (client, device, thread, muted, atMs) =>
-      as(client, () => mutes[device]?.set(threads[thread] as ThreadId, muteStamp(atMs, muted))),
+    roots: places.roots,
+    mark: (client, device, thread, value) => {
+      const place = places.markers(device);
+      as(client, () => view(place.root).set(place.key(threads[thread] as ThreadId), value));
+    },
+    bump: (thread, head) => as(SERVER_CLIENT, () => view('heads').set(threads[thread] as ThreadId, head)),
+    mute: (client, device, thread, muted, atMs) => {
+      const place = places.mutes(device);
+      as(client, () => view(place.root).set(place.key(threads[thread] as ThreadId), muteStamp(atMs, muted)));
+    },
   };
 }
 
-const makeAccount = (layout: Layout): Account => (layout === 'v1' ? v1Account() : v2Account());
+const makeAccount = (layout: Layout): Account => (layout === 'v1' ? v1Account() : v2Account(layout === 'v2-split'));
 
 /** What the history wrote, to check a loaded state against. */
 interface Expected {
@@ -213,20 +250,24 @@ function checkState(layout: Layout, state: Uint8Array, expected: Expected): void
       });
     });
   } else {
-    const arrays = new Map<string, Y.Array<{ key: string; val: number }>>();
-    for (const root of ['heads', ...devices.map((d) => `reads:${d}`), ...devices.map((d) => `mutes:${d}`)])
-      arrays.set(root, doc.getArray(root));
+    const places = v2Places(layout === 'v2-split');
+    // YKeyValue builds its view from the array's content, so the state goes in after typing the roots.
+    const arrays = places.roots.map((root) => doc.getArray<{ key: string; val: number }>(root));
     Y.applyUpdate(doc, state);
-    const view = (root: string) => new YKeyValue<number>(arrays.get(root) as Y.Array<{ key: string; val: number }>);
-    const heads = view('heads');
-    const reads = devices.map((d) => view(`reads:${d}`));
-    const mutes = devices.map((d) => view(`mutes:${d}`));
+    const views = new Map(
+      places.roots.map((root, i) => [root, new YKeyValue<number>(arrays[i] as Y.Array<{ key: string; val: number }>)]),
+    );
+    const view = (root: string) => views.get(root) as YKeyValue<number>;
     threads.forEach((t, ti) => {
-      check(`head ${t}`, heads.get(t) ?? 0, expected.heads[ti]);
-      const stamp = Math.max(0, ...mutes.map((m) => m.get(t) ?? 0));
+      check(`head ${t}`, view('heads').get(t) ?? 0, expected.heads[ti]);
+      const stamp = Math.max(
+        0,
+        ...devices.map((_, di) => view(places.mutes(di).root).get(places.mutes(di).key(t)) ?? 0),
+      );
       check(`mute ${t}`, stamp % 2 === 1, expected.muted[ti]);
       devices.forEach((d, di) => {
-        check(`marker ${t}/${d}`, reads[di]?.get(t) ?? 0, expected.markers[ti]?.[di]);
+        const place = places.markers(di);
+        check(`marker ${t}/${d}`, view(place.root).get(place.key(t)) ?? 0, expected.markers[ti]?.[di]);
       });
     });
   }
@@ -253,7 +294,7 @@ async function measureLoad(layout: Layout, roots: readonly string[], state: Uint
   );
   const child = spawnScript('lib/doc-heap-child.ts', {
     nodeFlags: ['--expose-gc'],
-    args: [file, layout, roots.join(','), String(copies)],
+    args: [file, layout === 'v1' ? 'v1' : 'v2', roots.join(','), String(copies)],
   });
   let stdout = '';
   child.process.stdout?.on('data', (chunk: Buffer) => {
@@ -408,7 +449,15 @@ async function main(): Promise<void> {
 
   const growthTable = {
     title: `State and heap of a 20-thread × 5-device account after N marker updates (+ N/${UPDATES_PER_ITEM} items, N/${fmt.int(UPDATES_PER_MUTE)} mute toggles)`,
-    columns: ['layout', 'updates', 'state', 'state vector', 'heap of loaded doc', 'load (first sync) ms', 'µs per update'],
+    columns: [
+      'layout',
+      'updates',
+      'state',
+      'state vector',
+      'heap of loaded doc',
+      'load (first sync) ms',
+      'µs per update',
+    ],
     rows: growthRows.map((r) => ({
       layout: r.layout,
       updates: fmt.int(r.updates),
@@ -421,7 +470,8 @@ async function main(): Promise<void> {
     notes: [
       goalLine,
       'v1: top-level Y.Maps `heads` (thread → head), `reads` (`thread/device` → marker), `mutes` (thread → boolean).',
-      'v2: y-utility 0.1.4 YKeyValue over top-level Y.Arrays, one per writer: `heads` (server; thread → head), `reads:<deviceId>` (that device; thread → marker), `mutes:<deviceId>` (that device; thread → mute stamp = clock ms × 2 + 1 if muted; a thread is muted when the largest stamp across devices is odd, last writer wins).',
+      'v2: y-utility 0.1.4 YKeyValue over top-level Y.Arrays, one per writer: `heads` (server; thread → head) and `device:<deviceId>` (that device only; thread → marker, and `m/<thread>` → mute stamp = clock ms × 2 + 1 if muted; a thread is muted when the largest stamp across the devices is odd: last writer wins, as a map key does today).',
+      "v2-split: as v2, but each device has two arrays, `reads:<deviceId>` (markers) and `mutes:<deviceId>` (mute stamps). Its rare mute entries cut the device's marker runs (same client ID, another array), and the cuts stay: this is why v2 keeps one array per writer.",
       'Each device writes as one Yjs client ID for the whole history here (one session per device); the next table prices more sessions.',
       'Heap: a child with --expose-gc loads the state into fresh documents (roots typed, v2 YKeyValue views built) and reads heapUsed after a full GC; the figure is per copy. Load ms: median of those loads.',
       'µs per update: writing time of that stretch of history (marker updates, items and mutes, one transaction each) divided by its marker updates.',
@@ -430,7 +480,15 @@ async function main(): Promise<void> {
   };
   const sessionTable = {
     title: `Cost per writer session: ${fmt.int(SESSION_BASE_UPDATES)} updates of history, then S sessions (new Yjs client ID each) of a random device writing ${MARKERS_PER_SESSION} markers each`,
-    columns: ['layout', 'sessions', 'state', 'state vector', 'heap of loaded doc', 'state per session', 'heap per session'],
+    columns: [
+      'layout',
+      'sessions',
+      'state',
+      'state vector',
+      'heap of loaded doc',
+      'state per session',
+      'heap per session',
+    ],
     rows: sessionRows.map((r) => ({
       layout: r.layout,
       sessions: fmt.int(r.sessions),
