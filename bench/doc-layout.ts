@@ -517,7 +517,7 @@ async function main(): Promise<void> {
     notes: [
       'Sessions 0 is the account before any extra session; per-session figures are (S sessions − 0 sessions) / S.',
       "A session leaves its client ID (a random 32-bit number, as Yjs draws it) in the state vector and in the structs it wrote; in v2 its entries are a run of their own in its device's array (deleted runs of different client IDs do not merge), so state grows by a few bytes per session for good.",
-      'A small negative figure at 1 session: replacing an entry deletes the old one, whose deleted run then merges with its neighbours, which can save more than the session adds. Heap per session at 1 session is within the noise of the heap figures (about ±1 KB per copy).',
+      'A small negative figure at 1 session: replacing an entry deletes the old one, whose deleted run then merges with its neighbours, which can save more than the session adds. Heap per session at 1 session is within the noise of the heap figures (a few KB per copy for v2, tens of KB for a 2 MB v1 document).',
     ],
   };
   emitResult(
