@@ -169,16 +169,18 @@ export function checkMarkerEncoding(): void {
   });
 }
 
-/** Reads a lib0 varuint at `at`; answers [value, next offset]. */
-function readVarUint(data: Uint8Array, at: number): [number, number] {
+/** Where `nextVarUint` reads next in the frame at hand. */
+let cursor = 0;
+
+/** Reads the lib0 varuint at `cursor` and moves past it; -1 past the end. */
+function nextVarUint(data: Uint8Array): number {
   let value = 0;
   let shift = 1;
-  let i = at;
   for (;;) {
-    const byte = data[i++];
-    if (byte === undefined) return [-1, i];
+    const byte = data[cursor++];
+    if (byte === undefined) return -1;
     value += (byte & 0x7f) * shift;
-    if (byte < 0x80) return [value, i];
+    if (byte < 0x80) return value;
     shift *= 128;
   }
 }
@@ -209,14 +211,12 @@ function onFrame(receiver: Device, data: Buffer): void {
     return;
   }
   if (sub !== SyncType.update || !measuring) return;
-  let at = 2;
-  [, at] = readVarUint(data, at); // payload length
-  let clients: number;
-  [clients, at] = readVarUint(data, at);
-  if (clients !== 1) return;
-  [, at] = readVarUint(data, at); // struct count
-  const [client, next] = readVarUint(data, at);
-  const [clock] = readVarUint(data, next);
+  cursor = 2;
+  nextVarUint(data); // payload length
+  if (nextVarUint(data) !== 1) return; // structs of one client
+  nextVarUint(data); // struct count
+  const client = nextVarUint(data);
+  const clock = nextVarUint(data);
   const writer = byClient.get(client);
   if (writer === undefined || writer === receiver || writer.account !== receiver.account) return;
   const sent = writer.sentAt[clock + 1] ?? 0;
@@ -232,7 +232,8 @@ async function open(request: LeanOpenRequest): Promise<LeanOpenAnswer> {
   const plan: Array<{ account: string; device: string; index: number }> = [];
   let index = request.connectionOffset;
   for (const account of request.accounts)
-    for (let d = 0; d < request.devicesPerAccount; d++) plan.push({ account, device: `${account}-d${d}`, index: index++ });
+    for (let d = 0; d < request.devicesPerAccount; d++)
+      plan.push({ account, device: `${account}-d${d}`, index: index++ });
   const created: Device[] = [];
   let next = 0;
   const lane = async () => {
