@@ -9,6 +9,7 @@
  *
  *   node --import tsx ceiling.ts [--quick] [--servers badgesync,reference,relay]
  *        [--rates 2000,5000,10000] [--step-ms N] [--size 200x3] [--workers N] [--keep-going]
+ *        [--client-prof DIR]
  *
  * Quick: 2,000 / 5,000 / 10,000 / 20,000 updates/s, 3 s steps. Full: 2,000 / 5,000 /
  * 10,000 / 15,000 / 20,000 / 25,000 updates/s, 10 s steps. A server's stepping stops after
@@ -43,6 +44,8 @@ const devicesPerAccount = Number(sizeMatch[2]);
 /** One worker is enough for lean clients; each extra process is one more to schedule on 2 cores. */
 const workerCount = numberOption('workers', 1);
 const keepGoing = flag('keep-going');
+/** --client-prof DIR: V8 CPU profiles of the client workers, to see what the clients spend. */
+const clientProfDir = option('client-prof');
 /** A short step before the measured ones: connections, JIT and SQLite caches settle first. */
 const WARMUP = { rate: 1_000, durationMs: quick ? 1_500 : 3_000 };
 const THREAD = 'inbox';
@@ -146,7 +149,14 @@ async function measureServer(kind: ServerKind): Promise<StepRow[]> {
     const accounts = Array.from({ length: accountCount }, (_, i) => `acct-${i}`);
     if (kind === 'badgesync') await createHeads(server, accounts);
     for (let w = 0; w < workerCount; w++)
-      workers.push(new WorkerChannel(spawnScript('clients/lean-clients.ts', { ipc: true })));
+      workers.push(
+        new WorkerChannel(
+          spawnScript('clients/lean-clients.ts', {
+            ipc: true,
+            nodeFlags: clientProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', clientProfDir],
+          }),
+        ),
+      );
     let offset = 0;
     const opened = await Promise.all(
       workers.map((worker, w) => {

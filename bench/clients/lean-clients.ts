@@ -103,6 +103,8 @@ const CLIENT_ID_BASE = 1_000_000;
 const EMPTY_UPDATE = new Uint8Array([0, 0]);
 /** A step 1 with an empty state vector. */
 const EMPTY_STATE_VECTOR = new Uint8Array([0]);
+/** ws reads no option it need not: binary, never compressed (no server here offers it). */
+const SEND_OPTIONS = { binary: true, compress: false } as const;
 /** Extra frames encoded per device beyond its share of a step: the round-robin is not exact. */
 const FRAME_SLACK = 4;
 
@@ -323,7 +325,7 @@ async function step(request: LeanStepRequest): Promise<LeanStepAnswer> {
         }
         device.seq++;
         device.sentAt[device.seq] = performance.now();
-        device.ws.send(frame);
+        device.ws.send(frame, SEND_OPTIONS);
         sent++;
         burst++;
       }
@@ -374,4 +376,8 @@ async function close(): Promise<null> {
 }
 
 // Imported for markerUpdate/checkMarkerEncoding (by a test or a script) it must not serve.
-if (process.send !== undefined) serveRequests({ open, step, close });
+if (process.send !== undefined) {
+  // Exit through process.exit on SIGTERM, so that --cpu-prof writes its profile.
+  process.once('SIGTERM', () => process.exit(0));
+  serveRequests({ open, step, close });
+}
