@@ -21,6 +21,7 @@ import { flag, listOption, numberOption, option } from './lib/args.js';
 import { spawnScript } from './lib/children.js';
 import { WorkerChannel } from './lib/ipc.js';
 import { cpuSeconds, machineCpuSeconds, machineInfo, runQueueWaitSeconds } from './lib/proc.js';
+import { delta, scrape } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table } from './lib/report.js';
 import { api, inParallel, type RunningServer, SERVER_KINDS, type ServerKind, startServer } from './lib/servers.js';
 import { percentile } from './lib/stats.js';
@@ -82,6 +83,10 @@ interface StepRow {
   /** Share of the step the server's main thread was runnable but had no CPU (other work on the machine). */
   readonly serverWaiting: number;
   readonly closes: Record<string, number>;
+  /** badgesync only (null for the others): updates it checked, applied and persisted in the step. */
+  readonly applied: number | null;
+  /** badgesync only: updates its write rules refused or held back as not yet applicable. */
+  readonly refused: number | null;
   readonly sustained: boolean;
   /** Why a step was not sustained ('' when it was). */
   readonly why: string;
@@ -99,6 +104,7 @@ async function createHeads(server: RunningServer, accounts: readonly string[]): 
 }
 
 async function runStep(server: RunningServer, workers: WorkerChannel[], rate: number, durationMs: number) {
+  const metricsBefore = server.kind === 'badgesync' ? await scrape(server.http) : null;
   // CPU while sending, sampled when the send window ends (the drain that follows is quieter).
   const window = new Promise<{ server: number; clients: number; machine: number; waiting: number }>((resolve) => {
     const began = performance.now();
@@ -137,7 +143,14 @@ async function runStep(server: RunningServer, workers: WorkerChannel[], rate: nu
   for (const answer of answers)
     for (const [code, n] of Object.entries(answer.closes)) closes[code] = (closes[code] ?? 0) + n;
   const sendSeconds = Math.max(...answers.map((a) => a.sendMs)) / 1000;
+  const metricsAfter = metricsBefore === null ? null : await scrape(server.http);
+  const counted = (name: string) =>
+    metricsBefore === null || metricsAfter === null ? null : delta(metricsBefore, metricsAfter, name);
+  const refused = counted('badgesync_updates_refused_total');
+  const notYet = counted('badgesync_updates_not_yet_total');
   return {
+    applied: counted('badgesync_updates_applied_total'),
+    refused: refused === null || notYet === null ? null : refused + notYet,
     sent: sum((a) => a.sent),
     planned: sum((a) => a.planned),
     expected: sum((a) => a.expected),
@@ -198,6 +211,7 @@ async function measureServer(kind: ServerKind): Promise<StepRow[]> {
       if (lost > 0) reasons.push(`${fmt.int(lost)} lost`);
       if (!(step.p99 < P99_BOUND_MS)) reasons.push(`p99 ≥ ${P99_BOUND_MS} ms`);
       if (Object.keys(step.closes).length > 0) reasons.push(`closes ${JSON.stringify(step.closes)}`);
+      if (step.refused !== null && step.refused > 0) reasons.push(`${fmt.int(step.refused)} refused or not yet`);
       const row: StepRow = {
         kind,
         rate,
@@ -214,6 +228,8 @@ async function measureServer(kind: ServerKind): Promise<StepRow[]> {
         otherCores: Math.max(0, step.cpu.machine - step.cpu.server - step.cpu.clients),
         serverWaiting: step.cpu.waiting,
         closes: step.closes,
+        applied: step.applied,
+        refused: step.refused,
         sustained: reasons.length === 0,
         why: reasons.join(', '),
       };
@@ -221,7 +237,7 @@ async function measureServer(kind: ServerKind): Promise<StepRow[]> {
       log(
         `  ${kind} ${fmt.int(rate)}/s: sent ${fmt.int(achievedRate)}/s, p50 ${fmt.ms(row.p50)} p99 ${fmt.ms(row.p99)} ms, ` +
           `lost ${fmt.int(lost)}, cores server ${fmt.fixed(row.serverCores, 2)} clients ${fmt.fixed(row.clientCores, 2)} ` +
-          `others ${fmt.fixed(row.otherCores, 2)}, server waiting for a CPU ${Math.round(row.serverWaiting * 100)} %${row.sustained ? '' : ` — not sustained: ${row.why}`}`,
+          `others ${fmt.fixed(row.otherCores, 2)}${row.applied === null ? '' : `, applied ${fmt.int(row.applied)} refused ${fmt.int(row.refused)}`}, server waiting for a CPU ${Math.round(row.serverWaiting * 100)} %${row.sustained ? '' : ` — not sustained: ${row.why}`}`,
       );
       failedInARow = row.sustained ? 0 : failedInARow + 1;
       if (failedInARow >= STOP_AFTER_FAILED && !keepGoing) break;
@@ -258,6 +274,7 @@ async function main(): Promise<void> {
       'p99',
       'max',
       'lost',
+      'applied',
       'server cores',
       'client cores',
       'other cores',
@@ -274,6 +291,7 @@ async function main(): Promise<void> {
       p99: `${fmt.ms(r.p99)} ms`,
       max: `${fmt.ms(r.max)} ms`,
       lost: fmt.int(r.lost),
+      applied: fmt.int(r.applied),
       'server cores': fmt.fixed(r.serverCores, 2),
       'client cores': fmt.fixed(r.clientCores, 2),
       'other cores': fmt.fixed(r.otherCores, 2),
@@ -282,6 +300,7 @@ async function main(): Promise<void> {
       sustained: r.sustained ? 'yes' : `no: ${r.why}`,
     })),
     notes: [
+      'applied: updates badgesync checked against its write rules, applied and persisted in the step (its /metrics), "—" for the servers that check nothing; a refused or not-yet update fails the step',
       'rate: updates/s the clients were asked to send; delivered/s: relays that reached the account’s other devices (each update goes to D − 1 of them)',
       'cores: CPU seconds per second while sending, from /proc; "other" is the rest of the machine (other work on it)',
       'server waiting: share of the step the server’s main thread was ready to run but had no CPU (/proc schedstat): the machine, not the server, held it back',
