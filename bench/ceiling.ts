@@ -104,6 +104,14 @@ async function createHeads(server: RunningServer, accounts: readonly string[]): 
 }
 
 async function runStep(server: RunningServer, workers: WorkerChannel[], rate: number, durationMs: number) {
+  const request: LeanStepRequest = {
+    rate: rate / workers.length,
+    durationMs,
+    maxDrainMs: Math.max(5_000, 2 * durationMs),
+    quietMs: 2_000,
+  };
+  // The step's frames are encoded before its CPU window opens: it measures sending only.
+  await Promise.all(workers.map((worker) => worker.request<number>('prepare', request)));
   const metricsBefore = server.kind === 'badgesync' ? await scrape(server.http) : null;
   // CPU while sending, sampled when the send window ends (the drain that follows is quieter).
   const window = new Promise<{ server: number; clients: number; machine: number; waiting: number }>((resolve) => {
@@ -123,12 +131,6 @@ async function runStep(server: RunningServer, workers: WorkerChannel[], rate: nu
       });
     }, durationMs);
   });
-  const request: LeanStepRequest = {
-    rate: rate / workers.length,
-    durationMs,
-    maxDrainMs: Math.max(5_000, 2 * durationMs),
-    quietMs: 2_000,
-  };
   const answers = await Promise.all(workers.map((worker) => worker.request<LeanStepAnswer>('step', request)));
   const cpu = await window;
   const sum = (pick: (a: LeanStepAnswer) => number) => answers.reduce((total, a) => total + pick(a), 0);

@@ -1,7 +1,8 @@
 /**
  * A lean client worker of the ceiling benchmark (started by ceiling.ts with an IPC channel):
  * raw y-websocket connections with no Yjs document per device, so that the clients cost a
- * small fraction of what the server they load costs. Requests: `open`, `step`, `close`.
+ * small fraction of what the server they load costs. Requests: `open`, `prepare` (a step's
+ * frames), `step`, `close`.
  *
  * Each device writes its own marker `reads[thread/device]` = `packMarker(0, seq)`, seq 1, 2,
  * 3, …, under a Yjs client ID of its own, one struct per write: write `seq` is the struct at
@@ -281,10 +282,15 @@ async function open(request: LeanOpenRequest): Promise<LeanOpenAnswer> {
   return { devices: created.length, ready: created.filter((d) => d.ready).length, ms: performance.now() - began };
 }
 
-/** Encodes each device's frames for a step of `writes` writes in all (outside the timed window). */
-function prepareFrames(writes: number): void {
+/**
+ * Encodes each device's frames for the next step (`prepare`, asked before the step so that
+ * the encoding falls outside its timed and CPU-measured window).
+ */
+function prepare(request: LeanStepRequest): number {
+  const writes = Math.ceil((request.rate * request.durationMs) / 1000);
   const perDevice = Math.ceil(writes / Math.max(1, devices.length)) + FRAME_SLACK;
   for (const device of devices) {
+    device.sentAt.fill(0);
     const first = device.seq + 1;
     const last = Math.min(device.sentAt.length - 1, device.seq + perDevice);
     device.firstFrameSeq = first;
@@ -292,11 +298,10 @@ function prepareFrames(writes: number): void {
     for (let seq = first; seq <= last; seq++)
       device.frames.push(syncFrame(SyncType.update, markerUpdate(device.client, device.key, seq)));
   }
+  return devices.reduce((sum, device) => sum + device.frames.length, 0);
 }
 
 async function step(request: LeanStepRequest): Promise<LeanStepAnswer> {
-  prepareFrames(Math.ceil((request.rate * request.durationMs) / 1000));
-  for (const device of devices) device.sentAt.fill(0);
   latencyCount = 0;
   received = 0;
   for (const code of Object.keys(closes)) delete closes[code];
@@ -379,5 +384,5 @@ async function close(): Promise<null> {
 if (process.send !== undefined) {
   // Exit through process.exit on SIGTERM, so that --cpu-prof writes its profile.
   process.once('SIGTERM', () => process.exit(0));
-  serveRequests({ open, step, close });
+  serveRequests({ open, prepare, step, close });
 }
