@@ -8,8 +8,8 @@
  *
  * Accounts, each built with the worst IDs the contract allows (128 characters):
  * - baseline: 10 threads, 2 devices;
- * - client IDs: 50,000 client IDs (the account budget), 10,000 on each of 5 devices (the
- *   device budget), each having written a mute once, in turn;
+ * - client IDs: as many client IDs as the account budget allows, up to the device budget on
+ *   each of 5 devices, each having written a mute once, in turn;
  * - concurrent: 1,000 mutes keys, each written concurrently by 8 client IDs (the per-key budget);
  * - mutes: 10,000 mutes keys;
  * - threads and reads: 10,000 threads with a head, read on 5 devices (50,000 reads keys).
@@ -17,6 +17,12 @@
  * Figures: the stored snapshot; the state vector every step 1 carries; heap held by the
  * loaded room; load time (bindings, replay, counts); one change (a mute toggled by a device,
  * through receiveUpdate) to durable on disk, median of several.
+ *
+ * A second table: one account whose awareness is full at the defaults (SPEC AWARE-1..AWARE-3),
+ * as 8 KiB states up to the account's 64 KiB, and as 256 client IDs of 256 B states. Figures:
+ * heap held by the relay (with its cached snapshot); the bytes a joiner and a query-awareness
+ * are sent; the time to build that snapshot after a change; one awareness update relayed by
+ * the room to 64 fake connections that count the bytes they are sent.
  */
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -41,6 +47,13 @@ import type { RoomMember } from '../server/src/rooms/account-room.js';
 import { GroupCommit } from '../server/src/rooms/group-commit.js';
 import { RoomManager } from '../server/src/rooms/room-manager.js';
 import { SqliteStore } from '../server/src/store/sqlite-store.js';
+import {
+  type AwarenessChange,
+  AwarenessRelay,
+  DEFAULT_AWARENESS_BUDGET,
+  encodeAwarenessChanges,
+  MAX_AWARENESS_CLIENTS,
+} from '../server/src/sync/awareness-relay.js';
 import { type ForgedBlock, forgeUpdate } from '../shared/test/helpers/forge.js';
 import { tempDir } from './lib/children.js';
 import { beginResult, emitResult, fmt } from './lib/report.js';
@@ -49,7 +62,10 @@ import { median } from './lib/stats.js';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const result = beginResult('budgets', 'One account at each document budget: stored, held, load, commit');
+const result = beginResult(
+  'budgets',
+  'One account at each document budget: stored, held, load, commit; and with its awareness full',
+);
 const quick = result.mode === 'quick';
 /** Loads and commits per figure: medians of 5 (3 in quick mode) are steady to a few percent. */
 const RUNS = quick ? 3 : 5;
@@ -270,6 +286,206 @@ for (const [name, shape, build] of CASES) {
   built.doc.destroy();
   rooms.sweep(Number.MAX_SAFE_INTEGER);
 }
+
+/** Snapshot builds and relayed updates timed per figure: each is microseconds, so many. */
+const AWARE_RUNS = quick ? 200 : 2_000;
+const AWARE = DEFAULT_AWARENESS_BUDGET;
+/** Connections an update is relayed to: 8 devices at the default 8 connections each. */
+const RELAY_CONNECTIONS = 64;
+
+/** A JSON state of exactly `bytes` UTF-8 bytes (`{"p":"…"}` is 8 bytes plus the padding). */
+function stateOf(bytes: number, tag: number): string {
+  const pad = `${tag}-${'x'.repeat(bytes)}`.slice(0, bytes - 8);
+  return JSON.stringify({ p: pad });
+}
+
+interface AwarenessCase {
+  readonly name: string;
+  readonly shape: string;
+  /** Per connection, the states it announces (at most clientsPerConnection). */
+  readonly connections: ReadonlyArray<readonly AwarenessChange[]>;
+}
+
+function awarenessCase(name: string, states: number, bytes: number): AwarenessCase {
+  const all: AwarenessChange[] = Array.from({ length: states }, (_, i) => ({
+    clientId: 10_000 + i,
+    clock: 1,
+    state: stateOf(bytes, i),
+  }));
+  const connections: AwarenessChange[][] = [];
+  for (let i = 0; i < all.length; i += AWARE.clientsPerConnection)
+    connections.push(all.slice(i, i + AWARE.clientsPerConnection));
+  return { name, shape: `${states} states of ${fmt.bytes(bytes)} on ${connections.length} connections`, connections };
+}
+
+const AWARENESS_CASES: readonly AwarenessCase[] = [
+  awarenessCase('8 KiB states', AWARE.accountBytes / AWARE.stateBytes, AWARE.stateBytes),
+  awarenessCase(
+    `${MAX_AWARENESS_CLIENTS} client IDs`,
+    MAX_AWARENESS_CLIENTS,
+    Math.floor(AWARE.accountBytes / MAX_AWARENESS_CLIENTS),
+  ),
+];
+
+/** Relays measured together, so one relay's figure is not lost in the heap's noise. */
+const HEAP_RELAYS = 10;
+
+/** `count` relays, each holding the states of `updates`, their snapshots cached. */
+function filledRelays(count: number, updates: readonly Uint8Array[]): AwarenessRelay[] {
+  const relays: AwarenessRelay[] = [];
+  for (let r = 0; r < count; r++) {
+    const relay = new AwarenessRelay(AWARE);
+    for (const update of updates) {
+      const answer = relay.apply({}, update, () => 'free');
+      if (answer.kind !== 'ok') throw new Error(`the fill was refused: ${answer.reason}`);
+    }
+    relay.snapshot();
+    relays.push(relay);
+  }
+  return relays;
+}
+
+/** Heap and buffers (the snapshot is an ArrayBuffer) after two full GCs. */
+function usedBytes(): number {
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+/**
+ * Heap a relay holding the case's states keeps, its cached snapshot included: HEAP_RELAYS
+ * relays at once, divided, median of RUNS (after one GC the figure varied 3×; after two, ±5 %).
+ */
+function relayHeap(updates: readonly Uint8Array[]): { heapBytes: number; held: number; size: number } {
+  const heaps: number[] = [];
+  let held = 0;
+  let size = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const before = usedBytes();
+    let relays: AwarenessRelay[] | null = filledRelays(HEAP_RELAYS, updates);
+    heaps.push((usedBytes() - before) / HEAP_RELAYS);
+    held = relays[0]?.bytes ?? 0;
+    size = relays[0]?.size ?? 0;
+    relays = null; // dead before the next run's baseline
+  }
+  return { heapBytes: median(heaps), held, size };
+}
+
+/** Time to encode the snapshot after a change: the first joiner or query after it pays this. */
+function snapshotBuild(aCase: AwarenessCase): number {
+  const relay = new AwarenessRelay(AWARE);
+  const owners = aCase.connections.map(() => ({}));
+  for (const [i, states] of aCase.connections.entries())
+    relay.apply(owners[i] as object, encodeAwarenessChanges(states), () => 'free');
+  if (relay.bytes !== AWARE.accountBytes) throw new Error(`the relay holds ${relay.bytes} B, not its budget`);
+  const first = aCase.connections[0]?.[0] as AwarenessChange;
+  const times: number[] = [];
+  for (let run = 0; run < AWARE_RUNS; run++) {
+    // The same state under a new clock: a change, so the cached snapshot is stale.
+    const update = encodeAwarenessChanges([{ ...first, clock: first.clock + run + 1 }]);
+    const answer = relay.apply(owners[0] as object, update, () => 'own');
+    if (answer.kind !== 'ok' || answer.relay === null) throw new Error('the change was not accepted');
+    const began = performance.now();
+    relay.snapshot();
+    times.push(performance.now() - began);
+  }
+  return median(times);
+}
+
+interface Counted extends RoomMember {
+  bytes: number;
+  messages: number;
+}
+
+function countingMember(device: DeviceId): Counted {
+  const member: Counted = {
+    device,
+    bytes: 0,
+    messages: 0,
+    send(message) {
+      member.bytes += message.byteLength;
+      member.messages++;
+    },
+    close(code, reason) {
+      throw new Error(`a bench connection was closed: ${code} ${reason}`);
+    },
+  };
+  return member;
+}
+
+/**
+ * The room, its awareness filled through receiveAwareness by the case's connections plus
+ * listeners up to RELAY_CONNECTIONS: what a joiner and a query are sent, and one update of
+ * the first connection's first state relayed to every connection (median of AWARE_RUNS).
+ */
+async function roomFigures(
+  aCase: AwarenessCase,
+): Promise<{ joinerBytes: number; queryBytes: number; relayMs: number; relayBytes: number }> {
+  const account = parseAccountId(`budget-awareness-${aCase.name.replace(/\W+/g, '-')}`);
+  const room = rooms.get(account);
+  const members = Array.from({ length: RELAY_CONNECTIONS }, (_, i) =>
+    countingMember(longId(`aw-device${Math.floor(i / 8)}`) as DeviceId),
+  );
+  for (const member of members) room.join(member);
+  for (const [i, states] of aCase.connections.entries()) {
+    const answer = room.receiveAwareness(members[i] as Counted, encodeAwarenessChanges(states));
+    if (answer.kind !== 'ok') throw new Error(`the fill was refused: ${answer.reason}`);
+  }
+  await commit.flushed();
+  const joiner = countingMember(longId('aw-joiner') as DeviceId);
+  room.join(joiner);
+  const joinedWith = joiner.bytes;
+  room.leave(joiner);
+  const asker = members[RELAY_CONNECTIONS - 1] as Counted;
+  const askedBefore = asker.bytes;
+  room.queryAwareness(asker);
+  const queryBytes = asker.bytes - askedBefore;
+  // The joiner's step 1 is not awareness: subtract what a join to an empty room sends.
+  const empty = rooms.get(parseAccountId('budget-awareness-empty'));
+  const bare = countingMember(longId('aw-bare') as DeviceId);
+  empty.join(bare);
+  empty.leave(bare);
+  const joinerBytes = joinedWith - bare.bytes;
+
+  const sender = members[0] as Counted;
+  const first = aCase.connections[0]?.[0] as AwarenessChange;
+  const times: number[] = [];
+  let relayBytes = 0;
+  for (let run = 0; run < AWARE_RUNS; run++) {
+    const update = encodeAwarenessChanges([{ ...first, clock: first.clock + run + 1 }]);
+    const sentBefore = members.reduce((sum, m) => sum + m.bytes, 0);
+    const began = performance.now();
+    const answer = room.receiveAwareness(sender, update);
+    times.push(performance.now() - began);
+    if (answer.kind !== 'ok') throw new Error(`the update was refused: ${answer.reason}`);
+    relayBytes = members.reduce((sum, m) => sum + m.bytes, 0) - sentBefore;
+  }
+  for (const member of members) room.leave(member);
+  await commit.flushed();
+  return { joinerBytes, queryBytes, relayMs: median(times), relayBytes };
+}
+
+const awarenessRows: Array<Record<string, string | null>> = [];
+for (const aCase of AWARENESS_CASES) {
+  const heap = relayHeap(aCase.connections.map((states) => encodeAwarenessChanges(states)));
+  const buildMs = snapshotBuild(aCase);
+  const room = await roomFigures(aCase);
+  awarenessRows.push({
+    awareness: aCase.name,
+    shape: aCase.shape,
+    'states held': `${heap.size} (${fmt.bytes(heap.held)})`,
+    'heap held': fmt.bytes(heap.heapBytes),
+    'joiner snapshot': fmt.bytes(room.joinerBytes),
+    'query answer': fmt.bytes(room.queryBytes),
+    'snapshot build µs': fmt.fixed(buildMs * 1_000, 1),
+    [`one update → ${RELAY_CONNECTIONS} conns µs`]: fmt.fixed(room.relayMs * 1_000, 1),
+    'bytes relayed': fmt.bytes(room.relayBytes),
+  });
+  data.push({ awareness: aCase.name, shape: aCase.shape, ...heap, buildMs, ...room });
+  rooms.sweep(Number.MAX_SAFE_INTEGER);
+}
+
 rooms.close();
 commit.close();
 store.close();
@@ -285,6 +501,18 @@ emitResult(
           'snapshot: what the store holds and every load replays; state vector: what every sync step 1 of the server carries',
           'heap held: heap still used with the room loaded (after GC); load: bindings + snapshot replay + counts, from SQLite',
           `one change: a device toggles a mute through the write rules and budgets, then the group commit (fsync) — median of ${RUNS}`,
+        ],
+      },
+      {
+        title: 'One account with its awareness full (default settings)',
+        columns: Object.keys(awarenessRows[0] ?? {}),
+        rows: awarenessRows,
+        notes: [
+          `budgets: ${fmt.bytes(AWARE.stateBytes)} per state, ${fmt.bytes(AWARE.accountBytes)} and ${MAX_AWARENESS_CLIENTS} client IDs per account, ${AWARE.clientsPerConnection} states per connection`,
+          `heap held: heap and buffers one AwarenessRelay keeps for the account (its cached snapshot included), after GC — ${HEAP_RELAYS} relays at once, median of ${RUNS}`,
+          'joiner snapshot / query answer: the awareness message a joining connection and a query-awareness are sent',
+          `snapshot build: encoding the states after a change (later joiners and queries reuse it) — median of ${AWARE_RUNS}`,
+          `one update: a connection re-announces one state; the room checks it and sends it to ${RELAY_CONNECTIONS} connections (8 devices × 8) that count bytes — median of ${AWARE_RUNS}`,
         ],
       },
     ],
