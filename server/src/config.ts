@@ -194,12 +194,13 @@ export const SETTINGS: readonly Setting[] = [
     key: 'maxConcurrentPerKey',
     env: 'BADGESYNC_MAX_CONCURRENT_PER_KEY',
     kind: 'int',
-    // 64: concurrent writes of one key happen only when devices write it while apart (a
-    // person's devices muting one thread offline at once, or a tablet that comes back after
-    // the phone toggled that mute dozens of times); a refusal stops that device's sync for
-    // good, so the bound sits far above honest use. Yjs places N of them in ~N² steps: 64 is
-    // ~4,000 steps, while the client-ID attack needed thousands of entries (BUDGET-2).
-    fallback: 64,
+    // 16: concurrent writes of one key happen only when devices write it while apart (a
+    // person's devices muting one thread offline at once, or a tablet that comes back after the
+    // phone toggled that mute many times); a refusal stops that device's sync for good, so the
+    // bound sits well above honest use. Yjs places N of them in ~N² steps and a load replays
+    // them for every key: 1,000 keys at 64 loaded in ~0.5 s (bench/budgets.ts), at 8 in
+    // ~0.05 s; the client-ID attack used thousands (BUDGET-2).
+    fallback: 16,
     min: 2,
     max: 10_000,
     help: 'writes of one key that follow the same previous value (close 4403 concurrent_writes above it)',

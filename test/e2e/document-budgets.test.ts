@@ -57,7 +57,7 @@ describe('document budgets against a hostile signed-in device', () => {
   const open: RawClient[] = [];
 
   beforeAll(async () => {
-    // The concurrency budget at 8 (its default is 64) keeps the concurrent-write test small.
+    // The concurrency budget at 8 (its default is 16) keeps the concurrent-write test small.
     [server, small] = await Promise.all([
       startServer({ env: { BADGESYNC_MAX_CONCURRENT_PER_KEY: '8' } }),
       startServer({ env: SMALL }),
