@@ -1,3 +1,5 @@
+import { appendFileSync } from 'node:fs';
+
 /**
  * A vitest reporter that ends a run with one plain line, `vitest: N passed, N failed, N skipped`,
  * after the default reporter's summary: CI reads a run's closing line for its test count.
@@ -22,5 +24,8 @@ export default class PlainSummary {
     }
     counts.failed += unhandledErrors.length;
     process.stdout.write(`\nvitest: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
+    // Under `pnpm test` (scripts/test-all.mjs) each package's counts are added up for one total.
+    const totals = process.env.BADGESYNC_TEST_TOTALS;
+    if (totals) appendFileSync(totals, `${JSON.stringify(counts)}\n`);
   }
 }
