@@ -16,6 +16,7 @@ import { type AccountId, type DeviceId, packMarker, unpackMarker } from '@badges
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { mintDeviceToken } from '../../server/src/auth/device-token.js';
+import { drain } from '../lib/drain.js';
 import { serveRequests } from '../lib/ipc.js';
 import { probeLoopback, sourceAddress, webSocketFrom } from '../lib/loopback.js';
 
@@ -217,18 +218,7 @@ async function step(request: StepRequest): Promise<StepAnswer> {
   const sendMs = performance.now() - start;
   const perWrite = devices.length === 0 ? 0 : devicesPerAccountOf() - 1;
   const expected = sent * perWrite;
-  const drainStart = performance.now();
-  let lastReceived = received;
-  let lastProgress = drainStart;
-  while (received < expected) {
-    await sleep(20);
-    const now = performance.now();
-    if (received !== lastReceived) {
-      lastReceived = received;
-      lastProgress = now;
-    }
-    if (now - lastProgress > request.quietMs || now - drainStart > request.maxDrainMs) break;
-  }
+  const drainMs = await drain(() => received, expected, request.quietMs, request.maxDrainMs);
   measuring = false;
   return {
     sent,
@@ -237,7 +227,7 @@ async function step(request: StepRequest): Promise<StepAnswer> {
     received,
     latencies: latencies.slice(0, latencyCount),
     sendMs,
-    drainMs: performance.now() - drainStart,
+    drainMs,
     closes: { ...closes },
   };
 }

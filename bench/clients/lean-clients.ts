@@ -27,6 +27,7 @@ import * as encoding from 'lib0/encoding';
 import type { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { mintDeviceToken } from '../../server/src/auth/device-token.js';
+import { drain } from '../lib/drain.js';
 import { serveRequests } from '../lib/ipc.js';
 import { probeLoopback, sourceAddress, webSocketFrom } from '../lib/loopback.js';
 import { SyncType, syncFrame } from '../lib/sync-frames.js';
@@ -343,18 +344,7 @@ async function step(request: LeanStepRequest): Promise<LeanStepAnswer> {
   });
   const sendMs = performance.now() - start;
   const expected = sent * (devicesPerAccountOf() - 1);
-  const drainStart = performance.now();
-  let lastReceived = received;
-  let lastProgress = drainStart;
-  while (received < expected) {
-    await sleep(20);
-    const now = performance.now();
-    if (received !== lastReceived) {
-      lastReceived = received;
-      lastProgress = now;
-    }
-    if (now - lastProgress > request.quietMs || now - drainStart > request.maxDrainMs) break;
-  }
+  const drainMs = await drain(() => received, expected, request.quietMs, request.maxDrainMs);
   measuring = false;
   return {
     sent,
@@ -363,7 +353,7 @@ async function step(request: LeanStepRequest): Promise<LeanStepAnswer> {
     received,
     latencies: latencies.slice(0, latencyCount),
     sendMs,
-    drainMs: performance.now() - drainStart,
+    drainMs,
     closes: { ...closes },
   };
 }

@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-
-/** Status of a bare upgrade attempt: 101 when it opened, else the HTTP status. */
-function upgradeStatus(server: ServerProcess, account: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${server.syncUrl}/${account}?token=${encodeURIComponent(token)}`);
-    ws.on('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-    });
-    ws.on('error', (err) => reject(err));
-  });
-}
+import { upgradeStatus } from '../helpers/upgrade-status.js';
 
 describe('signing a device out', () => {
   let server: ServerProcess;

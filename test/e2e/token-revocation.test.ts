@@ -8,32 +8,16 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+import { upgradeStatus } from '../helpers/upgrade-status.js';
 
 /** A device token for (account, device) with the given `iat` (seconds, fractional allowed). */
 function tokenWithIat(server: ServerProcess, account: string, device: string, iat: number): Promise<string> {
   return new SignJWT({ sub: account, did: device, iat, exp: Math.floor(Date.now() / 1000) + 3600 })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .sign(new TextEncoder().encode(server.deviceSecret));
-}
-
-/** Status of a bare upgrade attempt: 101 when it opened, else the HTTP status. */
-function upgradeStatus(server: ServerProcess, account: string, token: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${server.syncUrl}/${account}?token=${encodeURIComponent(token)}`);
-    ws.on('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-    });
-    ws.on('error', (err) => reject(err));
-  });
 }
 
 /** Waits until the wall clock is in a new second, then a little into it. */
