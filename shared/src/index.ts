@@ -3,6 +3,28 @@ export { closeReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
 export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortedRecord, unreadOf } from './counts.js';
 export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
 export {
+  DEVICE_ROOT_PREFIX,
+  deviceRoot,
+  type Entry,
+  type EntryKey,
+  HEADS_ROOT,
+  isDeviceEntry,
+  isEntry,
+  isHeadEntry,
+  isMuteStamp,
+  isV2Root,
+  MAX_MUTE_COUNTER,
+  MAX_MUTE_LEAD,
+  MUTE_KEY_PREFIX,
+  type MuteVote,
+  muteKey,
+  packMuteStamp,
+  parseDeviceRoot,
+  parseEntryKey,
+  unpackMuteStamp,
+  V1_ROOTS,
+} from './document.js';
+export {
   AwarenessDropReason,
   type ErrorBody,
   errorBody,
@@ -24,6 +46,7 @@ export {
   SERVER_DEVICE,
   type ThreadId,
 } from './ids.js';
+export { KeyValueArray } from './key-value-array.js';
 export type { MarkerView } from './marker-view.js';
 export { type MarkerWrite, planAllRead, planRead, planUnread, threadEpoch } from './markers.js';
 export {
