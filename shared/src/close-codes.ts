@@ -9,6 +9,12 @@ export const CloseCode = {
   tokenExpired: 4401,
   /** A valid update that breaks a write rule. Client: do not reconnect. */
   forbiddenWrite: 4403,
+  /**
+   * The update holds contract-v1 content (the `heads`/`reads`/`mutes` maps): the replica
+   * predates the server's v2 document. Client: drop the local replica, sync afresh, then
+   * re-apply what the user did that the server has not seen. A stock provider stops (44xx).
+   */
+  replicaOutdated: 4410,
   /** Message over the configured maximum size. Client: do not reconnect. */
   messageTooLarge: 4413,
   /** Server shutting down. Client: reconnect with backoff. */
@@ -22,12 +28,14 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
   CloseCode.invalidMessage,
   CloseCode.forbiddenWrite,
+  CloseCode.replicaOutdated,
   CloseCode.messageTooLarge,
 ]);
 
 /** What a client should do after a close with `code`. */
-export function closeAction(code: number): 'stop' | 'refresh-token' | 'reconnect' {
+export function closeAction(code: number): 'stop' | 'refresh-token' | 'reset-replica' | 'reconnect' {
   if (code === CloseCode.tokenExpired) return 'refresh-token';
+  if (code === CloseCode.replicaOutdated) return 'reset-replica';
   if (TERMINAL_CLOSE_CODES.has(code)) return 'stop';
   return 'reconnect';
 }

@@ -43,6 +43,10 @@ export function errorBody(code: HttpErrorCode, message?: string): ErrorBody {
 /** Why the write rules refused an update (close 4403, or 4400 for `malformed`). */
 export const RefusalReason = {
   malformed: 'not a decodable Yjs update',
+  v1_document: 'holds contract-v1 content (heads/reads/mutes maps): drop the replica and sync afresh',
+  not_array_entry: 'an item that is not an element of a v2 root array',
+  lower_mute: 'lowers a mute stamp',
+  mute_too_far: 'a mute counter too far above the thread mute counter',
   unknown_root: 'names a top-level type that is not heads, reads or mutes',
   nested_type: 'creates or writes inside a nested shared type',
   not_map_entry: 'an item that is not a map entry of a root',
