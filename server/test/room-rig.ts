@@ -131,7 +131,8 @@ export function entriesIn(doc: Y.Doc, root: string): Entry[] {
 /** The largest live value of `key` in the array `root`; undefined when none. */
 export function valueIn(doc: Y.Doc, root: string, key: string): number | undefined {
   let max: number | undefined;
-  for (const entry of entriesIn(doc, root)) if (entry.key === key && (max === undefined || entry.val > max)) max = entry.val;
+  for (const entry of entriesIn(doc, root))
+    if (entry.key === key && (max === undefined || entry.val > max)) max = entry.val;
   return max;
 }
 
@@ -151,7 +152,9 @@ export function contentOf(doc: Y.Doc): Record<string, Record<string, number | nu
     for (const { key, val } of entriesIn(doc, root)) values.set(key, [...(values.get(key) ?? []), val]);
     if (values.size === 0) continue;
     out[root] = Object.fromEntries(
-      [...values].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, vals]) => [key, vals.length === 1 ? (vals[0] as number) : vals.sort((x, y) => x - y)]),
+      [...values]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, vals]) => [key, vals.length === 1 ? (vals[0] as number) : vals.sort((x, y) => x - y)]),
     );
   }
   return out;

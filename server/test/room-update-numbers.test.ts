@@ -262,19 +262,33 @@ for (const [name, makeStore] of STORES) {
     test('[RULE-15] a GC struct of length NaN → 4400; the account still loads after compaction', async () => {
       await assertRefusedAndHarmless(world, [
         rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: Number.NaN }] }]),
-        rawUpdate([
-          { client: FRESH, clock: 0, structs: [{ kind: 'item', root: PHONE_ROOT, deleted: Number.NaN }] },
-        ]),
+        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'item', root: PHONE_ROOT, deleted: Number.NaN }] }]),
         rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: 0 }] }]),
       ]);
     });
 
     test('[RULE-15] client IDs outside 32 bits (2^32, 2^53, NaN) → 4400', async () => {
       await assertRefusedAndHarmless(world, [
-        rawUpdate([{ client: 2 ** 32, clock: 0, structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }] }]),
-        rawUpdate([{ client: 2 ** 53, clock: 0, structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }] }]),
         rawUpdate([
-          { client: Number.NaN, clock: 0, structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }] },
+          {
+            client: 2 ** 32,
+            clock: 0,
+            structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }],
+          },
+        ]),
+        rawUpdate([
+          {
+            client: 2 ** 53,
+            clock: 0,
+            structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }],
+          },
+        ]),
+        rawUpdate([
+          {
+            client: Number.NaN,
+            clock: 0,
+            structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }],
+          },
         ]),
         rawUpdate([], [{ client: Number.NaN, clock: 0, len: 1 }]),
       ]);

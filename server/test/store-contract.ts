@@ -19,9 +19,9 @@ import {
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import type { Store, WriteBatch } from '../src/store/index.js';
+import { contentOf } from './room-rig.js';
 import { storeDevicesContract } from './store-contract-devices.js';
 import { storePushContract } from './store-contract-push.js';
-import { contentOf } from './room-rig.js';
 import { A, B, batch, C, D1, D2, EMPTY_BATCH, hex, withDocuments } from './store-fixtures.js';
 
 export type MakeStore = () => Store;

@@ -389,6 +389,8 @@ export class AccountRoom {
     const budget = checkBudgets(
       {
         doc: this.doc,
+        view: this.tracker,
+        device: member.device,
         budgets: this.#budgets,
         deviceClients: this.#clientsOf.get(member.device) ?? 0,
         accountClients: this.#bindings.size,
