@@ -34,6 +34,14 @@ export function structuralViolations(doc: Y.Doc): string[] {
   if (doc.store.pendingDs !== null) out.push('pending delete set left in the store');
   for (const [name, type] of doc.share) {
     if ((type as unknown as { _map: Map<string, unknown> })._map.size > 0) out.push(`root ${name} holds map entries`);
+    // Every item linked into a root's list names that root as its parent: what the tracker
+    // reads of an inserted item and what a fresh replica rebuilds agree.
+    let length = 0;
+    for (let item = type._start; item !== null; item = item.right) {
+      if (item.parent !== type) out.push(`root ${name} links ${item.id.client}:${item.id.clock} of another parent`);
+      if (!item.deleted && item.countable) length += item.length;
+    }
+    if (length !== type._length) out.push(`root ${name} counts ${type._length} elements, holds ${length}`);
   }
   for (const [client, structs] of doc.store.clients) {
     for (const struct of structs) {
