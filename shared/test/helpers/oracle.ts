@@ -89,8 +89,8 @@ export function structuralViolations(doc: Y.Doc): string[] {
 function byKey(doc: Y.Doc, root: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const value of liveValues(doc, root)) {
-    const key = (value as { key?: unknown }).key;
-    const val = (value as { val?: unknown }).val;
+    const key = (value as { key?: unknown } | null | undefined)?.key;
+    const val = (value as { val?: unknown } | null | undefined)?.val;
     if (typeof key !== 'string' || typeof val !== 'number') continue;
     const list = out.get(key) ?? [];
     list.push(val);
