@@ -46,6 +46,8 @@ async function serve(args: string[]): Promise<number> {
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception (a bug); still serving'));
   process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
   const store = new SqliteStore(config.db);
+  // [STORE-17] Booting the commit thread takes a moment: it does so while the rest starts.
+  store.startCommitThread();
   const push = await pushPipeline(config, log);
   const server = new BadgesyncServer({ config, store, log, push, testHooks });
   const port = await server.listen();

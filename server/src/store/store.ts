@@ -1,8 +1,9 @@
 /**
  * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14, STORE-16): everything the server keeps across restarts.
  * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
- * reference the contract suite holds SQLite to). Every method is synchronous: better-sqlite3
- * is, and a synchronous store makes "on disk before acknowledged" a plain ordering.
+ * reference the contract suite holds SQLite to). Every method is synchronous but commitAsync:
+ * the group commit's batches go to a thread of their own (docs/ARCHITECTURE.md), the rest is
+ * rare enough to pay its fsync on the event loop.
  */
 import type { CountsStore } from './counts-store.js';
 import type { DeviceRegistry } from './device-registry.js';
@@ -18,6 +19,7 @@ export type { DocReplacement, DocumentLog, StoredDoc } from './document-log.js';
 export type { IdempotencyStore } from './idempotency-store.js';
 export type { MetaStore } from './meta-store.js';
 export type { OutboxEntry, PushOutbox } from './push-outbox.js';
+export type { PushWrite } from './push-write.js';
 export type { WriteBatch } from './write-batch.js';
 
 /**
@@ -27,6 +29,13 @@ export type { WriteBatch } from './write-batch.js';
 export interface Store extends DocumentLog, CountsStore, IdempotencyStore, DeviceRegistry, PushOutbox, MetaStore {
   /** [STORE-1] Applies a whole batch in one transaction; durable when it returns. */
   commit(batch: WriteBatch): void;
+  /**
+   * [STORE-17] Applies a whole batch in one transaction, off the caller's thread where the
+   * store can: resolves once it is durable, rejects (nothing written) where commit() would
+   * throw. Until then every read of this store already sees the batch, so no read misses a
+   * write in flight. `holdMs` (test hook, SPEC OPS-5) holds the write that long first.
+   */
+  commitAsync(batch: WriteBatch, holdMs?: number): Promise<void>;
   /**
    * [STORE-10] Runs `work` (calls of this store) in one transaction, durable when it
    * returns; calls that open their own transaction inside it become part of it.
