@@ -25,7 +25,7 @@ export class GroupCommit {
   #callbacks: Array<() => void> = [];
   #scheduled: NodeJS.Immediate | null = null;
   /** The batch being written, and the callbacks that wait for it. */
-  #inFlight: { readonly callbacks: Array<() => void> } | null = null;
+  #inFlight: { readonly callbacks: Array<() => void>; done: Promise<void> } | null = null;
   #closed = false;
   #failed = false;
 
@@ -116,7 +116,8 @@ export class GroupCommit {
       if (this.#inFlight === null) this.#flush();
     }
     this.#closed = true;
-    while (this.#inFlight !== null && !this.#failed) await this.flushed();
+    // Settles whether the batch was written or failed (a failed one runs no callback).
+    while (this.#inFlight !== null) await this.#inFlight.done;
   }
 
   #schedule(): void {
@@ -133,10 +134,10 @@ export class GroupCommit {
     this.#batch = GroupCommit.#empty();
     this.#counts = new Map();
     this.#callbacks = [];
-    const inFlight = { callbacks };
+    const inFlight = { callbacks, done: Promise.resolve() };
     this.#inFlight = inFlight;
     const stop = this.metrics.storeCommitSeconds.startTimer();
-    this.store.commitAsync(batch, this.holdMs).then(
+    inFlight.done = this.store.commitAsync(batch, this.holdMs).then(
       () => {
         stop();
         this.metrics.storeBatchUpdates.observe(batch.updates.length);

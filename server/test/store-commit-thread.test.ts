@@ -1,0 +1,238 @@
+/**
+ * [STORE-17] The group commit's batches written on the commit thread: durable when
+ * commitAsync resolves, seen by every read while in flight, refused or failed whole. Real
+ * SQLite files, a real worker thread; a second connection of the test's own shows what is
+ * on disk, so the in-flight reads are proved to come from the overlay, not the file.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, test } from 'vitest';
+import { Metrics } from '../src/metrics.js';
+import { GroupCommit } from '../src/rooms/group-commit.js';
+import { MemoryStore, SqliteStore, type Store, type WriteBatch } from '../src/store/index.js';
+import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'badgesync-commit-thread-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const open: Store[] = [];
+afterEach(() => {
+  for (const store of open.splice(0)) store.close();
+});
+
+function sqlite(): SqliteStore {
+  const store = new SqliteStore(join(dir, `thread-${++files}.db`));
+  open.push(store);
+  return store;
+}
+
+/** A second connection that never uses the commit thread: what the file holds now. */
+function onDisk(path: string): SqliteStore {
+  const store = new SqliteStore(path, { commitThread: false });
+  open.push(store);
+  return store;
+}
+
+/**
+ * Long enough that the reads below, a few milliseconds of synchronous work, all run while
+ * the batch is held on the commit thread, even on a loaded machine; short enough to keep the
+ * file quick.
+ */
+const HOLD_MS = 400;
+
+const TOKEN = 'c3'.repeat(32);
+const OTHER = 'd4'.repeat(32);
+
+function fullBatch(): WriteBatch {
+  return {
+    updates: [{ account: A, update: new Uint8Array([1, 2, 3]) }],
+    counts: [{ account: A, counts: { badge: 5, threads: { t: 5 }, muted: [] }, changed: ['t'] }],
+    bindings: [{ account: A, clientId: 9, device: D2 }],
+    idempotency: [{ account: A, key: 'k', response: '{"head":5}', at: 1_000 }],
+    push: [
+      { kind: 'enqueuePush', entry: { token: TOKEN, badge: 5, changedAt: 1, dueAt: 2, attempts: 0, parked: false } },
+      { kind: 'setDelivered', token: OTHER, badge: 4, at: 3 },
+      {
+        kind: 'invalidateToken',
+        token: TOKEN,
+        refusal: { reason: 'Unregistered', registeredAtOrBefore: 10_000, environment: 'production', topic: null },
+      },
+    ],
+  };
+}
+
+/** What `store` reads of everything fullBatch() writes. */
+function readAll(store: Store) {
+  return {
+    updates: store.loadDoc(A).updates.map(hex),
+    logCount: store.loadDoc(A).logCount,
+    bindings: [...store.loadBindings(A)].sort(([x], [y]) => x - y),
+    counts: store.getCounts(A),
+    badges: [...store.getBadges([A, B])],
+    answer: store.getIdempotent(A, 'k', 0),
+    push: store.getPush(TOKEN),
+    delivered: store.getDelivered(OTHER),
+    invalid: store.registrationsOfToken(TOKEN).map((r) => r.tokenInvalidReason),
+    registration: store.getRegistration(A, D1)?.tokenInvalidReason,
+  };
+}
+
+/** The state before fullBatch(): one update, a binding, counts of another thread, a registration. */
+function seed(store: Store): void {
+  store.commit(
+    batch({
+      updates: [{ account: A, update: new Uint8Array([7]) }],
+      counts: [{ account: A, counts: { badge: 2, threads: { u: 2 }, muted: ['u'] } }],
+      bindings: [{ account: A, clientId: 1, device: D1 }],
+    }),
+  );
+  store.putDevice(A, D1, { apnsToken: TOKEN }, 5_000);
+}
+
+describe('commit thread', () => {
+  test('[STORE-17] commitAsync resolves once the batch is on disk: another connection reads it whole', async () => {
+    const store = sqlite();
+    seed(store);
+    await store.commitAsync(fullBatch());
+    const disk = onDisk(store.path);
+    assert.deepEqual(readAll(disk), readAll(store));
+    const read = readAll(disk);
+    assert.deepEqual(read.updates, ['07', '010203']);
+    assert.deepEqual(read.counts, { badge: 5, threads: { t: 5, u: 2 }, muted: ['u'] });
+    assert.equal(read.answer, '{"head":5}');
+    assert.equal(read.push?.badge, 5);
+    assert.equal(read.delivered, 4);
+    assert.deepEqual(read.invalid, ['Unregistered']);
+  });
+
+  test('[STORE-17] every read sees a batch in flight, once; the file does not hold it yet', async () => {
+    const store = sqlite();
+    seed(store);
+    const disk = onDisk(store.path);
+    const before = readAll(disk);
+    const written = store.commitAsync(fullBatch(), HOLD_MS);
+    const during = readAll(store);
+    assert.deepEqual(readAll(disk), before, 'held: the file does not have the batch yet');
+    assert.deepEqual(during.updates, ['07', '010203']);
+    assert.equal(during.logCount, 2);
+    assert.deepEqual(during.bindings, [
+      [1, D1],
+      [9, D2],
+    ]);
+    assert.deepEqual(during.counts, { badge: 5, threads: { t: 5, u: 2 }, muted: ['u'] });
+    assert.deepEqual(during.badges, [
+      [A, 5],
+      [B, 0],
+    ]);
+    assert.equal(during.answer, '{"head":5}');
+    assert.equal(during.push?.badge, 5);
+    assert.equal(during.delivered, 4);
+    assert.deepEqual(during.invalid, ['Unregistered']);
+    assert.equal(during.registration, 'Unregistered');
+    await written;
+    assert.deepEqual(readAll(store), during, 'after: the same, from the file');
+    assert.deepEqual(readAll(disk), during);
+  });
+
+  test('[STORE-17] a refused batch rejects, writes nothing and leaves nothing for reads', async () => {
+    const store = sqlite();
+    seed(store);
+    const bad: WriteBatch = { ...fullBatch(), bindings: [{ account: A, clientId: -1, device: D2 }] };
+    await assert.rejects(store.commitAsync(bad), TypeError);
+    const disk = onDisk(store.path);
+    assert.deepEqual(readAll(store), readAll(disk));
+    assert.deepEqual(readAll(store).updates, ['07']);
+  });
+
+  test('[STORE-17] an error on the commit thread rejects the batch, which it rolled back', async () => {
+    const store = sqlite();
+    seed(store);
+    await store.commitAsync(batch({ updates: [{ account: B, update: new Uint8Array([1]) }] }));
+    // The thread's connection is open; the table its batch needs goes away under it.
+    const side = new Database(store.path);
+    side.exec('DROP TABLE idempotency');
+    side.close();
+    await assert.rejects(store.commitAsync(fullBatch()), /no such table: idempotency/);
+    const disk = new Database(store.path, { readonly: true });
+    const rows = disk.prepare('SELECT hex(data) AS h FROM updates WHERE account = ?').all(A) as { h: string }[];
+    disk.close();
+    assert.deepEqual(
+      rows.map((r) => r.h),
+      ['07'],
+      'the updates before it rolled back',
+    );
+    assert.deepEqual(store.loadDoc(A).updates.map(hex), ['07'], 'and no read sees them');
+  });
+
+  test('[STORE-17] MemoryStore: commitAsync writes at once and resolves', async () => {
+    const store = new MemoryStore();
+    seed(store);
+    const written = store.commitAsync(fullBatch());
+    assert.deepEqual(readAll(store).updates, ['07', '010203']);
+    await written;
+    await assert.rejects(
+      store.commitAsync({ ...fullBatch(), bindings: [{ account: A, clientId: -1, device: D2 }] }),
+      TypeError,
+    );
+    assert.deepEqual(readAll(store).updates, ['07', '010203']);
+  });
+});
+
+/** A SqliteStore that records the size of each batch it is handed. */
+class CountingStore extends SqliteStore {
+  readonly sizes: number[] = [];
+  override commitAsync(b: WriteBatch, holdMs?: number): Promise<void> {
+    this.sizes.push(b.updates.length);
+    return super.commitAsync(b, holdMs);
+  }
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('group commit on the commit thread', () => {
+  test('[STORE-17] one batch in flight; what arrives meanwhile is the next batch, and its callbacks wait for it', async () => {
+    const store = new CountingStore(join(dir, `group-${++files}.db`));
+    open.push(store);
+    const disk = onDisk(store.path);
+    const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)), undefined, HOLD_MS);
+    const seen: string[] = [];
+    commit.addUpdate(A, new Uint8Array([1]));
+    commit.afterCommit(() => seen.push(`first: ${disk.loadDoc(A).logCount} on disk`));
+    await turn();
+    assert.deepEqual(store.sizes, [1], 'the first batch is in flight');
+    for (const byte of [2, 3, 4]) {
+      commit.addUpdate(A, new Uint8Array([byte]));
+      await turn();
+    }
+    commit.afterCommit(() => seen.push(`second: ${disk.loadDoc(A).logCount} on disk`));
+    assert.deepEqual(store.sizes, [1], 'nothing else is handed over while one batch is in flight');
+    assert.deepEqual(seen, []);
+    assert.equal(store.loadDoc(A).logCount, 1, 'reads see the batch in flight, not the one gathering');
+    await commit.flushed();
+    assert.deepEqual(store.sizes, [1, 3], 'the three updates that arrived meanwhile went as one batch');
+    assert.deepEqual(seen, ['first: 1 on disk', 'second: 4 on disk']);
+    await commit.close();
+  });
+
+  test('[STORE-11] a batch the commit thread fails is fatal, and no callback runs', async () => {
+    const store = sqlite();
+    await store.commitAsync(batch({ updates: [{ account: B, update: new Uint8Array([1]) }] }));
+    const side = new Database(store.path);
+    side.exec('DROP TABLE updates');
+    side.close();
+    const fatal: unknown[] = [];
+    const commit = new GroupCommit(store, new Metrics(), (err) => fatal.push(err));
+    let relayed = false;
+    commit.addUpdate(A, new Uint8Array([1]));
+    commit.afterCommit(() => {
+      relayed = true;
+    });
+    await commit.close();
+    assert.equal(fatal.length, 1);
+    assert.match((fatal[0] as Error).message, /no such table: updates/);
+    assert.equal(relayed, false);
+  });
+});
