@@ -8,9 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SERVER_DEVICE, type ThreadId } from '@badgesync/shared';
 import Database from 'better-sqlite3';
+import pino from 'pino';
 import { afterAll, afterEach, describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
+import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
 import { MemoryStore, SqliteStore, type Store, type WriteBatch } from '../src/store/index.js';
 import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
@@ -234,5 +237,33 @@ describe('group commit on the commit thread', () => {
     assert.equal(fatal.length, 1);
     assert.match((fatal[0] as Error).message, /no such table: updates/);
     assert.equal(relayed, false);
+  });
+});
+
+describe('an account loaded while its writes are in flight', () => {
+  test('[STORE-17] a room loaded while a batch with its updates is on the commit thread has them, and the counts', async () => {
+    const store = new SqliteStore(join(dir, `room-${++files}.db`));
+    open.push(store);
+    const metrics = new Metrics();
+    const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)), undefined, HOLD_MS);
+    const events = { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} };
+    const deps = { store, commit, metrics, log: pino({ level: 'silent' }), events };
+    const first = new AccountRoom(A, deps);
+    first.serverWrite(({ heads }) => heads.set('inbox' as ThreadId, 3));
+    await turn();
+    assert.equal(first.settled, false, 'the write is in flight, held on the commit thread');
+    assert.equal(onDisk(store.path).loadDoc(A).updates.length, 0, 'and not in the file yet');
+    // As a reload after a poisoned room would: the same account, loaded again, now.
+    const second = new AccountRoom(A, deps, { reuseServerClient: false });
+    assert.equal(second.tracker.head('inbox' as ThreadId), 3);
+    assert.equal(second.tracker.badge, 3);
+    assert.equal(store.getCounts(A)?.badge, 3);
+    assert.ok([...store.loadBindings(A).values()].includes(SERVER_DEVICE), 'the server binding in flight too');
+    await commit.flushed();
+    assert.equal(first.settled, true);
+    assert.equal(onDisk(store.path).getCounts(A)?.badge, 3);
+    first.destroy();
+    second.destroy();
+    await commit.close();
   });
 });
