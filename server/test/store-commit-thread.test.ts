@@ -111,7 +111,7 @@ describe('commit thread', () => {
     assert.deepEqual(read.invalid, ['Unregistered']);
   });
 
-  test('[STORE-17] every read sees a batch in flight, once; the file does not hold it yet', async () => {
+  test('[STORE-18] every read sees a batch in flight, once; the file does not hold it yet', async () => {
     const store = sqlite();
     seed(store);
     const disk = onDisk(store.path);
@@ -241,7 +241,7 @@ describe('group commit on the commit thread', () => {
 });
 
 describe('an account loaded while its writes are in flight', () => {
-  test('[STORE-17] a room loaded while a batch with its updates is on the commit thread has them, and the counts', async () => {
+  test('[STORE-18] a room loaded while a batch with its updates is on the commit thread has them, and the counts', async () => {
     const store = new SqliteStore(join(dir, `room-${++files}.db`));
     open.push(store);
     const metrics = new Metrics();

@@ -64,7 +64,7 @@ describe('durability across kill -9', () => {
     await stopAll();
   });
 
-  test('[STORE-1][STORE-10][SYNC-5][SYNC-10][OPS-5] kill -9 mid-stream loses nothing acknowledged; devices resync unrefused', async () => {
+  test('[STORE-1][STORE-17][STORE-18][SYNC-5][SYNC-10][OPS-5] kill -9 mid-stream loses nothing acknowledged; devices resync unrefused', async () => {
     assert.ok(
       server.logs.some((line) => line.msg === 'test hook: each group commit is held before it writes'),
       'the commit hold is on',

@@ -11,7 +11,7 @@ export interface CountsWrite {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };
 
 /**
- * Group commit (SPEC STORE-10, STORE-17): everything written during one turn of the event
+ * Group commit (SPEC STORE-17): everything written during one turn of the event
  * loop — device updates, server writes, counts, client bindings, idempotency answers, push
  * state — is handed to the store as one batch at the next setImmediate, written in one
  * transaction off the event loop (Store.commitAsync), and only once it is durable do the

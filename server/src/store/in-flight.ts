@@ -23,7 +23,7 @@ function withEntry(stored: AccountCounts | null, entry: WriteBatch['counts'][num
 }
 
 /**
- * [STORE-17] The batches handed to the commit thread and not yet answered, oldest first, laid
+ * [STORE-18] The batches handed to the commit thread and not yet answered, oldest first, laid
  * over what the event loop's own connection reads: a read never misses a write in flight.
  * A batch is dropped from here only once the thread answered, so for that short while a read
  * may see a write both on disk and here; every overlay below is idempotent (a Yjs update

@@ -104,7 +104,7 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #useThread: boolean;
   #thread: CommitThread | null = null;
-  /** [STORE-17] Batches on the commit thread not yet answered: every read sees them. */
+  /** [STORE-18] Batches on the commit thread not yet answered: every read sees them. */
   readonly #inFlight = new InFlight();
   readonly #sql: Statements;
   readonly #commit: Database.Transaction<(batch: WriteBatch) => void>;

@@ -1,5 +1,5 @@
 /**
- * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14, STORE-16): everything the server keeps across restarts.
+ * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14, STORE-16..STORE-18): everything the server keeps across restarts.
  * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
  * reference the contract suite holds SQLite to). Every method is synchronous but commitAsync:
  * the group commit's batches go to a thread of their own (docs/ARCHITECTURE.md), the rest is
@@ -37,7 +37,7 @@ export interface Store extends DocumentLog, CountsStore, IdempotencyStore, Devic
    */
   commitAsync(batch: WriteBatch, holdMs?: number): Promise<void>;
   /**
-   * [STORE-10] Runs `work` (calls of this store) in one transaction, durable when it
+   * [STORE-13] Runs `work` (calls of this store) in one transaction, durable when it
    * returns; calls that open their own transaction inside it become part of it.
    * [STORE-13] A throw inside `work` undoes every call made in it and reaches the caller; a
    * nested transaction is a savepoint (its throw undoes its own calls only).
