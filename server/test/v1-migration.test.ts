@@ -150,7 +150,7 @@ describe('v1 documents migrate on load', () => {
     reopened.close();
   });
 
-  test('[SYNC-14] after the migration a device’s v2 read counts; v1 content, a fresh write or an old replica, is closed with 4410', async () => {
+  test('[SYNC-14] [CLOSE-8] after the migration a device’s v2 read counts; v1 content, a fresh write or an old replica, is closed with 4410', async () => {
     const server = await startServer(db, ENV);
     const ann = 'ann' as AccountId;
     const chat = 'chat' as ThreadId;
