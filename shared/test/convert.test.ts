@@ -10,6 +10,7 @@ import {
   accountMaps,
   CountsTracker,
   convertV1Document,
+  type DeviceId,
   deriveCounts,
   deriveV1Counts,
   type Entry,
