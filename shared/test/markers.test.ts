@@ -350,15 +350,16 @@ describe('planners against the write rules', () => {
           device.pull(server);
           const v = device.tracker;
           const head = v.head(thread);
+          const draw = rng.next();
           try {
-            if (rng.chance(0.3)) {
+            if (draw < 0.3) {
               const value = planUnread(v, thread, device.id, rng.range(1, head + 1));
               if (value !== null) device.own.set(thread, value);
-            } else if (rng.chance(0.2)) {
+            } else if (draw < 0.45) {
               device.doc.transact(() => {
                 for (const w of planAllRead(v, device.id)) device.own.set(w.thread, w.value);
               });
-            } else if (rng.chance(0.3)) {
+            } else if (draw < 0.65) {
               const value = planMute(v, thread, device.id, rng.chance(0.5));
               if (value !== null) device.own.set(muteKey(thread), value);
             } else {
