@@ -35,10 +35,9 @@ const INBOX = 'inbox' as ThreadId;
 const CHAT = 'chat:1' as ThreadId;
 const FEED = 'feed.x' as ThreadId;
 
-/** Where the world put things: a's inbox marker 4 at 1001:0, b's chat:1 marker 5 at 2002:0, c's feed.x mute at 3003:0. */
+/** Where the world put things: a's inbox marker 4 at 1001:0, b's chat:1 marker 5 at 2002:0 (c's feed.x mute at 3003:0). */
 const A_INBOX = { client: CLIENT.a, clock: 0 };
 const B_CHAT = { client: CLIENT.b, clock: 0 };
-const C_MUTE = { client: CLIENT.c, clock: 0 };
 const ROOT_A = deviceRoot(A);
 
 /** Runs `write` on a replica and returns the update it made. */
