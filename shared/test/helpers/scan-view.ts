@@ -3,7 +3,7 @@
  * answer of MarkerView (and the budgets' counts) recomputed from the document on each call.
  * The reference the rules' tests and oracle judge against, independent of CountsTracker.
  */
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import {
   type BudgetView,
   CountsTracker,
