@@ -20,7 +20,7 @@ import {
   unpackMarker,
   unpackMuteStamp,
 } from '../../src/index.js';
-import { liveValues } from './scan-view.js';
+import { liveValues } from './views.js';
 
 function valueText(value: unknown): string {
   return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
