@@ -17,6 +17,7 @@ import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { CloseCode } from './close-codes.js';
 import {
+  deviceRoot,
   type Entry,
   HEADS_ROOT,
   isEntry,
@@ -182,7 +183,7 @@ class UpdateCheck {
     readonly blocks: number,
   ) {
     this.#store = ctx.doc.store;
-    this.#ownRoot = `v2/device/${device}`;
+    this.#ownRoot = deviceRoot(device);
   }
 
   run(): Verdict {

@@ -226,6 +226,28 @@ describe('document budgets v2', () => {
     assertOver(check(server, inserts(allowed + 2)), 'concurrent_writes', 'concurrentPerKey');
   });
 
+  test('[BUDGET-6] siblings at one place followed by long chains of the update are refused; one long chain is not', () => {
+    const server = serverWithEntry();
+    const origin = { client: 100, clock: 0 };
+    // Sixteen clients insert after one origin, each then continues with a chain of its own:
+    // Yjs scans every earlier sibling's chain to place each later sibling.
+    const chains = (clients: number, length: number) =>
+      forgeUpdate(
+        Array.from({ length: clients }, (_, c) => ({
+          client: 700 + c,
+          clock: 0,
+          structs: Array.from({ length }, (_, k) => ({
+            kind: 'item' as const,
+            origin: k === 0 ? origin : { client: 700 + c, clock: k - 1 },
+            content: { deleted: 1 },
+          })),
+        })),
+      );
+    assertOver(check(server, chains(16, 200)), 'concurrent_writes', 'concurrentPerKey');
+    assert.equal(check(server, chains(2, 200)).kind, 'within');
+    assert.equal(check(server, chains(1, 20_000)).kind, 'within');
+  });
+
   test('[BUDGET-6] a session that was offline while another session of the device wrote a lot still syncs', () => {
     const server = new ServerPeer();
     for (let i = 0; i < 100; i++) server.ingest(`t${i}` as ThreadId, 5);

@@ -432,6 +432,32 @@ describe('write rules v2: elements of one array', () => {
     assertAccepted(world, A, update);
   });
 
+  test('[RULE-19] a right origin left of the origin (same array) is accepted: only the order differs, never a count', () => {
+    const world = makeWorld();
+    const { a, server } = world;
+    a.read(FEED, 2); // 1001:1 after 1001:0
+    assertAccepted(world, A, a.take() as Uint8Array);
+    const update = forgeUpdate([
+      {
+        client: 5005,
+        clock: 0,
+        structs: [
+          {
+            kind: 'item',
+            origin: { client: CLIENT.a, clock: 1 },
+            rightOrigin: A_INBOX,
+            content: { any: [{ key: CHAT, val: 1 }] },
+          },
+        ],
+      },
+    ]);
+    assertAccepted(world, A, update);
+    const fresh = new DeviceReplica(B, 9009);
+    fresh.pull(server);
+    assert.deepEqual(fresh.tracker.counts(), server.tracker.counts());
+    assert.deepEqual(liveOf(world, A, CHAT), [1]);
+  });
+
   test('[RULE-19] an origin in a garbage-collected struct (of the update or of the server) is refused', () => {
     const world = makeWorld();
     const inUpdate = forgeUpdate([

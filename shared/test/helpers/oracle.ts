@@ -94,6 +94,17 @@ export function structuralViolations(doc: Y.Doc): string[] {
   return out;
 }
 
+/**
+ * Every root's live values, as text: equal for two documents whose arrays hold the same
+ * entries (in any order). What the server's room fuzz compares a document and its reload by.
+ */
+export function documentText(doc: Y.Doc): string {
+  return [...doc.share.keys()]
+    .sort()
+    .map((root) => `${root}: ${valuesText(liveValues(doc, root))}`)
+    .join('\n');
+}
+
 /** Per key, the live values of one array (sorted). */
 function byKey(doc: Y.Doc, root: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
