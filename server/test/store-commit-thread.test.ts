@@ -32,6 +32,12 @@ function sqlite(): SqliteStore {
   return store;
 }
 
+/** The promise of a batch sent to the commit thread (never null there). */
+function onThread(written: Promise<void> | null): Promise<void> {
+  assert.ok(written !== null, 'the batch went to the commit thread');
+  return written;
+}
+
 /** A second connection that never uses the commit thread: what the file holds now. */
 function onDisk(path: string): SqliteStore {
   const store = new SqliteStore(path, { commitThread: false });
@@ -116,7 +122,7 @@ describe('commit thread', () => {
     seed(store);
     const disk = onDisk(store.path);
     const before = readAll(disk);
-    const written = store.commitAsync(fullBatch(), HOLD_MS);
+    const written = onThread(store.commitAsync(fullBatch(), HOLD_MS));
     const during = readAll(store);
     assert.deepEqual(readAll(disk), before, 'held: the file does not have the batch yet');
     assert.deepEqual(during.updates, ['07', '010203']);
@@ -140,11 +146,11 @@ describe('commit thread', () => {
     assert.deepEqual(readAll(disk), during);
   });
 
-  test('[STORE-17] a refused batch rejects, writes nothing and leaves nothing for reads', async () => {
+  test('[STORE-17] a refused batch throws at once, writes nothing and leaves nothing for reads', async () => {
     const store = sqlite();
     seed(store);
     const bad: WriteBatch = { ...fullBatch(), bindings: [{ account: A, clientId: -1, device: D2 }] };
-    await assert.rejects(store.commitAsync(bad), TypeError);
+    assert.throws(() => store.commitAsync(bad), TypeError);
     const disk = onDisk(store.path);
     assert.deepEqual(readAll(store), readAll(disk));
     assert.deepEqual(readAll(store).updates, ['07']);
@@ -158,7 +164,7 @@ describe('commit thread', () => {
     const side = new Database(store.path);
     side.exec('DROP TABLE idempotency');
     side.close();
-    await assert.rejects(store.commitAsync(fullBatch()), /no such table: idempotency/);
+    await assert.rejects(onThread(store.commitAsync(fullBatch())), /no such table: idempotency/);
     const disk = new Database(store.path, { readonly: true });
     const rows = disk.prepare('SELECT hex(data) AS h FROM updates WHERE account = ?').all(A) as { h: string }[];
     disk.close();
@@ -170,24 +176,24 @@ describe('commit thread', () => {
     assert.deepEqual(store.loadDoc(A).updates.map(hex), ['07'], 'and no read sees them');
   });
 
-  test('[STORE-17] MemoryStore: commitAsync writes at once and resolves', async () => {
-    const store = new MemoryStore();
-    seed(store);
-    const written = store.commitAsync(fullBatch());
-    assert.deepEqual(readAll(store).updates, ['07', '010203']);
-    await written;
-    await assert.rejects(
-      store.commitAsync({ ...fullBatch(), bindings: [{ account: A, clientId: -1, device: D2 }] }),
-      TypeError,
-    );
-    assert.deepEqual(readAll(store).updates, ['07', '010203']);
+  test('[STORE-17] MemoryStore and a store without a thread: commitAsync writes at once and answers null', () => {
+    for (const store of [new MemoryStore(), onDisk(join(dir, `no-thread-${++files}.db`))]) {
+      seed(store);
+      assert.equal(store.commitAsync(fullBatch()), null);
+      assert.deepEqual(readAll(store).updates, ['07', '010203']);
+      assert.throws(
+        () => store.commitAsync({ ...fullBatch(), bindings: [{ account: A, clientId: -1, device: D2 }] }),
+        TypeError,
+      );
+      assert.deepEqual(readAll(store).updates, ['07', '010203']);
+    }
   });
 });
 
 /** A SqliteStore that records the size of each batch it is handed. */
 class CountingStore extends SqliteStore {
   readonly sizes: number[] = [];
-  override commitAsync(b: WriteBatch, holdMs?: number): Promise<void> {
+  override commitAsync(b: WriteBatch, holdMs?: number): Promise<void> | null {
     this.sizes.push(b.updates.length);
     return super.commitAsync(b, holdMs);
   }

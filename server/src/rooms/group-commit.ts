@@ -137,27 +137,35 @@ export class GroupCommit {
     const inFlight = { callbacks, done: Promise.resolve() };
     this.#inFlight = inFlight;
     const stop = this.metrics.storeCommitSeconds.startTimer();
-    inFlight.done = this.store.commitAsync(batch, this.holdMs).then(
-      () => {
-        stop();
-        this.metrics.storeBatchUpdates.observe(batch.updates.length);
-        this.#inFlight = null;
-        // What gathered meanwhile goes now: the next batch is handed over before these
-        // callbacks run, so it is written while they relay.
-        if (this.#gathering || this.#callbacks.length > 0) this.#flush();
-        for (const callback of inFlight.callbacks) {
-          try {
-            callback();
-          } catch (err) {
-            this.onCallbackError(err);
-          }
+    const durable = () => {
+      stop();
+      this.metrics.storeBatchUpdates.observe(batch.updates.length);
+      this.#inFlight = null;
+      // What gathered meanwhile goes now: the next batch is handed over before these
+      // callbacks run, so it is written while they relay.
+      if (this.#gathering || this.#callbacks.length > 0) this.#flush();
+      for (const callback of inFlight.callbacks) {
+        try {
+          callback();
+        } catch (err) {
+          this.onCallbackError(err);
         }
-      },
-      (err: unknown) => {
-        this.#failed = true;
-        this.#inFlight = null;
-        this.onFatal(err);
-      },
-    );
+      }
+    };
+    const failed = (err: unknown) => {
+      this.#failed = true;
+      this.#inFlight = null;
+      this.onFatal(err);
+    };
+    let written: Promise<void> | null;
+    try {
+      written = this.store.commitAsync(batch, this.holdMs);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    // Null: a store without a commit thread wrote it already (the memory store).
+    if (written === null) durable();
+    else inFlight.done = written.then(durable, failed);
   }
 }

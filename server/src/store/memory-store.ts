@@ -180,15 +180,11 @@ export class MemoryStore implements Store {
     for (const write of batch.push ?? []) applyPushWrite(this, write);
   }
 
-  /** [STORE-17] Written at once; durable (as much as memory is) on the next microtask. */
-  commitAsync(batch: WriteBatch, holdMs = 0): Promise<void> {
-    try {
-      blockFor(holdMs);
-      this.commit(batch);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  /** [STORE-17] No thread: written at once, durable (as much as memory is) when it returns. */
+  commitAsync(batch: WriteBatch, holdMs = 0): null {
+    blockFor(holdMs);
+    this.commit(batch);
+    return null;
   }
 
   loadDoc(account: AccountId): StoredDoc {

@@ -252,19 +252,15 @@ export class SqliteStore implements Store {
     this.#commit.immediate(batch);
   }
 
-  commitAsync(batch: WriteBatch, holdMs = 0): Promise<void> {
-    try {
-      if (!this.#db.open) throw new TypeError('The database connection is not open');
-      // Checked here, so a refused batch never reaches the overlay reads see.
-      checkBatch(batch);
-      if (isEmpty(batch)) return Promise.resolve();
-      if (!this.#useThread) {
-        blockFor(holdMs);
-        this.commit(batch);
-        return Promise.resolve();
-      }
-    } catch (err) {
-      return Promise.reject(err);
+  commitAsync(batch: WriteBatch, holdMs = 0): Promise<void> | null {
+    if (!this.#db.open) throw new TypeError('The database connection is not open');
+    // Checked here, so a refused batch throws at once and never reaches the overlay reads see.
+    checkBatch(batch);
+    if (isEmpty(batch)) return null;
+    if (!this.#useThread) {
+      blockFor(holdMs);
+      this.commit(batch);
+      return null;
     }
     this.#thread ??= CommitThread.shared();
     this.#inFlight.add(batch);

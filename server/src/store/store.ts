@@ -31,11 +31,13 @@ export interface Store extends DocumentLog, CountsStore, IdempotencyStore, Devic
   commit(batch: WriteBatch): void;
   /**
    * [STORE-17] Applies a whole batch in one transaction, off the caller's thread where the
-   * store can: resolves once it is durable, rejects (nothing written) where commit() would
-   * throw. Until then every read of this store already sees the batch, so no read misses a
-   * write in flight. `holdMs` (test hook, SPEC OPS-5) holds the write that long first.
+   * store can: the promise resolves once the batch is durable and rejects (nothing written)
+   * when the thread fails it. Until then every read of this store already sees the batch
+   * (STORE-18). Null: written and durable already (a store without a commit thread, as
+   * commit()). A batch that fails its checks throws at once, as commit() does, in both cases.
+   * `holdMs` (test hook, SPEC OPS-5) holds the write that long first.
    */
-  commitAsync(batch: WriteBatch, holdMs?: number): Promise<void>;
+  commitAsync(batch: WriteBatch, holdMs?: number): Promise<void> | null;
   /**
    * [STORE-13] Runs `work` (calls of this store) in one transaction, durable when it
    * returns; calls that open their own transaction inside it become part of it.
