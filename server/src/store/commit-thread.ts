@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,6 +48,8 @@ export class CommitThread {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, Waiting>();
   #nextId = 1;
+  /** [STORE-18] Tells this thread's batch ids from those of earlier processes in the file's mark. */
+  readonly epoch = randomUUID();
   #dead: Error | null = null;
 
   private constructor() {
@@ -57,13 +60,18 @@ export class CommitThread {
     this.#worker.on('exit', (code: number) => this.#die(new Error(`the commit thread exited (code ${code})`)));
   }
 
+  /** The id the next batch will get. */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
   /** Writes `batch` to the file at `path` in one transaction; resolves once it is durable. */
   commit(path: string, batch: WriteBatch, holdMs: number): Promise<void> {
     if (this.#dead !== null) return Promise.reject(this.#dead);
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
     if (this.#waiting.size === 1) this.#worker.ref();
-    const request: CommitRequest = { kind: 'commit', id, path, batch, holdMs };
+    const request: CommitRequest = { kind: 'commit', id, path, batch, holdMs, epoch: this.epoch };
     this.#worker.postMessage(request);
     return done;
   }

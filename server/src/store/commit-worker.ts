@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { blockFor } from '../test-hooks.js';
-import type { CommitReply, CommitRequest } from './commit-messages.js';
+import { COMMITTED_MARK_KEY, type CommitReply, type CommitRequest } from './commit-messages.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const port = parentPort;
@@ -34,7 +34,12 @@ port.on('message', (request: CommitRequest) => {
     // [OPS-5] Held before the transaction starts: the lock stays free for the event loop's own
     // writes, and whatever waits for this batch waits the whole hold.
     blockFor(request.holdMs);
-    storeFor(request.path).commit(request.batch);
+    const store = storeFor(request.path);
+    // [STORE-18] The mark in the same transaction: a reader of the file knows it holds this batch.
+    store.transaction(() => {
+      store.commit(request.batch);
+      store.setMeta(COMMITTED_MARK_KEY, `${request.epoch}:${request.id}`);
+    });
     reply = { id: request.id, error: null };
   } catch (err) {
     const e = err as { message?: unknown; code?: unknown; name?: unknown };

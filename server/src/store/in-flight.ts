@@ -26,28 +26,42 @@ function withEntry(stored: AccountCounts | null, entry: WriteBatch['counts'][num
  * [STORE-18] The batches handed to the commit thread and not yet answered, oldest first, laid
  * over what the event loop's own connection reads: a read never misses a write in flight.
  * A batch is dropped from here only once the thread answered, so for that short while a read
- * may see a write both on disk and here; every overlay below is idempotent (a Yjs update
- * applied twice changes nothing; counts, bindings, answers and push state are values that
- * replace themselves), so seeing it twice reads the same as once. When nothing is in flight
- * each read costs one size check.
+ * may see a write both on disk and here. loadDoc tells them apart by the mark the thread
+ * writes with each batch; every other overlay is idempotent (counts, bindings, answers and
+ * push state are values that replace themselves), so seeing it twice reads the same as once.
+ * When nothing is in flight each read costs one size check.
  */
 export class InFlight {
   readonly #batches = new Set<WriteBatch>();
+  /** The commit thread's id of each batch. */
+  readonly #ids = new Map<WriteBatch, number>();
 
-  add(batch: WriteBatch): void {
+  get empty(): boolean {
+    return this.#batches.size === 0;
+  }
+
+  add(batch: WriteBatch, id: number): void {
     this.#batches.add(batch);
+    this.#ids.set(batch, id);
   }
 
   delete(batch: WriteBatch): void {
     this.#batches.delete(batch);
+    this.#ids.delete(batch);
   }
 
-  /** The stored document with the account's updates in flight after it (lastLogId stays the stored one). */
-  doc(account: AccountId, stored: StoredDoc): StoredDoc {
+  /**
+   * The stored document with the account's updates in flight after it (lastLogId stays the
+   * stored one). `committed`: the id of the last batch the snapshot read holds (from the mark
+   * the thread writes in each batch's transaction, read in the same read transaction), so a
+   * batch already on disk but not yet answered is not counted twice.
+   */
+  doc(account: AccountId, stored: StoredDoc, committed: number): StoredDoc {
     if (this.#batches.size === 0) return stored;
     const updates = [...stored.updates];
     let { logCount, logBytes } = stored;
     for (const batch of this.#batches) {
+      if ((this.#ids.get(batch) ?? 0) <= committed) continue;
       for (const entry of batch.updates) {
         if (entry.account !== account) continue;
         updates.push(entry.update.slice());

@@ -27,6 +27,7 @@ import {
   checkUpdateEntry,
   replacementBatch,
 } from './checks.js';
+import { COMMITTED_MARK_KEY, committedId } from './commit-messages.js';
 import { CommitThread } from './commit-thread.js';
 import { mergeRegistration } from './device-record.js';
 import { InFlight } from './in-flight.js';
@@ -263,7 +264,7 @@ export class SqliteStore implements Store {
       return null;
     }
     this.#thread ??= CommitThread.shared();
-    this.#inFlight.add(batch);
+    this.#inFlight.add(batch, this.#thread.nextId);
     return this.#thread.commit(this.path, batch, holdMs).finally(() => this.#inFlight.delete(batch));
   }
 
@@ -277,7 +278,16 @@ export class SqliteStore implements Store {
   }
 
   loadDoc(account: AccountId): StoredDoc {
-    return this.#inFlight.doc(account, this.#loadDoc(account));
+    if (this.#inFlight.empty || this.#thread === null) return this.#loadDoc(account);
+    const { epoch } = this.#thread;
+    // [STORE-18] The document and the thread's mark from one read transaction: batches the
+    // snapshot already holds are not laid over it again.
+    let committed = 0;
+    const stored = this.#db.transaction(() => {
+      committed = committedId(this.#sql.meta.get(COMMITTED_MARK_KEY)?.value ?? null, epoch);
+      return this.#loadDoc(account);
+    })();
+    return this.#inFlight.doc(account, stored, committed);
   }
 
   compact(account: AccountId, snapshot: Uint8Array, throughLogId: number): void {
