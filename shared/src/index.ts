@@ -48,33 +48,25 @@ export {
 } from './ids.js';
 export { KeyValueArray } from './key-value-array.js';
 export type { MarkerView } from './marker-view.js';
-export { type MarkerWrite, planAllRead, planRead, planUnread, threadEpoch } from './markers.js';
+export { type MarkerWrite, planAllRead, planMute, planRead, planUnread, threadEpoch } from './markers.js';
 export {
-  type AccountMaps,
-  accountMaps,
   EPOCH_FACTOR,
   isHeadValue,
   isMarkerValue,
-  isMuteValue,
   MAX_EPOCH,
   MAX_EPOCH_LEAD,
   MAX_SEQ,
   type Marker,
   packMarker,
-  parseReadsKey,
-  READS_KEY_SEPARATOR,
-  type ReadsKey,
-  ROOT,
-  ROOT_NAMES,
-  type RootName,
-  readsKey,
   unpackMarker,
 } from './schema.js';
 export {
   type BudgetContext,
   type BudgetVerdict,
+  type BudgetView,
   checkBudgets,
   type DocumentBudgets,
+  SCAN_PER_CONCURRENT_WRITE,
 } from './update-budget.js';
 export {
   clockAdvanceProblem,
@@ -85,6 +77,21 @@ export {
   stateVectorProblem,
   updateNumberProblem,
 } from './update-numbers.js';
+export { convertV1Document, hasV1Content } from './v1/convert.js';
+export { deriveV1Counts } from './v1/counts.js';
+/** v1's document, kept only to read and convert a v1 replica (v1/schema.ts). */
+export {
+  type AccountMaps,
+  accountMaps,
+  isMuteValue,
+  parseReadsKey,
+  READS_KEY_SEPARATOR,
+  type ReadsKey,
+  ROOT,
+  ROOT_NAMES,
+  type RootName,
+  readsKey,
+} from './v1/schema.js';
 export {
   decodeMessage,
   encodeAwareness,
@@ -97,4 +104,10 @@ export {
   WireError,
   type WireMessage,
 } from './wire.js';
-export { type ClientBindings, checkUpdate, type Verdict, type WriteRuleContext } from './write-rules.js';
+export {
+  type ClientBindings,
+  checkUpdate,
+  refusalCode,
+  type Verdict,
+  type WriteRuleContext,
+} from './write-rules.js';

@@ -1,5 +1,5 @@
 /**
- * Differential fuzz of the write rules: each candidate update's verdict is compared with the
+ * Differential fuzz of the v2 write rules: each candidate update's verdict is compared with the
  * effect of really applying it to a copy of the server document. Whatever checkUpdate
  * accepts must apply without a throw and break no rule (helpers/oracle.ts); "not yet" must
  * mean Yjs really lacks a dependency; honest updates must be accepted. The same candidates
@@ -9,24 +9,58 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import * as Y from 'yjs';
-import { CloseCode, checkUpdate } from '../src/index.js';
+import { CloseCode, checkBudgets, checkUpdate, type DocumentBudgets } from '../src/index.js';
 import { type Candidate, KINDS, type Kind, makeCandidate } from './helpers/candidates.js';
 import { reloadDifferences, ruleViolations, unsafeNumber } from './helpers/oracle.js';
 import { Rng } from './helpers/rng.js';
 import { propertyParams } from './helpers/seed.js';
-import { makeWorld, type World } from './helpers/world.js';
+import { DeviceReplica, makeWorld, type World } from './helpers/world.js';
 
 const stats = new Map<string, number>();
+
+/** The server's default budgets (README "Limits"). */
+const BUDGETS: DocumentBudgets = {
+  newClientsPerUpdate: 64,
+  clientsPerDevice: 5000,
+  clientsPerAccount: 20_000,
+  concurrentPerKey: 16,
+  mutesPerAccount: 10_000,
+  readsPerAccount: 20_000,
+};
 function count(key: string): void {
   stats.set(key, (stats.get(key) ?? 0) + 1);
+}
+
+/** Each device's second session: a replica of the same device under another client ID, often behind. */
+const sessions = new WeakMap<World, Map<DeviceReplica, DeviceReplica>>();
+
+function secondSession(world: World, device: DeviceReplica): DeviceReplica {
+  let map = sessions.get(world);
+  if (map === undefined) {
+    map = new Map();
+    sessions.set(world, map);
+  }
+  let session = map.get(device);
+  if (session === undefined) {
+    session = new DeviceReplica(device.id, device.clientId + 50);
+    session.pull(world.server);
+    map.set(device, session);
+  }
+  return session;
 }
 
 function candidate(world: World, kind: Kind, seed: number): Candidate | null {
   const rng = new Rng(seed);
   const { server } = world;
   const devices = [world.a, world.b, world.c];
-  const author = rng.pick(devices);
+  let author = rng.pick(devices);
   author.pull(server);
+  if (kind === 'session') {
+    // [RULE-25] A concurrent session: it syncs only now and then, so it writes over entries
+    // the server has replaced meanwhile.
+    author = secondSession(world, author);
+    if (rng.chance(0.3)) author.pull(server);
+  }
   return makeCandidate(rng, kind, author, devices, server.doc, server.bindings);
 }
 
@@ -52,6 +86,12 @@ function judge(world: World, c: Candidate): void {
     threw = err;
   }
   if (verdict.kind === 'accept') {
+    // [BUDGET-6] The budgets run on what the rules accept, before it is applied: they never
+    // throw on it, and honest updates are within them.
+    const ctx = { doc: server.doc, view: server.tracker, device: c.device, budgets: BUDGETS };
+    const budget = checkBudgets({ ...ctx, deviceClients: 0, accountClients: 0 }, c.update, verdict.newClients.length);
+    count(`${c.kind}:budget:${budget.kind}`);
+    if (c.kind === 'honest' || c.kind === 'session') assert.equal(budget.kind, 'within', JSON.stringify(budget));
     assert.equal(threw, null, `accepted ${c.kind} update throws in applyUpdate: ${String(threw)}\nupdate ${hex}`);
     const broken = ruleViolations(server.doc, clone, c.device, server.bindings, server.doc.clientID);
     assert.deepEqual(broken, [], `accepted ${c.kind} update from ${c.device} breaks rules\nupdate ${hex}`);
@@ -62,12 +102,15 @@ function judge(world: World, c: Candidate): void {
     const pending = clone.store.pendingStructs !== null || clone.store.pendingDs !== null;
     assert.ok(pending || threw !== null, `"not yet" (${verdict.detail}) but Yjs applies it whole\nupdate ${hex}`);
   } else {
-    assert.notEqual(c.kind, 'honest', `honest update refused: ${verdict.reason} ${verdict.detail}\nupdate ${hex}`);
+    assert.ok(
+      c.kind !== 'honest' && c.kind !== 'session',
+      `${c.kind} update refused: ${verdict.reason} ${verdict.detail}\nupdate ${hex}`,
+    );
   }
 }
 
 describe('write rules, differential fuzz', () => {
-  test('[RULE-14] every accepted update applies whole and breaks no rule; honest ones are accepted', () => {
+  test('[RULE-14] [RULE-25] every accepted update applies whole and breaks no rule; honest ones (also of concurrent sessions) are accepted', () => {
     const steps = fc.array(fc.tuple(fc.constantFrom(...KINDS), fc.integer()), {
       minLength: 1,
       maxLength: 30,
