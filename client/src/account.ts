@@ -70,8 +70,8 @@ const LOCAL = Symbol('badgesync local write');
 interface Opening {
   /** The stored client ID is reused (SPEC SDK-12). */
   readonly reused: boolean;
-  /** The stored replica held v1 content and was dropped; these intents keep the device's writes. */
-  readonly kept: readonly Intent[] | null;
+  /** The stored replica held v1 content and was dropped (its metadata says so already). */
+  readonly dropped: boolean;
 }
 
 /**
@@ -119,11 +119,12 @@ export class Account {
     this.#replica = replica;
     this.#events = events;
     this.#clientIdReused = opening.reused;
-    this.#resetSinceSync = opening.kept !== null;
+    this.#resetSinceSync = opening.dropped;
     const meta = replica.meta;
     const ours = meta !== null && meta.deviceId === deps.deviceId;
-    this.#syncedOnce = ours && meta.syncedOnce && opening.kept === null;
-    this.#pending = [...(ours ? meta.pending : []), ...(opening.kept ?? [])];
+    // A dropped replica's metadata was saved before the drop: not synced, the kept writes queued.
+    this.#syncedOnce = ours && meta.syncedOnce;
+    this.#pending = ours ? [...meta.pending] : [];
     this.#tokens = new TokenSource(deps.credentials);
     this.#connection = new Connection({
       doc,
@@ -183,7 +184,7 @@ export class Account {
         Y.getState(doc.store, stored.clientId) === stored.clientClock;
       // Only this instance writes with the ID while it holds the lock; loading the replica wrote nothing.
       if (reused) doc.clientID = stored.clientId as number;
-      const account = new Account(deps, doc, replica, events, { reused, kept });
+      const account = new Account(deps, doc, replica, events, { reused, dropped: kept !== null });
       // Claims the client ID (no clean clock) before anything is written with it.
       await replica.saveMeta(account.#meta(false));
       account.#connection.start();

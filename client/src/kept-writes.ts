@@ -9,40 +9,34 @@
  * replaced later; the server's value stands.
  */
 import {
+  accountMaps,
   type DeviceId,
   deviceRoot,
   isDeviceEntry,
   isMarkerValue,
   parseEntryKey,
+  parseReadsKey,
+  ROOT,
   type ThreadId,
 } from '@badgesync/shared';
 import type * as Y from 'yjs';
 import type { Intent } from './intents.js';
 
-/** v1's reads map and its key separator (`thread/device`); contract v1 is retired (docs/SPEC.md). */
-const V1_READS_ROOT = 'reads';
-const V1_KEY_SEPARATOR = '/';
-
+/** The intents that keep this device's writes of a replica about to be dropped. */
 export function keptWrites(doc: Y.Doc, device: DeviceId): Intent[] {
   const markers = new Map<ThreadId, number>();
   const mutes = new Map<ThreadId, number>();
   const keepMax = (map: Map<ThreadId, number>, thread: ThreadId, value: number) => {
     if (value > (map.get(thread) ?? 0)) map.set(thread, value);
   };
-  const reads = doc.share.get(V1_READS_ROOT);
-  if (reads !== undefined) {
-    // Read through the raw map of the root, whatever type it was first named as.
-    for (const [key, item] of reads._map) {
-      if (item.deleted) continue;
-      const at = key.lastIndexOf(V1_KEY_SEPARATOR);
-      if (at < 0 || key.slice(at + 1) !== device) continue;
-      const thread = parseEntryKey(key.slice(0, at));
-      const value = item.content.getContent().at(-1);
-      if (thread?.kind === 'marker' && isMarkerValue(value)) keepMax(markers, thread.thread, value);
+  // The dropped document is read once and thrown away: naming v1's maps there is harmless.
+  if (doc.share.has(ROOT.reads)) {
+    for (const [key, value] of accountMaps(doc).reads) {
+      const parsed = parseReadsKey(key);
+      if (parsed?.device === device && isMarkerValue(value)) keepMax(markers, parsed.thread, value);
     }
   }
-  const own = doc.share.get(deviceRoot(device));
-  if (own !== undefined) {
+  if (doc.share.has(deviceRoot(device))) {
     for (const entry of doc.getArray<unknown>(deviceRoot(device)).toArray()) {
       if (!isDeviceEntry(entry)) continue;
       const key = parseEntryKey(entry.key);

@@ -75,12 +75,15 @@ describe('BadgeSync and Account', () => {
     await second.close();
   });
 
-  test('[SDK-10] writes go only to the device\'s own array, as plain entries; mute stamps and a new epoch come from the planners', async () => {
+  test("[SDK-10] writes go only to the device's own array, as plain entries; mute stamps and a new epoch come from the planners", async () => {
     const sync = device();
     const account = await sync.signIn('acct', { token: 'x.e30.y' });
     await flush();
     // Another device muted news once (stamp counter 1), and read inbox to 1.
-    const server = serverDoc({ inbox: 5, news: 3 }, { laptop: { inbox: packMarker(0, 1), [muteKey('news' as never)]: packMuteStamp(1, true) } });
+    const server = serverDoc(
+      { inbox: 5, news: 3 },
+      { laptop: { inbox: packMarker(0, 1), [muteKey('news' as never)]: packMuteStamp(1, true) } },
+    );
     syncWith(server);
     assert.equal(account.isMuted('news'), true);
     account.mute('news', false);
@@ -93,7 +96,11 @@ describe('BadgeSync and Account', () => {
       news: [packMarker(0, 3)],
       inbox: [packMarker(1, 3)],
     });
-    assert.deepEqual(entriesOf(server, 'laptop'), { inbox: [packMarker(0, 1)], [muteKey('news' as never)]: [3] }, 'untouched');
+    assert.deepEqual(
+      entriesOf(server, 'laptop'),
+      { inbox: [packMarker(0, 1)], [muteKey('news' as never)]: [3] },
+      'untouched',
+    );
     assert.deepEqual(
       [...server.share.keys()].sort(),
       [HEADS_ROOT, deviceRoot('laptop' as never), deviceRoot('phone' as never)].sort(),

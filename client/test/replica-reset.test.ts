@@ -63,7 +63,10 @@ describe('v1 replicas and close 4410', () => {
       },
       { chat: true },
     );
-    const storage = await storedReplica(old, { ...SYNCED, pending: [{ kind: 'read', thread: 'chat' as ThreadId, seq: 3 }] });
+    const storage = await storedReplica(old, {
+      ...SYNCED,
+      pending: [{ kind: 'read', thread: 'chat' as ThreadId, seq: 3 }],
+    });
     const sync = device(storage);
     const account = await sync.signIn('acct', { token: 'x.e30.y' });
     await flush();
@@ -77,7 +80,10 @@ describe('v1 replicas and close 4410', () => {
 
     const server = serverDoc(
       { inbox: 10, news: 6, chat: 4 },
-      { phone: { inbox: packMarker(0, 5), news: packMarker(0, 3), chat: packMarker(0, 2) }, laptop: { inbox: packMarker(0, 6) } },
+      {
+        phone: { inbox: packMarker(0, 5), news: packMarker(0, 3), chat: packMarker(0, 2) },
+        laptop: { inbox: packMarker(0, 6) },
+      },
     );
     socket.serverStep1(Y.encodeStateVector(server));
     socket.serverStep2(Y.encodeStateAsUpdate(server));

@@ -35,7 +35,9 @@ export function v1Doc(
 export function entriesOf(doc: Y.Doc, device: string): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const entry of doc.getArray<Entry>(deviceRoot(device as DeviceId)).toArray()) {
-    (out[entry.key] ??= []).push(entry.val);
+    const values = out[entry.key] ?? [];
+    values.push(entry.val);
+    out[entry.key] = values;
   }
   return out;
 }
