@@ -27,6 +27,8 @@ export interface PageApp {
   /** Closes the SDK (its replica lock goes with it). */
   close(): Promise<void>;
   storageRoundTrip(): Promise<{ reads: unknown; mutes: unknown; meta: ReplicaMeta | null }>;
+  /** Stores the account's replica as a v1 SDK left it (with the SDK closed). */
+  writeV1Replica(account: string, heads: Record<string, number>, reads: Record<string, number>): Promise<void>;
 }
 
 /** The little of a browser WebSocket the tests touch. */

@@ -90,6 +90,7 @@ const app: PageApp = {
   clientIdReused: () => sync.account(accountId)?.clientIdReused ?? null,
   close: () => sync.close(),
   storageRoundTrip,
+  writeV1Replica,
 };
 
 /**
@@ -113,6 +114,27 @@ async function storageRoundTrip(): Promise<{ reads: unknown; mutes: unknown; met
   const answer = { reads: again.getMap('reads').toJSON(), mutes: again.getMap('mutes').toJSON(), meta: reopened.meta };
   await reopened.close();
   return answer;
+}
+
+/**
+ * Stores a replica as a v1 SDK left it (SDK-11): the retired maps `heads`, `reads`
+ * (`thread/device` keys) and `mutes`, and metadata that says it synced. Call with the SDK closed.
+ */
+async function writeV1Replica(
+  account: string,
+  heads: Record<string, number>,
+  reads: Record<string, number>,
+): Promise<void> {
+  const doc = new Y.Doc();
+  const replica = await new IndexedDbStorage().open(account, doc, (err) => {
+    throw err;
+  });
+  doc.transact(() => {
+    for (const [thread, head] of Object.entries(heads)) doc.getMap('heads').set(thread, head);
+    for (const [key, value] of Object.entries(reads)) doc.getMap('reads').set(key, value);
+  });
+  await replica.saveMeta({ deviceId, syncedOnce: true, pending: [] });
+  await replica.close();
 }
 
 declare global {
