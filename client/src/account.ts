@@ -76,7 +76,7 @@ interface Opening {
 
 /**
  * One signed-in account on this device: its replica of the account document, live counts,
- * the sync connection, and the device's writes (SPEC SDK-1..SDK-9). Every write goes
+ * the sync connection, and the device's writes (SPEC SDK-1..SDK-13). Every write goes
  * through shared's planners; a replica that never completed a sync queues its writes until
  * it has (SDK-2). Get one from `BadgeSync.signIn`.
  */
