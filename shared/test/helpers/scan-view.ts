@@ -6,6 +6,7 @@
 import * as Y from 'yjs';
 import {
   type BudgetView,
+  CountsTracker,
   type DeviceId,
   type Entry,
   HEADS_ROOT,
@@ -113,10 +114,9 @@ export class ScanView implements BudgetView {
 }
 
 /** The view the test peers read: what the server and SDK hold of a document. */
-export type View = BudgetView & { destroy(): void };
+export type View = CountsTracker;
 
-/** The view of `doc` the test peers use. */
+/** The view of `doc` the test peers use: the incremental tracker the server and SDK run. */
 export function makeView(doc: Y.Doc): View {
-  const view = new ScanView(doc);
-  return Object.assign(view, { destroy: () => {} });
+  return new CountsTracker(doc);
 }

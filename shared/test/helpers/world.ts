@@ -9,29 +9,17 @@ import {
   deviceRoot,
   KeyValueArray,
   muteKey,
-  packMuteStamp,
   planAllRead,
+  planMute,
   planRead,
   planUnread,
   type ThreadId,
-  unpackMuteStamp,
 } from '../../src/index.js';
 import { makeView, type View } from './scan-view.js';
 import { ServerPeer } from './server-peer.js';
 
 /** Transaction origin of updates a replica received. */
 export const REMOTE = Symbol('remote');
-
-/**
- * The mute stamp a device writes to mute or unmute `thread`: one counter above the largest
- * it has seen, or null when the thread is in that state already.
- */
-export function planMuteStamp(view: View, thread: ThreadId, muted: boolean): number | null {
-  const stamp = view.muteStamp(thread);
-  if (stamp !== 0 && unpackMuteStamp(stamp).muted === muted) return null;
-  if (stamp === 0 && !muted) return null;
-  return packMuteStamp(unpackMuteStamp(stamp).counter + 1, muted);
-}
 
 export class DeviceReplica {
   doc: Y.Doc;
@@ -97,7 +85,7 @@ export class DeviceReplica {
 
   /** Mutes or unmutes `thread` (null: unmute, as v1's delete). */
   mute(thread: ThreadId, muted: boolean | null): number | null {
-    const stamp = planMuteStamp(this.tracker, thread, muted === true);
+    const stamp = planMute(this.tracker, thread, this.id, muted === true);
     if (stamp !== null) this.entries.set(muteKey(thread), stamp);
     return stamp;
   }
