@@ -212,7 +212,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'BADGESYNC_MAX_THREADS',
     kind: 'int',
     // 10,000: GET badge lists every thread with a head (~400 KB at the cap), and the counts of
-    // a 10,000-thread account derive in ~20 ms on load (BUDGET-3).
+    // a 10,000-thread account derive in ~20 ms on load (BUDGET-7).
     fallback: 10_000,
     min: 1,
     max: 10_000_000,
@@ -405,7 +405,7 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
-/** The document budgets of a configuration (SPEC BUDGET-1, BUDGET-3, BUDGET-6, BUDGET-7). */
+/** The document budgets of a configuration (SPEC BUDGET-1, BUDGET-6, BUDGET-7). */
 export function documentBudgets(config: Config): DocumentBudgets {
   return {
     newClientsPerUpdate: config.maxNewClientsPerUpdate,
