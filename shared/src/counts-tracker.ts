@@ -1,8 +1,16 @@
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { type AccountCounts, sortedRecord, unreadOf } from './counts.js';
-import { type DeviceId, isThreadId, type ThreadId } from './ids.js';
+import { deviceRoot, type Entry, parseEntryKey } from './document.js';
+import type { DeviceId, ThreadId } from './ids.js';
+import {
+  forEachLiveEntry,
+  isCountedEntry,
+  liveValues,
+  type RootKind,
+  type RootType,
+  rootKind,
+} from './live-entries.js';
 import type { MarkerView } from './marker-view.js';
-import { type AccountMaps, accountMaps, isHeadValue, isMarkerValue, parseReadsKey } from './schema.js';
 
 /** What changed in one transaction: the threads whose unread or mute changed, and the new badge. */
 export interface CountsChange {
@@ -13,33 +21,63 @@ export interface CountsChange {
 
 export type CountsListener = (change: CountsChange) => void;
 
-const NO_MARKERS: ReadonlyMap<DeviceId, number> = new Map();
+const NO_VALUES: ReadonlyMap<DeviceId, number> = new Map();
+const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 
 /**
- * Follows a document's transactions and keeps every count current, touching only the
- * threads a transaction changed (SPEC COUNT-7): O(devices of a touched thread) per
- * update, never a rescan of the document.
+ * The live entries of one key in one root, by object: ContentAny keeps the same entry objects
+ * when Yjs splits or merges items, so an entry is found again when its item is deleted. The
+ * count is how many live places hold the object (a writer may push one object twice).
+ */
+type Bag = Map<Entry, number>;
+
+interface RootIndex {
+  readonly kind: RootKind;
+  readonly keys: Map<string, Bag>;
+}
+
+/** Per thread, each device's largest live value of one kind (markers or mute stamps). */
+type PerDevice = Map<ThreadId, Map<DeviceId, number>>;
+
+/**
+ * Follows a document's transactions and keeps every count current (SPEC COUNT-7, COUNT-12):
+ * per transaction it reads only the structs the transaction inserted and deleted, keeps the
+ * live entries of each (root, key), and recomputes only the keys and threads they touch,
+ * never a rescan of the document.
  */
 export class CountsTracker implements MarkerView {
-  readonly #maps: AccountMaps;
   readonly #doc: Y.Doc;
+  /** Root type → its name in doc.share; refreshed when an unknown root type shows up. */
+  readonly #rootNames = new Map<RootType, string>();
+  /** The v2 roots by name, with their live entries by key. */
+  readonly #roots = new Map<string, RootIndex>();
   readonly #heads = new Map<ThreadId, number>();
-  readonly #markers = new Map<ThreadId, Map<DeviceId, number>>();
+  readonly #markers: PerDevice = new Map();
   readonly #maxMarker = new Map<ThreadId, number>();
+  readonly #muteStamps: PerDevice = new Map();
+  readonly #muteStamp = new Map<ThreadId, number>();
   readonly #muted = new Set<ThreadId>();
   readonly #unread = new Map<ThreadId, number>();
   readonly #listeners = new Set<CountsListener>();
+  /** The mute state each thread's badge share was last computed with. */
+  readonly #countedMuted = new Set<ThreadId>();
+  #markerKeys = 0;
   #badge = 0;
 
   constructor(doc: Y.Doc) {
     this.#doc = doc;
-    this.#maps = accountMaps(doc);
-    for (const key of this.#maps.heads.keys()) this.#syncHead(key);
-    for (const key of this.#maps.reads.keys()) this.#syncRead(key);
-    for (const key of this.#maps.mutes.keys()) this.#syncMute(key);
+    this.#refreshRootNames();
+    const touched: Touched = new Map();
+    for (const [name, type] of doc.share) {
+      const kind = rootKind(name);
+      if (kind === null) continue;
+      const root = this.#root(name, kind);
+      forEachLiveEntry(kind, type, (entry) => this.#add(root, entry, touched));
+    }
+    const threads = this.#applyTouched(touched);
     // Muted threads too, also those without a head: #recount records the mute state each
     // thread was counted with, and a later unmute is reported only against that record.
-    for (const thread of new Set([...this.#heads.keys(), ...this.#muted])) this.#recount(thread);
+    for (const thread of new Set([...threads, ...this.#heads.keys(), ...this.#muted])) this.#recount(thread);
     doc.on('afterTransaction', this.#onTransaction);
   }
 
@@ -72,7 +110,15 @@ export class CountsTracker implements MarkerView {
   }
 
   markers(thread: ThreadId): ReadonlyMap<DeviceId, number> {
-    return this.#markers.get(thread) ?? NO_MARKERS;
+    return this.#markers.get(thread) ?? NO_VALUES;
+  }
+
+  muteStamp(thread: ThreadId): number {
+    return this.#muteStamp.get(thread) ?? 0;
+  }
+
+  muteStamps(thread: ThreadId): ReadonlyMap<DeviceId, number> {
+    return this.#muteStamps.get(thread) ?? NO_VALUES;
   }
 
   isMuted(thread: ThreadId): boolean {
@@ -84,8 +130,26 @@ export class CountsTracker implements MarkerView {
     return this.#heads.size;
   }
 
+  /** How many (thread, device) pairs have a live marker, over all device arrays (BUDGET-3). */
+  get markerKeyCount(): number {
+    return this.#markerKeys;
+  }
+
+  /** How many threads have a live mute entry in any device array (BUDGET-3). */
+  get muteThreadCount(): number {
+    return this.#muteStamps.size;
+  }
+
   threadsWithHead(): Iterable<ThreadId> {
     return this.#heads.keys();
+  }
+
+  liveEntries(device: DeviceId, key: string): readonly Entry[] {
+    const bag = this.#roots.get(deviceRoot(device))?.keys.get(key);
+    if (bag === undefined) return NO_ENTRIES;
+    const entries: Entry[] = [];
+    for (const [entry, count] of bag) for (let i = 0; i < count; i++) entries.push(entry);
+    return entries;
   }
 
   /**
@@ -109,68 +173,129 @@ export class CountsTracker implements MarkerView {
   }
 
   readonly #onTransaction = (tr: Y.Transaction): void => {
-    const touched = new Set<ThreadId>();
-    const heads: unknown = this.#maps.heads;
-    const reads: unknown = this.#maps.reads;
-    const mutes: unknown = this.#maps.mutes;
-    for (const [type, keys] of tr.changed) {
-      if (type === heads) {
-        for (const key of keys) if (key !== null && this.#syncHead(key)) touched.add(key as ThreadId);
-      } else if (type === reads) {
-        for (const key of keys) {
-          const thread = key === null ? null : this.#syncRead(key);
-          if (thread !== null) touched.add(thread);
-        }
-      } else if (type === mutes) {
-        for (const key of keys) if (key !== null && this.#syncMute(key)) touched.add(key as ThreadId);
+    const touched: Touched = new Map();
+    let refreshed = false;
+    const rootOf = (item: Y.Item): RootIndex | null => {
+      const parent = item.parent;
+      if (!(parent instanceof Y.AbstractType) || parent._item !== null) return null;
+      let name = this.#rootNames.get(parent);
+      if (name === undefined && !refreshed) {
+        // A root this tracker has not met: at most one refresh per transaction.
+        refreshed = true;
+        this.#refreshRootNames();
+        name = this.#rootNames.get(parent);
+      }
+      if (name === undefined) return null;
+      const kind = rootKind(name);
+      return kind === null ? null : this.#root(name, kind);
+    };
+    // Inserted: the structs between the state before and after, per client. Those the same
+    // transaction deleted are not live and are skipped.
+    const clients = this.#doc.store.clients;
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0;
+      if (after === before) continue;
+      const structs = clients.get(client);
+      if (structs === undefined) continue;
+      for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+        const struct = structs[i];
+        if (!(struct instanceof Y.Item)) continue;
+        const values = liveValues(struct);
+        if (values === null) continue;
+        const root = rootOf(struct);
+        if (root === null) continue;
+        for (const value of values) if (isCountedEntry(root.kind, value)) this.#add(root, value, touched);
       }
     }
+    // Deleted: Yjs has not garbage-collected their content yet, so the entries are still there.
+    Y.iterateDeletedStructs(tr, tr.deleteSet, (struct) => {
+      if (!(struct instanceof Y.Item) || struct.parentSub !== null || !(struct.content instanceof Y.ContentAny)) return;
+      const root = rootOf(struct);
+      if (root === null) return;
+      for (const value of struct.content.arr) if (isCountedEntry(root.kind, value)) this.#remove(root, value, touched);
+    });
     if (touched.size === 0) return;
+    const threads = this.#applyTouched(touched);
     const previousBadge = this.#badge;
     const changed: ThreadId[] = [];
-    for (const thread of touched) if (this.#recount(thread)) changed.push(thread);
+    for (const thread of threads) if (this.#recount(thread)) changed.push(thread);
     if (changed.length === 0 || this.#listeners.size === 0) return;
     const change: CountsChange = { threads: changed, badge: this.#badge, previousBadge };
     for (const listener of this.#listeners) listener(change);
   };
 
-  #syncHead(key: string): boolean {
-    if (!isThreadId(key)) return false;
-    const value = this.#maps.heads.get(key);
-    if (isHeadValue(value)) this.#heads.set(key, value);
-    else this.#heads.delete(key);
-    return true;
+  #refreshRootNames(): void {
+    this.#rootNames.clear();
+    for (const [name, type] of this.#doc.share) this.#rootNames.set(type, name);
   }
 
-  #syncMute(key: string): boolean {
-    if (!isThreadId(key)) return false;
-    if (this.#maps.mutes.get(key) === true) this.#muted.add(key);
-    else this.#muted.delete(key);
-    return true;
-  }
-
-  /** Re-reads one reads key; returns its thread, or null when the key is not a reads key. */
-  #syncRead(key: string): ThreadId | null {
-    const parsed = parseReadsKey(key);
-    if (parsed === null) return null;
-    const { thread, device } = parsed;
-    const value = this.#maps.reads.get(key);
-    let devices = this.#markers.get(thread);
-    if (isMarkerValue(value)) {
-      if (devices === undefined) {
-        devices = new Map();
-        this.#markers.set(thread, devices);
-      }
-      devices.set(device, value);
-    } else if (devices !== undefined) {
-      devices.delete(device);
-      if (devices.size === 0) this.#markers.delete(thread);
+  #root(name: string, kind: RootKind): RootIndex {
+    let root = this.#roots.get(name);
+    if (root === undefined) {
+      root = { kind, keys: new Map() };
+      this.#roots.set(name, root);
     }
-    let max = 0;
-    for (const marker of this.#markers.get(thread)?.values() ?? []) if (marker > max) max = marker;
-    if (max === 0) this.#maxMarker.delete(thread);
-    else this.#maxMarker.set(thread, max);
-    return thread;
+    return root;
+  }
+
+  #add(root: RootIndex, entry: Entry, touched: Touched): void {
+    let bag = root.keys.get(entry.key);
+    if (bag === undefined) {
+      bag = new Map();
+      root.keys.set(entry.key, bag);
+    }
+    bag.set(entry, (bag.get(entry) ?? 0) + 1);
+    touch(touched, root, entry.key);
+  }
+
+  #remove(root: RootIndex, entry: Entry, touched: Touched): void {
+    const bag = root.keys.get(entry.key);
+    const count = bag?.get(entry);
+    if (bag === undefined || count === undefined) return;
+    if (count > 1) bag.set(entry, count - 1);
+    else bag.delete(entry);
+    if (bag.size === 0) root.keys.delete(entry.key);
+    touch(touched, root, entry.key);
+  }
+
+  /** Re-derives every touched (root, key) from its live entries; answers the threads touched. */
+  #applyTouched(touched: Touched): Set<ThreadId> {
+    const threads = new Set<ThreadId>();
+    const markerThreads = new Set<ThreadId>();
+    const muteThreads = new Set<ThreadId>();
+    for (const [root, keys] of touched) {
+      for (const key of keys) {
+        const max = largest(root.keys.get(key));
+        if (root.kind.kind === 'heads') {
+          const thread = key as ThreadId;
+          if (max === undefined) this.#heads.delete(thread);
+          else this.#heads.set(thread, max);
+          threads.add(thread);
+          continue;
+        }
+        const parsed = parseEntryKey(key);
+        if (parsed === null) continue;
+        const { device } = root.kind;
+        if (parsed.kind === 'marker') {
+          const had = this.#markers.get(parsed.thread)?.has(device) === true;
+          setPerDevice(this.#markers, parsed.thread, device, max);
+          this.#markerKeys += (max === undefined ? 0 : 1) - (had ? 1 : 0);
+          markerThreads.add(parsed.thread);
+        } else {
+          setPerDevice(this.#muteStamps, parsed.thread, device, max);
+          muteThreads.add(parsed.thread);
+        }
+        threads.add(parsed.thread);
+      }
+    }
+    for (const thread of markerThreads) setOrDelete(this.#maxMarker, thread, largestOf(this.#markers.get(thread)));
+    for (const thread of muteThreads) {
+      const stamp = largestOf(this.#muteStamps.get(thread));
+      setOrDelete(this.#muteStamp, thread, stamp);
+      if (stamp !== undefined && stamp % 2 === 1) this.#muted.add(thread);
+      else this.#muted.delete(thread);
+    }
+    return threads;
   }
 
   /** Recomputes one thread's unread and its share of the badge; true when anything changed. */
@@ -192,7 +317,48 @@ export class CountsTracker implements MarkerView {
     this.#badge += nowCounted - wasCounted;
     return before !== after || mutedChanged;
   }
+}
 
-  /** The mute state each thread's badge share was last computed with. */
-  readonly #countedMuted = new Set<ThreadId>();
+/** The keys a transaction touched, per root. */
+type Touched = Map<RootIndex, Set<string>>;
+
+function touch(touched: Touched, root: RootIndex, key: string): void {
+  let keys = touched.get(root);
+  if (keys === undefined) {
+    keys = new Set();
+    touched.set(root, keys);
+  }
+  keys.add(key);
+}
+
+function largest(bag: Bag | undefined): number | undefined {
+  let max: number | undefined;
+  if (bag !== undefined) for (const entry of bag.keys()) if (max === undefined || entry.val > max) max = entry.val;
+  return max;
+}
+
+function largestOf(values: ReadonlyMap<DeviceId, number> | undefined): number | undefined {
+  let max: number | undefined;
+  if (values !== undefined) for (const value of values.values()) if (max === undefined || value > max) max = value;
+  return max;
+}
+
+function setOrDelete<K>(map: Map<K, number>, key: K, value: number | undefined): void {
+  if (value === undefined) map.delete(key);
+  else map.set(key, value);
+}
+
+function setPerDevice(map: PerDevice, thread: ThreadId, device: DeviceId, value: number | undefined): void {
+  let devices = map.get(thread);
+  if (value === undefined) {
+    if (devices === undefined) return;
+    devices.delete(device);
+    if (devices.size === 0) map.delete(thread);
+    return;
+  }
+  if (devices === undefined) {
+    devices = new Map();
+    map.set(thread, devices);
+  }
+  devices.set(device, value);
 }

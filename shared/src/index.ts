@@ -48,26 +48,16 @@ export {
 } from './ids.js';
 export { KeyValueArray } from './key-value-array.js';
 export type { MarkerView } from './marker-view.js';
-export { type MarkerWrite, planAllRead, planRead, planUnread, threadEpoch } from './markers.js';
+export { type MarkerWrite, planAllRead, planMute, planRead, planUnread, threadEpoch } from './markers.js';
 export {
-  type AccountMaps,
-  accountMaps,
   EPOCH_FACTOR,
   isHeadValue,
   isMarkerValue,
-  isMuteValue,
   MAX_EPOCH,
   MAX_EPOCH_LEAD,
   MAX_SEQ,
   type Marker,
   packMarker,
-  parseReadsKey,
-  READS_KEY_SEPARATOR,
-  type ReadsKey,
-  ROOT,
-  ROOT_NAMES,
-  type RootName,
-  readsKey,
   unpackMarker,
 } from './schema.js';
 export {
@@ -85,6 +75,21 @@ export {
   stateVectorProblem,
   updateNumberProblem,
 } from './update-numbers.js';
+export { convertV1Document, hasV1Content } from './v1/convert.js';
+export { deriveV1Counts } from './v1/counts.js';
+/** v1's document, kept only to read and convert a v1 replica (v1/schema.ts). */
+export {
+  type AccountMaps,
+  accountMaps,
+  isMuteValue,
+  parseReadsKey,
+  READS_KEY_SEPARATOR,
+  type ReadsKey,
+  ROOT,
+  ROOT_NAMES,
+  type RootName,
+  readsKey,
+} from './v1/schema.js';
 export {
   decodeMessage,
   encodeAwareness,

@@ -1,12 +1,15 @@
 /**
- * What a device (or the server, as `@server`) writes to read, mark unread, or mark all
- * read (SPEC MARK-1..MARK-5). Each planner answers the marker value to write, or null when
- * writing would change nothing. [MARK-5] A value it answers on a replica that has synced
+ * What a device (or the server, as `@server`) writes to read, mark unread, mark all read
+ * (SPEC MARK-1..MARK-5) or mute (MARK-6, MARK-7). Each planner answers the value to write
+ * under its own array's key (KeyValueArray.set), or null when writing would change nothing.
+ * A device's marker is its largest live marker entry (MarkerView.markers), so a duplicate a
+ * concurrent session left never makes a planner answer less than the device already has. [MARK-5] A value it answers on a replica that has synced
  * passes the write rules of a server whose state includes what this replica has seen.
  */
+import { MAX_MUTE_COUNTER, MAX_MUTE_LEAD, packMuteStamp, unpackMuteStamp } from './document.js';
 import type { DeviceId, ThreadId } from './ids.js';
 import type { MarkerView } from './marker-view.js';
-import { MAX_EPOCH, MAX_EPOCH_LEAD, packMarker, readsKey, unpackMarker } from './schema.js';
+import { MAX_EPOCH, MAX_EPOCH_LEAD, packMarker, unpackMarker } from './schema.js';
 
 /** The current epoch of a thread: the epoch of its largest marker. */
 export function threadEpoch(view: MarkerView, thread: ThreadId): number {
@@ -51,9 +54,8 @@ export function planUnread(view: MarkerView, thread: ThreadId, device: DeviceId,
   return packMarker(epoch, seq);
 }
 
-/** One marker write: the reads key and the value. */
+/** One marker write: the thread (the key in the writer's array) and the marker. */
 export interface MarkerWrite {
-  readonly key: string;
   readonly thread: ThreadId;
   readonly value: number;
 }
@@ -63,7 +65,27 @@ export function planAllRead(view: MarkerView, device: DeviceId): MarkerWrite[] {
   const writes: MarkerWrite[] = [];
   for (const thread of view.threadsWithHead()) {
     const value = planRead(view, thread, device, view.head(thread));
-    if (value !== null) writes.push({ key: readsKey(thread, device), thread, value });
+    if (value !== null) writes.push({ thread, value });
   }
   return writes;
+}
+
+/**
+ * [MARK-6] Mute (`muted` true) or unmute the thread: the stamp to write under `m/<thread>`,
+ * with counter = the counter of S(t) + 1, which beats every stamp this replica has seen. Null
+ * when the thread is already in that state. [MARK-7] Refused (RangeError) when the counter
+ * would run more than MAX_MUTE_LEAD above every other device's stamp of the thread this
+ * replica has seen (the server would refuse it), or past MAX_MUTE_COUNTER.
+ */
+export function planMute(view: MarkerView, thread: ThreadId, device: DeviceId, muted: boolean): number | null {
+  if (view.isMuted(thread) === muted) return null;
+  const counter = unpackMuteStamp(view.muteStamp(thread)).counter + 1;
+  let othersCounter = 0;
+  for (const [other, stamp] of view.muteStamps(thread)) {
+    if (other !== device) othersCounter = Math.max(othersCounter, unpackMuteStamp(stamp).counter);
+  }
+  if (counter > othersCounter + MAX_MUTE_LEAD || counter > MAX_MUTE_COUNTER) {
+    throw new RangeError(`too many mute changes of ${thread} before the server saw them; sync first`);
+  }
+  return packMuteStamp(counter, muted);
 }

@@ -13,7 +13,7 @@
  */
 import * as Y from 'yjs';
 import type { RefusalReason } from './errors.js';
-import { ROOT } from './schema.js';
+import { ROOT } from './v1/schema.js';
 
 export interface DocumentBudgets {
   /** [BUDGET-1] Client IDs one update may use for the first time. */

@@ -17,17 +17,9 @@ import { CloseCode } from './close-codes.js';
 import type { RefusalReason } from './errors.js';
 import { type DeviceId, isThreadId, SERVER_DEVICE, type ThreadId } from './ids.js';
 import type { MarkerView } from './marker-view.js';
-import {
-  accountMaps,
-  isMarkerValue,
-  isMuteValue,
-  MAX_EPOCH_LEAD,
-  parseReadsKey,
-  ROOT,
-  ROOT_NAMES,
-  unpackMarker,
-} from './schema.js';
+import { isMarkerValue, MAX_EPOCH_LEAD, unpackMarker } from './schema.js';
 import { clockAdvanceProblem, updateNumberProblem } from './update-numbers.js';
+import { accountMaps, isMuteValue, parseReadsKey, ROOT, ROOT_NAMES } from './v1/schema.js';
 
 /** Which device first wrote under each Yjs client ID of one account (RULE-13). */
 export interface ClientBindings {

@@ -32,8 +32,11 @@ function view(heads: Record<string, number>, markers: Record<string, Record<stri
     head: (t) => heads[t] ?? 0,
     maxMarker: (t) => Math.max(0, ...byThread(t).values()),
     markers: byThread,
+    muteStamp: () => 0,
+    muteStamps: () => new Map(),
     isMuted: () => false,
     threadsWithHead: () => Object.keys(heads) as ThreadId[],
+    liveEntries: () => [],
   };
 }
 
@@ -124,10 +127,10 @@ describe('planAllRead', () => {
       { a: 5, b: 3, c: 7, d: 0 },
       { a: { [OTHER]: packMarker(2, 1) }, b: { [ME]: 3 }, c: { [ME]: packMarker(0, 7), [OTHER]: packMarker(1, 2) } },
     );
-    const writes = planAllRead(v, ME).sort((x, y) => (x.key < y.key ? -1 : 1));
+    const writes = planAllRead(v, ME).sort((x, y) => (x.thread < y.thread ? -1 : 1));
     assert.deepEqual(writes, [
-      { key: 'a/me', thread: 'a', value: packMarker(2, 5) },
-      { key: 'c/me', thread: 'c', value: packMarker(1, 7) },
+      { thread: 'a', value: packMarker(2, 5) },
+      { thread: 'c', value: packMarker(1, 7) },
     ]);
     assert.deepEqual(planAllRead(view({}), ME), []);
   });

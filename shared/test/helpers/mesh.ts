@@ -184,9 +184,9 @@ export class Mesh {
         if (peer.index === 0) return;
         const writes = planAllRead(peer.tracker, peer.device);
         peer.doc.transact(() => {
-          for (const write of writes) accountMaps(peer.doc).reads.set(write.key, write.value);
+          for (const write of writes) accountMaps(peer.doc).reads.set(readsKey(write.thread, peer.device), write.value);
         });
-        for (const write of writes) this.model.marker(write.key, write.value);
+        for (const write of writes) this.model.marker(readsKey(write.thread, peer.device), write.value);
         this.counters.writes += writes.length;
         return;
       }

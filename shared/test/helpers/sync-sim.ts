@@ -211,7 +211,7 @@ export class SyncSim {
     };
     if (op.k === 'allRead') {
       device.doc.transact(() => {
-        for (const write of planAllRead(device.tracker, device.id)) set(write.key, write.value);
+        for (const write of planAllRead(device.tracker, device.id)) set(readsKey(write.thread, device.id), write.value);
       });
       return;
     }

@@ -73,7 +73,7 @@ export class DeviceReplica {
   allRead(): number {
     const writes = planAllRead(this.tracker, this.id);
     this.doc.transact(() => {
-      for (const write of writes) accountMaps(this.doc).reads.set(write.key, write.value);
+      for (const write of writes) accountMaps(this.doc).reads.set(readsKey(write.thread, this.id), write.value);
     });
     return writes.length;
   }
