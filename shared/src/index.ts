@@ -63,8 +63,10 @@ export {
 export {
   type BudgetContext,
   type BudgetVerdict,
+  type BudgetView,
   checkBudgets,
   type DocumentBudgets,
+  SCAN_PER_CONCURRENT_WRITE,
 } from './update-budget.js';
 export {
   clockAdvanceProblem,
@@ -102,4 +104,10 @@ export {
   WireError,
   type WireMessage,
 } from './wire.js';
-export { type ClientBindings, checkUpdate, type Verdict, type WriteRuleContext } from './write-rules.js';
+export {
+  type ClientBindings,
+  checkUpdate,
+  refusalCode,
+  type Verdict,
+  type WriteRuleContext,
+} from './write-rules.js';

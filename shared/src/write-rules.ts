@@ -1,11 +1,13 @@
 /**
- * The write rules (SPEC RULE-1..RULE-14): the check the server runs on every incoming
- * update before it applies, stores or relays it. Pure: it reads the server's document and
- * never changes it.
+ * The write rules of contract v2 (SPEC RULE-11..RULE-17, RULE-18..): the check the server
+ * runs on every incoming update before it applies, stores or relays it. Pure: it reads the
+ * server's document and its MarkerView and never changes either.
  *
- * Yjs encodes parent and key only for an item without an origin, so the key of an
- * overwrite is found by following origins, through the server's store or through the
- * update itself. See docs/SPEC.md "Checking updates" for why each step is here.
+ * Every writer appends to and deletes from its own array `v2/device/<itself>`. Yjs encodes
+ * the parent of an item only when it has neither origin nor right origin; otherwise Yjs takes
+ * the parent from the item its origin names (else its right origin), through the server's
+ * store or the update itself. The check follows the same path. See docs/SPEC.md "Checking
+ * updates" for why each step is here.
  *
  * The check reads the update with Y.decodeUpdate, and must see exactly what Y.applyUpdate
  * will do with it ([RULE-12]): where the two could differ (a client in two blocks, an origin
@@ -14,12 +16,23 @@
 import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { CloseCode } from './close-codes.js';
+import {
+  type Entry,
+  HEADS_ROOT,
+  isEntry,
+  isMuteStamp,
+  isV2Root,
+  MAX_MUTE_LEAD,
+  parseDeviceRoot,
+  parseEntryKey,
+  unpackMuteStamp,
+  V1_ROOTS,
+} from './document.js';
 import type { RefusalReason } from './errors.js';
-import { type DeviceId, isThreadId, SERVER_DEVICE, type ThreadId } from './ids.js';
+import type { DeviceId, ThreadId } from './ids.js';
 import type { MarkerView } from './marker-view.js';
 import { isMarkerValue, MAX_EPOCH_LEAD, unpackMarker } from './schema.js';
 import { clockAdvanceProblem, updateNumberProblem } from './update-numbers.js';
-import { accountMaps, isMuteValue, parseReadsKey, ROOT, ROOT_NAMES } from './v1/schema.js';
 
 /** Which device first wrote under each Yjs client ID of one account (RULE-13). */
 export interface ClientBindings {
@@ -29,7 +42,7 @@ export interface ClientBindings {
 export interface WriteRuleContext {
   /** The server's current document of the account. */
   readonly doc: Y.Doc;
-  /** Its counts, for heads and thread epochs. */
+  /** Its state (heads, markers, mute stamps, live entries per device and key), kept current. */
   readonly view: MarkerView;
   readonly bindings: ClientBindings;
 }
@@ -45,7 +58,10 @@ export type Verdict =
   | { readonly kind: 'not-yet'; readonly detail: string }
   | {
       readonly kind: 'refuse';
-      readonly code: typeof CloseCode.invalidMessage | typeof CloseCode.forbiddenWrite;
+      readonly code:
+        | typeof CloseCode.invalidMessage
+        | typeof CloseCode.forbiddenWrite
+        | typeof CloseCode.replicaOutdated;
       readonly reason: RefusalReason;
       readonly detail: string;
     };
@@ -54,10 +70,6 @@ type Struct = Y.Item | Y.GC | Y.Skip;
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>;
 type StructStore = Y.Doc['store'];
 type Id = { readonly client: number; readonly clock: number };
-interface Place {
-  readonly root: string;
-  readonly key: string;
-}
 
 class Refusal extends Error {
   constructor(
@@ -78,10 +90,21 @@ function idText(id: Id): string {
   return `${id.client}:${id.clock}`;
 }
 
+function short(text: string, max = 64): string {
+  return JSON.stringify(text.slice(0, max));
+}
+
+/** The close code of a refusal reason: 4400 malformed, 4410 a v1 replica, else 4403. */
+export function refusalCode(reason: RefusalReason): Extract<Verdict, { kind: 'refuse' }>['code'] {
+  if (reason === 'malformed') return CloseCode.invalidMessage;
+  if (reason === 'v1_document') return CloseCode.replicaOutdated;
+  return CloseCode.forbiddenWrite;
+}
+
 /**
  * Checks `update` (V1 encoding) written by `device` against the server's state. [RULE-14]
- * Never throws and never changes the document: a malformed update is a 4400 refusal, any
- * other refusal 4403; an accepted update applies whole.
+ * Never throws and never changes the document: a malformed update is a 4400 refusal, v1
+ * content 4410, any other refusal 4403; an accepted update applies whole.
  */
 export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uint8Array): Verdict {
   let decoded: { structs: Struct[]; ds: DeleteSet };
@@ -100,9 +123,7 @@ export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uin
   }
   // [RULE-15] [RULE-16] Before any other rule: every number the rules and Yjs will do
   // arithmetic with is an exact integer in range (update-numbers.ts). This also refuses
-  // empty structs and delete ranges ([RULE-12]): Yjs writes none but applies them, and an
-  // empty struct at the server's clock would break every later sync that encodes it, an
-  // empty range for ids the server lacks makes Y.applyUpdate throw.
+  // empty structs and delete ranges ([RULE-12]).
   const numbers =
     updateNumberProblem(decoded.structs, decoded.ds, blocks) ??
     clockAdvanceProblem(decoded.structs, (client) => Y.getState(ctx.doc.store, client));
@@ -113,12 +134,7 @@ export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uin
     return new UpdateCheck(ctx, device, decoded.structs, Y.mergeDeleteSets([decoded.ds]), blocks).run();
   } catch (err) {
     if (err instanceof Refusal) {
-      return {
-        kind: 'refuse',
-        code: err.reason === 'malformed' ? CloseCode.invalidMessage : CloseCode.forbiddenWrite,
-        reason: err.reason,
-        detail: err.detail,
-      };
+      return { kind: 'refuse', code: refusalCode(err.reason), reason: err.reason, detail: err.detail };
     }
     if (err instanceof NotYet) return { kind: 'not-yet', detail: err.message };
     return {
@@ -130,9 +146,18 @@ export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uin
   }
 }
 
+/** What one key of the device's array gains and loses in the update. */
+interface KeyChange {
+  /** Values of the server's live entries the update deletes. */
+  readonly deleted: number[];
+  /** Values of the update's entries that stay live. */
+  readonly fresh: number[];
+}
+
 /** One run of the rules over one decoded update. */
 class UpdateCheck {
   readonly #store: StructStore;
+  readonly #ownRoot: string;
   /** First clock per client that the server does not have. */
   readonly #serverState = new Map<number, number>();
   /** Per client, the structs of the update the server does not have, in clock order. */
@@ -141,8 +166,12 @@ class UpdateCheck {
   readonly #reach = new Map<number, number>();
   /** The fresh struct just before each fresh struct of the same client. */
   readonly #previous = new Map<Struct, Struct>();
-  readonly #places = new Map<Struct, Place>();
+  /** The root of each fresh item, once resolved. */
+  readonly #roots = new Map<Struct, string>();
   readonly #resolving = new Set<Struct>();
+  /** Per key of the device's own array, what the update does to it. */
+  readonly #keys = new Map<string, KeyChange>();
+  #deletesSomething = false;
 
   constructor(
     readonly ctx: WriteRuleContext,
@@ -153,20 +182,19 @@ class UpdateCheck {
     readonly blocks: number,
   ) {
     this.#store = ctx.doc.store;
+    this.#ownRoot = `v2/device/${device}`;
   }
 
   run(): Verdict {
     this.#collectFresh();
     const newClients = this.#checkClients();
-    const written = this.#checkItems();
+    this.#checkItems();
     this.#checkOrder();
-    this.#checkDeletes(written);
-    this.#checkChains(written);
+    this.#checkDeletes();
+    this.#checkKeys();
     const changes = this.#fresh.size > 0 || this.#deletesSomething;
     return { kind: 'accept', newClients, changes };
   }
-
-  #deletesSomething = false;
 
   #state(client: number): number {
     let state = this.#serverState.get(client);
@@ -177,10 +205,20 @@ class UpdateCheck {
     return state;
   }
 
+  #change(key: string): KeyChange {
+    let change = this.#keys.get(key);
+    if (change === undefined) {
+      change = { deleted: [], fresh: [] };
+      this.#keys.set(key, change);
+    }
+    return change;
+  }
+
   /**
-   * [RULE-1] Every root named anywhere, [RULE-2] no nested type anywhere, [RULE-12] one
-   * block per client and known structs that name only known ids, then the parts the server
-   * lacks, which must follow on from what it has ([RULE-11]: a gap is "not yet").
+   * [RULE-18] Every root named anywhere, and no map entry anywhere (v1 content is 4410);
+   * [RULE-2] no nested type anywhere; [RULE-12] one block per client and known structs that
+   * name only known ids; then the parts the server lacks, which must follow on from what it
+   * has ([RULE-11]: a gap is "not yet").
    */
   #collectFresh(): void {
     const clients = new Set<number>();
@@ -188,27 +226,28 @@ class UpdateCheck {
     for (const struct of this.structs) {
       if (struct instanceof Y.Item) {
         const parent: unknown = struct.parent;
-        if (typeof parent === 'string' && !ROOT_NAMES.has(parent)) {
-          refuse('unknown_root', `root ${JSON.stringify(parent.slice(0, 64))}`);
-        }
-        if (parent !== null && typeof parent !== 'string') {
+        // Y.applyUpdate creates every root an update names, also for structs it already
+        // has, deleted ones and blocks it drops: checked on every struct.
+        if (typeof parent === 'string') {
+          if (V1_ROOTS.has(parent)) refuse('v1_document', `root ${short(parent)}`);
+          if (!isV2Root(parent)) refuse('unknown_root', `root ${short(parent)}`);
+        } else if (parent !== null) {
           refuse('nested_type', `item ${idText(struct.id)} has a nested parent`);
+        }
+        if (struct.parentSub !== null) {
+          refuse('v1_document', `item ${idText(struct.id)} is a map entry (key ${short(struct.parentSub, 40)})`);
         }
         if (struct.content instanceof Y.ContentType) refuse('nested_type', `item ${idText(struct.id)}`);
       }
       const client = struct.id.client;
       if (client !== blockClient) {
         // [RULE-12] Y.applyUpdate keeps only the last block of a client and drops the
-        // others, Y.decodeUpdate lists them all: a second block (even an empty one, below)
-        // would let the check judge structs that are never applied, and miss the effect
-        // of deletes that then hit nothing or stay pending.
+        // others, Y.decodeUpdate lists them all.
         if (clients.has(client)) refuse('malformed', `client ${client} has two blocks`);
         clients.add(client);
         blockClient = client;
       }
     }
-    // Each block that holds structs is one run of a new client above; an empty block
-    // (which replaces an earlier block of its client in Y.applyUpdate) is not.
     if (clients.size !== this.blocks) {
       refuse('malformed', `${this.blocks} client blocks, ${clients.size} with structs of distinct clients`);
     }
@@ -237,8 +276,7 @@ class UpdateCheck {
 
   /**
    * [RULE-12] A struct the server already has is not applied again, but Yjs still looks up
-   * its origins first: one the server does not have leaves the struct's client pending
-   * (or throws). An honest peer's copy names the origins the server's copy names.
+   * its origins first: one the server does not have leaves the struct's client pending.
    */
   #checkKnown(item: Y.Item): void {
     for (const id of [item.origin, item.rightOrigin]) {
@@ -269,64 +307,153 @@ class UpdateCheck {
   }
 
   /**
-   * [RULE-3] Each fresh item is a map entry of a root, [RULE-4] [RULE-5] in a key this
-   * device may write, [RULE-3] with a value of the right type. Returns the fresh items
-   * (live or overwritten) per written reads key.
+   * [RULE-19] Each fresh item is an element of one v2 array, [RULE-20] of the device's own
+   * array, [RULE-21] holding well-formed entries. Records the fresh live entries per key.
    */
-  #checkItems(): Map<string, Y.Item[]> {
-    const written = new Map<string, Y.Item[]>();
+  #checkItems(): void {
     for (const list of this.#fresh.values()) {
       for (const struct of list) {
         if (!(struct instanceof Y.Item)) continue;
-        if (struct.rightOrigin !== null) refuse('not_map_entry', `item ${idText(struct.id)} has a right origin`);
-        const place = this.#place(struct);
-        this.#checkKey(place, struct.id);
-        this.#checkSlice(struct, place);
-        if (place.root === ROOT.reads) {
-          let items = written.get(place.key);
-          if (items === undefined) {
-            items = [];
-            written.set(place.key, items);
-          }
-          items.push(struct);
-        }
+        const root = this.#root(struct);
+        this.#checkSlice(struct, root);
+        this.#checkOwnArray(root, struct.id, 'inserts into');
         const content = struct.content;
         if (content instanceof Y.ContentDeleted) continue;
-        if (!(content instanceof Y.ContentAny) || content.getLength() !== 1) {
-          refuse('invalid_value', `item ${idText(struct.id)} is not one plain value`);
+        if (!(content instanceof Y.ContentAny)) {
+          refuse('invalid_value', `item ${idText(struct.id)} is not a list of entries`);
         }
-        const value = content.getContent()[0];
-        if (place.root === ROOT.reads && !isMarkerValue(value)) {
-          refuse('invalid_value', `marker ${place.key} = ${String(value).slice(0, 32)}`);
-        }
-        if (place.root === ROOT.mutes && !isMuteValue(value)) {
-          refuse('invalid_value', `mute ${place.key} = ${String(value).slice(0, 32)}`);
+        const values = content.getContent();
+        // The part the server lacks: Yjs applies an item whose first part it has from its own
+        // clock on ([RULE-12]).
+        const offset = Math.max(0, this.#state(struct.id.client) - struct.id.clock);
+        for (let i = 0; i < values.length; i++) {
+          const entry = this.#entry(values[i], struct.id);
+          if (i < offset || this.#deletedHere({ client: struct.id.client, clock: struct.id.clock + i })) continue;
+          this.#change(entry.key).fresh.push(entry.val);
         }
       }
     }
-    return written;
+  }
+
+  /** [RULE-21] A well-formed entry of a device array, or a refusal. */
+  #entry(value: unknown, id: Id): Entry {
+    if (!isEntry(value)) refuse('invalid_value', `item ${idText(id)} holds something that is not an entry`);
+    const key = parseEntryKey(value.key);
+    if (key === null) refuse('invalid_key', `key ${short(value.key, 260)}`);
+    const ok = key.kind === 'marker' ? isMarkerValue(value.val) : isMuteStamp(value.val);
+    if (!ok) refuse('invalid_value', `${value.key} = ${String(value.val).slice(0, 32)}`);
+    return value;
+  }
+
+  /** [RULE-20] [RULE-22] Only the device's own array; never heads, another device's or @server's. */
+  #checkOwnArray(root: string, id: Id, what: string): void {
+    if (root === this.#ownRoot) return;
+    if (root === HEADS_ROOT) refuse('heads_by_device', `item ${idText(id)}: ${what} ${HEADS_ROOT}`);
+    if (parseDeviceRoot(root) !== null) refuse('foreign_marker', `item ${idText(id)}: ${what} ${short(root, 140)}`);
+    refuse('unknown_root', `item ${idText(id)}: ${what} ${short(root)}`);
   }
 
   /**
    * [RULE-12] An item whose first part the server has is applied from the server's copy
-   * on: Yjs puts the rest after the server's last struct of that client, but keeps the key
-   * it found from the item's own origin or parent. Both must name the same key, or the
-   * rest would delete whatever value the server's struct holds.
+   * on: Yjs links the rest after the server's last struct of that client, but keeps the
+   * parent it found from the item's own origins. Both must name the same array.
    */
-  #checkSlice(item: Y.Item, place: Place): void {
+  #checkSlice(item: Y.Item, root: string): void {
     const state = this.#state(item.id.client);
     if (item.id.clock >= state) return;
     const id = { client: item.id.client, clock: state - 1 };
-    const known = this.#serverPlace(this.#serverStruct(id), id);
-    if (known.root !== place.root || known.key !== place.key) {
+    if (this.#serverRoot(this.#serverStruct(id), id) !== root) {
       refuse('malformed', `item ${idText(item.id)} contradicts the server's copy of ${idText(id)}`);
     }
   }
 
   /**
+   * [RULE-19] The array a fresh item lands in, as Yjs finds it: the parent of its origin's
+   * item, else of its right origin's, else its own (a root name). Its origin and right origin
+   * must both be elements of that array (not map entries: 4410; not garbage-collected).
+   */
+  #root(item: Y.Item): string {
+    const known = this.#roots.get(item);
+    if (known !== undefined) return known;
+    // Iterative: an offline batch is a long chain of items, each after the one before.
+    const stack: Y.Item[] = [item];
+    this.#resolving.add(item);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as Y.Item;
+      const next = this.#unresolvedOrigin(top);
+      if (next !== null) {
+        if (this.#resolving.has(next)) refuse('malformed', `origin cycle at ${idText(next.id)}`);
+        this.#resolving.add(next);
+        stack.push(next);
+        continue;
+      }
+      stack.pop();
+      this.#resolving.delete(top);
+      this.#roots.set(top, this.#resolvedRoot(top));
+    }
+    return this.#roots.get(item) as string;
+  }
+
+  /** A fresh item named by `item`'s origin or right origin whose root is not known yet. */
+  #unresolvedOrigin(item: Y.Item): Y.Item | null {
+    for (const id of [item.origin, item.rightOrigin]) {
+      if (id === null || id.clock < this.#state(id.client)) continue;
+      const struct = this.#freshStruct(id);
+      if (struct instanceof Y.Item && !this.#roots.has(struct)) return struct;
+    }
+    return null;
+  }
+
+  /** The root of `item` once its origins' roots are known. */
+  #resolvedRoot(item: Y.Item): string {
+    if (item.origin === null && item.rightOrigin === null) {
+      // #collectFresh saw to it that the parent is a v2 root name.
+      return item.parent as unknown as string;
+    }
+    const left = item.origin === null ? null : this.#rootOf(item.origin);
+    const right = item.rightOrigin === null ? null : this.#rootOf(item.rightOrigin);
+    if (left !== null && right !== null && left !== right) {
+      refuse('not_array_entry', `item ${idText(item.id)}: origin in ${short(left)}, right origin in ${short(right)}`);
+    }
+    return (left ?? right) as string;
+  }
+
+  /** The fresh struct holding `id`, or "not yet" when the update does not reach it. */
+  #freshStruct(id: Id): Struct {
+    const fresh = this.#fresh.get(id.client);
+    const reach = this.#reach.get(id.client) ?? this.#state(id.client);
+    const struct = fresh === undefined || id.clock >= reach ? undefined : findIn(fresh, id.clock);
+    if (struct === undefined) throw new NotYet(`origin ${idText(id)} not known yet`);
+    return struct;
+  }
+
+  /** The root of the struct holding `id` (resolved already when fresh): in the update, or the server's store. */
+  #rootOf(id: Id): string {
+    if (id.clock < this.#state(id.client)) return this.#serverRoot(this.#serverStruct(id), id);
+    const struct = this.#freshStruct(id);
+    if (!(struct instanceof Y.Item)) refuse('not_array_entry', `origin ${idText(id)} is garbage-collected`);
+    return this.#roots.get(struct) as string;
+  }
+
+  #serverStruct(id: Id): Y.Item | Y.GC {
+    const structs = this.#store.clients.get(id.client) as Array<Y.Item | Y.GC>;
+    return structs[Y.findIndexSS(structs, id.clock)] as Y.Item | Y.GC;
+  }
+
+  #serverRoot(struct: Y.Item | Y.GC, id: Id): string {
+    if (!(struct instanceof Y.Item)) refuse('not_array_entry', `origin ${idText(id)} is garbage-collected`);
+    const parent = struct.parent as Y.AbstractType<unknown> | null;
+    if (parent === null || parent._item !== null) refuse('nested_type', `${idText(id)} is not in a root`);
+    if (struct.parentSub !== null) refuse('v1_document', `${idText(id)} is a map entry`);
+    const root = Y.findRootTypeKey(parent);
+    if (V1_ROOTS.has(root)) refuse('v1_document', `${idText(id)} is in ${short(root)}`);
+    return root;
+  }
+
+  /**
    * [RULE-12] Yjs integrates a struct after the struct before it of the same client and
-   * after its origin. Structs that wait on each other in a cycle (an origin at or after the
-   * item itself, or across clients) stay pending, or make Y.applyUpdate throw.
+   * after its origin and right origin. Structs that wait on each other in a cycle (an origin
+   * at or after the item itself, or across clients) stay pending, or make Y.applyUpdate throw.
    */
   #checkOrder(): void {
     const done = new Set<Struct>();
@@ -358,92 +485,23 @@ class UpdateCheck {
     const deps: Struct[] = [];
     const previous = this.#previous.get(struct);
     if (previous !== undefined) deps.push(previous);
-    const origin = struct instanceof Y.Item ? struct.origin : null;
-    if (origin !== null && origin.clock >= this.#state(origin.client)) {
-      const fresh = this.#fresh.get(origin.client);
-      const dep = fresh === undefined ? undefined : findIn(fresh, origin.clock);
-      if (dep === undefined) throw new NotYet(`origin ${idText(origin)} not known yet`);
+    if (!(struct instanceof Y.Item)) return deps;
+    for (const id of [struct.origin, struct.rightOrigin]) {
+      if (id === null || id.clock < this.#state(id.client)) continue;
+      const fresh = this.#fresh.get(id.client);
+      const dep = fresh === undefined ? undefined : findIn(fresh, id.clock);
+      if (dep === undefined) throw new NotYet(`origin ${idText(id)} not known yet`);
       deps.push(dep);
     }
     return deps;
   }
 
-  /** [RULE-4] Never heads; [RULE-5] reads keys of this device only, mutes keys that are thread IDs. */
-  #checkKey(place: Place, id: Id): void {
-    switch (place.root) {
-      case ROOT.heads:
-        refuse('heads_by_device', `item ${idText(id)} writes heads[${place.key}]`);
-        break;
-      case ROOT.reads: {
-        const parsed = parseReadsKey(place.key);
-        if (parsed === null) refuse('invalid_key', `reads key ${JSON.stringify(place.key.slice(0, 260))}`);
-        if (parsed.device !== this.device || parsed.device === SERVER_DEVICE) {
-          refuse('foreign_marker', `reads[${place.key}] by ${this.device}`);
-        }
-        break;
-      }
-      case ROOT.mutes:
-        if (!isThreadId(place.key)) refuse('invalid_key', `mutes key ${JSON.stringify(place.key.slice(0, 260))}`);
-        break;
-      default:
-        refuse('unknown_root', `root ${JSON.stringify(String(place.root).slice(0, 64))}`);
-    }
-  }
-
-  /** The root and key of a fresh item: from its parent info, or by following its origin. */
-  #place(item: Y.Item): Place {
-    const known = this.#places.get(item);
-    if (known !== undefined) return known;
-    if (this.#resolving.has(item)) refuse('malformed', `origin cycle at ${idText(item.id)}`);
-    this.#resolving.add(item);
-    let place: Place;
-    const parent = item.parent as unknown;
-    if (typeof parent === 'string') {
-      if (item.parentSub === null) refuse('not_map_entry', `item ${idText(item.id)} is not keyed`);
-      place = { root: parent, key: item.parentSub };
-    } else if (parent !== null) {
-      refuse('nested_type', `item ${idText(item.id)} has a nested parent`);
-    } else {
-      const origin = item.origin ?? item.rightOrigin;
-      if (origin === null) refuse('malformed', `item ${idText(item.id)} has no parent and no origin`);
-      place = this.#placeOf(origin);
-    }
-    this.#resolving.delete(item);
-    this.#places.set(item, place);
-    return place;
-  }
-
-  /** The place of the struct holding `id`: in the update, or in the server's store. */
-  #placeOf(id: Id): Place {
-    if (id.clock < this.#state(id.client)) return this.#serverPlace(this.#serverStruct(id), id);
-    const fresh = this.#fresh.get(id.client);
-    const reach = this.#reach.get(id.client) ?? this.#state(id.client);
-    if (fresh === undefined || id.clock >= reach) throw new NotYet(`origin ${idText(id)} not known yet`);
-    const struct = findIn(fresh, id.clock);
-    if (!(struct instanceof Y.Item)) refuse('not_map_entry', `origin ${idText(id)} is garbage-collected`);
-    return this.#place(struct);
-  }
-
-  #serverStruct(id: Id): Y.Item | Y.GC {
-    const structs = this.#store.clients.get(id.client) as Array<Y.Item | Y.GC>;
-    return structs[Y.findIndexSS(structs, id.clock)] as Y.Item | Y.GC;
-  }
-
-  #serverPlace(struct: Y.Item | Y.GC, id: Id): Place {
-    if (!(struct instanceof Y.Item)) refuse('not_map_entry', `origin ${idText(id)} is garbage-collected`);
-    const parent = struct.parent as Y.AbstractType<unknown> | null;
-    if (parent === null || parent._item !== null || struct.parentSub === null) {
-      refuse('not_map_entry', `origin ${idText(id)} is not a map entry of a root`);
-    }
-    return { root: Y.findRootTypeKey(parent), key: struct.parentSub };
-  }
-
   /**
-   * [RULE-9] The delete set: ranges the server already deleted are skipped; ranges it does
-   * not have are "not yet" (never stored); a live server item may be deleted only as the
-   * overwrite of a mute, or of this device's marker by a newer one in the same update.
+   * [RULE-22] The delete set: ranges the server already deleted are skipped; ranges it does
+   * not have are "not yet" (never stored); a live server item may be deleted only in the
+   * device's own array. Records the deleted entries per key.
    */
-  #checkDeletes(written: Map<string, Y.Item[]>): void {
+  #checkDeletes(): void {
     for (const [client, ranges] of this.ds.clients) {
       const server = this.#state(client);
       const reach = this.#reach.get(client) ?? server;
@@ -451,76 +509,75 @@ class UpdateCheck {
         const end = range.clock + range.len;
         if (end > reach) throw new NotYet(`delete of ${client}:${range.clock}+${range.len} not known yet`);
         if (range.clock >= server) continue;
-        this.#checkServerDeletes(client, range.clock, Math.min(end, server), written);
+        this.#checkServerDeletes(client, range.clock, Math.min(end, server));
       }
     }
   }
 
-  #checkServerDeletes(client: number, from: number, to: number, written: Map<string, Y.Item[]>): void {
+  #checkServerDeletes(client: number, from: number, to: number): void {
     const structs = this.#store.clients.get(client) as Array<Y.Item | Y.GC>;
     for (let i = Y.findIndexSS(structs, from); i < structs.length; i++) {
       const struct = structs[i] as Y.Item | Y.GC;
       if (struct.id.clock >= to) break;
       if (!(struct instanceof Y.Item) || struct.deleted) continue;
-      const place = this.#serverPlace(struct, struct.id);
       this.#deletesSomething = true;
-      if (place.root === ROOT.mutes) continue;
-      this.#checkKey(place, struct.id);
-      if (!written.has(place.key)) refuse('deleted_marker', `deletes reads[${place.key}]`);
+      this.#checkOwnArray(this.#serverRoot(struct, struct.id), struct.id, 'deletes from');
+      const values = struct.content.getContent();
+      const first = Math.max(from, struct.id.clock) - struct.id.clock;
+      const last = Math.min(to, struct.id.clock + struct.length) - struct.id.clock;
+      for (let j = first; j < last; j++) {
+        const entry = values[j];
+        // The server accepted only well-formed entries into a device array.
+        if (isEntry(entry)) this.#change(entry.key).deleted.push(entry.val);
+      }
     }
   }
 
   /**
-   * [RULE-10] Each written marker key forms one chain from the server's current item, and
-   * its final value is live, not lower than before ([RULE-6]), at most MAX_EPOCH_LEAD
-   * epochs above the thread ([RULE-7]) and not beyond the head ([RULE-8]). Also for keys
-   * with only overwritten items: a deleted item appended to a key deletes its value.
+   * Per key of the device's array the update touches, with `before` its live entries on the
+   * server and `after` what stays of them plus the update's live entries: [RULE-23] not
+   * emptied, [RULE-24] its largest value not lowered, [RULE-25] [RULE-26] each new marker
+   * within the thread's epoch lead and head, [RULE-27] each new mute stamp within the lead.
    */
-  #checkChains(written: Map<string, Y.Item[]>): void {
-    const reads = accountMaps(this.ctx.doc).reads;
-    const entries = (reads as unknown as { _map: Map<string, Y.Item> })._map;
-    for (const [key, items] of written) {
-      const current = entries.get(key);
-      const byOrigin = new Map<string, Y.Item>();
-      for (const item of items) {
-        const origin = this.#freshOrigin(item);
-        const text = origin === null ? '' : idText(origin);
-        if (byOrigin.has(text)) refuse('concurrent_marker', `two writes of reads[${key}] follow one marker`);
-        byOrigin.set(text, item);
+  #checkKeys(): void {
+    for (const [key, change] of this.#keys) {
+      const before = this.ctx.view.liveEntries(this.device, key).map((entry) => entry.val);
+      const after = [...before];
+      for (const value of change.deleted) {
+        const at = after.indexOf(value);
+        if (at >= 0) after.splice(at, 1);
       }
-      let tip = current === undefined ? '' : idText(lastId(current));
-      let last: Y.Item | undefined;
-      for (let steps = 0; steps < items.length; steps++) {
-        const next = byOrigin.get(tip);
-        if (next === undefined) refuse('concurrent_marker', `reads[${key}] does not extend the current marker`);
-        last = next;
-        tip = idText(lastId(next));
-      }
-      if (last === undefined || last.content instanceof Y.ContentDeleted || this.#deletedHere(lastId(last))) {
-        refuse('deleted_marker', `deletes reads[${key}]`);
-      }
-      const value = (last.content as Y.ContentAny).getContent()[0] as number;
-      const before = current !== undefined && !current.deleted ? (reads.get(key) ?? 0) : 0;
-      if (value < before) refuse('lower_marker', `reads[${key}] ${before} → ${value}`);
-      const thread = (parseReadsKey(key) as { thread: ThreadId }).thread;
+      after.push(...change.fresh);
+      const parsed = parseEntryKey(key);
+      if (parsed === null) continue; // #entry refused every fresh one; a deleted one was never stored
+      const what = `${this.#ownRoot} ${key}`;
+      if (before.length > 0 && after.length === 0) refuse('deleted_marker', `deletes every entry of ${what}`);
+      const was = Math.max(0, ...before);
+      const now = Math.max(0, ...after);
+      if (now < was) refuse(parsed.kind === 'marker' ? 'lower_marker' : 'lower_mute', `${what}: ${was} → ${now}`);
+      if (parsed.kind === 'marker') this.#checkMarkers(parsed.thread, change.fresh, what);
+      else this.#checkMutes(parsed.thread, change.fresh, what);
+    }
+  }
+
+  #checkMarkers(thread: ThreadId, values: readonly number[], what: string): void {
+    const threadEpoch = unpackMarker(this.ctx.view.maxMarker(thread)).epoch;
+    const head = this.ctx.view.head(thread);
+    for (const value of values) {
       const { epoch, seq } = unpackMarker(value);
-      const threadEpoch = unpackMarker(this.ctx.view.maxMarker(thread)).epoch;
       if (epoch > threadEpoch + MAX_EPOCH_LEAD) {
-        refuse('epoch_too_far', `reads[${key}] epoch ${epoch}, thread epoch ${threadEpoch}`);
+        refuse('epoch_too_far', `${what} epoch ${epoch}, thread epoch ${threadEpoch}`);
       }
-      const head = this.ctx.view.head(thread);
-      if (seq > head) refuse('seq_beyond_head', `reads[${key}] seq ${seq} > head ${head}`);
+      if (seq > head) refuse('seq_beyond_head', `${what} seq ${seq} > head ${head}`);
     }
   }
 
-  /**
-   * The origin of the part of `item` the server lacks: its own origin, or, when the server
-   * already has its first part, the last id the server has (Yjs slices it so).
-   */
-  #freshOrigin(item: Y.Item): Id | null {
-    const state = this.#state(item.id.client);
-    if (item.id.clock < state) return { client: item.id.client, clock: state - 1 };
-    return item.origin;
+  #checkMutes(thread: ThreadId, values: readonly number[], what: string): void {
+    const counter = unpackMuteStamp(this.ctx.view.muteStamp(thread)).counter;
+    for (const value of values) {
+      const next = unpackMuteStamp(value).counter;
+      if (next > counter + MAX_MUTE_LEAD) refuse('mute_too_far', `${what} counter ${next}, thread counter ${counter}`);
+    }
   }
 }
 
@@ -536,8 +593,4 @@ function findIn(structs: Struct[], clock: number): Struct | undefined {
     else return struct;
   }
   return undefined;
-}
-
-function lastId(item: Y.Item): Id {
-  return { client: item.id.client, clock: item.id.clock + item.length - 1 };
 }

@@ -1,51 +1,47 @@
 /**
- * The rules, checked on effects instead of on bytes: given the server document before and a
- * copy after an update was applied, list every way the update broke the document table. The
- * differential fuzz holds checkUpdate to this: whatever it accepts must leave this list empty.
+ * The rules, checked on effects instead of on bytes (contract v2): given the server document
+ * before and a copy after an update was applied, list every way the update broke the
+ * document table. The differential fuzz holds checkUpdate to this: whatever it accepts must
+ * leave this list empty.
  */
 import * as Y from 'yjs';
 import {
   type ClientBindings,
   type DeviceId,
-  isHeadValue,
-  isMarkerValue,
-  isThreadId,
+  deviceRoot,
+  HEADS_ROOT,
+  isDeviceEntry,
+  isHeadEntry,
+  isV2Root,
   MAX_EPOCH_LEAD,
-  parseReadsKey,
-  ROOT,
-  ROOT_NAMES,
+  MAX_MUTE_LEAD,
+  parseDeviceRoot,
+  parseEntryKey,
   unpackMarker,
+  unpackMuteStamp,
 } from '../../src/index.js';
+import { liveValues } from './scan-view.js';
 
-type Entries = Map<string, unknown>;
-
-/** The live entries of one root map, without creating the root. */
-export function entriesOf(doc: Y.Doc, root: string): Entries {
-  const type = doc.share.get(root);
-  const out: Entries = new Map();
-  if (type === undefined) return out;
-  const map = type as unknown as { _map: Map<string, Y.Item> };
-  for (const [key, item] of map._map) {
-    if (!item.deleted) out.set(key, item.content.getContent()[item.length - 1]);
-  }
-  return out;
-}
-
-function entriesText(entries: Entries): string {
-  return JSON.stringify(
-    [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    (_, v) => (typeof v === 'bigint' ? `${v}n` : v),
-  );
+function valuesText(values: readonly unknown[]): string {
+  return JSON.stringify(values, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
 /** Everything in `doc` that no document may hold, whoever wrote it. */
 export function structuralViolations(doc: Y.Doc): string[] {
   const out: string[] = [];
-  for (const name of doc.share.keys()) if (!ROOT_NAMES.has(name)) out.push(`unknown root ${JSON.stringify(name)}`);
+  for (const name of doc.share.keys()) if (!isV2Root(name)) out.push(`root ${JSON.stringify(name)} is not a v2 root`);
   if (doc.store.pendingStructs !== null) out.push('pending structs left in the store');
   if (doc.store.pendingDs !== null) out.push('pending delete set left in the store');
   for (const [name, type] of doc.share) {
-    if ((type as unknown as { _start: unknown })._start !== null) out.push(`root ${name} holds list items`);
+    if ((type as unknown as { _map: Map<string, unknown> })._map.size > 0) out.push(`root ${name} holds map entries`);
+    // Every item linked into a root's list names that root as its parent: what the tracker
+    // reads of an inserted item and what a fresh replica rebuilds agree.
+    let length = 0;
+    for (let item = type._start; item !== null; item = item.right) {
+      if (item.parent !== type) out.push(`root ${name} links ${item.id.client}:${item.id.clock} of another parent`);
+      if (!item.deleted && item.countable) length += item.length;
+    }
+    if (length !== type._length) out.push(`root ${name} counts ${type._length} elements, holds ${length}`);
   }
   for (const [client, structs] of doc.store.clients) {
     for (const struct of structs) {
@@ -58,9 +54,16 @@ export function structuralViolations(doc: Y.Doc): string[] {
         out.push(`item ${where} is not in a root`);
         continue;
       }
-      if (struct.parentSub === null) out.push(`item ${where} has no key`);
-      if (!struct.deleted && !(struct.content instanceof Y.ContentAny && struct.length === 1)) {
-        out.push(`live item ${where} is not one plain value`);
+      if (struct.parentSub !== null) out.push(`item ${where} is a map entry`);
+      if (struct.deleted) continue;
+      if (!(struct.content instanceof Y.ContentAny)) {
+        out.push(`live item ${where} is not a list of entries`);
+        continue;
+      }
+      const root = Y.findRootTypeKey(parent);
+      for (const value of struct.content.getContent()) {
+        const ok = root === HEADS_ROOT ? isHeadEntry(value) : isDeviceEntry(value);
+        if (!ok) out.push(`${root} at ${where} holds ${valuesText([value]).slice(0, 80)}`);
       }
     }
   }
@@ -71,32 +74,56 @@ export function structuralViolations(doc: Y.Doc): string[] {
     Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
     if (copy.store.pendingStructs !== null || copy.store.pendingDs !== null)
       out.push('a fresh replica keeps pending structs');
-    for (const name of ROOT_NAMES) {
-      if (entriesText(entriesOf(copy, name)) !== entriesText(entriesOf(doc, name))) {
+    for (const name of new Set([...doc.share.keys(), ...copy.share.keys()])) {
+      if (valuesText(liveValues(copy, name)) !== valuesText(liveValues(doc, name))) {
         out.push(`a fresh replica loads ${name} differently`);
       }
     }
   } catch (err) {
     out.push(`a fresh replica cannot load the document: ${String(err)}`);
   }
-  for (const [key, value] of entriesOf(doc, ROOT.heads)) {
-    if (!isThreadId(key) || !isHeadValue(value)) out.push(`heads[${key}] = ${String(value)}`);
-  }
-  for (const [key, value] of entriesOf(doc, ROOT.reads)) {
-    if (parseReadsKey(key) === null || !isMarkerValue(value)) out.push(`reads[${key}] = ${String(value)}`);
-  }
-  for (const [key, value] of entriesOf(doc, ROOT.mutes)) {
-    if (!isThreadId(key) || typeof value !== 'boolean') out.push(`mutes[${key}] = ${String(value)}`);
-  }
   return out;
 }
 
-function epochOfThread(reads: Entries, thread: string): number {
-  let max = 0;
-  for (const [key, value] of reads) {
-    if (parseReadsKey(key)?.thread === thread && typeof value === 'number' && value > max) max = value;
+/** Per key, the live values of one array (sorted). */
+function byKey(doc: Y.Doc, root: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const value of liveValues(doc, root)) {
+    const key = (value as { key?: unknown }).key;
+    const val = (value as { val?: unknown }).val;
+    if (typeof key !== 'string' || typeof val !== 'number') continue;
+    const list = out.get(key) ?? [];
+    list.push(val);
+    out.set(key, list);
   }
-  return unpackMarker(max).epoch;
+  for (const list of out.values()) list.sort((x, y) => x - y);
+  return out;
+}
+
+/** The largest live value of `key` over every device array of `doc`. */
+function maxOver(doc: Y.Doc, key: string): number {
+  let max = 0;
+  for (const root of doc.share.keys()) {
+    if (parseDeviceRoot(root) === null) continue;
+    for (const value of byKey(doc, root).get(key) ?? []) if (value > max) max = value;
+  }
+  return max;
+}
+
+function headOf(doc: Y.Doc, thread: string): number {
+  return Math.max(0, ...(byKey(doc, HEADS_ROOT).get(thread) ?? []));
+}
+
+/** `after` without one occurrence of each value of `before` (both sorted). */
+function added(before: readonly number[], after: readonly number[]): number[] {
+  const rest = [...before];
+  const out: number[] = [];
+  for (const value of after) {
+    const at = rest.indexOf(value);
+    if (at >= 0) rest.splice(at, 1);
+    else out.push(value);
+  }
+  return out;
 }
 
 /**
@@ -111,33 +138,36 @@ export function ruleViolations(
   serverClientId: number,
 ): string[] {
   const out = structuralViolations(after);
-  const headsBefore = entriesOf(before, ROOT.heads);
-  const headsAfter = entriesOf(after, ROOT.heads);
-  for (const key of new Set([...headsBefore.keys(), ...headsAfter.keys()])) {
-    if (headsBefore.get(key) !== headsAfter.get(key)) {
-      out.push(`heads[${key}] ${String(headsBefore.get(key))} → ${String(headsAfter.get(key))}`);
+  const own = deviceRoot(device);
+  for (const root of new Set([...before.share.keys(), ...after.share.keys()])) {
+    if (root === own) continue;
+    if (valuesText(liveValues(before, root)) !== valuesText(liveValues(after, root))) {
+      out.push(`${root} changed by ${device}`);
     }
   }
-  const readsBefore = entriesOf(before, ROOT.reads);
-  const readsAfter = entriesOf(after, ROOT.reads);
-  for (const key of new Set([...readsBefore.keys(), ...readsAfter.keys()])) {
-    const was = readsBefore.get(key);
-    const now = readsAfter.get(key);
-    if (was === now) continue;
-    const parsed = parseReadsKey(key);
-    if (parsed === null || parsed.device !== device) out.push(`reads[${key}] written by ${device}`);
-    if (now === undefined) {
-      out.push(`reads[${key}] deleted`);
-      continue;
+  const was = byKey(before, own);
+  const now = byKey(after, own);
+  for (const key of new Set([...was.keys(), ...now.keys()])) {
+    const b = was.get(key) ?? [];
+    const a = now.get(key) ?? [];
+    if (valuesText(a) === valuesText(b)) continue;
+    if (b.length > 0 && a.length === 0) out.push(`${own} ${key}: every entry deleted`);
+    if (Math.max(0, ...a) < Math.max(0, ...b)) out.push(`${own} ${key}: lowered ${Math.max(...b)} → ${Math.max(0, ...a)}`);
+    const parsed = parseEntryKey(key);
+    if (parsed === null) continue; // structuralViolations names it
+    for (const value of added(b, a)) {
+      if (parsed.kind === 'marker') {
+        const { epoch, seq } = unpackMarker(value);
+        const threadEpoch = unpackMarker(maxOver(before, key)).epoch;
+        if (epoch > threadEpoch + MAX_EPOCH_LEAD) out.push(`${own} ${key}: epoch ${epoch} over thread epoch ${threadEpoch}`);
+        const head = headOf(before, parsed.thread);
+        if (seq > head) out.push(`${own} ${key}: seq ${seq} beyond head ${head}`);
+      } else {
+        const counter = unpackMuteStamp(maxOver(before, key)).counter;
+        const next = unpackMuteStamp(value).counter;
+        if (next > counter + MAX_MUTE_LEAD) out.push(`${own} ${key}: mute counter ${next} over ${counter}`);
+      }
     }
-    if (typeof now !== 'number') continue; // structuralViolations names it
-    if (typeof was === 'number' && now < was) out.push(`reads[${key}] lowered ${was} → ${now}`);
-    if (parsed === null) continue;
-    const { epoch, seq } = unpackMarker(now);
-    const threadEpoch = epochOfThread(readsBefore, parsed.thread);
-    if (epoch > threadEpoch + MAX_EPOCH_LEAD) out.push(`reads[${key}] epoch ${epoch} over thread epoch ${threadEpoch}`);
-    const head = headsBefore.get(parsed.thread);
-    if (seq > (typeof head === 'number' ? head : 0)) out.push(`reads[${key}] seq ${seq} beyond head ${String(head)}`);
   }
   const beforeSv = Y.decodeStateVector(Y.encodeStateVector(before));
   const afterSv = Y.decodeStateVector(Y.encodeStateVector(after));
@@ -197,9 +227,8 @@ export function reloadDifferences(live: Y.Doc, persisted: readonly Uint8Array[])
     return [`the persisted updates do not load: ${String(err)}`];
   }
   if (copy.store.pendingStructs !== null || copy.store.pendingDs !== null) out.push('the reload keeps pending parts');
-  for (const name of ROOT_NAMES) {
-    if (entriesText(entriesOf(copy, name)) !== entriesText(entriesOf(live, name)))
-      out.push(`${name} reloads differently`);
+  for (const name of new Set([...live.share.keys(), ...copy.share.keys()])) {
+    if (valuesText(liveValues(copy, name)) !== valuesText(liveValues(live, name))) out.push(`${name} reloads differently`);
   }
   const sv = (doc: Y.Doc) => Buffer.from(Y.encodeStateVector(doc)).toString('hex');
   if (sv(copy) !== sv(live)) out.push('the reload has another state vector');

@@ -1,32 +1,33 @@
 /**
- * The server as a peer of one account document, as the write rules expect it to be run:
- * check every device update, bind new client IDs on accept, apply, log (the durable update
- * log), and drop "not yet" updates without applying them. A restart reloads the document
- * from the log under a new Yjs client ID and keeps the bindings.
+ * The server as a peer of one account document (contract v2), as the write rules expect it
+ * to be run: check every device update, bind new client IDs on accept, apply, log (the
+ * durable update log), and drop "not yet" updates without applying them. A restart reloads
+ * the document from the log under a new Yjs client ID and keeps the bindings.
  *
  * A model of the server's room for the tests of the pure write rules and markers: the real
  * room, session and group commit are driven by server/test/room-harness.ts.
  */
 import * as Y from 'yjs';
 import {
-  accountMaps,
-  CountsTracker,
   checkUpdate,
   type DeviceId,
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
   planRead,
-  readsKey,
   SERVER_DEVICE,
   type ThreadId,
   type Verdict,
   type WriteRuleContext,
 } from '../../src/index.js';
+import { makeView, type View } from './scan-view.js';
 
 /** Transaction origin of updates the server applies from a device. */
 export const FROM_DEVICE = Symbol('from-device');
 
 export class ServerPeer {
   doc!: Y.Doc;
-  tracker!: CountsTracker;
+  tracker!: View;
   /** Client ID → device; persisted across restarts. The server binds its own IDs to @server. */
   readonly bindings = new Map<number, DeviceId>();
   /** Every update the document took, in order: what a restart reloads. */
@@ -51,7 +52,7 @@ export class ServerPeer {
     if (this.log.length > 0) Y.applyUpdate(doc, Y.mergeUpdates(this.log));
     this.bindings.set(doc.clientID, SERVER_DEVICE);
     this.doc = doc;
-    this.tracker = new CountsTracker(doc);
+    this.tracker = makeView(doc);
     doc.on('update', (update: Uint8Array) => {
       this.log.push(update);
       for (const relay of this.relays) relay(update, this.#from);
@@ -78,18 +79,17 @@ export class ServerPeer {
     return verdict;
   }
 
-  /** POST /items: the server bumps heads[thread] as its own peer. */
+  /** POST /items: the server raises head(thread) as its own peer. */
   ingest(thread: ThreadId, count = 1): number {
-    const { heads } = accountMaps(this.doc);
-    const head = (heads.get(thread) ?? 0) + count;
-    heads.set(thread, head);
+    const head = this.tracker.head(thread) + count;
+    new KeyValueArray(this.doc, HEADS_ROOT).set(thread, head);
     return head;
   }
 
   /** POST /read: a read made outside any device, written as @server. */
   apiRead(thread: ThreadId, seq: number): number | null {
     const value = planRead(this.tracker, thread, SERVER_DEVICE, seq);
-    if (value !== null) accountMaps(this.doc).reads.set(readsKey(thread, SERVER_DEVICE), value);
+    if (value !== null) new KeyValueArray(this.doc, deviceRoot(SERVER_DEVICE)).set(thread, value);
     return value;
   }
 

@@ -1,18 +1,21 @@
 /**
- * Device replicas that write only through the marker planners, and a small seeded world
- * (a server and three devices with some history) for the write-rule tests.
+ * Device replicas that write only through the marker planners and KeyValueArray (contract
+ * v2), and a small seeded world (a server and three devices with some history) for the
+ * write-rule tests.
  */
 import * as Y from 'yjs';
 import {
-  accountMaps,
-  CountsTracker,
   type DeviceId,
+  deviceRoot,
+  KeyValueArray,
+  muteKey,
   planAllRead,
+  planMute,
   planRead,
   planUnread,
-  readsKey,
   type ThreadId,
 } from '../../src/index.js';
+import { makeView, type View } from './scan-view.js';
 import { ServerPeer } from './server-peer.js';
 
 /** Transaction origin of updates a replica received. */
@@ -20,7 +23,8 @@ export const REMOTE = Symbol('remote');
 
 export class DeviceReplica {
   doc: Y.Doc;
-  tracker: CountsTracker;
+  tracker: View;
+  entries: KeyValueArray;
   /** Local updates not yet taken by `take()`. */
   #local: Uint8Array[] = [];
 
@@ -30,7 +34,8 @@ export class DeviceReplica {
   ) {
     this.doc = new Y.Doc();
     if (clientId !== undefined) this.doc.clientID = clientId;
-    this.tracker = new CountsTracker(this.doc);
+    this.tracker = makeView(this.doc);
+    this.entries = new KeyValueArray(this.doc, deviceRoot(id));
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== REMOTE) this.#local.push(update);
     });
@@ -60,29 +65,29 @@ export class DeviceReplica {
 
   read(thread: ThreadId, seq: number): number | null {
     const value = planRead(this.tracker, thread, this.id, seq);
-    if (value !== null) accountMaps(this.doc).reads.set(readsKey(thread, this.id), value);
+    if (value !== null) this.entries.set(thread, value);
     return value;
   }
 
   unread(thread: ThreadId, fromSeq: number): number | null {
     const value = planUnread(this.tracker, thread, this.id, fromSeq);
-    if (value !== null) accountMaps(this.doc).reads.set(readsKey(thread, this.id), value);
+    if (value !== null) this.entries.set(thread, value);
     return value;
   }
 
   allRead(): number {
     const writes = planAllRead(this.tracker, this.id);
     this.doc.transact(() => {
-      for (const write of writes) accountMaps(this.doc).reads.set(readsKey(write.thread, this.id), write.value);
+      for (const write of writes) this.entries.set(write.thread, write.value);
     });
     return writes.length;
   }
 
-  /** Sets mutes[thread], or deletes it for null. */
-  mute(thread: ThreadId, value: boolean | null): void {
-    const { mutes } = accountMaps(this.doc);
-    if (value === null) mutes.delete(thread);
-    else mutes.set(thread, value);
+  /** Mutes or unmutes `thread` (null: unmute, as v1's delete). */
+  mute(thread: ThreadId, muted: boolean | null): number | null {
+    const stamp = planMute(this.tracker, thread, this.id, muted === true);
+    if (stamp !== null) this.entries.set(muteKey(thread), stamp);
+    return stamp;
   }
 
   /** Sends the pending local updates to the server; returns the verdicts. */
