@@ -150,19 +150,19 @@ const CASES: readonly ForgeCase[] = [
     forge: ({ evil }) => evil.doc.getArray('extra').push([{ key: 't', val: 1 }]),
   },
   {
-    name: '[RULE-18][CLOSE-8] a v1 write (reads map) from a replica that predates v2',
+    name: '[RULE-18][SYNC-14][CLOSE-8] a v1 write (reads map) from a replica that predates v2',
     reason: 'v1_document',
     code: CloseCode.replicaOutdated,
     forge: ({ evil }) => evil.doc.getMap('reads').set('t/mallory', packMarker(0, 1)),
   },
   {
-    name: '[RULE-18][CLOSE-8] a v1 mute (mutes map)',
+    name: '[RULE-18][SYNC-14][CLOSE-8] a v1 mute (mutes map)',
     reason: 'v1_document',
     code: CloseCode.replicaOutdated,
     forge: ({ evil }) => evil.doc.getMap('mutes').set('t', true),
   },
   {
-    name: '[RULE-18][CLOSE-8] a map entry under a v2 root name',
+    name: '[RULE-18][SYNC-14][CLOSE-8] a map entry under a v2 root name',
     reason: 'v1_document',
     code: CloseCode.replicaOutdated,
     forge: ({ evil }) => evil.doc.getMap(deviceRoot('mallory' as DeviceId)).set('t', packMarker(0, 1)),
