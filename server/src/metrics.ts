@@ -25,6 +25,11 @@ export class Metrics {
     help: 'device updates dropped without closing because the server lacks their dependencies',
     registers: [],
   });
+  readonly documentsMigrated = new Counter({
+    name: 'badgesync_documents_migrated_total',
+    help: 'account documents converted from contract v1 to v2 as they loaded (SPEC STORE-16)',
+    registers: [],
+  });
   readonly budgetRefusals = new Counter({
     name: 'badgesync_budget_refusals_total',
     help: 'updates and API calls refused for going over a budget (SPEC BUDGET-*), by setting',
@@ -99,6 +104,7 @@ export class Metrics {
       this.updatesApplied,
       this.updatesRefused,
       this.updatesDeferred,
+      this.documentsMigrated,
       this.budgetRefusals,
       this.closes,
       this.awarenessDropped,

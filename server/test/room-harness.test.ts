@@ -4,15 +4,30 @@
  * queued before it, and a crash loses exactly what was not yet written.
  */
 import assert from 'node:assert/strict';
-import { type AccountId, accountMaps, CloseCode, type DeviceId, readsKey, type ThreadId } from '@badgesync/shared';
+import {
+  type AccountId,
+  CloseCode,
+  type DeviceId,
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
+  type ThreadId,
+} from '@badgesync/shared';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { DeviceConnection } from './device-connection.js';
 import { RoomHarness } from './room-harness.js';
+import { valueIn } from './room-rig.js';
 import { ABNORMAL_CLOSURE } from './socket-pair.js';
 
 const REMOTE = Symbol('remote');
 const INBOX = 'inbox' as ThreadId;
+const PHONE_ROOT = deviceRoot('phone-a' as DeviceId);
+
+/** `device` writes `key = val` into `root` through KeyValueArray (its own array, or, forged, another's). */
+function write(device: Device, root: string, key: string, val: number): void {
+  new KeyValueArray(device.doc, root).set(key, val);
+}
 
 interface Device {
   readonly doc: Y.Doc;
@@ -54,18 +69,18 @@ beforeEach(async () => {
   phone = device('phone-a', 1001);
   mac = device('mac-b', 2002);
   await sync();
-  assert.equal(accountMaps(phone.doc).heads.get(INBOX), 10);
-  assert.equal(accountMaps(mac.doc).heads.get(INBOX), 10);
+  assert.equal(valueIn(phone.doc, HEADS_ROOT, INBOX), 10);
+  assert.equal(valueIn(mac.doc, HEADS_ROOT, INBOX), 10);
 });
 
 afterEach(() => harness.close());
 
 describe('room harness', () => {
   test('[SYNC-5] an update is relayed to the other device only once the group commit wrote it, never back to its sender', async () => {
-    accountMaps(phone.doc).reads.set(readsKey(INBOX, 'phone-a' as DeviceId), 4);
+    write(phone, PHONE_ROOT, INBOX, 4);
     phone.connection.sendUpdate(Y.mergeUpdates(phone.local.splice(0)));
     phone.connection.deliverToServer(1);
-    assert.equal(accountMaps(harness.room.doc).reads.get('inbox/phone-a'), 4, 'applied at once');
+    assert.equal(valueIn(harness.room.doc, PHONE_ROOT, INBOX), 4, 'applied at once');
     assert.equal(mac.connection.pair?.toClient.length, 0, 'nothing relayed before the commit');
     assert.equal(harness.storedUpdates().length, 1, 'nothing stored before the commit');
     await harness.committed();
@@ -73,15 +88,15 @@ describe('room harness', () => {
     assert.equal(mac.connection.pair?.toClient.length, 1);
     assert.equal(phone.connection.pair?.toClient.length, 0, 'not sent back to its sender');
     mac.connection.deliverToDevice(1);
-    assert.equal(accountMaps(mac.doc).reads.get('inbox/phone-a'), 4);
+    assert.equal(valueIn(mac.doc, PHONE_ROOT, INBOX), 4);
   });
 
-  test('[SYNC-3] a write to another device’s marker closes only its sender with 4403, after what was queued before it', async () => {
+  test('[SYNC-3] a write into another device’s array closes only its sender with 4403, after what was queued before it', async () => {
     const pair = mac.connection.pair;
     assert.ok(pair !== null);
     harness.ingest(INBOX, 1);
     await harness.committed();
-    accountMaps(mac.doc).reads.set(readsKey(INBOX, 'phone-a' as DeviceId), 11);
+    write(mac, PHONE_ROOT, INBOX, 11);
     mac.connection.sendUpdate(Y.mergeUpdates(mac.local.splice(0)));
     mac.connection.deliverToServer(1);
     assert.equal(pair.ended?.code, CloseCode.forbiddenWrite);
@@ -92,26 +107,26 @@ describe('room harness', () => {
     );
     mac.connection.deliverToDevice(Number.POSITIVE_INFINITY);
     assert.deepEqual(mac.connection.closes, [CloseCode.forbiddenWrite]);
-    assert.equal(accountMaps(mac.doc).heads.get(INBOX), 11, 'the relay before the close arrived');
+    assert.equal(valueIn(mac.doc, HEADS_ROOT, INBOX), 11, 'the relay before the close arrived');
     assert.equal(harness.room.members.size, 1, 'the sender left the room');
     assert.ok(phone.connection.online, 'the other device stays connected');
     await harness.committed();
-    assert.equal(accountMaps(harness.room.doc).reads.get('inbox/phone-a'), undefined, 'nothing applied');
+    assert.equal(valueIn(harness.room.doc, PHONE_ROOT, INBOX), undefined, 'nothing applied');
   });
 
   test('[STORE-10] a crash loses what the group commit had not written, and nothing that was relayed', async () => {
-    accountMaps(phone.doc).reads.set(readsKey(INBOX, 'phone-a' as DeviceId), 3);
+    write(phone, PHONE_ROOT, INBOX, 3);
     phone.connection.sendUpdate(Y.mergeUpdates(phone.local.splice(0)));
     phone.connection.deliverToServer(1);
     harness.crash();
     assert.deepEqual(phone.connection.closes, [ABNORMAL_CLOSURE]);
     assert.deepEqual(mac.connection.closes, [ABNORMAL_CLOSURE]);
-    assert.equal(accountMaps(harness.room.doc).reads.get('inbox/phone-a'), undefined, 'the new room lacks it');
-    assert.equal(accountMaps(mac.doc).reads.get('inbox/phone-a'), undefined, 'it was never relayed');
+    assert.equal(valueIn(harness.room.doc, PHONE_ROOT, INBOX), undefined, 'the new room lacks it');
+    assert.equal(valueIn(mac.doc, PHONE_ROOT, INBOX), undefined, 'it was never relayed');
     // The phone's next sync step 2 brings it again.
     await sync();
-    assert.equal(accountMaps(harness.room.doc).reads.get('inbox/phone-a'), 3);
-    assert.equal(accountMaps(mac.doc).reads.get('inbox/phone-a'), 3);
+    assert.equal(valueIn(harness.room.doc, PHONE_ROOT, INBOX), 3);
+    assert.equal(valueIn(mac.doc, PHONE_ROOT, INBOX), 3);
     assert.deepEqual(harness.problems, []);
   });
 });

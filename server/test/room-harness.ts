@@ -12,7 +12,6 @@ import {
   CloseCode,
   type DeviceId,
   planRead,
-  readsKey,
   SERVER_DEVICE,
   type ThreadId,
 } from '@badgesync/shared';
@@ -161,17 +160,17 @@ export class RoomHarness {
     await this.commit.flushed();
   }
 
-  /** POST /items: heads[thread] += n, written by the room as its own peer (as the API does). */
+  /** POST /items: head(thread) += n in `v2/heads`, written by the room as its own peer (as the API does). */
   ingest(thread: ThreadId, n: number): void {
     const head = this.room.tracker.head(thread) + n;
-    this.room.serverWrite((maps) => maps.heads.set(thread, head));
+    this.room.serverWrite(({ heads }) => heads.set(thread, head));
   }
 
-  /** POST /read: a read made outside any device, written as @server (as the API does). */
+  /** POST /read: a read made outside any device, written into `v2/device/@server` (as the API does). */
   apiRead(thread: ThreadId, seq: number): void {
     const room = this.room;
     const value = planRead(room.tracker, thread, SERVER_DEVICE, seq);
-    if (value !== null) room.serverWrite((maps) => maps.reads.set(readsKey(thread, SERVER_DEVICE), value));
+    if (value !== null) room.serverWrite(({ reads }) => reads.set(thread, value));
   }
 
   /**

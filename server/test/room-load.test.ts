@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { type AccountId, accountMaps, type DeviceId, type DocumentBudgets } from '@badgesync/shared';
+import {
+  type AccountId,
+  type DeviceId,
+  type DocumentBudgets,
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
+  muteKey,
+  packMuteStamp,
+  type ThreadId,
+} from '@badgesync/shared';
 import pino from 'pino';
 import { describe, test } from 'vitest';
 import * as Y from 'yjs';
@@ -8,6 +18,7 @@ import { Metrics } from '../src/metrics.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
 import { COMPACT_AFTER_UPDATES, RoomCapacityError, RoomManager } from '../src/rooms/room-manager.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { contentOf, valueIn } from './room-rig.js';
 
 const A = 'acct' as AccountId;
 const D = 'dev' as DeviceId;
@@ -26,7 +37,8 @@ function storeLog(store: MemoryStore, count: number): Y.Doc {
   doc.on('update', (update: Uint8Array) =>
     store.commit({ updates: [{ account: A, update }], counts: [], bindings: [], idempotency: [] }),
   );
-  for (let i = 0; i < count; i++) accountMaps(doc).mutes.set(`t${i % 50}`, i % 2 === 0);
+  const own = new KeyValueArray(doc, deviceRoot(D));
+  for (let i = 0; i < count; i++) own.set(muteKey(`t${i % 50}` as ThreadId), packMuteStamp(i + 1, i % 2 === 0));
   store.commit({
     updates: [],
     counts: [],
@@ -43,13 +55,13 @@ describe('loading an account', () => {
     assert.equal(store.loadDoc(A).logCount, COMPACT_AFTER_UPDATES + 100);
     const rooms = manager(store);
     const room = rooms.get(A);
-    assert.deepEqual(room.doc.getMap('mutes').toJSON(), written.getMap('mutes').toJSON());
+    assert.deepEqual(contentOf(room.doc), contentOf(written));
     const after = store.loadDoc(A);
     assert.equal(after.logCount, 0, 'the next load replays a snapshot, not the log');
     assert.equal(after.updates.length, 1);
     const again = new Y.Doc();
     Y.applyUpdate(again, after.updates[0] as Uint8Array);
-    assert.deepEqual(again.getMap('mutes').toJSON(), written.getMap('mutes').toJSON());
+    assert.deepEqual(contentOf(again), contentOf(written));
     rooms.close();
   });
 
@@ -83,7 +95,7 @@ describe('loading an account', () => {
     const rooms = manager(store);
     for (let load = 0; load < 3; load++) {
       const room = rooms.get(A);
-      room.serverWrite((maps) => maps.heads.set('t', load + 1));
+      room.serverWrite(({ heads }) => heads.set('t', load + 1));
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       rooms.sweep(Number.MAX_SAFE_INTEGER);
@@ -92,7 +104,7 @@ describe('loading an account', () => {
     const servers = [...store.loadBindings(A).values()].filter((device) => device === '@server');
     assert.equal(servers.length, 1);
     const reloaded = rooms.get(A);
-    assert.equal(reloaded.doc.getMap('heads').get('t'), 3);
+    assert.equal(valueIn(reloaded.doc, HEADS_ROOT, 't'), 3);
     rooms.close();
   });
 });

@@ -5,9 +5,12 @@
  */
 import {
   type AccountId,
-  accountMaps,
   type DeviceId,
   decodeMessage,
+  deviceRoot,
+  type Entry,
+  isV2Root,
+  KeyValueArray,
   parseAccountId,
   parseDeviceId,
   type ThreadId,
@@ -86,25 +89,75 @@ export class Replica {
     Y.applyUpdate(this.doc, Y.encodeStateAsUpdate(room.doc, Y.encodeStateVector(this.doc)), 'remote');
   }
 
-  write(edit: (maps: ReturnType<typeof accountMaps>) => void): Uint8Array {
-    this.doc.transact(() => edit(accountMaps(this.doc)));
+  /** Writes through the device's own array (`v2/device/<device>`, SPEC DOC-13); answers the update. */
+  write(edit: (own: KeyValueArray) => void): Uint8Array {
+    const own = new KeyValueArray(this.doc, deviceRoot(this.device));
+    this.doc.transact(() => edit(own));
     const update = Y.mergeUpdates(this.#local);
     this.#local = [];
     return update;
   }
 
-  /** The id of the live item of `root[key]`: what an overwrite names as its origin. */
+  /** The id of the live element holding `key` in the array `root`: what an insert after it names as origin. */
   itemId(root: string, key: string): { client: number; clock: number } {
-    const item = (this.doc.getMap(root) as unknown as { _map: Map<string, Y.Item> })._map.get(key);
-    if (item === undefined) throw new Error(`no ${root}[${key}]`);
-    return { client: item.id.client, clock: item.id.clock + item.length - 1 };
+    const found = liveItem(this.doc, root, key);
+    if (found === null) throw new Error(`no ${key} in ${root}`);
+    return found;
   }
 }
 
-/** Everything a user could see of a document: its three maps. */
-export function contentOf(doc: Y.Doc): unknown {
-  const { heads, reads, mutes } = accountMaps(doc);
-  return { heads: heads.toJSON(), reads: reads.toJSON(), mutes: mutes.toJSON() };
+/** The ID of the live array element of `root` whose entry has `key`; null when none. */
+export function liveItem(doc: Y.Doc, root: string, key: string): { client: number; clock: number } | null {
+  for (let item = doc.getArray(root)._start; item !== null; item = item.right) {
+    if (item.deleted || !(item.content instanceof Y.ContentAny)) continue;
+    const at = item.content.arr.findIndex((entry) => (entry as Entry).key === key);
+    if (at >= 0) return { client: item.id.client, clock: item.id.clock + at };
+  }
+  return null;
+}
+
+/** The live entries of one array root, in order. */
+export function entriesIn(doc: Y.Doc, root: string): Entry[] {
+  const type = doc.share.get(root);
+  if (type === undefined) return [];
+  const out: Entry[] = [];
+  for (let item = type._start; item !== null; item = item.right) {
+    if (item.deleted || item.parentSub !== null || !(item.content instanceof Y.ContentAny)) continue;
+    out.push(...(item.content.arr as Entry[]));
+  }
+  return out;
+}
+
+/** The largest live value of `key` in the array `root`; undefined when none. */
+export function valueIn(doc: Y.Doc, root: string, key: string): number | undefined {
+  let max: number | undefined;
+  for (const entry of entriesIn(doc, root))
+    if (entry.key === key && (max === undefined || entry.val > max)) max = entry.val;
+  return max;
+}
+
+/**
+ * Everything a user could see of a document: each v2 root with live entries, as key → value
+ * (key → every value, sorted, when several live entries share a key), and any other root
+ * named (a v1 map would show here).
+ */
+export function contentOf(doc: Y.Doc): Record<string, Record<string, number | number[]>> {
+  const out: Record<string, Record<string, number | number[]>> = {};
+  for (const root of [...doc.share.keys()].sort()) {
+    if (!isV2Root(root)) {
+      out[root] = { notV2: 1 };
+      continue;
+    }
+    const values = new Map<string, number[]>();
+    for (const { key, val } of entriesIn(doc, root)) values.set(key, [...(values.get(key) ?? []), val]);
+    if (values.size === 0) continue;
+    out[root] = Object.fromEntries(
+      [...values]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, vals]) => [key, vals.length === 1 ? (vals[0] as number) : vals.sort((x, y) => x - y)]),
+    );
+  }
+  return out;
 }
 
 export class RoomRig {

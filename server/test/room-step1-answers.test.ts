@@ -1,6 +1,7 @@
 /**
  * What a room answers a sync step 1, and when, next to a device's own overwrites: the case
- * the fuzzer pinned as test/fuzz/regressions/sync-delete-set-removes-another-devices-marker.json.
+ * the fuzzer pinned (in contract v1) as test/fuzz/regressions/sync-delete-set-removes-another-devices-marker.json,
+ * here with v2's arrays.
  * The iPad asks with a state vector that claims the Mac's marker item (and more of its own
  * than the server has), then overwrites its own marker and mute (a delete range over its own
  * two items), then asks again with an empty state vector. The server's document keeps the
@@ -8,7 +9,7 @@
  * answers; the second answer waits for the write to be on disk and holds everything.
  */
 import assert from 'node:assert/strict';
-import { decodeMessage, readsKey } from '@badgesync/shared';
+import { decodeMessage, deviceRoot, HEADS_ROOT, muteKey, packMuteStamp, type ThreadId } from '@badgesync/shared';
 import { afterEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { MemoryStore } from '../src/store/index.js';
@@ -18,7 +19,7 @@ const MAC_CLIENT = 4162528529;
 const IPAD_CLIENT = 3253004185;
 /** A client ID that appears nowhere but in the iPad's claimed state vector. */
 const STRANGER = 576280877;
-const NEWS = 'news';
+const NEWS = 'news' as ThreadId;
 
 /** The step 2 answers `member` received, in order, each applied to a fresh document. */
 function answers(member: RecordingMember): Y.Doc[] {
@@ -45,30 +46,28 @@ afterEach(() => {
 });
 
 describe('step 1 answers next to a delete range over the sender’s own items', () => {
-  test('[RULE-9] [SYNC-5] overwriting its own marker and mute never removes another device’s marker; the later step 1 is answered after the write is on disk', async () => {
+  test('[SYNC-5] overwriting its own marker and mute never removes another device’s marker; the later step 1 is answered after the write is on disk', async () => {
     rig = new RoomRig(new MemoryStore());
     const room = rig.room;
-    room.serverWrite((maps) => {
-      maps.heads.set(INBOX, 100);
-      maps.heads.set(NEWS, 100);
+    room.serverWrite(({ heads }) => {
+      heads.set(INBOX, 100);
+      heads.set(NEWS, 100);
     });
     await rig.flushed();
 
     const mac = new Replica(MAC, MAC_CLIENT);
     const macMember = new RecordingMember(MAC, room);
     mac.pull(room);
-    assert.deepEqual(macMember.sendUpdate(mac.write((maps) => maps.reads.set(readsKey(INBOX, MAC), 3))), {
-      kind: 'ok',
-    });
+    assert.deepEqual(macMember.sendUpdate(mac.write((own) => own.set(INBOX, 3))), { kind: 'ok' });
     const ipad = new Replica(IPAD, IPAD_CLIENT);
     const ipadMember = new RecordingMember(IPAD, room);
     ipad.pull(room);
-    assert.deepEqual(ipadMember.sendUpdate(ipad.write((maps) => maps.mutes.set(NEWS, true))), { kind: 'ok' });
-    assert.deepEqual(ipadMember.sendUpdate(ipad.write((maps) => maps.reads.set(readsKey(INBOX, IPAD), 2 ** 32 + 4))), {
+    assert.deepEqual(ipadMember.sendUpdate(ipad.write((own) => own.set(muteKey(NEWS), packMuteStamp(1, true)))), {
       kind: 'ok',
     });
+    assert.deepEqual(ipadMember.sendUpdate(ipad.write((own) => own.set(INBOX, 2 ** 32 + 4))), { kind: 'ok' });
     await rig.flushed();
-    const macKey = readsKey(INBOX, MAC);
+    const macRoot = deviceRoot(MAC);
 
     // A new connection of the iPad: a step 1 claiming the Mac's item, two items of its own it
     // does not have, and a stranger; then its overwrites; then a step 1 asking for everything.
@@ -81,9 +80,9 @@ describe('step 1 answers next to a delete range over the sender’s own items', 
         [STRANGER, 4],
       ]),
     );
-    const overwrite = ipad.write((maps) => {
-      maps.reads.set(readsKey(INBOX, IPAD), 2 ** 32 + 6);
-      maps.mutes.set(NEWS, false);
+    const overwrite = ipad.write((own) => {
+      own.set(INBOX, 2 ** 32 + 6);
+      own.set(muteKey(NEWS), packMuteStamp(2, false));
     });
     const { ds } = Y.decodeUpdate(overwrite);
     assert.deepEqual(
@@ -101,14 +100,14 @@ describe('step 1 answers next to a delete range over the sender’s own items', 
     assert.ok(claimed !== undefined && everything !== undefined, 'both step 1s are answered, in order');
 
     const want = {
-      heads: { inbox: 100, news: 100 },
-      reads: { [macKey]: 3, [readsKey(INBOX, IPAD)]: 2 ** 32 + 6 },
-      mutes: { news: false },
+      [deviceRoot(IPAD)]: { inbox: 2 ** 32 + 6, [muteKey(NEWS)]: packMuteStamp(2, false) },
+      [macRoot]: { inbox: 3 },
+      [HEADS_ROOT]: { inbox: 100, news: 100 },
     };
     assert.deepEqual(contentOf(room.doc), want, 'the server keeps the Mac’s marker');
     assert.deepEqual(contentOf(everything), want, 'the answer to an empty state vector holds it');
     assert.equal(
-      (contentOf(claimed) as { reads: Record<string, number> }).reads[macKey],
+      contentOf(claimed)[macRoot],
       undefined,
       'the answer to the claimed state vector leaves out what the asker claimed to have',
     );

@@ -11,15 +11,17 @@
 import assert from 'node:assert/strict';
 import {
   type AccountId,
-  accountMaps,
   CloseCode,
   CountsTracker,
   type DeviceId,
   deriveCounts,
+  deviceRoot,
+  KeyValueArray,
+  muteKey,
   planAllRead,
+  planMute,
   planRead,
   planUnread,
-  readsKey,
   type ThreadId,
 } from '@badgesync/shared';
 import fc from 'fast-check';
@@ -29,6 +31,7 @@ import { Rng } from '../../shared/test/helpers/rng.js';
 import { SIM_THREADS, type SimOp, simOp } from '../../shared/test/helpers/sync-sim.js';
 import { DeviceConnection, type SentKind } from './device-connection.js';
 import { RoomHarness } from './room-harness.js';
+import { valueIn } from './room-rig.js';
 import { ABNORMAL_CLOSURE } from './socket-pair.js';
 
 const REMOTE = Symbol('remote');
@@ -57,10 +60,12 @@ const EXPECTED_CLOSES: ReadonlySet<number> = new Set([ABNORMAL_CLOSURE, CloseCod
 class SimDevice {
   doc!: Y.Doc;
   tracker!: CountsTracker;
+  /** The device's own array (`v2/device/<id>`): the only one it writes. */
+  own!: KeyValueArray;
   readonly connection: DeviceConnection;
   /** The server has this connection's sync step 2 from the device. */
   step2Delivered = false;
-  /** The largest marker this install wrote per key. */
+  /** The largest value this install wrote per key of its array (markers and mute stamps). */
   wrote = new Map<string, number>();
 
   constructor(
@@ -76,6 +81,7 @@ class SimDevice {
     this.doc = new Y.Doc();
     this.doc.clientID = clientId;
     this.tracker = new CountsTracker(this.doc);
+    this.own = new KeyValueArray(this.doc, deviceRoot(this.id));
     this.connection.synced = false;
     this.wrote = new Map();
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
@@ -104,6 +110,7 @@ export class RoomSyncSim {
     compactions: 0,
     reinstalls: 0,
     markerWrites: 0,
+    muteWrites: 0,
     offlineWrites: 0,
   };
 
@@ -135,11 +142,8 @@ export class RoomSyncSim {
       case 'unread':
       case 'allRead':
         return this.#write(this.#device(op.dev), op);
-      case 'mute': {
-        const device = this.#device(op.dev);
-        accountMaps(device.doc).mutes.set(this.#thread(op.thread), op.on);
-        return;
-      }
+      case 'mute':
+        return this.#mute(this.#device(op.dev), this.#thread(op.thread), op.on);
       case 'connect': {
         const device = this.#device(op.dev);
         if (device.connection.online) return;
@@ -180,18 +184,35 @@ export class RoomSyncSim {
     }
   }
 
+  #set(device: SimDevice, key: string, value: number): void {
+    device.own.set(key, value);
+    device.wrote.set(key, Math.max(device.wrote.get(key) ?? 0, value));
+    if (!device.connection.online) this.stats.offlineWrites++;
+  }
+
+  /** A mute or unmute through planMute, as the SDK writes it; nothing when the planner refuses. */
+  #mute(device: SimDevice, thread: ThreadId, muted: boolean): void {
+    let stamp: number | null;
+    try {
+      stamp = planMute(device.tracker, thread, device.id, muted);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      stamp = null; // too many offline toggles: the SDK reports it, nothing is written
+    }
+    if (stamp === null) return;
+    this.#set(device, muteKey(thread), stamp);
+    this.stats.muteWrites++;
+  }
+
   #write(device: SimDevice, op: Extract<SimOp, { k: 'read' | 'unread' | 'allRead' }>): void {
     if (!device.connection.synced) return; // [MARK-5] a fresh install writes markers only once synced
-    const { reads } = accountMaps(device.doc);
     const set = (key: string, value: number) => {
-      reads.set(key, value);
+      this.#set(device, key, value);
       this.stats.markerWrites++;
-      device.wrote.set(key, Math.max(device.wrote.get(key) ?? 0, value));
-      if (!device.connection.online) this.stats.offlineWrites++;
     };
     if (op.k === 'allRead') {
       device.doc.transact(() => {
-        for (const write of planAllRead(device.tracker, device.id)) set(write.key, write.value);
+        for (const write of planAllRead(device.tracker, device.id)) set(write.thread, write.value);
       });
       return;
     }
@@ -206,7 +227,7 @@ export class RoomSyncSim {
       if (!(err instanceof RangeError)) throw err;
       value = null; // the planner's own epoch-lead limit: the SDK reports it, nothing is written
     }
-    if (value !== null) set(readsKey(thread, device.id), value);
+    if (value !== null) set(thread, value);
   }
 
   #toServer(device: SimDevice, n: number): void {
@@ -283,8 +304,8 @@ export class RoomSyncSim {
       assert.deepEqual(deriveCounts(device.doc), expected, `${device.id}: counts differ from the server's`);
       assert.deepEqual(device.tracker.counts(), expected);
       for (const [key, value] of device.wrote) {
-        const stored = accountMaps(room.doc).reads.get(key) ?? -1;
-        assert.ok(stored >= value, `${device.id}'s read ${key} = ${value} never reached the server (${stored})`);
+        const stored = valueIn(room.doc, deviceRoot(device.id), key) ?? -1;
+        assert.ok(stored >= value, `${device.id}'s write ${key} = ${value} never reached the server (${stored})`);
       }
     }
   }

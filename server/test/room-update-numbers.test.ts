@@ -9,12 +9,24 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloseCode, readsKey } from '@badgesync/shared';
+import { CloseCode, deviceRoot, HEADS_ROOT, muteKey, packMuteStamp } from '@badgesync/shared';
 import { afterAll, afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { type RawBlock, type RawRange, rawStateVector, rawUpdate } from '../../shared/test/helpers/raw-update.js';
 import { MemoryStore, SqliteStore, type Store } from '../src/store/index.js';
-import { CHAT, contentOf, FEED, INBOX, IPAD, MAC, PHONE, RecordingMember, Replica, RoomRig } from './room-rig.js';
+import {
+  CHAT,
+  contentOf,
+  FEED,
+  INBOX,
+  IPAD,
+  MAC,
+  PHONE,
+  RecordingMember,
+  Replica,
+  RoomRig,
+  valueIn,
+} from './room-rig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-room-numbers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +41,8 @@ const STORES: ReadonlyArray<readonly [string, () => Store]> = [
 const FRESH = 7777;
 const PHONE_CLIENT = 1001;
 const MAC_CLIENT = 2002;
+const PHONE_ROOT = deviceRoot(PHONE);
+const MAC_ROOT = deviceRoot(MAC);
 
 interface World {
   readonly rig: RoomRig;
@@ -44,10 +58,10 @@ interface World {
  */
 async function makeWorld(store: Store): Promise<World> {
   const rig = new RoomRig(store);
-  rig.room.serverWrite((maps) => {
-    maps.heads.set(INBOX, 10);
-    maps.heads.set(CHAT, 5);
-    maps.heads.set(FEED, 3);
+  rig.room.serverWrite(({ heads }) => {
+    heads.set(INBOX, 10);
+    heads.set(CHAT, 5);
+    heads.set(FEED, 3);
   });
   await rig.flushed();
   const phone = new Replica(PHONE, PHONE_CLIENT);
@@ -58,9 +72,9 @@ async function makeWorld(store: Store): Promise<World> {
   phone.pull(rig.room);
   mac.pull(rig.room);
   for (const [member, update] of [
-    [phoneMember, phone.write((maps) => maps.reads.set(readsKey(INBOX, PHONE), 4))],
-    [phoneMember, phone.write((maps) => maps.reads.set(readsKey(INBOX, PHONE), 6))],
-    [macMember, mac.write((maps) => maps.reads.set(readsKey(CHAT, MAC), 5))],
+    [phoneMember, phone.write((own) => own.set(INBOX, 4))],
+    [phoneMember, phone.write((own) => own.set(INBOX, 6))],
+    [macMember, mac.write((own) => own.set(CHAT, 5))],
   ] as const) {
     assert.deepEqual(member.sendUpdate(update), { kind: 'ok' });
   }
@@ -68,9 +82,9 @@ async function makeWorld(store: Store): Promise<World> {
   phone.pull(rig.room);
   mac.pull(rig.room);
   assert.deepEqual(contentOf(rig.room.doc), {
-    heads: { inbox: 10, chat: 5, feed: 3 },
-    reads: { 'inbox/phone-a': 6, 'chat/mac-b': 5 },
-    mutes: {},
+    [MAC_ROOT]: { chat: 5 },
+    [PHONE_ROOT]: { inbox: 6 },
+    [HEADS_ROOT]: { chat: 5, feed: 3, inbox: 10 },
   });
   return { rig, phone, mac, macMember, ipadMember };
 }
@@ -107,7 +121,10 @@ async function assertRefusedAndHarmless(world: World, updates: readonly Uint8Arr
   assert.deepEqual(rig.fatal, []);
 
   // The room keeps serving: an honest write of another device applies and is relayed.
-  const honest = world.mac.write((maps) => maps.mutes.set(FEED, !(maps.mutes.get(FEED) ?? false)));
+  const stamp = valueIn(world.mac.doc, MAC_ROOT, muteKey(FEED)) ?? 0;
+  const honest = world.mac.write((own) =>
+    own.set(muteKey(FEED), packMuteStamp(Math.floor(stamp / 2) + 1, stamp % 2 === 0)),
+  );
   assert.deepEqual(macMember.sendUpdate(honest), { kind: 'ok' });
   await rig.flushed();
   assert.equal(ipadMember.relayed().length, relayed + 1, 'the honest write reached the bystander');
@@ -129,10 +146,10 @@ function hostileItems(world: World, client: number, clock: number): RawBlock {
     client,
     clock,
     structs: [
-      { kind: 'item', root: 'heads', key: INBOX, value: 0 },
-      { kind: 'item', origin: world.mac.itemId('reads', readsKey(CHAT, MAC)), value: 0 },
-      { kind: 'item', root: 'mutes', key: INBOX, value: 'x' },
-      { kind: 'item', root: 'reads', key: readsKey(INBOX, PHONE), value: 1.5 },
+      { kind: 'item', root: HEADS_ROOT, value: { key: INBOX, val: 0 } },
+      { kind: 'item', origin: world.mac.itemId(MAC_ROOT, CHAT), value: { key: CHAT, val: 0 } },
+      { kind: 'item', root: PHONE_ROOT, value: { key: muteKey(INBOX), val: 'x' } },
+      { kind: 'item', root: PHONE_ROOT, value: { key: INBOX, val: 1.5 } },
     ],
   };
 }
@@ -176,7 +193,7 @@ for (const [name, makeStore] of STORES) {
     });
 
     test('[RULE-15] a delete range of length NaN next to a real one → 4400, the own marker stays', async () => {
-      const marker = world.phone.itemId('reads', readsKey(INBOX, PHONE));
+      const marker = world.phone.itemId(PHONE_ROOT, INBOX);
       const ranges: RawRange[] = [
         { client: PHONE_CLIENT, clock: 0, len: 1 },
         { client: PHONE_CLIENT, clock: marker.clock, len: Number.NaN },
@@ -190,7 +207,7 @@ for (const [name, makeStore] of STORES) {
     });
 
     test('[RULE-15] a block at clock NaN (or Infinity) overwriting the own marker → 4400', async () => {
-      const marker = world.phone.itemId('reads', readsKey(INBOX, PHONE));
+      const marker = world.phone.itemId(PHONE_ROOT, INBOX);
       await assertRefusedAndHarmless(world, [
         rawUpdate([
           { client: PHONE_CLIENT, clock: Number.NaN, structs: [{ kind: 'item', origin: marker, deleted: 1 }] },
@@ -199,7 +216,7 @@ for (const [name, makeStore] of STORES) {
           {
             client: PHONE_CLIENT,
             clock: Number.POSITIVE_INFINITY,
-            structs: [{ kind: 'item', origin: marker, value: 7 }],
+            structs: [{ kind: 'item', origin: marker, value: { key: INBOX, val: 7 } }],
           },
         ]),
       ]);
@@ -245,19 +262,33 @@ for (const [name, makeStore] of STORES) {
     test('[RULE-15] a GC struct of length NaN → 4400; the account still loads after compaction', async () => {
       await assertRefusedAndHarmless(world, [
         rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: Number.NaN }] }]),
-        rawUpdate([
-          { client: FRESH, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, deleted: Number.NaN }] },
-        ]),
+        rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'item', root: PHONE_ROOT, deleted: Number.NaN }] }]),
         rawUpdate([{ client: FRESH, clock: 0, structs: [{ kind: 'gc', len: 0 }] }]),
       ]);
     });
 
     test('[RULE-15] client IDs outside 32 bits (2^32, 2^53, NaN) → 4400', async () => {
       await assertRefusedAndHarmless(world, [
-        rawUpdate([{ client: 2 ** 32, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] }]),
-        rawUpdate([{ client: 2 ** 53, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] }]),
         rawUpdate([
-          { client: Number.NaN, clock: 0, structs: [{ kind: 'item', root: 'mutes', key: FEED, value: true }] },
+          {
+            client: 2 ** 32,
+            clock: 0,
+            structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }],
+          },
+        ]),
+        rawUpdate([
+          {
+            client: 2 ** 53,
+            clock: 0,
+            structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }],
+          },
+        ]),
+        rawUpdate([
+          {
+            client: Number.NaN,
+            clock: 0,
+            structs: [{ kind: 'item', root: PHONE_ROOT, value: { key: muteKey(FEED), val: 3 } }],
+          },
         ]),
         rawUpdate([], [{ client: Number.NaN, clock: 0, len: 1 }]),
       ]);
@@ -295,7 +326,7 @@ for (const [name, makeStore] of STORES) {
       };
       rig.room.doc.on('beforeObserverCalls', throwOnce);
       const sender = new RecordingMember(MAC, rig.room);
-      const result = sender.sendUpdate(world.mac.write((maps) => maps.mutes.set(INBOX, true)));
+      const result = sender.sendUpdate(world.mac.write((own) => own.set(muteKey(INBOX), packMuteStamp(1, true))));
       assert.equal(result.kind, 'refused');
       assert.equal(sender.closed?.code, CloseCode.invalidMessage, 'the sender must not resend it');
       await rig.flushed();
@@ -305,7 +336,7 @@ for (const [name, makeStore] of STORES) {
       assert.equal(rig.room.poisoned, true);
       assert.equal(macMember.closed?.code, CloseCode.tryAgainLater);
       const reloaded = rig.reloaded();
-      assert.deepEqual((contentOf(reloaded.doc) as { mutes: unknown }).mutes, {});
+      assert.equal(valueIn(reloaded.doc, MAC_ROOT, muteKey(INBOX)), undefined);
       reloaded.destroy();
     });
   });

@@ -54,6 +54,12 @@ function writeEverything(store: Store): void {
   store.enqueuePush({ token: OTHER, badge: 9, changedAt: 2_000, dueAt: 2_000, attempts: 1, parked: false });
   store.removePush(TOKEN, 1);
   store.compact(A, new Uint8Array([7]), Number.MAX_SAFE_INTEGER);
+  store.replaceDoc(B, {
+    snapshot: new Uint8Array([8]),
+    throughLogId: 0,
+    bindings: [{ clientId: 98, device: D3 }],
+    counts: { badge: 1, threads: { u: 1 }, muted: ['u'] },
+  });
   store.setMeta('m', 'changed');
 }
 

@@ -6,14 +6,20 @@ import assert from 'node:assert/strict';
 import {
   type AccountCounts,
   type AccountId,
-  accountMaps,
   type DeviceId,
   deriveCounts,
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
+  muteKey,
+  packMuteStamp,
   SERVER_DEVICE,
+  type ThreadId,
 } from '@badgesync/shared';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import type { Store, WriteBatch } from '../src/store/index.js';
+import { contentOf } from './room-rig.js';
 import { storeDevicesContract } from './store-contract-devices.js';
 import { storePushContract } from './store-contract-push.js';
 import { A, B, batch, C, D1, D2, EMPTY_BATCH, hex, withDocuments } from './store-fixtures.js';
@@ -36,8 +42,7 @@ function rebuild(updates: readonly Uint8Array[]): Y.Doc {
 }
 
 function stateOf(doc: Y.Doc): unknown {
-  const { heads, reads, mutes } = accountMaps(doc);
-  return { heads: heads.toJSON(), reads: reads.toJSON(), mutes: mutes.toJSON() };
+  return contentOf(doc);
 }
 
 /** A batch with one valid entry of every kind, for all-or-nothing tests. */
@@ -153,13 +158,14 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       const pending: Uint8Array[] = [];
       writer.on('update', (u: Uint8Array) => pending.push(u));
       const flush = () => store.commit(batch({ updates: pending.splice(0).map((u) => ({ account: A, update: u })) }));
-      const { heads, reads, mutes } = accountMaps(writer);
+      const heads = new KeyValueArray(writer, HEADS_ROOT);
+      const phone = new KeyValueArray(writer, deviceRoot(D1));
       heads.set('t1', 3);
-      reads.set('t1/iphone-1', 2);
+      phone.set('t1', 2);
       flush();
       heads.set('t2', 5);
-      mutes.set('t2', true);
-      reads.set('t1/iphone-1', 3);
+      phone.set(muteKey('t2' as ThreadId), packMuteStamp(1, true));
+      phone.set('t1', 3);
       flush();
 
       const loaded = store.loadDoc(A);
@@ -167,7 +173,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       // Written after the load, before the compaction lands: must survive it.
       heads.set('t1', 4);
       flush();
-      reads.set('t3/mac-2', 1);
+      new KeyValueArray(writer, deviceRoot(D2)).set('t3', 1);
       flush();
       store.compact(A, snapshot, loaded.lastLogId);
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { MemoryStore, SqliteStore } from '../src/store/index.js';
 import { storeContract } from './store-contract.js';
+import { storeReplaceContract } from './store-contract-replace.js';
 import { storeTransactionContract } from './store-contract-transaction.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-store-'));
@@ -15,3 +16,5 @@ storeContract('MemoryStore', () => new MemoryStore());
 storeContract('SqliteStore', () => new SqliteStore(join(dir, `contract-${++files}.db`)));
 storeTransactionContract('MemoryStore', () => new MemoryStore());
 storeTransactionContract('SqliteStore', () => new SqliteStore(join(dir, `transaction-${++files}.db`)));
+storeReplaceContract('MemoryStore', () => new MemoryStore());
+storeReplaceContract('SqliteStore', () => new SqliteStore(join(dir, `replace-${++files}.db`)));

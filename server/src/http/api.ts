@@ -7,7 +7,6 @@ import {
   isDeviceId,
   MAX_SEQ,
   planRead,
-  readsKey,
   SERVER_DEVICE,
   type ThreadId,
 } from '@badgesync/shared';
@@ -229,12 +228,12 @@ export class Api {
     }
   }
 
-  /** [API-2] Bumps heads[thread] as the server's own peer; answers once it is on disk. */
+  /** [API-2] Bumps the thread's head in `v2/heads` as the server's own peer; answers once it is on disk. */
   async #addItems(account: AccountId, thread: ThreadId, count: number, key: string | null): Promise<unknown> {
     const room = this.#room(account);
     return room.hold(async () => {
       const before = room.tracker.head(thread);
-      if (before === 0 && !room.maps.heads.has(thread) && room.tracker.threadCount >= this.deps.maxThreads) {
+      if (before === 0 && room.tracker.threadCount >= this.deps.maxThreads) {
         this.deps.metrics.budgetRefusals.inc({ budget: 'threadsPerAccount' });
         throw new ApiError(
           'budget_exceeded',
@@ -243,7 +242,7 @@ export class Api {
       }
       const head = before + count;
       if (head > MAX_SEQ) throw new ApiError('invalid_body', `the head of ${thread} would pass ${MAX_SEQ}`);
-      room.serverWrite((maps) => maps.heads.set(thread, head));
+      room.serverWrite(({ heads }) => heads.set(thread, head));
       const answer = { thread, head, badge: room.tracker.badge };
       if (key !== null) this.deps.commit.addIdempotency(account, key, JSON.stringify(answer), Date.now());
       await this.deps.commit.flushed();
@@ -251,14 +250,14 @@ export class Api {
     });
   }
 
-  /** [API-3] A read made outside any device, written as device `@server`. */
+  /** [API-3] A read made outside any device, written into `v2/device/@server`. */
   async #read({ req, account }: RouteContext): Promise<unknown> {
     const body = validated(ReadBody, await readJson(req));
     const thread = body.thread as ThreadId;
     const room = this.#room(account);
     return room.hold(async () => {
       const value = planRead(room.tracker, thread, SERVER_DEVICE, body.seq);
-      if (value !== null) room.serverWrite((maps) => maps.reads.set(readsKey(thread, SERVER_DEVICE), value));
+      if (value !== null) room.serverWrite(({ reads }) => reads.set(thread, value));
       await this.deps.commit.flushed();
       return { badge: room.tracker.badge };
     });

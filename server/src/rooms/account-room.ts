@@ -1,14 +1,22 @@
+import { randomInt } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import {
   type AccountId,
-  type AccountMaps,
-  accountMaps,
   CloseCode,
   CountsTracker,
   checkBudgets,
   checkUpdate,
+  convertV1Document,
   type DeviceId,
   type DocumentBudgets,
+  deriveCounts,
+  deriveV1Counts,
+  deviceRoot,
   EMPTY_COUNTS,
+  HEADS_ROOT,
+  hasV1Content,
+  KeyValueArray,
+  MAX_CLIENT_ID,
   SERVER_DEVICE,
   stateVectorProblem,
   type ThreadId,
@@ -19,7 +27,7 @@ import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredDoc } from '../store/store.js';
 import {
   type AwarenessBudget,
   AwarenessRelay,
@@ -38,13 +46,27 @@ export class AccountOverBudgetError extends Error {}
 
 const DEFAULT_DOCUMENT_BUDGETS: DocumentBudgets = documentBudgets(loadConfig([], {}));
 
-/** The largest client ID bound to the server, or null when the server never wrote. */
-function serverClientOf(bindings: ReadonlyMap<number, DeviceId>): number | null {
+/**
+ * The largest client ID bound to the server that the document holds structs of, or null.
+ * Only those: Yjs continues a client's clock from the structs the document holds, so an ID
+ * the document lacks would start again at clock 0. That is the case of the server's v1 IDs
+ * after the migration (STORE-16): v1 replicas still hold their structs, and a v2 struct under
+ * the same ID and clock would be a different struct with the same name.
+ */
+function serverClientOf(bindings: ReadonlyMap<number, DeviceId>, doc: Y.Doc): number | null {
   let found: number | null = null;
   for (const [clientId, device] of bindings) {
-    if (device === SERVER_DEVICE && (found === null || clientId > found)) found = clientId;
+    if (device !== SERVER_DEVICE || !doc.store.clients.has(clientId)) continue;
+    if (found === null || clientId > found) found = clientId;
   }
   return found;
+}
+
+/** What the server writes with (SPEC DOC-13): the heads array, and its own device array for API reads. */
+export interface ServerArrays {
+  readonly heads: KeyValueArray;
+  /** `v2/device/@server`: reads made through the API (API-3). */
+  readonly reads: KeyValueArray;
 }
 
 /** A connection as a room sees it. */
@@ -82,9 +104,9 @@ export type ReceiveResult =
  * before it is relayed to the other connections and before counts reach push.
  */
 export class AccountRoom {
-  readonly doc = new Y.Doc();
+  readonly doc: Y.Doc;
   readonly tracker: CountsTracker;
-  readonly maps: AccountMaps;
+  readonly #arrays: ServerArrays;
   readonly members = new Set<RoomMember>();
   readonly #awareness: AwarenessRelay;
   readonly #bindings: Map<number, DeviceId>;
@@ -136,14 +158,25 @@ export class AccountRoom {
     // under its own.
     const stored = deps.store.loadDoc(account);
     this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
-    this.doc.transact(() => {
-      for (const update of stored.updates) Y.applyUpdate(this.doc, update, LOADING);
+    const loaded = new Y.Doc();
+    loaded.transact(() => {
+      for (const update of stored.updates) Y.applyUpdate(loaded, update, LOADING);
     }, LOADING);
-    const reused = options.reuseServerClient ? serverClientOf(this.#bindings) : null;
+    if (hasV1Content(loaded)) {
+      this.doc = this.#migrate(loaded, stored);
+      loaded.destroy();
+      this.logCount = 0;
+    } else {
+      this.doc = loaded;
+      this.logCount = stored.logCount;
+    }
+    const reused = options.reuseServerClient ? serverClientOf(this.#bindings, this.doc) : null;
     if (reused !== null) this.doc.clientID = reused;
-    this.logCount = stored.logCount;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
-    this.maps = accountMaps(this.doc);
+    this.#arrays = {
+      heads: new KeyValueArray(this.doc, HEADS_ROOT),
+      reads: new KeyValueArray(this.doc, deviceRoot(SERVER_DEVICE)),
+    };
     this.tracker = new CountsTracker(this.doc);
     this.tracker.onChange((change) => {
       for (const thread of change.threads) this.#countsChanged.add(thread);
@@ -158,6 +191,47 @@ export class AccountRoom {
       this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
     });
     this.doc.on('update', this.#onUpdate);
+  }
+
+  /**
+   * [STORE-16] A stored contract-v1 document becomes a v2 one, once: converted under a new
+   * client ID of the server's (none of the v1 document's, see serverClientOf), and the whole
+   * stored document replaced by the v2 snapshot, with that ID's binding and the counts, in one
+   * store transaction. The devices' bindings stay. Runs before anything else sees the room, so
+   * no write of this room can land between the load and the replacement.
+   */
+  #migrate(v1: Y.Doc, stored: StoredDoc): Y.Doc {
+    let clientId = randomInt(1, MAX_CLIENT_ID);
+    while (this.#bindings.has(clientId) || v1.store.clients.has(clientId)) clientId = randomInt(1, MAX_CLIENT_ID);
+    const before = deriveV1Counts(v1);
+    const v2 = convertV1Document(v1, clientId);
+    const counts = deriveCounts(v2);
+    if (!isDeepStrictEqual(counts, before)) {
+      // The conversion keeps the counts (a shared property test holds it); the v2 document is
+      // what devices see from now on, so its counts are the ones stored either way.
+      this.deps.log.error({ account: this.account, before, after: counts }, 'v1 migration changed the counts');
+    }
+    const snapshot = Y.encodeStateAsUpdate(v2);
+    this.deps.store.replaceDoc(this.account, {
+      snapshot,
+      throughLogId: stored.lastLogId,
+      bindings: [{ clientId, device: SERVER_DEVICE }],
+      counts,
+    });
+    this.#bindings.set(clientId, SERVER_DEVICE);
+    this.deps.metrics.documentsMigrated.inc();
+    this.deps.log.info(
+      {
+        account: this.account,
+        serverClient: clientId,
+        v1LogEntries: stored.logCount,
+        v1Bytes: stored.updates.reduce((sum, update) => sum + update.byteLength, 0),
+        v2Bytes: snapshot.byteLength,
+        badge: counts.badge,
+      },
+      'account document migrated to contract v2',
+    );
+    return v2;
   }
 
   /** Nothing holds the room: no connection, no write waiting for disk, no request in progress. */
@@ -315,6 +389,8 @@ export class AccountRoom {
     const budget = checkBudgets(
       {
         doc: this.doc,
+        view: this.tracker,
+        device: member.device,
         budgets: this.#budgets,
         deviceClients: this.#clientsOf.get(member.device) ?? 0,
         accountClients: this.#bindings.size,
@@ -376,14 +452,17 @@ export class AccountRoom {
     return { kind: 'ok' };
   }
 
-  /** A write of the server's own (heads, API reads), persisted and relayed like any update. */
-  serverWrite(write: (maps: AccountMaps) => void): void {
+  /**
+   * A write of the server's own (heads, API reads) through its arrays (SPEC DOC-13), under its
+   * reused client ID (BUDGET-1), persisted and relayed like any update.
+   */
+  serverWrite(write: (arrays: ServerArrays) => void): void {
     if (this.#poisoned) throw new Error(`account ${this.account} is being reloaded`);
     if (!this.#serverBound) {
       this.#serverBound = true;
       if (this.#bindings.get(this.doc.clientID) === undefined) this.#bind(this.doc.clientID, SERVER_DEVICE);
     }
-    this.doc.transact(() => write(this.maps), SERVER);
+    this.doc.transact(() => write(this.#arrays), SERVER);
   }
 
   #bind(clientId: number, device: DeviceId): void {

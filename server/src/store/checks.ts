@@ -5,8 +5,8 @@
  * write rules upstream (shared/ write-rules). A failed check throws a TypeError naming the
  * field, before anything is written: a refused batch leaves nothing.
  */
-import { type AccountCounts, isValidId } from '@badgesync/shared';
-import type { DevicePatch, OutboxEntry, WriteBatch } from './store.js';
+import { type AccountCounts, type AccountId, isValidId } from '@badgesync/shared';
+import type { DevicePatch, DocReplacement, OutboxEntry, WriteBatch } from './store.js';
 
 type UpdateEntry = WriteBatch['updates'][number];
 type CountsEntry = WriteBatch['counts'][number];
@@ -76,6 +76,28 @@ export function checkBatch(batch: WriteBatch): void {
   batch.counts.forEach(checkCountsEntry);
   batch.bindings.forEach(checkBindingEntry);
   batch.idempotency.forEach(checkIdempotencyEntry);
+}
+
+/**
+ * [STORE-16] A document replacement, checked whole before anything is written; answers the
+ * batch (counts and bindings) it writes next to the snapshot.
+ */
+export function replacementBatch(account: string, replacement: DocReplacement): WriteBatch {
+  checkId(account, 'account');
+  if (!(replacement.snapshot instanceof Uint8Array) || replacement.snapshot.byteLength === 0) {
+    throw new TypeError('replaceDoc: snapshot must be a non-empty Uint8Array');
+  }
+  if (!isCount(replacement.throughLogId)) {
+    throw new RangeError(`replaceDoc: throughLogId must be a non-negative integer, got ${replacement.throughLogId}`);
+  }
+  const batch: WriteBatch = {
+    updates: [],
+    counts: [{ account: account as AccountId, counts: replacement.counts }],
+    bindings: replacement.bindings.map(({ clientId, device }) => ({ account: account as AccountId, clientId, device })),
+    idempotency: [],
+  };
+  checkBatch(batch);
+  return batch;
 }
 
 const ENVIRONMENTS: ReadonlySet<unknown> = new Set(['production', 'sandbox']);

@@ -7,6 +7,7 @@ export type {
   CountsStore,
   DevicePatch,
   DeviceRegistry,
+  DocReplacement,
   DocumentLog,
   IdempotencyStore,
   MetaStore,

@@ -12,9 +12,19 @@ import {
   checkId,
   checkOutboxEntry,
   checkTime,
+  replacementBatch,
 } from './checks.js';
 import { isPushable, mergeRegistration, refuses } from './device-record.js';
-import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRefusal, WriteBatch } from './store.js';
+import type {
+  DevicePatch,
+  DocReplacement,
+  OutboxEntry,
+  Registration,
+  Store,
+  StoredDoc,
+  TokenRefusal,
+  WriteBatch,
+} from './store.js';
 
 interface LogEntry {
   readonly id: number;
@@ -199,6 +209,21 @@ export class MemoryStore implements Store {
     const kept = log.filter((entry) => entry.id > through);
     if (kept.length === 0) this.#logs.delete(account);
     else this.#logs.set(account, kept);
+  }
+
+  replaceDoc(account: AccountId, replacement: DocReplacement): void {
+    this.#open();
+    const batch = replacementBatch(account, replacement);
+    const stored = this.#snapshots.get(account)?.throughLogId ?? 0;
+    if (replacement.throughLogId < stored) {
+      throw new RangeError(
+        `replaceDoc: throughLogId ${replacement.throughLogId} is older than the snapshot's ${stored}`,
+      );
+    }
+    this.transaction(() => {
+      this.commit(batch);
+      this.compact(account, replacement.snapshot, replacement.throughLogId);
+    });
   }
 
   loadBindings(account: AccountId): Map<number, DeviceId> {

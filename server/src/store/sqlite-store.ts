@@ -23,11 +23,21 @@ import {
   checkOutboxEntry,
   checkTime,
   checkUpdateEntry,
+  replacementBatch,
 } from './checks.js';
 import { mergeRegistration } from './device-record.js';
 import { migrate } from './migrations.js';
 import { type OutboxRow, prepareStatements, type RegistrationRow, type Statements } from './sqlite-statements.js';
-import type { DevicePatch, OutboxEntry, Registration, Store, StoredDoc, TokenRefusal, WriteBatch } from './store.js';
+import type {
+  DevicePatch,
+  DocReplacement,
+  OutboxEntry,
+  Registration,
+  Store,
+  StoredDoc,
+  TokenRefusal,
+  WriteBatch,
+} from './store.js';
 
 /**
  * How long a statement waits for a lock another connection holds (a backup, the sqlite3
@@ -227,6 +237,20 @@ export class SqliteStore implements Store {
     }
     if (!(snapshot instanceof Uint8Array)) throw new TypeError('compact: snapshot must be a Uint8Array');
     this.#compact.immediate(account, snapshot, throughLogId);
+  }
+
+  replaceDoc(account: AccountId, replacement: DocReplacement): void {
+    const batch = replacementBatch(account, replacement);
+    this.transaction(() => {
+      const stored = this.#sql.snapshot.get(account)?.through_log_id ?? 0;
+      if (replacement.throughLogId < stored) {
+        throw new RangeError(
+          `replaceDoc: throughLogId ${replacement.throughLogId} is older than the snapshot's ${stored}`,
+        );
+      }
+      this.#commit(batch);
+      this.#compact(account, replacement.snapshot, replacement.throughLogId);
+    });
   }
 
   loadBindings(account: AccountId): Map<number, DeviceId> {

@@ -1,5 +1,5 @@
 /**
- * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14): everything the server keeps across restarts.
+ * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14, STORE-16): everything the server keeps across restarts.
  * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
  * reference the contract suite holds SQLite to). Every method is synchronous: better-sqlite3
  * is, and a synchronous store makes "on disk before acknowledged" a plain ordering.
@@ -14,7 +14,7 @@ import type { WriteBatch } from './write-batch.js';
 
 export type { CountsStore } from './counts-store.js';
 export type { DevicePatch, DeviceRegistry, Registration, TokenRefusal } from './device-registry.js';
-export type { DocumentLog, StoredDoc } from './document-log.js';
+export type { DocReplacement, DocumentLog, StoredDoc } from './document-log.js';
 export type { IdempotencyStore } from './idempotency-store.js';
 export type { MetaStore } from './meta-store.js';
 export type { OutboxEntry, PushOutbox } from './push-outbox.js';
