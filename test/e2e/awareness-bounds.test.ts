@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge, deviceToken } from '../helpers/api-client.js';
 import { awarenessClients, awarenessFrame, httpCall, QUERY_AWARENESS, rssBytes } from '../helpers/bounds.js';
+import { headOf } from '../helpers/entries.js';
 import { badgeBecomes, eventually } from '../helpers/eventually.js';
 import { markMuted, markRead } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
@@ -16,7 +17,6 @@ import { connectDevice, synced, waitFor } from '../helpers/providers.js';
 import { RawClient, refusedUpgrade } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 import { step1Frame } from '../helpers/wire.js';
-import { headOf } from '../helpers/entries.js';
 
 /** The defaults under test (README "Limits"). */
 const STATE_BYTES = 8_192;

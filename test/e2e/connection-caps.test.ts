@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { afterAll, describe, test } from 'vitest';
 import { deviceToken } from '../helpers/api-client.js';
 import { httpCall, type IdleSocket, idleSockets, rssBytes } from '../helpers/bounds.js';
+import { headOf } from '../helpers/entries.js';
 import { sleep } from '../helpers/eventually.js';
 import { sample } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/providers.js';
 import { RawClient, refusedUpgrade } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-import { headOf } from '../helpers/entries.js';
 
 /** The open-file limit of these servers; their socket cap becomes 300 − 64 = 236. */
 const FILE_LIMIT = 300;

@@ -164,7 +164,10 @@ describe('document budgets against a hostile signed-in device', () => {
 
   test('[BUDGET-2] concurrent writes of one key beyond the budget (8 here) are refused, also when the server holds some of them', async () => {
     const evil = await connect(server, 'concurrent', 'evil');
-    assertRefused(await refused(evil, concurrentEntries(2_000_000, 9, root('evil'), 'm/k', FIRST_MUTE)), 'concurrent_writes');
+    assertRefused(
+      await refused(evil, concurrentEntries(2_000_000, 9, root('evil'), 'm/k', FIRST_MUTE)),
+      'concurrent_writes',
+    );
     await othersServed(server);
     // Five concurrent first writes are within the budget (sessions of one device that muted one thread while apart) …
     const again = await connect(server, 'concurrent', 'evil');

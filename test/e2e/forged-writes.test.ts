@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import {
   CloseCode,
-  deviceRoot,
   type DeviceId,
+  deviceRoot,
   type Entry,
   HEADS_ROOT,
   KeyValueArray,

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { headOf } from '../helpers/entries.js';
 import { eventually, sleep } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
 import { synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-import { headOf } from '../helpers/entries.js';
 
 const HEARTBEAT_MS = 300;
 

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
+import { headOf, markerOf } from '../helpers/entries.js';
 import { markRead } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/providers.js';
 import { RawClient, refusedUpgrade, type UpgradeRefusal } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 import { step1Frame, step2Frame, updateFrame } from '../helpers/wire.js';
-import { headOf, markerOf } from '../helpers/entries.js';
 
 describe('limits and early updates on the sync endpoint', () => {
   let server: ServerProcess;

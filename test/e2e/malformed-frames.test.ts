@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { docState } from '../helpers/doc-state.js';
+import { headOf } from '../helpers/entries.js';
+import { setEntry } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 import { concat, step1Frame, step2Frame, syncFrame, updateFrame, varBytes } from '../helpers/wire.js';
-import { headOf } from '../helpers/entries.js';
-import { setEntry } from '../helpers/marks.js';
-import { docState } from '../helpers/doc-state.js';
 
 const ACCOUNT = 'frames';
 const MAX_MESSAGE_BYTES = 4096;

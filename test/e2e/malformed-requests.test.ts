@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, deviceToken } from '../helpers/api-client.js';
+import { headOf } from '../helpers/entries.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
 import { type RawAnswer, rawExchange, request, upgradeHeaders } from '../helpers/raw-http.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-import { headOf } from '../helpers/entries.js';
 
 interface Credentials {
   readonly apiKey: string;

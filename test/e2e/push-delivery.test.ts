@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { packMarker } from '@badgesync/shared';
 import { describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
+import { markMuted, setEntry } from '../helpers/marks.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { connectDevice, synced } from '../helpers/providers.js';
 import { delivered, poll, post, register, usePushRig, waitForBadge, waitForMetric } from '../helpers/push-rig.js';
-import { markMuted, setEntry } from '../helpers/marks.js';
 
 describe('push: who gets which badge', () => {
   const ctx = usePushRig();

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { deriveCounts, packMarker } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
+import { headOf, markerOf } from '../helpers/entries.js';
 import { ingestStream } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-import { headOf, markerOf } from '../helpers/entries.js';
 
 const ACCOUNT = 'term';
 

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { headOf } from '../helpers/entries.js';
 import { synced, waitFor } from '../helpers/providers.js';
 import { refusedUpgrade, type UpgradeRefusal } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-import { headOf } from '../helpers/entries.js';
 
 /** Signs arbitrary claims with `secret` (HS256 unless the header says otherwise). */
 function sign(

@@ -36,13 +36,10 @@ describe('the authority audit', () => {
       ),
       null,
     );
-    assert.deepEqual(
-      [...markers].sort(),
-      [
-        [`${MAC} inbox`, 5],
-        [`${MAC} m/news`, 3],
-      ],
-    );
+    assert.deepEqual([...markers].sort(), [
+      [`${MAC} inbox`, 5],
+      [`${MAC} m/news`, 3],
+    ]);
     const raised = state((doc) => set(doc, MAC, 'inbox', 2 ** 32 + 1));
     assert.equal(auditDocument(raised, HEADS, markers), null, 'a mark-as-unread raises the number');
   });

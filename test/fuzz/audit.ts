@@ -57,7 +57,8 @@ export function auditDocument(
       }
     }
     for (const [thread, value] of Object.entries(heads)) {
-      if (!serverHeads.has(thread)) return { kind: 'heads changed by a device', detail: `head(${thread}) gone (${value})` };
+      if (!serverHeads.has(thread))
+        return { kind: 'heads changed by a device', detail: `head(${thread}) gone (${value})` };
     }
     for (const [key, before] of markers) {
       const value = largest.get(key);

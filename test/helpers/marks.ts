@@ -21,12 +21,7 @@ export function setEntry(doc: Y.Doc, device: string, key: string, val: number): 
   new KeyValueArray(doc, deviceRoot(device as DeviceId)).set(key, val);
 }
 
-function write(
-  doc: Y.Doc,
-  device: string,
-  key: string,
-  plan: (view: CountsTracker) => number | null,
-): number | null {
+function write(doc: Y.Doc, device: string, key: string, plan: (view: CountsTracker) => number | null): number | null {
   const view = new CountsTracker(doc);
   try {
     const value = plan(view);
