@@ -257,7 +257,7 @@ async function step(world: RoomWorld, kind: Step, seed: number): Promise<void> {
 }
 
 describe('write rules through the real room, differential fuzz', () => {
-  test('[SYNC-3] [RULE-14] [SYNC-13] the room refuses what the rules refuse with their close code; what it accepts applies whole, equals the reference and reloads', async () => {
+  test('[SYNC-3] [SYNC-14] [RULE-14] [SYNC-13] the room refuses what the rules refuse with their close code; what it accepts applies whole, equals the reference and reloads', async () => {
     const steps = fc.array(fc.tuple(fc.constantFrom<Step>(...STEPS), fc.integer()), {
       minLength: 1,
       maxLength: 30,
@@ -281,6 +281,7 @@ describe('write rules through the real room, differential fuzz', () => {
     const total = (suffix: string) => [...stats].filter(([k]) => k.includes(suffix)).reduce((n, [, v]) => n + v, 0);
     // The fuzz reached every outcome: otherwise it proves less than it says.
     assert.ok(total(':refused:4400') > 0 && total(':refused:4403') > 0, 'both refusal codes were seen');
+    assert.ok(total(':refused:4410') > 0, 'v1 content was refused with 4410');
     assert.ok(total('honest:accepted') > 0 && total(':not-yet') > 0, 'accepted and "not yet" updates were seen');
   });
 });

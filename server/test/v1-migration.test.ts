@@ -82,6 +82,13 @@ async function badge(server: ServerProcess, account: AccountId): Promise<Account
   return (await response.json()) as AccountCounts;
 }
 
+/** The value of one sample of the server's /metrics, 0 when absent. */
+async function metric(server: ServerProcess, sample: string): Promise<number> {
+  const text = await (await fetch(`${server.http}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
 function migrations(server: ServerProcess): Array<Record<string, unknown>> {
   return server.logs.filter((line) => line.msg === MIGRATED);
 }
@@ -102,6 +109,7 @@ describe('v1 documents migrate on load', () => {
     const lines = migrations(server);
     assert.deepEqual(lines.map((line) => line.account).sort(), [...ACCOUNTS].sort(), 'one info line per account');
     assert.ok(lines.every((line) => line.level === 30));
+    assert.equal(await metric(server, 'badgesync_documents_migrated_total'), ACCOUNTS.length);
     assert.equal(await server.stop(), 0);
 
     // On disk: one v2 snapshot per account, no log, every v1 binding kept plus the server's new one.
@@ -150,7 +158,7 @@ describe('v1 documents migrate on load', () => {
     reopened.close();
   });
 
-  test('[SYNC-14] after the migration a device’s v2 read counts; v1 content, a fresh write or an old replica, is closed with 4410', async () => {
+  test('[SYNC-14] [CLOSE-8] after the migration a device’s v2 read counts; v1 content, a fresh write or an old replica, is closed with 4410', async () => {
     const server = await startServer(db, ENV);
     const ann = 'ann' as AccountId;
     const chat = 'chat' as ThreadId;
@@ -191,6 +199,8 @@ describe('v1 documents migrate on load', () => {
     laptop.close();
     const refusals = server.logs.filter((line) => line.msg === 'update refused').map((line) => line.reason);
     assert.deepEqual(refusals, ['v1_document', 'v1_document']);
+    assert.equal(await metric(server, 'badgesync_updates_refused_total{reason="v1_document"}'), 2);
+    assert.equal(await metric(server, 'badgesync_connection_closes_total{code="4410"}'), 2);
     assert.equal(await server.stop(), 0);
   });
 });

@@ -93,7 +93,7 @@ export function isEntry(value: unknown): value is Entry {
   );
 }
 
-/** An entry of `v2/heads`: key a thread ID, val a head (DOC-2). */
+/** [DOC-7] An entry of `v2/heads`: key a thread ID, val a head. */
 export function isHeadEntry(value: unknown): value is Entry {
   return isEntry(value) && isThreadId(value.key) && isHeadValue(value.val);
 }

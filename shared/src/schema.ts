@@ -1,5 +1,5 @@
 /**
- * The values of the account document (SPEC DOC-2, DOC-4, DOC-5, kept by contract v2): the
+ * The values of the account document (SPEC DOC-5, DOC-7, DOC-14; as in contract v1): the
  * packing of a read marker as `epoch × 2^32 + seq`, and what a head may be. The v2 roots and
  * entries are in document.ts; v1's maps in v1/schema.ts.
  */
@@ -38,14 +38,14 @@ export function unpackMarker(value: number): Marker {
   return { epoch, seq: value - epoch * EPOCH_FACTOR };
 }
 
-/** [DOC-4] A marker: an exact non-negative integer with epoch ≤ MAX_EPOCH. */
+/** [DOC-14] A marker: an exact non-negative integer with epoch ≤ MAX_EPOCH. */
 export function isMarkerValue(value: unknown): value is number {
   return (
     typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value < (MAX_EPOCH + 1) * EPOCH_FACTOR
   );
 }
 
-/** [DOC-2] A head: an exact integer 0 ≤ head ≤ MAX_SEQ. */
+/** [DOC-7] A head: an exact integer 0 ≤ head ≤ MAX_SEQ. */
 export function isHeadValue(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_SEQ;
 }

@@ -10,6 +10,7 @@ import {
   accountMaps,
   CountsTracker,
   convertV1Document,
+  type DeviceId,
   deriveCounts,
   deriveV1Counts,
   type Entry,
@@ -19,6 +20,9 @@ import {
   MAX_EPOCH,
   packMarker,
   packMuteStamp,
+  parseReadsKey,
+  readsKey,
+  type ThreadId,
 } from '../src/index.js';
 import { propertyParams } from './helpers/seed.js';
 
@@ -138,5 +142,16 @@ describe('hasV1Content', () => {
     new KeyValueArray(doc, 'v2/heads').set('t', 5);
     doc.getMap('heads');
     assert.equal(hasV1Content(doc), false);
+  });
+});
+
+describe('v1 reads keys (read only to convert)', () => {
+  test('a reads key is thread/device and parses back; anything else does not parse', () => {
+    assert.equal(readsKey('inbox' as ThreadId, 'phone' as DeviceId), 'inbox/phone');
+    assert.deepEqual(parseReadsKey('inbox/phone'), { thread: 'inbox', device: 'phone' });
+    assert.deepEqual(parseReadsKey('inbox/@server'), { thread: 'inbox', device: '@server' });
+    for (const key of ['inbox', '/phone', 'inbox/', '/', 'a/b/c', 'in box/phone', `${'x'.repeat(129)}/p`, '']) {
+      assert.equal(parseReadsKey(key), null, JSON.stringify(key));
+    }
   });
 });

@@ -1,14 +1,24 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
+import * as Y from 'yjs';
 import {
+  CountsTracker,
   checkUpdate,
   type DeviceId,
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
   MAX_EPOCH,
   MAX_EPOCH_LEAD,
+  MAX_MUTE_COUNTER,
+  MAX_MUTE_LEAD,
   type MarkerView,
+  muteKey,
   packMarker,
+  packMuteStamp,
   planAllRead,
+  planMute,
   planRead,
   planUnread,
   SERVER_DEVICE,
@@ -18,23 +28,28 @@ import {
 } from '../src/index.js';
 import { Rng } from './helpers/rng.js';
 import { propertyParams } from './helpers/seed.js';
-import { ServerPeer } from './helpers/server-peer.js';
-import { DeviceReplica } from './helpers/world.js';
+import { THREADS, V2Mesh, type V2Op } from './helpers/v2-mesh.js';
 
 const T = 't' as ThreadId;
 const ME = 'me' as DeviceId;
 const OTHER = 'other' as DeviceId;
 
-/** A MarkerView over plain data: heads by thread, markers by thread and device. */
-function view(heads: Record<string, number>, markers: Record<string, Record<string, number>> = {}): MarkerView {
+/** A MarkerView over plain data: heads by thread, markers and mute stamps by thread and device. */
+function view(
+  heads: Record<string, number>,
+  markers: Record<string, Record<string, number>> = {},
+  stamps: Record<string, Record<string, number>> = {},
+): MarkerView {
   const byThread = (t: string) => new Map(Object.entries(markers[t] ?? {})) as Map<DeviceId, number>;
+  const stampsOf = (t: string) => new Map(Object.entries(stamps[t] ?? {})) as Map<DeviceId, number>;
+  const muteStamp = (t: ThreadId) => Math.max(0, ...stampsOf(t).values());
   return {
     head: (t) => heads[t] ?? 0,
     maxMarker: (t) => Math.max(0, ...byThread(t).values()),
     markers: byThread,
-    muteStamp: () => 0,
-    muteStamps: () => new Map(),
-    isMuted: () => false,
+    muteStamp,
+    muteStamps: stampsOf,
+    isMuted: (t) => muteStamp(t) % 2 === 1,
     threadsWithHead: () => Object.keys(heads) as ThreadId[],
     liveEntries: () => [],
   };
@@ -136,13 +151,190 @@ describe('planAllRead', () => {
   });
 });
 
+describe('planMute', () => {
+  const stamp = packMuteStamp;
+
+  test('[MARK-6] the first mute is counter 1, stamp 3; each change raises the counter of S(t) by one', () => {
+    assert.equal(planMute(view({}), T, ME, true), 3);
+    assert.equal(planMute(view({}, {}, { t: { [OTHER]: stamp(1, true) } }), T, ME, false), stamp(2, false));
+    assert.equal(
+      planMute(view({}, {}, { t: { [OTHER]: stamp(4, false), [ME]: stamp(2, true) } }), T, ME, true),
+      stamp(5, true),
+    );
+    // S(t) decides, not the device's own stamp.
+    assert.equal(
+      planMute(view({}, {}, { t: { [ME]: stamp(1, true), [OTHER]: stamp(3, true) } }), T, ME, false),
+      stamp(4, false),
+    );
+  });
+
+  test('[MARK-6] null when the thread is already in that state', () => {
+    assert.equal(planMute(view({}), T, ME, false), null);
+    assert.equal(planMute(view({}, {}, { t: { [OTHER]: stamp(2, true) } }), T, ME, true), null);
+    assert.equal(planMute(view({}, {}, { t: { [OTHER]: stamp(2, false) } }), T, ME, false), null);
+    // An equal counter: muted wins, so this thread is muted.
+    assert.equal(planMute(view({}, {}, { t: { [OTHER]: stamp(2, false), [ME]: stamp(2, true) } }), T, ME, true), null);
+  });
+
+  test('[MARK-7] at most MAX_MUTE_LEAD counters above the other devices’ stamps, never past MAX_MUTE_COUNTER', () => {
+    const atLimit = view({}, {}, { t: { [ME]: stamp(MAX_MUTE_LEAD - 1, true) } });
+    assert.equal(planMute(atLimit, T, ME, false), stamp(MAX_MUTE_LEAD, false));
+    const over = view({}, {}, { t: { [ME]: stamp(MAX_MUTE_LEAD, true) } });
+    assert.throws(() => planMute(over, T, ME, false), /sync first/);
+    // Another device's stamp (or the server's) lifts the limit.
+    const lifted = view({}, {}, { t: { [ME]: stamp(MAX_MUTE_LEAD, true), [SERVER_DEVICE]: stamp(2, true) } });
+    assert.equal(planMute(lifted, T, ME, false), stamp(MAX_MUTE_LEAD + 1, false));
+    const top = view({}, {}, { t: { [ME]: stamp(MAX_MUTE_COUNTER, true), [OTHER]: stamp(MAX_MUTE_COUNTER, true) } });
+    assert.throws(() => planMute(top, T, ME, false), RangeError);
+  });
+});
+
+const LAYOUT = [2, 1];
+const SESSIONS = 1 + 3;
+const s = fc.nat({ max: SESSIONS - 1 });
+const thread = fc.nat({ max: THREADS.length - 1 });
+const op: fc.Arbitrary<V2Op> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('head' as const), thread, n: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('read' as const), s, thread, seq: fc.nat({ max: 14 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ k: fc.constant('unread' as const), s, thread, from: fc.integer({ min: 1, max: 14 }) }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('allRead' as const), s }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('mute' as const), s, thread, muted: fc.boolean() }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('sync' as const), a: s, b: s }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('deliver' as const),
+      from: s,
+      to: s,
+      picks: fc.array(fc.nat({ max: 60 }), { minLength: 1, maxLength: 3 }),
+    }),
+  },
+);
+
+describe('planners never lower', () => {
+  test('[MARK-1] [MARK-2] [MARK-4] [MARK-6] an answer beats the device’s own largest value and m(t) or S(t)', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { minLength: SESSIONS, maxLength: SESSIONS }),
+        fc.array(op, { minLength: 5, maxLength: 80 }),
+        fc.integer(),
+        (clientIds, ops, seed) => {
+          const mesh = new V2Mesh(LAYOUT, clientIds);
+          const rng = new Rng(seed);
+          for (const o of ops) {
+            if (o.k === 'read' || o.k === 'unread' || o.k === 'mute' || o.k === 'allRead') {
+              const session = mesh.session(o.s);
+              const v = session.tracker;
+              const threads = o.k === 'allRead' ? THREADS : [THREADS[o.thread] as ThreadId];
+              const before = threads.map((t) => ({
+                t,
+                own: v.markers(t).get(session.device) ?? 0,
+                max: v.maxMarker(t),
+                s: v.muteStamp(t),
+              }));
+              let planned: Array<{ t: ThreadId; value: number; mute: boolean }> = [];
+              try {
+                if (o.k === 'read') {
+                  const value = planRead(v, before[0]?.t as ThreadId, session.device, o.seq);
+                  if (value !== null) planned = [{ t: before[0]?.t as ThreadId, value, mute: false }];
+                } else if (o.k === 'unread') {
+                  const value = planUnread(v, before[0]?.t as ThreadId, session.device, o.from);
+                  if (value !== null) planned = [{ t: before[0]?.t as ThreadId, value, mute: false }];
+                } else if (o.k === 'mute') {
+                  const value = planMute(v, before[0]?.t as ThreadId, session.device, o.muted);
+                  if (value !== null) planned = [{ t: before[0]?.t as ThreadId, value, mute: true }];
+                } else {
+                  planned = planAllRead(v, session.device).map((w) => ({ t: w.thread, value: w.value, mute: false }));
+                }
+              } catch (error) {
+                assert.ok(error instanceof RangeError);
+              }
+              for (const { t, value, mute } of planned) {
+                const was = before.find((b) => b.t === t);
+                assert.ok(was !== undefined);
+                if (mute) assert.ok(value > was.s, `stamp ${value} ≤ S ${was.s}`);
+                else assert.ok(value > was.own && value > was.max, `${value} ≤ own ${was.own} / max ${was.max}`);
+              }
+            }
+            mesh.apply(o, rng);
+            // After the write the device's largest value is at least what it was.
+          }
+          for (const session of mesh.sessions) {
+            for (const t of THREADS) {
+              const own = session.tracker.liveEntries(session.device, t).map((e) => e.val);
+              assert.equal(Math.max(0, ...own), session.tracker.markers(t).get(session.device) ?? 0);
+            }
+          }
+        },
+      ),
+      propertyParams('planners never lower', 100),
+    );
+  });
+});
+
+/**
+ * The server as the rules expect to run it, for MARK-5: checks each device update against its
+ * own document and tracker, binds new client IDs, applies.
+ */
+class Server {
+  readonly doc = new Y.Doc();
+  readonly tracker = new CountsTracker(this.doc);
+  readonly bindings = new Map<number, DeviceId>([[this.doc.clientID, SERVER_DEVICE]]);
+
+  ingest(thread: ThreadId, n: number): void {
+    new KeyValueArray(this.doc, HEADS_ROOT).set(thread, this.tracker.head(thread) + n);
+  }
+
+  apiRead(thread: ThreadId, seq: number): void {
+    const value = planRead(this.tracker, thread, SERVER_DEVICE, seq);
+    if (value !== null) new KeyValueArray(this.doc, deviceRoot(SERVER_DEVICE)).set(thread, value);
+  }
+
+  receive(device: DeviceId, update: Uint8Array): void {
+    const verdict = checkUpdate({ doc: this.doc, view: this.tracker, bindings: this.bindings }, device, update);
+    assert.equal(verdict.kind, 'accept', JSON.stringify(verdict));
+    if (verdict.kind !== 'accept') return;
+    for (const client of verdict.newClients) this.bindings.set(client, device);
+    Y.applyUpdate(this.doc, update);
+  }
+}
+
+class Replica {
+  readonly doc = new Y.Doc();
+  readonly tracker = new CountsTracker(this.doc);
+  readonly own: KeyValueArray;
+  #local: Uint8Array[] = [];
+
+  constructor(readonly id: DeviceId) {
+    this.own = new KeyValueArray(this.doc, deviceRoot(id));
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== 'server') this.#local.push(update);
+    });
+  }
+
+  pull(server: Server): void {
+    Y.applyUpdate(this.doc, Y.encodeStateAsUpdate(server.doc, Y.encodeStateVector(this.doc)), 'server');
+  }
+
+  /** What this replica wrote since the last take, as one update. */
+  take(): Uint8Array | null {
+    if (this.#local.length === 0) return null;
+    const update = Y.mergeUpdates(this.#local);
+    this.#local = [];
+    return update;
+  }
+}
+
 describe('planners against the write rules', () => {
   test('[MARK-5] a value a synced replica plans passes the write rules of the server', () => {
     fc.assert(
       fc.property(fc.integer(), fc.integer({ min: 1, max: 40 }), (seed, steps) => {
         const rng = new Rng(seed);
-        const server = new ServerPeer();
-        const devices = [new DeviceReplica('d1' as DeviceId), new DeviceReplica('d2' as DeviceId)];
+        const server = new Server();
+        const devices = [new Replica('d1' as DeviceId), new Replica('d2' as DeviceId)];
         const threads = ['t1', 't2'] as ThreadId[];
         for (let i = 0; i < steps; i++) {
           const thread = rng.pick(threads);
@@ -156,19 +348,29 @@ describe('planners against the write rules', () => {
           }
           const device = rng.pick(devices);
           device.pull(server);
-          const head = device.tracker.head(thread);
+          const v = device.tracker;
+          const head = v.head(thread);
+          const draw = rng.next();
           try {
-            if (rng.chance(0.4)) device.unread(thread, rng.range(1, head + 1));
-            else if (rng.chance(0.2)) device.allRead();
-            else device.read(thread, rng.int(head + 3));
+            if (draw < 0.3) {
+              const value = planUnread(v, thread, device.id, rng.range(1, head + 1));
+              if (value !== null) device.own.set(thread, value);
+            } else if (draw < 0.45) {
+              device.doc.transact(() => {
+                for (const w of planAllRead(v, device.id)) device.own.set(w.thread, w.value);
+              });
+            } else if (draw < 0.65) {
+              const value = planMute(v, thread, device.id, rng.chance(0.5));
+              if (value !== null) device.own.set(muteKey(thread), value);
+            } else {
+              const value = planRead(v, thread, device.id, rng.int(head + 3));
+              if (value !== null) device.own.set(thread, value);
+            }
           } catch (err) {
             assert.ok(err instanceof RangeError);
           }
           const update = device.take();
-          if (update === null) continue;
-          const verdict = checkUpdate(server.ctx, device.id, update);
-          assert.equal(verdict.kind, 'accept', JSON.stringify(verdict));
-          server.receive(device.id, update);
+          if (update !== null) server.receive(device.id, update);
         }
       }),
       propertyParams('planners vs rules', 200),

@@ -1,5 +1,5 @@
 /**
- * The v1 derivation (retired COUNT-1, COUNT-5): counts of a v1 document's three maps, as a
+ * The v1 derivation (retired COUNT-1; v1 mutes are booleans): counts of a v1 document's maps, as a
  * full scan. Used only to check that converting a v1 document keeps its counts (DOC-15).
  */
 import type * as Y from 'yjs';

@@ -1,16 +1,39 @@
 /**
- * Candidate updates for the differential fuzz of the write rules: honest planner writes of a
- * device, and forgeries built on what that device could honestly send (byte mutations,
+ * Candidate updates for the differential fuzz of the v2 write rules: honest planner writes of
+ * a device (also from a second, concurrent session of it), and forgeries built on what that device could honestly send (byte mutations,
  * structural edits, updates from scratch, another device's update, writes wrong in one way only). Used against the pure
  * write rules (write-rules.fuzz.test.ts) and against the server's own room (server/test).
  */
 import * as Y from 'yjs';
-import { accountMaps, type DeviceId, SERVER_DEVICE, type ThreadId } from '../../src/index.js';
+import {
+  type DeviceId,
+  HEADS_ROOT,
+  KeyValueArray,
+  MAX_EPOCH_LEAD,
+  MAX_MUTE_LEAD,
+  muteKey,
+  packMarker,
+  packMuteStamp,
+  SERVER_DEVICE,
+  type ThreadId,
+  unpackMarker,
+  unpackMuteStamp,
+} from '../../src/index.js';
 import { byteForgery, poolsOf, scratchForgery, structuralForgery } from './forgeries.js';
 import type { Rng } from './rng.js';
 import { DeviceReplica, REMOTE, THREADS } from './world.js';
 
-export const KINDS = ['honest', 'bytes', 'structure', 'structure', 'scratch', 'foreign', 'impersonate'] as const;
+export const KINDS = [
+  'honest',
+  'session',
+  'bytes',
+  'structure',
+  'structure',
+  'scratch',
+  'foreign',
+  'impersonate',
+  'overreach',
+] as const;
 export type Kind = (typeof KINDS)[number];
 
 export interface Candidate {
@@ -41,7 +64,11 @@ export function honestWrites(rng: Rng, replica: DeviceReplica): Uint8Array | nul
         replica.allRead();
         break;
       default:
-        replica.mute(thread, rng.pick([true, false, null]));
+        try {
+          replica.mute(thread, rng.pick([true, false, null]));
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err; // [MARK-7] "sync first": nothing written
+        }
     }
   }
   return replica.take();
@@ -65,7 +92,7 @@ function impersonation(rng: Rng, author: DeviceReplica, devices: readonly Device
   if (rng.chance(0.2)) {
     const copy = scratchCopy(author);
     const thread = rng.pick(THREADS) as ThreadId;
-    accountMaps(copy.doc).heads.set(thread, copy.tracker.head(thread) + rng.range(0, 2));
+    new KeyValueArray(copy.doc, HEADS_ROOT).set(thread, copy.tracker.head(thread) + rng.range(0, 2));
     return copy.take();
   }
   const victims = [...devices.filter((d) => d !== author).map((d) => d.id), SERVER_DEVICE];
@@ -73,6 +100,38 @@ function impersonation(rng: Rng, author: DeviceReplica, devices: readonly Device
   Y.applyUpdate(copy.doc, Y.encodeStateAsUpdate(author.doc), REMOTE);
   copy.doc.clientID = author.clientId;
   return honestWrites(rng, copy);
+}
+
+/**
+ * A write of the author's own array, through KeyValueArray as an SDK would, with a value just
+ * past (or at) one per-key limit: a lowered marker or mute stamp, an epoch, seq or mute counter
+ * too far ahead. Built on a scratch copy.
+ */
+function overreach(rng: Rng, author: DeviceReplica): Uint8Array | null {
+  const copy = scratchCopy(author);
+  const thread = rng.pick(THREADS) as ThreadId;
+  const view = copy.tracker;
+  const { epoch } = unpackMarker(view.maxMarker(thread));
+  const own = view.markers(thread).get(author.id) ?? 0;
+  const counter = unpackMuteStamp(view.muteStamp(thread)).counter;
+  const ownStamp = view.muteStamps(thread).get(author.id) ?? 0;
+  switch (rng.int(5)) {
+    case 0:
+      copy.entries.set(thread, Math.max(0, own - rng.range(0, 2)));
+      break;
+    case 1:
+      copy.entries.set(thread, packMarker(epoch + MAX_EPOCH_LEAD + rng.range(0, 1), 0));
+      break;
+    case 2:
+      copy.entries.set(thread, packMarker(epoch, view.head(thread) + rng.range(0, 1)));
+      break;
+    case 3:
+      copy.entries.set(muteKey(thread), packMuteStamp(counter + MAX_MUTE_LEAD + rng.range(0, 1), rng.chance(0.5)));
+      break;
+    default:
+      copy.entries.set(muteKey(thread), Math.max(2, ownStamp - rng.range(0, 2)));
+  }
+  return copy.take();
 }
 
 /**
@@ -88,8 +147,14 @@ export function makeCandidate(
   serverDoc: Y.Doc,
   bindings: ReadonlyMap<number, DeviceId>,
 ): Candidate | null {
-  if (kind === 'honest') {
+  // 'session': the caller passes the author's second session (a replica that may be behind)
+  // as the author; its writes are honest.
+  if (kind === 'honest' || kind === 'session') {
     const update = honestWrites(rng, author);
+    return update === null ? null : { kind, device: author.id, update };
+  }
+  if (kind === 'overreach') {
+    const update = overreach(rng, author);
     return update === null ? null : { kind, device: author.id, update };
   }
   if (kind === 'impersonate') {

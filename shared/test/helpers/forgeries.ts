@@ -1,10 +1,22 @@
 /**
- * Generators of forged updates for the differential fuzz: byte mutations of honest updates,
- * structural edits of honest updates (re-encoded with forge.ts), and updates built from
- * scratch out of the ids, keys and values the server document holds.
+ * Generators of forged updates for the differential fuzz of the v2 write rules: byte
+ * mutations of honest updates, structural edits of honest updates (re-encoded with
+ * forge.ts), and updates built from scratch out of the ids, roots, keys and values the
+ * server document holds.
  */
 import * as Y from 'yjs';
-import { type DeviceId, EPOCH_FACTOR, MAX_EPOCH, packMarker, readsKey, SERVER_DEVICE } from '../../src/index.js';
+import {
+  type DeviceId,
+  deviceRoot,
+  EPOCH_FACTOR,
+  HEADS_ROOT,
+  MAX_EPOCH,
+  muteKey,
+  packMarker,
+  packMuteStamp,
+  parseDeviceRoot,
+  SERVER_DEVICE,
+} from '../../src/index.js';
 import {
   type ForgedBlock,
   type ForgedContent,
@@ -24,11 +36,10 @@ export interface Pools {
   readonly device: DeviceId;
   /** Every id the server has (first and last id of each struct). */
   readonly known: readonly Id[];
-  /** Ids of items by where they live. */
+  /** Ids of items by the array they are in. */
   readonly heads: readonly Id[];
-  readonly ownMarkers: readonly Id[];
-  readonly foreignMarkers: readonly Id[];
-  readonly mutes: readonly Id[];
+  readonly ownEntries: readonly Id[];
+  readonly foreignEntries: readonly Id[];
   /** Client IDs: the device's own, other devices', the server's. */
   readonly ownClients: readonly number[];
   readonly foreignClients: readonly number[];
@@ -39,20 +50,18 @@ export interface Pools {
 export function poolsOf(doc: Y.Doc, device: DeviceId, bindings: ReadonlyMap<number, DeviceId>): Pools {
   const known: Id[] = [];
   const heads: Id[] = [];
-  const ownMarkers: Id[] = [];
-  const foreignMarkers: Id[] = [];
-  const mutes: Id[] = [];
+  const ownEntries: Id[] = [];
+  const foreignEntries: Id[] = [];
   for (const [client, structs] of doc.store.clients) {
     for (const struct of structs) {
       known.push({ client, clock: struct.id.clock });
       if (struct.length > 1) known.push({ client, clock: struct.id.clock + struct.length - 1 });
-      if (!(struct instanceof Y.Item) || struct.parentSub === null) continue;
+      if (!(struct instanceof Y.Item)) continue;
       const root = Y.findRootTypeKey(struct.parent as Y.AbstractType<unknown>);
       const id = { client, clock: struct.id.clock + struct.length - 1 };
-      if (root === 'heads') heads.push(id);
-      else if (root === 'mutes') mutes.push(id);
-      else if (struct.parentSub.endsWith(`/${device}`)) ownMarkers.push(id);
-      else foreignMarkers.push(id);
+      if (root === HEADS_ROOT) heads.push(id);
+      else if (parseDeviceRoot(root) === device) ownEntries.push(id);
+      else foreignEntries.push(id);
     }
   }
   const ownClients: number[] = [];
@@ -65,9 +74,8 @@ export function poolsOf(doc: Y.Doc, device: DeviceId, bindings: ReadonlyMap<numb
     device,
     known,
     heads,
-    ownMarkers,
-    foreignMarkers,
-    mutes,
+    ownEntries,
+    foreignEntries,
     ownClients,
     foreignClients,
     serverClient: doc.clientID,
@@ -97,32 +105,59 @@ function pickNumber(rng: Rng, usual: readonly number[]): number {
   return rng.chance(0.85) ? rng.pick(usual) : rng.pick(BOUNDARY_NUMBERS);
 }
 
-const ROOTS = ['heads', 'reads', 'mutes', 'reads', 'mutes', 'evil', '', 'Reads', '__proto__'];
-
-function pickKey(rng: Rng, device: DeviceId): string {
-  const thread = rng.pick(THREADS);
+function pickRoot(rng: Rng, device: DeviceId): string {
   const other = rng.pick([A, B, C, SERVER_DEVICE].filter((d) => d !== device));
   return rng.pick([
-    readsKey(thread, device),
-    readsKey(thread, device),
-    readsKey(thread, other),
-    thread,
-    thread,
-    `${thread}/${device}/x`,
+    deviceRoot(device),
+    deviceRoot(device),
+    deviceRoot(device),
+    deviceRoot(other),
+    HEADS_ROOT,
+    'heads',
+    'reads',
+    'mutes',
+    'evil',
     '',
-    `${thread}/`,
-    'x'.repeat(140),
+    'v2/device/',
+    `v2/device/${device}/x`,
+    '__proto__',
   ]);
 }
 
-function pickValue(rng: Rng): unknown {
+/** A map key (parentSub): almost never, as v2 has none; one is v1 content. */
+function pickMapKey(rng: Rng): string | null {
+  return rng.chance(0.95) ? null : rng.pick([...THREADS, '', `inbox/${A}`]);
+}
+
+function pickEntryKey(rng: Rng, device: DeviceId): unknown {
+  const thread = rng.pick(THREADS);
+  return rng.pick<unknown>([
+    thread,
+    thread,
+    thread,
+    muteKey(thread),
+    muteKey(thread),
+    `${thread}/${device}`,
+    'm/',
+    '',
+    'a/b',
+    'x'.repeat(140),
+    5,
+    null,
+  ]);
+}
+
+function pickNumberValue(rng: Rng): unknown {
   const epoch = rng.pick([0, 0, 0, 1, 2, 17, 40, MAX_EPOCH, MAX_EPOCH + 1]);
   return rng.pick<unknown>([
     packMarker(epoch, rng.int(12)),
     packMarker(epoch, rng.int(12)),
     rng.int(12),
     rng.int(12),
+    packMuteStamp(rng.range(1, 20), rng.chance(0.5)),
+    packMuteStamp(rng.range(1, 3), rng.chance(0.5)),
     0,
+    1,
     -1,
     1.5,
     ...BOUNDARY_NUMBERS,
@@ -130,7 +165,18 @@ function pickValue(rng: Rng): unknown {
     EPOCH_FACTOR - 1 + 0.5,
     '5',
     true,
-    false,
+    null,
+  ]);
+}
+
+function pickValue(rng: Rng, device: DeviceId = A): unknown {
+  if (rng.chance(0.8)) return { key: pickEntryKey(rng, device), val: pickNumberValue(rng) };
+  return rng.pick<unknown>([
+    { key: rng.pick(THREADS), val: 1, x: 1 },
+    { key: rng.pick(THREADS) },
+    rng.int(12),
+    '5',
+    true,
     null,
     undefined,
     {},
@@ -144,6 +190,8 @@ function pickContent(rng: Rng): ForgedContent {
   switch (rng.int(12)) {
     case 0:
       return { any: [pickValue(rng), pickValue(rng)] };
+    case 10:
+      return { any: [pickValue(rng)] };
     case 1:
       return { deleted: pickNumber(rng, [1, 2, 3]) };
     case 2:
@@ -182,9 +230,8 @@ function pickId(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[], self?: I
   const fresh = freshIds(blocks);
   const choice = rng.int(10);
   if (choice === 0 && pools.heads.length > 0) return rng.pick(pools.heads);
-  if (choice === 1 && pools.foreignMarkers.length > 0) return rng.pick(pools.foreignMarkers);
-  if (choice === 2 && pools.ownMarkers.length > 0) return rng.pick(pools.ownMarkers);
-  if (choice === 3 && pools.mutes.length > 0) return rng.pick(pools.mutes);
+  if (choice === 1 && pools.foreignEntries.length > 0) return rng.pick(pools.foreignEntries);
+  if ((choice === 2 || choice === 3) && pools.ownEntries.length > 0) return rng.pick(pools.ownEntries);
   if (choice === 4 && fresh.length > 0) return rng.pick(fresh);
   if (choice === 5 && self !== undefined) return { client: self.client, clock: self.clock + rng.int(3) };
   if (choice === 6) {
@@ -214,13 +261,13 @@ function randomItem(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[], self
   const content = pickContent(rng);
   if (rng.chance(0.5)) {
     const origin = pickId(rng, pools, blocks, self);
-    return rng.chance(0.1)
+    return rng.chance(0.2)
       ? { kind: 'item', origin, rightOrigin: pickId(rng, pools, blocks, self), content }
       : { kind: 'item', origin, content };
   }
-  if (rng.chance(0.1))
-    return { kind: 'item', parent: pickId(rng, pools, blocks), key: pickKey(rng, pools.device), content };
-  return { kind: 'item', parent: rng.pick(ROOTS), key: rng.chance(0.95) ? pickKey(rng, pools.device) : null, content };
+  if (rng.chance(0.1)) return { kind: 'item', rightOrigin: pickId(rng, pools, blocks, self), content };
+  if (rng.chance(0.1)) return { kind: 'item', parent: pickId(rng, pools, blocks), key: pickMapKey(rng), content };
+  return { kind: 'item', parent: pickRoot(rng, pools.device), key: pickMapKey(rng), content };
 }
 
 function randomStruct(rng: Rng, pools: Pools, blocks: readonly ForgedBlock[], self: Id): ForgedStruct {
@@ -247,7 +294,7 @@ function editOnce(rng: Rng, pools: Pools, blocks: MutableBlock[], ds: ForgedRang
     ? block.clock + block.structs.slice(0, Math.max(index, 0)).reduce((n, s) => n + structLength(s), 0)
     : 0;
   const self = block ? { client: block.client, clock: selfClock } : { client: 1, clock: 0 };
-  switch (rng.int(13)) {
+  switch (rng.int(14)) {
     case 0: // re-point the origin
       if (block && struct?.kind === 'item')
         block.structs[index] = { kind: 'item', origin: pickId(rng, pools, blocks, self), content: struct.content };
@@ -256,8 +303,8 @@ function editOnce(rng: Rng, pools: Pools, blocks: MutableBlock[], ds: ForgedRang
       if (block && struct?.kind === 'item')
         block.structs[index] = {
           kind: 'item',
-          parent: rng.pick(ROOTS),
-          key: pickKey(rng, pools.device),
+          parent: pickRoot(rng, pools.device),
+          key: pickMapKey(rng),
           content: struct.content,
         };
       break;
@@ -306,6 +353,10 @@ function editOnce(rng: Rng, pools: Pools, blocks: MutableBlock[], ds: ForgedRang
     case 9: // a right origin
       if (block && struct?.kind === 'item')
         block.structs[index] = { ...struct, rightOrigin: pickId(rng, pools, blocks, self), parent: null, key: null };
+      break;
+    case 11: // keep the place, change one entry of the content
+      if (block && struct?.kind === 'item' && 'any' in struct.content)
+        block.structs[index] = { ...struct, content: { any: [pickValue(rng, pools.device)] } };
       break;
     case 10: // a new block from scratch
       blocks.splice(rng.int(blocks.length + 1), 0, randomBlock(rng, pools, blocks));

@@ -22,8 +22,17 @@ import {
 } from '../../src/index.js';
 import { liveValues } from './scan-view.js';
 
+function valueText(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+}
+
+/**
+ * The live values of an array as a sorted multiset. Not their order: a forged right origin
+ * left of its origin can make replicas order an array differently (Yjs's order assumes honest
+ * origins), which no derivation reads (the max per key; deletes name ids). RULE-19.
+ */
 function valuesText(values: readonly unknown[]): string {
-  return JSON.stringify(values, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  return values.map(valueText).sort().join(',');
 }
 
 /** Everything in `doc` that no document may hold, whoever wrote it. */
@@ -63,7 +72,7 @@ export function structuralViolations(doc: Y.Doc): string[] {
       const root = Y.findRootTypeKey(parent);
       for (const value of struct.content.getContent()) {
         const ok = root === HEADS_ROOT ? isHeadEntry(value) : isDeviceEntry(value);
-        if (!ok) out.push(`${root} at ${where} holds ${valuesText([value]).slice(0, 80)}`);
+        if (!ok) out.push(`${root} at ${where} holds ${valueText(value).slice(0, 80)}`);
       }
     }
   }
@@ -89,8 +98,8 @@ export function structuralViolations(doc: Y.Doc): string[] {
 function byKey(doc: Y.Doc, root: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const value of liveValues(doc, root)) {
-    const key = (value as { key?: unknown }).key;
-    const val = (value as { val?: unknown }).val;
+    const key = (value as { key?: unknown } | null | undefined)?.key;
+    const val = (value as { val?: unknown } | null | undefined)?.val;
     if (typeof key !== 'string' || typeof val !== 'number') continue;
     const list = out.get(key) ?? [];
     list.push(val);
