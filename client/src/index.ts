@@ -1,5 +1,5 @@
 /**
- * @badgesync/client — the badgesync SDK for browsers and Node (SPEC SDK-1..SDK-9).
+ * @badgesync/client — the badgesync SDK for browsers and Node (SPEC SDK-1..SDK-13).
  * Node's file storage is in `@badgesync/client/node`, so browser bundles never see `node:fs`.
  */
 export { Account, type AccountEvents, type CountsEvent } from './account.js';
