@@ -208,7 +208,7 @@ describe('forged writes over a real socket', () => {
 
   CASES.forEach((forgery, index) => {
     const code = forgery.code ?? CloseCode.forbiddenWrite;
-    test(`${forgery.name} → [SYNC-3][RULE-14] ${code} ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
+    test(`${forgery.name} → [SYNC-3][RULE-14]${forgery.code === undefined ? '[CLOSE-3]' : ''} ${code} ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
       const account = `forge-${index}`;
       await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 't', count: 5 });
       const phone = await devices.connect(server, account, 'phone');
