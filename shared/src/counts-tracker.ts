@@ -26,14 +26,20 @@ const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 
 /**
  * The live entries of one key in one root, by object: ContentAny keeps the same entry objects
- * when Yjs splits or merges items, so an entry is found again when its item is deleted. The
- * count is how many live places hold the object (a writer may push one object twice).
+ * when Yjs splits or merges items, so an entry is found again when its item is deleted. An
+ * object a writer pushed twice is listed twice. The key is parsed once, when the slot is made.
  */
-type Bag = Map<Entry, number>;
+interface Slot {
+  readonly root: RootIndex;
+  readonly key: string;
+  readonly thread: ThreadId;
+  readonly mute: boolean;
+  readonly entries: Entry[];
+}
 
 interface RootIndex {
   readonly kind: RootKind;
-  readonly keys: Map<string, Bag>;
+  readonly slots: Map<string, Slot>;
 }
 
 /** Per thread, each device's largest live value of one kind (markers or mute stamps). */
@@ -67,7 +73,7 @@ export class CountsTracker implements MarkerView {
   constructor(doc: Y.Doc) {
     this.#doc = doc;
     this.#refreshRootNames();
-    const touched: Touched = new Map();
+    const touched: Touched = new Set();
     for (const [name, type] of doc.share) {
       const kind = rootKind(name);
       if (kind === null) continue;
@@ -145,11 +151,8 @@ export class CountsTracker implements MarkerView {
   }
 
   liveEntries(device: DeviceId, key: string): readonly Entry[] {
-    const bag = this.#roots.get(deviceRoot(device))?.keys.get(key);
-    if (bag === undefined) return NO_ENTRIES;
-    const entries: Entry[] = [];
-    for (const [entry, count] of bag) for (let i = 0; i < count; i++) entries.push(entry);
-    return entries;
+    const slot = this.#roots.get(deviceRoot(device))?.slots.get(key);
+    return slot === undefined ? NO_ENTRIES : [...slot.entries];
   }
 
   /**
@@ -173,7 +176,7 @@ export class CountsTracker implements MarkerView {
   }
 
   readonly #onTransaction = (tr: Y.Transaction): void => {
-    const touched: Touched = new Map();
+    const touched: Touched = new Set();
     let refreshed = false;
     const rootOf = (item: Y.Item): RootIndex | null => {
       const parent = item.parent;
@@ -232,60 +235,52 @@ export class CountsTracker implements MarkerView {
   #root(name: string, kind: RootKind): RootIndex {
     let root = this.#roots.get(name);
     if (root === undefined) {
-      root = { kind, keys: new Map() };
+      root = { kind, slots: new Map() };
       this.#roots.set(name, root);
     }
     return root;
   }
 
   #add(root: RootIndex, entry: Entry, touched: Touched): void {
-    let bag = root.keys.get(entry.key);
-    if (bag === undefined) {
-      bag = new Map();
-      root.keys.set(entry.key, bag);
+    let slot = root.slots.get(entry.key) ?? null;
+    if (slot === null) {
+      slot = makeSlot(root, entry.key);
+      if (slot === null) return;
+      root.slots.set(entry.key, slot);
     }
-    bag.set(entry, (bag.get(entry) ?? 0) + 1);
-    touch(touched, root, entry.key);
+    slot.entries.push(entry);
+    touched.add(slot);
   }
 
   #remove(root: RootIndex, entry: Entry, touched: Touched): void {
-    const bag = root.keys.get(entry.key);
-    const count = bag?.get(entry);
-    if (bag === undefined || count === undefined) return;
-    if (count > 1) bag.set(entry, count - 1);
-    else bag.delete(entry);
-    if (bag.size === 0) root.keys.delete(entry.key);
-    touch(touched, root, entry.key);
+    const slot = root.slots.get(entry.key);
+    const at = slot === undefined ? -1 : slot.entries.indexOf(entry);
+    if (slot === undefined || at < 0) return;
+    slot.entries[at] = slot.entries[slot.entries.length - 1] as Entry;
+    slot.entries.pop();
+    if (slot.entries.length === 0) root.slots.delete(entry.key);
+    touched.add(slot);
   }
 
-  /** Re-derives every touched (root, key) from its live entries; answers the threads touched. */
+  /** Re-derives every touched slot from its live entries; answers the threads touched. */
   #applyTouched(touched: Touched): Set<ThreadId> {
     const threads = new Set<ThreadId>();
     const markerThreads = new Set<ThreadId>();
     const muteThreads = new Set<ThreadId>();
-    for (const [root, keys] of touched) {
-      for (const key of keys) {
-        const max = largest(root.keys.get(key));
-        if (root.kind.kind === 'heads') {
-          const thread = key as ThreadId;
-          if (max === undefined) this.#heads.delete(thread);
-          else this.#heads.set(thread, max);
-          threads.add(thread);
-          continue;
-        }
-        const parsed = parseEntryKey(key);
-        if (parsed === null) continue;
-        const { device } = root.kind;
-        if (parsed.kind === 'marker') {
-          const had = this.#markers.get(parsed.thread)?.has(device) === true;
-          setPerDevice(this.#markers, parsed.thread, device, max);
-          this.#markerKeys += (max === undefined ? 0 : 1) - (had ? 1 : 0);
-          markerThreads.add(parsed.thread);
-        } else {
-          setPerDevice(this.#muteStamps, parsed.thread, device, max);
-          muteThreads.add(parsed.thread);
-        }
-        threads.add(parsed.thread);
+    for (const slot of touched) {
+      const max = largest(slot.entries);
+      const { thread, root } = slot;
+      threads.add(thread);
+      if (root.kind.kind === 'heads') {
+        setOrDelete(this.#heads, thread, max);
+      } else if (slot.mute) {
+        setPerDevice(this.#muteStamps, thread, root.kind.device, max);
+        muteThreads.add(thread);
+      } else {
+        const had = this.#markers.get(thread)?.has(root.kind.device) === true;
+        setPerDevice(this.#markers, thread, root.kind.device, max);
+        this.#markerKeys += (max === undefined ? 0 : 1) - (had ? 1 : 0);
+        markerThreads.add(thread);
       }
     }
     for (const thread of markerThreads) setOrDelete(this.#maxMarker, thread, largestOf(this.#markers.get(thread)));
@@ -319,21 +314,20 @@ export class CountsTracker implements MarkerView {
   }
 }
 
-/** The keys a transaction touched, per root. */
-type Touched = Map<RootIndex, Set<string>>;
+/** The slots a transaction touched. */
+type Touched = Set<Slot>;
 
-function touch(touched: Touched, root: RootIndex, key: string): void {
-  let keys = touched.get(root);
-  if (keys === undefined) {
-    keys = new Set();
-    touched.set(root, keys);
-  }
-  keys.add(key);
+/** A slot for `key` in `root`; null when the key is not one the root's entries may have. */
+function makeSlot(root: RootIndex, key: string): Slot | null {
+  if (root.kind.kind === 'heads') return { root, key, thread: key as ThreadId, mute: false, entries: [] };
+  const parsed = parseEntryKey(key);
+  if (parsed === null) return null;
+  return { root, key, thread: parsed.thread, mute: parsed.kind === 'mute', entries: [] };
 }
 
-function largest(bag: Bag | undefined): number | undefined {
+function largest(entries: readonly Entry[]): number | undefined {
   let max: number | undefined;
-  if (bag !== undefined) for (const entry of bag.keys()) if (max === undefined || entry.val > max) max = entry.val;
+  for (const entry of entries) if (max === undefined || entry.val > max) max = entry.val;
   return max;
 }
 
