@@ -199,18 +199,20 @@ export const SETTINGS: readonly Setting[] = [
     // phone toggled that mute many times); a refusal stops that device's sync for good, so the
     // bound sits well above honest use. Yjs places N of them in ~N² steps and a load replays
     // them for every key: 1,000 keys at 64 loaded in ~0.5 s (bench/budgets.ts), at 8 in
-    // ~0.05 s; the client-ID attack used thousands (BUDGET-2).
+    // ~0.05 s; the client-ID attack used thousands (BUDGET-6; in v2 the same N² scan happens
+    // for inserts at one place of an array, and live duplicates of a key are sessions of one
+    // device that wrote it while apart).
     fallback: 16,
     min: 2,
     max: 10_000,
-    help: 'writes of one key that follow the same previous value (close 4403 concurrent_writes above it)',
+    help: 'live entries of one key in one device array, and inserts at one place of an array (close 4403 concurrent_writes above it)',
   },
   {
     key: 'maxThreads',
     env: 'BADGESYNC_MAX_THREADS',
     kind: 'int',
     // 10,000: GET badge lists every thread with a head (~400 KB at the cap), and the counts of
-    // a 10,000-thread account derive in ~20 ms on load (BUDGET-3).
+    // a 10,000-thread account derive in ~20 ms on load (BUDGET-7).
     fallback: 10_000,
     min: 1,
     max: 10_000_000,
@@ -221,11 +223,11 @@ export const SETTINGS: readonly Setting[] = [
     env: 'BADGESYNC_MAX_MUTES',
     kind: 'int',
     // 10,000, the thread budget: muting more threads than can have items is never needed, and
-    // 100,000 mutes of 128-character IDs made GET badge answer 12.5 MiB (BUDGET-3).
+    // 100,000 mutes of 128-character IDs made GET badge answer 12.5 MiB (BUDGET-7).
     fallback: 10_000,
     min: 1,
     max: 10_000_000,
-    help: 'mutes keys per account (close 4403 key_budget above it)',
+    help: 'threads with a live mute entry per account (close 4403 key_budget above it)',
   },
   {
     key: 'maxReadsKeys',
@@ -238,7 +240,7 @@ export const SETTINGS: readonly Setting[] = [
     fallback: 20_000,
     min: 1,
     max: 100_000_000,
-    help: 'reads keys (thread/device) per account (close 4403 key_budget above it)',
+    help: 'live marker keys (thread × device) per account (close 4403 key_budget above it, SPEC BUDGET-7)',
   },
   {
     key: 'awarenessStateBytes',
@@ -403,7 +405,7 @@ export const SETTINGS: readonly Setting[] = [
   },
 ];
 
-/** The document budgets of a configuration (SPEC BUDGET-1..BUDGET-3). */
+/** The document budgets of a configuration (SPEC BUDGET-1, BUDGET-6, BUDGET-7). */
 export function documentBudgets(config: Config): DocumentBudgets {
   return {
     newClientsPerUpdate: config.maxNewClientsPerUpdate,

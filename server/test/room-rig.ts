@@ -6,6 +6,7 @@
 import {
   type AccountId,
   type DeviceId,
+  type DocumentBudgets,
   decodeMessage,
   deviceRoot,
   type Entry,
@@ -166,7 +167,11 @@ export class RoomRig {
   readonly commit: GroupCommit;
   room: AccountRoom;
 
-  constructor(readonly store: Store) {
+  constructor(
+    readonly store: Store,
+    /** The room's document budgets; the settings' defaults when absent. */
+    private readonly budgets?: DocumentBudgets,
+  ) {
     this.commit = new GroupCommit(store, this.metrics, (err) => this.fatal.push(err));
     this.room = this.#load();
   }
@@ -178,6 +183,7 @@ export class RoomRig {
       metrics: this.metrics,
       log: pino({ level: 'silent' }),
       events: { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} },
+      ...(this.budgets === undefined ? {} : { budgets: this.budgets }),
     });
   }
 

@@ -31,7 +31,7 @@ import { Rng } from '../../shared/test/helpers/rng.js';
 import { SIM_THREADS, type SimOp, simOp } from '../../shared/test/helpers/sync-sim.js';
 import { DeviceConnection, type SentKind } from './device-connection.js';
 import { RoomHarness } from './room-harness.js';
-import { valueIn } from './room-rig.js';
+import { entriesIn, valueIn } from './room-rig.js';
 import { ABNORMAL_CLOSURE } from './socket-pair.js';
 
 const REMOTE = Symbol('remote');
@@ -112,12 +112,21 @@ export class RoomSyncSim {
     markerWrites: 0,
     muteWrites: 0,
     offlineWrites: 0,
+    /** Accepted updates after which the sender's array held two live entries of one key. */
+    duplicates: 0,
   };
 
-  constructor(devices: number, seed: number) {
+  /**
+   * `devices` sim devices; device i has the device ID `dev<ids[i]>` (default: its own index), so
+   * two sim devices with one ID are two concurrent sessions of that device (legal in v2).
+   */
+  constructor(devices: number, seed: number, ids?: readonly number[]) {
     this.#rng = new Rng(seed);
     this.harness = new RoomHarness('alice' as AccountId, () => this.#clientId());
-    this.devices = Array.from({ length: devices }, (_, i) => new SimDevice(`dev${i}` as DeviceId, this.#clientId()));
+    this.devices = Array.from(
+      { length: devices },
+      (_, i) => new SimDevice(`dev${ids?.[i] ?? i}` as DeviceId, this.#clientId()),
+    );
   }
 
   #clientId(): number {
@@ -252,8 +261,14 @@ export class RoomSyncSim {
         if (!early) this.stats.lateNotYet++;
       } else {
         this.stats.accepted++;
+        if (this.#holdsDuplicate(device.id)) this.stats.duplicates++;
       }
     });
+  }
+
+  #holdsDuplicate(device: DeviceId): boolean {
+    const keys = entriesIn(this.harness.room.doc, deviceRoot(device)).map((entry) => entry.key);
+    return new Set(keys).size < keys.length;
   }
 
   /** A few items in every thread, every device connected and synced. */

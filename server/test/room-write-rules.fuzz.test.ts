@@ -27,13 +27,12 @@ import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { type Candidate, KINDS, makeCandidate } from '../../shared/test/helpers/candidates.js';
-import { reloadDifferences, ruleViolations, unsafeNumber } from '../../shared/test/helpers/oracle.js';
+import { documentText, reloadDifferences, ruleViolations, unsafeNumber } from '../../shared/test/helpers/oracle.js';
 import { Rng } from '../../shared/test/helpers/rng.js';
 import { propertyParams } from '../../shared/test/helpers/seed.js';
 import { A, B, C, CLIENT, DeviceReplica, REMOTE, THREADS } from '../../shared/test/helpers/world.js';
 import { DeviceConnection } from './device-connection.js';
 import { RoomHarness } from './room-harness.js';
-import { contentOf } from './room-rig.js';
 
 const STEPS = [...KINDS, 'restart'] as const;
 type Step = (typeof STEPS)[number];
@@ -130,7 +129,7 @@ async function makeRoomWorld(seed: number): Promise<RoomWorld> {
 }
 
 function contentText(doc: Y.Doc): string {
-  return JSON.stringify(contentOf(doc));
+  return documentText(doc);
 }
 
 /** Sends one candidate through the room and holds what the room did to the reference. */

@@ -28,9 +28,10 @@ const PREFIXES = [
 ];
 const ID = new RegExp(`\\b(?:${PREFIXES.join('|')})-\\d+\\b`, 'g');
 const spec = readFileSync(path.join(ROOT, 'docs/SPEC.md'), 'utf8');
-const defined = [...spec.matchAll(/^- \*\*\[([A-Z]+-\d+)\]\*\*/gm)]
-  .map((m) => m[1] as string)
-  .filter((id) => PREFIXES.some((p) => id.startsWith(`${p}-`)));
+const ours = (id: string) => PREFIXES.some((p) => id.startsWith(`${p}-`));
+const defined = [...spec.matchAll(/^- \*\*\[([A-Z]+-\d+)\]\*\*/gm)].map((m) => m[1] as string).filter(ours);
+/** Rules retired by a later one (struck through, never reused): still named by older tests and comments. */
+const retired = [...spec.matchAll(/^- ~~\*\*\[([A-Z]+-\d+)\]\*\*~~/gm)].map((m) => m[1] as string).filter(ours);
 
 function tsFiles(dir: string): string[] {
   const full = path.join(ROOT, dir);
@@ -53,8 +54,9 @@ function testNames(file: string): string[] {
 
 describe('SPEC.md server sections', () => {
   test('[ERR-1] define each server rule ID once', () => {
+    const all = [...defined, ...retired];
     assert.deepEqual(
-      defined.filter((id, i) => defined.indexOf(id) !== i),
+      all.filter((id, i) => all.indexOf(id) !== i),
       [],
     );
     for (const prefix of PREFIXES)
@@ -66,7 +68,7 @@ describe('SPEC.md server sections', () => {
 
   test('[ERR-1] define every server rule ID that code or tests name', () => {
     const named = new Set([...code, ...tests].flatMap((file) => readFileSync(file, 'utf8').match(ID) ?? []));
-    assert.deepEqual([...named].filter((id) => !defined.includes(id)).sort(), []);
+    assert.deepEqual([...named].filter((id) => !defined.includes(id) && !retired.includes(id)).sort(), []);
   });
 
   test('[ERR-1] every server rule is quoted by the name of a test', () => {

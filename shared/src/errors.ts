@@ -40,29 +40,28 @@ export function errorBody(code: HttpErrorCode, message?: string): ErrorBody {
   return { error: { code, message: message ?? HttpError[code].message } };
 }
 
-/** Why the write rules refused an update (close 4403, or 4400 for `malformed`). */
+/** Why the write rules refused an update (close 4403, 4400 for `malformed`, 4410 for `v1_document`). */
 export const RefusalReason = {
   malformed: 'not a decodable Yjs update',
   v1_document: 'holds contract-v1 content (heads/reads/mutes maps): drop the replica and sync afresh',
-  not_array_entry: 'an item that is not an element of a v2 root array',
+  not_array_entry:
+    'an item that is not an element of one v2 array (origins in two arrays, or in a garbage-collected struct)',
   lower_mute: 'lowers a mute stamp',
   mute_too_far: 'a mute counter too far above the thread mute counter',
-  unknown_root: 'names a top-level type that is not heads, reads or mutes',
+  unknown_root: 'names a top-level type that is not v2/heads or v2/device/<id>',
   nested_type: 'creates or writes inside a nested shared type',
-  not_map_entry: 'an item that is not a map entry of a root',
-  heads_by_device: 'heads is written by the server only',
-  foreign_marker: "writes another device's read marker",
-  invalid_key: 'a key that is not a valid thread ID or reads key',
+  heads_by_device: 'v2/heads is written by the server only',
+  foreign_marker: "writes or deletes in another device's array (or @server's)",
+  invalid_key: 'an entry key that is not a thread ID or m/<thread ID>',
   invalid_value: 'a value of the wrong type or range',
   lower_marker: 'lowers a read marker',
-  deleted_marker: 'deletes a read marker',
-  concurrent_marker: 'writes a marker that does not follow the current one (sync before writing)',
+  deleted_marker: 'deletes every entry of a key without a replacement',
   epoch_too_far: 'a marker epoch too far above the thread epoch',
   seq_beyond_head: 'a marker seq beyond the thread head',
   foreign_client_id: 'writes under a Yjs client ID bound to another device',
   client_budget: 'uses more new Yjs client IDs than the budget allows (per update, device or account)',
   concurrent_writes: 'more concurrent writes of one key than the budget allows',
-  key_budget: 'more mutes or reads keys in the account than the budget allows',
+  key_budget: 'more muted threads or marker keys in the account than the budget allows',
 } as const;
 export type RefusalReason = keyof typeof RefusalReason;
 

@@ -93,6 +93,8 @@ interface Place {
   readonly origin: Id | null;
   readonly rightOrigin: Id | null;
   count: number;
+  /** Fresh items placed here or after one of them (along fresh origins): what a later sibling scans. */
+  subtree: number;
 }
 
 /**
@@ -122,6 +124,8 @@ class BudgetCheck {
   readonly #added = new Map<string, number>();
   readonly #removed = new Map<string, number>();
   readonly #places = new Map<string, Place>();
+  readonly #anchors = new Map<Y.Item, Place>();
+  readonly #placeOf = new Map<Y.Item, Place>();
 
   constructor(
     readonly ctx: BudgetContext,
@@ -133,6 +137,7 @@ class BudgetCheck {
 
   run(): BudgetVerdict {
     this.#collect();
+    for (const item of this.#placeOf.keys()) this.#anchor(item).subtree++;
     this.#collectDeletes();
     return this.#checkPlaces() ?? this.#checkKeys() ?? WITHIN;
   }
@@ -155,9 +160,13 @@ class BudgetCheck {
       const origin = offset > 0 ? { client, clock: state - 1 } : struct.origin;
       const root = this.#root(struct);
       const text = `${root}|${origin === null ? '' : idText(origin)}|${struct.rightOrigin === null ? '' : idText(struct.rightOrigin)}`;
-      const place = this.#places.get(text);
-      if (place === undefined) this.#places.set(text, { root, origin, rightOrigin: struct.rightOrigin, count: 1 });
-      else place.count++;
+      let place = this.#places.get(text);
+      if (place === undefined) {
+        place = { root, origin, rightOrigin: struct.rightOrigin, count: 0, subtree: 0 };
+        this.#places.set(text, place);
+      }
+      place.count++;
+      this.#placeOf.set(struct, place);
       if (struct.content instanceof Y.ContentDeleted) continue;
       const values = struct.content.getContent();
       for (let i = offset; i < values.length; i++) {
@@ -166,6 +175,33 @@ class BudgetCheck {
         this.#added.set(entry.key, (this.#added.get(entry.key) ?? 0) + 1);
       }
     }
+  }
+
+  /**
+   * The place the fresh origins of `item` lead back to (the place of the first item on the
+   * way whose origin the server has, or none): Yjs scans a fresh item's fresh descendants
+   * when it places a later sibling of it.
+   */
+  #anchor(item: Y.Item): Place {
+    const chain: Y.Item[] = [];
+    const seen = new Set<Y.Item>([item]);
+    let anchor: Place | undefined;
+    for (let at: Y.Item | undefined = item; at !== undefined; ) {
+      anchor = this.#anchors.get(at);
+      if (anchor !== undefined) break;
+      chain.push(at);
+      anchor = this.#placeOf.get(at);
+      const origin = at.origin;
+      if (origin === null || origin.clock < Y.getState(this.#store, origin.client)) break;
+      const next = findIn(this.#fresh.get(origin.client) ?? [], origin.clock);
+      // Origins that wait on each other (the rules refuse those): stop, never loop.
+      if (next === undefined || seen.has(next)) break;
+      seen.add(next);
+      at = next;
+    }
+    const found = anchor as Place;
+    for (const link of chain) this.#anchors.set(link, found);
+    return found;
   }
 
   /** The array of a fresh item, as the write rules resolved it (along origins, iteratively). */
@@ -227,6 +263,11 @@ class BudgetCheck {
     for (const place of this.#places.values()) {
       if (place.count > limit) {
         return over('concurrent_writes', 'concurrentPerKey', `${place.count} inserts at one place of ${place.root}`);
+      }
+      // Each later sibling here scans the earlier ones and the fresh items after them.
+      scanned += (place.count - 1) * place.subtree;
+      if (scanned > scanLimit) {
+        return over('concurrent_writes', 'concurrentPerKey', `inserts that scan over ${scanLimit} items`);
       }
       const origin = place.origin;
       if (origin !== null && origin.clock >= Y.getState(this.#store, origin.client)) continue;

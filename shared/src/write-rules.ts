@@ -1,5 +1,5 @@
 /**
- * The write rules of contract v2 (SPEC RULE-11..RULE-17, RULE-18..): the check the server
+ * The write rules of contract v2 (SPEC RULE-2, RULE-4, RULE-7, RULE-8, RULE-11..RULE-25): the check the server
  * runs on every incoming update before it applies, stores or relays it. Pure: it reads the
  * server's document and its MarkerView and never changes either.
  *
@@ -17,6 +17,7 @@ import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { CloseCode } from './close-codes.js';
 import {
+  deviceRoot,
   type Entry,
   HEADS_ROOT,
   isEntry,
@@ -182,7 +183,7 @@ class UpdateCheck {
     readonly blocks: number,
   ) {
     this.#store = ctx.doc.store;
-    this.#ownRoot = `v2/device/${device}`;
+    this.#ownRoot = deviceRoot(device);
   }
 
   run(): Verdict {
@@ -345,7 +346,7 @@ class UpdateCheck {
     return value;
   }
 
-  /** [RULE-20] [RULE-22] Only the device's own array; never heads, another device's or @server's. */
+  /** [RULE-20] Only the device's own array; never heads ([RULE-4]), another device's or @server's. */
   #checkOwnArray(root: string, id: Id, what: string): void {
     if (root === this.#ownRoot) return;
     if (root === HEADS_ROOT) refuse('heads_by_device', `item ${idText(id)}: ${what} ${HEADS_ROOT}`);
@@ -497,7 +498,7 @@ class UpdateCheck {
   }
 
   /**
-   * [RULE-22] The delete set: ranges the server already deleted are skipped; ranges it does
+   * [RULE-20] The delete set: ranges the server already deleted are skipped; ranges it does
    * not have are "not yet" (never stored); a live server item may be deleted only in the
    * device's own array. Records the deleted entries per key.
    */
@@ -535,9 +536,11 @@ class UpdateCheck {
 
   /**
    * Per key of the device's array the update touches, with `before` its live entries on the
-   * server and `after` what stays of them plus the update's live entries: [RULE-23] not
-   * emptied, [RULE-24] its largest value not lowered, [RULE-25] [RULE-26] each new marker
-   * within the thread's epoch lead and head, [RULE-27] each new mute stamp within the lead.
+   * server and `after` what stays of them plus the update's live entries: [RULE-22] not
+   * emptied, [RULE-23] its largest value not lowered, [RULE-7] [RULE-8] each new marker
+   * within the thread's epoch lead and head, [RULE-24] each new mute stamp within the lead.
+   * [RULE-25] Nothing else: entries need not follow the key's current one (concurrent
+   * sessions of one device leave several live entries of a key).
    */
   #checkKeys(): void {
     for (const [key, change] of this.#keys) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'vitest';
-import { AwarenessDropReason, CloseCode, HttpError, RefusalReason } from '../src/index.js';
+import { AwarenessDropReason, CloseCode, HttpError, RefusalReason, refusalCode } from '../src/index.js';
 
 const errors = readFileSync(new URL('../../docs/ERRORS.md', import.meta.url), 'utf8');
 /** The table rows of the file, split into trimmed cells. */
@@ -38,7 +38,7 @@ describe('docs/ERRORS.md (ERR-1)', () => {
     for (const reason of Object.keys(RefusalReason)) {
       const row = rowStartingWith(`\`${reason}\``);
       assert.ok(row, `no row for ${reason}`);
-      const code = reason === 'malformed' ? CloseCode.invalidMessage : CloseCode.forbiddenWrite;
+      const code = refusalCode(reason as RefusalReason);
       assert.equal(row[1], String(code), `${reason}: close code`);
       assert.ok((row[2] ?? '').length > 10, `${reason}: say what it means`);
     }

@@ -1,5 +1,6 @@
 /**
- * Honest histories through the write rules: stock-provider-like devices sync with the
+ * Honest histories through the v2 write rules (devices writing their own arrays with
+ * KeyValueArray, one device in two concurrent sessions): stock-provider-like devices sync with the
  * server over ordered sockets, with long offline periods, reconnects, local edits sent
  * before the device's sync step 2, periodic re-syncs (a step 2 against a state vector the
  * server has moved past), server restarts (reload from the log, new Yjs client ID,
@@ -14,7 +15,9 @@ import { describe, test } from 'vitest';
 import { propertyParams } from './helpers/seed.js';
 import { SyncSim, simOp } from './helpers/sync-sim.js';
 
-const DEVICES = 3;
+/** Three devices; the fourth sim device is a second session (another replica) of dev0. */
+const DEVICES = 4;
+const IDS = [0, 1, 2, 0];
 
 const history = fc.record({
   seed: fc.integer(),
@@ -22,11 +25,11 @@ const history = fc.record({
 });
 
 describe('honest histories through the write rules', () => {
-  test('[RULE-11] [RULE-14] honest devices are never refused, and all converge on the server’s state', () => {
+  test('[RULE-11] [RULE-14] [RULE-25] honest devices (two sessions of one among them) are never refused, and all converge on the server’s state', () => {
     const totals: Record<string, number> = { steps: 0 };
     fc.assert(
       fc.property(history, ({ seed, ops }) => {
-        const sim = new SyncSim(DEVICES, seed);
+        const sim = new SyncSim(DEVICES, seed, IDS);
         sim.warmUp();
         for (const o of ops) sim.run(o);
         sim.settle();
@@ -40,6 +43,7 @@ describe('honest histories through the write rules', () => {
     const { notYet = 0, earlyUpdates = 0, restarts = 0, reinstalls = 0, offlineWrites = 0 } = totals;
     assert.ok(notYet > 0 && earlyUpdates > 0, 'no update was ever "not yet": the reconnect race was not exercised');
     assert.ok(restarts > 0 && reinstalls > 0 && offlineWrites > 0);
+    assert.ok((totals.duplicates ?? 0) > 0, 'the two sessions of dev0 never wrote one thread concurrently');
     // Only an update that overtakes the device's step 2 after a reconnect may wait.
     assert.equal(totals.lateNotYet, 0, 'an honest update was "not yet" after its session’s step 2');
   });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'vitest';
-import { CloseCode, RefusalReason } from '../src/index.js';
+import { RefusalReason, refusalCode } from '../src/index.js';
 
 const root = new URL('../../', import.meta.url);
 const spec = readFileSync(new URL('docs/SPEC.md', root), 'utf8');
@@ -68,12 +68,7 @@ describe('SPEC.md', () => {
 
   test('documents every refusal reason with its close code', () => {
     for (const reason of Object.keys(RefusalReason)) {
-      const code =
-        reason === 'malformed'
-          ? CloseCode.invalidMessage
-          : reason === 'v1_document'
-            ? CloseCode.replicaOutdated
-            : CloseCode.forbiddenWrite;
+      const code = refusalCode(reason as RefusalReason);
       assert.match(spec, new RegExp(`\\| \`${reason}\` +\\| ${code} +\\| \\[(?:RULE|BUDGET)-\\d+\\] +\\|`), reason);
     }
   });

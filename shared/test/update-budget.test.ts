@@ -82,12 +82,21 @@ function insertAt(
   return {
     client,
     clock,
-    structs: ['origin' in where ? { kind: 'item', origin: where.origin, content } : { kind: 'item', parent: where.root, content }],
+    structs: [
+      'origin' in where
+        ? { kind: 'item', origin: where.origin, content }
+        : { kind: 'item', parent: where.root, content },
+    ],
   };
 }
 
 /** `count` fresh clients from `first` on, each inserting one marker of its own thread after `origin`. */
-function siblings(first: number, count: number, origin: { client: number; clock: number }, keyOf = (i: number) => `t${i + 1}`): Uint8Array {
+function siblings(
+  first: number,
+  count: number,
+  origin: { client: number; clock: number },
+  keyOf = (i: number) => `t${i + 1}`,
+): Uint8Array {
   return forgeUpdate(Array.from({ length: count }, (_, i) => insertAt(first + i, 0, { origin }, keyOf(i))));
 }
 
@@ -129,15 +138,34 @@ describe('document budgets v2', () => {
     const server = serverWithEntry();
     const origin = { client: 100, clock: 0 };
     accept(server, siblings(200, 10, origin));
-    assertOver(check(server, siblings(300, 7, origin, (i) => `t${i + 20}`)), 'concurrent_writes', 'concurrentPerKey');
-    assert.equal(check(server, siblings(300, 6, origin, (i) => `t${i + 20}`)).kind, 'within');
+    assertOver(
+      check(
+        server,
+        siblings(300, 7, origin, (i) => `t${i + 20}`),
+      ),
+      'concurrent_writes',
+      'concurrentPerKey',
+    );
+    assert.equal(
+      check(
+        server,
+        siblings(300, 6, origin, (i) => `t${i + 20}`),
+      ).kind,
+      'within',
+    );
     // Inserting after the array's last item is no concurrency, whatever came before.
     const last = server.doc.getArray(ROOT_A)._start;
     let end = last;
     while (end?.right) end = end.right;
     assert.ok(end);
     const tail = { client: end.id.client, clock: end.id.clock + end.length - 1 };
-    assert.equal(check(server, siblings(400, 16, tail, (i) => `t${i + 40}`)).kind, 'within');
+    assert.equal(
+      check(
+        server,
+        siblings(400, 16, tail, (i) => `t${i + 40}`),
+      ).kind,
+      'within',
+    );
   });
 
   test('[BUDGET-6] live entries of one key in one array: 16 are within, 17 over', () => {
@@ -146,7 +174,13 @@ describe('document budgets v2', () => {
     const chain = (first: number, count: number) =>
       forgeUpdate(
         Array.from({ length: count }, (_, i) =>
-          insertAt(first + i, 0, { origin: i === 0 ? { client: 100, clock: 0 } : { client: first + i - 1, clock: 0 } }, 't0', 1),
+          insertAt(
+            first + i,
+            0,
+            { origin: i === 0 ? { client: 100, clock: 0 } : { client: first + i - 1, clock: 0 } },
+            't0',
+            1,
+          ),
         ),
       );
     assert.equal(check(server, chain(200, 15)).kind, 'within');
@@ -190,6 +224,28 @@ describe('document budgets v2', () => {
     assert.equal(check(server, inserts(1)).kind, 'within');
     assert.equal(check(server, inserts(allowed - 1)).kind, 'within');
     assertOver(check(server, inserts(allowed + 2)), 'concurrent_writes', 'concurrentPerKey');
+  });
+
+  test('[BUDGET-6] siblings at one place followed by long chains of the update are refused; one long chain is not', () => {
+    const server = serverWithEntry();
+    const origin = { client: 100, clock: 0 };
+    // Sixteen clients insert after one origin, each then continues with a chain of its own:
+    // Yjs scans every earlier sibling's chain to place each later sibling.
+    const chains = (clients: number, length: number) =>
+      forgeUpdate(
+        Array.from({ length: clients }, (_, c) => ({
+          client: 700 + c,
+          clock: 0,
+          structs: Array.from({ length }, (_, k) => ({
+            kind: 'item' as const,
+            origin: k === 0 ? origin : { client: 700 + c, clock: k - 1 },
+            content: { deleted: 1 },
+          })),
+        })),
+      );
+    assertOver(check(server, chains(16, 200)), 'concurrent_writes', 'concurrentPerKey');
+    assert.equal(check(server, chains(2, 200)).kind, 'within');
+    assert.equal(check(server, chains(1, 20_000)).kind, 'within');
   });
 
   test('[BUDGET-6] a session that was offline while another session of the device wrote a lot still syncs', () => {
@@ -242,7 +298,13 @@ describe('document budgets v2', () => {
       {
         client: 400,
         clock: 0,
-        structs: [{ kind: 'item', parent: deviceRoot(b), content: { any: [{ key: muteKey('t1' as ThreadId), val: packMuteStamp(2, false) }] } }],
+        structs: [
+          {
+            kind: 'item',
+            parent: deviceRoot(b),
+            content: { any: [{ key: muteKey('t1' as ThreadId), val: packMuteStamp(2, false) }] },
+          },
+        ],
       },
     ]);
     const verdict = checkBudgets(

@@ -10,7 +10,8 @@ import { CloseCode, MAX_CLIENT_ID, MAX_CLOCK_ADVANCE, stateVectorProblem, type V
 import { type RawStruct, rawStateVector, rawUpdate } from './helpers/raw-update.js';
 import { A, makeWorld } from './helpers/world.js';
 
-const MUTE: RawStruct = { kind: 'item', root: 'mutes', key: 'feed.x', value: true };
+/** A mute vote of a for feed.x (counter 2: one above c's), at the start of a's array. */
+const MUTE: RawStruct = { kind: 'item', root: 'v2/device/phone-a', value: { key: 'm/feed.x', val: 4 } };
 
 function verdictOf(update: Uint8Array): Verdict {
   const world = makeWorld();

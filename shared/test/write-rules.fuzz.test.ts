@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import * as Y from 'yjs';
-import { CloseCode, checkUpdate } from '../src/index.js';
+import { CloseCode, checkBudgets, checkUpdate, type DocumentBudgets } from '../src/index.js';
 import { type Candidate, KINDS, type Kind, makeCandidate } from './helpers/candidates.js';
 import { reloadDifferences, ruleViolations, unsafeNumber } from './helpers/oracle.js';
 import { Rng } from './helpers/rng.js';
@@ -17,6 +17,16 @@ import { propertyParams } from './helpers/seed.js';
 import { DeviceReplica, makeWorld, type World } from './helpers/world.js';
 
 const stats = new Map<string, number>();
+
+/** The server's default budgets (README "Limits"). */
+const BUDGETS: DocumentBudgets = {
+  newClientsPerUpdate: 64,
+  clientsPerDevice: 5000,
+  clientsPerAccount: 20_000,
+  concurrentPerKey: 16,
+  mutesPerAccount: 10_000,
+  readsPerAccount: 20_000,
+};
 function count(key: string): void {
   stats.set(key, (stats.get(key) ?? 0) + 1);
 }
@@ -76,6 +86,12 @@ function judge(world: World, c: Candidate): void {
     threw = err;
   }
   if (verdict.kind === 'accept') {
+    // [BUDGET-6] The budgets run on what the rules accept, before it is applied: they never
+    // throw on it, and honest updates are within them.
+    const ctx = { doc: server.doc, view: server.tracker, device: c.device, budgets: BUDGETS };
+    const budget = checkBudgets({ ...ctx, deviceClients: 0, accountClients: 0 }, c.update, verdict.newClients.length);
+    count(`${c.kind}:budget:${budget.kind}`);
+    if (c.kind === 'honest' || c.kind === 'session') assert.equal(budget.kind, 'within', JSON.stringify(budget));
     assert.equal(threw, null, `accepted ${c.kind} update throws in applyUpdate: ${String(threw)}\nupdate ${hex}`);
     const broken = ruleViolations(server.doc, clone, c.device, server.bindings, server.doc.clientID);
     assert.deepEqual(broken, [], `accepted ${c.kind} update from ${c.device} breaks rules\nupdate ${hex}`);

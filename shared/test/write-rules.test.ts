@@ -35,10 +35,9 @@ const INBOX = 'inbox' as ThreadId;
 const CHAT = 'chat:1' as ThreadId;
 const FEED = 'feed.x' as ThreadId;
 
-/** Where the world put things: a's inbox marker 4 at 1001:0, b's chat:1 marker 5 at 2002:0, c's feed.x mute at 3003:0. */
+/** Where the world put things: a's inbox marker 4 at 1001:0, b's chat:1 marker 5 at 2002:0 (c's feed.x mute at 3003:0). */
 const A_INBOX = { client: CLIENT.a, clock: 0 };
 const B_CHAT = { client: CLIENT.b, clock: 0 };
-const C_MUTE = { client: CLIENT.c, clock: 0 };
 const ROOT_A = deviceRoot(A);
 
 /** Runs `write` on a replica and returns the update it made. */
@@ -285,7 +284,9 @@ describe('write rules v2: honest updates', () => {
     assertAccepted(
       world,
       C,
-      updateOf(world.c, () => new KeyValueArray(world.c.doc, deviceRoot(C)).set(muteKey(FEED), packMuteStamp(counter, false))),
+      updateOf(world.c, () =>
+        new KeyValueArray(world.c.doc, deviceRoot(C)).set(muteKey(FEED), packMuteStamp(counter, false)),
+      ),
     );
   });
 });
@@ -359,7 +360,11 @@ describe('write rules v2: roots and v1 content', () => {
     const world = makeWorld();
     const update = forgeUpdate([
       { client: CLIENT.a, clock: 1, structs: [{ kind: 'item', parent: 'evil', content: { any: [1] } }] },
-      { client: CLIENT.a, clock: 1, structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 5 }] } }] },
+      {
+        client: CLIENT.a,
+        clock: 1,
+        structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 5 }] } }],
+      },
     ]);
     assertRefused(world, A, update, 'unknown_root');
   });
@@ -427,6 +432,32 @@ describe('write rules v2: elements of one array', () => {
     assertAccepted(world, A, update);
   });
 
+  test('[RULE-19] a right origin left of the origin (same array) is accepted: only the order differs, never a count', () => {
+    const world = makeWorld();
+    const { a, server } = world;
+    a.read(FEED, 2); // 1001:1 after 1001:0
+    assertAccepted(world, A, a.take() as Uint8Array);
+    const update = forgeUpdate([
+      {
+        client: 5005,
+        clock: 0,
+        structs: [
+          {
+            kind: 'item',
+            origin: { client: CLIENT.a, clock: 1 },
+            rightOrigin: A_INBOX,
+            content: { any: [{ key: CHAT, val: 1 }] },
+          },
+        ],
+      },
+    ]);
+    assertAccepted(world, A, update);
+    const fresh = new DeviceReplica(B, 9009);
+    fresh.pull(server);
+    assert.deepEqual(fresh.tracker.counts(), server.tracker.counts());
+    assert.deepEqual(liveOf(world, A, CHAT), [1]);
+  });
+
   test('[RULE-19] an origin in a garbage-collected struct (of the update or of the server) is refused', () => {
     const world = makeWorld();
     const inUpdate = forgeUpdate([
@@ -448,7 +479,9 @@ describe('write rules v2: elements of one array', () => {
       {
         client: CLIENT.a,
         clock: 2,
-        structs: [{ kind: 'item', rightOrigin: { client: CLIENT.a, clock: 1 }, content: { any: [{ key: INBOX, val: 5 }] } }],
+        structs: [
+          { kind: 'item', rightOrigin: { client: CLIENT.a, clock: 1 }, content: { any: [{ key: INBOX, val: 5 }] } },
+        ],
       },
     ]);
     assertRefused(world, A, right, 'not_array_entry');
@@ -476,7 +509,12 @@ describe('write rules v2: whose array', () => {
     assertHarmful(world, A, update);
     assertRefused(world, A, update, 'foreign_marker');
     // Also after an origin in the other array, with no parent named.
-    assertRefused(world, A, insert(CLIENT.a, 1, { origin: B_CHAT }, { any: [{ key: INBOX, val: 10 }] }), 'foreign_marker');
+    assertRefused(
+      world,
+      A,
+      insert(CLIENT.a, 1, { origin: B_CHAT }, { any: [{ key: INBOX, val: 10 }] }),
+      'foreign_marker',
+    );
   });
 
   test("[RULE-20] [ID-2] an insert into @server's array is refused", () => {
@@ -573,7 +611,17 @@ describe('write rules v2: entries', () => {
 
   test('[RULE-21] one bad entry among good ones refuses the whole item', () => {
     const world = makeWorld();
-    const update = insert(CLIENT.a, 1, { origin: A_INBOX }, { any: [{ key: CHAT, val: 1 }, { key: FEED, val: -1 }] });
+    const update = insert(
+      CLIENT.a,
+      1,
+      { origin: A_INBOX },
+      {
+        any: [
+          { key: CHAT, val: 1 },
+          { key: FEED, val: -1 },
+        ],
+      },
+    );
     assertRefused(world, A, update, 'invalid_value');
   });
 });
@@ -618,11 +666,20 @@ describe('write rules v2: per key', () => {
   test('[RULE-22] removing one of two duplicates is accepted', () => {
     const world = makeWorld();
     const unsynced = new DeviceReplica(A, 1112);
-    assertAccepted(world, A, updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)));
+    assertAccepted(
+      world,
+      A,
+      updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)),
+    );
     const copy = scratch(world.a);
     copy.pull(world.server);
     const items = array(copy.doc, ROOT_A).toArray() as Entry[];
-    const update = updateOf(copy, (doc) => array(doc, ROOT_A).delete(items.findIndex((e) => e.val === 3), 1));
+    const update = updateOf(copy, (doc) =>
+      array(doc, ROOT_A).delete(
+        items.findIndex((e) => e.val === 3),
+        1,
+      ),
+    );
     assertAccepted(world, A, update);
     assert.deepEqual(liveOf(world, A, INBOX), [4]);
   });
@@ -649,11 +706,20 @@ describe('write rules v2: per key', () => {
   test('[RULE-23] the larger of two duplicates deleted, the smaller kept, is refused', () => {
     const world = makeWorld();
     const unsynced = new DeviceReplica(A, 1112);
-    assertAccepted(world, A, updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)));
+    assertAccepted(
+      world,
+      A,
+      updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)),
+    );
     const copy = scratch(world.a);
     copy.pull(world.server);
     const items = array(copy.doc, ROOT_A).toArray() as Entry[];
-    const update = updateOf(copy, (doc) => array(doc, ROOT_A).delete(items.findIndex((e) => e.val === 4), 1));
+    const update = updateOf(copy, (doc) =>
+      array(doc, ROOT_A).delete(
+        items.findIndex((e) => e.val === 4),
+        1,
+      ),
+    );
     assertHarmful(world, A, update);
     assertRefused(world, A, update, 'lower_marker');
   });
@@ -679,7 +745,12 @@ describe('write rules v2: per key', () => {
 
   test('[RULE-7] an extra entry (no delete) too far ahead is refused, even when the key keeps its max', () => {
     const world = makeWorld();
-    const update = insert(CLIENT.a, 1, { origin: A_INBOX }, { any: [{ key: CHAT, val: packMarker(MAX_EPOCH_LEAD + 1, 0) }] });
+    const update = insert(
+      CLIENT.a,
+      1,
+      { origin: A_INBOX },
+      { any: [{ key: CHAT, val: packMarker(MAX_EPOCH_LEAD + 1, 0) }] },
+    );
     assertRefused(world, A, update, 'epoch_too_far');
   });
 
@@ -767,13 +838,43 @@ describe('write rules v2: malformed updates (4400)', () => {
   test('[RULE-12] cyclic origins, and structs that wait on each other across clients, are refused with 4400', () => {
     const world = makeWorld();
     const cycle = forgeUpdate([
-      { client: 5005, clock: 0, structs: [{ kind: 'item', origin: { client: 6006, clock: 0 }, content: { any: [{ key: INBOX, val: 6 }] } }] },
-      { client: 6006, clock: 0, structs: [{ kind: 'item', origin: { client: 5005, clock: 0 }, content: { any: [{ key: INBOX, val: 7 }] } }] },
+      {
+        client: 5005,
+        clock: 0,
+        structs: [{ kind: 'item', origin: { client: 6006, clock: 0 }, content: { any: [{ key: INBOX, val: 6 }] } }],
+      },
+      {
+        client: 6006,
+        clock: 0,
+        structs: [{ kind: 'item', origin: { client: 5005, clock: 0 }, content: { any: [{ key: INBOX, val: 7 }] } }],
+      },
     ]);
     assertRefused(world, A, cycle, 'malformed');
     const rightCycle = forgeUpdate([
-      { client: 5005, clock: 0, structs: [{ kind: 'item', origin: A_INBOX, rightOrigin: { client: 6006, clock: 0 }, content: { any: [{ key: INBOX, val: 6 }] } }] },
-      { client: 6006, clock: 0, structs: [{ kind: 'item', origin: A_INBOX, rightOrigin: { client: 5005, clock: 0 }, content: { any: [{ key: INBOX, val: 7 }] } }] },
+      {
+        client: 5005,
+        clock: 0,
+        structs: [
+          {
+            kind: 'item',
+            origin: A_INBOX,
+            rightOrigin: { client: 6006, clock: 0 },
+            content: { any: [{ key: INBOX, val: 6 }] },
+          },
+        ],
+      },
+      {
+        client: 6006,
+        clock: 0,
+        structs: [
+          {
+            kind: 'item',
+            origin: A_INBOX,
+            rightOrigin: { client: 5005, clock: 0 },
+            content: { any: [{ key: INBOX, val: 7 }] },
+          },
+        ],
+      },
     ]);
     assertRefused(world, A, rightCycle, 'malformed');
     const waits = forgeUpdate([
@@ -785,7 +886,11 @@ describe('write rules v2: malformed updates (4400)', () => {
           { kind: 'item', origin: A_INBOX, content: { deleted: 1 } },
         ],
       },
-      { client: 6006, clock: 0, structs: [{ kind: 'item', origin: { client: 5005, clock: 1 }, content: { deleted: 1 } }] },
+      {
+        client: 6006,
+        clock: 0,
+        structs: [{ kind: 'item', origin: { client: 5005, clock: 1 }, content: { deleted: 1 } }],
+      },
     ]);
     assertRefused(world, A, waits, 'malformed');
   });
@@ -793,13 +898,25 @@ describe('write rules v2: malformed updates (4400)', () => {
   test('[RULE-12] a second block of a client (Yjs applies only the last) is refused with 4400', () => {
     const world = makeWorld();
     const update = forgeUpdate([
-      { client: 5005, clock: 0, structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 6 }] } }] },
-      { client: 5005, clock: 0, structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 2 }] } }] },
+      {
+        client: 5005,
+        clock: 0,
+        structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 6 }] } }],
+      },
+      {
+        client: 5005,
+        clock: 0,
+        structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 2 }] } }],
+      },
     ]);
     assertRefused(world, A, update, 'malformed');
     const empty = forgeUpdate(
       [
-        { client: CLIENT.a, clock: 1, structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 6 }] } }] },
+        {
+          client: CLIENT.a,
+          clock: 1,
+          structs: [{ kind: 'item', origin: A_INBOX, content: { any: [{ key: INBOX, val: 6 }] } }],
+        },
         { client: CLIENT.a, clock: 0, structs: [] },
       ],
       [{ client: CLIENT.a, clock: 0, len: 1 }],
@@ -811,7 +928,17 @@ describe('write rules v2: malformed updates (4400)', () => {
   test('[RULE-12] an item whose first part the server has cannot name another array than the server’s copy', () => {
     const world = makeWorld();
     // 1001:0 is in a's array; the re-sent item claims b's array for its rest.
-    const update = insert(CLIENT.a, 0, { root: deviceRoot(B) }, { any: [{ key: INBOX, val: 4 }, { key: CHAT, val: 5 }] });
+    const update = insert(
+      CLIENT.a,
+      0,
+      { root: deviceRoot(B) },
+      {
+        any: [
+          { key: INBOX, val: 4 },
+          { key: CHAT, val: 5 },
+        ],
+      },
+    );
     assertHarmful(world, A, update);
     assertRefused(world, A, update, 'malformed');
   });
@@ -864,7 +991,9 @@ describe('write rules v2: not yet (dropped without closing)', () => {
       {
         client: 5005,
         clock: 0,
-        structs: [{ kind: 'item', rightOrigin: { client: 7007, clock: 0 }, content: { any: [{ key: INBOX, val: 6 }] } }],
+        structs: [
+          { kind: 'item', rightOrigin: { client: 7007, clock: 0 }, content: { any: [{ key: INBOX, val: 6 }] } },
+        ],
       },
     ]);
     assert.equal(send(world, A, right).kind, 'not-yet');

@@ -37,7 +37,7 @@ export interface ApiDeps {
   readonly devices: DeviceHooks;
   readonly revoke: (account: AccountId, device: DeviceId) => void;
   readonly isShuttingDown: () => boolean;
-  /** Threads with a head one account may have (SPEC BUDGET-3). */
+  /** Threads with a head one account may have (SPEC BUDGET-7). */
   readonly maxThreads: number;
   /** [API-9] The APNs topics a registration may name; null: any (no topic configured, local use). */
   readonly allowedTopics: ReadonlySet<string> | null;

@@ -82,7 +82,7 @@ export interface RoomDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly events: RoomEvents;
-  /** How much one account's document may hold (SPEC BUDGET-1..BUDGET-3). Default: the settings' defaults. */
+  /** How much one account's document may hold (SPEC BUDGET-1, BUDGET-6, BUDGET-7). Default: the settings' defaults. */
   readonly budgets?: DocumentBudgets;
   /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
   readonly awareness?: AwarenessBudget;

@@ -20,7 +20,7 @@ import {
   unpackMarker,
   unpackMuteStamp,
 } from '../../src/index.js';
-import { liveValues } from './scan-view.js';
+import { liveValues } from './views.js';
 
 function valueText(value: unknown): string {
   return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
@@ -94,6 +94,17 @@ export function structuralViolations(doc: Y.Doc): string[] {
   return out;
 }
 
+/**
+ * Every root's live values, as text: equal for two documents whose arrays hold the same
+ * entries (in any order). What the server's room fuzz compares a document and its reload by.
+ */
+export function documentText(doc: Y.Doc): string {
+  return [...doc.share.keys()]
+    .sort()
+    .map((root) => `${root}: ${valuesText(liveValues(doc, root))}`)
+    .join('\n');
+}
+
 /** Per key, the live values of one array (sorted). */
 function byKey(doc: Y.Doc, root: string): Map<string, number[]> {
   const out = new Map<string, number[]>();
@@ -161,14 +172,16 @@ export function ruleViolations(
     const a = now.get(key) ?? [];
     if (valuesText(a) === valuesText(b)) continue;
     if (b.length > 0 && a.length === 0) out.push(`${own} ${key}: every entry deleted`);
-    if (Math.max(0, ...a) < Math.max(0, ...b)) out.push(`${own} ${key}: lowered ${Math.max(...b)} → ${Math.max(0, ...a)}`);
+    if (Math.max(0, ...a) < Math.max(0, ...b))
+      out.push(`${own} ${key}: lowered ${Math.max(...b)} → ${Math.max(0, ...a)}`);
     const parsed = parseEntryKey(key);
     if (parsed === null) continue; // structuralViolations names it
     for (const value of added(b, a)) {
       if (parsed.kind === 'marker') {
         const { epoch, seq } = unpackMarker(value);
         const threadEpoch = unpackMarker(maxOver(before, key)).epoch;
-        if (epoch > threadEpoch + MAX_EPOCH_LEAD) out.push(`${own} ${key}: epoch ${epoch} over thread epoch ${threadEpoch}`);
+        if (epoch > threadEpoch + MAX_EPOCH_LEAD)
+          out.push(`${own} ${key}: epoch ${epoch} over thread epoch ${threadEpoch}`);
         const head = headOf(before, parsed.thread);
         if (seq > head) out.push(`${own} ${key}: seq ${seq} beyond head ${head}`);
       } else {
@@ -237,7 +250,8 @@ export function reloadDifferences(live: Y.Doc, persisted: readonly Uint8Array[])
   }
   if (copy.store.pendingStructs !== null || copy.store.pendingDs !== null) out.push('the reload keeps pending parts');
   for (const name of new Set([...live.share.keys(), ...copy.share.keys()])) {
-    if (valuesText(liveValues(copy, name)) !== valuesText(liveValues(live, name))) out.push(`${name} reloads differently`);
+    if (valuesText(liveValues(copy, name)) !== valuesText(liveValues(live, name)))
+      out.push(`${name} reloads differently`);
   }
   const sv = (doc: Y.Doc) => Buffer.from(Y.encodeStateVector(doc)).toString('hex');
   if (sv(copy) !== sv(live)) out.push('the reload has another state vector');

@@ -20,7 +20,7 @@ import {
   type Verdict,
   type WriteRuleContext,
 } from '../../src/index.js';
-import { makeView, type View } from './scan-view.js';
+import { makeView, type View } from './views.js';
 
 /** Transaction origin of updates the server applies from a device. */
 export const FROM_DEVICE = Symbol('from-device');

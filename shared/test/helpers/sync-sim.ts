@@ -5,26 +5,43 @@
  * answers step 2. Local edits go out as updates as soon as the socket is open, so right
  * after a reconnect they can reach the server before the device's step 2 (the server drops
  * them as "not yet"; the step 2 carries them). Each direction is one ordered queue; a
- * disconnect or a server restart loses whatever is in flight.
+ * disconnect or a server restart loses whatever is in flight. Contract v2: each device writes
+ * its own array through KeyValueArray; two sim devices may be two sessions (two replicas,
+ * two client IDs) of one device ID, writing concurrently.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as Y from 'yjs';
 import {
-  accountMaps,
   CountsTracker,
+  checkBudgets,
+  checkUpdate,
   type DeviceId,
+  type DocumentBudgets,
   deriveCounts,
+  deviceRoot,
+  KeyValueArray,
+  muteKey,
   planAllRead,
+  planMute,
   planRead,
   planUnread,
-  readsKey,
   type ThreadId,
 } from '../../src/index.js';
 import { Rng } from './rng.js';
 import { ServerPeer } from './server-peer.js';
 
 const REMOTE = Symbol('remote');
+
+/** The server's default budgets (README "Limits"). */
+const DEFAULT_BUDGETS: DocumentBudgets = {
+  newClientsPerUpdate: 64,
+  clientsPerDevice: 5000,
+  clientsPerAccount: 20_000,
+  concurrentPerKey: 16,
+  mutesPerAccount: 10_000,
+  readsPerAccount: 20_000,
+};
 export const SIM_THREADS = ['inbox', 'chat:1', 'feed.x'] as ThreadId[];
 
 type Message =
@@ -86,6 +103,7 @@ export function simOp(devices: number): fc.Arbitrary<SimOp> {
 class SimDevice {
   doc!: Y.Doc;
   tracker!: CountsTracker;
+  entries!: KeyValueArray;
   online = false;
   /** The server has this session's sync step 2 from the device. */
   step2Delivered = false;
@@ -94,7 +112,7 @@ class SimDevice {
   toServer: Message[] = [];
   toDevice: Message[] = [];
   /** The largest marker this install wrote per key. */
-  wrote = new Map<string, number>();
+  wrote = new Map<ThreadId, number>();
 
   constructor(
     readonly id: DeviceId,
@@ -108,6 +126,7 @@ class SimDevice {
     this.doc = new Y.Doc();
     this.doc.clientID = clientId;
     this.tracker = new CountsTracker(this.doc);
+    this.entries = new KeyValueArray(this.doc, deviceRoot(this.id));
     this.synced = false;
     this.wrote = new Map();
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
@@ -131,11 +150,20 @@ export class SyncSim {
     reinstalls: 0,
     markerWrites: 0,
     offlineWrites: 0,
+    /** Accepted updates after which the sender's array held two live entries of one thread. */
+    duplicates: 0,
   };
 
-  constructor(devices: number, seed: number) {
+  /**
+   * `devices` sim devices; device i has the device ID `dev<ids[i]>` (default: its own index),
+   * so two sim devices with one ID are two concurrent sessions of that device.
+   */
+  constructor(devices: number, seed: number, ids?: readonly number[]) {
     this.#rng = new Rng(seed);
-    this.devices = Array.from({ length: devices }, (_, i) => new SimDevice(`dev${i}` as DeviceId, this.#clientId()));
+    this.devices = Array.from(
+      { length: devices },
+      (_, i) => new SimDevice(`dev${ids?.[i] ?? i}` as DeviceId, this.#clientId()),
+    );
     this.server.relays.add((update) => {
       for (const device of this.devices) if (device.online) device.toDevice.push({ kind: 'update', update });
     });
@@ -163,7 +191,13 @@ export class SyncSim {
         return this.#write(this.#device(op.dev), op);
       case 'mute': {
         const device = this.#device(op.dev);
-        accountMaps(device.doc).mutes.set(SIM_THREADS[op.thread % SIM_THREADS.length] as ThreadId, op.on);
+        const thread = SIM_THREADS[op.thread % SIM_THREADS.length] as ThreadId;
+        try {
+          const stamp = planMute(device.tracker, thread, device.id, op.on);
+          if (stamp !== null) device.entries.set(muteKey(thread), stamp);
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err; // [MARK-7] "sync first": nothing written
+        }
         return;
       }
       case 'connect': {
@@ -202,16 +236,15 @@ export class SyncSim {
 
   #write(device: SimDevice, op: Extract<SimOp, { k: 'read' | 'unread' | 'allRead' }>): void {
     if (!device.synced) return; // [MARK-5] a fresh install writes markers only once synced
-    const { reads } = accountMaps(device.doc);
-    const set = (key: string, value: number) => {
-      reads.set(key, value);
+    const set = (key: ThreadId, value: number) => {
+      device.entries.set(key, value);
       this.stats.markerWrites++;
       device.wrote.set(key, Math.max(device.wrote.get(key) ?? 0, value));
       if (!device.online) this.stats.offlineWrites++;
     };
     if (op.k === 'allRead') {
       device.doc.transact(() => {
-        for (const write of planAllRead(device.tracker, device.id)) set(readsKey(write.thread, device.id), write.value);
+        for (const write of planAllRead(device.tracker, device.id)) set(write.thread, write.value);
       });
       return;
     }
@@ -226,7 +259,7 @@ export class SyncSim {
       if (!(err instanceof RangeError)) throw err;
       value = null; // the planner's own epoch-lead limit: the SDK reports it, nothing is written
     }
-    if (value !== null) set(readsKey(thread, device.id), value);
+    if (value !== null) set(thread, value);
   }
 
   #disconnect(device: SimDevice): void {
@@ -249,6 +282,7 @@ export class SyncSim {
       const early = message.kind === 'update' && !device.step2Delivered;
       if (early) this.stats.earlyUpdates++;
       if (message.kind === 'step2') device.step2Delivered = true;
+      this.#assertWithinBudgets(device, message.update);
       const verdict = this.server.receive(device.id, message.update);
       if (verdict.kind === 'refuse') {
         assert.fail(
@@ -261,8 +295,30 @@ export class SyncSim {
         if (!early) this.stats.lateNotYet++;
       } else {
         this.stats.accepted++;
+        for (const thread of SIM_THREADS) {
+          if (this.server.tracker.liveEntries(device.id, thread).length > 1) this.stats.duplicates++;
+        }
       }
     }
+  }
+
+  /** [BUDGET-6] [BUDGET-7] An honest update the rules accept is within the default budgets. */
+  #assertWithinBudgets(device: SimDevice, update: Uint8Array): void {
+    const verdict = checkUpdate(this.server.ctx, device.id, update);
+    if (verdict.kind !== 'accept') return;
+    const budget = checkBudgets(
+      {
+        doc: this.server.doc,
+        view: this.server.tracker,
+        device: device.id,
+        budgets: DEFAULT_BUDGETS,
+        deviceClients: 0,
+        accountClients: 0,
+      },
+      update,
+      verdict.newClients.length,
+    );
+    assert.equal(budget.kind, 'within', JSON.stringify(budget));
   }
 
   #toDevice(device: SimDevice, n: number): void {
@@ -314,9 +370,9 @@ export class SyncSim {
       assert.deepEqual(stateOf(device.doc), serverState, `${device.id} and the server hold different updates`);
       assert.deepEqual(deriveCounts(device.doc), expected, `${device.id}: counts differ from the server's`);
       assert.deepEqual(device.tracker.counts(), expected);
-      for (const [key, value] of device.wrote) {
-        const stored = accountMaps(server.doc).reads.get(key) ?? -1;
-        assert.ok(stored >= value, `${device.id}'s read ${key} = ${value} never reached the server (${stored})`);
+      for (const [thread, value] of device.wrote) {
+        const stored = server.tracker.markers(thread).get(device.id) ?? -1;
+        assert.ok(stored >= value, `${device.id}'s read ${thread} = ${value} never reached the server (${stored})`);
       }
     }
   }

@@ -15,8 +15,8 @@ import {
   planUnread,
   type ThreadId,
 } from '../../src/index.js';
-import { makeView, type View } from './scan-view.js';
 import { ServerPeer } from './server-peer.js';
+import { makeView, type View } from './views.js';
 
 /** Transaction origin of updates a replica received. */
 export const REMOTE = Symbol('remote');
