@@ -3,6 +3,7 @@ import {
   type AccountId,
   CountsTracker,
   type DeviceId,
+  deriveV1Counts,
   deviceRoot,
   hasV1Content,
   KeyValueArray,
@@ -72,6 +73,8 @@ interface Opening {
   readonly reused: boolean;
   /** The stored replica held v1 content and was dropped (its metadata says so already). */
   readonly dropped: boolean;
+  /** The dropped replica's counts, shown until the fresh sync. */
+  readonly frozen: AccountCounts | null;
 }
 
 /**
@@ -93,6 +96,11 @@ export class Account {
   readonly #clientIdReused: boolean;
   /** The replica was dropped and has not synced since: a second 4410 now is not retried. */
   #resetSinceSync: boolean;
+  /**
+   * While a dropped replica has not synced afresh: the counts it showed before the drop, which
+   * the account keeps answering (SDK-11), so an upgrade or a 4410 does not blank the badge.
+   */
+  #frozen: AccountCounts | null;
   readonly #tokens: TokenSource;
   readonly #connection: Connection;
   readonly #events: Emitter<AccountEvents>;
@@ -120,6 +128,7 @@ export class Account {
     this.#events = events;
     this.#clientIdReused = opening.reused;
     this.#resetSinceSync = opening.dropped;
+    this.#frozen = opening.frozen;
     const meta = replica.meta;
     const ours = meta !== null && meta.deviceId === deps.deviceId;
     // A dropped replica's metadata was saved before the drop: not synced, the kept writes queued.
@@ -163,8 +172,10 @@ export class Account {
       const meta = replica.meta;
       const ours = meta !== null && meta.deviceId === deps.deviceId;
       let kept: Intent[] | null = null;
+      let frozen: AccountCounts | null = null;
       if (hasV1Content(doc)) {
         kept = keptWrites(doc, deps.deviceId);
+        frozen = deriveV1Counts(doc);
         // Stored before the drop: a crash in between must not leave an empty replica "synced once".
         await replica.saveMeta({
           deviceId: deps.deviceId,
@@ -184,7 +195,7 @@ export class Account {
         Y.getState(doc.store, stored.clientId) === stored.clientClock;
       // Only this instance writes with the ID while it holds the lock; loading the replica wrote nothing.
       if (reused) doc.clientID = stored.clientId as number;
-      const account = new Account(deps, doc, replica, events, { reused, dropped: kept !== null });
+      const account = new Account(deps, doc, replica, events, { reused, dropped: kept !== null, frozen });
       // Claims the client ID (no clean clock) before anything is written with it.
       await replica.saveMeta(account.#meta(false));
       account.#connection.start();
@@ -232,22 +243,24 @@ export class Account {
 
   /** The account badge: unread items over threads that are not muted. */
   get badge(): number {
-    return this.#tracker.badge;
+    return this.#frozen?.badge ?? this.#tracker.badge;
   }
 
   /** Unread items of one thread (muted or not). */
   unread(thread: string): number {
-    return this.#tracker.unread(parseThreadId(thread));
+    const id = parseThreadId(thread);
+    return this.#frozen === null ? this.#tracker.unread(id) : (this.#frozen.threads[id] ?? 0);
   }
 
   /** Whether a thread is muted. */
   isMuted(thread: string): boolean {
-    return this.#tracker.isMuted(parseThreadId(thread));
+    const id = parseThreadId(thread);
+    return this.#frozen === null ? this.#tracker.isMuted(id) : this.#frozen.muted.includes(id);
   }
 
   /** The account's counts, in the shape of `GET /v1/accounts/{a}/badge`. */
   counts(): AccountCounts {
-    return this.#tracker.counts();
+    return this.#frozen ?? this.#tracker.counts();
   }
 
   /**
@@ -395,6 +408,25 @@ export class Account {
     }, LOCAL);
     this.#syncedOnce = true;
     this.#saveMeta();
+    this.#thaw();
+  }
+
+  /** A dropped replica synced afresh: its own counts replace the ones shown meanwhile. */
+  #thaw(): void {
+    const before = this.#frozen;
+    if (before === null) return;
+    this.#frozen = null;
+    const now = this.#tracker.counts();
+    const threads = [...new Set([...Object.keys(before.threads), ...Object.keys(now.threads)])].filter(
+      (t) => before.threads[t] !== now.threads[t] || before.muted.includes(t) !== now.muted.includes(t),
+    );
+    if (threads.length === 0 && before.badge === now.badge) return;
+    this.#events.emit('counts', {
+      account: this.id,
+      badge: now.badge,
+      previousBadge: before.badge,
+      threads: threads.sort(),
+    });
   }
 
   #saveMeta(): void {
@@ -421,9 +453,10 @@ export class Account {
   async #dropReplica(): Promise<void> {
     if (this.#closed) throw new Error('signed out');
     if (this.#resetSinceSync) throw new Error('the server refused a fresh replica as outdated');
-    this.#resetSinceSync = true;
     this.#pending = [...this.#pending, ...keptWrites(this.#doc, this.#deps.deviceId)];
     this.#syncedOnce = false;
+    // What the app showed stays until the fresh sync (a v1 part of the document counts nothing in v2).
+    this.#frozen ??= this.#tracker.counts();
     await this.#replica.saveMeta(this.#meta(false));
     const old = { doc: this.#doc, tracker: this.#tracker, offCounts: this.#offCounts };
     const fresh = new Y.Doc();
@@ -433,31 +466,26 @@ export class Account {
     this.#tracker = new CountsTracker(fresh);
     this.#offCounts = this.#followCounts(this.#tracker);
     this.#connection.useDoc(fresh);
+    // Set once the drop is done: a drop that failed halfway is tried again on the next 4410.
+    this.#resetSinceSync = true;
     old.offCounts();
-    const before = old.tracker.counts();
     old.tracker.destroy();
     old.doc.destroy();
-    if (before.badge !== 0 || Object.keys(before.threads).length > 0) {
-      this.#events.emit('counts', {
-        account: this.id,
-        badge: 0,
-        previousBadge: before.badge,
-        threads: Object.keys(before.threads),
-      });
-    }
     // The fresh document's client ID, claimed (no clean clock).
     await this.#replica.saveMeta(this.#meta(false));
   }
 
   #followCounts(tracker: CountsTracker): () => void {
-    return tracker.onChange((change) =>
+    return tracker.onChange((change) => {
+      // Frozen: the app sees the dropped replica's counts until #thaw reports the difference.
+      if (this.#frozen !== null) return;
       this.#events.emit('counts', {
         account: this.id,
         badge: change.badge,
         previousBadge: change.previousBadge,
         threads: change.threads,
-      }),
-    );
+      });
+    });
   }
 
   /**

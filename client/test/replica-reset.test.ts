@@ -72,6 +72,13 @@ describe('v1 replicas and close 4410', () => {
     await flush();
     assert.equal(account.syncedOnce, false, 'a dropped replica has not synced');
     assert.equal(account.pendingWrites, 4, 'the queued read and the three markers of this device');
+    assert.deepEqual(
+      account.counts(),
+      { badge: 6, threads: { chat: 2, inbox: 1, news: 5 }, muted: ['chat'] },
+      "until the fresh sync, the v1 replica's counts",
+    );
+    const events: CountsEvent[] = [];
+    account.on('counts', (event) => events.push(event));
     const stored = await storedDoc(storage);
     assert.deepEqual([...stored.share.keys()], [], 'the stored v1 content is gone');
     const socket = FakeSocket.last;
@@ -95,6 +102,11 @@ describe('v1 replicas and close 4410', () => {
       chat: [packMarker(0, 3)],
     });
     assert.deepEqual(account.counts(), { badge: 9, threads: { chat: 1, inbox: 3, news: 5 }, muted: [] });
+    assert.deepEqual(
+      events.map((e) => [e.previousBadge, e.badge, e.threads]),
+      [[6, 9, ['chat', 'inbox']]],
+      'one change, from the shown counts to the synced ones',
+    );
     await sync.close();
   });
 
@@ -133,8 +145,9 @@ describe('v1 replicas and close 4410', () => {
     first.serverClose(4410, 'v1_document');
     await flush();
     assert.equal(account.syncedOnce, false);
-    assert.equal(account.badge, 0, 'the dropped replica counts nothing until the fresh sync');
-    assert.deepEqual(counts.at(-1)?.badge, 0);
+    const shown = { badge: 2, threads: { inbox: 2, news: 4 }, muted: ['news'] };
+    assert.deepEqual(account.counts(), shown, 'the counts shown before the drop stay until the fresh sync');
+    const seen = counts.length;
     assert.equal(FakeSocket.all.length, 2, 'reconnected at once');
     assert.deepEqual([...(await storedDoc(storage)).share.keys()], [], 'nothing of the old replica stored');
     account.markRead('news', 1);
@@ -153,6 +166,11 @@ describe('v1 replicas and close 4410', () => {
       news: [packMarker(0, 1)],
     });
     assert.deepEqual(account.counts(), { badge: 2, threads: { inbox: 2, news: 3 }, muted: ['news'] });
+    assert.deepEqual(
+      counts.slice(seen).map((e) => [e.previousBadge, e.badge, e.threads]),
+      [[2, 2, ['news']]],
+      'one counts event for the difference',
+    );
     assert.equal(account.status.state, 'synced');
     assert.equal(migrated.share.has('reads'), false);
     assert.equal(migrated.share.has(HEADS_ROOT), true);

@@ -17,7 +17,7 @@ export function holdWebLock(name: string): Promise<(() => void) | null> {
   const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
   if (locks === undefined || typeof locks.request !== 'function') return Promise.resolve(null);
   return new Promise((resolve) => {
-    locks
+    void locks
       .request(name, { ifAvailable: true }, (lock) => {
         if (lock === null) {
           resolve(null);
