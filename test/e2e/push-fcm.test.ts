@@ -50,7 +50,8 @@ describe(`push over FCM, with a ${WINDOW_MS} ms window`, () => {
     await post(server, 'ann', 'inbox', 3);
     await waitForFcmBadge(fcm, 'ann-token:APA91bXYZ', 3);
     const last = fcm.requestsFor('ann-token:APA91bXYZ').at(-1);
-    assert.deepEqual((last?.body as { message: unknown }).message, {
+    assert.ok(last);
+    assert.deepEqual((last.body as { message: unknown }).message, {
       token: 'ann-token:APA91bXYZ',
       data: { badge: '3' },
       android: { collapse_key: 'badge', priority: 'NORMAL', ttl: '2419200s' },
