@@ -11,8 +11,10 @@ import { writeRawError } from './http/raw-answer.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { parseTarget } from './http/target.js';
+import { handleWebPushKey, WEBPUSH_KEY_PATH } from './http/webpush-key.js';
 import { Metrics } from './metrics.js';
 import type { PushFactory, PushHooks } from './push/ports.js';
+import { resolveVapidKeys, type VapidKeys } from './push/webpush-keys.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
@@ -38,6 +40,8 @@ export interface ServerParts {
 export class BadgesyncServer {
   readonly metrics = new Metrics();
   readonly secrets: Secrets;
+  /** [PUSH-11] The Web Push VAPID key pair: configured, or generated once and stored. */
+  readonly vapid: VapidKeys;
   readonly #http: Server;
   readonly #commit: GroupCommit;
   readonly #rooms: RoomManager;
@@ -53,6 +57,12 @@ export class BadgesyncServer {
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
     this.secrets = resolveSecrets(store, config.apiKey, config.deviceSecret);
+    this.vapid = resolveVapidKeys(store, config);
+    if (this.vapid.generated)
+      log.info({ publicKey: this.vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
+    if ((config.vapidSubject ?? null) === null) {
+      log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
+    }
     this.#commit = new GroupCommit(
       store,
       this.metrics,
@@ -265,6 +275,17 @@ export class BadgesyncServer {
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
       res.end(text);
       return;
+    }
+    if (path === WEBPUSH_KEY_PATH || path === `${WEBPUSH_KEY_PATH}/`) {
+      routed('webpush_key');
+      return handleWebPushKey(req, res, {
+        publicKey: this.vapid.publicKey,
+        apiKey: this.secrets.apiKey,
+        deviceSecret: this.secrets.deviceSecret,
+        revokedAt: (a, d) => this.parts.store.revokedAt(a, d),
+        allowedOrigins: allowedOrigins(this.parts.config),
+        metrics: this.metrics,
+      });
     }
     if (await this.#api.handle(req, res, path, routed)) return;
     routed('not_found');

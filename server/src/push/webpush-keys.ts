@@ -6,6 +6,7 @@
  * would make every existing subscription answer 403 until the web app subscribes again.
  */
 import { createECDH } from 'node:crypto';
+import { ConfigError } from '../config.js';
 import type { MetaStore } from '../store/store.js';
 
 export interface VapidKeys {
@@ -36,7 +37,8 @@ export const DEFAULT_VAPID_SUBJECT = 'mailto:webpush@badgesync.invalid';
 const PUBLIC_META = 'generated_vapid_public_key';
 const PRIVATE_META = 'generated_vapid_private_key';
 
-export class VapidKeyError extends Error {}
+/** A configuration error: the server does not start (exit 2, like any bad setting). */
+export class VapidKeyError extends ConfigError {}
 
 /** Resolves the pair; throws VapidKeyError for half a configured pair, a malformed key or subject. */
 export function resolveVapidKeys(store: MetaStore, settings: VapidSettings): VapidKeys {
@@ -44,7 +46,9 @@ export function resolveVapidKeys(store: MetaStore, settings: VapidSettings): Vap
   if (!/^(?:mailto:.+|https:\/\/.+)$/.test(subject)) {
     throw new VapidKeyError(`BADGESYNC_VAPID_SUBJECT must be a mailto: or https: URL, got ${JSON.stringify(subject)}`);
   }
-  const { vapidPublicKey: publicKey, vapidPrivateKey: privateKey } = settings;
+  // `?? null`: configurations built in code (tests) may leave the fields out.
+  const publicKey = settings.vapidPublicKey ?? null;
+  const privateKey = settings.vapidPrivateKey ?? null;
   if ((publicKey === null) !== (privateKey === null)) {
     const missing = publicKey === null ? 'BADGESYNC_VAPID_PUBLIC_KEY' : 'BADGESYNC_VAPID_PRIVATE_KEY';
     throw new VapidKeyError(`both VAPID keys are configured together, but ${missing} is not set`);
