@@ -47,7 +47,7 @@ describe('WebPushSender (test Web Push server)', () => {
     device: 'tab' as DeviceId,
     subscription,
     badge,
-    collapseId: 'badge',
+    topic: 'badge',
   });
 
   test('[PUSH-11] the badge arrives encrypted aes128gcm for the subscription, VAPID-signed, with Topic, Urgency and TTL', async () => {
@@ -119,6 +119,9 @@ describe('WebPushSender (test Web Push server)', () => {
       });
     }
     assert.deepEqual(await sender.send(message(good, -1)), { kind: 'failed', reason: 'BadBadge' });
+    for (const topic of ['', 'a/b', 'x'.repeat(33)]) {
+      assert.deepEqual(await sender.send({ ...message(good, 1), topic }), { kind: 'failed', reason: 'BadTopic' });
+    }
     assert.equal(service.requests.length, before);
   });
 

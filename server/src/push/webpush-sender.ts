@@ -19,8 +19,11 @@ export interface WebPushMessage {
   readonly device: DeviceId;
   readonly subscription: WebPushSubscription;
   readonly badge: number;
-  /** What the push replaces at the push service (becomes the `Topic` header, see webPushTopic). */
-  readonly collapseId: string;
+  /**
+   * The `Topic` header: the push service keeps only the newest message with this topic for a
+   * browser that is offline (at most 32 characters of the URL-safe base64 alphabet; see webPushTopic).
+   */
+  readonly topic: string;
 }
 
 /**
@@ -126,7 +129,7 @@ export class WebPushSender {
         contentEncoding: 'aes128gcm',
         TTL: WEBPUSH_TTL_SECONDS,
         urgency: WEBPUSH_URGENCY,
-        topic: webPushTopic(message.collapseId),
+        topic: message.topic,
         timeout: this.#options.timeoutMs ?? DEFAULT_WEBPUSH_TIMEOUT_MS,
         agent: this.#agent,
       });
@@ -199,8 +202,8 @@ export function checkWebPushMessage(message: WebPushMessage, hosts: readonly str
   if (!Number.isSafeInteger(message.badge) || message.badge < 0 || message.badge > MAX_BADGE) {
     return { kind: 'failed', reason: 'BadBadge' };
   }
-  if (typeof message.collapseId !== 'string' || message.collapseId.length === 0) {
-    return { kind: 'failed', reason: 'BadCollapseId' };
+  if (typeof message.topic !== 'string' || !TOPIC_PATTERN.test(message.topic)) {
+    return { kind: 'failed', reason: 'BadTopic' };
   }
   return null;
 }
