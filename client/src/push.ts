@@ -1,4 +1,4 @@
-/** Push registration through the contract's `PUT /v1/accounts/{a}/devices/{d}` (SPEC SDK-9, SDK-10). */
+/** Push registration through the contract's `PUT /v1/accounts/{a}/devices/{d}` (SPEC SDK-9, SDK-20). */
 
 /** An APNs registration (the body of v1; `platform` may be left out). */
 export interface ApnsPushRegistration {
@@ -130,11 +130,11 @@ export function subscriptionJson(
   return { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } };
 }
 
-/** Where the server serves its VAPID public key (SPEC API-12). */
+/** Where the server serves its VAPID public key (SPEC API-20). */
 export const WEBPUSH_KEY_PATH = '/v1/push/webpush-key';
 
 /**
- * [SDK-10] The server's VAPID public key, as the `applicationServerKey` bytes
+ * [SDK-20] The server's VAPID public key, as the `applicationServerKey` bytes
  * `pushManager.subscribe` takes. `apiBase`: the server's http(s) base; `token`: this device's
  * token (or, on a backend, the API key).
  */

@@ -1,5 +1,5 @@
 /**
- * The badgesync service-worker helper for web apps (SPEC SDK-11): a push whose payload is a
+ * The badgesync service-worker helper for web apps (SPEC SDK-21): a push whose payload is a
  * badgesync badge, `{"badge": n}`, sets the app badge (`navigator.setAppBadge(n)`, or
  * `clearAppBadge()` at 0) and shows a notification only when the app asked for one. Any other
  * push is left alone, for the app's own `push` listeners.

@@ -1,4 +1,4 @@
-/** The service-worker helper against a fake worker scope (SPEC SDK-11); Chromium runs it for real in test/e2e/browser-webpush.test.ts. */
+/** The service-worker helper against a fake worker scope (SPEC SDK-21); Chromium runs it for real in test/e2e/browser-webpush.test.ts. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import {
@@ -40,7 +40,7 @@ async function push(scope: ReturnType<typeof fakeScope>, text: string | null): P
 }
 
 describe('service-worker helper', () => {
-  test('[SDK-11] only {"badge": n} with a whole n in range is a badgesync push', () => {
+  test('[SDK-21] only {"badge": n} with a whole n in range is a badgesync push', () => {
     assert.equal(badgeOfPush('{"badge":4}'), 4);
     assert.equal(badgeOfPush('{"badge":0}'), 0);
     for (const other of [
@@ -59,7 +59,7 @@ describe('service-worker helper', () => {
     }
   });
 
-  test('[SDK-11] a badge push sets the badge, clears it at 0, and shows no notification unless asked', async () => {
+  test('[SDK-21] a badge push sets the badge, clears it at 0, and shows no notification unless asked', async () => {
     const fake = fakeScope();
     const remove = installBadgePushHandler(fake.scope);
     assert.equal(await push(fake, '{"badge":3}'), true);
@@ -71,7 +71,7 @@ describe('service-worker helper', () => {
     assert.equal(fake.listeners.size, 0);
   });
 
-  test('[SDK-11] a notification when the app asks for one; no Badging API is no error', async () => {
+  test('[SDK-21] a notification when the app asks for one; no Badging API is no error', async () => {
     const fake = fakeScope(false);
     const seen: number[] = [];
     installBadgePushHandler(fake.scope, {
@@ -84,7 +84,7 @@ describe('service-worker helper', () => {
     assert.deepEqual(seen, [2, 0]);
   });
 
-  test('[SDK-11] handleBadgePush answers whether the event was a badge push', () => {
+  test('[SDK-21] handleBadgePush answers whether the event was a badge push', () => {
     const fake = fakeScope();
     const event: PushEventLike = { data: { text: () => 'not json' }, waitUntil: () => assert.fail('no work for it') };
     assert.equal(handleBadgePush(fake.scope, event), false);

@@ -40,7 +40,7 @@ export interface ServerParts {
 export class BadgesyncServer {
   readonly metrics = new Metrics();
   readonly secrets: Secrets;
-  /** [PUSH-11] The Web Push VAPID key pair: configured, or generated once and stored. */
+  /** [PUSH-20] The Web Push VAPID key pair: configured, or generated once and stored. */
   readonly vapid: VapidKeys;
   readonly #http: Server;
   readonly #commit: GroupCommit;

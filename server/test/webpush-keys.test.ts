@@ -1,4 +1,4 @@
-/** The VAPID key pair: configured, or generated once and stored with the data (SPEC PUSH-11). */
+/** The VAPID key pair: configured, or generated once and stored with the data (SPEC PUSH-20). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'vitest';
 import { ConfigError } from '../src/config.js';
@@ -12,7 +12,7 @@ function memoryMeta() {
 const unset = { vapidPublicKey: null, vapidPrivateKey: null, vapidSubject: null };
 
 describe('VAPID keys', () => {
-  test('[PUSH-11] generated on the first start, stored, and the same on every later start', () => {
+  test('[PUSH-20] generated on the first start, stored, and the same on every later start', () => {
     const meta = memoryMeta();
     const first = resolveVapidKeys(meta, unset);
     assert.equal(first.generated, true);
@@ -23,7 +23,7 @@ describe('VAPID keys', () => {
     assert.deepEqual(again, { ...first, generated: false, subject: 'mailto:ops@example.com' });
   });
 
-  test('[PUSH-11] a configured pair wins and is not stored', () => {
+  test('[PUSH-20] a configured pair wins and is not stored', () => {
     const meta = memoryMeta();
     const pair = generateVapidKeys();
     const keys = resolveVapidKeys(meta, {
@@ -35,7 +35,7 @@ describe('VAPID keys', () => {
     assert.equal(meta.map.size, 0);
   });
 
-  test('[PUSH-11] half a pair, a mismatched pair, garbage or a bad subject stop the start', () => {
+  test('[PUSH-20] half a pair, a mismatched pair, garbage or a bad subject stop the start', () => {
     const a = generateVapidKeys();
     const b = generateVapidKeys();
     const bad = [

@@ -1,7 +1,7 @@
 /**
  * WebPushSender against the test Web Push server, in process (the sender trusts the test CA
  * through its `ca` option): what leaves the sender is decrypted and checked there, and every
- * class of answer becomes the SendResult SPEC PUSH-12 names.
+ * class of answer becomes the SendResult SPEC PUSH-21 names.
  */
 import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
@@ -50,7 +50,7 @@ describe('WebPushSender (test Web Push server)', () => {
     topic: 'badge',
   });
 
-  test('[PUSH-11] the badge arrives encrypted aes128gcm for the subscription, VAPID-signed, with Topic, Urgency and TTL', async () => {
+  test('[PUSH-20] the badge arrives encrypted aes128gcm for the subscription, VAPID-signed, with Topic, Urgency and TTL', async () => {
     const subscription = service.subscribe(vapid.publicKey);
     assert.deepEqual(await sender.send(message(subscription, 7)), { kind: 'sent' });
     const [request] = service.requestsFor(subscription);
@@ -67,14 +67,14 @@ describe('WebPushSender (test Web Push server)', () => {
     assert.ok(!request.body.includes('badge'), 'the body on the wire is not the plaintext');
   });
 
-  test('[PUSH-11] badge 0 is sent (it clears the badge); concurrent pushes each arrive once', async () => {
+  test('[PUSH-20] badge 0 is sent (it clears the badge); concurrent pushes each arrive once', async () => {
     const subscriptions = Array.from({ length: 10 }, () => service.subscribe(vapid.publicKey));
     const results = await Promise.all(subscriptions.map((s, i) => sender.send(message(s, i))));
     assert.ok(results.every((r) => r.kind === 'sent'));
     for (const [i, s] of subscriptions.entries()) assert.deepEqual(service.delivered(s), [i]);
   });
 
-  test('[PUSH-11] a subscription made with another VAPID key is refused by the service: provider-token, logged', async () => {
+  test('[PUSH-20] a subscription made with another VAPID key is refused by the service: provider-token, logged', async () => {
     const subscription = service.subscribe(generateVapidKeys().publicKey);
     const result = await sender.send(message(subscription, 1));
     assert.deepEqual(result, { kind: 'provider-token', reason: 'HTTP 403' });
@@ -82,7 +82,7 @@ describe('WebPushSender (test Web Push server)', () => {
     assert.ok(lines.some((l) => l.level === 'error' && /VAPID/.test(l.message)));
   });
 
-  test('[PUSH-12] 404 and 410 drop the subscription; 429 and 503 retry honouring Retry-After; 413 and 400 fail for good', async () => {
+  test('[PUSH-21] 404 and 410 drop the subscription; 429 and 503 retry honouring Retry-After; 413 and 400 fail for good', async () => {
     const cases = [
       [WebPushAnswers.notFound, { kind: 'invalid-token', reason: 'SubscriptionNotFound' }],
       [WebPushAnswers.gone, { kind: 'invalid-token', reason: 'SubscriptionGone' }],
@@ -103,7 +103,7 @@ describe('WebPushSender (test Web Push server)', () => {
     );
   });
 
-  test('[PUSH-13] endpoints off the allowed hosts, or malformed keys, never leave the sender', async () => {
+  test('[PUSH-22] endpoints off the allowed hosts, or malformed keys, never leave the sender', async () => {
     const good = service.subscribe(vapid.publicKey);
     const before = service.requests.length;
     const bad = [
@@ -137,7 +137,7 @@ describe('WebPushSender (test Web Push server)', () => {
 });
 
 describe('Web Push pure parts', () => {
-  test('[PUSH-11] the test service decrypts what web-push encrypts, and only with the right keys', () => {
+  test('[PUSH-20] the test service decrypts what web-push encrypts, and only with the right keys', () => {
     const ua = createECDH('prime256v1');
     ua.generateKeys();
     const auth = randomBytes(16);
@@ -154,14 +154,14 @@ describe('Web Push pure parts', () => {
     assert.throws(() => decryptAes128gcm(encrypted.cipherText, other, auth));
   });
 
-  test('[PUSH-11] the Topic is the collapse id when it is one, else 32 URL-safe characters of its hash', () => {
+  test('[PUSH-20] the Topic is the collapse id when it is one, else 32 URL-safe characters of its hash', () => {
     assert.equal(webPushTopic('badge'), 'badge');
     const long = webPushTopic('badge.com.example.mail.and-more-than-32-characters');
     assert.match(long, /^[A-Za-z0-9_-]{32}$/);
     assert.notEqual(webPushTopic('a b'), webPushTopic('a c'));
   });
 
-  test('[PUSH-12] Retry-After in seconds or as a date, capped at an hour', () => {
+  test('[PUSH-21] Retry-After in seconds or as a date, capped at an hour', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     assert.equal(parseRetryAfter('30', now), 30_000);
     assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:01:00 GMT', now), 60_000);
@@ -172,7 +172,7 @@ describe('Web Push pure parts', () => {
     assert.deepEqual(resultOfWebPushAnswer(502, undefined, now), { kind: 'retry', reason: 'HTTP 502' });
   });
 
-  test('[PUSH-13] allowed hosts: exact, with a port, or a subdomain pattern; https only', () => {
+  test('[PUSH-22] allowed hosts: exact, with a port, or a subdomain pattern; https only', () => {
     const hosts = webPushHosts(null);
     assert.ok(endpointAllowed('https://fcm.googleapis.com/fcm/send/abc', hosts));
     assert.ok(endpointAllowed('https://updates.push.services.mozilla.com/wpush/v2/x', hosts));

@@ -1,5 +1,5 @@
 /**
- * The VAPID public key a web app subscribes with (SPEC API-12, PUSH-11): generated on the
+ * The VAPID public key a web app subscribes with (SPEC API-20, PUSH-20): generated on the
  * first start and kept across restarts, or configured; served to the API key and to device
  * tokens, never to nobody.
  */
@@ -14,7 +14,7 @@ const PATH = '/v1/push/webpush-key';
 describe('GET /v1/push/webpush-key', () => {
   afterAll(stopAll);
 
-  test('[API-12][PUSH-11] a generated key is served to the API key and to a device token, and survives a restart', async () => {
+  test('[API-20][PUSH-20] a generated key is served to the API key and to a device token, and survives a restart', async () => {
     const server = await startServer();
     const byKey = await api<{ publicKey: string }>(server, 'GET', PATH);
     assert.equal(byKey.status, 200);
@@ -30,7 +30,7 @@ describe('GET /v1/push/webpush-key', () => {
     assert.equal(again.logs.filter((l) => l.msg === 'Web Push VAPID key pair generated and stored').length, 0);
   });
 
-  test('[API-12] no credential, a wrong one or a signed-out device: 401; POST: 405', async () => {
+  test('[API-20] no credential, a wrong one or a signed-out device: 401; POST: 405', async () => {
     const server = await startServer();
     assert.equal((await api(server, 'GET', PATH, undefined, null)).status, 401);
     assert.equal((await api(server, 'GET', PATH, undefined, 'not-a-key')).status, 401);
@@ -40,7 +40,7 @@ describe('GET /v1/push/webpush-key', () => {
     assert.equal((await api(server, 'POST', PATH, {})).status, 405);
   });
 
-  test('[PUSH-11] a configured pair is served; half a pair stops the start', async () => {
+  test('[PUSH-20] a configured pair is served; half a pair stops the start', async () => {
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
     const pair = {

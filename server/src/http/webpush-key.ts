@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import { corsResponseHeaders, preflight } from './cors.js';
 import { ApiError, sendError, sendJson } from './respond.js';
 
-/** The path of the VAPID public key (SPEC API-12). */
+/** The path of the VAPID public key (SPEC API-20). */
 export const WEBPUSH_KEY_PATH = '/v1/push/webpush-key';
 
 export interface WebPushKeyDeps {
@@ -19,7 +19,7 @@ export interface WebPushKeyDeps {
 }
 
 /**
- * [API-12] `GET /v1/push/webpush-key` answers `{"publicKey": "<base64url>"}`: the
+ * [API-20] `GET /v1/push/webpush-key` answers `{"publicKey": "<base64url>"}`: the
  * `applicationServerKey` a web app passes to `pushManager.subscribe`. Either credential may
  * ask: the backend's API key (to embed the key in the app) or any valid device token (the
  * SDK in the page, which holds nothing else). Pages on BADGESYNC_CORS_ORIGINS may call it.

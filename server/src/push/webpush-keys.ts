@@ -1,5 +1,5 @@
 /**
- * [PUSH-11] The VAPID key pair that signs every Web Push request: configured
+ * [PUSH-20] The VAPID key pair that signs every Web Push request: configured
  * (`BADGESYNC_VAPID_PUBLIC_KEY` + `BADGESYNC_VAPID_PRIVATE_KEY`) or generated on the first
  * start and stored with the data, like the API key (CONF-2). A browser subscription is bound
  * to the public key it was made with, so the stored pair must outlive restarts: a new pair

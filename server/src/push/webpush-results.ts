@@ -1,5 +1,5 @@
 /**
- * How a push service's answer, or the lack of one, becomes a `SendResult` (SPEC PUSH-12).
+ * How a push service's answer, or the lack of one, becomes a `SendResult` (SPEC PUSH-21).
  * Pure, so every row is tested without a network (webpush-results.test.ts).
  */
 import { resultOfTransportError, SENT } from './apns-results.js';

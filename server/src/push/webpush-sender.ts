@@ -1,7 +1,7 @@
 /**
  * Badge pushes to browsers over Web Push (RFC 8030) with the `web-push` package: the payload
  * `{"badge": n}` encrypted `aes128gcm` for the subscription (RFC 8291), signed with our VAPID
- * key (RFC 8292), with `Topic`, `Urgency` and `TTL` (SPEC PUSH-11..PUSH-13).
+ * key (RFC 8292), with `Topic`, `Urgency` and `TTL` (SPEC PUSH-20..PUSH-22).
  */
 import { createHash } from 'node:crypto';
 import { Agent } from 'node:https';

@@ -1,6 +1,6 @@
 /**
  * A browser's push subscription (`PushSubscription.toJSON()` without `expirationTime`) and
- * the checks made on it before the server posts anything to its endpoint (SPEC PUSH-13).
+ * the checks made on it before the server posts anything to its endpoint (SPEC PUSH-22).
  */
 
 export interface WebPushSubscription {
