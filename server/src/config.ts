@@ -43,6 +43,10 @@ export interface Config {
   /** Comma-separated bundle ids a registration may name besides apnsTopic (see allowedTopics). */
   readonly apnsTopics: string | null;
   readonly apnsHost: string | null;
+  /** Path to the FCM service-account key (JSON); without it FCM pushes are logged. */
+  readonly fcmServiceAccount: string | null;
+  /** FCM's base URL in place of https://fcm.googleapis.com (tests, a proxy). */
+  readonly fcmUrl: string | null;
   /** Comma-separated web origins that may call the device routes (see allowedOrigins). */
   readonly corsOrigins: string | null;
   /** Web Push VAPID key pair (both or neither; generated and stored when unset) and contact. */
@@ -397,6 +401,22 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     fallback: null,
     help: "host or host:port replacing Apple's for both environments",
+  },
+  {
+    key: 'fcmServiceAccount',
+    env: 'BADGESYNC_FCM_SERVICE_ACCOUNT',
+    kind: 'string',
+    fallback: null,
+    // The key's project_id names the Firebase project pushed to, its token_uri the OAuth
+    // endpoint its access tokens come from (SPEC PUSH-15).
+    help: 'FCM service-account key (JSON file from the Firebase console); without it FCM pushes are logged',
+  },
+  {
+    key: 'fcmUrl',
+    env: 'BADGESYNC_FCM_URL',
+    kind: 'string',
+    fallback: null,
+    help: 'base URL replacing https://fcm.googleapis.com (a test server, a proxy); http allowed',
   },
   {
     key: 'corsOrigins',
