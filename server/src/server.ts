@@ -15,6 +15,7 @@ import { handleWebPushKey, WEBPUSH_KEY_PATH } from './http/webpush-key.js';
 import { Metrics } from './metrics.js';
 import type { PushFactory, PushHooks } from './push/ports.js';
 import { resolveVapidKeys, type VapidKeys } from './push/webpush-keys.js';
+import { webPushHosts } from './push/webpush-subscription.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
@@ -31,6 +32,8 @@ export interface ServerParts {
   readonly push: PushFactory;
   /** Test-only hooks (SPEC OPS-5); none when absent. */
   readonly testHooks?: TestHooks;
+  /** The Web Push key pair push signs with (resolveVapidKeys); resolved from the store when absent. */
+  readonly vapid?: VapidKeys;
 }
 
 /**
@@ -57,12 +60,7 @@ export class BadgesyncServer {
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
     this.secrets = resolveSecrets(store, config.apiKey, config.deviceSecret);
-    this.vapid = resolveVapidKeys(store, config);
-    if (this.vapid.generated)
-      log.info({ publicKey: this.vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
-    if ((config.vapidSubject ?? null) === null) {
-      log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
-    }
+    this.vapid = parts.vapid ?? resolveVapidKeys(store, config);
     this.#commit = new GroupCommit(
       store,
       this.metrics,
@@ -147,6 +145,7 @@ export class BadgesyncServer {
       maxThreads: config.maxThreads,
       allowedTopics: allowedTopics(config),
       allowedOrigins: allowedOrigins(config),
+      webpushHosts: webPushHosts(config.webpushHosts ?? null),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.

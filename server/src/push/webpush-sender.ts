@@ -5,26 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent } from 'node:https';
-import type { DeviceId } from '@badgesync/shared';
 import webpush from 'web-push';
 import { LOUD_LOG_INTERVAL_MS } from './apns-sender.js';
-import { MAX_BADGE, type PushLog, SENDER_CLOSED, type SendResult } from './push-sender.js';
+import {
+  MAX_BADGE,
+  type PushLog,
+  type PushSender,
+  SENDER_CLOSED,
+  type SendResult,
+  type WebPushBadgePush,
+} from './push-sender.js';
 import type { VapidKeys } from './webpush-keys.js';
 import { resultOfWebPushAnswer, resultOfWebPushError, WebPushGone } from './webpush-results.js';
-import { endpointAllowed, keysWellFormed, type WebPushSubscription } from './webpush-subscription.js';
-
-/** One badge push to one browser subscription: its whole badge, never a delta. */
-export interface WebPushMessage {
-  /** A device whose registration carries the subscription: for logs only. */
-  readonly device: DeviceId;
-  readonly subscription: WebPushSubscription;
-  readonly badge: number;
-  /**
-   * The `Topic` header: the push service keeps only the newest message with this topic for a
-   * browser that is offline (at most 32 characters of the URL-safe base64 alphabet; see webPushTopic).
-   */
-  readonly topic: string;
-}
+import { endpointAllowed, keysWellFormed } from './webpush-subscription.js';
 
 /**
  * Keep an undelivered badge at the push service for 28 days (`TTL`, seconds). A browser that
@@ -83,7 +76,8 @@ export function webPushPayload(badge: number): string {
   return JSON.stringify({ badge });
 }
 
-export class WebPushSender {
+/** `PushSender` for Web Push: one push per browser subscription, with its whole badge. */
+export class WebPushSender implements PushSender<WebPushBadgePush> {
   readonly #options: WebPushSenderOptions;
   readonly #agent: Agent;
   readonly #inFlight = new Set<Promise<SendResult>>();
@@ -102,8 +96,8 @@ export class WebPushSender {
   }
 
   /** Never rejects: every outcome is a `SendResult`. */
-  send(message: WebPushMessage): Promise<SendResult> {
-    const malformed = checkWebPushMessage(message, this.#options.hosts);
+  send(message: WebPushBadgePush): Promise<SendResult> {
+    const malformed = checkWebPushBadgePush(message, this.#options.hosts);
     if (malformed !== null) return Promise.resolve(malformed);
     if (this.#closed) return Promise.resolve({ kind: 'retry', reason: SENDER_CLOSED });
     const sending = this.#attempt(message);
@@ -119,7 +113,7 @@ export class WebPushSender {
     this.#agent.destroy();
   }
 
-  async #attempt(message: WebPushMessage): Promise<SendResult> {
+  async #attempt(message: WebPushBadgePush): Promise<SendResult> {
     let result: SendResult;
     let status: number | null = null;
     let body = '';
@@ -129,7 +123,7 @@ export class WebPushSender {
         contentEncoding: 'aes128gcm',
         TTL: WEBPUSH_TTL_SECONDS,
         urgency: WEBPUSH_URGENCY,
-        topic: message.topic,
+        topic: webPushTopic(message.collapseId),
         timeout: this.#options.timeoutMs ?? DEFAULT_WEBPUSH_TIMEOUT_MS,
         agent: this.#agent,
       });
@@ -146,7 +140,7 @@ export class WebPushSender {
   }
 
   /** Permanent refusals and "fix the deployment" answers are logged here; the rest are the caller's. */
-  #report(message: WebPushMessage, result: SendResult, status: number | null, body: string): void {
+  #report(message: WebPushBadgePush, result: SendResult, status: number | null, body: string): void {
     const host = hostOf(message.subscription.endpoint);
     if (result.kind === 'failed') {
       // 400 and 413 mean this request can never succeed: a bug here or a push service that
@@ -189,8 +183,8 @@ export class WebPushSender {
 }
 
 /** The checks made before anything leaves the process; null for a well-formed message. */
-export function checkWebPushMessage(message: WebPushMessage, hosts: readonly string[]): SendResult | null {
-  const subscription = message.subscription as WebPushSubscription | undefined;
+export function checkWebPushBadgePush(message: WebPushBadgePush, hosts: readonly string[]): SendResult | null {
+  const subscription = message.subscription as WebPushBadgePush['subscription'] | undefined;
   if (
     typeof subscription !== 'object' ||
     subscription === null ||
@@ -202,8 +196,8 @@ export function checkWebPushMessage(message: WebPushMessage, hosts: readonly str
   if (!Number.isSafeInteger(message.badge) || message.badge < 0 || message.badge > MAX_BADGE) {
     return { kind: 'failed', reason: 'BadBadge' };
   }
-  if (typeof message.topic !== 'string' || !TOPIC_PATTERN.test(message.topic)) {
-    return { kind: 'failed', reason: 'BadTopic' };
+  if (typeof message.collapseId !== 'string' || message.collapseId.length === 0) {
+    return { kind: 'failed', reason: 'BadCollapseId' };
   }
   return null;
 }

@@ -1,18 +1,8 @@
 /**
- * A browser's push subscription (`PushSubscription.toJSON()` without `expirationTime`) and
- * the checks made on it before the server posts anything to its endpoint (SPEC PUSH-22).
+ * The checks made on a browser's push subscription before the server posts anything to its
+ * endpoint (SPEC PUSH-22).
  */
-
-export interface WebPushSubscription {
-  /** The push service URL of this one subscription: a capability, never logged whole. */
-  readonly endpoint: string;
-  readonly keys: {
-    /** The browser's P-256 public key, uncompressed (65 bytes), base64url. */
-    readonly p256dh: string;
-    /** The 16-byte authentication secret, base64url. */
-    readonly auth: string;
-  };
-}
+import type { WebPushSubscription } from './push-sender.js';
 
 /**
  * The push services of the browsers people use, as host patterns (`*.` matches any
