@@ -44,7 +44,13 @@ async function createFcmSender(settings: PlatformSettings, log: PushLog) {
       log,
       missing: 'no FCM service account configured',
       check: checkFcmPush,
-      fields: (push) => ({ platform: 'fcm', device: push.device, badge: push.badge, collapseKey: push.collapseKey }),
+      fields: (push) => ({
+        platform: 'fcm',
+        device: push.device,
+        fcmToken: push.fcmToken,
+        badge: push.badge,
+        collapseKey: push.collapseKey,
+      }),
     });
   }
   const { FcmSender } = await import('./fcm-sender.js');
