@@ -10,13 +10,122 @@ import type { DeviceId } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import webpush from 'web-push';
 import { decryptAes128gcm, WebPushAnswers, WebPushTestServer } from '../../test/helpers/webpush-test-server.js';
-import type { PushLogLevel, WebPushBadgePush } from '../src/push/push-sender.js';
+import { createPlatformSenders } from '../src/push/create-platform-senders.js';
+import { MAX_COLLAPSE_ID_BYTES, type PushLogLevel, type WebPushBadgePush } from '../src/push/push-sender.js';
 import { generateVapidKeys } from '../src/push/webpush-keys.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, resultOfWebPushAnswer } from '../src/push/webpush-results.js';
 import { WEBPUSH_TTL_SECONDS, WEBPUSH_URGENCY, WebPushSender, webPushTopic } from '../src/push/webpush-sender.js';
 import { endpointAllowed, webPushHosts } from '../src/push/webpush-subscription.js';
+import { type ObservedPush, type PushShape, pushSenderContract } from './push-sender-contract.js';
 
 const SUBJECT = 'mailto:ops@example.com';
+
+/** Where the contract's pushes go: the test Web Push server of the suite running now. */
+let contractService: WebPushTestServer;
+const contractVapid = { ...generateVapidKeys(), subject: SUBJECT };
+
+function webPush(overrides: Partial<WebPushBadgePush> = {}): WebPushBadgePush {
+  return {
+    platform: 'webpush',
+    device: 'tab' as DeviceId,
+    subscription: contractService.subscribe(contractVapid.publicKey),
+    badge: 7,
+    collapseId: 'badge',
+    ...overrides,
+  };
+}
+
+const WEBPUSH_SHAPE: PushShape<WebPushBadgePush> = {
+  push: (overrides = {}) =>
+    webPush({
+      ...(overrides.badge === undefined ? {} : { badge: overrides.badge }),
+      ...(overrides.collapseId === undefined ? {} : { collapseId: overrides.collapseId }),
+    }),
+  // The collapse id arrives as the Topic header it becomes.
+  observedOf: (push) => ({
+    token: push.subscription.endpoint,
+    badge: push.badge,
+    collapseId: webPushTopic(push.collapseId),
+  }),
+  variants: () => [['aes128gcm payload', webPush()]],
+  badTokens: () => {
+    const good = webPush();
+    return [
+      {
+        ...good,
+        subscription: { ...good.subscription, endpoint: good.subscription.endpoint.replace('https:', 'http:') },
+      },
+      { ...good, subscription: { ...good.subscription, endpoint: 'https://169.254.169.254/latest/meta-data' } },
+      { ...good, subscription: { ...good.subscription, keys: { ...good.subscription.keys, p256dh: 'AAAA' } } },
+      { ...good, subscription: { ...good.subscription, keys: { ...good.subscription.keys, auth: '' } } },
+    ];
+  },
+  badTokenResult: { kind: 'invalid-token', reason: 'BadSubscription' },
+  malformed: () => [
+    ...[-1, 1.5, Number.NaN, 2 ** 31].map((badge) => [webPush({ badge }), 'BadBadge'] as const),
+    [webPush({ collapseId: '' }), 'BadCollapseId'],
+    [webPush({ collapseId: 'x'.repeat(MAX_COLLAPSE_ID_BYTES + 1) }), 'BadCollapseId'],
+  ],
+  longestCollapseId: () => webPush({ collapseId: 'c'.repeat(MAX_COLLAPSE_ID_BYTES) }),
+};
+
+pushSenderContract(
+  'WebPushSender (test Web Push server: VAPID checked, payload decrypted)',
+  WEBPUSH_SHAPE,
+  async () => {
+    contractService = await WebPushTestServer.start();
+    const service = contractService;
+    const sender = new WebPushSender({
+      vapid: contractVapid,
+      hosts: [service.address],
+      ca: await readFile(service.caPath, 'utf8'),
+    });
+    return {
+      sender,
+      observed: async () =>
+        service.requests
+          .filter((r) => r.answer !== null && r.answer.status === 201)
+          .map(
+            (r): ObservedPush => ({
+              token: `${service.origin}${r.path}`,
+              badge: (r.payload as { badge: number }).badge,
+              collapseId: r.topic ?? '',
+            }),
+          ),
+      teardown: () => service.close(),
+    };
+  },
+);
+
+pushSenderContract('UnconfiguredSender for Web Push (no VAPID keys: logged)', WEBPUSH_SHAPE, async () => {
+  contractService = await WebPushTestServer.start();
+  const service = contractService;
+  const lines: Readonly<Record<string, unknown>>[] = [];
+  const senders = await createPlatformSenders(
+    {
+      apnsKeyFile: null,
+      apnsKeyId: null,
+      apnsTeamId: null,
+      apnsHost: null,
+      fcmServiceAccount: null,
+      fcmUrl: null,
+      webpushHosts: service.address,
+    },
+    (_level, fields) => void lines.push(fields),
+  );
+  return {
+    sender: senders.senders.webpush,
+    observed: async () =>
+      lines
+        .filter((f) => f.platform === 'webpush')
+        .map((f) => ({
+          token: String(f.endpoint),
+          badge: Number(f.badge),
+          collapseId: webPushTopic(String(f.collapseId)),
+        })),
+    teardown: () => service.close(),
+  };
+});
 
 describe('WebPushSender (test Web Push server)', () => {
   let service: WebPushTestServer;

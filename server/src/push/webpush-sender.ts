@@ -9,6 +9,7 @@ import webpush from 'web-push';
 import { LOUD_LOG_INTERVAL_MS } from './apns-sender.js';
 import {
   MAX_BADGE,
+  MAX_COLLAPSE_ID_BYTES,
   type PushLog,
   type PushSender,
   SENDER_CLOSED,
@@ -97,7 +98,7 @@ export class WebPushSender implements PushSender<WebPushBadgePush> {
 
   /** Never rejects: every outcome is a `SendResult`. */
   send(message: WebPushBadgePush): Promise<SendResult> {
-    const malformed = checkWebPushBadgePush(message, this.#options.hosts);
+    const malformed = checkWebPushMessage(message, this.#options.hosts);
     if (malformed !== null) return Promise.resolve(malformed);
     if (this.#closed) return Promise.resolve({ kind: 'retry', reason: SENDER_CLOSED });
     const sending = this.#attempt(message);
@@ -183,7 +184,7 @@ export class WebPushSender implements PushSender<WebPushBadgePush> {
 }
 
 /** The checks made before anything leaves the process; null for a well-formed message. */
-export function checkWebPushBadgePush(message: WebPushBadgePush, hosts: readonly string[]): SendResult | null {
+export function checkWebPushMessage(message: WebPushBadgePush, hosts: readonly string[]): SendResult | null {
   const subscription = message.subscription as WebPushBadgePush['subscription'] | undefined;
   if (
     typeof subscription !== 'object' ||
@@ -196,7 +197,12 @@ export function checkWebPushBadgePush(message: WebPushBadgePush, hosts: readonly
   if (!Number.isSafeInteger(message.badge) || message.badge < 0 || message.badge > MAX_BADGE) {
     return { kind: 'failed', reason: 'BadBadge' };
   }
-  if (typeof message.collapseId !== 'string' || message.collapseId.length === 0) {
+  // The same bound as APNs and FCM, so a collapse id means the same on every platform.
+  if (
+    typeof message.collapseId !== 'string' ||
+    message.collapseId.length === 0 ||
+    Buffer.byteLength(message.collapseId, 'utf8') > MAX_COLLAPSE_ID_BYTES
+  ) {
     return { kind: 'failed', reason: 'BadCollapseId' };
   }
   return null;
