@@ -10,7 +10,6 @@ import type { DeviceId } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import webpush from 'web-push';
 import { decryptAes128gcm, WebPushAnswers, WebPushTestServer } from '../../test/helpers/webpush-test-server.js';
-import { createPlatformSenders } from '../src/push/create-platform-senders.js';
 import { MAX_COLLAPSE_ID_BYTES, type PushLogLevel, type WebPushBadgePush } from '../src/push/push-sender.js';
 import { generateVapidKeys } from '../src/push/webpush-keys.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, resultOfWebPushAnswer } from '../src/push/webpush-results.js';
@@ -96,36 +95,6 @@ pushSenderContract(
     };
   },
 );
-
-pushSenderContract('UnconfiguredSender for Web Push (no VAPID keys: logged)', WEBPUSH_SHAPE, async () => {
-  contractService = await WebPushTestServer.start();
-  const service = contractService;
-  const lines: Readonly<Record<string, unknown>>[] = [];
-  const senders = await createPlatformSenders(
-    {
-      apnsKeyFile: null,
-      apnsKeyId: null,
-      apnsTeamId: null,
-      apnsHost: null,
-      fcmServiceAccount: null,
-      fcmUrl: null,
-      webpushHosts: service.address,
-    },
-    (_level, fields) => void lines.push(fields),
-  );
-  return {
-    sender: senders.senders.webpush,
-    observed: async () =>
-      lines
-        .filter((f) => f.platform === 'webpush')
-        .map((f) => ({
-          token: String(f.endpoint),
-          badge: Number(f.badge),
-          collapseId: webPushTopic(String(f.collapseId)),
-        })),
-    teardown: () => service.close(),
-  };
-});
 
 describe('WebPushSender (test Web Push server)', () => {
   let service: WebPushTestServer;

@@ -8,10 +8,10 @@
 import { type ApnsSettings, createPushSender } from './create-push-sender.js';
 import { checkFcmPush } from './fcm-message.js';
 import { PlatformSenders } from './platform-senders.js';
-import type { FcmBadgePush, PushLog, WebPushBadgePush } from './push-sender.js';
+import { checkBadge, type FcmBadgePush, type PushLog, type WebPushBadgePush } from './push-sender.js';
 import { UnconfiguredSender } from './unconfigured-sender.js';
 import type { VapidKeys } from './webpush-keys.js';
-import { checkWebPushMessage, WebPushSender } from './webpush-sender.js';
+import { WebPushSender } from './webpush-sender.js';
 import { webPushHosts } from './webpush-subscription.js';
 
 /** The push settings of the configuration (`Config` has these fields). */
@@ -31,7 +31,7 @@ export async function createPlatformSenders(
 ): Promise<PlatformSenders> {
   const apns = await createPushSender(settings, log);
   const hosts = webPushHosts(settings.webpushHosts ?? null);
-  const webpush = vapid === null ? unconfiguredWebPush(log, hosts) : new WebPushSender({ vapid, hosts, log });
+  const webpush = vapid === null ? unconfiguredWebPush(log) : new WebPushSender({ vapid, hosts, log });
   return new PlatformSenders({ apns, fcm: await createFcmSender(settings, log), webpush });
 }
 
@@ -55,18 +55,12 @@ async function createFcmSender(settings: PlatformSettings, log: PushLog) {
   return FcmSender.fromKeyFile(settings.fcmServiceAccount, { baseUrl: settings.fcmUrl, log });
 }
 
-/** Without VAPID keys: checked as the real sender checks, logged, counted as sent. */
-function unconfiguredWebPush(log: PushLog, hosts: readonly string[]) {
+/** Without VAPID keys (a caller that passes none; `main` always has a pair): logged, checked for a badge. */
+function unconfiguredWebPush(log: PushLog) {
   return new UnconfiguredSender<WebPushBadgePush>({
     log,
     missing: 'no Web Push sender configured',
-    check: (push) => checkWebPushMessage(push, hosts),
-    fields: (push) => ({
-      platform: 'webpush',
-      device: push.device,
-      endpoint: push.subscription.endpoint,
-      badge: push.badge,
-      collapseId: push.collapseId,
-    }),
+    check: (push) => checkBadge(push.badge),
+    fields: (push) => ({ platform: 'webpush', device: push.device, badge: push.badge, collapseId: push.collapseId }),
   });
 }
