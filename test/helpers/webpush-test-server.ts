@@ -118,6 +118,7 @@ export class WebPushTestServer {
   readonly #queues = new Map<string, WebPushAnswer[]>();
   readonly #always = new Map<string, WebPushAnswer>();
   readonly #waiters = new Set<() => void>();
+  readonly #answerListeners = new Set<(request: WebPushRequestRecord) => void>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
 
@@ -225,6 +226,12 @@ export class WebPushTestServer {
       };
       this.#waiters.add(check);
     });
+  }
+
+  /** Calls `listener` with each request once it is answered. Returns the unsubscribe. */
+  onAnswer(listener: (request: WebPushRequestRecord) => void): () => void {
+    this.#answerListeners.add(listener);
+    return () => this.#answerListeners.delete(listener);
   }
 
   async close(): Promise<void> {
@@ -354,6 +361,7 @@ export class WebPushTestServer {
       if (answer.status === 201) headers.location = `${this.origin}/message/${randomUUID()}`;
       res.writeHead(answer.status, headers);
       res.end(answer.body ?? '');
+      for (const listener of [...this.#answerListeners]) listener(record);
       this.#notify();
     };
     this.#notify();
