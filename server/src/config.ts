@@ -49,6 +49,12 @@ export interface Config {
   readonly fcmUrl: string | null;
   /** Comma-separated web origins that may call the device routes (see allowedOrigins). */
   readonly corsOrigins: string | null;
+  /** Web Push VAPID key pair (both or neither; generated and stored when unset) and contact. */
+  readonly vapidPublicKey: string | null;
+  readonly vapidPrivateKey: string | null;
+  readonly vapidSubject: string | null;
+  /** Comma-separated push service hosts Web Push endpoints may name (null: the browsers' own). */
+  readonly webpushHosts: string | null;
 }
 
 interface Setting {
@@ -420,6 +426,40 @@ export const SETTINGS: readonly Setting[] = [
     // call the device routes; an operator names the web app's own origins, exactly.
     fallback: null,
     help: 'comma-separated exact origins (https://app.example.com) whose pages may call the device routes',
+  },
+  {
+    key: 'vapidPublicKey',
+    env: 'BADGESYNC_VAPID_PUBLIC_KEY',
+    kind: 'string',
+    // Generated once and stored with the data when unset: browser subscriptions are bound to
+    // this key, so it must survive restarts (a new one breaks every subscription).
+    fallback: null,
+    help: 'Web Push VAPID public key (base64url); set with the private key, or generated once and stored',
+  },
+  {
+    key: 'vapidPrivateKey',
+    env: 'BADGESYNC_VAPID_PRIVATE_KEY',
+    kind: 'string',
+    fallback: null,
+    help: 'Web Push VAPID private key (base64url, 32 bytes)',
+  },
+  {
+    key: 'vapidSubject',
+    env: 'BADGESYNC_VAPID_SUBJECT',
+    kind: 'string',
+    // A placeholder until set: push services use it to reach the operator, and Apple's
+    // refuses some placeholders, so the server warns while it is unset.
+    fallback: null,
+    help: 'Web Push contact (mailto:ops@example.com or an https: URL) in every VAPID JWT',
+  },
+  {
+    key: 'webpushHosts',
+    env: 'BADGESYNC_WEBPUSH_HOSTS',
+    kind: 'string',
+    // The browsers' push services by default: endpoints are chosen by devices, and this keeps
+    // a registration from making the server post to an internal address.
+    fallback: null,
+    help: "comma-separated push service hosts (host, host:port, *.suffix) Web Push endpoints may name; default: the browsers' own",
   },
 ];
 

@@ -16,6 +16,7 @@ import { bearer, isApiKey } from '../auth/api-key.js';
 import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import type { DeviceHooks } from '../push/ports.js';
+import { DEFAULT_WEBPUSH_HOSTS, endpointAllowed } from '../push/webpush-subscription.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { PushPlatform, platformOf, tokenOf } from '../store/push-address.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   readonly allowedTopics: ReadonlySet<string> | null;
   /** [API-10] The web origins whose pages may call the device routes (exact, lowercase). */
   readonly allowedOrigins: ReadonlySet<string>;
+  /** [PUSH-22] Host patterns a Web Push endpoint may name; the browsers' push services when absent. */
+  readonly webpushHosts?: readonly string[];
 }
 
 type Who =
@@ -282,6 +285,17 @@ export class Api {
     if (body.platform === 'apns' && body.topic !== undefined && allowed !== null && !allowed.has(body.topic)) {
       throw new ApiError('topic_not_allowed', `topic ${body.topic} is not one this server pushes to`);
     }
+    // [PUSH-22] A subscription on a host the server will not post to is refused now, not
+    // found out at its first push.
+    if (
+      body.platform === 'webpush' &&
+      !endpointAllowed(body.subscription.endpoint, this.deps.webpushHosts ?? DEFAULT_WEBPUSH_HOSTS)
+    ) {
+      throw new ApiError(
+        'endpoint_not_allowed',
+        `push service ${hostOf(body.subscription.endpoint)} is not in BADGESYNC_WEBPUSH_HOSTS`,
+      );
+    }
     const patch = devicePatch(body);
     const before = this.deps.store.getRegistration(account, device as DeviceId);
     const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
@@ -374,4 +388,13 @@ function toApiError(err: unknown, log: Logger, route: string): ApiError {
   if (err instanceof ApiError) return err;
   log.error({ err, route }, 'request failed');
   return new ApiError('internal');
+}
+
+/** An endpoint's host, for an error message (the path is the subscription's capability). */
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return '(not a URL)';
+  }
 }

@@ -1,14 +1,18 @@
 /**
  * The sender of every platform a configuration asks for (SPEC PUSH-14): APNs with a key file
- * (else `LogSender`), FCM with a service account (else logged), Web Push (logged until its
- * sender is configured). A platform without credentials is logged at start, like APNs without
- * a key, and its pushes are logged, not sent.
+ * (else `LogSender`), FCM with a service account (else logged), Web Push with the VAPID key
+ * pair (configured or generated, so always, except for a caller that passes none). A platform
+ * without credentials is logged at start, like APNs without a key, and its pushes are logged,
+ * not sent.
  */
 import { type ApnsSettings, createPushSender } from './create-push-sender.js';
 import { checkFcmPush } from './fcm-message.js';
 import { PlatformSenders } from './platform-senders.js';
 import { checkBadge, type FcmBadgePush, type PushLog, type WebPushBadgePush } from './push-sender.js';
 import { UnconfiguredSender } from './unconfigured-sender.js';
+import type { VapidKeys } from './webpush-keys.js';
+import { WebPushSender } from './webpush-sender.js';
+import { webPushHosts } from './webpush-subscription.js';
 
 /** The push settings of the configuration (`Config` has these fields). */
 export interface PlatformSettings extends ApnsSettings {
@@ -16,11 +20,19 @@ export interface PlatformSettings extends ApnsSettings {
   readonly fcmServiceAccount: string | null;
   /** FCM's base URL (tests point it at the fake FCM server), or null for Google's. */
   readonly fcmUrl: string | null;
+  /** BADGESYNC_WEBPUSH_HOSTS: the push service hosts endpoints may name (null: the browsers'). */
+  readonly webpushHosts?: string | null;
 }
 
-export async function createPlatformSenders(settings: PlatformSettings, log: PushLog): Promise<PlatformSenders> {
+export async function createPlatformSenders(
+  settings: PlatformSettings,
+  log: PushLog,
+  vapid: VapidKeys | null = null,
+): Promise<PlatformSenders> {
   const apns = await createPushSender(settings, log);
-  return new PlatformSenders({ apns, fcm: await createFcmSender(settings, log), webpush: unconfiguredWebPush(log) });
+  const hosts = webPushHosts(settings.webpushHosts ?? null);
+  const webpush = vapid === null ? unconfiguredWebPush(log) : new WebPushSender({ vapid, hosts, log });
+  return new PlatformSenders({ apns, fcm: await createFcmSender(settings, log), webpush });
 }
 
 async function createFcmSender(settings: PlatformSettings, log: PushLog) {
@@ -43,7 +55,7 @@ async function createFcmSender(settings: PlatformSettings, log: PushLog) {
   return FcmSender.fromKeyFile(settings.fcmServiceAccount, { baseUrl: settings.fcmUrl, log });
 }
 
-/** Until a Web Push sender is configured: logged, checked for an https endpoint and a badge. */
+/** Without VAPID keys (a caller that passes none; `main` always has a pair): logged, checked for a badge. */
 function unconfiguredWebPush(log: PushLog) {
   return new UnconfiguredSender<WebPushBadgePush>({
     log,

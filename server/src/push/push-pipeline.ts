@@ -5,14 +5,16 @@ import type { PushFactory, PushHooks } from './ports.js';
 import { PushMetrics } from './push-metrics.js';
 import { PushScheduler } from './push-scheduler.js';
 import type { PushLog } from './push-sender.js';
+import type { VapidKeys } from './webpush-keys.js';
 
 /**
  * The push pipeline of a configuration: every platform's sender (or a logging one without
  * credentials) behind the scheduler. Async because key files are read before the server starts.
  */
-export async function pushPipeline(config: Config, log: Logger): Promise<PushFactory> {
+/** `vapid`: the Web Push key pair (resolveVapidKeys); null leaves Web Push pushes logged, not sent. */
+export async function pushPipeline(config: Config, log: Logger, vapid: VapidKeys | null = null): Promise<PushFactory> {
   const pushLog: PushLog = (level, fields, message) => log[level]({ ...fields, part: 'push' }, message);
-  const sender = await createPlatformSenders(config, pushLog);
+  const sender = await createPlatformSenders(config, pushLog, vapid);
   return (ctx): PushHooks =>
     new PushScheduler(
       {
