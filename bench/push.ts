@@ -4,7 +4,13 @@
  * token, through the real server process (default coalescing window) and the real apns2
  * client, to the test APNs server in this process (HTTP/2, TLS, ES256 provider token checked).
  *
- *   node --import tsx bench/push.ts [--quick] [--rates 100,300,1000] [--step-s N] [--accounts N]
+ *   node --import tsx bench/push.ts [--quick] [--rates 100,300,1000] [--step-s N] [--accounts N] [--platform apns|fcm|webpush]
+ *
+ * `--platform fcm`: the devices are Android apps with FCM tokens, pushed through the FCM HTTP v1
+ * sender to the test FCM server (HTTP; it checks the OAuth bearer token of every push).
+ *
+ * `--platform webpush`: the devices are browser subscriptions instead, pushed through the
+ * web-push sender (VAPID, aes128gcm) to the test Web Push server, which decrypts every push.
  *
  * Per step: posts/s achieved, pushes/s sustained, latency from sending the POST to the test
  * APNs server receiving the push that carries its item (p50/p99; the coalescing window is
@@ -19,14 +25,25 @@ import path from 'node:path';
 import { SETTINGS } from '@badgesync/server';
 import { SqliteStore } from '../server/src/store/index.js';
 import { ApnsTestServer } from '../test/helpers/apns-test-server.js';
-import { listOption, numberOption } from './lib/args.js';
+import { FcmTestServer } from '../test/helpers/fcm-test-server.js';
+import { type TestSubscription, WebPushTestServer } from '../test/helpers/webpush-test-server.js';
+import { listOption, numberOption, option } from './lib/args.js';
 import { delta, scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table } from './lib/report.js';
 import { api, inParallel, type RunningServer, startServer } from './lib/servers.js';
 import { percentile, sortedCopy } from './lib/stats.js';
 import { printTable } from './lib/table.js';
 
-const result = beginResult('push', 'Badge pushes: backend POST → server → apns2 → test APNs server');
+const platform = option('platform') ?? 'apns';
+if (platform !== 'apns' && platform !== 'fcm' && platform !== 'webpush') {
+  throw new Error(`--platform is apns, fcm or webpush, got ${platform}`);
+}
+const result =
+  platform === 'apns'
+    ? beginResult('push', 'Badge pushes: backend POST → server → apns2 → test APNs server')
+    : platform === 'fcm'
+      ? beginResult('push-fcm', 'Badge pushes: backend POST → server → FCM HTTP v1 → test FCM server')
+      : beginResult('push-webpush', 'Badge pushes: backend POST → server → web-push → test Web Push server');
 const quick = result.mode === 'quick';
 
 const rates = listOption('rates', quick ? ['100', '300', '1000'] : ['100', '300', '600', '1000']).map(Number);
@@ -253,41 +270,145 @@ function storeWriteCosts(samples = 500): { enqueuePush: number; setDelivered: nu
   }
 }
 
-async function main(): Promise<void> {
+/** Where the pushes go: the test service, the server's settings for it, and each device's registration. */
+interface PushTarget {
+  readonly name: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** The body of device i's registration (after the server is up: Web Push needs its key). */
+  registration(i: number, server: RunningServer): Promise<unknown>;
+  /** Pushes the service accepted so far (answered 200/201). */
+  accepted(): number;
+  waitFor(condition: () => boolean, ms: number, what: () => string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function onAccepted(key: string, badge: number, receivedAt: number, step: number): void {
+  if (step >= 0) arrivals[step]?.push(receivedAt);
+  onPush(key, badge, receivedAt);
+}
+
+async function apnsTarget(current: () => number): Promise<PushTarget> {
   const apns = await ApnsTestServer.start();
-  let server: RunningServer | null = null;
-  let step = -1;
+  let accepted = 0;
   apns.onAnswer((request) => {
     if (request.answer === null || !('status' in request.answer) || request.answer.status !== 200) {
       otherAnswers++;
       return;
     }
-    const badge = (request.payload as { aps: { badge: number } }).aps.badge;
-    if (step >= 0) arrivals[step]?.push(request.receivedAt);
-    onPush(request.deviceToken, badge, request.receivedAt);
+    accepted++;
+    onAccepted(
+      request.deviceToken,
+      (request.payload as { aps: { badge: number } }).aps.badge,
+      request.receivedAt,
+      current(),
+    );
   });
+  return {
+    name: 'APNs',
+    env: {
+      NODE_EXTRA_CA_CERTS: apns.caPath,
+      BADGESYNC_APNS_HOST: apns.address,
+      BADGESYNC_APNS_KEY_FILE: apns.keyPath,
+      BADGESYNC_APNS_KEY_ID: apns.keyId,
+      BADGESYNC_APNS_TEAM_ID: apns.teamId,
+      BADGESYNC_APNS_TOPIC: 'com.example.badgesync',
+    },
+    registration: async (i) => ({ apnsToken: token(i) }),
+    accepted: () => accepted,
+    waitFor: (condition, ms, what) => apns.waitFor(condition, ms, what),
+    close: () => apns.close(),
+  };
+}
+
+async function webPushTarget(current: () => number): Promise<PushTarget> {
+  const service = await WebPushTestServer.start();
+  /** Subscription id → the device's key in `waiting`/`pushed` (its token(i)). */
+  const keys = new Map<string, string>();
+  let publicKey: string | null = null;
+  let accepted = 0;
+  service.onAnswer((request) => {
+    const badge = (request.payload as { badge?: unknown } | undefined)?.badge;
+    if (request.answer?.status !== 201 || typeof badge !== 'number') {
+      otherAnswers++;
+      return;
+    }
+    accepted++;
+    onAccepted(keys.get(request.subscriptionId) ?? '', badge, request.receivedAt, current());
+  });
+  return {
+    name: 'Web Push',
+    env: {
+      NODE_EXTRA_CA_CERTS: service.caPath,
+      BADGESYNC_WEBPUSH_HOSTS: service.address,
+      BADGESYNC_VAPID_SUBJECT: 'mailto:bench@example.com',
+    },
+    registration: async (i, server) => {
+      publicKey ??= (await api<{ publicKey: string }>(server, 'GET', '/v1/push/webpush-key')).publicKey;
+      const subscription: TestSubscription = service.subscribe(publicKey);
+      keys.set(service.idOf(subscription), token(i));
+      return { platform: 'webpush', subscription };
+    },
+    accepted: () => accepted,
+    waitFor: (condition, ms, what) => service.waitFor(condition, ms, what),
+    close: () => service.close(),
+  };
+}
+
+async function fcmTarget(current: () => number): Promise<PushTarget> {
+  const fcm = await FcmTestServer.start();
+  /** FCM token → the device's key in `waiting`/`pushed` (its token(i)). */
+  const keys = new Map<string, string>();
+  let accepted = 0;
+  fcm.onAnswer((request) => {
+    if (request.status !== 200) {
+      otherAnswers++;
+      return;
+    }
+    accepted++;
+    const badge = Number((request.body as { message: { data: { badge: string } } }).message.data.badge);
+    onAccepted(keys.get(request.token) ?? '', badge, request.at, current());
+  });
+  return {
+    name: 'FCM',
+    env: { BADGESYNC_FCM_SERVICE_ACCOUNT: fcm.keyPath, BADGESYNC_FCM_URL: fcm.baseUrl },
+    registration: async (i) => {
+      const fcmToken = `bench-${i}:APA91b${'Q'.repeat(140)}`;
+      keys.set(fcmToken, token(i));
+      return { platform: 'fcm', fcmToken };
+    },
+    accepted: () => accepted,
+    waitFor: (condition, ms, what) => fcm.waitFor(condition, ms, what),
+    close: () => fcm.close(),
+  };
+}
+
+async function main(): Promise<void> {
+  let step = -1;
+  const target =
+    platform === 'apns'
+      ? await apnsTarget(() => step)
+      : platform === 'fcm'
+        ? await fcmTarget(() => step)
+        : await webPushTarget(() => step);
+  let server: RunningServer | null = null;
   try {
-    server = await startServer('badgesync', {
-      env: {
-        NODE_EXTRA_CA_CERTS: apns.caPath,
-        BADGESYNC_APNS_HOST: apns.address,
-        BADGESYNC_APNS_KEY_FILE: apns.keyPath,
-        BADGESYNC_APNS_KEY_ID: apns.keyId,
-        BADGESYNC_APNS_TEAM_ID: apns.teamId,
-        BADGESYNC_APNS_TOPIC: 'com.example.badgesync',
-      },
-    });
+    server = await startServer('badgesync', { env: target.env });
     const running = server;
     const setupStart = performance.now();
     const indexes = Array.from({ length: accounts }, (_, i) => i);
     await inParallel(indexes, 32, async (i) => {
-      await api(running, 'PUT', `/v1/accounts/${account(i)}/devices/device-${i}`, { apnsToken: token(i) });
+      await api(
+        running,
+        'PUT',
+        `/v1/accounts/${account(i)}/devices/device-${i}`,
+        await target.registration(i, running),
+      );
     });
     const registeredMs = performance.now() - setupStart;
     // Each registration pushes the device its badge (0) once: wait for them all, which also
-    // opens and warms the HTTP/2 connection to APNs.
-    await apns.waitFor(
-      () => apns.requests.length >= accounts,
+    // opens and warms the connections to the push service.
+    await target.waitFor(
+      () => target.accepted() >= accounts,
       120_000,
       () => `${accounts} first pushes`,
     );
@@ -303,13 +424,17 @@ async function main(): Promise<void> {
       printTable([row(figures.at(-1) as StepFigures)], COLUMNS, process.stderr);
     }
     const table: Table = {
-      title: `Pushes through the real server to the test APNs server (coalescing window ${pushDelayMs} ms, the default)`,
+      title: `Pushes through the real server to the test ${target.name} server (coalescing window ${pushDelayMs} ms, the default)`,
       columns: COLUMNS,
       rows: figures.map(row),
       notes: [
         `${accounts} accounts with one offline device each (a token, no sync connection); posts go round-robin, so an account gets one post every ${fmt.fixed(accounts / Math.max(...rates), 1)} s or less often, and each post should make one push.`,
-        `push latency: from sending the POST to the test APNs server receiving the push carrying its item; the coalescing window (${pushDelayMs} ms) is its floor. pushes/s: pushes received in the step's span shifted by one window.`,
-        'client CPU: this process (load generator and the test APNs server, TLS and HTTP/2 included); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.',
+        `push latency: from sending the POST to the test ${target.name} server receiving the push carrying its item; the coalescing window (${pushDelayMs} ms) is its floor. pushes/s: pushes received in the step's span shifted by one window.`,
+        platform === 'apns'
+          ? 'client CPU: this process (load generator and the test APNs server, TLS and HTTP/2 included); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.'
+          : platform === 'fcm'
+            ? 'client CPU: this process (load generator and the test FCM server over HTTP/1.1, bearer token checked on every push); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.'
+            : 'client CPU: this process (load generator and the test Web Push server: TLS, VAPID JWT check and aes128gcm decryption of every push); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.',
         `${quick ? 'quick' : 'full'} mode: ${stepMs / 1000} s per step.`,
       ],
     };
@@ -329,6 +454,7 @@ async function main(): Promise<void> {
       ],
     };
     const data = {
+      platform,
       rates,
       stepMs,
       accounts,
@@ -342,7 +468,7 @@ async function main(): Promise<void> {
     emitResult(result.finish([table, writesTable], [], data));
   } finally {
     await server?.stop();
-    await apns.close();
+    await target.close();
   }
 }
 

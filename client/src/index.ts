@@ -13,10 +13,18 @@ export {
 export type { Clock } from './clock.js';
 export type { Intent } from './intents.js';
 export {
+  type ApnsPushRegistration,
   BadgeSyncHttpError,
+  base64UrlBytes,
+  type FcmPushRegistration,
   type FetchLike,
   type PushRegistration,
+  type PushSubscriptionLike,
   type RegisteredDevice,
+  subscriptionJson,
+  type WebPushRegistration,
+  type WebPushSubscriptionJson,
+  webPushKey,
 } from './push.js';
 export { type AccountState, type AccountStatus, type CloseInfo, SILENT_LINK } from './status.js';
 export { IndexedDbStorage } from './storage/indexeddb-storage.js';
