@@ -209,6 +209,8 @@ export function storeDevicesContract(getStore: () => Store): void {
       ['fcm:fcm-Token:1', null, 'production', null, 200],
       'an FCM address has no APNs environment or topic; the token keeps its case',
     );
+    const named = store.putDevice(A, D1, { environment: 'sandbox', topic: 'com.y' }, 250);
+    assert.deepEqual([named.environment, named.topic], ['production', null], 'an FCM address takes no APNs fields');
     const web = store.putDevice(B, D1, { webpush: { endpoint, keys } }, 300);
     assert.deepEqual([web.address, web.webpushKeys], [`webpush:${endpoint}`, keys]);
     assert.deepEqual(store.getRegistration(B, D1)?.webpushKeys, keys);

@@ -141,6 +141,7 @@ export class FcmTestServer {
   readonly #always = new Map<string, FcmAnswer>();
   readonly #waiters = new Set<() => void>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #answerListeners = new Set<(request: FcmRequestRecord) => void>();
   #refuseTokens: string | null = null;
 
   private constructor(parts: {
@@ -256,6 +257,12 @@ export class FcmTestServer {
       };
       this.#waiters.add(check);
     });
+  }
+
+  /** Calls `listener` with every messages:send request once it is answered; returns the unsubscribe. */
+  onAnswer(listener: (request: FcmRequestRecord) => void): () => void {
+    this.#answerListeners.add(listener);
+    return () => this.#answerListeners.delete(listener);
   }
 
   async close(): Promise<void> {
@@ -395,6 +402,7 @@ export class FcmTestServer {
           answer.retryAfter === undefined ? {} : { 'retry-after': answer.retryAfter },
         );
       }
+      for (const listener of [...this.#answerListeners]) listener(record);
       for (const waiter of [...this.#waiters]) waiter();
     };
     if (answer.delayMs === undefined) return finish();

@@ -33,6 +33,9 @@ function aboutToken(body: unknown): boolean {
   return /registration token/i.test(error?.message ?? '');
 }
 
+/** The longest Retry-After honoured: an hour (see retryAfterMs). */
+const RETRY_AFTER_CAP_MS = 60 * 60_000;
+
 /**
  * Retry-After in ms (seconds or an HTTP date), or undefined. Capped at an hour: a header
  * asking for more is wrong, and the outbox keeps the newest badge meanwhile anyway.
@@ -44,8 +47,6 @@ export function retryAfterMs(header: string | null, now: number = Date.now()): n
   if (!Number.isFinite(ms)) return undefined;
   return Math.min(RETRY_AFTER_CAP_MS, Math.max(0, Math.round(ms)));
 }
-/** The longest Retry-After honoured: an hour (see retryAfterMs). */
-const RETRY_AFTER_CAP_MS = 60 * 60_000;
 
 /**
  * What an answer means. 401 is not here: the sender renews its access token and sends once

@@ -3,7 +3,7 @@
  * device in one account (SPEC STORE-7, STORE-14); one function, so every store merges alike.
  */
 import type { AccountId, DeviceId } from '@badgesync/shared';
-import { PushPlatform, pushAddress } from './push-address.js';
+import { PushPlatform, platformOf, pushAddress } from './push-address.js';
 import type { DevicePatch, Registration, TokenRefusal, WebPushKeys } from './store.js';
 
 /** What a registration has before any PUT set a field. */
@@ -32,16 +32,18 @@ export function mergeRegistration(
   patch: DevicePatch,
   now: number,
 ): Registration {
-  const address = patchedAddress(patch);
-  const registered = address !== null;
-  // [STORE-16] An FCM or Web Push address has no APNs environment or topic: they go back to
-  // their defaults, so what a push service refuses matches the registrations it judged.
-  const apns = patch.fcmToken === undefined && patch.webpush === undefined;
+  const patched = patchedAddress(patch);
+  const registered = patched !== null;
+  const address = registered ? patched.address : (existing?.address ?? null);
+  // [STORE-16] Environment and topic are APNs's: an FCM or Web Push address has neither (they
+  // stay at their defaults, whatever a body names), so what a push service refuses matches
+  // the registrations it judged.
+  const apns = address === null || platformOf(address) === PushPlatform.apns;
   return {
     account,
     device,
-    address: registered ? address.address : (existing?.address ?? null),
-    webpushKeys: registered ? address.keys : (existing?.webpushKeys ?? null),
+    address,
+    webpushKeys: registered ? patched.keys : (existing?.webpushKeys ?? null),
     environment: apns
       ? (patch.environment ?? existing?.environment ?? DEVICE_DEFAULTS.environment)
       : DEVICE_DEFAULTS.environment,
