@@ -445,7 +445,7 @@ async function main(): Promise<void> {
     notes: [
       `${accounts} accounts with one offline device each (a token, no sync connection); posts go round-robin, so an account gets one post every ${fmt.fixed(accounts / Math.max(...rates), 1)} s or less often, and each post should make one push.`,
       `push latency: from sending the POST to the test push server receiving the push carrying its item; the coalescing window (${pushDelayMs} ms) is its floor. pushes/s: pushes received in the step's span shifted by one window.`,
-      'apns: apns2 over HTTP/2 + TLS to the test APNs server; fcm: one HTTP/1.1 POST per push (fetch, keep-alive) to the test FCM server, which checks the OAuth bearer token on each; webpush: one HTTPS POST per push (web-push: a new ECDH key, aes128gcm and an ES256 VAPID JWT each) to the test Web Push service, which verifies the JWT and decrypts each.',
+      'apns: apns2 over HTTP/2 + TLS to the test APNs server; fcm: one HTTP/1.1 POST per push (fetch, keep-alive) to the test FCM server, which checks the OAuth bearer token on each; webpush: one HTTPS POST per push (keep-alive; web-push encrypts each with a new ECDH key, aes128gcm; the VAPID JWT is signed once per origin per hour) to the test Web Push service, which verifies the JWT and decrypts each.',
       'client CPU: this process (load generator and the test push server, TLS and HTTP/2 included); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.',
       `${quick ? 'quick' : 'full'} mode: ${stepMs / 1000} s per step.`,
     ],
