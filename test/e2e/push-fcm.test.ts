@@ -3,7 +3,7 @@
  * the test FCM server, with access tokens minted by its token endpoint from the test service
  * account. The APNs policy, on FCM: only devices offline for the changed account, coalesced,
  * deduplicated against what FCM accepted, tokens FCM refuses dropped, 503/429 retried no
- * sooner than Retry-After.
+ * sooner than Retry-After, and a push pending at a kill -9 delivered by the next process.
  */
 import assert from 'node:assert/strict';
 import { afterAll, describe, test } from 'vitest';
@@ -169,5 +169,20 @@ describe(`push over FCM, with a ${WINDOW_MS} ms window`, () => {
     await post(server, 'hal', 'inbox', 1);
     await waitForFcmBadge(fcm, token, 1);
     assert.equal(fcm.tokensMinted.length, minted + 1);
+  });
+
+  test('[PUSH-14][PUSH-8] FCM answering 503, then the process killed: the next one delivers the badge', async () => {
+    const { fcm } = ctx.rig;
+    const token = await registerFcm(ctx.rig.server, 'ivy', 'ivy-pixel');
+    await waitForFcmBadge(fcm, token, 0);
+    fcm.answerAlways(token, FcmAnswers.unavailable());
+    await post(ctx.rig.server, 'ivy', 'inbox', 3);
+    await waitForFcmRequests(fcm, token, 2);
+    await waitForMetric(ctx.rig.server, 'badgesync_pushes_retried_total', { reason: 'UNAVAILABLE' }, (n) => n >= 1);
+    await ctx.rig.server.kill();
+    ctx.rig.server = await ctx.rig.server.restart();
+    fcm.resetAnswers();
+    await waitForFcmBadge(fcm, token, 3);
+    assert.deepEqual(fcm.badgesFor(token), [0, 3]);
   });
 });

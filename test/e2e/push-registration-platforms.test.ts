@@ -11,7 +11,7 @@ import { api, deviceToken } from '../helpers/api-client.js';
 import { apnsToken, post, usePushRig, waitForBadge } from '../helpers/push-rig.js';
 
 /** A subscription as a browser's PushSubscription.toJSON() gives it. */
-function subscription(endpoint = 'https://push.example.net/wpush/v2/abc') {
+function subscription(endpoint = 'https://fcm.googleapis.com/fcm/send/abc') {
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   return {
