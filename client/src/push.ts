@@ -49,7 +49,14 @@ export type PushRegistration = ApnsPushRegistration | FcmPushRegistration | WebP
 /** The device as the server stored it. */
 export interface RegisteredDevice {
   readonly device: string;
+  /** The platform of the registration's push address; null before it has one. */
+  readonly platform?: 'apns' | 'fcm' | 'webpush' | null;
+  /** The APNs token (null on other platforms). */
   readonly apnsToken: string | null;
+  /** On FCM: the registration token. */
+  readonly fcmToken?: string;
+  /** On Web Push: the subscription's endpoint (its keys are never echoed). */
+  readonly endpoint?: string;
   readonly environment: string | null;
   readonly topic: string | null;
   readonly badges: boolean;

@@ -13,7 +13,13 @@ import { decryptAes128gcm, WebPushAnswers, WebPushTestServer } from '../../test/
 import { MAX_COLLAPSE_ID_BYTES, type PushLogLevel, type WebPushBadgePush } from '../src/push/push-sender.js';
 import { generateVapidKeys } from '../src/push/webpush-keys.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, resultOfWebPushAnswer } from '../src/push/webpush-results.js';
-import { WEBPUSH_TTL_SECONDS, WEBPUSH_URGENCY, WebPushSender, webPushTopic } from '../src/push/webpush-sender.js';
+import {
+  VAPID_JWT_REUSE_MS,
+  WEBPUSH_TTL_SECONDS,
+  WEBPUSH_URGENCY,
+  WebPushSender,
+  webPushTopic,
+} from '../src/push/webpush-sender.js';
 import { endpointAllowed, webPushHosts } from '../src/push/webpush-subscription.js';
 import { type ObservedPush, type PushShape, pushSenderContract } from './push-sender-contract.js';
 
@@ -197,6 +203,28 @@ describe('WebPushSender (test Web Push server)', () => {
       reason: 'BadCollapseId',
     });
     assert.equal(service.requests.length, before);
+  });
+
+  test('[PUSH-20] one VAPID JWT per push service origin, signed again after an hour', async () => {
+    let clock = Date.now();
+    const timed = new WebPushSender({
+      vapid,
+      hosts: [service.address],
+      ca: await readFile(service.caPath, 'utf8'),
+      now: () => clock,
+    });
+    const subscriptions = [service.subscribe(vapid.publicKey), service.subscribe(vapid.publicKey)];
+    for (const s of subscriptions) assert.deepEqual(await timed.send(message(s, 1)), { kind: 'sent' });
+    clock += VAPID_JWT_REUSE_MS + 1;
+    assert.deepEqual(await timed.send(message(subscriptions[0] as WebPushBadgePush['subscription'], 2)), {
+      kind: 'sent',
+    });
+    await timed.close();
+    const ids = subscriptions.map((s) => service.idOf(s));
+    const jwts = service.requests.filter((r) => ids.includes(r.subscriptionId)).map((r) => r.headers.authorization);
+    assert.equal(jwts.length, 3);
+    assert.equal(jwts[0], jwts[1], 'reused within the hour');
+    assert.notEqual(jwts[2], jwts[0], 'signed again after it');
   });
 
   test('a refused connection is retried', async () => {

@@ -4,19 +4,7 @@
  * fetches the server's VAPID key with the SDK's `webPushKey` and its device token.
  */
 import { webPushKey } from '@badgesync/client';
-
-/** What the service worker posts to the page: a Badging API call it made, or a push the app's own listener saw. */
-export type WorkerReport =
-  | { readonly call: 'setAppBadge'; readonly badge: number }
-  | { readonly call: 'clearAppBadge' }
-  | { readonly call: 'app-push'; readonly text: string | null };
-
-export interface WebPushPage {
-  readonly ready: Promise<boolean>;
-  reports(): WorkerReport[];
-  /** The server's VAPID public key through the SDK, base64url again. */
-  key(apiBase: string, token: string): Promise<string>;
-}
+import type { WebPushPage, WorkerReport } from './webpush-page-api.js';
 
 const reports: WorkerReport[] = [];
 navigator.serviceWorker.addEventListener('message', (event: MessageEvent<WorkerReport>) => reports.push(event.data));

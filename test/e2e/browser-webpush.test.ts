@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import type { WebPushPage, WorkerReport } from '../browser/webpush-page.js';
+import type { WebPushPage, WorkerReport } from '../browser/webpush-page-api.js';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { FAST_PUSH_ENV, PUSH_WAIT_MS, post } from '../helpers/push-rig.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';

@@ -58,4 +58,25 @@ describe('GET /v1/push/webpush-key', () => {
       /BADGESYNC_VAPID_PRIVATE_KEY/,
     );
   });
+
+  test('[API-20] preflights: an allowed origin may GET it with its token, any other is refused', async () => {
+    const app = 'http://app.example:8443';
+    const server = await startServer({ env: { BADGESYNC_CORS_ORIGINS: app } });
+    const preflight = (origin: string) =>
+      fetch(`${server.http}${PATH}`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
+    const allowed = await preflight(app);
+    assert.equal(allowed.status, 204);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), app);
+    assert.equal(allowed.headers.get('access-control-allow-methods'), 'GET');
+    const refused = await preflight('http://stranger.example');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.headers.get('access-control-allow-origin'), null);
+    const token = await deviceToken(server, 'web', 'tab');
+    const get = await fetch(`${server.http}${PATH}`, { headers: { origin: app, authorization: `Bearer ${token}` } });
+    assert.equal(get.status, 200);
+    assert.equal(get.headers.get('access-control-allow-origin'), app);
+  });
 });
