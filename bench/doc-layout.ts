@@ -1,8 +1,8 @@
 /**
- * How an account's document grows with use: today's layout (v1: top-level Y.Maps `heads`,
- * `reads` keyed `thread/device`, `mutes`) beside the contract-v2 candidate (one
- * append-and-delete key–value array per writer: y-utility's YKeyValue over a top-level
- * Y.Array).
+ * How an account's document grows with use: contract v1's layout (top-level Y.Maps `heads`,
+ * `reads` keyed `thread/device`, `mutes`) beside contract v2's (docs/SPEC.md DOC-7..: one
+ * append-and-delete key–value array per writer, `v2/heads` and `v2/device/<deviceId>`,
+ * written with shared's KeyValueArray exactly as the server and the SDK write them).
  *
  *   node --import tsx bench/doc-layout.ts [--quick]
  *
@@ -13,22 +13,34 @@
  * toggle per thousand (a random device mutes or unmutes a random thread). Every write is
  * its own transaction under its writer's client ID (each device one session, the server
  * one), applied in order to one replica, as the server's copy sees them when everyone is
- * online. Figures are taken at checkpoints of the one growing history.
+ * online. Figures are taken at checkpoints of the one growing history; checkpoint 0 is a
+ * fresh account.
  *
  * For each checkpoint: state bytes (Y.encodeStateAsUpdate), state-vector bytes, the heap
- * a loaded copy of the document holds and the time to load the state into a fresh
- * document (a new device's first sync), both measured in a child process with
- * --expose-gc (lib/doc-heap-child.ts), and the writing time per marker update. Before
- * measuring, the state is read back and checked against the history's expected heads,
- * markers and mutes, so a layout that lost data could not look small.
+ * and RSS a loaded copy of the document holds and the time to load the state into a fresh
+ * document (a new device's first sync: apply the state, then for v2 build the shared
+ * CountsTracker over it), both measured in a child process with --expose-gc
+ * (lib/doc-heap-child.ts), and the writing time per marker update. Before measuring, the
+ * state is read back and checked against the history's expected heads, markers and mutes,
+ * so a layout that lost data could not look small.
  *
  * A second table: the cost per writer session (each SDK session has a new Yjs client ID)
  * on an account that already holds 10,000 marker updates.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type DeviceId, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
-import { YKeyValue } from 'y-utility/y-keyvalue';
+import {
+  type DeviceId,
+  deviceRoot,
+  type Entry,
+  HEADS_ROOT,
+  isEntry,
+  KeyValueArray,
+  muteKey,
+  packMarker,
+  packMuteStamp,
+  type ThreadId,
+} from '@badgesync/shared';
 import * as Y from 'yjs';
 import { spawnScript, tempDir } from './lib/children.js';
 import { beginResult, emitResult, fmt, type Target } from './lib/report.js';
@@ -60,19 +72,13 @@ const CHILD_TIMEOUT_MS = 10 * 60_000;
 
 const result = beginResult('doc-layout', 'Document layout: v1 maps vs v2 per-writer key–value arrays');
 const quick = result.mode === 'quick';
-const CHECKPOINTS = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
-/** Up to 1,000: beyond that, YKeyValue's linear scan over many unmergeable runs makes the v2 rows take minutes. */
+/** 0 is a fresh account: what a loaded document costs before anyone reads. */
+const CHECKPOINTS = quick ? [0, 10_000, 100_000] : [0, 10_000, 100_000, 1_000_000];
+/** Up to 1,000: each session's entries are a run of their own, and the figure per session is steady by then. */
 const SESSION_COUNTS = [1, 100, 1_000];
 
-/**
- * v2: one array per device holding its markers (key: thread) and its mute stamps (key:
- * `m/<thread>`; IDs never contain '/'), so everything a device writes lands in one array.
- * v2-split: the same, but mutes in an array of their own per device (`mutes:<deviceId>`),
- * measured to show what a second array per writer costs: the writer's rare mute entries
- * cut its marker runs in two, and each cut stays in the state for good.
- */
-type Layout = 'v1' | 'v2' | 'v2-split';
-const LAYOUTS: readonly Layout[] = ['v1', 'v2', 'v2-split'];
+type Layout = 'v1' | 'v2';
+const LAYOUTS: readonly Layout[] = ['v1', 'v2'];
 
 const threads = Array.from({ length: THREADS }, (_, i) => `thread-${i}` as ThreadId);
 const devices = Array.from({ length: DEVICES }, (_, i) => `device-${i}` as DeviceId);
@@ -109,22 +115,16 @@ function prng(seed: number): () => number {
   };
 }
 
-/**
- * A mute toggle as v2 stores it: one number, the writer's clock in ms × 2 plus 1 when
- * muted. A thread is muted when the largest stamp across the devices' mute arrays is odd
- * (last writer wins; ties cannot flip a thread both ways because the bit is the low one).
- */
-function muteStamp(atMs: number, muted: boolean): number {
-  return atMs * 2 + (muted ? 1 : 0);
-}
+/** v1's `reads` key of a (thread, device): the contract-v1 layout, kept here for the comparison. */
+const v1ReadsKey = (thread: ThreadId, device: DeviceId) => `${thread}/${device}`;
 
 /** One layout's writers over one replica. */
 interface Account {
   readonly doc: Y.Doc;
-  readonly roots: readonly string[];
   mark(client: number, device: number, thread: number, value: number): void;
   bump(thread: number, head: number): void;
-  mute(client: number, device: number, thread: number, muted: boolean, atMs: number): void;
+  /** `counter`: the mute's counter (v2's stamp = counter × 2 + muted); v1 stores only the boolean. */
+  mute(client: number, device: number, thread: number, muted: boolean, counter: number): void;
 }
 
 function v1Account(): Account {
@@ -138,72 +138,41 @@ function v1Account(): Account {
   };
   return {
     doc,
-    roots: ['heads', 'reads', 'mutes'],
     mark: (client, device, thread, value) =>
-      as(client, () => reads.set(readsKey(threads[thread] as ThreadId, devices[device] as DeviceId), value)),
+      as(client, () => reads.set(v1ReadsKey(threads[thread] as ThreadId, devices[device] as DeviceId), value)),
     bump: (thread, head) => as(SERVER_CLIENT, () => heads.set(threads[thread] as ThreadId, head)),
     mute: (client, _device, thread, muted) => as(client, () => mutes.set(threads[thread] as ThreadId, muted)),
   };
 }
 
-/** Where a v2 layout keeps device `d`'s markers and mute stamps: the root and the key prefix. */
-interface V2Places {
-  readonly roots: readonly string[];
-  readonly markers: (device: number) => { root: string; key: (thread: ThreadId) => string };
-  readonly mutes: (device: number) => { root: string; key: (thread: ThreadId) => string };
-}
-
-function v2Places(split: boolean): V2Places {
-  const same = (thread: ThreadId) => thread;
-  if (split)
-    return {
-      roots: ['heads', ...devices.map((d) => `reads:${d}`), ...devices.map((d) => `mutes:${d}`)],
-      markers: (d) => ({ root: `reads:${devices[d]}`, key: same }),
-      mutes: (d) => ({ root: `mutes:${devices[d]}`, key: same }),
-    };
-  return {
-    roots: ['heads', ...devices.map((d) => `device:${d}`)],
-    markers: (d) => ({ root: `device:${devices[d]}`, key: same }),
-    mutes: (d) => ({ root: `device:${devices[d]}`, key: (thread) => `m/${thread}` }),
-  };
-}
-
-/** YKeyValue views of every v2 root of `doc` (typed before any state is applied). */
-function v2Views(doc: Y.Doc, roots: readonly string[]): Map<string, YKeyValue<number>> {
-  return new Map(roots.map((root) => [root, new YKeyValue<number>(doc.getArray<{ key: string; val: number }>(root))]));
-}
-
-function v2Account(split: boolean): Account {
+/** Contract v2 as the server and the SDK write it: shared's KeyValueArray over the real roots. */
+function v2Account(): Account {
   const doc = new Y.Doc();
-  const places = v2Places(split);
-  const views = v2Views(doc, places.roots);
-  const view = (root: string) => views.get(root) as YKeyValue<number>;
+  const heads = new KeyValueArray(doc, HEADS_ROOT);
+  const arrays = devices.map((device) => new KeyValueArray(doc, deviceRoot(device)));
+  const array = (device: number) => arrays[device] as KeyValueArray;
   const as = (client: number, write: () => void) => {
     doc.clientID = client;
     doc.transact(write);
   };
   return {
     doc,
-    roots: places.roots,
-    mark: (client, device, thread, value) => {
-      const place = places.markers(device);
-      as(client, () => view(place.root).set(place.key(threads[thread] as ThreadId), value));
-    },
-    bump: (thread, head) => as(SERVER_CLIENT, () => view('heads').set(threads[thread] as ThreadId, head)),
-    mute: (client, device, thread, muted, atMs) => {
-      const place = places.mutes(device);
-      as(client, () => view(place.root).set(place.key(threads[thread] as ThreadId), muteStamp(atMs, muted)));
-    },
+    mark: (client, device, thread, value) => as(client, () => array(device).set(threads[thread] as ThreadId, value)),
+    bump: (thread, head) => as(SERVER_CLIENT, () => heads.set(threads[thread] as ThreadId, head)),
+    mute: (client, device, thread, muted, counter) =>
+      as(client, () => array(device).set(muteKey(threads[thread] as ThreadId), packMuteStamp(counter, muted))),
   };
 }
 
-const makeAccount = (layout: Layout): Account => (layout === 'v1' ? v1Account() : v2Account(layout === 'v2-split'));
+const makeAccount = (layout: Layout): Account => (layout === 'v1' ? v1Account() : v2Account());
 
 /** What the history wrote, to check a loaded state against. */
 interface Expected {
   readonly markers: number[][];
   readonly heads: number[];
   readonly muted: boolean[];
+  /** Each thread's last mute counter (v2's planMute: the largest counter so far + 1). */
+  readonly muteCounters: number[];
 }
 
 /** Writes the seeded history, `from` → `to` marker updates, into `account`. */
@@ -232,8 +201,9 @@ function writeHistory(
       const muteThread = Math.floor(random() * THREADS);
       const muted = !expected.muted[muteThread];
       expected.muted[muteThread] = muted;
-      // The clock a device stamps a toggle with: the history's position stands in for ms.
-      account.mute(clientOf(muter), muter, muteThread, muted, i + 1);
+      const counter = (expected.muteCounters[muteThread] as number) + 1;
+      expected.muteCounters[muteThread] = counter;
+      account.mute(clientOf(muter), muter, muteThread, muted, counter);
     }
   }
 }
@@ -243,7 +213,24 @@ function emptyExpected(): Expected {
     markers: threads.map(() => devices.map(() => 0)),
     heads: threads.map(() => 0),
     muted: threads.map(() => false),
+    muteCounters: threads.map(() => 0),
   };
+}
+
+/**
+ * Every live entry of a v2 array, read as a plain array (not through the tracker, so the
+ * check does not trust the code it measures): key → largest val, and how many live
+ * entries the array holds.
+ */
+function readArray(doc: Y.Doc, root: string): { readonly max: Map<string, number>; readonly live: number } {
+  const max = new Map<string, number>();
+  let live = 0;
+  for (const entry of doc.getArray<Entry>(root)) {
+    live++;
+    if (!isEntry(entry)) continue;
+    max.set(entry.key, Math.max(max.get(entry.key) ?? 0, entry.val));
+  }
+  return { max, live };
 }
 
 /** Loads `state` into a fresh replica and throws unless it holds exactly what the history wrote. */
@@ -262,28 +249,24 @@ function checkState(layout: Layout, state: Uint8Array, expected: Expected): void
       check(`head ${t}`, heads.get(t) ?? 0, expected.heads[ti]);
       check(`mute ${t}`, mutes.get(t) ?? false, expected.muted[ti]);
       devices.forEach((d, di) => {
-        check(`marker ${t}/${d}`, reads.get(readsKey(t, d)) ?? 0, expected.markers[ti]?.[di]);
+        check(`marker ${t}/${d}`, reads.get(v1ReadsKey(t, d)) ?? 0, expected.markers[ti]?.[di]);
       });
     });
   } else {
-    const places = v2Places(layout === 'v2-split');
-    // YKeyValue builds its view from the array's content, so the state goes in after typing the roots.
-    const arrays = places.roots.map((root) => doc.getArray<{ key: string; val: number }>(root));
     Y.applyUpdate(doc, state);
-    const views = new Map(
-      places.roots.map((root, i) => [root, new YKeyValue<number>(arrays[i] as Y.Array<{ key: string; val: number }>)]),
-    );
-    const view = (root: string) => views.get(root) as YKeyValue<number>;
+    const heads = readArray(doc, HEADS_ROOT);
+    const arrays = devices.map((d) => readArray(doc, deviceRoot(d)));
+    // KeyValueArray replaces: one live entry per key, never a leftover.
+    check('live heads entries', heads.live, heads.max.size);
+    arrays.forEach((a, di) => {
+      check(`live entries of ${devices[di]}`, a.live, a.max.size);
+    });
     threads.forEach((t, ti) => {
-      check(`head ${t}`, view('heads').get(t) ?? 0, expected.heads[ti]);
-      const stamp = Math.max(
-        0,
-        ...devices.map((_, di) => view(places.mutes(di).root).get(places.mutes(di).key(t)) ?? 0),
-      );
+      check(`head ${t}`, heads.max.get(t) ?? 0, expected.heads[ti]);
+      const stamp = Math.max(0, ...arrays.map((a) => a.max.get(muteKey(t)) ?? 0));
       check(`mute ${t}`, stamp % 2 === 1, expected.muted[ti]);
       devices.forEach((d, di) => {
-        const place = places.markers(di);
-        check(`marker ${t}/${d}`, view(place.root).get(place.key(t)) ?? 0, expected.markers[ti]?.[di]);
+        check(`marker ${t}/${d}`, arrays[di]?.max.get(t) ?? 0, expected.markers[ti]?.[di]);
       });
     });
   }
@@ -293,6 +276,7 @@ function checkState(layout: Layout, state: Uint8Array, expected: Expected): void
 
 interface Loaded {
   readonly heapPerDoc: number;
+  readonly rssPerDoc: number;
   readonly loadMs: number;
   readonly copies: number;
 }
@@ -300,8 +284,8 @@ interface Loaded {
 const scratch = tempDir('badgesync-doc-layout-');
 let childRuns = 0;
 
-/** Heap per loaded copy and median load time, measured in a child with --expose-gc. */
-async function measureLoad(layout: Layout, roots: readonly string[], state: Uint8Array): Promise<Loaded> {
+/** Heap and RSS per loaded copy and median load time, measured in a child with --expose-gc. */
+async function measureLoad(layout: Layout, state: Uint8Array): Promise<Loaded> {
   const file = path.join(scratch, `state-${childRuns++}.bin`);
   writeFileSync(file, state);
   const copies = Math.max(
@@ -310,7 +294,7 @@ async function measureLoad(layout: Layout, roots: readonly string[], state: Uint
   );
   const child = spawnScript('lib/doc-heap-child.ts', {
     nodeFlags: ['--expose-gc'],
-    args: [file, layout === 'v1' ? 'v1' : 'v2', roots.join(','), String(copies)],
+    args: [file, layout, String(copies)],
   });
   let stdout = '';
   child.process.stdout?.on('data', (chunk: Buffer) => {
@@ -322,8 +306,8 @@ async function measureLoad(layout: Layout, roots: readonly string[], state: Uint
   rmSync(file, { force: true });
   if (code !== 0) throw new Error(`heap child exited ${code}\n${child.stderr()}`);
   const line = stdout.trim().split('\n').at(-1) ?? '';
-  const answer = JSON.parse(line) as { heapPerDoc: number; loadMs: number[] };
-  return { heapPerDoc: answer.heapPerDoc, loadMs: median(answer.loadMs), copies };
+  const answer = JSON.parse(line) as { heapPerDoc: number; rssPerDoc: number; loadMs: number[] };
+  return { heapPerDoc: answer.heapPerDoc, rssPerDoc: answer.rssPerDoc, loadMs: median(answer.loadMs), copies };
 }
 
 interface GrowthRow {
@@ -332,6 +316,7 @@ interface GrowthRow {
   readonly stateBytes: number;
   readonly stateVectorBytes: number;
   readonly heapPerDoc: number;
+  readonly rssPerDoc: number;
   readonly loadMs: number;
   readonly copies: number;
   readonly usPerUpdate: number;
@@ -351,16 +336,17 @@ async function growth(layout: Layout): Promise<GrowthRow[]> {
     written = checkpoint;
     const state = Y.encodeStateAsUpdate(account.doc);
     checkState(layout, state, expected);
-    const loaded = await measureLoad(layout, account.roots, state);
+    const loaded = await measureLoad(layout, state);
     rows.push({
       layout,
       updates: checkpoint,
       stateBytes: state.byteLength,
       stateVectorBytes: Y.encodeStateVector(account.doc).byteLength,
       heapPerDoc: loaded.heapPerDoc,
+      rssPerDoc: loaded.rssPerDoc,
       loadMs: loaded.loadMs,
       copies: loaded.copies,
-      usPerUpdate: (writeMs * 1000) / segment,
+      usPerUpdate: segment === 0 ? Number.NaN : (writeMs * 1000) / segment,
     });
     process.stderr.write(
       `${layout} ${fmt.int(checkpoint)}: ${fmt.bytes(state.byteLength)} state, ${fmt.bytes(loaded.heapPerDoc)} heap\n`,
@@ -387,7 +373,7 @@ async function sessionsRows(layout: Layout): Promise<SessionRow[]> {
   const expected = emptyExpected();
   writeHistory(base, random, expected, 0, SESSION_BASE_UPDATES, deviceClient);
   const baseState = Y.encodeStateAsUpdate(base.doc);
-  const baseLoad = await measureLoad(layout, base.roots, baseState);
+  const baseLoad = await measureLoad(layout, baseState);
   const rows: SessionRow[] = [
     {
       layout,
@@ -418,7 +404,7 @@ async function sessionsRows(layout: Layout): Promise<SessionRow[]> {
     }
     const state = Y.encodeStateAsUpdate(account.doc);
     checkState(layout, state, { ...expected, markers: marks });
-    const loaded = await measureLoad(layout, account.roots, state);
+    const loaded = await measureLoad(layout, state);
     rows.push({
       layout,
       sessions,
@@ -471,27 +457,28 @@ async function main(): Promise<void> {
       'state',
       'state vector',
       'heap of loaded doc',
+      'RSS of loaded doc',
       'load (first sync) ms',
       'µs per update',
     ],
     rows: growthRows.map((r) => ({
       layout: r.layout,
-      updates: fmt.int(r.updates),
+      updates: r.updates === 0 ? '0 (fresh account)' : fmt.int(r.updates),
       state: fmt.bytes(r.stateBytes),
       'state vector': fmt.bytes(r.stateVectorBytes),
       'heap of loaded doc': fmt.bytes(r.heapPerDoc),
+      'RSS of loaded doc': fmt.bytes(r.rssPerDoc),
       'load (first sync) ms': fmt.ms(r.loadMs),
       'µs per update': fmt.fixed(r.usPerUpdate, 1),
     })),
     notes: [
       goalLine,
       'v1: top-level Y.Maps `heads` (thread → head), `reads` (`thread/device` → marker), `mutes` (thread → boolean).',
-      'v2: y-utility 0.1.4 YKeyValue over top-level Y.Arrays, one per writer: `heads` (server; thread → head) and `device:<deviceId>` (that device only; thread → marker, and `m/<thread>` → mute stamp = clock ms × 2 + 1 if muted; a thread is muted when the largest stamp across the devices is odd: last writer wins, as a map key does today).',
-      "v2-split: as v2, but each device has two arrays, `reads:<deviceId>` (markers) and `mutes:<deviceId>` (mute stamps). Its rare mute entries cut the device's marker runs (same client ID, another array), and the cuts stay: this is why v2 keeps one array per writer.",
+      "v2 (docs/SPEC.md DOC-7..): top-level Y.Arrays written with shared KeyValueArray (delete the key's live entries, push {key, val}, one transaction): `v2/heads` (server; thread → head) and `v2/device/<deviceId>` (that device only; thread → marker, and `m/<thread>` → mute stamp = counter × 2 + 1 if muted, counter = the thread's largest + 1).",
       'Each device writes as one Yjs client ID for the whole history here (one session per device); the next table prices more sessions.',
-      'Heap: a child with --expose-gc loads the state into fresh documents (roots typed, v2 YKeyValue views built) and reads heapUsed after a full GC; the figure is per copy. Load ms: median of those loads.',
+      "Heap and RSS: a child with --expose-gc loads the state into fresh documents and reads heapUsed and rss after a full GC; the figures are per copy (RSS per copy is coarse: the allocator returns pages late). A v2 load is a new device's first sync: apply the state, then build the shared CountsTracker over the document; the tracker stays alive with its copy and is counted in the heap. A v1 load only applies the state (no v1 tracker is built), which flatters v1. Load ms: median of those loads.",
       'µs per update: writing time of that stretch of history (marker updates, items and mutes, one transaction each) divided by its marker updates; the first stretch includes the JIT warming up.',
-      'Every measured state was loaded back and checked against the expected heads, markers and mutes before its figures were taken.',
+      'Every measured state was loaded back and checked against the expected heads, markers and mutes (v2: read as plain arrays, exactly one live entry per key) before its figures were taken.',
     ],
   };
   const sessionTable = {
@@ -516,7 +503,7 @@ async function main(): Promise<void> {
     })),
     notes: [
       'Sessions 0 is the account before any extra session; per-session figures are (S sessions − 0 sessions) / S.',
-      "A session leaves its client ID (a random 32-bit number, as Yjs draws it) in the state vector and in the structs it wrote; in v2 its entries are a run of their own in its device's array (deleted runs of different client IDs do not merge), so state grows by a few bytes per session for good.",
+      "A session leaves its client ID (a random 32-bit number, as Yjs draws it) in the state vector and in the structs it wrote; in v2 its entries are a run of their own in its device's array (deleted runs of different client IDs do not merge), so state grows by a few bytes per session for good. The SDK reuses a replica's client ID while it holds the replica's lock (docs/SPEC.md), so sessions are mostly new installs and lost locks.",
       'A small negative figure at 1 session: replacing an entry deletes the old one, whose deleted run then merges with its neighbours, which can save more than the session adds. Heap per session at 1 session is within the noise of the heap figures (a few KB per copy for v2, tens of KB for a 2 MB v1 document).',
     ],
   };

@@ -2,9 +2,14 @@
  * Badge pushes end to end: items posted through the backend API at stepped rates,
  * spread over many accounts whose one device each is offline and registered with an APNs
  * token, through the real server process (default coalescing window) and the real apns2
- * client, to the test APNs server in this process (HTTP/2, TLS, ES256 provider token checked).
+ * client, to the test APNs server in this process (HTTP/2, TLS, ES256 provider token checked);
+ * then the same with FCM tokens, through the FCM HTTP v1 sender to the test FCM server (HTTP,
+ * OAuth access token minted from the test service account and checked on every push); then
+ * with browser subscriptions, through the web-push sender (VAPID, aes128gcm) to the test Web
+ * Push service (HTTPS; it checks the VAPID JWT and decrypts every push).
  *
  *   node --import tsx bench/push.ts [--quick] [--rates 100,300,1000] [--step-s N] [--accounts N]
+ *                                   [--platforms apns,fcm,webpush]
  *
  * Per step: posts/s achieved, pushes/s sustained, latency from sending the POST to the test
  * APNs server receiving the push that carries its item (p50/p99; the coalescing window is
@@ -19,6 +24,8 @@ import path from 'node:path';
 import { SETTINGS } from '@badgesync/server';
 import { SqliteStore } from '../server/src/store/index.js';
 import { ApnsTestServer } from '../test/helpers/apns-test-server.js';
+import { FcmTestServer } from '../test/helpers/fcm-test-server.js';
+import { WebPushTestServer } from '../test/helpers/webpush-test-server.js';
 import { listOption, numberOption } from './lib/args.js';
 import { delta, scrape, total } from './lib/prometheus.js';
 import { beginResult, emitResult, fmt, type Table } from './lib/report.js';
@@ -26,9 +33,14 @@ import { api, inParallel, type RunningServer, startServer } from './lib/servers.
 import { percentile, sortedCopy } from './lib/stats.js';
 import { printTable } from './lib/table.js';
 
-const result = beginResult('push', 'Badge pushes: backend POST → server → apns2 → test APNs server');
+const result = beginResult(
+  'push',
+  'Badge pushes: backend POST → server → apns2 / FCM v1 / web-push → test APNs / FCM / Web Push server',
+);
 const quick = result.mode === 'quick';
 
+type Platform = 'apns' | 'fcm' | 'webpush';
+const platforms = listOption('platforms', ['apns', 'fcm', 'webpush']) as Platform[];
 const rates = listOption('rates', quick ? ['100', '300', '1000'] : ['100', '300', '600', '1000']).map(Number);
 const stepMs = numberOption('step-s', quick ? 5 : 20) * 1000;
 /**
@@ -45,7 +57,10 @@ const MAX_POSTS_IN_FLIGHT = 512;
 /** The generator wakes this often and sends every post due since. */
 const TICK_MS = 5;
 
-const token = (i: number) => createHash('sha256').update(`bench-device-${i}`).digest('hex');
+const apnsToken = (i: number) => createHash('sha256').update(`bench-device-${i}`).digest('hex');
+const fcmToken = (i: number) => `bench-${i}:APA91b${'Q'.repeat(140)}`;
+/** The token of account i's device on the platform being measured. */
+let token: (i: number) => string = apnsToken;
 const account = (i: number) => `bench-${i}`;
 
 /** A post waiting for its push: when it was sent and the badge it made. */
@@ -88,7 +103,15 @@ function onPosted(tokenHex: string, post: Waiting): void {
   waiting.set(tokenHex, queue);
 }
 
+/** Forgets the previous platform's pushes and latencies. */
+function resetState(): void {
+  waiting.clear();
+  pushed.clear();
+  for (const list of [...latencies, ...arrivals]) list.length = 0;
+}
+
 interface StepFigures {
+  readonly platform: string;
   readonly rate: number;
   readonly posts: number;
   readonly postsPerS: number;
@@ -108,7 +131,13 @@ interface StepFigures {
   readonly sentMetric: number;
 }
 
-async function runStep(server: RunningServer, step: number, rate: number, nextAccount: { i: number }) {
+async function runStep(
+  platform: string,
+  server: RunningServer,
+  step: number,
+  rate: number,
+  nextAccount: { i: number },
+) {
   const before = await scrape(server.http);
   const cpuBefore = process.cpuUsage();
   const posts: number[] = [];
@@ -167,6 +196,7 @@ async function runStep(server: RunningServer, step: number, rate: number, nextAc
   const post = sortedCopy(posts);
   if (failed > 0) throw new Error(`${failed} posts failed at ${rate}/s`);
   const figures: StepFigures = {
+    platform,
     rate,
     posts: issued,
     postsPerS: issued / wallS,
@@ -189,6 +219,7 @@ async function runStep(server: RunningServer, step: number, rate: number, nextAc
 
 function row(f: StepFigures): Record<string, string | null> {
   return {
+    platform: f.platform,
     'posts/s target': fmt.int(f.rate),
     'posts/s': fmt.int(f.postsPerS),
     'pushes/s': fmt.int(f.pushesPerS),
@@ -206,6 +237,7 @@ function row(f: StepFigures): Record<string, string | null> {
 }
 
 const COLUMNS = [
+  'platform',
   'posts/s target',
   'posts/s',
   'pushes/s',
@@ -253,97 +285,197 @@ function storeWriteCosts(samples = 500): { enqueuePush: number; setDelivered: nu
   }
 }
 
-async function main(): Promise<void> {
+/** A test push service in this process and the settings and registration that point at it. */
+interface PushService {
+  readonly env: Record<string, string>;
+  /** The PUT body registering account i's device. */
+  body(i: number): Record<string, unknown>;
+  /** Accepted pushes so far (for the registrations' first pushes). */
+  accepted(): number;
+  /** Runs once the server is up, before the registrations (Web Push fetches the VAPID key). */
+  prepare?(server: RunningServer): Promise<void>;
+  waitFor(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function apnsService(step: { index: number }): Promise<PushService> {
   const apns = await ApnsTestServer.start();
-  let server: RunningServer | null = null;
-  let step = -1;
   apns.onAnswer((request) => {
     if (request.answer === null || !('status' in request.answer) || request.answer.status !== 200) {
       otherAnswers++;
       return;
     }
     const badge = (request.payload as { aps: { badge: number } }).aps.badge;
-    if (step >= 0) arrivals[step]?.push(request.receivedAt);
+    if (step.index >= 0) arrivals[step.index]?.push(request.receivedAt);
     onPush(request.deviceToken, badge, request.receivedAt);
   });
+  return {
+    env: {
+      NODE_EXTRA_CA_CERTS: apns.caPath,
+      BADGESYNC_APNS_HOST: apns.address,
+      BADGESYNC_APNS_KEY_FILE: apns.keyPath,
+      BADGESYNC_APNS_KEY_ID: apns.keyId,
+      BADGESYNC_APNS_TEAM_ID: apns.teamId,
+      BADGESYNC_APNS_TOPIC: 'com.example.badgesync',
+    },
+    body: (i) => ({ apnsToken: apnsToken(i) }),
+    accepted: () => apns.requests.length,
+    waitFor: (condition, timeoutMs, what) => apns.waitFor(condition, timeoutMs, what),
+    close: () => apns.close(),
+  };
+}
+
+async function fcmService(step: { index: number }): Promise<PushService> {
+  const fcm = await FcmTestServer.start();
+  let accepted = 0;
+  fcm.onAnswer((request) => {
+    if (request.status !== 200) {
+      otherAnswers++;
+      return;
+    }
+    accepted++;
+    const at = Date.now();
+    const badge = Number((request.body as { message: { data: { badge: string } } }).message.data.badge);
+    if (step.index >= 0) arrivals[step.index]?.push(at);
+    onPush(request.token, badge, at);
+  });
+  return {
+    env: { BADGESYNC_FCM_SERVICE_ACCOUNT: fcm.keyPath, BADGESYNC_FCM_URL: fcm.baseUrl },
+    body: (i) => ({ platform: 'fcm', fcmToken: fcmToken(i) }),
+    accepted: () => accepted,
+    waitFor: (condition, timeoutMs, what) => fcm.waitFor(condition, timeoutMs, what),
+    close: () => fcm.close(),
+  };
+}
+
+async function webPushService(step: { index: number }): Promise<PushService> {
+  const service = await WebPushTestServer.start();
+  /** Subscription id → the device's key in `waiting`/`pushed` (its token(i)). */
+  const keys = new Map<string, string>();
+  let publicKey = '';
+  let accepted = 0;
+  service.onAnswer((request) => {
+    const badge = (request.payload as { badge?: unknown } | undefined)?.badge;
+    if (request.answer?.status !== 201 || typeof badge !== 'number') {
+      otherAnswers++;
+      return;
+    }
+    accepted++;
+    if (step.index >= 0) arrivals[step.index]?.push(request.receivedAt);
+    onPush(keys.get(request.subscriptionId) ?? '', badge, request.receivedAt);
+  });
+  return {
+    env: {
+      NODE_EXTRA_CA_CERTS: service.caPath,
+      BADGESYNC_WEBPUSH_HOSTS: service.address,
+      BADGESYNC_VAPID_SUBJECT: 'mailto:bench@example.com',
+    },
+    prepare: async (server) => {
+      publicKey = (await api<{ publicKey: string }>(server, 'GET', '/v1/push/webpush-key')).publicKey;
+    },
+    body: (i) => {
+      const subscription = service.subscribe(publicKey);
+      keys.set(service.idOf(subscription), token(i));
+      return { platform: 'webpush', subscription };
+    },
+    accepted: () => accepted,
+    waitFor: (condition, timeoutMs, what) => service.waitFor(condition, timeoutMs, what),
+    close: () => service.close(),
+  };
+}
+
+/** Every step against one platform's test service; resets the shared state first. */
+async function runPlatform(
+  platform: Platform,
+): Promise<{ figures: StepFigures[]; registeredMs: number; setupMs: number }> {
+  resetState();
+  // Web Push devices are keyed by the APNs-style token of their index (their endpoint is random).
+  token = platform === 'fcm' ? fcmToken : apnsToken;
+  const step = { index: -1 };
+  const service =
+    platform === 'apns'
+      ? await apnsService(step)
+      : platform === 'fcm'
+        ? await fcmService(step)
+        : await webPushService(step);
+  let server: RunningServer | null = null;
   try {
-    server = await startServer('badgesync', {
-      env: {
-        NODE_EXTRA_CA_CERTS: apns.caPath,
-        BADGESYNC_APNS_HOST: apns.address,
-        BADGESYNC_APNS_KEY_FILE: apns.keyPath,
-        BADGESYNC_APNS_KEY_ID: apns.keyId,
-        BADGESYNC_APNS_TEAM_ID: apns.teamId,
-        BADGESYNC_APNS_TOPIC: 'com.example.badgesync',
-      },
-    });
+    server = await startServer('badgesync', { env: service.env });
     const running = server;
+    await service.prepare?.(running);
     const setupStart = performance.now();
     const indexes = Array.from({ length: accounts }, (_, i) => i);
     await inParallel(indexes, 32, async (i) => {
-      await api(running, 'PUT', `/v1/accounts/${account(i)}/devices/device-${i}`, { apnsToken: token(i) });
+      await api(running, 'PUT', `/v1/accounts/${account(i)}/devices/device-${i}`, service.body(i));
     });
     const registeredMs = performance.now() - setupStart;
     // Each registration pushes the device its badge (0) once: wait for them all, which also
-    // opens and warms the HTTP/2 connection to APNs.
-    await apns.waitFor(
-      () => apns.requests.length >= accounts,
+    // opens and warms the connection to the push service (and, for FCM, mints the access token).
+    await service.waitFor(
+      () => service.accepted() >= accounts,
       120_000,
       () => `${accounts} first pushes`,
     );
     const setupMs = performance.now() - setupStart;
     process.stderr.write(
-      `push bench: ${accounts} devices registered in ${fmt.int(registeredMs)} ms, first pushes after ${fmt.int(setupMs)} ms\n`,
+      `push bench (${platform}): ${accounts} devices registered in ${fmt.int(registeredMs)} ms, first pushes after ${fmt.int(setupMs)} ms\n`,
     );
     const figures: StepFigures[] = [];
     const nextAccount = { i: 0 };
     for (const [index, rate] of rates.entries()) {
-      step = index;
-      figures.push(await runStep(running, index, rate, nextAccount));
+      step.index = index;
+      figures.push(await runStep(platform, running, index, rate, nextAccount));
       printTable([row(figures.at(-1) as StepFigures)], COLUMNS, process.stderr);
     }
-    const table: Table = {
-      title: `Pushes through the real server to the test APNs server (coalescing window ${pushDelayMs} ms, the default)`,
-      columns: COLUMNS,
-      rows: figures.map(row),
-      notes: [
-        `${accounts} accounts with one offline device each (a token, no sync connection); posts go round-robin, so an account gets one post every ${fmt.fixed(accounts / Math.max(...rates), 1)} s or less often, and each post should make one push.`,
-        `push latency: from sending the POST to the test APNs server receiving the push carrying its item; the coalescing window (${pushDelayMs} ms) is its floor. pushes/s: pushes received in the step's span shifted by one window.`,
-        'client CPU: this process (load generator and the test APNs server, TLS and HTTP/2 included); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.',
-        `${quick ? 'quick' : 'full'} mode: ${stepMs / 1000} s per step.`,
-      ],
-    };
-    const writes = storeWriteCosts();
-    const perPush = writes.enqueuePush + writes.setDelivered + writes.removePush;
-    const writesTable: Table = {
-      title: 'The push path’s store writes, if each were its own fsync’d transaction (same disk, this run)',
-      columns: ['write', 'when', 'µs each'],
-      rows: [
-        { write: 'enqueuePush', when: 'a change queues an offline device', 'µs each': fmt.int(writes.enqueuePush) },
-        { write: 'setDelivered', when: 'APNs answers 200', 'µs each': fmt.int(writes.setDelivered) },
-        { write: 'removePush', when: 'the outbox entry is done', 'µs each': fmt.int(writes.removePush) },
-        { write: 'all three', when: 'one post → one push', 'µs each': fmt.int(perPush) },
-      ],
-      notes: [
-        `The server puts them in the turn's group commit (one fsync with the updates and counts of that turn). Alone they would cost ${fmt.int(perPush)} µs of fsync per post-and-push, capping one node near ${fmt.int(1e6 / perPush)} posts/s on this disk (fsync times vary run to run).`,
-      ],
-    };
-    const data = {
-      rates,
-      stepMs,
-      accounts,
-      pushDelayMs,
-      registeredMs,
-      setupMs,
-      otherAnswers,
-      steps: figures,
-      storeWritesMicros: writes,
-    };
-    emitResult(result.finish([table, writesTable], [], data));
+    return { figures, registeredMs, setupMs };
   } finally {
     await server?.stop();
-    await apns.close();
+    await service.close();
   }
+}
+
+async function main(): Promise<void> {
+  const runs = [];
+  for (const platform of platforms) runs.push({ platform, ...(await runPlatform(platform)) });
+  const figures = runs.flatMap((run) => run.figures);
+  const table: Table = {
+    title: `Pushes through the real server to the test APNs, FCM and Web Push servers (coalescing window ${pushDelayMs} ms, the default)`,
+    columns: COLUMNS,
+    rows: figures.map(row),
+    notes: [
+      `${accounts} accounts with one offline device each (a token, no sync connection); posts go round-robin, so an account gets one post every ${fmt.fixed(accounts / Math.max(...rates), 1)} s or less often, and each post should make one push.`,
+      `push latency: from sending the POST to the test push server receiving the push carrying its item; the coalescing window (${pushDelayMs} ms) is its floor. pushes/s: pushes received in the step's span shifted by one window.`,
+      'apns: apns2 over HTTP/2 + TLS to the test APNs server; fcm: one HTTP/1.1 POST per push (fetch, keep-alive) to the test FCM server, which checks the OAuth bearer token on each; webpush: one HTTPS POST per push (keep-alive; web-push encrypts each with a new ECDH key, aes128gcm; the VAPID JWT is signed once per origin per hour) to the test Web Push service, which verifies the JWT and decrypts each.',
+      'client CPU: this process (load generator and the test push server, TLS and HTTP/2 included); server CPU: badgesync_process_cpu_seconds_total. 100 % = one core.',
+      `${quick ? 'quick' : 'full'} mode: ${stepMs / 1000} s per step.`,
+    ],
+  };
+  const writes = storeWriteCosts();
+  const perPush = writes.enqueuePush + writes.setDelivered + writes.removePush;
+  const writesTable: Table = {
+    title: 'The push path’s store writes, if each were its own fsync’d transaction (same disk, this run)',
+    columns: ['write', 'when', 'µs each'],
+    rows: [
+      { write: 'enqueuePush', when: 'a change queues an offline device', 'µs each': fmt.int(writes.enqueuePush) },
+      { write: 'setDelivered', when: 'APNs answers 200', 'µs each': fmt.int(writes.setDelivered) },
+      { write: 'removePush', when: 'the outbox entry is done', 'µs each': fmt.int(writes.removePush) },
+      { write: 'all three', when: 'one post → one push', 'µs each': fmt.int(perPush) },
+    ],
+    notes: [
+      `The server puts them in the turn's group commit (one fsync with the updates and counts of that turn). Alone they would cost ${fmt.int(perPush)} µs of fsync per post-and-push, capping one node near ${fmt.int(1e6 / perPush)} posts/s on this disk (fsync times vary run to run).`,
+    ],
+  };
+  const data = {
+    rates,
+    stepMs,
+    accounts,
+    pushDelayMs,
+    platforms: runs.map(({ platform, registeredMs, setupMs }) => ({ platform, registeredMs, setupMs })),
+    otherAnswers,
+    steps: figures,
+    storeWritesMicros: writes,
+  };
+  emitResult(result.finish([table, writesTable], [], data));
 }
 
 main().catch((err: unknown) => {

@@ -24,6 +24,12 @@ export interface ConnectionDeps {
   readonly onStatus: (status: AccountStatus) => void;
   /** The server's answer to this connection's first sync step 1 has been applied. */
   readonly onSynced: () => void;
+  /**
+   * The server closed with 4410 (replica outdated): drop the replica, then resolve once
+   * `useDoc` has the fresh document; the connection reconnects then (SPEC SDK-11). A
+   * rejection stops the account with the close as its error.
+   */
+  readonly onReplicaOutdated: (close: CloseInfo) => Promise<void>;
 }
 
 /** Close code the SDK sends when it leaves on its own (sign-out, network gone, silence). */
@@ -33,12 +39,16 @@ const NORMAL_CLOSURE = 1000;
  * One account's sync connection, over the y-websocket wire protocol (SPEC SDK-3..SDK-6):
  * sync step 1 on open, the server's step 2 makes it `synced`, local updates are sent only
  * after this side's step 2 (so the server never gets an update it cannot place yet).
- * Close codes follow the contract: 4401 → new token and reconnect; 4400/4403/4413 →
- * stop with an error; anything else → reconnect with capped, fully jittered backoff.
+ * Close codes follow the contract: 4401 → new token and reconnect; 4410 → the account drops
+ * its replica, then reconnect; 4400/4403/4413 → stop with an error; anything else →
+ * reconnect with capped, fully jittered backoff.
  * A link silent for two heartbeat intervals counts as dead.
  */
 export class Connection {
   readonly #deps: ConnectionDeps;
+  #doc: Y.Doc;
+  /** The account is dropping its replica (4410); no connection until it is done. */
+  #resetting = false;
   #socket: WebSocketLike | null = null;
   #timer: unknown = null;
   #heartbeat: unknown = null;
@@ -58,6 +68,17 @@ export class Connection {
 
   constructor(deps: ConnectionDeps) {
     this.#deps = deps;
+    this.#doc = deps.doc;
+  }
+
+  /** Follows `doc` instead of the current document (a dropped replica's successor). */
+  useDoc(doc: Y.Doc): void {
+    if (doc === this.#doc) return;
+    if (this.#started && !this.#closed) {
+      this.#doc.off('update', this.#onDocUpdate);
+      doc.on('update', this.#onDocUpdate);
+    }
+    this.#doc = doc;
   }
 
   get status(): AccountStatus {
@@ -68,7 +89,7 @@ export class Connection {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    this.#deps.doc.on('update', this.#onDocUpdate);
+    this.#doc.on('update', this.#onDocUpdate);
     this.#unsubscribeNetwork = this.#deps.network.subscribe(this.#onNetwork);
     this.#connect();
   }
@@ -87,7 +108,7 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#abandon('signed out');
-    this.#deps.doc.off('update', this.#onDocUpdate);
+    this.#doc.off('update', this.#onDocUpdate);
     this.#unsubscribeNetwork?.();
     this.#unsubscribeNetwork = null;
   }
@@ -99,7 +120,7 @@ export class Connection {
 
   #connect(): void {
     this.#clearTimer();
-    if (this.#closed || this.#stopped || this.#socket !== null) return;
+    if (this.#closed || this.#stopped || this.#resetting || this.#socket !== null) return;
     if (!this.#deps.network.online) {
       this.#setStatus({ state: 'offline', retryInMs: null, lastClose: this.#lastClose });
       return;
@@ -139,7 +160,7 @@ export class Connection {
       if (socket !== this.#socket) return;
       this.#opened = true;
       this.#lastHeard = this.#deps.clock.now();
-      this.#send(encodeStep1(Y.encodeStateVector(this.#deps.doc)));
+      this.#send(encodeStep1(Y.encodeStateVector(this.#doc)));
     });
     socket.addEventListener('message', (event) => {
       if (socket === this.#socket) this.#receive(event.data);
@@ -164,11 +185,11 @@ export class Connection {
     try {
       switch (message.type) {
         case 'step1':
-          this.#send(encodeStep2(Y.encodeStateAsUpdate(this.#deps.doc, message.stateVector)));
+          this.#send(encodeStep2(Y.encodeStateAsUpdate(this.#doc, message.stateVector)));
           this.#forwarding = true;
           return;
         case 'step2':
-          Y.applyUpdate(this.#deps.doc, message.update, this);
+          Y.applyUpdate(this.#doc, message.update, this);
           if (this.#syncedAt === null && this.#socket !== null) {
             this.#syncedAt = this.#deps.clock.now();
             this.#setStatus({ state: 'synced' });
@@ -176,7 +197,7 @@ export class Connection {
           }
           return;
         case 'update':
-          Y.applyUpdate(this.#deps.doc, message.update, this);
+          Y.applyUpdate(this.#doc, message.update, this);
           return;
         case 'ignored':
           return;
@@ -219,10 +240,33 @@ export class Connection {
         }
         this.#retryLater(close);
         return;
+      case 'reset-replica':
+        this.#resetReplica(close);
+        return;
       case 'reconnect':
         this.#retryLater(close);
         return;
     }
+  }
+
+  /** 4410: no reconnect until the account has a fresh replica; then at once. */
+  #resetReplica(close: CloseInfo): void {
+    this.#lastClose = close;
+    this.#resetting = true;
+    this.#setStatus({ state: 'offline', retryInMs: null, lastClose: close });
+    this.#deps.onReplicaOutdated(close).then(
+      () => {
+        this.#resetting = false;
+        if (this.#closed || this.#stopped) return;
+        this.#deps.backoff.reset();
+        this.#connect();
+      },
+      (err: unknown) => {
+        this.#resetting = false;
+        if (this.#closed) return;
+        this.#stop(close.code, `${close.reason} (the replica could not be reset: ${(err as Error)?.message ?? err})`);
+      },
+    );
   }
 
   /** Leaves the current socket at once (it may be stuck), then reconnects with backoff. */
@@ -301,7 +345,7 @@ export class Connection {
         this.#drop({ code: SILENT_LINK, reason: `no answer for ${silent} ms` });
         return;
       }
-      if (this.#opened && silent >= heartbeatMs) this.#send(encodeStep1(Y.encodeStateVector(this.#deps.doc)));
+      if (this.#opened && silent >= heartbeatMs) this.#send(encodeStep1(Y.encodeStateVector(this.#doc)));
       this.#scheduleHeartbeat();
     }, heartbeatMs / 2);
   }

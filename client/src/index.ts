@@ -1,5 +1,5 @@
 /**
- * @badgesync/client — the badgesync SDK for browsers and Node (SPEC SDK-1..SDK-9).
+ * @badgesync/client — the badgesync SDK for browsers and Node (SPEC SDK-1..SDK-13).
  * Node's file storage is in `@badgesync/client/node`, so browser bundles never see `node:fs`.
  */
 export { Account, type AccountEvents, type CountsEvent } from './account.js';
@@ -13,10 +13,18 @@ export {
 export type { Clock } from './clock.js';
 export type { Intent } from './intents.js';
 export {
+  type ApnsPushRegistration,
   BadgeSyncHttpError,
+  base64UrlBytes,
+  type FcmPushRegistration,
   type FetchLike,
   type PushRegistration,
+  type PushSubscriptionLike,
   type RegisteredDevice,
+  subscriptionJson,
+  type WebPushRegistration,
+  type WebPushSubscriptionJson,
+  webPushKey,
 } from './push.js';
 export { type AccountState, type AccountStatus, type CloseInfo, SILENT_LINK } from './status.js';
 export { IndexedDbStorage } from './storage/indexeddb-storage.js';

@@ -11,7 +11,8 @@ export interface CloseInfo {
  * - `synced`: connected, and everything the server had when the connection opened has
  *   arrived; local changes are sent as they happen.
  * - `offline`: no connection. `retryInMs` is when the next attempt starts (null: waiting for
- *   the network to come back); `lastClose` is why the last connection ended.
+ *   the network to come back, or, after a close 4410, for the replica to be dropped, which
+ *   reconnects at once); `lastClose` is why the last connection ended.
  * - `error`: stopped for good (close 4400, 4403, 4413, or 4401 with no way to get a new
  *   token). The app should show it; signing in again retries.
  */

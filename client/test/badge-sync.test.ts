@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { accountMaps, packMarker } from '@badgesync/shared';
+import { deviceRoot, HEADS_ROOT, muteKey, packMarker, packMuteStamp } from '@badgesync/shared';
 import { beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { BadgeSync, type DeviceCountsEvent } from '../src/badge-sync.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { FakeNetwork } from './helpers/fake-network.js';
+import { deliver, entriesOf, serverDoc, syncWith } from './helpers/fake-server.js';
 import { FakeSocket } from './helpers/fake-socket.js';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
@@ -21,29 +22,6 @@ function device(storage = new MemoryStorage(), deviceId = 'phone'): BadgeSync {
   });
 }
 
-/** The server's document: heads and markers as the test says. */
-function serverDoc(heads: Record<string, number>, reads: Record<string, number> = {}): Y.Doc {
-  const doc = new Y.Doc();
-  const maps = accountMaps(doc);
-  for (const [thread, head] of Object.entries(heads)) maps.heads.set(thread, head);
-  for (const [key, value] of Object.entries(reads)) maps.reads.set(key, value);
-  return doc;
-}
-
-/** Plays the server's side of a handshake on the last socket; returns what the SDK sent after it. */
-function syncWith(server: Y.Doc, socket = FakeSocket.last): void {
-  socket.open();
-  socket.serverStep1(Y.encodeStateVector(server));
-  socket.serverStep2(Y.encodeStateAsUpdate(server));
-}
-
-/** Applies what the SDK sent (step 2 and updates) to the server's document. */
-function deliver(socket: FakeSocket, server: Y.Doc, from = 0): void {
-  for (const message of socket.sentMessages().slice(from)) {
-    if (message.type === 'step2' || message.type === 'update') Y.applyUpdate(server, message.update);
-  }
-}
-
 describe('BadgeSync and Account', () => {
   beforeEach(() => FakeSocket.reset());
 
@@ -55,16 +33,18 @@ describe('BadgeSync and Account', () => {
     account.markRead('inbox', 3);
     account.markRead('news', 2);
     assert.equal(account.pendingWrites, 2);
-    assert.equal(accountMaps(serverDoc({})).reads.size, 0);
     // The server knows this device read inbox to 5 (before a reinstall).
-    const server = serverDoc({ inbox: 8, news: 4 }, { 'inbox/phone': packMarker(0, 5) });
+    const server = serverDoc({ inbox: 8, news: 4 }, { phone: { inbox: packMarker(0, 5) } });
     const socket = FakeSocket.last;
     syncWith(server, socket);
     assert.equal(account.pendingWrites, 0);
     assert.equal(account.syncedOnce, true);
     deliver(socket, server);
-    assert.equal(accountMaps(server).reads.get('inbox/phone'), packMarker(0, 5), 'the read of 3 lowered nothing');
-    assert.equal(accountMaps(server).reads.get('news/phone'), packMarker(0, 2));
+    assert.deepEqual(
+      entriesOf(server, 'phone'),
+      { inbox: [packMarker(0, 5)], news: [packMarker(0, 2)] },
+      'the read of 3 lowered nothing',
+    );
     assert.deepEqual(account.counts(), { badge: 5, threads: { inbox: 3, news: 2 }, muted: [] });
     await sync.close();
   });
@@ -95,23 +75,40 @@ describe('BadgeSync and Account', () => {
     await second.close();
   });
 
-  test('[SDK-8] mute writes a plain boolean in the top-level mutes map; markUnread opens a new epoch', async () => {
+  test("[SDK-10] writes go only to the device's own array, as plain entries; mute stamps and a new epoch come from the planners", async () => {
     const sync = device();
     const account = await sync.signIn('acct', { token: 'x.e30.y' });
     await flush();
-    const server = serverDoc({ inbox: 5, news: 3 });
+    // Another device muted news once (stamp counter 1), and read inbox to 1.
+    const server = serverDoc(
+      { inbox: 5, news: 3 },
+      { laptop: { inbox: packMarker(0, 1), [muteKey('news' as never)]: packMuteStamp(1, true) } },
+    );
     syncWith(server);
+    assert.equal(account.isMuted('news'), true);
+    account.mute('news', false);
     account.mute('news', true);
     account.markAllRead();
     account.markUnread('inbox', 4);
     deliver(FakeSocket.last, server);
-    const maps = accountMaps(server);
-    assert.equal(maps.mutes.get('news'), true);
-    assert.equal(maps.reads.get('news/phone'), packMarker(0, 3));
-    assert.equal(maps.reads.get('inbox/phone'), packMarker(1, 3));
-    assert.deepEqual([...server.share.keys()].sort(), ['heads', 'mutes', 'reads'], 'no other top-level type');
-    for (const value of [...maps.mutes.values(), ...maps.reads.values()]) {
-      assert.ok(!((value as unknown) instanceof Y.AbstractType), 'no nested type');
+    assert.deepEqual(entriesOf(server, 'phone'), {
+      [muteKey('news' as never)]: [packMuteStamp(3, true)],
+      news: [packMarker(0, 3)],
+      inbox: [packMarker(1, 3)],
+    });
+    assert.deepEqual(
+      entriesOf(server, 'laptop'),
+      { inbox: [packMarker(0, 1)], [muteKey('news' as never)]: [3] },
+      'untouched',
+    );
+    assert.deepEqual(
+      [...server.share.keys()].sort(),
+      [HEADS_ROOT, deviceRoot('laptop' as never), deviceRoot('phone' as never)].sort(),
+      'no other top-level type',
+    );
+    for (const entry of server.getArray(deviceRoot('phone' as never)).toArray()) {
+      assert.ok(!((entry as unknown) instanceof Y.AbstractType), 'no nested type');
+      assert.deepEqual(Object.keys(entry as object), ['key', 'val']);
     }
     assert.deepEqual(account.counts(), { badge: 2, threads: { inbox: 2, news: 0 }, muted: ['news'] });
     await sync.close();

@@ -3,7 +3,7 @@ import { beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { Backoff } from '../src/backoff.js';
 import { Connection } from '../src/connection.js';
-import type { AccountStatus } from '../src/status.js';
+import type { AccountStatus, CloseInfo } from '../src/status.js';
 import { SILENT_LINK } from '../src/status.js';
 import { type Credentials, TokenSource } from '../src/token-source.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -24,9 +24,17 @@ interface Rig {
   readonly statuses: AccountStatus[];
   readonly tokenCalls: number[];
   synced: number;
+  /** Closes 4410 the connection handed to onReplicaOutdated. */
+  readonly outdated: CloseInfo[];
 }
 
-async function rig(options: { credentials?: Credentials; online?: boolean } = {}): Promise<Rig> {
+async function rig(
+  options: {
+    credentials?: Credentials;
+    online?: boolean;
+    onReplicaOutdated?: (close: CloseInfo) => Promise<void>;
+  } = {},
+): Promise<Rig> {
   const clock = new FakeClock();
   const doc = new Y.Doc();
   const network = new FakeNetwork(options.online ?? true);
@@ -44,6 +52,7 @@ async function rig(options: { credentials?: Credentials; online?: boolean } = {}
     statuses: [],
     tokenCalls,
     synced: 0,
+    outdated: [],
     connection: null as unknown as Connection,
   };
   const connection = new Connection({
@@ -60,6 +69,10 @@ async function rig(options: { credentials?: Credentials; online?: boolean } = {}
     onStatus: (status) => state.statuses.push(status),
     onSynced: () => {
       state.synced++;
+    },
+    onReplicaOutdated: async (close) => {
+      state.outdated.push(close);
+      await options.onReplicaOutdated?.(close);
     },
   });
   (state as { connection: Connection }).connection = connection;
@@ -125,6 +138,62 @@ describe('Connection', () => {
       assert.deepEqual(r.clock.pending(), []);
     });
   }
+
+  test('[SDK-11] close 4410: no reconnect until the replica is reset, then at once, on the new document', async () => {
+    let finish: () => void = () => {};
+    const fresh = new Y.Doc();
+    const r = await rig({
+      onReplicaOutdated: () =>
+        new Promise<void>((resolve) => {
+          finish = () => {
+            r.connection.useDoc(fresh);
+            resolve();
+          };
+        }),
+    });
+    handshake();
+    r.doc.getMap('mutes').set('old', true);
+    FakeSocket.last.serverClose(4410, 'v1_document');
+    assert.deepEqual(r.outdated, [{ code: 4410, reason: 'v1_document' }]);
+    assert.deepEqual(r.statuses.at(-1), {
+      state: 'offline',
+      retryInMs: null,
+      lastClose: { code: 4410, reason: 'v1_document' },
+    });
+    r.network.set(false);
+    r.network.set(true);
+    r.connection.retryNow();
+    r.clock.advance(60_000);
+    await flush();
+    assert.equal(FakeSocket.all.length, 1, 'no connection while the replica is being reset');
+    finish();
+    await flush();
+    assert.equal(FakeSocket.all.length, 2, 'reconnected at once');
+    const socket = FakeSocket.last;
+    socket.open();
+    assert.deepEqual(socket.sentMessages()[0], {
+      type: 'step1',
+      stateVector: Y.encodeStateVector(fresh),
+    });
+    socket.serverStep1(Y.encodeStateVector(new Y.Doc()));
+    r.doc.getMap('mutes').set('old-again', true);
+    fresh.getMap('mutes').set('new', true);
+    const types = socket.sentMessages().map((m) => m.type);
+    assert.deepEqual(types, ['step1', 'step2', 'update'], 'only the new document is followed');
+  });
+
+  test('[SDK-11] close 4410 whose reset fails stops with an error', async () => {
+    const r = await rig({ onReplicaOutdated: () => Promise.reject(new Error('disk gone')) });
+    handshake();
+    FakeSocket.last.serverClose(4410, 'v1_document');
+    await flush();
+    const status = r.statuses.at(-1);
+    assert.ok(status?.state === 'error' && status.code === 4410, JSON.stringify(status));
+    assert.match(status.reason, /disk gone/);
+    r.clock.advance(60_000);
+    await flush();
+    assert.equal(FakeSocket.all.length, 1);
+  });
 
   test('[SDK-3] close 4401 fetches a new token and reconnects', async () => {
     const r = await rig();

@@ -67,6 +67,42 @@ export function storageContract(name: string, fixture: StorageFixture): void {
     await Promise.all([ra2.close(), rb2.close()]);
   });
 
+  test(`[SDK-12] ${name}: one instance at a time holds a replica; the next open after its close holds it`, async () => {
+    const first = await fixture.make('lock').open('acct', new Y.Doc(), fail);
+    const second = await fixture.make('lock').open('acct', new Y.Doc(), fail);
+    const other = await fixture.make('lock').open('other-acct', new Y.Doc(), fail);
+    assert.equal(first.exclusive, true);
+    assert.equal(second.exclusive, false, 'the second open of one replica does not hold it');
+    assert.equal(other.exclusive, true, 'locks are per account');
+    await first.close();
+    const third = await fixture.make('lock').open('acct', new Y.Doc(), fail);
+    assert.equal(third.exclusive, true, 'free again after the holder closed');
+    await second.close();
+    const fourth = await fixture.make('lock').open('acct', new Y.Doc(), fail);
+    assert.equal(fourth.exclusive, false, "closing a non-holder does not release the holder's lock");
+    await Promise.all([third.close(), fourth.close(), other.close()]);
+  });
+
+  test(`[SDK-11] ${name}: reset drops the stored updates, keeps the metadata and follows the new document`, async () => {
+    const storage = fixture.make('reset');
+    const doc = new Y.Doc();
+    const replica = await storage.open('acct', doc, fail);
+    doc.getMap('reads').set('inbox/phone', 2);
+    await replica.saveMeta(META);
+    const fresh = new Y.Doc();
+    await replica.reset(fresh);
+    doc.getMap('reads').set('old/phone', 1);
+    fresh.getArray('v2/device/phone').push([{ key: 'inbox', val: 3 }]);
+    assert.equal(replica.exclusive, true, 'the lock is kept');
+    await replica.close();
+    const again = new Y.Doc();
+    const reopened = await fixture.make('reset').open('acct', again, fail);
+    assert.deepEqual([...again.share.keys()], ['v2/device/phone'], 'nothing of the dropped document');
+    assert.deepEqual(again.getArray('v2/device/phone').toJSON(), [{ key: 'inbox', val: 3 }]);
+    assert.deepEqual(reopened.meta, META);
+    await reopened.close();
+  });
+
   test(`[SDK-7] ${name}: many small updates load back as the same state`, async () => {
     const storage = fixture.make('many');
     const doc = new Y.Doc();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,7 +42,11 @@ describe('FileStorage', () => {
     await replica.saveMeta({ deviceId: 'd', syncedOnce: true, pending: [] });
     for (let i = 1; i <= 120; i++) doc.getMap('reads').set('inbox/d', i);
     assert.ok(replica.records < 50, `${replica.records} records after compaction`);
-    assert.deepEqual(readdirSync(path.join(root, 'compact')), [fileNameFor('acct')], 'no temp file left');
+    assert.deepEqual(
+      readdirSync(path.join(root, 'compact')),
+      [fileNameFor('acct'), `${fileNameFor('acct')}.lock`],
+      'no temp file left; the lock while open',
+    );
     await replica.close();
     const again = new Y.Doc();
     const reopened = await storage.open('acct', again, fail);
@@ -94,6 +99,45 @@ describe('FileStorage', () => {
     assert.equal(again.getMap('heads').size, 0);
     assert.equal(readdirSync(folder).filter((name) => name.includes('.corrupt-')).length, 1);
     await reopened.close();
+  });
+
+  test('[SDK-12] the lock file holds the pid; a lock of a dead process is stale and taken over', async () => {
+    const storage = new FileStorage(path.join(root, 'stale'));
+    const held = await storage.open('acct', new Y.Doc(), fail);
+    const lock = `${storage.pathOf('acct')}.lock`;
+    assert.equal(readFileSync(lock, 'utf8'), String(process.pid));
+    await held.close();
+    assert.equal(existsSync(lock), false, 'released at close');
+
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    assert.ok(dead !== undefined && dead > 0);
+    writeFileSync(lock, String(dead));
+    const takeover = await storage.open('acct', new Y.Doc(), fail);
+    assert.equal(takeover.exclusive, true, `the lock of dead pid ${dead} is stale`);
+    assert.equal(readFileSync(lock, 'utf8'), String(process.pid));
+    await takeover.close();
+
+    // A live process (the test runner's parent) holds it: not stale.
+    writeFileSync(lock, String(process.ppid));
+    const beside = await storage.open('acct', new Y.Doc(), fail);
+    assert.equal(beside.exclusive, false);
+    await beside.close();
+    assert.equal(readFileSync(lock, 'utf8'), String(process.ppid), "another process's lock is left alone");
+    rmSync(lock);
+  });
+
+  test('[SDK-12] only the holder compacts: another instance appends and never rewrites the file', async () => {
+    const storage = new FileStorage(path.join(root, 'holder-compacts'), { compactEvery: 10 });
+    const holderDoc = new Y.Doc();
+    const holder = (await storage.open('acct', holderDoc, fail)) as FileReplica;
+    const otherDoc = new Y.Doc();
+    const other = (await storage.open('acct', otherDoc, fail)) as FileReplica;
+    for (let i = 1; i <= 30; i++) otherDoc.getArray('v2/device/d').push([{ key: `t${i}`, val: i }]);
+    assert.equal(other.records, 30, 'no compaction by the instance without the lock');
+    await Promise.all([holder.close(), other.close()]);
+    const again = new Y.Doc();
+    await (await storage.open('acct', again, fail)).close();
+    assert.equal(again.getArray('v2/device/d').length, 30);
   });
 
   test('opening an account whose folder does not exist creates it', async () => {

@@ -43,8 +43,18 @@ export interface Config {
   /** Comma-separated bundle ids a registration may name besides apnsTopic (see allowedTopics). */
   readonly apnsTopics: string | null;
   readonly apnsHost: string | null;
+  /** Path to the FCM service-account key (JSON); without it FCM pushes are logged. */
+  readonly fcmServiceAccount: string | null;
+  /** FCM's base URL in place of https://fcm.googleapis.com (tests, a proxy). */
+  readonly fcmUrl: string | null;
   /** Comma-separated web origins that may call the device routes (see allowedOrigins). */
   readonly corsOrigins: string | null;
+  /** Web Push VAPID key pair (both or neither; generated and stored when unset) and contact. */
+  readonly vapidPublicKey: string | null;
+  readonly vapidPrivateKey: string | null;
+  readonly vapidSubject: string | null;
+  /** Comma-separated push service hosts Web Push endpoints may name (null: the browsers' own). */
+  readonly webpushHosts: string | null;
 }
 
 interface Setting {
@@ -395,6 +405,22 @@ export const SETTINGS: readonly Setting[] = [
     help: "host or host:port replacing Apple's for both environments",
   },
   {
+    key: 'fcmServiceAccount',
+    env: 'BADGESYNC_FCM_SERVICE_ACCOUNT',
+    kind: 'string',
+    fallback: null,
+    // The key's project_id names the Firebase project pushed to, its token_uri the OAuth
+    // endpoint its access tokens come from (SPEC PUSH-15).
+    help: 'FCM service-account key (JSON file from the Firebase console); without it FCM pushes are logged',
+  },
+  {
+    key: 'fcmUrl',
+    env: 'BADGESYNC_FCM_URL',
+    kind: 'string',
+    fallback: null,
+    help: 'base URL replacing https://fcm.googleapis.com (a test server, a proxy); http allowed',
+  },
+  {
     key: 'corsOrigins',
     env: 'BADGESYNC_CORS_ORIGINS',
     kind: 'string',
@@ -402,6 +428,40 @@ export const SETTINGS: readonly Setting[] = [
     // call the device routes; an operator names the web app's own origins, exactly.
     fallback: null,
     help: 'comma-separated exact origins (https://app.example.com) whose pages may call the device routes',
+  },
+  {
+    key: 'vapidPublicKey',
+    env: 'BADGESYNC_VAPID_PUBLIC_KEY',
+    kind: 'string',
+    // Generated once and stored with the data when unset: browser subscriptions are bound to
+    // this key, so it must survive restarts (a new one breaks every subscription).
+    fallback: null,
+    help: 'Web Push VAPID public key (base64url); set with the private key, or generated once and stored',
+  },
+  {
+    key: 'vapidPrivateKey',
+    env: 'BADGESYNC_VAPID_PRIVATE_KEY',
+    kind: 'string',
+    fallback: null,
+    help: 'Web Push VAPID private key (base64url, 32 bytes)',
+  },
+  {
+    key: 'vapidSubject',
+    env: 'BADGESYNC_VAPID_SUBJECT',
+    kind: 'string',
+    // A placeholder until set: push services use it to reach the operator, and Apple's
+    // refuses some placeholders, so the server warns while it is unset.
+    fallback: null,
+    help: 'Web Push contact (mailto:ops@example.com or an https: URL) in every VAPID JWT',
+  },
+  {
+    key: 'webpushHosts',
+    env: 'BADGESYNC_WEBPUSH_HOSTS',
+    kind: 'string',
+    // The browsers' push services by default: endpoints are chosen by devices, and this keeps
+    // a registration from making the server post to an internal address.
+    fallback: null,
+    help: "comma-separated push service hosts (host, host:port, *.suffix) Web Push endpoints may name; default: the browsers' own",
   },
 ];
 

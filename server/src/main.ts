@@ -7,6 +7,7 @@ import { mintDeviceToken } from './auth/device-token.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { pushPipeline } from './push/push-pipeline.js';
+import { resolveVapidKeys } from './push/webpush-keys.js';
 import { resolveSecrets } from './secrets.js';
 import { BadgesyncServer } from './server.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -48,8 +49,13 @@ async function serve(args: string[]): Promise<number> {
   const store = new SqliteStore(config.db);
   // [STORE-17] Booting the commit thread takes a moment: it does so while the rest starts.
   store.startCommitThread();
-  const push = await pushPipeline(config, log);
-  const server = new BadgesyncServer({ config, store, log, push, testHooks });
+  const vapid = resolveVapidKeys(store, config);
+  if (vapid.generated) log.info({ publicKey: vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
+  if (config.vapidSubject === null) {
+    log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
+  }
+  const push = await pushPipeline(config, log, vapid);
+  const server = new BadgesyncServer({ config, store, log, push, testHooks, vapid });
   const port = await server.listen();
   // Printed before "listening", so whatever waits for that line has the secrets already.
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);

@@ -11,8 +11,11 @@ import { writeRawError } from './http/raw-answer.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { parseTarget } from './http/target.js';
+import { handleWebPushKey, WEBPUSH_KEY_PATH } from './http/webpush-key.js';
 import { Metrics } from './metrics.js';
 import type { PushFactory, PushHooks } from './push/ports.js';
+import { resolveVapidKeys, type VapidKeys } from './push/webpush-keys.js';
+import { webPushHosts } from './push/webpush-subscription.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
@@ -29,6 +32,8 @@ export interface ServerParts {
   readonly push: PushFactory;
   /** Test-only hooks (SPEC OPS-5); none when absent. */
   readonly testHooks?: TestHooks;
+  /** The Web Push key pair push signs with (resolveVapidKeys); resolved from the store when absent. */
+  readonly vapid?: VapidKeys;
 }
 
 /**
@@ -38,6 +43,8 @@ export interface ServerParts {
 export class BadgesyncServer {
   readonly metrics = new Metrics();
   readonly secrets: Secrets;
+  /** [PUSH-20] The Web Push VAPID key pair: configured, or generated once and stored. */
+  readonly vapid: VapidKeys;
   readonly #http: Server;
   readonly #commit: GroupCommit;
   readonly #rooms: RoomManager;
@@ -53,6 +60,7 @@ export class BadgesyncServer {
   constructor(private readonly parts: ServerParts) {
     const { config, store, log } = parts;
     this.secrets = resolveSecrets(store, config.apiKey, config.deviceSecret);
+    this.vapid = parts.vapid ?? resolveVapidKeys(store, config);
     this.#commit = new GroupCommit(
       store,
       this.metrics,
@@ -137,6 +145,7 @@ export class BadgesyncServer {
       maxThreads: config.maxThreads,
       allowedTopics: allowedTopics(config),
       allowedOrigins: allowedOrigins(config),
+      webpushHosts: webPushHosts(config.webpushHosts ?? null),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
@@ -265,6 +274,17 @@ export class BadgesyncServer {
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
       res.end(text);
       return;
+    }
+    if (path === WEBPUSH_KEY_PATH || path === `${WEBPUSH_KEY_PATH}/`) {
+      routed('webpush_key');
+      return handleWebPushKey(req, res, {
+        publicKey: this.vapid.publicKey,
+        apiKey: this.secrets.apiKey,
+        deviceSecret: this.secrets.deviceSecret,
+        revokedAt: (a, d) => this.parts.store.revokedAt(a, d),
+        allowedOrigins: allowedOrigins(this.parts.config),
+        metrics: this.metrics,
+      });
     }
     if (await this.#api.handle(req, res, path, routed)) return;
     routed('not_found');

@@ -139,7 +139,7 @@ export class Harness {
 
   /** PUT …/devices/{device} in the account, told to the scheduler as the API tells it. */
   register(account: AccountId, device: DeviceId, apnsToken = TOKEN, fresh = true): void {
-    const before = this.store.getRegistration(account, device)?.apnsToken ?? null;
+    const before = this.store.getRegistration(account, device)?.address ?? null;
     this.store.putDevice(account, device, { apnsToken }, Date.now());
     this.scheduler.deviceRegistered(account, device, fresh, before);
   }

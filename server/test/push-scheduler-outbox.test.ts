@@ -96,7 +96,7 @@ describe('PushScheduler: answers and restarts', () => {
     h.sender.release({ kind: 'invalid-token', reason: 'Unregistered', timestamp: Date.now() });
     await h.settle();
     const record = h.store.getRegistration(A, PHONE);
-    assert.equal(record?.apnsToken, NEW_TOKEN);
+    assert.equal(record?.address, NEW_TOKEN);
     assert.equal(record?.tokenInvalidReason, null, 'the new token is not the one APNs refused');
     await h.advance(WINDOW + 20);
     assert.deepEqual(

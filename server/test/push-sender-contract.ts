@@ -1,28 +1,53 @@
 /**
- * The behaviour every `PushSender` shares, run against each implementation
- * (push-sender.test.ts): what a well-formed push becomes, what a malformed one becomes, and
- * what closing means. `observed()` reports what actually left the sender: requests at the
- * test APNs server for `ApnsSender`, log lines for `LogSender`.
+ * The behaviour every `PushSender` shares, run against each implementation and platform
+ * (push-sender.test.ts for APNs, fcm-sender.test.ts for FCM): what a well-formed push
+ * becomes, what a malformed one becomes, and what closing means. A `PushShape` says how a
+ * platform's pushes are made and what of them must arrive; `observed()` reports what actually
+ * left the sender: requests at the test APNs or FCM server, log lines for the logging senders.
  */
 import assert from 'node:assert/strict';
 import type { DeviceId } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { type BadgePush, MAX_COLLAPSE_ID_BYTES, type PushSender, SENDER_CLOSED } from '../src/push/push-sender.js';
+import {
+  type BadgePush,
+  type FcmBadgePush,
+  MAX_COLLAPSE_ID_BYTES,
+  type PushSender,
+  SENDER_CLOSED,
+  type SendResult,
+} from '../src/push/push-sender.js';
 
-/** The fields of a push as they left the sender. */
+/** The fields of a push as they left the sender; `topic` for APNs only. */
 export interface ObservedPush {
-  readonly apnsToken: string;
-  readonly topic: string;
+  readonly token: string;
   readonly badge: number;
   readonly collapseId: string;
+  readonly topic?: string;
 }
 
-export interface ContractSubject {
-  readonly sender: PushSender;
+export interface ContractSubject<P> {
+  readonly sender: PushSender<P>;
   /** Every push that has left the sender so far, in order. */
   observed(): Promise<readonly ObservedPush[]>;
   /** Frees whatever `setup` made besides the sender (servers, children). */
   teardown(): Promise<void>;
+}
+
+/** How one platform's pushes are made, and what of them is observed. */
+export interface PushShape<P> {
+  /** A well-formed push to a fresh token. */
+  push(overrides?: { readonly badge?: number; readonly collapseId?: string }): P;
+  /** What must be observed of `push` once it was sent. */
+  observedOf(push: P): ObservedPush;
+  /** Well-formed pushes that must all be served (APNs: both environments), with a label. */
+  variants(): ReadonlyArray<readonly [string, P]>;
+  /** Pushes whose token is malformed, and what they all become without leaving the sender. */
+  badTokens(): readonly P[];
+  readonly badTokenResult: SendResult;
+  /** Pushes malformed otherwise, with the reason of their `failed`. */
+  malformed(): ReadonlyArray<readonly [P, string]>;
+  /** A push whose collapse id is as long as allowed. */
+  longestCollapseId(): P;
 }
 
 let tokenSeed = 0;
@@ -30,6 +55,12 @@ let tokenSeed = 0;
 export function deviceToken(): string {
   tokenSeed += 1;
   return tokenSeed.toString(16).padStart(8, '0').repeat(8);
+}
+
+/** A fresh FCM registration token (the shape of real ones: an id, a colon, a long base64url tail). */
+export function fcmToken(): string {
+  tokenSeed += 1;
+  return `d${tokenSeed.toString(36).padStart(10, '0')}:APA91b${'Xy_-'.repeat(36)}`;
 }
 
 export function badgePush(overrides: Partial<BadgePush> = {}): BadgePush {
@@ -44,9 +75,61 @@ export function badgePush(overrides: Partial<BadgePush> = {}): BadgePush {
   };
 }
 
-export function pushSenderContract(name: string, setup: () => Promise<ContractSubject>): void {
+export function fcmPush(overrides: Partial<FcmBadgePush> = {}): FcmBadgePush {
+  return {
+    platform: 'fcm',
+    device: 'pixel-1' as DeviceId,
+    fcmToken: fcmToken(),
+    badge: 7,
+    collapseKey: 'badge',
+    ...overrides,
+  };
+}
+
+const BAD_BADGES = [-1, 1.5, Number.NaN, 2 ** 31] as const;
+
+export const APNS_SHAPE: PushShape<BadgePush> = {
+  push: (overrides = {}) => badgePush({ ...overrides, topic: 'com.example.chat' }),
+  observedOf: (push) => ({ token: push.apnsToken, topic: push.topic, badge: push.badge, collapseId: push.collapseId }),
+  variants: () => (['production', 'sandbox'] as const).map((environment) => [environment, badgePush({ environment })]),
+  badTokens: () => ['', 'xyz', 'abc', `${'ab'.repeat(32)}/..`].map((apnsToken) => badgePush({ apnsToken })),
+  badTokenResult: { kind: 'invalid-token', reason: 'BadDeviceToken' },
+  malformed: () => [
+    ...BAD_BADGES.map((badge) => [badgePush({ badge }), 'BadBadge'] as const),
+    [badgePush({ collapseId: '' }), 'BadCollapseId'],
+    [badgePush({ collapseId: 'x'.repeat(MAX_COLLAPSE_ID_BYTES + 1) }), 'BadCollapseId'],
+    [badgePush({ collapseId: 'é'.repeat(MAX_COLLAPSE_ID_BYTES / 2 + 1) }), 'BadCollapseId'],
+    [badgePush({ topic: '' }), 'MissingTopic'],
+    [badgePush({ environment: 'staging' as BadgePush['environment'] }), 'BadEnvironment'],
+  ],
+  longestCollapseId: () => badgePush({ collapseId: 'c'.repeat(MAX_COLLAPSE_ID_BYTES) }),
+};
+
+export const FCM_SHAPE: PushShape<FcmBadgePush> = {
+  push: (overrides = {}) =>
+    fcmPush({
+      ...(overrides.badge === undefined ? {} : { badge: overrides.badge }),
+      ...(overrides.collapseId === undefined ? {} : { collapseKey: overrides.collapseId }),
+    }),
+  observedOf: (push) => ({ token: push.fcmToken, badge: push.badge, collapseId: push.collapseKey }),
+  variants: () => [['data message', fcmPush()]],
+  badTokens: () => ['', 'has space', 'slash/../x', 'é'].map((token) => fcmPush({ fcmToken: token })),
+  badTokenResult: { kind: 'invalid-token', reason: 'INVALID_ARGUMENT' },
+  malformed: () => [
+    ...BAD_BADGES.map((badge) => [fcmPush({ badge }), 'BadBadge'] as const),
+    [fcmPush({ collapseKey: '' }), 'BadCollapseId'],
+    [fcmPush({ collapseKey: 'x'.repeat(MAX_COLLAPSE_ID_BYTES + 1) }), 'BadCollapseId'],
+  ],
+  longestCollapseId: () => fcmPush({ collapseKey: 'c'.repeat(MAX_COLLAPSE_ID_BYTES) }),
+};
+
+export function pushSenderContract<P>(
+  name: string,
+  shape: PushShape<P>,
+  setup: () => Promise<ContractSubject<P>>,
+): void {
   describe(`PushSender contract: ${name}`, () => {
-    let subject: ContractSubject;
+    let subject: ContractSubject<P>;
     beforeAll(async () => {
       subject = await setup();
     });
@@ -55,83 +138,67 @@ export function pushSenderContract(name: string, setup: () => Promise<ContractSu
       await subject.teardown();
     });
 
-    const observedFor = async (apnsToken: string) =>
-      (await subject.observed()).filter((push) => push.apnsToken === apnsToken);
+    const observedFor = async (push: P) => {
+      const token = shape.observedOf(push).token;
+      return (await subject.observed()).filter((seen) => seen.token === token);
+    };
 
-    test('a well-formed push is sent, with its token, topic, badge and collapse id', async () => {
-      const push = badgePush({ badge: 12, topic: 'com.example.chat', collapseId: 'badge.chat' });
+    test('[PUSH-14] a well-formed push is sent, with its token, badge and collapse id (and APNs topic)', async () => {
+      const push = shape.push({ badge: 12, collapseId: 'badge.chat' });
       assert.deepEqual(await subject.sender.send(push), { kind: 'sent' });
-      assert.deepEqual(await observedFor(push.apnsToken), [
-        { apnsToken: push.apnsToken, topic: 'com.example.chat', badge: 12, collapseId: 'badge.chat' },
-      ]);
+      assert.deepEqual(await observedFor(push), [shape.observedOf(push)]);
     });
 
     test('badge 0 is sent: it is how a badge is cleared', async () => {
-      const push = badgePush({ badge: 0 });
+      const push = shape.push({ badge: 0 });
       assert.deepEqual(await subject.sender.send(push), { kind: 'sent' });
-      assert.equal((await observedFor(push.apnsToken))[0]?.badge, 0);
+      assert.equal((await observedFor(push))[0]?.badge, 0);
     });
 
-    test('both environments are served', async () => {
-      for (const environment of ['production', 'sandbox'] as const) {
-        const push = badgePush({ environment });
-        assert.deepEqual(await subject.sender.send(push), { kind: 'sent' }, environment);
-        assert.equal((await observedFor(push.apnsToken)).length, 1, environment);
+    test('every variant of a well-formed push is served', async () => {
+      for (const [label, push] of shape.variants()) {
+        assert.deepEqual(await subject.sender.send(push), { kind: 'sent' }, label);
+        assert.equal((await observedFor(push)).length, 1, label);
       }
     });
 
     test('concurrent pushes are each sent once', async () => {
-      const pushes = Array.from({ length: 25 }, (_, i) => badgePush({ badge: i }));
+      const pushes = Array.from({ length: 25 }, (_, i) => shape.push({ badge: i }));
       const results = await Promise.all(pushes.map((push) => subject.sender.send(push)));
       assert.ok(results.every((result) => result.kind === 'sent'));
       for (const push of pushes) {
         assert.deepEqual(
-          (await observedFor(push.apnsToken)).map((seen) => seen.badge),
-          [push.badge],
+          (await observedFor(push)).map((seen) => seen.badge),
+          [shape.observedOf(push).badge],
         );
       }
     });
 
-    test('a token that is not hex is BadDeviceToken and never leaves the sender', async () => {
-      for (const apnsToken of ['', 'xyz', 'abc', `${'ab'.repeat(32)}/..`]) {
+    test('a malformed token is refused as the service would, and never leaves the sender', async () => {
+      for (const push of shape.badTokens()) {
         const before = (await subject.observed()).length;
-        assert.deepEqual(await subject.sender.send(badgePush({ apnsToken })), {
-          kind: 'invalid-token',
-          reason: 'BadDeviceToken',
-        });
-        assert.equal((await subject.observed()).length, before, JSON.stringify(apnsToken));
+        assert.deepEqual(await subject.sender.send(push), shape.badTokenResult);
+        assert.equal((await subject.observed()).length, before, JSON.stringify(push));
       }
     });
 
     test('a malformed push fails without leaving the sender', async () => {
-      const cases: readonly [Partial<BadgePush>, string][] = [
-        [{ badge: -1 }, 'BadBadge'],
-        [{ badge: 1.5 }, 'BadBadge'],
-        [{ badge: Number.NaN }, 'BadBadge'],
-        [{ badge: 2 ** 31 }, 'BadBadge'],
-        [{ collapseId: '' }, 'BadCollapseId'],
-        [{ collapseId: 'x'.repeat(MAX_COLLAPSE_ID_BYTES + 1) }, 'BadCollapseId'],
-        [{ collapseId: 'é'.repeat(MAX_COLLAPSE_ID_BYTES / 2 + 1) }, 'BadCollapseId'],
-        [{ topic: '' }, 'MissingTopic'],
-        [{ environment: 'staging' as BadgePush['environment'] }, 'BadEnvironment'],
-      ];
       const before = (await subject.observed()).length;
-      for (const [overrides, reason] of cases) {
-        assert.deepEqual(await subject.sender.send(badgePush(overrides)), { kind: 'failed', reason }, reason);
+      for (const [push, reason] of shape.malformed()) {
+        assert.deepEqual(await subject.sender.send(push), { kind: 'failed', reason }, reason);
       }
       assert.equal((await subject.observed()).length, before);
     });
 
     test('a collapse id of exactly 64 bytes is fine', async () => {
-      const push = badgePush({ collapseId: 'c'.repeat(MAX_COLLAPSE_ID_BYTES) });
-      assert.deepEqual(await subject.sender.send(push), { kind: 'sent' });
+      assert.deepEqual(await subject.sender.send(shape.longestCollapseId()), { kind: 'sent' });
     });
 
     test('after close, pushes are kept for later (retry) and nothing leaves; close twice is fine', async () => {
       await subject.sender.close();
       await subject.sender.close();
       const before = (await subject.observed()).length;
-      assert.deepEqual(await subject.sender.send(badgePush()), { kind: 'retry', reason: SENDER_CLOSED });
+      assert.deepEqual(await subject.sender.send(shape.push()), { kind: 'retry', reason: SENDER_CLOSED });
       assert.equal((await subject.observed()).length, before);
     });
   });

@@ -14,7 +14,7 @@ import { createPushSender } from '../src/push/create-push-sender.js';
 import { LogSender } from '../src/push/log-sender.js';
 import type { PushLogLevel } from '../src/push/push-sender.js';
 import { ChildApnsSender, killAllChildSenders } from './apns-child-sender.js';
-import { badgePush, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
+import { APNS_SHAPE, badgePush, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
 
 afterAll(killAllChildSenders);
 
@@ -32,13 +32,13 @@ function logSink() {
   };
 }
 
-pushSenderContract('LogSender', async () => {
+pushSenderContract('LogSender', APNS_SHAPE, async () => {
   const sink = logSink();
   return {
     sender: new LogSender({ log: sink.log }),
     observed: async () =>
       sink.lines.map(({ fields }) => ({
-        apnsToken: String(fields.apnsToken),
+        token: String(fields.apnsToken),
         topic: String(fields.topic),
         badge: Number(fields.badge),
         collapseId: String(fields.collapseId),
@@ -47,7 +47,7 @@ pushSenderContract('LogSender', async () => {
   };
 });
 
-pushSenderContract('ApnsSender (child process trusting the test CA, test APNs server)', async () => {
+pushSenderContract('ApnsSender (child process trusting the test CA, test APNs server)', APNS_SHAPE, async () => {
   const server = await ApnsTestServer.start();
   const child = await ChildApnsSender.start({ server });
   return {
@@ -55,7 +55,7 @@ pushSenderContract('ApnsSender (child process trusting the test CA, test APNs se
     observed: async () =>
       server.requests.map(
         (request): ObservedPush => ({
-          apnsToken: request.deviceToken,
+          token: request.deviceToken,
           topic: request.headers['apns-topic'] ?? '',
           badge: (request.payload as { aps: { badge: number } }).aps.badge,
           collapseId: request.headers['apns-collapse-id'] ?? '',

@@ -156,6 +156,45 @@ describe('commit thread', () => {
     assert.deepEqual(readAll(store).updates, ['07']);
   });
 
+  test('[STORE-19] push writes of FCM and Web Push addresses cross to the commit thread as data, in flight and on disk alike', async () => {
+    const store = sqlite();
+    const fcm = 'fcm:fcm-Token:1';
+    const endpoint = 'https://push.example.net/send/abc';
+    const web = `webpush:${endpoint}`;
+    const keys = { p256dh: 'BPk', auth: 'c2VjcmV0' };
+    store.putDevice(A, D1, { fcmToken: 'fcm-Token:1' }, 5_000);
+    store.putDevice(A, D2, { webpush: { endpoint, keys } }, 5_000);
+    const disk = onDisk(store.path);
+    const refusal = { reason: 'Gone', registeredAtOrBefore: 10_000, environment: 'production', topic: null } as const;
+    const platforms: WriteBatch = batch({
+      push: [
+        { kind: 'enqueuePush', entry: { token: fcm, badge: 3, changedAt: 1, dueAt: 2, attempts: 0, parked: false } },
+        { kind: 'setDelivered', token: web, badge: 2, at: 3 },
+        { kind: 'invalidateToken', token: web, refusal },
+      ],
+    });
+    const read = (s: Store) => ({
+      push: s.getPush(fcm)?.badge ?? null,
+      delivered: s.getDelivered(web),
+      invalid: s.getRegistration(A, D2)?.tokenInvalidReason ?? null,
+      fcmValid: s.getRegistration(A, D1)?.tokenInvalidReason ?? null,
+      keys: s.registrationsOfToken(web).map((r) => r.webpushKeys),
+    });
+    const written = onThread(store.commitAsync(platforms, HOLD_MS));
+    const during = read(store);
+    assert.deepEqual(read(disk), { push: null, delivered: null, invalid: null, fcmValid: null, keys: [keys] });
+    assert.deepEqual(during, { push: 3, delivered: 2, invalid: 'Gone', fcmValid: null, keys: [keys] });
+    await written;
+    assert.deepEqual(read(disk), during, 'the thread wrote what the loop read in flight');
+    assert.deepEqual(read(store), during);
+    // A push write naming no valid address is refused on the loop, before it reaches the thread.
+    const bad = batch({
+      push: [{ kind: 'setDelivered', token: 'webpush:http://push.example.net/x', badge: 1, at: 4 }],
+    });
+    assert.throws(() => store.commitAsync(bad), TypeError);
+    assert.equal(store.getDelivered('webpush:http://push.example.net/x'), null);
+  });
+
   test('[STORE-17] an error on the commit thread rejects the batch, which it rolled back', async () => {
     const store = sqlite();
     seed(store);

@@ -11,7 +11,8 @@ export function storeDevicesContract(getStore: () => Store): void {
     const expected: Registration = {
       account: A,
       device: D1,
-      apnsToken: null,
+      address: null,
+      webpushKeys: null,
       environment: 'production',
       topic: null,
       badges: true,
@@ -47,12 +48,12 @@ export function storeDevicesContract(getStore: () => Store): void {
 
   test('[STORE-7] tokens are stored lower-case; a new token is registered now and valid', () => {
     const store = getStore();
-    assert.equal(store.putDevice(A, D1, { apnsToken: 'ABCDEF01' }, 100).apnsToken, 'abcdef01');
+    assert.equal(store.putDevice(A, D1, { apnsToken: 'ABCDEF01' }, 100).address, 'abcdef01');
     store.invalidateToken('abcdef01', refusal('BadDeviceToken', 100));
     const invalid = store.getRegistration(A, D1);
-    assert.deepEqual([invalid?.apnsToken, invalid?.tokenInvalidReason], ['abcdef01', 'BadDeviceToken']);
+    assert.deepEqual([invalid?.address, invalid?.tokenInvalidReason], ['abcdef01', 'BadDeviceToken']);
     const next = store.putDevice(A, D1, { apnsToken: '00FF' }, 300);
-    assert.deepEqual([next.apnsToken, next.tokenRegisteredAt, next.tokenInvalidReason], ['00ff', 300, null]);
+    assert.deepEqual([next.address, next.tokenRegisteredAt, next.tokenInvalidReason], ['00ff', 300, null]);
   });
 
   test('[STORE-7] registering the same token again revives that registration and refreshes tokenRegisteredAt', () => {
@@ -60,7 +61,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
     store.invalidateToken('aa', refusal('Unregistered', 100));
     const revived = store.putDevice(A, D1, { apnsToken: 'AA' }, 500);
-    assert.deepEqual([revived.apnsToken, revived.tokenRegisteredAt, revived.tokenInvalidReason], ['aa', 500, null]);
+    assert.deepEqual([revived.address, revived.tokenRegisteredAt, revived.tokenInvalidReason], ['aa', 500, null]);
     assert.deepEqual(store.getRegistration(A, D1), revived);
   });
 
@@ -70,7 +71,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     store.putDevice(A, D1, { apnsToken: 'cc', environment: 'production', topic: 'com.a', badges: false }, 200);
     store.putDevice(A, D1, { apnsToken: 'dd' }, 300);
     assert.deepEqual(store.getRegistration(B, D1), inB, "B's token, environment, topic and badges are untouched");
-    assert.equal(store.getRegistration(A, D1)?.apnsToken, 'dd');
+    assert.equal(store.getRegistration(A, D1)?.address, 'dd');
     assert.deepEqual(store.registrationsOfToken('bb'), [inB]);
     assert.deepEqual(store.registrationsOfToken('cc'), [], 'the token A replaced is carried by nobody');
     store.signOut(A, D1, 400);
@@ -110,7 +111,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.devicesOf(B), [D1]);
     assert.deepEqual(store.devicesOf(C), []);
     // The registration stays, signed out, with its token: its phone's badge may need clearing.
-    assert.deepEqual([store.getRegistration(A, D1)?.apnsToken, store.getRegistration(A, D1)?.signedIn], ['aa', false]);
+    assert.deepEqual([store.getRegistration(A, D1)?.address, store.getRegistration(A, D1)?.signedIn], ['aa', false]);
     assert.equal(store.getRegistration(C, D3), null);
     assert.equal(store.putDevice(A, D1, {}, 300).signedIn, true);
     assert.deepEqual(store.devicesOf(A), [D1, D2]);
@@ -145,7 +146,7 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.equal(reason(B, D1), 'Unregistered');
     assert.equal(reason(B, D2), null, 'registered after what APNs refused');
     assert.equal(reason(C, D3), null, 'another token');
-    assert.equal(store.getRegistration(A, D1)?.apnsToken, 'aa', 'the token is kept, marked');
+    assert.equal(store.getRegistration(A, D1)?.address, 'aa', 'the token is kept, marked');
     store.invalidateToken('ff', refusal('Unregistered', 1_000));
     assert.deepEqual(store.registrationsOfToken('ff'), []);
   });
@@ -195,5 +196,55 @@ export function storeDevicesContract(getStore: () => Store): void {
     assert.deepEqual(store.pushableTokens(), []);
     store.putDevice(C, D1, { apnsToken: 'aa' }, 300);
     assert.deepEqual(store.pushableTokens(), ['aa']);
+  });
+
+  test("[STORE-19] FCM and Web Push registrations are stored by push address, with a subscription's keys", () => {
+    const store = getStore();
+    const keys = { p256dh: 'BP'.padEnd(87, 'x'), auth: 'a'.repeat(22) };
+    const endpoint = 'https://push.example.net/send/abc';
+    store.putDevice(A, D1, { apnsToken: 'AA', environment: 'sandbox', topic: 'com.x' }, 100);
+    const fcm = store.putDevice(A, D1, { fcmToken: 'fcm-Token:1' }, 200);
+    assert.deepEqual(
+      [fcm.address, fcm.webpushKeys, fcm.environment, fcm.topic, fcm.tokenRegisteredAt],
+      ['fcm:fcm-Token:1', null, 'production', null, 200],
+      'an FCM address has no APNs environment or topic; the token keeps its case',
+    );
+    const named = store.putDevice(A, D1, { environment: 'sandbox', topic: 'com.y' }, 250);
+    assert.deepEqual([named.environment, named.topic], ['production', null], 'an FCM address takes no APNs fields');
+    const web = store.putDevice(B, D1, { webpush: { endpoint, keys } }, 300);
+    assert.deepEqual([web.address, web.webpushKeys], [`webpush:${endpoint}`, keys]);
+    assert.deepEqual(store.getRegistration(B, D1)?.webpushKeys, keys);
+    store.putDevice(C, D2, { fcmToken: 'fcm-Token:1' }, 300);
+    assert.deepEqual(
+      store.registrationsOfToken('fcm:fcm-Token:1').map((r) => [r.account, r.device]),
+      [
+        [A, D1],
+        [C, D2],
+      ],
+    );
+    assert.deepEqual(store.registrationsOfToken('fcm-Token:1'), [], 'the bare token is no address');
+    assert.deepEqual(store.pushableTokens(), ['fcm:fcm-Token:1', `webpush:${endpoint}`]);
+    store.invalidateToken(`webpush:${endpoint}`, refusal('Gone', 300));
+    assert.equal(store.getRegistration(B, D1)?.tokenInvalidReason, 'Gone');
+    const badgesOff = store.putDevice(B, D1, { badges: false }, 400);
+    assert.deepEqual([badgesOff.address, badgesOff.webpushKeys], [`webpush:${endpoint}`, keys], 'kept when omitted');
+    const back = store.putDevice(B, D1, { apnsToken: 'BB' }, 500);
+    assert.deepEqual([back.address, back.webpushKeys, back.tokenInvalidReason], ['bb', null, null]);
+  });
+
+  test('[STORE-19] a bad FCM or Web Push registration, or one naming two addresses, is refused', () => {
+    const store = getStore();
+    const keys = { p256dh: 'BP'.padEnd(87, 'x'), auth: 'a'.repeat(22) };
+    const bad: DevicePatch[] = [
+      { fcmToken: '' },
+      { fcmToken: 'has space' },
+      { webpush: { endpoint: 'http://push.example.net/x', keys } },
+      { webpush: { endpoint: 'not a url', keys } },
+      { webpush: { endpoint: 'https://push.example.net/x', keys: { ...keys, auth: '' } } },
+      { apnsToken: 'aa', fcmToken: 'x' },
+      { fcmToken: 'x', webpush: { endpoint: 'https://push.example.net/x', keys } },
+    ];
+    for (const patch of bad) assert.throws(() => store.putDevice(A, D1, patch, 100), TypeError, JSON.stringify(patch));
+    assert.equal(store.getRegistration(A, D1), null);
   });
 }

@@ -60,7 +60,8 @@ describe('schema step 3: registrations per (account, device)', () => {
       assert.deepEqual(store.getRegistration(A, D1), {
         account: A,
         device: D1,
-        apnsToken: PHONE,
+        address: PHONE,
+        webpushKeys: null,
         environment: 'sandbox',
         topic: 'com.example',
         badges: true,
@@ -71,7 +72,7 @@ describe('schema step 3: registrations per (account, device)', () => {
       assert.deepEqual(store.getRegistration(B, D1), { ...store.getRegistration(A, D1), account: B });
       // Sign-outs become signed-out registrations, so their phones can still be cleared.
       assert.deepEqual(
-        [store.getRegistration(C, D2)?.signedIn, store.getRegistration(C, D2)?.apnsToken],
+        [store.getRegistration(C, D2)?.signedIn, store.getRegistration(C, D2)?.address],
         [false, TABLET],
       );
       assert.deepEqual(
@@ -105,7 +106,7 @@ describe('schema step 3: registrations per (account, device)', () => {
 
       // The converted store works as a new one: a PUT for A touches only A's registration.
       store.putDevice(A, D1, { apnsToken: 'cc'.repeat(32) }, 2_000);
-      assert.equal(store.getRegistration(B, D1)?.apnsToken, PHONE);
+      assert.equal(store.getRegistration(B, D1)?.address, PHONE);
     } finally {
       store.close();
     }

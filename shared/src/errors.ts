@@ -20,6 +20,7 @@ export const HttpError = {
   headers_too_large: { status: 431, message: 'the request line and headers are too large' },
   invalid_id: { status: 400, message: 'an ID in the path does not match ^[A-Za-z0-9_.:@-]{1,128}$' },
   topic_not_allowed: { status: 400, message: 'the topic is not one this server is configured to push to' },
+  endpoint_not_allowed: { status: 400, message: 'the Web Push endpoint is not on a push service this server posts to' },
   payload_too_large: { status: 413, message: 'the body is too large' },
   unsupported_media_type: { status: 415, message: 'send application/json' },
   budget_exceeded: { status: 422, message: 'the account is at one of its budgets (docs/ERRORS.md)' },

@@ -19,7 +19,16 @@ export interface PageApp {
   syncedOnce(): boolean;
   /** navigator.onLine */
   online(): boolean;
+  /** This page's device ID (with `device=local`: the profile's, from localStorage). */
+  deviceId(): string;
+  /** The account replica's Yjs client ID, and whether it is the stored one reused (SDK-12). */
+  clientId(): number | null;
+  clientIdReused(): boolean | null;
+  /** Closes the SDK (its replica lock goes with it). */
+  close(): Promise<void>;
   storageRoundTrip(): Promise<{ reads: unknown; mutes: unknown; meta: ReplicaMeta | null }>;
+  /** Stores the account's replica as a v1 SDK left it (with the SDK closed). */
+  writeV1Replica(account: string, heads: Record<string, number>, reads: Record<string, number>): Promise<void>;
 }
 
 /** The little of a browser WebSocket the tests touch. */

@@ -5,6 +5,8 @@
  * drive it through `window.app`.
  *
  * URL parameters: `server` (ws://…), `account`, `device`, `heartbeat` (ms, optional).
+ * `device=local` takes the device ID from localStorage (made once per profile, as the README
+ * shows), so every tab of one profile is the same device.
  */
 import { type Account, type AccountStatus, BadgeSync, IndexedDbStorage, type ReplicaMeta } from '@badgesync/client';
 import * as Y from 'yjs';
@@ -12,7 +14,17 @@ import type { PageApp } from './page-api.js';
 
 const params = new URLSearchParams(location.search);
 const accountId = params.get('account') ?? 'demo';
-const deviceId = params.get('device') ?? 'browser';
+const deviceId = deviceIdFrom(params.get('device') ?? 'browser');
+
+/** `local`: the profile's device ID in localStorage, made by the first tab that needs it. */
+function deviceIdFrom(param: string): string {
+  if (param !== 'local') return param;
+  const stored = localStorage.getItem('badgesyncDevice');
+  if (stored !== null) return stored;
+  const made = `web-${crypto.randomUUID()}`;
+  localStorage.setItem('badgesyncDevice', made);
+  return made;
+}
 const heartbeat = Number(params.get('heartbeat') ?? '0');
 
 const statuses: AccountStatus[] = [];
@@ -73,7 +85,12 @@ const app: PageApp = {
   statuses: () => statuses,
   syncedOnce: () => sync.account(accountId)?.syncedOnce ?? false,
   online: () => navigator.onLine,
+  deviceId: () => deviceId,
+  clientId: () => sync.account(accountId)?.clientId ?? null,
+  clientIdReused: () => sync.account(accountId)?.clientIdReused ?? null,
+  close: () => sync.close(),
   storageRoundTrip,
+  writeV1Replica,
 };
 
 /**
@@ -97,6 +114,27 @@ async function storageRoundTrip(): Promise<{ reads: unknown; mutes: unknown; met
   const answer = { reads: again.getMap('reads').toJSON(), mutes: again.getMap('mutes').toJSON(), meta: reopened.meta };
   await reopened.close();
   return answer;
+}
+
+/**
+ * Stores a replica as a v1 SDK left it (SDK-11): the retired maps `heads`, `reads`
+ * (`thread/device` keys) and `mutes`, and metadata that says it synced. Call with the SDK closed.
+ */
+async function writeV1Replica(
+  account: string,
+  heads: Record<string, number>,
+  reads: Record<string, number>,
+): Promise<void> {
+  const doc = new Y.Doc();
+  const replica = await new IndexedDbStorage().open(account, doc, (err) => {
+    throw err;
+  });
+  doc.transact(() => {
+    for (const [thread, head] of Object.entries(heads)) doc.getMap('heads').set(thread, head);
+    for (const [key, value] of Object.entries(reads)) doc.getMap('reads').set(key, value);
+  });
+  await replica.saveMeta({ deviceId, syncedOnce: true, pending: [] });
+  await replica.close();
 }
 
 declare global {

@@ -1,22 +1,25 @@
 /**
- * `pnpm demo`: one account, three devices, and the badge on each kept right.
+ * `pnpm demo`: one account, five devices, and the badge on each kept right.
  *
  * A server process on a temporary database sends badge pushes to a test APNs server
- * (HTTP/2, TLS with a private CA). The iPhone is offline: its badge is the last one APNs
- * delivered for its token. The Mac runs the SDK online. The iPad runs the SDK through a
+ * (HTTP/2, TLS with a private CA), a test FCM server and a test Web Push service. The iPhone,
+ * the Android phone and the browser (a closed web app) are offline: each shows the last badge
+ * its push service delivered (the browser's decrypted from the aes128gcm payload). The Mac runs the SDK online. The iPad runs the SDK through a
  * tunnel it loses for a while: it reads offline and comes back. New messages arrive, the
  * Mac reads some; after every step the table shows each device's badge beside the truth
  * (`GET /badge`). Exit code 0 when every device matched the truth after every step (the
  * iPad is excused while it is in the tunnel), 1 otherwise.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileStorage } from '@badgesync/client/node';
 import { api, badge, deviceToken } from '../helpers/api-client.js';
 import { ApnsTestServer } from '../helpers/apns-test-server.js';
+import { FcmTestServer } from '../helpers/fcm-test-server.js';
 import { startServer, stopAll } from '../helpers/server-process.js';
+import { WebPushTestServer } from '../helpers/webpush-test-server.js';
 import { sdkDevice, until } from './sdk-device.js';
 import { bold, dim, green, header, pushLine, red, row } from './table.js';
 import { Tunnel } from './tunnel.js';
@@ -35,6 +38,8 @@ const SERVER_ENV = {
 } as const;
 
 const iphoneToken = createHash('sha256').update('demo iPhone').digest('hex');
+/** An FCM registration token of the usual shape: an id, a colon, a long base64url tail. */
+const androidToken = `demo-android:APA91b${createHash('sha256').update('demo Android').digest('base64url')}`;
 
 async function main(): Promise<boolean> {
   const started = Date.now();
@@ -47,18 +52,37 @@ async function main(): Promise<boolean> {
   }
 }
 
+/** One PEM file holding every given CA, in `dir`. */
+function caBundle(dir: string, paths: readonly string[]): string {
+  const bundle = path.join(dir, 'ca-bundle.pem');
+  writeFileSync(bundle, paths.map((p) => readFileSync(p, 'utf8')).join('\n'));
+  return bundle;
+}
+
 async function play(started: number, cleanup: Array<() => Promise<unknown> | unknown>): Promise<boolean> {
+  const folderForCas = mkdtempSync(path.join(tmpdir(), 'badgesync-demo-ca-'));
+  cleanup.push(() => rmSync(folderForCas, { recursive: true, force: true }));
   const apns = await ApnsTestServer.start();
   cleanup.push(() => apns.close());
+  const [fcm, webPush] = await Promise.all([FcmTestServer.start(), WebPushTestServer.start()]);
+  cleanup.push(
+    () => fcm.close(),
+    () => webPush.close(),
+  );
   const server = await startServer({
     env: {
       ...SERVER_ENV,
+      BADGESYNC_FCM_SERVICE_ACCOUNT: fcm.keyPath,
+      BADGESYNC_FCM_URL: fcm.baseUrl,
+      BADGESYNC_WEBPUSH_HOSTS: webPush.address,
+      BADGESYNC_VAPID_SUBJECT: 'mailto:demo@example.com',
       BADGESYNC_APNS_KEY_FILE: apns.keyPath,
       BADGESYNC_APNS_KEY_ID: apns.keyId,
       BADGESYNC_APNS_TEAM_ID: apns.teamId,
       BADGESYNC_APNS_TOPIC: TOPIC,
       BADGESYNC_APNS_HOST: apns.address,
-      NODE_EXTRA_CA_CERTS: apns.caPath,
+      // Both test services' CAs: Node reads one file, so the two PEMs go in one.
+      NODE_EXTRA_CA_CERTS: caBundle(folderForCas, [apns.caPath, webPush.caPath]),
     },
   });
   const folder = mkdtempSync(path.join(tmpdir(), 'badgesync-demo-'));
@@ -78,10 +102,13 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
     }),
   );
   {
-    console.log(bold('badgesync demo: one account, three devices, one badge'));
+    console.log(bold('badgesync demo: one account, five devices, one badge'));
     console.log(dim(`  server  ${server.http} (SQLite in ${server.dir})`));
     console.log(dim(`  APNs    test server at ${apns.address} (HTTP/2, TLS, private CA)`));
+    console.log(dim(`  FCM     test server at ${fcm.baseUrl}; Web Push test service at ${webPush.address}`));
     console.log(dim('  iPhone  offline; shows the last badge APNs delivered to it'));
+    console.log(dim('  Android offline; shows the last badge FCM delivered to it'));
+    console.log(dim('  Browser a closed web app; shows the last badge its push service delivered'));
     console.log(dim('  Mac     SDK, online'));
     console.log(dim('  iPad    SDK, through a tunnel it will lose for a while\n'));
 
@@ -95,6 +122,26 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
       iphoneJwt,
     );
     if (registered.status !== 200) throw new Error(`iPhone registration: ${registered.status}`);
+    // The Android phone registers its FCM token; the web app the subscription its browser made
+    // with the server's VAPID key. Both with their own device tokens, and never online.
+    const androidJwt = await deviceToken(server, ACCOUNT, 'android');
+    const browserJwt = await deviceToken(server, ACCOUNT, 'browser');
+    const vapid = await api<{ publicKey: string }>(server, 'GET', '/v1/push/webpush-key', undefined, browserJwt);
+    const subscription = webPush.subscribe(vapid.body.publicKey);
+    for (const [device, body, jwt] of [
+      ['android', { platform: 'fcm', fcmToken: androidToken }, androidJwt],
+      ['browser', { platform: 'webpush', subscription }, browserJwt],
+    ] as const) {
+      const answer = await api(server, 'PUT', `/v1/accounts/${ACCOUNT}/devices/${device}`, body, jwt);
+      if (answer.status !== 200)
+        throw new Error(`${device} registration: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+    const androidShown = () => {
+      const last = fcm.requests.filter((r) => r.token === androidToken && r.status === 200).at(-1);
+      const badge = (last?.body as { message?: { data?: { badge?: string } } } | undefined)?.message?.data?.badge;
+      return badge === undefined ? 0 : Number(badge);
+    };
+    const browserShown = () => webPush.delivered(subscription).at(-1) ?? 0;
     const mac = await sdkDevice({
       server,
       account: ACCOUNT,
@@ -114,12 +161,14 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
     );
     await Promise.all([mac.account.whenSynced(SETTLE_MS), ipad.account.whenSynced(SETTLE_MS)]);
 
-    console.log(header(['iPhone', 'Mac', 'iPad']));
+    console.log(header(['iPhone', 'Android', 'Browser', 'Mac', 'iPad']));
     let step = 0;
     let allOk = true;
     let ipadAway = false;
     const shown = () => [
       { value: iphoneShown, excused: false },
+      { value: androidShown(), excused: false },
+      { value: browserShown(), excused: false },
       { value: mac.sync.badge, excused: false },
       { value: ipad.sync.badge, excused: ipadAway },
     ];
@@ -168,18 +217,25 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
 
     console.log(dim('  * offline: the device shows its own count (it cannot know better), so it need not match'));
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const pushes = apns.requestsFor(iphoneToken).length;
+    const pushes =
+      apns.requestsFor(iphoneToken).length +
+      fcm.requests.filter((r) => r.token === androidToken).length +
+      webPush.requestsFor(subscription).length;
     console.log('');
     if (allOk) {
       console.log(
-        green(`Every device matched the truth after every step (${pushes} pushes to the iPhone, ${seconds} s).`),
+        green(
+          `Every device matched the truth after every step (${pushes} pushes to the phones and the browser, ${seconds} s).`,
+        ),
       );
     } else {
       console.log(
-        red(`Some device did not match the truth (rows marked ✗). ${pushes} pushes to the iPhone, ${seconds} s.`),
+        red(
+          `Some device did not match the truth (rows marked ✗). ${pushes} pushes to the phones and the browser, ${seconds} s.`,
+        ),
       );
       if (pushes === 0)
-        console.log(red('No push reached the test APNs server: is the push pipeline wired into the server?'));
+        console.log(red('No push reached a test push service: is the push pipeline wired into the server?'));
     }
     return allOk;
   }

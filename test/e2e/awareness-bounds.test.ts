@@ -5,13 +5,13 @@
  * the account's honest devices, other accounts and /healthz carry on.
  */
 import assert from 'node:assert/strict';
-import { accountMaps } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge, deviceToken } from '../helpers/api-client.js';
 import { awarenessClients, awarenessFrame, httpCall, QUERY_AWARENESS, rssBytes } from '../helpers/bounds.js';
+import { headOf } from '../helpers/entries.js';
 import { badgeBecomes, eventually } from '../helpers/eventually.js';
-import { markRead } from '../helpers/marks.js';
+import { markMuted, markRead } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { connectDevice, synced, waitFor } from '../helpers/providers.js';
 import { RawClient, refusedUpgrade } from '../helpers/raw-client.js';
@@ -166,7 +166,7 @@ describe('awareness bounds', () => {
     markRead(phone.doc, 'phone', 'inbox', 4);
     await badgeBecomes(server, 'crowd', 0);
     assert.deepEqual(phone.closes, []);
-    assert.equal(accountMaps(phone.doc).heads.get('inbox'), 4);
+    assert.equal(headOf(phone.doc, 'inbox'), 4);
 
     const grown = rssBytes(pid) - baseline;
     assert.ok(grown < RSS_BUDGET, `server RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
@@ -204,7 +204,7 @@ describe('awareness bounds', () => {
 
     // Mallory writes under the phone's client ID: refused.
     mallory.doc.clientID = phoneId;
-    mallory.write((doc) => accountMaps(doc).mutes.set('inbox', true));
+    mallory.write((doc) => markMuted(doc, 'mallory', 'inbox', true));
     const closed = await mallory.closedWithin(5000);
     assert.equal(closed.code, 4403, `closed with ${closed.code} ${closed.reason}`);
     assert.match(closed.reason, /^foreign_client_id:/);
@@ -234,7 +234,7 @@ describe('awareness bounds', () => {
     pid = server.child.pid as number;
     const mallory = await RawClient.synced(server, 'bound', 'mallory');
     mallory.doc.clientID = phoneId;
-    mallory.write((doc) => accountMaps(doc).mutes.set('inbox', true));
+    mallory.write((doc) => markMuted(doc, 'mallory', 'inbox', true));
     const closed = await mallory.closedWithin(5000);
     assert.equal(closed.code, 4403, `closed with ${closed.code} ${closed.reason}`);
     mallory.close();

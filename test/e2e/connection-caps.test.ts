@@ -4,10 +4,10 @@
  * device that joins; sockets beyond the caps are answered 503 with Retry-After at once.
  */
 import assert from 'node:assert/strict';
-import { accountMaps } from '@badgesync/shared';
 import { afterAll, describe, test } from 'vitest';
 import { deviceToken } from '../helpers/api-client.js';
 import { httpCall, type IdleSocket, idleSockets, rssBytes } from '../helpers/bounds.js';
+import { headOf } from '../helpers/entries.js';
 import { sleep } from '../helpers/eventually.js';
 import { sample } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/providers.js';
@@ -42,7 +42,7 @@ async function serverServes(server: ServerProcess, address: string, account: str
   const health = await httpCall(`${server.http}/healthz`, { localAddress: address });
   assert.equal(health.status, 200, `healthz ${health.status} ${health.body}`);
   const device = await RawClient.synced(server, account, `joiner-${address}`, { localAddress: address });
-  const head = accountMaps(device.doc).heads.get('inbox') ?? 0;
+  const head = headOf(device.doc, 'inbox');
   const posted = await httpCall(`${server.http}/v1/accounts/${account}/items`, {
     method: 'POST',
     localAddress: address,
@@ -50,7 +50,7 @@ async function serverServes(server: ServerProcess, address: string, account: str
     body: JSON.stringify({ thread: 'inbox' }),
   });
   assert.equal(posted.status, 200, `POST items ${posted.status} ${posted.body}`);
-  await waitFor(() => accountMaps(device.doc).heads.get('inbox') === head + 1, 5000, 'the joiner to get the item');
+  await waitFor(() => headOf(device.doc, 'inbox') === head + 1, 5000, 'the joiner to get the item');
   device.close();
 }
 

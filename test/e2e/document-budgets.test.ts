@@ -5,12 +5,13 @@
  * joining the account syncs, and after a restart the account holds exactly what it held.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, CloseCode } from '@badgesync/shared';
+import { CloseCode, type DeviceId, deviceRoot, packMuteStamp } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
-import { concurrentMutes, type MuteWrite, muteWrites } from '../helpers/many-clients.js';
+import { concurrentEntries, entryWrites } from '../helpers/many-clients.js';
+import { setEntry } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { type CloseInfo, RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
@@ -33,14 +34,35 @@ const SMALL = {
   BADGESYNC_MAX_THREADS: '3',
 };
 
-/** `count` client IDs from `first`, each overwriting the previous one's `mutes[key]`: no concurrency. */
-function chain(first: number, count: number, key: string, after?: { client: number; clock: number }): Uint8Array {
-  const writes: MuteWrite[] = [];
-  for (let i = 0; i < count; i++) {
-    const origin = i === 0 ? after : { client: first + i - 1, clock: 0 };
-    writes.push({ client: first + i, key, value: i % 2 === 0, ...(origin === undefined ? {} : { origin }) });
-  }
-  return muteWrites(writes);
+const root = (device: string) => deviceRoot(device as DeviceId);
+
+/** A mute stamp of counter 1, muted: what a device that mutes a thread for the first time writes. */
+const FIRST_MUTE = packMuteStamp(1, true);
+
+/**
+ * `count` client IDs from `first`, each replacing the previous one's `m/<key>` entry in
+ * `device`'s array (KeyValueArray: delete, then append after it): no concurrency. Counters run
+ * from `counter` up, muted on every other one. Returns the update and the last stamp written.
+ */
+function chain(
+  client: RawClient,
+  device: string,
+  first: number,
+  count: number,
+  key: string,
+  counter: number,
+): { update: Uint8Array; last: number } {
+  let last = 0;
+  const own = client.doc.clientID;
+  const update = client.capture((doc) => {
+    for (let i = 0; i < count; i++) {
+      doc.clientID = first + i;
+      last = packMuteStamp(counter + i, i % 2 === 0);
+      setEntry(doc, device, `m/${key}`, last);
+    }
+  });
+  client.doc.clientID = own;
+  return { update, last };
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -123,7 +145,7 @@ describe('document budgets against a hostile signed-in device', () => {
   test('[BUDGET-1][BUDGET-4] one update with 20,000 fresh client IDs writing one key: 4403, nothing bound or stored, others unharmed', async () => {
     const evil = await connect(server, 'swarm', 'evil');
     const refusedBefore = await metric(server, 'badgesync_budget_refusals_total', { budget: 'newClientsPerUpdate' });
-    const attack = concurrentMutes(1_000_000, 20_000, 'k');
+    const attack = concurrentEntries(1_000_000, 20_000, root('evil'), 'm/k', FIRST_MUTE);
     assert.ok(attack.length > 300_000, `the attack is ${attack.length} bytes`);
     const close = await refused(evil, attack);
     assertRefused(close, 'client_budget');
@@ -136,51 +158,66 @@ describe('document budgets against a hostile signed-in device', () => {
     assert.deepEqual(state, {}, 'nothing of it was applied');
     // Nothing was bound either: another device may write under one of those client IDs.
     const mac = await connect(server, 'swarm', 'mac');
-    await accepted(mac, muteWrites([{ client: 1_000_000, key: 'k', value: true }]));
-    assert.deepEqual(await honestJoins(server, 'swarm'), { mutes: { k: true } });
+    await accepted(mac, entryWrites([{ client: 1_000_000, root: root('mac'), key: 'm/k', val: FIRST_MUTE }]));
+    assert.deepEqual(await honestJoins(server, 'swarm'), { [root('mac')]: { 'm/k': [FIRST_MUTE] } });
   });
 
   test('[BUDGET-2] concurrent writes of one key beyond the budget (8 here) are refused, also when the server holds some of them', async () => {
     const evil = await connect(server, 'concurrent', 'evil');
-    assertRefused(await refused(evil, concurrentMutes(2_000_000, 9, 'k')), 'concurrent_writes');
+    assertRefused(
+      await refused(evil, concurrentEntries(2_000_000, 9, root('evil'), 'm/k', FIRST_MUTE)),
+      'concurrent_writes',
+    );
     await othersServed(server);
-    // Five concurrent first writes are within the budget (devices that muted one thread while apart) …
+    // Five concurrent first writes are within the budget (sessions of one device that muted one thread while apart) …
     const again = await connect(server, 'concurrent', 'evil');
-    await accepted(again, concurrentMutes(2_100_000, 5, 'k'));
-    // … four more that also follow no value make nine entries of one key on the server.
-    assertRefused(await refused(again, concurrentMutes(2_200_000, 4, 'k')), 'concurrent_writes');
+    await accepted(again, concurrentEntries(2_100_000, 5, root('evil'), 'm/k', FIRST_MUTE));
+    // … four more that also follow no entry make nine live entries of one key on the server.
+    assertRefused(
+      await refused(again, concurrentEntries(2_200_000, 4, root('evil'), 'm/k', FIRST_MUTE)),
+      'concurrent_writes',
+    );
     const third = await connect(server, 'concurrent', 'evil');
-    // Writes that follow the current value are no concurrency: accepted.
-    const current = accountMaps(third.doc).mutes._map.get('k');
-    assert.ok(current);
-    await accepted(third, chain(2_300_000, 3, 'k', { client: current.id.client, clock: current.id.clock }));
+    // Writes that replace the live entries (KeyValueArray: delete them all, append) are no concurrency: accepted.
+    const replaced = chain(third, 'evil', 2_300_000, 3, 'k', 2);
+    await accepted(third, replaced.update);
     await othersServed(server);
     const state = await honestJoins(server, 'concurrent');
-    assert.deepEqual(state, { mutes: { k: true } });
+    assert.deepEqual(state, { [root('evil')]: { 'm/k': [replaced.last] } });
   });
 
   test('[BUDGET-1] client IDs per update, per device and per account', async () => {
     const evil = await connect(small, 'clients', 'evil');
-    assertRefused(await refused(evil, chain(10, 5, 'k')), 'client_budget');
+    assertRefused(await refused(evil, chain(evil, 'evil', 10, 5, 'k', 1).update), 'client_budget');
     // Per device: 4 then 3 more is 7 > 6.
     const phone = await connect(small, 'clients', 'phone');
-    await accepted(phone, chain(20, 4, 'k'));
-    assertRefused(await refused(phone, chain(24, 3, 'k', { client: 23, clock: 0 })), 'client_budget');
+    await accepted(phone, chain(phone, 'phone', 20, 4, 'k', 1).update);
+    assertRefused(await refused(phone, chain(phone, 'phone', 24, 3, 'k', 5).update), 'client_budget');
     // Per account: 4 (phone) + 4 (mac) + 3 (pad) is 11 > 10.
     const mac = await connect(small, 'clients', 'mac');
-    await accepted(mac, chain(30, 4, 'k', { client: 23, clock: 0 }));
+    const macChain = chain(mac, 'mac', 30, 4, 'k', 5);
+    await accepted(mac, macChain.update);
     const pad = await connect(small, 'clients', 'pad');
-    assertRefused(await refused(pad, chain(40, 3, 'k', { client: 33, clock: 0 })), 'client_budget');
+    assertRefused(await refused(pad, chain(pad, 'pad', 40, 3, 'k', 9).update), 'client_budget');
     assert.equal(await metric(small, 'badgesync_budget_refusals_total', { budget: 'clientsPerDevice' }), 1);
     assert.equal(await metric(small, 'badgesync_budget_refusals_total', { budget: 'clientsPerAccount' }), 1);
     await othersServed(small);
     // The account still works for a device with client IDs it already has.
     const phoneAgain = await connect(small, 'clients', 'phone');
+    const own = phoneAgain.doc.clientID;
+    const unmute = packMuteStamp(9, false);
     await accepted(
       phoneAgain,
-      muteWrites([{ client: 23, clock: 1, key: 'k', value: false, origin: { client: 33, clock: 0 } }]),
+      phoneAgain.capture((doc) => {
+        doc.clientID = 23;
+        setEntry(doc, 'phone', 'm/k', unmute);
+      }),
     );
-    assert.deepEqual(await honestJoins(small, 'clients'), { mutes: { k: false } });
+    phoneAgain.doc.clientID = own;
+    assert.deepEqual(await honestJoins(small, 'clients'), {
+      [root('mac')]: { 'm/k': [macChain.last] },
+      [root('phone')]: { 'm/k': [unmute] },
+    });
   });
 
   test('[BUDGET-3] mutes and reads keys per account; an account at its budget still overwrites its keys', async () => {
@@ -188,29 +225,29 @@ describe('document budgets against a hostile signed-in device', () => {
     await accepted(
       phone,
       phone.capture((doc) => {
-        for (let i = 0; i < 5; i++) accountMaps(doc).mutes.set(`m${i}`, true);
+        for (let i = 0; i < 5; i++) setEntry(doc, 'phone', `m/m${i}`, FIRST_MUTE);
       }),
     );
     const refusal = await refused(
       phone,
-      phone.capture((doc) => accountMaps(doc).mutes.set('m5', true)),
+      phone.capture((doc) => setEntry(doc, 'phone', 'm/m5', FIRST_MUTE)),
     );
     assertRefused(refusal, 'key_budget');
     const again = await connect(small, 'keys', 'phone');
     await accepted(
       again,
-      again.capture((doc) => accountMaps(doc).mutes.set('m0', false)),
+      again.capture((doc) => setEntry(doc, 'phone', 'm/m0', packMuteStamp(2, false))),
     );
     await accepted(
       again,
       again.capture((doc) => {
-        for (const thread of ['a', 'b', 'c', 'd']) accountMaps(doc).reads.set(`${thread}/phone`, 0);
+        for (const thread of ['a', 'b', 'c', 'd']) setEntry(doc, 'phone', thread, 0);
       }),
     );
     assertRefused(
       await refused(
         again,
-        again.capture((doc) => accountMaps(doc).reads.set('e/phone', 0)),
+        again.capture((doc) => setEntry(doc, 'phone', 'e', 0)),
       ),
       'key_budget',
     );
@@ -218,9 +255,19 @@ describe('document budgets against a hostile signed-in device', () => {
     assert.equal(await metric(small, 'badgesync_budget_refusals_total', { budget: 'readsPerAccount' }), 1);
     await othersServed(small);
     const state = await honestJoins(small, 'keys');
-    assert.deepEqual(Object.keys(state.mutes ?? {}).sort(), ['m0', 'm1', 'm2', 'm3', 'm4']);
-    assert.equal(state.mutes?.m0, false);
-    assert.deepEqual(Object.keys(state.reads ?? {}).sort(), ['a/phone', 'b/phone', 'c/phone', 'd/phone']);
+    assert.deepEqual(state, {
+      [root('phone')]: {
+        a: [0],
+        b: [0],
+        c: [0],
+        d: [0],
+        'm/m0': [packMuteStamp(2, false)],
+        'm/m1': [FIRST_MUTE],
+        'm/m2': [FIRST_MUTE],
+        'm/m3': [FIRST_MUTE],
+        'm/m4': [FIRST_MUTE],
+      },
+    });
   });
 
   test('[BUDGET-3] threads with a head per account: a new thread past the budget is 422 budget_exceeded', async () => {
@@ -262,12 +309,12 @@ describe('document budgets against a hostile signed-in device', () => {
     const phone = await connect(server, 'ids', 'phone');
     await accepted(
       phone,
-      phone.capture((doc) => accountMaps(doc).mutes.set(ok, true)),
+      phone.capture((doc) => setEntry(doc, 'phone', `m/${ok}`, FIRST_MUTE)),
     );
     assertRefused(
       await refused(
         phone,
-        phone.capture((doc) => accountMaps(doc).mutes.set(long, true)),
+        phone.capture((doc) => setEntry(doc, 'phone', `m/${long}`, FIRST_MUTE)),
       ),
       'invalid_key',
     );
@@ -275,11 +322,11 @@ describe('document budgets against a hostile signed-in device', () => {
     assertRefused(
       await refused(
         again,
-        again.capture((doc) => accountMaps(doc).reads.set(`t/${'p'.repeat(129)}`, 0)),
+        again.capture((doc) => setEntry(doc, 'phone', long, 0)),
       ),
       'invalid_key',
     );
-    assert.deepEqual(await honestJoins(server, 'ids'), { mutes: { [ok]: true } });
+    assert.deepEqual(await honestJoins(server, 'ids'), { [root('phone')]: { [`m/${ok}`]: [FIRST_MUTE] } });
   });
 
   test('[CLOSE-7] a refused key of multi-byte characters is closed 4403 with its reason cut within 123 bytes', async () => {
@@ -287,7 +334,7 @@ describe('document budgets against a hostile signed-in device', () => {
     const key = 'é'.repeat(100);
     const close = await refused(
       evil,
-      evil.capture((doc) => accountMaps(doc).mutes.set(key, true)),
+      evil.capture((doc) => setEntry(doc, 'evil', key, FIRST_MUTE)),
     );
     assertRefused(close, 'invalid_key');
     assert.ok(Buffer.byteLength(close.reason) <= 123, `${Buffer.byteLength(close.reason)} bytes`);

@@ -5,10 +5,11 @@
  * without a single refusal.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, deriveCounts } from '@badgesync/shared';
+import { deriveCounts } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
+import { headOf, markerOf } from '../helpers/entries.js';
 import { ingestStream } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
@@ -40,7 +41,7 @@ const COMMIT_HOLD = { NODE_ENV: 'test', BADGESYNC_TEST_COMMIT_DELAY_MS: String(H
 function keepReading(device: Device, name: string): () => void {
   const timer = setInterval(() => {
     if (!device.provider.synced) return;
-    for (const thread of THREADS) markRead(device.doc, name, thread, accountMaps(device.doc).heads.get(thread) ?? 0);
+    for (const thread of THREADS) markRead(device.doc, name, thread, headOf(device.doc, thread));
   }, 10);
   return () => clearInterval(timer);
 }
@@ -50,7 +51,7 @@ function watchMarkers(reader: Device, writer: string): Map<string, number> {
   const seen = new Map<string, number>();
   reader.doc.on('update', () => {
     for (const thread of THREADS) {
-      const value = accountMaps(reader.doc).reads.get(`${thread}/${writer}`) ?? 0;
+      const value = markerOf(reader.doc, writer, thread);
       seen.set(thread, Math.max(seen.get(thread) ?? 0, value));
     }
   });
@@ -116,21 +117,20 @@ describe('durability across kill -9', () => {
 
     server = await restartOnSamePort(server);
     const reader = await RawClient.synced(server, ACCOUNT, 'reader');
-    const { heads, reads } = accountMaps(reader.doc);
     for (const thread of THREADS) {
-      const head = heads.get(thread) ?? 0;
+      const head = headOf(reader.doc, thread);
       assert.ok(head >= (acked.get(thread) ?? 0), `${thread}: head ${head} ≥ acknowledged ${acked.get(thread)}`);
       assert.ok(head >= (answered.get(thread) ?? 0), `${thread}: head ${head} ≥ answered ${answered.get(thread)}`);
-      const mac_ = reads.get(`${thread}/mac`) ?? 0;
-      const phone_ = reads.get(`${thread}/phone`) ?? 0;
+      const mac_ = markerOf(reader.doc, 'mac', thread);
+      const phone_ = markerOf(reader.doc, 'phone', thread);
       assert.ok(mac_ >= (macSeen.get(thread) ?? 0), `${thread}: the mac’s marker the phone had is kept`);
       assert.ok(phone_ >= (phoneSeen.get(thread) ?? 0), `${thread}: the phone’s marker the mac had is kept`);
     }
     assert.deepEqual(await badge(server, ACCOUNT), deriveCounts(reader.doc), 'stored counts match the document');
+    const before = headOf(reader.doc, 'a');
     reader.close();
 
     // Item numbers never go back: the next ingest continues from the restored head.
-    const before = heads.get('a') ?? 0;
     const next = await api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread: 'a' });
     assert.deepEqual(next.body, { thread: 'a', head: before + 1, badge: (next.body as { badge: number }).badge });
 

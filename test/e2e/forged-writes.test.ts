@@ -5,109 +5,181 @@
  */
 import assert from 'node:assert/strict';
 import {
-  accountMaps,
+  CloseCode,
   type DeviceId,
+  deviceRoot,
+  type Entry,
+  HEADS_ROOT,
+  KeyValueArray,
   MAX_EPOCH_LEAD,
+  MAX_MUTE_LEAD,
   packMarker,
+  packMuteStamp,
   type RefusalReason,
-  readsKey,
-  type ThreadId,
 } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
-import { docState } from '../helpers/doc-state.js';
+import { docState, type RootState } from '../helpers/doc-state.js';
+import { headOf } from '../helpers/entries.js';
 import { badgeBecomes } from '../helpers/eventually.js';
+import { setEntry } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 
-const T = 't' as ThreadId;
-const key = (device: string) => readsKey(T, device as DeviceId);
-
 interface ForgeCase {
   readonly name: string;
   readonly reason: RefusalReason;
+  /** The close code: 4403 for a broken rule, 4410 for v1 content (the replica predates v2). */
+  readonly code?: number;
   /** Honest writes before the forgery (accepted and relayed). */
   readonly prepare?: (ctx: { evil: Device; phone: Device }) => void;
   readonly forge: (ctx: { evil: Device; phone: Device }) => void;
 }
 
-/** The Yjs client ID that wrote heads[t]: the server's own. */
-function serverClientId(doc: Y.Doc): number {
-  const item = accountMaps(doc).heads._map.get('t');
-  assert.ok(item, 'heads[t] is synced');
-  return item.id.client;
+/** The server's live `v2/heads` item of thread t: its Yjs ID names the server's client ID. */
+function headsItem(doc: Y.Doc): Y.Item {
+  for (let item = doc.getArray<Entry>(HEADS_ROOT)._start; item !== null; item = item.right) {
+    if (!item.deleted && item.content.getContent().some((entry) => (entry as Entry).key === 't')) return item;
+  }
+  assert.fail('heads t is synced');
 }
+
+/** The Yjs client ID that wrote head(t): the server's own. */
+const serverClientId = (doc: Y.Doc): number => headsItem(doc).id.client;
+
+/** The index of `key`'s live entry in `device`'s array on `doc`. */
+function indexOf(doc: Y.Doc, device: string, key: string): number {
+  const index = doc
+    .getArray<Entry>(deviceRoot(device as DeviceId))
+    .toArray()
+    .findIndex((entry) => entry.key === key);
+  assert.ok(index >= 0, `${device} has an entry of ${key}`);
+  return index;
+}
+
+const mallory = (ctx: { evil: Device }) => ctx.evil.doc.getArray<unknown>(deviceRoot('mallory' as DeviceId));
 
 const CASES: readonly ForgeCase[] = [
   {
-    name: '[RULE-4] a device writing heads',
+    name: '[RULE-20] a device writing heads',
     reason: 'heads_by_device',
-    forge: ({ evil }) => accountMaps(evil.doc).heads.set('t', 0),
+    forge: ({ evil }) => new KeyValueArray(evil.doc, HEADS_ROOT).set('t', 0),
   },
   {
-    name: '[RULE-5] a device writing another device’s marker',
+    name: '[RULE-22] a device deleting a heads entry',
+    reason: 'heads_by_device',
+    forge: ({ evil }) => evil.doc.getArray(HEADS_ROOT).delete(0, 1),
+  },
+  {
+    name: '[RULE-20] a device writing into another device’s array',
     reason: 'foreign_marker',
-    forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('phone'), packMarker(0, 5)),
+    forge: ({ evil }) => setEntry(evil.doc, 'phone', 't', packMarker(0, 5)),
   },
   {
-    name: '[RULE-5][ID-2] a device writing the server’s @server marker',
+    name: '[RULE-20][ID-2] a device writing into the server’s @server array',
     reason: 'foreign_marker',
-    forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('@server'), packMarker(0, 5)),
+    forge: ({ evil }) => setEntry(evil.doc, '@server', 't', packMarker(0, 5)),
   },
   {
-    name: '[RULE-3] a non-integer marker',
+    name: '[RULE-22] a device deleting another device’s entry',
+    reason: 'foreign_marker',
+    prepare: ({ phone }) => setEntry(phone.doc, 'phone', 't', packMarker(0, 1)),
+    forge: ({ evil }) => evil.doc.getArray(deviceRoot('phone' as DeviceId)).delete(indexOf(evil.doc, 'phone', 't'), 1),
+  },
+  {
+    name: '[RULE-21] a non-integer marker',
     reason: 'invalid_value',
-    forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), 2.5),
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 't', 2.5),
   },
   {
-    name: '[RULE-3] a mute that is not a boolean',
+    name: '[RULE-21] a mute stamp below 2 (counter 0)',
     reason: 'invalid_value',
-    forge: ({ evil }) => (accountMaps(evil.doc).mutes as unknown as Y.Map<string>).set('t', 'yes'),
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 'm/t', 1),
   },
   {
-    name: '[RULE-6] a lower marker',
+    name: '[RULE-21] a key that is neither a thread ID nor m/<thread ID>',
+    reason: 'invalid_key',
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 'x/t', packMarker(0, 1)),
+  },
+  {
+    name: '[RULE-21] an element that is not a { key, val } entry',
+    reason: 'invalid_value',
+    forge: (ctx) => mallory(ctx).push([{ key: 't', val: packMarker(0, 1), extra: true }]),
+  },
+  {
+    name: '[RULE-24] a lower marker',
     reason: 'lower_marker',
-    prepare: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 3)),
-    forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 1)),
+    prepare: ({ evil }) => setEntry(evil.doc, 'mallory', 't', packMarker(0, 3)),
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 't', packMarker(0, 1)),
   },
   {
-    name: '[RULE-7] a marker epoch far above the thread’s',
+    name: '[RULE-24] a lower mute stamp',
+    reason: 'lower_mute',
+    // Unmuted at counter 2, so the badge the test checks still counts t.
+    prepare: ({ evil }) => setEntry(evil.doc, 'mallory', 'm/t', packMuteStamp(2, false)),
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 'm/t', packMuteStamp(1, true)),
+  },
+  {
+    name: '[RULE-25] a marker epoch far above the thread’s',
     reason: 'epoch_too_far',
-    forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), packMarker(MAX_EPOCH_LEAD + 1, 0)),
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 't', packMarker(MAX_EPOCH_LEAD + 1, 0)),
   },
   {
-    name: '[RULE-8] a marker beyond the head',
+    name: '[RULE-26] a marker beyond the head',
     reason: 'seq_beyond_head',
-    forge: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 6)),
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 't', packMarker(0, 6)),
   },
   {
-    name: '[RULE-1] an unknown top-level type',
-    reason: 'unknown_root',
-    forge: ({ evil }) => evil.doc.getMap('extra').set('x', 1),
+    name: '[RULE-27] a mute counter far above the thread’s',
+    reason: 'mute_too_far',
+    forge: ({ evil }) => setEntry(evil.doc, 'mallory', 'm/t', packMuteStamp(MAX_MUTE_LEAD + 1, true)),
   },
   {
-    name: '[RULE-2] a nested Y.Map',
-    reason: 'nested_type',
-    forge: ({ evil }) => (accountMaps(evil.doc).mutes as unknown as Y.Map<Y.Map<boolean>>).set('t', new Y.Map()),
-  },
-  {
-    name: '[RULE-9] a device deleting its own marker',
+    name: '[RULE-23] a device deleting its own marker',
     reason: 'deleted_marker',
-    prepare: ({ evil }) => accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 3)),
-    forge: ({ evil }) => accountMaps(evil.doc).reads.delete(key('mallory')),
+    prepare: ({ evil }) => setEntry(evil.doc, 'mallory', 't', packMarker(0, 3)),
+    forge: (ctx) => mallory(ctx).delete(indexOf(ctx.evil.doc, 'mallory', 't'), 1),
+  },
+  {
+    name: '[RULE-18] an unknown top-level type',
+    reason: 'unknown_root',
+    forge: ({ evil }) => evil.doc.getArray('extra').push([{ key: 't', val: 1 }]),
+  },
+  {
+    name: '[RULE-18][SYNC-14][CLOSE-8] a v1 write (reads map) from a replica that predates v2',
+    reason: 'v1_document',
+    code: CloseCode.replicaOutdated,
+    forge: ({ evil }) => evil.doc.getMap('reads').set('t/mallory', packMarker(0, 1)),
+  },
+  {
+    name: '[RULE-18][SYNC-14][CLOSE-8] a v1 mute (mutes map)',
+    reason: 'v1_document',
+    code: CloseCode.replicaOutdated,
+    forge: ({ evil }) => evil.doc.getMap('mutes').set('t', true),
+  },
+  {
+    name: '[RULE-18][SYNC-14][CLOSE-8] a map entry under a v2 root name',
+    reason: 'v1_document',
+    code: CloseCode.replicaOutdated,
+    forge: ({ evil }) => evil.doc.getMap(deviceRoot('mallory' as DeviceId)).set('t', packMarker(0, 1)),
+  },
+  {
+    name: '[RULE-2] a nested Y.Map in a device array',
+    reason: 'nested_type',
+    forge: (ctx) => mallory(ctx).push([new Y.Map()]),
   },
   {
     name: '[RULE-13] a device writing under another device’s Yjs client ID',
     reason: 'foreign_client_id',
-    prepare: ({ phone }) => accountMaps(phone.doc).reads.set(key('phone'), packMarker(0, 1)),
+    prepare: ({ phone }) => setEntry(phone.doc, 'phone', 't', packMarker(0, 1)),
     forge: ({ evil, phone }) => {
       // Set after syncing: Yjs gives a replica a new ID when it receives its own from elsewhere.
       evil.doc.clientID = phone.doc.clientID;
-      accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 2));
+      setEntry(evil.doc, 'mallory', 't', packMarker(0, 2));
     },
   },
   {
@@ -115,7 +187,7 @@ const CASES: readonly ForgeCase[] = [
     reason: 'foreign_client_id',
     forge: ({ evil }) => {
       evil.doc.clientID = serverClientId(evil.doc);
-      accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 2));
+      setEntry(evil.doc, 'mallory', 't', packMarker(0, 2));
     },
   },
 ];
@@ -123,7 +195,7 @@ const CASES: readonly ForgeCase[] = [
 describe('forged writes over a real socket', () => {
   let server: ServerProcess;
   /** Per account, what every replica must hold at the end of its case. */
-  const expected = new Map<string, Record<string, Record<string, unknown>>>();
+  const expected = new Map<string, Record<string, RootState>>();
 
   const devices = new DeviceSet();
   beforeAll(async () => {
@@ -135,7 +207,8 @@ describe('forged writes over a real socket', () => {
   });
 
   CASES.forEach((forgery, index) => {
-    test(`${forgery.name} → [SYNC-3][RULE-14][CLOSE-3] 4403 ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
+    const code = forgery.code ?? CloseCode.forbiddenWrite;
+    test(`${forgery.name} → [SYNC-3][RULE-14]${forgery.code === undefined ? '[CLOSE-3]' : ''} ${code} ${forgery.reason}; nobody sees it; the server keeps serving`, async () => {
       const account = `forge-${index}`;
       await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 't', count: 5 });
       const phone = await devices.connect(server, account, 'phone');
@@ -158,7 +231,7 @@ describe('forged writes over a real socket', () => {
 
         forgery.forge(ctx);
         await waitFor(() => evil.closes.length > 0, 5000, 'the forger to be closed');
-        assert.equal(evil.closes[0]?.code, 4403);
+        assert.equal(evil.closes[0]?.code, code);
         assert.ok(
           evil.closes[0]?.reason.startsWith(`${forgery.reason}:`),
           `the close reason names the rule: ${evil.closes[0]?.reason}`,
@@ -171,8 +244,8 @@ describe('forged writes over a real socket', () => {
         // A new item after the refusal: once the phone has it, anything relayed before is there too.
         const posted = await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 't' });
         assert.equal(posted.status, 200);
-        await waitFor(() => accountMaps(phone.doc).heads.get('t') === 6, 5000, 'the phone to see item 6');
-        const afterBarrier = { ...before, heads: { ...before.heads, t: 6 } };
+        await waitFor(() => headOf(phone.doc, 't') === 6, 5000, 'the phone to see item 6');
+        const afterBarrier = { ...before, [HEADS_ROOT]: { ...before[HEADS_ROOT], t: [6] } };
         assert.deepEqual(docState(phone.doc), afterBarrier, 'the phone saw nothing of the forgery');
         assert.deepEqual(phone.closes, []);
         assert.deepEqual(await badge(server, account), {
@@ -182,7 +255,7 @@ describe('forged writes over a real socket', () => {
         });
 
         // An honest write still syncs: the phone reads everything, a device joining later sees it.
-        accountMaps(phone.doc).reads.set(key('phone'), packMarker(0, 6));
+        setEntry(phone.doc, 'phone', 't', packMarker(0, 6));
         await badgeBecomes(server, account, 0);
         const tablet = await RawClient.synced(server, account, 'tablet');
         const final = docState(phone.doc);
@@ -215,9 +288,9 @@ describe('forged writes over a real socket', () => {
     const evil = await devices.connect(server, account, 'mallory');
     await synced(evil);
     const own = evil.doc.clientID;
-    // heads[t] was written by the server before the restart; the new process has another ID.
+    // head(t) was written by the server before the restart; the new process has another ID.
     evil.doc.clientID = serverClientId(evil.doc);
-    accountMaps(evil.doc).reads.set(key('mallory'), packMarker(0, 1));
+    setEntry(evil.doc, 'mallory', 't', packMarker(0, 1));
     await waitFor(() => evil.closes.length > 0, 5000, 'the forger to be closed');
     evil.doc.clientID = own;
     assert.equal(evil.closes[0]?.code, 4403);
@@ -229,9 +302,12 @@ describe('forged writes over a real socket', () => {
   });
 });
 
-/** The read seq of thread t in a replica's state (the largest marker's low bits). */
-function readOf(state: Record<string, Record<string, unknown>>): number {
+/** The read seq of thread t in a replica's state (the largest marker's low bits, over every device array). */
+function readOf(state: Record<string, RootState>): number {
   let max = 0;
-  for (const [k, v] of Object.entries(state.reads ?? {})) if (k.startsWith('t/')) max = Math.max(max, v as number);
+  for (const [root, entries] of Object.entries(state)) {
+    if (!root.startsWith('v2/device/')) continue;
+    for (const value of entries.t ?? []) max = Math.max(max, value as number);
+  }
   return max % 2 ** 32;
 }

@@ -3,10 +3,10 @@
  * a peer that answers pings stays, however long it says nothing else.
  */
 import assert from 'node:assert/strict';
-import { accountMaps } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { headOf } from '../helpers/entries.js';
 import { eventually, sleep } from '../helpers/eventually.js';
 import { metric } from '../helpers/metrics.js';
 import { synced, waitFor } from '../helpers/providers.js';
@@ -55,8 +55,8 @@ describe('heartbeats', () => {
     assert.deepEqual(mac.closes, [], 'the idle provider is still connected');
     assert.equal(await metric(server, 'badgesync_heartbeat_terminations_total'), before);
     await api(server, 'POST', '/v1/accounts/hb2/items', { thread: 't', count: 2 });
-    await waitFor(() => accountMaps(quiet.doc).heads.get('t') === 2, 5000, 'the quiet peer to get the item');
-    await waitFor(() => accountMaps(mac.doc).heads.get('t') === 2, 5000, 'the mac to get the item');
+    await waitFor(() => headOf(quiet.doc, 't') === 2, 5000, 'the quiet peer to get the item');
+    await waitFor(() => headOf(mac.doc, 't') === 2, 5000, 'the mac to get the item');
     quiet.close();
     devices.destroy(mac);
   });

@@ -4,10 +4,10 @@
  * upgrade attempts from one address is answered 429.
  */
 import assert from 'node:assert/strict';
-import { accountMaps } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
+import { headOf, markerOf } from '../helpers/entries.js';
 import { markRead } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/providers.js';
@@ -43,10 +43,10 @@ describe('limits and early updates on the sync endpoint', () => {
     assert.equal(await metric(server, 'badgesync_updates_not_yet_total'), notYet + 1);
     assert.equal((await badge(server, 'early')).badge, 5, 'nothing of it was applied');
     const other = await RawClient.synced(server, 'early', 'mac');
-    assert.equal(accountMaps(other.doc).reads.size, 0, 'nor relayed or stored');
+    assert.equal(markerOf(other.doc, 'phone', 'inbox'), 0, 'nor relayed or stored');
     // The step 2 the device sends next carries both writes.
     phone.send(step2Frame(Y.encodeStateAsUpdate(phone.doc)));
-    await waitFor(() => accountMaps(other.doc).reads.get('inbox/phone') === 2, 5000, 'the mac to get the read');
+    await waitFor(() => markerOf(other.doc, 'phone', 'inbox') === 2, 5000, 'the mac to get the read');
     assert.equal((await badge(server, 'early')).badge, 3);
     assert.equal(await metric(server, 'badgesync_updates_refused_total'), 0);
     phone.close();
@@ -63,7 +63,7 @@ describe('limits and early updates on the sync endpoint', () => {
     assert.equal(closed.code, 1013, `closed with ${closed.code} ${closed.reason}`);
     assert.equal(await metric(server, 'badgesync_connection_closes_total', { code: '1013' }), before + 1);
     await api(server, 'POST', '/v1/accounts/flood/items', { thread: 't' });
-    await waitFor(() => accountMaps(calm.doc).heads.get('t') === 1, 5000, 'the calm connection to keep syncing');
+    await waitFor(() => headOf(calm.doc, 't') === 1, 5000, 'the calm connection to keep syncing');
     assert.equal(calm.closeInfo, null);
     flood.close();
     calm.close();

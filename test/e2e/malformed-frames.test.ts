@@ -3,11 +3,14 @@
  * size limit); the process lives on, accepted data is intact, other devices keep syncing.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, type DeviceId, deriveCounts, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { deriveCounts, packMarker, packMuteStamp } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { api, badge } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { docState } from '../helpers/doc-state.js';
+import { headOf } from '../helpers/entries.js';
+import { setEntry } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -28,7 +31,7 @@ describe('malformed frames', () => {
     await api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread: 'inbox', count: head });
     mac = await devices.connect(server, ACCOUNT, 'mac');
     await synced(mac);
-    accountMaps(mac.doc).reads.set(readsKey('inbox' as ThreadId, 'mac' as DeviceId), packMarker(0, 2));
+    setEntry(mac.doc, 'mac', 'inbox', packMarker(0, 2));
     await waitFor(() => deriveCounts(mac.doc).badge === 3, 5000, 'mac read 2 of 5');
     // The read is on the server once GET /badge shows it.
     await waitForBadge(3);
@@ -55,19 +58,21 @@ describe('malformed frames', () => {
     head += 1;
     const posted = await api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread: 'inbox' });
     assert.deepEqual(posted.body, { thread: 'inbox', head, badge: head - 2 });
-    await waitFor(() => accountMaps(mac.doc).heads.get('inbox') === head, 5000, `mac sees head ${head}`);
+    await waitFor(() => headOf(mac.doc, 'inbox') === head, 5000, `mac sees head ${head}`);
     assert.equal(deriveCounts(mac.doc).badge, head - 2, 'the mac’s read is intact');
     assert.deepEqual(mac.closes, [], 'the honest connection was never closed');
     const fresh = await RawClient.synced(server, ACCOUNT, 'fresh');
-    assert.deepEqual(accountMaps(fresh.doc).reads.toJSON(), { 'inbox/mac': packMarker(0, 2) });
-    assert.deepEqual(accountMaps(fresh.doc).mutes.toJSON(), {});
+    assert.deepEqual(docState(fresh.doc), {
+      'v2/device/mac': { inbox: [packMarker(0, 2)] },
+      'v2/heads': { inbox: [head] },
+    });
     fresh.close();
   }
 
   /** A real, honest update, to truncate or wrap. */
   function honestUpdate(): Uint8Array {
     const doc = new Y.Doc();
-    accountMaps(doc).mutes.set('inbox', true);
+    setEntry(doc, 'bad', 'm/inbox', packMuteStamp(1, true));
     const update = Y.encodeStateAsUpdate(doc);
     doc.destroy();
     return update;
@@ -140,17 +145,17 @@ describe('malformed frames', () => {
     ipad.provider.on('closed', (event) => {
       closedEvent = event;
     });
-    // A valid update (mutes any device may write) that is simply too large.
+    // A valid update (mutes in the device's own array) that is simply too large.
     const size = Y.encodeStateAsUpdate(
       (() => {
         const probe = new Y.Doc();
-        for (let i = 0; i < 400; i++) accountMaps(probe).mutes.set(`thread-${i}`, true);
+        for (let i = 0; i < 400; i++) setEntry(probe, 'ipad', `m/thread-${i}`, packMuteStamp(1, true));
         return probe;
       })(),
     ).length;
     assert.ok(size > MAX_MESSAGE_BYTES, `the update is ${size} bytes`);
     ipad.doc.transact(() => {
-      for (let i = 0; i < 400; i++) accountMaps(ipad.doc).mutes.set(`thread-${i}`, true);
+      for (let i = 0; i < 400; i++) setEntry(ipad.doc, 'ipad', `m/thread-${i}`, packMuteStamp(1, true));
     });
     await waitFor(() => ipad.closes.length > 0, 5000, 'the ipad closed');
     assert.deepEqual(

@@ -7,9 +7,9 @@
  * each; and a stock y-websocket device of another account keeps receiving its updates.
  */
 import assert from 'node:assert/strict';
-import { accountMaps } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, deviceToken } from '../helpers/api-client.js';
+import { headOf } from '../helpers/entries.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
 import { type RawAnswer, rawExchange, request, upgradeHeaders } from '../helpers/raw-http.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
@@ -718,8 +718,7 @@ describe('malformed requests against the real server', () => {
     head += 1;
     const answer = await api(server, 'POST', '/v1/accounts/bystander/items', { thread: 'inbox' });
     assert.equal(answer.status, 200);
-    const heads = accountMaps(bystander.doc).heads;
-    await waitFor(() => heads.get('inbox') === head, 10_000, `the bystander to receive head ${head}`);
+    await waitFor(() => headOf(bystander.doc, 'inbox') === head, 10_000, `the bystander to receive head ${head}`);
     assert.equal(bystander.provider.wsconnected, true, 'the bystander stayed connected');
   }
 

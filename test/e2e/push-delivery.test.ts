@@ -4,9 +4,10 @@
  * change does push, whose push arriving means the scheduler has been through that window.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, type DeviceId, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { packMarker } from '@badgesync/shared';
 import { describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
+import { markMuted, setEntry } from '../helpers/marks.js';
 import { sample, scrape } from '../helpers/metrics.js';
 import { connectDevice, synced } from '../helpers/providers.js';
 import { delivered, poll, post, register, usePushRig, waitForBadge, waitForMetric } from '../helpers/push-rig.js';
@@ -38,7 +39,7 @@ describe('push: who gets which badge', () => {
     const mac = await connectDevice(server, 'bea', 'bea-mac');
     try {
       await synced(mac);
-      accountMaps(mac.doc).reads.set(readsKey('inbox' as ThreadId, 'bea-mac' as DeviceId), packMarker(0, 3));
+      setEntry(mac.doc, 'bea-mac', 'inbox', packMarker(0, 3));
       await waitForBadge(apns, phone, 2);
       assert.equal((await badge(server, 'bea')).badge, 2);
     } finally {
@@ -90,7 +91,7 @@ describe('push: who gets which badge', () => {
     const mac = await connectDevice(server, 'eve', 'eve-mac');
     try {
       await synced(mac);
-      accountMaps(mac.doc).mutes.set('promo', true);
+      markMuted(mac.doc, 'eve-mac', 'promo', true);
       await poll(async () => (await badge(server, 'eve')).muted.includes('promo'), 'the server sees the mute');
       const before = delivered(apns, phone).length;
       const skipped = await waitForMetric(

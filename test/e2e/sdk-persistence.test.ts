@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BadgeSyncHttpError, MemoryStorage } from '@badgesync/client';
 import { FileStorage } from '@badgesync/client/node';
-import { accountMaps, type DeviceId, packMarker, readsKey, type ThreadId } from '@badgesync/shared';
+import { type DeviceId, deviceRoot, KeyValueArray, packMarker } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { sdkDevice, until } from '../demo/sdk-device.js';
 import { Tunnel } from '../demo/tunnel.js';
@@ -33,7 +33,7 @@ describe('SDK: persistence and fresh replicas', () => {
     return link;
   }
 
-  test('[SDK-7] a restarted SDK on the same folder has its counts before any network', async () => {
+  test('[SDK-7][SDK-12] a restarted SDK on the same folder has its counts before any network, under the same client ID', async () => {
     await api(server, 'POST', '/v1/accounts/hal/items', { thread: 'inbox', count: 9 });
     await api(server, 'POST', '/v1/accounts/hal/items', { thread: 'news', count: 2 });
     const dir = path.join(folder, 'restart');
@@ -56,6 +56,7 @@ describe('SDK: persistence and fresh replicas', () => {
       assert.deepEqual(second.account.counts(), before, 'counts from the file, no network');
       assert.deepEqual(before, { badge: 5, threads: { inbox: 5, news: 2 }, muted: ['news'] });
       assert.equal(second.account.syncedOnce, true, '"synced once" persisted with the state');
+      assert.equal(second.account.clientIdReused, true, 'the first closed cleanly: its client ID is reused (SDK-12)');
       assert.notEqual(second.account.status.state, 'synced');
       second.account.markRead('inbox', 9);
       assert.equal(second.account.pendingWrites, 0, 'a replica that synced before writes at once, offline');
@@ -69,20 +70,27 @@ describe('SDK: persistence and fresh replicas', () => {
     }
   });
 
-  test('[SDK-2] writing before the first sync is what the rule prevents: a stock provider is refused', async () => {
+  test('[SDK-2] on v2 a stock writer that writes before its first sync lowers nothing: the largest entry of the device counts', async () => {
     await api(server, 'POST', '/v1/accounts/ivy/items', { thread: 'inbox', count: 8 });
     const old = await connectDevice(server, 'ivy', 'phone');
     await synced(old);
-    accountMaps(old.doc).reads.set(readsKey('inbox' as ThreadId, 'phone' as DeviceId), packMarker(0, 5));
+    new KeyValueArray(old.doc, deviceRoot('phone' as DeviceId)).set('inbox', packMarker(0, 5));
     await until(async () => (await badge(server, 'ivy')).badge === 3, 5000, 'marker 5 on the server');
     old.destroy();
-    // The reinstall writes its marker into an empty document before it synced.
+    // The reinstall writes a lower marker into an empty document before it synced (v1 refused
+    // it; v2 keeps it beside the 5 it never saw, which still counts).
     const naive = await connectDevice(server, 'ivy', 'phone', { connect: false });
-    accountMaps(naive.doc).reads.set(readsKey('inbox' as ThreadId, 'phone' as DeviceId), packMarker(0, 6));
+    new KeyValueArray(naive.doc, deviceRoot('phone' as DeviceId)).set('inbox', packMarker(0, 3));
     naive.provider.connect();
-    await until(() => naive.closes.some((c) => c.code === 4403), 5000, 'refused');
+    await synced(naive);
+    await until(
+      () => naive.doc.getArray(deviceRoot('phone' as DeviceId)).length === 2,
+      5000,
+      "the server's entry arrives beside the naive one",
+    );
+    assert.deepEqual(naive.closes, [], 'not refused');
+    assert.equal((await badge(server, 'ivy')).badge, 3, 'nothing lowered');
     naive.destroy();
-    assert.equal((await badge(server, 'ivy')).badge, 3);
   });
 
   test('[SDK-2] a fresh replica of a device whose marker is 5 queues reads until synced; nothing lowers, no 4403', async () => {

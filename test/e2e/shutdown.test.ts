@@ -4,9 +4,10 @@
  * another device received — is on disk for the next start.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, deriveCounts, packMarker } from '@badgesync/shared';
+import { deriveCounts, packMarker } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
+import { headOf, markerOf } from '../helpers/entries.js';
 import { ingestStream } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
@@ -35,7 +36,7 @@ describe('graceful shutdown', () => {
 
     // Acknowledged just before: a device read the other device received, an API read.
     const macMarker = markRead(mac.doc, 'mac', 'inbox', 4);
-    await waitFor(() => accountMaps(phone.doc).reads.get('inbox/mac') === macMarker, 5000, 'the phone has the read');
+    await waitFor(() => markerOf(phone.doc, 'mac', 'inbox') === macMarker, 5000, 'the phone has the read');
     const read = await api(server, 'POST', `/v1/accounts/${ACCOUNT}/read`, { thread: 'inbox', seq: 6 });
     assert.deepEqual(read, { status: 200, body: { badge: 4 } });
 
@@ -56,12 +57,12 @@ describe('graceful shutdown', () => {
 
     server = await server.restart();
     const reader = await RawClient.synced(server, ACCOUNT, 'reader');
-    const { heads, reads } = accountMaps(reader.doc);
-    assert.equal(reads.get('inbox/mac'), macMarker);
-    assert.equal(reads.get('inbox/@server'), packMarker(0, 6));
+    assert.equal(markerOf(reader.doc, 'mac', 'inbox'), macMarker);
+    assert.equal(markerOf(reader.doc, '@server', 'inbox'), packMarker(0, 6));
     for (const thread of ['news', 'chat']) {
       const acked = stream.tally.acked.get(thread) ?? 0;
-      assert.ok((heads.get(thread) ?? 0) >= acked, `${thread}: head ${heads.get(thread)} ≥ acknowledged ${acked}`);
+      const head = headOf(reader.doc, thread);
+      assert.ok(head >= acked, `${thread}: head ${head} ≥ acknowledged ${acked}`);
     }
     assert.deepEqual(await badge(server, ACCOUNT), deriveCounts(reader.doc));
     reader.close();

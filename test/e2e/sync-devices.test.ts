@@ -5,11 +5,12 @@
  * or a mark-as-unread.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, deriveCounts, packMarker } from '@badgesync/shared';
+import { deriveCounts, packMarker } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api, badge } from '../helpers/api-client.js';
 import { docState } from '../helpers/doc-state.js';
-import { markRead, markUnread } from '../helpers/marks.js';
+import { headOf, markerOf } from '../helpers/entries.js';
+import { markMuted, markRead, markUnread } from '../helpers/marks.js';
 import { metric } from '../helpers/metrics.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -77,9 +78,9 @@ describe('devices syncing through the server', () => {
     markRead(phone.doc, 'phone', 'mail', 2);
     markRead(mac.doc, 'mac', 'mail', 5);
     markRead(ipad.doc, 'ipad', 'chat', 4);
-    accountMaps(ipad.doc).mutes.set('mail', true);
+    markMuted(ipad.doc, 'ipad', 'mail', true);
     assert.equal(await converged(server, 'three', [phone, mac, ipad]), 0);
-    accountMaps(phone.doc).mutes.set('mail', false);
+    markMuted(phone.doc, 'phone', 'mail', false);
     assert.equal(await converged(server, 'three', [phone, mac, ipad]), 1);
     assert.deepEqual((await badge(server, 'three')).threads, { chat: 0, mail: 1 });
     await assertNothingRefused(server, [phone, mac, ipad]);
@@ -97,7 +98,7 @@ describe('devices syncing through the server', () => {
     // While the phone is away: the mac reads further, and new items arrive.
     markRead(mac.doc, 'mac', 'inbox', 9);
     await api(server, 'POST', '/v1/accounts/off/items', { thread: 'inbox', count: 2 });
-    await waitFor(() => accountMaps(mac.doc).heads.get('inbox') === 12, 5000, 'the mac to see the new items');
+    await waitFor(() => headOf(mac.doc, 'inbox') === 12, 5000, 'the mac to see the new items');
     // Offline, the phone reads inbox to 6 (older than the mac's 9) and all of news.
     markRead(phone.doc, 'phone', 'inbox', 6);
     markRead(phone.doc, 'phone', 'news', 3);
@@ -136,10 +137,10 @@ describe('devices syncing through the server', () => {
     const newer = await api(server, 'POST', '/v1/accounts/web/read', { thread: 'inbox', seq: 7 });
     assert.deepEqual(newer, { status: 200, body: { badge: 1 } });
     await waitFor(() => deriveCounts(phone.doc).badge === 1, 5000, 'the phone to see the web read');
-    assert.equal(accountMaps(phone.doc).reads.get('inbox/@server'), packMarker(0, 7));
+    assert.equal(markerOf(phone.doc, '@server', 'inbox'), packMarker(0, 7));
     const beyond = await api(server, 'POST', '/v1/accounts/web/read', { thread: 'inbox', seq: 100 });
     assert.deepEqual(beyond.body, { badge: 0 }, 'clamped to the head');
-    await waitFor(() => accountMaps(phone.doc).reads.get('inbox/@server') === packMarker(0, 8), 5000, 'clamped read');
+    await waitFor(() => markerOf(phone.doc, '@server', 'inbox') === packMarker(0, 8), 5000, 'clamped read');
     assert.equal(await converged(server, 'web', [phone]), 0);
     await assertNothingRefused(server, [phone]);
   });

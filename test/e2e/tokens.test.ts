@@ -4,12 +4,13 @@
  * closed with 4401.
  */
 import assert from 'node:assert/strict';
-import { accountMaps, deriveCounts } from '@badgesync/shared';
+import { deriveCounts } from '@badgesync/shared';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { api, deviceToken } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { headOf } from '../helpers/entries.js';
 import { synced, waitFor } from '../helpers/providers.js';
 import { refusedUpgrade, type UpgradeRefusal } from '../helpers/raw-client.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
@@ -146,7 +147,7 @@ describe('device tokens on the sync endpoint', () => {
     const phone = await devices.connect(server, 'faye', 'phone', { token });
     await synced(phone);
     await api(server, 'POST', '/v1/accounts/faye/items', { thread: 't', count: 3 });
-    await waitFor(() => accountMaps(phone.doc).heads.get('t') === 3, 5000, 'the phone to get the items');
+    await waitFor(() => headOf(phone.doc, 't') === 3, 5000, 'the phone to get the items');
     assert.deepEqual(phone.closes, [], 'still connected');
     assert.ok(phone.provider.wsconnected);
     devices.destroy(phone);
@@ -166,8 +167,8 @@ describe('device tokens on the sync endpoint', () => {
     // The same device's connection to another account, and another device of dan, stay.
     await api(server, 'POST', '/v1/accounts/erin/items', { thread: 't' });
     await api(server, 'POST', '/v1/accounts/dan/items', { thread: 't' });
-    await waitFor(() => accountMaps(erin.doc).heads.get('t') === 1, 5000, 'erin’s phone still syncing');
-    await waitFor(() => accountMaps(danMac.doc).heads.get('t') === 1, 5000, 'dan’s mac still syncing');
+    await waitFor(() => headOf(erin.doc, 't') === 1, 5000, 'erin’s phone still syncing');
+    await waitFor(() => headOf(danMac.doc, 't') === 1, 5000, 'dan’s mac still syncing');
     assert.deepEqual(erin.closes, []);
     assert.deepEqual(danMac.closes, []);
     for (const device of [dan, erin, danMac]) devices.destroy(device);

@@ -4,10 +4,11 @@
  * count is right at the end, before and after a restart.
  */
 import assert from 'node:assert/strict';
-import { type AccountCounts, accountMaps } from '@badgesync/shared';
+import type { AccountCounts } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { type ApiAnswer, api, badge } from '../helpers/api-client.js';
 import { DeviceSet } from '../helpers/device-set.js';
+import { headOf } from '../helpers/entries.js';
 import { badgeBecomes } from '../helpers/eventually.js';
 import { seeded } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
@@ -100,12 +101,11 @@ describe('unloading and reloading documents under writes', () => {
       for (const account of ACCOUNTS.filter((_, i) => i % 5 === round)) {
         const phone = await devices.connect(server, account, 'phone');
         await synced(phone, 15_000);
-        const { heads } = accountMaps(phone.doc);
         for (const thread of THREADS) {
-          assert.equal(heads.get(thread), model.heads.get(`${account}/${thread}`), `${account} reloaded whole`);
+          assert.equal(headOf(phone.doc, thread), model.heads.get(`${account}/${thread}`), `${account} reloaded whole`);
         }
         const other = ACCOUNTS[(ACCOUNTS.indexOf(account) + 7) % ACCOUNTS.length] as string;
-        const seq = Math.floor((heads.get('inbox') ?? 0) / 2);
+        const seq = Math.floor(headOf(phone.doc, 'inbox') / 2);
         markRead(phone.doc, 'phone', 'inbox', seq);
         model.read(account, 'inbox', seq);
         await ingest(other, 'news', 1);
@@ -122,7 +122,7 @@ describe('unloading and reloading documents under writes', () => {
       assert.deepEqual(await badge(server, account), model.counts(account), `${account} after restart`);
       const reader = await RawClient.synced(server, account, 'reader');
       for (const thread of THREADS) {
-        assert.equal(accountMaps(reader.doc).heads.get(thread), model.heads.get(`${account}/${thread}`));
+        assert.equal(headOf(reader.doc, thread), model.heads.get(`${account}/${thread}`));
       }
       reader.close();
     }

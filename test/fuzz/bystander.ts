@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { api } from '../helpers/api-client.js';
+import { headOf, markerOf } from '../helpers/entries.js';
+import { setEntry } from '../helpers/marks.js';
 import { RawClient } from '../helpers/raw-client.js';
 import type { ServerProcess } from '../helpers/server-process.js';
 
@@ -32,7 +34,7 @@ export class Bystander {
     if (answer.status !== 200) throw new Error(`bystander ingest answered ${answer.status}`);
     this.#head = answer.body.head;
     this.#client = await RawClient.synced(server, this.account, DEVICE);
-    this.#read = Number(this.#client.doc.getMap('reads').get(`${THREAD}/${DEVICE}`) ?? 0);
+    this.#read = markerOf(this.#client.doc, DEVICE, THREAD);
   }
 
   /** One round; null when all was right, else what went wrong (a failure signature). */
@@ -46,13 +48,12 @@ export class Bystander {
     });
     if (answer.status !== 200) return `bystander: adding an item answered ${answer.status}`;
     this.#head = answer.body.head;
-    const heads = client.doc.getMap('heads');
-    if (!(await until(() => heads.get(THREAD) === this.#head))) {
+    if (!(await until(() => headOf(client.doc, THREAD) === this.#head))) {
       return 'bystander: the new head did not reach its device';
     }
     if (++this.#checks % 2 === 0) {
       this.#read = this.#head - 1;
-      client.write((doc) => doc.getMap('reads').set(`${THREAD}/${DEVICE}`, this.#read));
+      client.write((doc) => setEntry(doc, DEVICE, THREAD, this.#read));
     }
     const want = this.#head - this.#read;
     let got: unknown = null;

@@ -11,6 +11,8 @@ import * as Y from 'yjs';
 import { until } from '../demo/sdk-device.js';
 import { Tunnel } from '../demo/tunnel.js';
 import { api, deviceToken } from '../helpers/api-client.js';
+import { headOf, markerOf } from '../helpers/entries.js';
+import { markMuted, setEntry } from '../helpers/marks.js';
 import { startServer, stopAll } from '../helpers/server-process.js';
 import { type HttpSeed, type SyncSeed, saveCorpus, toPlaceholders } from './corpus.js';
 import { joinSyncFrame, splitSyncFrame, varUint } from './mutate.js';
@@ -139,24 +141,23 @@ async function providerSession(server: Target, frames: RecordedFrame[]): Promise
     await until(() => p.synced, WAIT_MS, `${id} synced`);
     return { doc, p };
   };
-  const head = (doc: Y.Doc) => Number(doc.getMap('heads').get('inbox') ?? 0);
   const one = await provider('p1');
   const two = await provider('p2');
   try {
-    one.doc.getMap('reads').set('inbox/p1', head(one.doc) - 1);
-    two.doc.getMap('mutes').set('news', true);
+    setEntry(one.doc, 'p1', 'inbox', headOf(one.doc, 'inbox') - 1);
+    markMuted(two.doc, 'p2', 'news', true);
     two.p.awareness.setLocalStateField('viewing', 'news');
-    await until(() => two.doc.getMap('reads').get('inbox/p1') !== undefined, WAIT_MS, 'p2 sees p1 read');
+    await until(() => markerOf(two.doc, 'p1', 'inbox') > 0, WAIT_MS, 'p2 sees p1 read');
     two.p.disconnect();
     two.doc.transact(() => {
-      two.doc.getMap('reads').set('inbox/p2', head(two.doc));
-      two.doc.getMap('reads').set('news/p2', 2 ** 32 + 1);
-      two.doc.getMap('mutes').set('news', false);
+      setEntry(two.doc, 'p2', 'inbox', headOf(two.doc, 'inbox'));
+      setEntry(two.doc, 'p2', 'news', 2 ** 32 + 1);
+      markMuted(two.doc, 'p2', 'news', false);
     });
-    one.doc.getMap('reads').set('inbox/p1', head(one.doc));
+    setEntry(one.doc, 'p1', 'inbox', headOf(one.doc, 'inbox'));
     two.p.connect();
     await until(() => two.p.synced, WAIT_MS, 'p2 synced again');
-    await until(() => one.doc.getMap('reads').get('inbox/p2') !== undefined, WAIT_MS, 'p1 sees p2 offline read');
+    await until(() => markerOf(one.doc, 'p2', 'inbox') > 0, WAIT_MS, 'p1 sees p2 offline read');
   } finally {
     one.p.destroy();
     two.p.destroy();

@@ -22,7 +22,7 @@ import { httpMutation, mutate, mutateFrames, type SyncPlan, syncPlan } from './m
 import { type SyncOutcome, sendSync } from './sync-target.js';
 
 /** Close codes the contract allows (docs/ERRORS.md); 1000 is the client's own hang-up. */
-const ALLOWED_CLOSES: ReadonlySet<number> = new Set([1000, 1001, 1013, 4400, 4401, 4403, 4413]);
+const ALLOWED_CLOSES: ReadonlySet<number> = new Set([1000, 1001, 1013, 4400, 4401, 4403, 4410, 4413]);
 /**
  * One input's answer time. Honest answers take milliseconds; 5 s on a shared, busy machine
  * is far beyond that and still short enough that a hung process (an update whose apply

@@ -523,8 +523,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A CA and a server certificate for 127.0.0.1 and localhost, by the openssl CLI. */
-async function makeCertificates(dir: string): Promise<{ key: string; cert: string }> {
+/** A CA (`dir/ca.pem`) and a server certificate for 127.0.0.1 and localhost, by the openssl CLI (the Web Push test server uses it too). */
+export async function makeCertificates(dir: string): Promise<{ key: string; cert: string }> {
   const file = (name: string) => path.join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', [

@@ -1,28 +1,31 @@
 /**
- * Reads and mark-as-unread as a device's SDK writes them (shared/src/markers.ts planners),
- * on any replica: a stock provider's doc or a raw client's.
+ * Reads, mark-as-unread and mutes as a device's SDK writes them (shared's planners, then
+ * KeyValueArray into the device's own array `v2/device/<device>`), on any replica: a stock
+ * provider's doc or a raw client's.
  */
 import {
-  accountMaps,
   CountsTracker,
   type DeviceId,
+  deviceRoot,
+  KeyValueArray,
+  muteKey,
+  planMute,
   planRead,
   planUnread,
-  readsKey,
   type ThreadId,
 } from '@badgesync/shared';
 import type * as Y from 'yjs';
 
-function write(
-  doc: Y.Doc,
-  device: string,
-  thread: string,
-  plan: (view: CountsTracker) => number | null,
-): number | null {
+/** Writes `{ key, val }` into `device`'s own array, replacing its live entries of `key` (SPEC DOC-13). */
+export function setEntry(doc: Y.Doc, device: string, key: string, val: number): void {
+  new KeyValueArray(doc, deviceRoot(device as DeviceId)).set(key, val);
+}
+
+function write(doc: Y.Doc, device: string, key: string, plan: (view: CountsTracker) => number | null): number | null {
   const view = new CountsTracker(doc);
   try {
     const value = plan(view);
-    if (value !== null) accountMaps(doc).reads.set(readsKey(thread as ThreadId, device as DeviceId), value);
+    if (value !== null) setEntry(doc, device, key, value);
     return value;
   } finally {
     view.destroy();
@@ -37,4 +40,11 @@ export function markRead(doc: Y.Doc, device: string, thread: string, seq: number
 /** Marks `thread` unread from item `fromSeq` on, as `device`. */
 export function markUnread(doc: Y.Doc, device: string, thread: string, fromSeq: number): number | null {
   return write(doc, device, thread, (view) => planUnread(view, thread as ThreadId, device as DeviceId, fromSeq));
+}
+
+/** Mutes or unmutes `thread` as `device`; the mute stamp written, or null if it already was. */
+export function markMuted(doc: Y.Doc, device: string, thread: string, muted: boolean): number | null {
+  return write(doc, device, muteKey(thread as ThreadId), (view) =>
+    planMute(view, thread as ThreadId, device as DeviceId, muted),
+  );
 }

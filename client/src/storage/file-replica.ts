@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import * as Y from 'yjs';
+import type { FileLock } from './file-lock.js';
 import type { ReplicaMeta, StorageErrorHandler, StoredReplica } from './storage.js';
 import { parseMeta } from './storage.js';
 import { decodeRecords, encodeRecord, RecordKind } from './update-log.js';
@@ -21,13 +22,18 @@ export class FileReplica implements StoredReplica {
   #meta: ReplicaMeta | null = null;
   #records = 0;
   #closed = false;
+  #doc: Y.Doc;
+  readonly #lock: FileLock | null;
 
   constructor(
     readonly path: string,
-    private readonly doc: Y.Doc,
+    doc: Y.Doc,
     private readonly compactEvery: number,
     private readonly onError: StorageErrorHandler,
+    lock: FileLock | null,
   ) {
+    this.#doc = doc;
+    this.#lock = lock;
     try {
       this.#load();
     } catch (err) {
@@ -38,8 +44,13 @@ export class FileReplica implements StoredReplica {
       this.#records = 0;
       onError(new Error(`the stored replica ${path} was unreadable and was set aside: ${(err as Error).message}`));
     }
-    if (this.#records > compactEvery) this.#compact();
+    if (this.#records > compactEvery && this.exclusive) this.#compact();
     doc.on('update', this.#onUpdate);
+  }
+
+  /** Whether this instance holds the replica's lock file. */
+  get exclusive(): boolean {
+    return this.#lock !== null;
   }
 
   /** Reads the file into the (empty) document. */
@@ -60,7 +71,7 @@ export class FileReplica implements StoredReplica {
     // Applied to a scratch document first: a corrupt update must not half-fill the real one.
     const merged = Y.mergeUpdates(updates);
     Y.applyUpdate(new Y.Doc(), merged);
-    Y.applyUpdate(this.doc, merged, this);
+    Y.applyUpdate(this.#doc, merged, this);
   }
 
   get meta(): ReplicaMeta | null {
@@ -78,17 +89,26 @@ export class FileReplica implements StoredReplica {
     this.#append(encodeRecord(RecordKind.meta, encoder.encode(JSON.stringify(meta))));
   }
 
+  async reset(doc: Y.Doc): Promise<void> {
+    if (this.#closed) throw new Error('the replica is closed');
+    this.#doc.off('update', this.#onUpdate);
+    this.#doc = doc;
+    this.#compact();
+    doc.on('update', this.#onUpdate);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.doc.off('update', this.#onUpdate);
+    this.#doc.off('update', this.#onUpdate);
+    this.#lock?.release();
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === this || this.#closed) return;
     try {
       this.#append(encodeRecord(RecordKind.update, update));
-      if (this.#records >= this.compactEvery) this.#compact();
+      if (this.#records >= this.compactEvery && this.exclusive) this.#compact();
     } catch (err) {
       this.onError(err as Error);
     }
@@ -101,7 +121,7 @@ export class FileReplica implements StoredReplica {
 
   /** Rewrites the file as one snapshot and the metadata; atomic through rename. */
   #compact(): void {
-    const parts = [encodeRecord(RecordKind.update, Y.encodeStateAsUpdate(this.doc))];
+    const parts = [encodeRecord(RecordKind.update, Y.encodeStateAsUpdate(this.#doc))];
     if (this.#meta !== null) parts.push(encodeRecord(RecordKind.meta, encoder.encode(JSON.stringify(this.#meta))));
     const temp = `${this.path}.tmp`;
     writeFileSync(temp, Buffer.concat(parts));

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type * as Y from 'yjs';
+import { FileLock } from './file-lock.js';
 import { FileReplica } from './file-replica.js';
 import type { BadgeSyncStorage, StorageErrorHandler, StoredReplica } from './storage.js';
 import { fileNameFor } from './update-log.js';
@@ -18,8 +19,10 @@ export interface FileStorageOptions {
 const DEFAULT_COMPACT_EVERY = 500;
 
 /**
- * Node persistence: one append-only file per account in `folder` (created when missing).
- * One BadgeSync at a time per folder: two processes appending to one file would interleave.
+ * Node persistence: one append-only file per account in `folder` (created when missing),
+ * and beside it a lock file (`<file>.lock`, the holder's pid) while a replica is open. The
+ * first instance to open an account's replica holds it (reuses its client ID, compacts); a
+ * second one, in this process or another, works beside it with a fresh client ID.
  */
 export class FileStorage implements BadgeSyncStorage {
   readonly #compactEvery: number;
@@ -41,6 +44,13 @@ export class FileStorage implements BadgeSyncStorage {
 
   async open(account: string, doc: Y.Doc, onError: StorageErrorHandler): Promise<StoredReplica> {
     mkdirSync(this.folder, { recursive: true });
-    return new FileReplica(this.pathOf(account), doc, this.#compactEvery, onError);
+    const file = this.pathOf(account);
+    const lock = FileLock.tryAcquire(`${file}.lock`);
+    try {
+      return new FileReplica(file, doc, this.#compactEvery, onError, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
   }
 }

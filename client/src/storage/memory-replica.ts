@@ -5,16 +5,22 @@ import type { ReplicaMeta, StoredReplica } from './storage.js';
 export interface MemoryRecord {
   updates: Uint8Array[];
   meta: ReplicaMeta | null;
+  /** Whether a replica opened on this record holds its lock (SPEC SDK-12). */
+  locked: boolean;
 }
 
 /** A replica kept in a MemoryRecord; survives a restart of the SDK, not of the process. */
 export class MemoryReplica implements StoredReplica {
   readonly #record: MemoryRecord;
-  readonly #doc: Y.Doc;
+  readonly exclusive: boolean;
+  #doc: Y.Doc;
+  #closed = false;
 
   constructor(record: MemoryRecord, doc: Y.Doc) {
     this.#record = record;
     this.#doc = doc;
+    this.exclusive = !record.locked;
+    if (this.exclusive) record.locked = true;
     if (record.updates.length > 0) {
       const merged = Y.mergeUpdates(record.updates);
       record.updates = [merged];
@@ -31,8 +37,19 @@ export class MemoryReplica implements StoredReplica {
     this.#record.meta = meta;
   }
 
-  async close(): Promise<void> {
+  async reset(doc: Y.Doc): Promise<void> {
+    if (this.#closed) throw new Error('the replica is closed');
     this.#doc.off('update', this.#onUpdate);
+    this.#record.updates = [];
+    this.#doc = doc;
+    doc.on('update', this.#onUpdate);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#doc.off('update', this.#onUpdate);
+    if (this.exclusive) this.#record.locked = false;
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {

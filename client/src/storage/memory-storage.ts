@@ -13,7 +13,7 @@ export class MemoryStorage implements BadgeSyncStorage {
   async open(account: string, doc: Y.Doc, _onError?: StorageErrorHandler): Promise<StoredReplica> {
     let record = this.#records.get(account);
     if (record === undefined) {
-      record = { updates: [], meta: null };
+      record = { updates: [], meta: null, locked: false };
       this.#records.set(account, record);
     }
     return new MemoryReplica(record, doc);

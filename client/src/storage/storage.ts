@@ -17,6 +17,17 @@ export interface ReplicaMeta {
   readonly syncedOnce: boolean;
   /** Intents made before the first sync, applied through the planners once it completes. */
   readonly pending: readonly Intent[];
+  /**
+   * The Yjs client ID this replica's writer uses (SPEC SDK-12). Saved by the instance that
+   * holds the replica's lock when it opens the replica, before any write.
+   */
+  readonly clientId?: number;
+  /**
+   * The client's clock (Yjs state of `clientId`) when its session closed cleanly, after every
+   * update was stored. Absent while a session uses the ID, and after a crash: then the server
+   * may hold writes of that ID the replica lacks, and the next session takes a fresh ID.
+   */
+  readonly clientClock?: number;
 }
 
 /** Where a stored replica reports a failure it cannot throw (a write inside a Yjs event). */
@@ -26,6 +37,17 @@ export type StorageErrorHandler = (error: Error) => void;
 export interface StoredReplica {
   /** The metadata as loaded, or as last saved. */
   readonly meta: ReplicaMeta | null;
+  /**
+   * Whether this instance holds the replica's exclusive lock (SPEC SDK-12): a Web Lock in
+   * browsers, a lock file in Node, the storage object for MemoryStorage. Only the holder may
+   * reuse the replica's client ID; another instance works with a fresh one.
+   */
+  readonly exclusive: boolean;
+  /**
+   * Drops every stored update and follows `doc` (an empty document) from now on, keeping the
+   * metadata and the lock (SPEC SDK-11: a v1 replica, or the server's close 4410).
+   */
+  reset(doc: Y.Doc): Promise<void>;
   /** Saves the metadata after every update stored so far. */
   saveMeta(meta: ReplicaMeta): Promise<void>;
   /** Stops following the document and releases the storage (pending writes complete first). */
@@ -58,5 +80,16 @@ export function parseMeta(value: unknown): ReplicaMeta | null {
     const intent = parseIntent(item);
     if (intent !== null) pending.push(intent);
   }
-  return { deviceId: v.deviceId, syncedOnce: v.syncedOnce, pending };
+  return {
+    deviceId: v.deviceId,
+    syncedOnce: v.syncedOnce,
+    pending,
+    ...(isClientNumber(v.clientId) ? { clientId: v.clientId } : {}),
+    ...(isClientNumber(v.clientClock) ? { clientClock: v.clientClock } : {}),
+  };
+}
+
+/** A Yjs client ID or clock as JSON keeps it: an unsigned 32-bit integer (IDs) or a safe integer (clocks). */
+function isClientNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -15,9 +15,11 @@ import { bearer, isApiKey } from '../auth/api-key.js';
 import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import type { DeviceHooks } from '../push/ports.js';
+import { DEFAULT_WEBPUSH_HOSTS, endpointAllowed } from '../push/webpush-subscription.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
-import type { Registration, Store } from '../store/store.js';
+import { PushPlatform, platformOf, tokenOf } from '../store/push-address.js';
+import type { DevicePatch, Registration, Store } from '../store/store.js';
 import { corsResponseHeaders, preflight } from './cors.js';
 import { ApiError, ClientAbort, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
@@ -43,6 +45,8 @@ export interface ApiDeps {
   readonly allowedTopics: ReadonlySet<string> | null;
   /** [API-10] The web origins whose pages may call the device routes (exact, lowercase). */
   readonly allowedOrigins: ReadonlySet<string>;
+  /** [PUSH-22] Host patterns a Web Push endpoint may name; the browsers' push services when absent. */
+  readonly webpushHosts?: readonly string[];
 }
 
 type Who =
@@ -277,24 +281,30 @@ export class Api {
   async #putDevice({ req, account, device }: RouteContext): Promise<unknown> {
     const body = validated(DeviceBody, await readJson(req));
     const allowed = this.deps.allowedTopics;
-    if (body.topic !== undefined && allowed !== null && !allowed.has(body.topic)) {
+    if (body.platform === 'apns' && body.topic !== undefined && allowed !== null && !allowed.has(body.topic)) {
       throw new ApiError('topic_not_allowed', `topic ${body.topic} is not one this server pushes to`);
     }
-    const patch = {
-      ...(body.apnsToken === undefined ? {} : { apnsToken: body.apnsToken.toLowerCase() }),
-      ...(body.environment === undefined ? {} : { environment: body.environment }),
-      ...(body.topic === undefined ? {} : { topic: body.topic }),
-      ...(body.badges === undefined ? {} : { badges: body.badges }),
-    };
+    // [PUSH-22] A subscription on a host the server will not post to is refused now, not
+    // found out at its first push.
+    if (
+      body.platform === 'webpush' &&
+      !endpointAllowed(body.subscription.endpoint, this.deps.webpushHosts ?? DEFAULT_WEBPUSH_HOSTS)
+    ) {
+      throw new ApiError(
+        'endpoint_not_allowed',
+        `push service ${hostOf(body.subscription.endpoint)} is not in BADGESYNC_WEBPUSH_HOSTS`,
+      );
+    }
+    const patch = devicePatch(body);
     const before = this.deps.store.getRegistration(account, device as DeviceId);
     const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
     const fresh =
-      record.apnsToken !== null &&
+      record.address !== null &&
       (before === null ||
-        before.apnsToken !== record.apnsToken ||
+        before.address !== record.address ||
         before.tokenInvalidReason !== null ||
         (!before.badges && record.badges));
-    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh, before?.apnsToken ?? null);
+    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh, before?.address ?? null);
     return publicDevice(record);
   }
 
@@ -326,11 +336,40 @@ function validated<T>(schema: Parameters<typeof parseBody<T>>[0], body: unknown)
   return parsed.value;
 }
 
-/** The contract's answer to PUT: the same fields as before registrations were per account. */
+/** The store's patch for a validated body: one platform's address, and the fields it names. */
+function devicePatch(body: DeviceBody): DevicePatch {
+  const badges = body.badges === undefined ? {} : { badges: body.badges };
+  switch (body.platform) {
+    case 'fcm':
+      return { fcmToken: body.fcmToken, ...badges };
+    case 'webpush': {
+      const { endpoint, keys } = body.subscription;
+      return { webpush: { endpoint, keys: { p256dh: keys.p256dh, auth: keys.auth } }, ...badges };
+    }
+    case 'apns':
+      return {
+        ...(body.apnsToken === undefined ? {} : { apnsToken: body.apnsToken.toLowerCase() }),
+        ...(body.environment === undefined ? {} : { environment: body.environment }),
+        ...(body.topic === undefined ? {} : { topic: body.topic }),
+        ...badges,
+      };
+  }
+}
+
+/**
+ * The contract's answer to PUT: the fields of v1 (`apnsToken` is null unless the address is
+ * an APNs token), the platform (null: no address yet) and the FCM token or Web Push endpoint
+ * (API-14). A subscription's keys are never echoed.
+ */
 function publicDevice(record: Registration): unknown {
+  const platform = record.address === null ? null : platformOf(record.address);
+  const token = record.address === null ? null : tokenOf(record.address);
   return {
     device: record.device,
-    apnsToken: record.apnsToken,
+    platform,
+    apnsToken: platform === PushPlatform.apns ? token : null,
+    ...(platform === PushPlatform.fcm ? { fcmToken: token } : {}),
+    ...(platform === PushPlatform.webpush ? { endpoint: token } : {}),
     environment: record.environment,
     topic: record.topic,
     badges: record.badges,
@@ -348,4 +387,13 @@ function toApiError(err: unknown, log: Logger, route: string): ApiError {
   if (err instanceof ApiError) return err;
   log.error({ err, route }, 'request failed');
   return new ApiError('internal');
+}
+
+/** An endpoint's host, for an error message (the path is the subscription's capability). */
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return '(not a URL)';
+  }
 }

@@ -22,9 +22,9 @@ export interface RoomEvents {
 /** What device registration (the backend API) tells push. */
 export interface DeviceHooks {
   /**
-   * `fresh`: a new APNs token, a token valid again, or badges turned on — APNs has shown it
-   * nothing yet. `previousToken`: the registration's token before, whose phone may have to
-   * drop the account from its badge.
+   * `fresh`: a new push address, one valid again, or badges turned on — its push service has
+   * shown it nothing yet. `previousToken`: the registration's push address before, whose
+   * phone may have to drop the account from its badge.
    */
   deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null): void;
   deviceSignedOut(account: AccountId, device: DeviceId): void;

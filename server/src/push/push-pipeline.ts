@@ -1,18 +1,20 @@
 import type { Logger } from 'pino';
 import { allowedTopics, type Config } from '../config.js';
-import { createPushSender } from './create-push-sender.js';
+import { createPlatformSenders } from './create-platform-senders.js';
 import type { PushFactory, PushHooks } from './ports.js';
 import { PushMetrics } from './push-metrics.js';
 import { PushScheduler } from './push-scheduler.js';
 import type { PushLog } from './push-sender.js';
+import type { VapidKeys } from './webpush-keys.js';
 
 /**
- * The push pipeline of a configuration: APNs (or the logging sender without a key) behind
- * the scheduler. Async because the key file is read before the server starts.
+ * The push pipeline of a configuration: every platform's sender (or a logging one without
+ * credentials) behind the scheduler. Async because key files are read before the server starts.
  */
-export async function pushPipeline(config: Config, log: Logger): Promise<PushFactory> {
+/** `vapid`: the Web Push key pair (resolveVapidKeys); null leaves Web Push pushes logged, not sent. */
+export async function pushPipeline(config: Config, log: Logger, vapid: VapidKeys | null = null): Promise<PushFactory> {
   const pushLog: PushLog = (level, fields, message) => log[level]({ ...fields, part: 'push' }, message);
-  const sender = await createPushSender(config, pushLog);
+  const sender = await createPlatformSenders(config, pushLog, vapid);
   return (ctx): PushHooks =>
     new PushScheduler(
       {

@@ -2,6 +2,7 @@ import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { guarded } from '../guard.js';
 import { isPushable, refuses } from '../store/device-record.js';
+import { PushPlatform, platformOf, shortAddress, tokenOf } from '../store/push-address.js';
 import { applyPushWrite } from '../store/push-write.js';
 import type {
   CountsStore,
@@ -15,12 +16,12 @@ import type {
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import type { PushHooks, PushWrites } from './ports.js';
 import type { PushMetrics } from './push-metrics.js';
-import type { BadgePush, PushSender, SendResult } from './push-sender.js';
+import type { AnyBadgePush, PushSender, SendResult } from './push-sender.js';
 
 export interface PushSchedulerOptions {
   /** After a disconnect, how long a device still counts as online for the account. */
   readonly offlineGraceMs: number;
-  /** The coalescing window: a phone (APNs token) gets at most one push per window (retries aside). */
+  /** The coalescing window: a phone (push address) gets at most one push per window (retries aside). */
   readonly pushDelayMs: number;
   /** The configured topic, for devices that registered none. */
   readonly defaultTopic: string | null;
@@ -43,7 +44,8 @@ export interface PushSchedulerDeps {
   /** The parts of the store push reads and writes: badges, registrations, its outbox. */
   readonly store: CountsStore & DeviceRegistry & PushOutbox;
   readonly writes?: PushWrites;
-  readonly sender: PushSender;
+  /** Every platform's sender (`PlatformSenders`); an APNs-only one serves APNs addresses. */
+  readonly sender: PushSender<AnyBadgePush>;
   readonly log: Logger;
   readonly metrics: PushMetrics;
   readonly isOnline: (account: AccountId, device: DeviceId) => boolean;
@@ -67,13 +69,14 @@ const DUE_BATCH = 64;
 const SWEEP_SLICE = 200;
 
 /**
- * Who gets which badge when (SPEC PUSH-1..PUSH-10, invariant 5). The phone a push reaches is
- * an APNs token: every registration (account, device) carrying the token is one phone, which
+ * Who gets which badge when (SPEC PUSH-1..PUSH-10, PUSH-14, invariant 5). The phone a push
+ * reaches is a push address (store/push-address.ts: an APNs token, an FCM token or a Web Push
+ * subscription; "token" below): every registration (account, device) carrying it is one phone, which
  * gets one push per coalescing window with the sum of the badges of those registrations'
  * accounts (PUSH-10). A change of an account's counts, a registration going offline (after
  * the grace period), a registration or a sign-out queue the token; the push goes out one
- * window later with the phone's total badge as it is then, unless that equals what APNs last
- * accepted for the token, or the phone is online for the accounts that changed. The outbox is
+ * window later, through the sender of the address's platform, with the phone's total badge
+ * as it is then, unless that equals what the push service last accepted for the token, or the phone is online for the accounts that changed. The outbox is
  * in the store, by token; on start every pushable token whose badge differs from the
  * delivered one is queued again, so `kill -9` loses no badge.
  */
@@ -185,7 +188,7 @@ export class PushScheduler implements PushHooks {
   countsCommitted(account: AccountId, _counts: AccountCounts): void {
     const { store } = this.deps;
     for (const device of store.devicesOf(account)) {
-      const token = store.getRegistration(account, device)?.apnsToken ?? null;
+      const token = store.getRegistration(account, device)?.address ?? null;
       if (token !== null && !this.#onlineFor(account, device)) this.#queue(token, account);
     }
   }
@@ -204,7 +207,7 @@ export class PushScheduler implements PushHooks {
       guarded(this.deps.log, 'push grace timer', () => {
         this.#grace.delete(key);
         if (this.deps.isOnline(account, device)) return;
-        const token = this.deps.store.getRegistration(account, device)?.apnsToken ?? null;
+        const token = this.deps.store.getRegistration(account, device)?.address ?? null;
         if (token !== null) this.#queue(token, account);
       }),
       this.options.offlineGraceMs,
@@ -220,7 +223,7 @@ export class PushScheduler implements PushHooks {
    */
   deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null = null): void {
     const { store } = this.deps;
-    const token = store.getRegistration(account, device)?.apnsToken ?? null;
+    const token = store.getRegistration(account, device)?.address ?? null;
     if (previousToken !== null && previousToken !== token) this.#queue(previousToken, account);
     if (token === null) return;
     if (fresh) this.#stage(this.#stagedDelivered, token, null, { kind: 'clearDelivered', token });
@@ -228,7 +231,7 @@ export class PushScheduler implements PushHooks {
   }
 
   deviceSignedOut(account: AccountId, device: DeviceId): void {
-    const token = this.deps.store.getRegistration(account, device)?.apnsToken ?? null;
+    const token = this.deps.store.getRegistration(account, device)?.address ?? null;
     if (token !== null) this.#queue(token, account);
   }
 
@@ -241,10 +244,13 @@ export class PushScheduler implements PushHooks {
     return group.some((r) => r.account === account && this.#onlineFor(account, r.device));
   }
 
-  /** A registration APNs may be sent: a valid token, badges on, a topic still configured. */
-  #pushable(r: Registration): r is Registration & { apnsToken: string } {
+  /** A registration that may be pushed: a valid address, badges on, (APNs) a topic still configured. */
+  #pushable(r: Registration): r is Registration & { address: string } {
     const allowed = this.options.allowedTopics ?? null;
-    return isPushable(r) && (r.topic === null || allowed === null || allowed.has(r.topic));
+    return (
+      isPushable(r) &&
+      (platformOf(r.address) !== PushPlatform.apns || r.topic === null || allowed === null || allowed.has(r.topic))
+    );
   }
 
   /**
@@ -265,8 +271,8 @@ export class PushScheduler implements PushHooks {
    * pushable registration (a token belongs to one app in one environment; the newest
    * registration says which). Null when no registration may be pushed.
    */
-  #target(group: readonly Registration[]): (Registration & { apnsToken: string }) | null {
-    let newest: (Registration & { apnsToken: string }) | null = null;
+  #target(group: readonly Registration[]): (Registration & { address: string }) | null {
+    let newest: (Registration & { address: string }) | null = null;
     for (const r of group) {
       if (this.#pushable(r) && (newest === null || r.tokenRegisteredAt >= newest.tokenRegisteredAt)) newest = r;
     }
@@ -342,7 +348,7 @@ export class PushScheduler implements PushHooks {
       if (this.#inFlight.size >= MAX_IN_FLIGHT) break;
       if (this.#inFlight.has(entry.token)) continue;
       const sending = this.#send(entry).catch((err: unknown) => {
-        this.deps.log.error({ err, token: shortToken(entry.token) }, 'push step failed');
+        this.deps.log.error({ err, token: shortAddress(entry.token) }, 'push step failed');
       });
       this.#sends.add(sending);
       void sending.finally(() => this.#sends.delete(sending));
@@ -383,14 +389,7 @@ export class PushScheduler implements PushHooks {
     }
     this.#triggers.delete(token);
     this.#inFlight.add(token);
-    const push: BadgePush = {
-      device: target.device,
-      apnsToken: token,
-      environment: target.environment,
-      topic: target.topic ?? this.options.defaultTopic ?? '',
-      badge,
-      collapseId: 'badge',
-    };
+    const push = this.#push(target, token, badge);
     const sentAt = this.#now();
     let result: SendResult;
     try {
@@ -400,6 +399,37 @@ export class PushScheduler implements PushHooks {
     }
     this.#settle(entry, badge, { sentAt, environment: target.environment, topic: target.topic }, result);
     this.#wake();
+  }
+
+  /** [PUSH-14] The push for the address's platform, addressed as its newest registration says. */
+  #push(target: Registration, address: string, badge: number): AnyBadgePush {
+    const { device } = target;
+    switch (platformOf(address)) {
+      case PushPlatform.fcm:
+        return { platform: 'fcm', device, fcmToken: tokenOf(address), badge, collapseKey: COLLAPSE_KEY };
+      case PushPlatform.webpush:
+        return {
+          platform: 'webpush',
+          device,
+          subscription: {
+            endpoint: tokenOf(address),
+            // A webpush address is only ever stored with its keys (STORE-19); empty keys would
+            // fail the sender's own checks rather than reach a push service.
+            keys: target.webpushKeys ?? { p256dh: '', auth: '' },
+          },
+          badge,
+          collapseId: COLLAPSE_KEY,
+        };
+      case PushPlatform.apns:
+        return {
+          device,
+          apnsToken: address,
+          environment: target.environment,
+          topic: target.topic ?? this.options.defaultTopic ?? '',
+          badge,
+          collapseId: COLLAPSE_KEY,
+        };
+    }
   }
 
   /** The token again, one window on, with its badge as it is now (counts changed mid-flight). */
@@ -454,7 +484,7 @@ export class PushScheduler implements PushHooks {
           this.#requeue(entry, now);
         } else this.#remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
-        log.info({ token: shortToken(token), reason: result.reason }, 'APNs refused the token');
+        log.info({ token: shortAddress(token), reason: result.reason }, 'the push service refused the token');
         return;
       }
       case 'retry': {
@@ -469,14 +499,16 @@ export class PushScheduler implements PushHooks {
         });
         if (parked) {
           metrics.parked.inc();
-          log.warn({ token: shortToken(token), reason: result.reason, attempts }, 'push parked after retries');
+          log.warn({ token: shortAddress(token), reason: result.reason, attempts }, 'push parked after retries');
         } else metrics.retried.inc({ reason: result.reason });
         return;
       }
       case 'provider-token':
         log.error(
-          { token: shortToken(token), reason: result.reason },
-          'APNs rejected the provider token: check the key, key id and team id',
+          { token: shortAddress(token), platform: platformOf(token), reason: result.reason },
+          platformOf(token) === PushPlatform.apns
+            ? 'APNs rejected the provider token: check the key, key id and team id'
+            : `${platformOf(token)} rejected our credentials: check the service account or keys`,
         );
         this.#enqueue({ ...entry, dueAt: now + PROVIDER_KEY_RETRY_MS });
         metrics.failed.inc({ reason: result.reason });
@@ -484,7 +516,7 @@ export class PushScheduler implements PushHooks {
       case 'failed':
         this.#remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
-        log.warn({ token: shortToken(token), reason: result.reason }, 'push failed for good');
+        log.warn({ token: shortAddress(token), reason: result.reason }, 'push failed for good');
         return;
     }
   }
@@ -505,10 +537,11 @@ export class PushScheduler implements PushHooks {
   }
 }
 
-/** The first 8 hex digits of an APNs token: enough to tell phones apart in logs, not to push to one. */
-function shortToken(token: string): string {
-  return `${token.slice(0, 8)}…`;
-}
+/**
+ * The collapse id (APNs), collapse key (FCM) and Topic (Web Push) of every badge push: the
+ * push service and the device keep only the newest badge.
+ */
+const COLLAPSE_KEY = 'badge';
 
 /** Where a push went, for what APNs's answer refers to. */
 interface SentTo {

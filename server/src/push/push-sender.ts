@@ -2,15 +2,21 @@
  * The seam between push policy (who gets which badge when) and delivery. The policy hands a
  * `PushSender` one absolute badge for one device and gets back what to do with the push:
  * forget it, drop the token, try again later, or keep it pending because the key is wrong.
- * Implementations: `ApnsSender` (APNs over HTTP/2) and `LogSender` (no APNs key configured).
+ * One sender per platform (`PushSender<BadgePush>` for APNs, `PushSender<FcmBadgePush>`,
+ * `PushSender<WebPushBadgePush>`), behind `PlatformSenders`, which picks by `platform`.
+ * Implementations: `ApnsSender` (APNs over HTTP/2), `FcmSender` (FCM HTTP v1), `LogSender`
+ * and `UnconfiguredSender` (no credentials for the platform: logged, counted as sent).
  */
 import type { DeviceId } from '@badgesync/shared';
+import type { WebPushKeys } from '../store/store.js';
 
 export const ApnsEnvironment = { production: 'production', sandbox: 'sandbox' } as const;
 export type ApnsEnvironment = (typeof ApnsEnvironment)[keyof typeof ApnsEnvironment];
 
-/** One badge-only push: the phone's whole badge, never a delta (APNs may drop or reorder). */
+/** One badge-only APNs push: the phone's whole badge, never a delta (APNs may drop or reorder). */
 export interface BadgePush {
+  /** Absent on APNs pushes made before other platforms existed: APNs. */
+  readonly platform?: 'apns';
   /** A device whose registration carries the token (the newest): for logs only. */
   readonly device: DeviceId;
   /** The APNs device token, hex. */
@@ -22,6 +28,47 @@ export interface BadgePush {
   /** `apns-collapse-id`: APNs and the device keep only the newest push with this id. */
   readonly collapseId: string;
 }
+
+/** One badge push to an Android app through FCM HTTP v1: a data message `{"badge": "<n>"}`. */
+export interface FcmBadgePush {
+  readonly platform: 'fcm';
+  /** A device whose registration carries the token (the newest): for logs only. */
+  readonly device: DeviceId;
+  /** The FCM registration token. */
+  readonly fcmToken: string;
+  readonly badge: number;
+  /** `android.collapse_key`: FCM keeps only the newest message with this key for an offline device. */
+  readonly collapseKey: string;
+  /**
+   * A visible notification to show with the badge (the scheduler sends none: badges only);
+   * when present, its `notification_count` is the badge.
+   */
+  readonly notification?: { readonly title: string; readonly body: string };
+}
+
+/** A browser's push subscription, as `PushSubscription.toJSON()` gives it. */
+export interface WebPushSubscription {
+  /** The push service's https URL for this browser. */
+  readonly endpoint: string;
+  readonly keys: WebPushKeys;
+}
+
+/** One badge push to a web app's service worker through its push service: `{"badge": n}`, aes128gcm. */
+export interface WebPushBadgePush {
+  readonly platform: 'webpush';
+  /** A device whose registration carries the subscription (the newest): for logs only. */
+  readonly device: DeviceId;
+  readonly subscription: WebPushSubscription;
+  readonly badge: number;
+  /**
+   * What the push replaces at the push service (the sender makes it the `Topic` header): a
+   * browser that was offline receives only the newest badge.
+   */
+  readonly collapseId: string;
+}
+
+/** A badge push on any platform: what the scheduler hands `PlatformSenders`. */
+export type AnyBadgePush = BadgePush | FcmBadgePush | WebPushBadgePush;
 
 /** Reasons APNs gives when a token must not be used again (410 and two 400s). */
 export const InvalidTokenReason = {
@@ -53,9 +100,10 @@ export type SendResult =
 
 export type SendResultKind = SendResult['kind'];
 
-export interface PushSender {
+/** A sender for one platform's pushes (`P`); APNs's by default. */
+export interface PushSender<P = BadgePush> {
   /** Never rejects: every outcome, network failures included, is a `SendResult`. */
-  send(push: BadgePush): Promise<SendResult>;
+  send(push: P): Promise<SendResult>;
   /** Waits for pushes in flight, then closes connections. Later sends answer `retry`/`SenderClosed`. */
   close(): Promise<void>;
 }
@@ -95,9 +143,8 @@ export function checkBadgePush(push: BadgePush): SendResult | null {
   if (typeof push.topic !== 'string' || push.topic.length === 0) {
     return { kind: 'failed', reason: 'MissingTopic' };
   }
-  if (!Number.isSafeInteger(push.badge) || push.badge < 0 || push.badge > MAX_BADGE) {
-    return { kind: 'failed', reason: 'BadBadge' };
-  }
+  const badBadge = checkBadge(push.badge);
+  if (badBadge !== null) return badBadge;
   if (
     typeof push.collapseId !== 'string' ||
     push.collapseId.length === 0 ||
@@ -105,5 +152,11 @@ export function checkBadgePush(push: BadgePush): SendResult | null {
   ) {
     return { kind: 'failed', reason: 'BadCollapseId' };
   }
+  return null;
+}
+
+/** A badge every platform can show: a whole number from 0 to MAX_BADGE; else `failed`/BadBadge. */
+export function checkBadge(badge: number): SendResult | null {
+  if (!Number.isSafeInteger(badge) || badge < 0 || badge > MAX_BADGE) return { kind: 'failed', reason: 'BadBadge' };
   return null;
 }

@@ -80,7 +80,10 @@ export function checkBatch(batch: WriteBatch): void {
   batch.push?.forEach(checkPushWrite);
 }
 
-/** [STORE-17] A push-state write carried in a batch: the checks its store call makes. */
+/**
+ * [STORE-17] A push-state write carried in a batch: the checks its store call makes (a push
+ * address of any platform, checkToken, STORE-19).
+ */
 export function checkPushWrite(write: PushWrite, i: number): void {
   switch (write?.kind) {
     case 'enqueuePush':
@@ -90,7 +93,7 @@ export function checkPushWrite(write: PushWrite, i: number): void {
     case 'removePush':
     case 'clearDelivered':
     case 'invalidateToken':
-      // Their store calls check nothing: an unknown token changes nothing.
+      // Their store calls check nothing: an unknown address changes nothing.
       return;
     default:
       fail(`push[${i}].kind`, `is not a push write: ${JSON.stringify((write as { kind?: unknown })?.kind)}`);
@@ -131,10 +134,40 @@ export function checkDevice(device: unknown): void {
  * garbage out of the keys of the outbox and the delivered badges.
  */
 const TOKEN_PATTERN = /^[0-9a-f]{1,400}$/;
+/**
+ * FCM tokens are opaque (about 160 characters today, of `[A-Za-z0-9_:-]`); the API accepts
+ * up to 4096, the store bounds them there too.
+ */
+const FCM_TOKEN_PATTERN = /^[A-Za-z0-9_:.-]{1,4096}$/;
+/** The longest Web Push endpoint the store keeps (the API accepts 2048): garbage out of the keys. */
+const MAX_ENDPOINT_LENGTH = 2048;
+/** Base64url key material of a subscription; the API bounds the lengths (SPEC API-14). */
+const BASE64URL_PATTERN = /^[A-Za-z0-9_-]{1,200}={0,2}$/;
 
-/** A stored APNs token: lower-case hex (normalizeApnsToken), as the outbox and delivered badges key it. */
+/**
+ * A stored push address (push-address.ts), as the outbox and delivered badges key it: a
+ * lower-case hex APNs token, `fcm:<token>`, or `webpush:<https endpoint>`.
+ */
 export function checkToken(token: unknown, where = 'token'): void {
-  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) fail(where, 'must be a lower-case hex APNs token');
+  if (typeof token !== 'string') return fail(where, 'must be a push address');
+  if (token.startsWith('fcm:')) {
+    if (!FCM_TOKEN_PATTERN.test(token.slice(4))) fail(where, 'must be fcm: and an FCM token');
+    return;
+  }
+  if (token.startsWith('webpush:')) {
+    if (!isHttpsUrl(token.slice(8))) fail(where, 'must be webpush: and an https endpoint');
+    return;
+  }
+  if (!TOKEN_PATTERN.test(token)) fail(where, 'must be a lower-case hex APNs token');
+}
+
+function isHttpsUrl(value: string): boolean {
+  if (value.length > MAX_ENDPOINT_LENGTH) return false;
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 export function checkDevicePatch(patch: DevicePatch): void {
@@ -143,6 +176,19 @@ export function checkDevicePatch(patch: DevicePatch): void {
     (typeof patch.apnsToken !== 'string' || !/^[0-9a-fA-F]{1,400}$/.test(patch.apnsToken))
   ) {
     fail('apnsToken', 'must be a non-empty hex string');
+  }
+  const addresses = [patch.apnsToken, patch.fcmToken, patch.webpush].filter((x) => x !== undefined).length;
+  if (addresses > 1) fail('patch', 'registers at most one of apnsToken, fcmToken, webpush');
+  if (patch.fcmToken !== undefined && (typeof patch.fcmToken !== 'string' || !FCM_TOKEN_PATTERN.test(patch.fcmToken))) {
+    fail('fcmToken', 'must be an FCM registration token');
+  }
+  if (patch.webpush !== undefined) {
+    const { endpoint, keys } = patch.webpush;
+    if (typeof endpoint !== 'string' || !isHttpsUrl(endpoint)) fail('webpush.endpoint', 'must be an https URL');
+    if (typeof keys?.p256dh !== 'string' || !BASE64URL_PATTERN.test(keys.p256dh))
+      fail('webpush.keys.p256dh', 'must be base64url');
+    if (typeof keys?.auth !== 'string' || !BASE64URL_PATTERN.test(keys.auth))
+      fail('webpush.keys.auth', 'must be base64url');
   }
   if (patch.environment !== undefined && !ENVIRONMENTS.has(patch.environment)) {
     fail('environment', "must be 'production' or 'sandbox'");

@@ -4,18 +4,24 @@ import type { AccountId, DeviceId } from '@badgesync/shared';
  * A push registration: one device in one account, as PUT /v1/accounts/{a}/devices/{d} set it
  * (SPEC STORE-14). A device signed in to two accounts has two, each with its own token, so a
  * device token for one account changes only that account's registration. The phone a push
- * reaches is the APNs token: registrations that carry the same token are one phone.
+ * reaches is its push address (push-address.ts: an APNs token, an FCM token or a Web Push
+ * endpoint): registrations that carry the same address are one phone (SPEC STORE-19).
  */
 export interface Registration {
   readonly account: AccountId;
   readonly device: DeviceId;
-  /** Lower-case hex APNs device token, or null when none is registered. */
-  readonly apnsToken: string | null;
+  /**
+   * The push address (push-address.ts): the lower-case hex APNs token as is, `fcm:<token>`
+   * or `webpush:<endpoint>`; null when none is registered.
+   */
+  readonly address: string | null;
+  /** The Web Push subscription's keys (base64url), for a `webpush:` address; else null. */
+  readonly webpushKeys: WebPushKeys | null;
   readonly environment: 'production' | 'sandbox';
   /** Bundle id overriding the configured topic, or null. */
   readonly topic: string | null;
   readonly badges: boolean;
-  /** When the APNs token was last registered (ms since epoch); compared with 410 timestamps. */
+  /** When the push address was last registered (ms since epoch); compared with 410 timestamps. */
   readonly tokenRegisteredAt: number;
   /** Why the token stopped being used (e.g. 'Unregistered', 'BadDeviceToken'), or null while valid. */
   readonly tokenInvalidReason: string | null;
@@ -26,7 +32,15 @@ export interface Registration {
   readonly signedIn: boolean;
 }
 
-/** What APNs refused, for Store.invalidateToken. */
+/** A Web Push subscription's keys, as the browser's `PushSubscription.toJSON()` gives them. */
+export interface WebPushKeys {
+  /** The browser's P-256 ECDH public key, base64url (65 bytes uncompressed). */
+  readonly p256dh: string;
+  /** The 16-byte authentication secret, base64url. */
+  readonly auth: string;
+}
+
+/** What the push service refused, for Store.invalidateToken. */
 export interface TokenRefusal {
   readonly reason: string;
   /** Registrations of the token made after this (ms since epoch) keep it. */
@@ -37,9 +51,14 @@ export interface TokenRefusal {
   readonly topic: string | null;
 }
 
-/** The fields a registration may set; omitted ones keep their value. */
+/**
+ * The fields a registration may set; omitted ones keep their value. At most one of
+ * `apnsToken`, `fcmToken` and `webpush` (the API makes sure): the new push address.
+ */
 export interface DevicePatch {
   readonly apnsToken?: string;
+  readonly fcmToken?: string;
+  readonly webpush?: { readonly endpoint: string; readonly keys: WebPushKeys };
   readonly environment?: 'production' | 'sandbox';
   readonly topic?: string;
   readonly badges?: boolean;
@@ -65,10 +84,13 @@ export interface DeviceRegistry {
   getRegistration(account: AccountId, device: DeviceId): Registration | null;
   /** Devices signed in to the account, sorted. */
   devicesOf(account: AccountId): DeviceId[];
-  /** [STORE-14] Every registration carrying the APNs token (one phone), signed in or not, sorted by account, device. */
-  registrationsOfToken(token: string): Registration[];
   /**
-   * Phones a push could reach: tokens carried by a registration that is pushable (token not
+   * [STORE-14] Every registration carrying the push address (one phone), signed in or not,
+   * sorted by account, device.
+   */
+  registrationsOfToken(address: string): Registration[];
+  /**
+   * Phones a push could reach: push addresses carried by a registration that is pushable (token not
    * invalidated, badges on), signed in or not — a phone signed out of everything may still
    * need its badge cleared. Sorted. For the restart sweep that re-queues every badge APNs may
    * not have.
@@ -80,5 +102,5 @@ export interface DeviceRegistry {
    * it at or before `registeredAtOrBefore` (a later registration of the token is newer than
    * what APNs refused; one naming another environment or topic is not what APNs judged).
    */
-  invalidateToken(token: string, refusal: TokenRefusal): void;
+  invalidateToken(address: string, refusal: TokenRefusal): void;
 }

@@ -318,7 +318,7 @@ export class MemoryStore implements Store {
   registrationsOfToken(token: string): Registration[] {
     this.#open();
     return [...this.#registrations.values()]
-      .filter((r) => r.apnsToken === token)
+      .filter((r) => r.address === token)
       .sort(byAccountThenDevice)
       .map((r) => ({ ...r }));
   }
@@ -326,7 +326,7 @@ export class MemoryStore implements Store {
   pushableTokens(): string[] {
     this.#open();
     const tokens = new Set<string>();
-    for (const r of this.#registrations.values()) if (isPushable(r)) tokens.add(r.apnsToken);
+    for (const r of this.#registrations.values()) if (isPushable(r)) tokens.add(r.address);
     return [...tokens].sort(compare);
   }
 

@@ -227,6 +227,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE account_badges RENAME TO counts;
     `,
   },
+  {
+    version: 5,
+    name: 'push addresses: APNs, FCM and Web Push registrations',
+    // A registration may now name an FCM token or a Web Push subscription instead of an APNs
+    // token (SPEC STORE-19). The column holds the push address: an APNs token stays as it was
+    // (bare lower-case hex), so stored registrations, outbox entries and delivered badges
+    // keep their meaning without a rewrite; other platforms are prefixed (`fcm:`, `webpush:`).
+    // A Web Push subscription's keys are needed to encrypt each push, so they are kept beside
+    // it. RENAME COLUMN carries the index along.
+    sql: `
+      ALTER TABLE registrations RENAME COLUMN apns_token TO push_address;
+      ALTER TABLE registrations ADD COLUMN webpush_p256dh TEXT;
+      ALTER TABLE registrations ADD COLUMN webpush_auth TEXT;
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

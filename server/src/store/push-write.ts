@@ -3,7 +3,11 @@ import type { OutboxEntry, PushOutbox } from './push-outbox.js';
 
 /**
  * A write of push state, as data (SPEC STORE-17): the group commit carries it in its batch
- * to the thread that owns the database, where a closure could not go.
+ * to the thread that owns the database, where a closure could not go. `token` is the push
+ * address (SPEC STORE-19: an APNs token, `fcm:<token>` or `webpush:<endpoint>`), as the
+ * outbox and the delivered badges key it; every platform's push state travels in these same
+ * kinds. A Web Push subscription's keys are no push state: the registration keeps them, written
+ * on the event loop's connection (putDevice), so no push write carries them.
  */
 export type PushWrite =
   | { readonly kind: 'enqueuePush'; readonly entry: OutboxEntry }

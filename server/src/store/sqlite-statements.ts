@@ -19,7 +19,9 @@ export interface BindingRow {
 export interface RegistrationRow {
   readonly account: string;
   readonly device: string;
-  readonly apns_token: string | null;
+  readonly push_address: string | null;
+  readonly webpush_p256dh: string | null;
+  readonly webpush_auth: string | null;
   readonly environment: string;
   readonly topic: string | null;
   readonly badges: number;
@@ -101,12 +103,26 @@ export function prepareStatements(db: Db) {
     registration: db.prepare<[string, string], RegistrationRow>(
       'SELECT * FROM registrations WHERE account = ? AND device = ?',
     ),
-    putRegistration: db.prepare<[string, string, string | null, string, string | null, number, number, string | null]>(
-      `INSERT INTO registrations (account, device, apns_token, environment, topic, badges, token_registered_at,
-                                  token_invalid_reason, signed_in)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+    putRegistration: db.prepare<
+      [
+        string,
+        string,
+        string | null,
+        string | null,
+        string | null,
+        string,
+        string | null,
+        number,
+        number,
+        string | null,
+      ]
+    >(
+      `INSERT INTO registrations (account, device, push_address, webpush_p256dh, webpush_auth, environment, topic,
+                                  badges, token_registered_at, token_invalid_reason, signed_in)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
        ON CONFLICT (account, device) DO UPDATE SET
-         apns_token = excluded.apns_token, environment = excluded.environment, topic = excluded.topic,
+         push_address = excluded.push_address, webpush_p256dh = excluded.webpush_p256dh,
+         webpush_auth = excluded.webpush_auth, environment = excluded.environment, topic = excluded.topic,
          badges = excluded.badges, token_registered_at = excluded.token_registered_at,
          token_invalid_reason = excluded.token_invalid_reason, signed_in = 1`,
     ),
@@ -124,16 +140,16 @@ export function prepareStatements(db: Db) {
       'SELECT device FROM registrations WHERE account = ? AND signed_in = 1 ORDER BY device',
     ),
     registrationsOfToken: db.prepare<[string], RegistrationRow>(
-      'SELECT * FROM registrations WHERE apns_token = ? ORDER BY account, device',
+      'SELECT * FROM registrations WHERE push_address = ? ORDER BY account, device',
     ),
-    pushableTokens: db.prepare<[], { apns_token: string }>(
-      `SELECT DISTINCT apns_token FROM registrations
-       WHERE apns_token IS NOT NULL AND token_invalid_reason IS NULL AND badges = 1 ORDER BY apns_token`,
+    pushableTokens: db.prepare<[], { push_address: string }>(
+      `SELECT DISTINCT push_address FROM registrations
+       WHERE push_address IS NOT NULL AND token_invalid_reason IS NULL AND badges = 1 ORDER BY push_address`,
     ),
     // `topic IS ?`: a null topic (the configured one) matches null.
     invalidateToken: db.prepare<[string, string, number, string, string | null]>(
       `UPDATE registrations SET token_invalid_reason = ?
-       WHERE apns_token = ? AND token_registered_at <= ? AND environment = ? AND topic IS ?`,
+       WHERE push_address = ? AND token_registered_at <= ? AND environment = ? AND topic IS ?`,
     ),
 
     // STORE-8 push state, by APNs token

@@ -66,7 +66,11 @@ function toRegistration(row: RegistrationRow): Registration {
   return {
     account: row.account as AccountId,
     device: row.device as DeviceId,
-    apnsToken: row.apns_token,
+    address: row.push_address,
+    webpushKeys:
+      row.webpush_p256dh === null || row.webpush_auth === null
+        ? null
+        : { p256dh: row.webpush_p256dh, auth: row.webpush_auth },
     environment: row.environment === 'sandbox' ? 'sandbox' : 'production',
     topic: row.topic,
     badges: row.badges === 1,
@@ -213,7 +217,9 @@ export class SqliteStore implements Store {
         sql.putRegistration.run(
           account,
           device,
-          next.apnsToken,
+          next.address,
+          next.webpushKeys?.p256dh ?? null,
+          next.webpushKeys?.auth ?? null,
           next.environment,
           next.topic,
           next.badges ? 1 : 0,
@@ -380,7 +386,7 @@ export class SqliteStore implements Store {
   }
 
   pushableTokens(): string[] {
-    return this.#sql.pushableTokens.all().map((row) => row.apns_token);
+    return this.#sql.pushableTokens.all().map((row) => row.push_address);
   }
 
   invalidateToken(token: string, refusal: TokenRefusal): void {

@@ -14,7 +14,7 @@ import type { PushOutbox } from './push-outbox.js';
 import type { WriteBatch } from './write-batch.js';
 
 export type { CountsStore } from './counts-store.js';
-export type { DevicePatch, DeviceRegistry, Registration, TokenRefusal } from './device-registry.js';
+export type { DevicePatch, DeviceRegistry, Registration, TokenRefusal, WebPushKeys } from './device-registry.js';
 export type { DocReplacement, DocumentLog, StoredDoc } from './document-log.js';
 export type { IdempotencyStore } from './idempotency-store.js';
 export type { MetaStore } from './meta-store.js';
