@@ -418,7 +418,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'BADGESYNC_FCM_URL',
     kind: 'string',
     fallback: null,
-    help: 'base URL replacing https://fcm.googleapis.com (a test server, a proxy); http allowed',
+    help: 'base URL replacing https://fcm.googleapis.com (a proxy, or a stand-in FCM server); http allowed',
   },
   {
     key: 'corsOrigins',
