@@ -4,15 +4,24 @@
  * process so that a write's send time and its arrival at the account's other devices are
  * read from the same clock. Requests: `open`, `step`, `close`.
  *
- * Each write is a device setting its own marker `reads[thread/device]` to `packMarker(0,
- * seq)` with seq 1, 2, 3, …; the send time is kept by (device, seq), and every other device
- * of the account records the latency when that value arrives in its document.
+ * Each write is a device setting its own marker for the thread to `packMarker(0, seq)` with
+ * seq 1, 2, 3, …, in its own array `v2/device/<device>` (contract v2, through shared's
+ * KeyValueArray); the send time is kept by (device, seq), and every other device of the
+ * account records the latency when that entry arrives in its document.
  *
  * Tokens are minted with the server's token module alone: importing @badgesync/server would
  * load the whole server, a second per worker.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AccountId, type DeviceId, packMarker, unpackMarker } from '@badgesync/shared';
+import {
+  type AccountId,
+  type DeviceId,
+  deviceRoot,
+  type Entry,
+  KeyValueArray,
+  packMarker,
+  unpackMarker,
+} from '@badgesync/shared';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { mintDeviceToken } from '../../server/src/auth/device-token.js';
@@ -70,7 +79,9 @@ interface DeviceState {
   readonly device: string;
   readonly key: string;
   readonly doc: Y.Doc;
-  readonly reads: Y.Map<number>;
+  readonly thread: string;
+  /** The device's own array. */
+  readonly own: KeyValueArray;
   readonly provider: WebsocketProvider;
   seq: number;
   /** Send time (performance.now()) by seq; 0 for seqs not written in the current step. */
@@ -126,26 +137,33 @@ async function open(request: OpenRequest): Promise<OpenAnswer> {
       const state: DeviceState = {
         account,
         device,
-        key: `${request.thread}/${device}`,
+        key: device,
+        thread: request.thread,
         doc,
-        reads: doc.getMap<number>('reads'),
+        own: new KeyValueArray(doc, deviceRoot(device as DeviceId)),
         provider,
         seq: 0,
         sentAt: new Float64Array(request.maxSeq + 1),
       };
       peers.set(state.key, state);
-      state.reads.observe((event, transaction) => {
-        if (transaction.origin !== provider || !measuring) return;
-        const now = performance.now();
-        for (const key of event.keysChanged) {
-          const writer = peers.get(key);
-          const value = state.reads.get(key);
-          if (writer === undefined || writer === state || value === undefined) continue;
-          const sent = writer.sentAt[unpackMarker(value).seq] ?? 0;
-          if (sent > 0) record(now - sent);
-        }
-      });
       created.push(state);
+    }
+    // Each device watches every other device's array of the account for new entries.
+    for (const state of peers.values()) {
+      for (const writer of peers.values()) {
+        if (writer === state) continue;
+        state.doc.getArray<Entry>(deviceRoot(writer.device as DeviceId)).observe((event, transaction) => {
+          if (transaction.origin !== state.provider || !measuring) return;
+          const now = performance.now();
+          for (const item of event.changes.added) {
+            for (const entry of item.content.getContent() as Entry[]) {
+              if (entry.key !== request.thread) continue;
+              const sent = writer.sentAt[unpackMarker(entry.val).seq] ?? 0;
+              if (sent > 0) record(now - sent);
+            }
+          }
+        });
+      }
     }
   }
   const isReady = (state: DeviceState) =>
@@ -204,7 +222,7 @@ async function step(request: StepRequest): Promise<StepAnswer> {
         }
         state.seq++;
         state.sentAt[state.seq] = performance.now();
-        state.reads.set(state.key, packMarker(0, state.seq));
+        state.own.set(state.thread, packMarker(0, state.seq));
         sent++;
         burst++;
       }

@@ -47,6 +47,8 @@ async function serve(args: string[]): Promise<number> {
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception (a bug); still serving'));
   process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
   const store = new SqliteStore(config.db);
+  // [STORE-17] Booting the commit thread takes a moment: it does so while the rest starts.
+  store.startCommitThread();
   const vapid = resolveVapidKeys(store, config);
   if (vapid.generated) log.info({ publicKey: vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
   if (config.vapidSubject === null) {

@@ -90,7 +90,7 @@ export class BadgesyncServer {
         return rooms.peek(a)?.isOnline(d) ?? false;
       },
       writes: {
-        write: (work) => this.#commit.addWork(work),
+        write: (write) => this.#commit.addPushWrite(write),
         afterWrites: (callback) => this.#commit.afterCommit(callback),
       },
     });
@@ -301,7 +301,7 @@ export class BadgesyncServer {
       this.#sync.close();
       // Push first: the answers of pushes in flight write through the group commit.
       await this.#push.close();
-      this.#commit.close();
+      await this.#commit.close();
       this.#rooms.close();
       this.#http.closeAllConnections();
       this.parts.store.close();

@@ -57,7 +57,7 @@ describe('boundaries', () => {
     );
     let later = false;
     // Something to commit, so the callbacks wait for the flush.
-    commit.addWork(() => {});
+    commit.addPushWrite({ kind: 'clearDelivered', token: 'ab' });
     commit.afterCommit(() => {
       throw new Error('relay bug');
     });
@@ -67,7 +67,7 @@ describe('boundaries', () => {
     await commit.flushed();
     assert.equal(later, true);
     assert.equal(reported.length, 1);
-    commit.close();
+    await commit.close();
   });
 
   test('[EDGE-4] Retry-After comes from the refill: whole seconds until the next token, at least 1', () => {

@@ -22,7 +22,7 @@ class RecordingStore extends MemoryStore {
 }
 
 describe('group commit', () => {
-  test('[STORE-10] everything added in one turn is one transaction, and callbacks run after it', async () => {
+  test('[STORE-17] everything added in one turn is one transaction, and callbacks run after it', async () => {
     const store = new RecordingStore();
     const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)));
     const seen: string[] = [];

@@ -114,7 +114,7 @@ describe('room harness', () => {
     assert.equal(valueIn(harness.room.doc, PHONE_ROOT, INBOX), undefined, 'nothing applied');
   });
 
-  test('[STORE-10] a crash loses what the group commit had not written, and nothing that was relayed', async () => {
+  test('[STORE-17] a crash loses what the group commit had not written, and nothing that was relayed', async () => {
     write(phone, PHONE_ROOT, INBOX, 3);
     phone.connection.sendUpdate(Y.mergeUpdates(phone.local.splice(0)));
     phone.connection.deliverToServer(1);

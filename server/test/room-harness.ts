@@ -95,6 +95,8 @@ export class RoomHarness {
     const store = new Proxy(real, {
       get(target, prop) {
         if (life.dead && (prop === 'commit' || prop === 'transaction')) return () => {};
+        // A dead process's batch is written nowhere; null says "done", as the memory store does.
+        if (life.dead && prop === 'commitAsync') return () => null;
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

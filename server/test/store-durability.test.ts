@@ -36,9 +36,9 @@ const ROUND_TIMEOUT_MS = 20_000;
  * Runs the child until it has printed `target` more sequence numbers, plus a random few ms
  * so the kill lands anywhere in a commit; returns every number it printed.
  */
-function runAndKill(path: string, target: number): Promise<number[]> {
+function runAndKill(path: string, target: number, thread: boolean): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path, ...(thread ? ['--thread'] : [])], {
       cwd: serverDir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -74,38 +74,43 @@ function runAndKill(path: string, target: number): Promise<number[]> {
 }
 
 describe('SqliteStore under kill -9', () => {
-  // Three child starts and a few hundred fsync'd commits.
-  test('[STORE-1] SIGKILL mid-stream loses no batch whose commit had returned, and cuts none in half', {
-    timeout: ROUNDS * ROUND_TIMEOUT_MS,
-  }, async () => {
-    const path = join(dir, 'killed.db');
-    const printed: number[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
-      const target = 50 + Math.floor(Math.random() * 150);
-      printed.push(...(await runAndKill(path, target)));
+  for (const thread of [false, true]) {
+    // Three child starts and a few hundred fsync'd commits.
+    const name = thread
+      ? '[STORE-17] SIGKILL with a batch in flight on the commit thread loses only batches not yet acknowledged, none cut in half'
+      : '[STORE-1] SIGKILL mid-stream loses no batch whose commit had returned, and cuts none in half';
+    test(name, {
+      timeout: ROUNDS * ROUND_TIMEOUT_MS,
+    }, async () => {
+      const path = join(dir, thread ? 'killed-thread.db' : 'killed.db');
+      const printed: number[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const target = 50 + Math.floor(Math.random() * 150);
+        printed.push(...(await runAndKill(path, target, thread)));
 
-      const store = new SqliteStore(path);
-      try {
-        const seqsA = store.loadDoc(DURABLE_A).updates.map(seqOf);
-        const last = seqsA.length;
-        const upTo = Array.from({ length: last }, (_, i) => i + 1);
-        const where = `round ${round}, target ${target}, last stored ${last}`;
-        // Every printed batch is there, and the file holds batches 1..last with no hole.
-        assert.ok(last >= Math.max(...printed), `${where}: printed up to ${Math.max(...printed)}`);
-        assert.deepEqual(seqsA, upTo, where);
-        // Each stored batch is whole: every table it wrote has its part, and nothing after it.
-        assert.deepEqual(store.loadDoc(DURABLE_B).updates.map(seqOf), upTo, where);
-        assert.equal(store.getCounts(DURABLE_A)?.badge, last, where);
-        assert.deepEqual(
-          [...store.loadBindings(DURABLE_A).keys()].sort((x, y) => x - y),
-          upTo,
-          where,
-        );
-        assert.equal(store.getIdempotent(DURABLE_B, `k${last}`, 0), String(last), where);
-        assert.equal(store.getIdempotent(DURABLE_B, `k${last + 1}`, 0), null, where);
-      } finally {
-        store.close();
+        const store = new SqliteStore(path);
+        try {
+          const seqsA = store.loadDoc(DURABLE_A).updates.map(seqOf);
+          const last = seqsA.length;
+          const upTo = Array.from({ length: last }, (_, i) => i + 1);
+          const where = `round ${round}, target ${target}, last stored ${last}`;
+          // Every printed batch is there, and the file holds batches 1..last with no hole.
+          assert.ok(last >= Math.max(...printed), `${where}: printed up to ${Math.max(...printed)}`);
+          assert.deepEqual(seqsA, upTo, where);
+          // Each stored batch is whole: every table it wrote has its part, and nothing after it.
+          assert.deepEqual(store.loadDoc(DURABLE_B).updates.map(seqOf), upTo, where);
+          assert.equal(store.getCounts(DURABLE_A)?.badge, last, where);
+          assert.deepEqual(
+            [...store.loadBindings(DURABLE_A).keys()].sort((x, y) => x - y),
+            upTo,
+            where,
+          );
+          assert.equal(store.getIdempotent(DURABLE_B, `k${last}`, 0), String(last), where);
+          assert.equal(store.getIdempotent(DURABLE_B, `k${last + 1}`, 0), null, where);
+        } finally {
+          store.close();
+        }
       }
-    }
-  });
+    });
+  }
 });

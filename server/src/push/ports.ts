@@ -7,7 +7,7 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/store.js';
+import type { PushWrite, Store } from '../store/store.js';
 
 /** What an account room tells push about its account. */
 export interface RoomEvents {
@@ -42,7 +42,8 @@ export interface PushHooks extends RoomEvents, DeviceHooks {
  * everything else), and what runs once they are on disk.
  */
 export interface PushWrites {
-  write(work: () => void): void;
+  /** [STORE-17] A push-state write, as data: it joins the batch the commit thread writes. */
+  write(write: PushWrite): void;
   afterWrites(callback: () => void): void;
 }
 

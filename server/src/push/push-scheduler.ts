@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import { guarded } from '../guard.js';
 import { isPushable, refuses } from '../store/device-record.js';
 import { PushPlatform, platformOf, shortAddress, tokenOf } from '../store/push-address.js';
+import { applyPushWrite } from '../store/push-write.js';
 import type {
   CountsStore,
   DeviceRegistry,
   OutboxEntry,
   PushOutbox,
+  PushWrite,
   Registration,
   TokenRefusal,
 } from '../store/store.js';
@@ -31,10 +33,12 @@ export interface PushSchedulerOptions {
 }
 
 /** Store writes done at once, for a scheduler without a group commit (unit tests). */
-const IMMEDIATE_WRITES: PushWrites = {
-  write: (work) => work(),
-  afterWrites: (callback) => callback(),
-};
+function immediateWrites(store: PushOutbox & DeviceRegistry): PushWrites {
+  return {
+    write: (write) => applyPushWrite(store, write),
+    afterWrites: (callback) => callback(),
+  };
+}
 
 export interface PushSchedulerDeps {
   /** The parts of the store push reads and writes: badges, registrations, its outbox. */
@@ -102,7 +106,7 @@ export class PushScheduler implements PushHooks {
     private readonly deps: PushSchedulerDeps,
   ) {
     this.#now = deps.now ?? Date.now;
-    this.#writes = deps.writes ?? IMMEDIATE_WRITES;
+    this.#writes = deps.writes ?? immediateWrites(deps.store);
   }
 
   /** The token's outbox entry, including writes not yet on disk. */
@@ -117,7 +121,7 @@ export class PushScheduler implements PushHooks {
   }
 
   /** Stages a value over the store until the write that carries it is on disk. */
-  #stage<V>(map: Map<string, Staged<V>>, token: string, value: V, write: () => void): void {
+  #stage<V>(map: Map<string, Staged<V>>, token: string, value: V, write: PushWrite): void {
     const staged = { value };
     map.set(token, staged);
     this.#writes.write(write);
@@ -127,21 +131,18 @@ export class PushScheduler implements PushHooks {
   }
 
   #enqueue(entry: OutboxEntry): void {
-    const { store } = this.deps;
-    this.#stage(this.#stagedOutbox, entry.token, entry, () => store.enqueuePush(entry));
+    this.#stage(this.#stagedOutbox, entry.token, entry, { kind: 'enqueuePush', entry });
   }
 
   /** Removes the token's entry if it still carries `badge` (a newer value stays). */
   #remove(token: string, badge: number): void {
     const current = this.#getPush(token);
     if (current === null || current.badge !== badge) return;
-    const { store } = this.deps;
-    this.#stage(this.#stagedOutbox, token, null, () => store.removePush(token, badge));
+    this.#stage(this.#stagedOutbox, token, null, { kind: 'removePush', token, badge });
   }
 
   #setDelivered(token: string, badge: number, at: number): void {
-    const { store } = this.deps;
-    this.#stage(this.#stagedDelivered, token, badge, () => store.setDelivered(token, badge, at));
+    this.#stage(this.#stagedDelivered, token, badge, { kind: 'setDelivered', token, badge, at });
   }
 
   /**
@@ -225,7 +226,7 @@ export class PushScheduler implements PushHooks {
     const token = store.getRegistration(account, device)?.address ?? null;
     if (previousToken !== null && previousToken !== token) this.#queue(previousToken, account);
     if (token === null) return;
-    if (fresh) this.#stage(this.#stagedDelivered, token, null, () => store.clearDelivered(token));
+    if (fresh) this.#stage(this.#stagedDelivered, token, null, { kind: 'clearDelivered', token });
     if (!this.#onlineFor(account, device)) this.#queue(token, account);
   }
 
@@ -471,7 +472,7 @@ export class PushScheduler implements PushHooks {
           environment: sent.environment,
           topic: sent.topic,
         };
-        this.#writes.write(() => store.invalidateToken(token, refusal));
+        this.#writes.write({ kind: 'invalidateToken', token, refusal });
         const group = store.registrationsOfToken(token);
         const refusedSome = group.some((r) => refuses(refusal, token, r));
         const left = group.some((r) => this.#pushable(r) && !refuses(refusal, token, r));

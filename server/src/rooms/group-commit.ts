@@ -1,7 +1,6 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Metrics } from '../metrics.js';
-import type { Store, WriteBatch } from '../store/store.js';
-import { blockFor } from '../test-hooks.js';
+import type { PushWrite, Store, WriteBatch } from '../store/store.js';
 
 /** Counts to store: everything, or only the `changed` threads and the badge. */
 export interface CountsWrite {
@@ -12,18 +11,23 @@ export interface CountsWrite {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };
 
 /**
- * Group commit (SPEC STORE-10): everything written during one turn of the event loop —
- * device updates, server writes, counts, client bindings, idempotency answers — goes to
- * disk in one transaction at the next setImmediate, and only then do the callbacks that
- * relay, answer or push run. One fsync per turn instead of one per update.
+ * Group commit (SPEC STORE-17): everything written during one turn of the event
+ * loop — device updates, server writes, counts, client bindings, idempotency answers, push
+ * state — is handed to the store as one batch at the next setImmediate, written in one
+ * transaction off the event loop (Store.commitAsync), and only once it is durable do the
+ * callbacks that relay, answer or push run. At most one batch is in flight: what arrives
+ * meanwhile gathers into the next one, so batches grow when the disk is slow instead of the
+ * loop waiting for it. One fsync per batch instead of one per update.
  */
 export class GroupCommit {
   #batch = GroupCommit.#empty();
   #counts = new Map<AccountId, () => CountsWrite>();
   #callbacks: Array<() => void> = [];
-  #work: Array<() => void> = [];
   #scheduled: NodeJS.Immediate | null = null;
+  /** The batch being written, and the callbacks that wait for it. */
+  #inFlight: { readonly callbacks: Array<() => void>; done: Promise<void> } | null = null;
   #closed = false;
+  #failed = false;
 
   constructor(
     private readonly store: Store,
@@ -47,12 +51,19 @@ export class GroupCommit {
     private readonly holdMs = 0,
   ) {}
 
-  static #empty(): Mutable<WriteBatch> {
-    return { updates: [], counts: [], bindings: [], idempotency: [] };
+  static #empty(): Mutable<WriteBatch> & { push: PushWrite[] } {
+    return { updates: [], counts: [], bindings: [], idempotency: [], push: [] };
   }
 
+  /** Something added is not durable yet. */
   get pending(): boolean {
-    return this.#scheduled !== null;
+    return this.#scheduled !== null || this.#inFlight !== null || this.#gathering;
+  }
+
+  /** Something was added since the batch in flight was handed over. */
+  get #gathering(): boolean {
+    const b = this.#batch;
+    return b.updates.length + b.bindings.length + b.idempotency.length + b.push.length + this.#counts.size > 0;
   }
 
   addUpdate(account: AccountId, update: Uint8Array): void {
@@ -70,15 +81,15 @@ export class GroupCommit {
     this.#schedule();
   }
 
-  /** Store calls of other parts (push state) to run in the same transaction. */
-  addWork(work: () => void): void {
-    this.#work.push(work);
+  /** [STORE-17] A push-state write, in the same transaction as the rest of the turn. */
+  addPushWrite(write: PushWrite): void {
+    this.#batch.push.push(write);
     this.#schedule();
   }
 
   /**
-   * The account's counts changed: store them as `read()` answers at commit time — all of
-   * them, or (with `changed`) only the threads that changed (SPEC STORE-15).
+   * The account's counts changed: store them as `read()` answers when the batch is handed
+   * over — all of them, or (with `changed`) only the threads that changed (SPEC STORE-15).
    */
   markCounts(account: AccountId, read: () => CountsWrite): void {
     this.#counts.set(account, read);
@@ -87,11 +98,9 @@ export class GroupCommit {
 
   /** Runs `callback` once everything added so far is on disk. */
   afterCommit(callback: () => void): void {
-    if (this.#scheduled === null) {
-      callback();
-      return;
-    }
-    this.#callbacks.push(callback);
+    if (this.#scheduled !== null || this.#gathering) this.#callbacks.push(callback);
+    else if (this.#inFlight !== null) this.#inFlight.callbacks.push(callback);
+    else callback();
   }
 
   /** Resolves once everything added so far is on disk. */
@@ -99,52 +108,64 @@ export class GroupCommit {
     return new Promise((resolve) => this.afterCommit(resolve));
   }
 
-  /** Commits now (shutdown). Later additions are refused. */
-  close(): void {
+  /** Writes what is pending now and waits for it (shutdown). Later additions are refused. */
+  async close(): Promise<void> {
     if (this.#scheduled !== null) {
       clearImmediate(this.#scheduled);
-      this.#flush();
+      this.#scheduled = null;
+      if (this.#inFlight === null) this.#flush();
     }
     this.#closed = true;
+    // Settles whether the batch was written or failed (a failed one runs no callback).
+    while (this.#inFlight !== null) await this.#inFlight.done;
   }
 
   #schedule(): void {
     if (this.#closed) throw new Error('group commit is closed');
-    if (this.#scheduled === null) this.#scheduled = setImmediate(() => this.#flush());
+    if (this.#scheduled === null && this.#inFlight === null) this.#scheduled = setImmediate(() => this.#flush());
   }
 
   #flush(): void {
     this.#scheduled = null;
+    if (this.#failed || this.#inFlight !== null) return;
     const batch = this.#batch;
     for (const [account, read] of this.#counts) batch.counts.push({ account, ...read() });
     const callbacks = this.#callbacks;
-    const work = this.#work;
     this.#batch = GroupCommit.#empty();
     this.#counts = new Map();
     this.#callbacks = [];
-    this.#work = [];
-    blockFor(this.holdMs);
+    const inFlight = { callbacks, done: Promise.resolve() };
+    this.#inFlight = inFlight;
     const stop = this.metrics.storeCommitSeconds.startTimer();
-    try {
-      if (work.length === 0) this.store.commit(batch);
-      else {
-        this.store.transaction(() => {
-          this.store.commit(batch);
-          for (const write of work) write();
-        });
+    const durable = () => {
+      stop();
+      this.metrics.storeBatchUpdates.observe(batch.updates.length);
+      this.#inFlight = null;
+      // What gathered meanwhile goes now: the next batch is handed over before these
+      // callbacks run, so it is written while they relay.
+      if (this.#gathering || this.#callbacks.length > 0) this.#flush();
+      for (const callback of inFlight.callbacks) {
+        try {
+          callback();
+        } catch (err) {
+          this.onCallbackError(err);
+        }
       }
-    } catch (err) {
+    };
+    const failed = (err: unknown) => {
+      this.#failed = true;
+      this.#inFlight = null;
       this.onFatal(err);
+    };
+    let written: Promise<void> | null;
+    try {
+      written = this.store.commitAsync(batch, this.holdMs);
+    } catch (err) {
+      failed(err);
       return;
     }
-    stop();
-    this.metrics.storeBatchUpdates.observe(batch.updates.length);
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch (err) {
-        this.onCallbackError(err);
-      }
-    }
+    // Null: a store without a commit thread wrote it already (the memory store).
+    if (written === null) durable();
+    else inFlight.done = written.then(durable, failed);
   }
 }

@@ -6,6 +6,7 @@
  * field, before anything is written: a refused batch leaves nothing.
  */
 import { type AccountCounts, type AccountId, isValidId } from '@badgesync/shared';
+import type { PushWrite } from './push-write.js';
 import type { DevicePatch, DocReplacement, OutboxEntry, WriteBatch } from './store.js';
 
 type UpdateEntry = WriteBatch['updates'][number];
@@ -76,6 +77,27 @@ export function checkBatch(batch: WriteBatch): void {
   batch.counts.forEach(checkCountsEntry);
   batch.bindings.forEach(checkBindingEntry);
   batch.idempotency.forEach(checkIdempotencyEntry);
+  batch.push?.forEach(checkPushWrite);
+}
+
+/**
+ * [STORE-17] A push-state write carried in a batch: the checks its store call makes (a push
+ * address of any platform, checkToken, STORE-19).
+ */
+export function checkPushWrite(write: PushWrite, i: number): void {
+  switch (write?.kind) {
+    case 'enqueuePush':
+      return checkOutboxEntry(write.entry);
+    case 'setDelivered':
+      return checkDelivered(write.token, write.badge, write.at);
+    case 'removePush':
+    case 'clearDelivered':
+    case 'invalidateToken':
+      // Their store calls check nothing: an unknown address changes nothing.
+      return;
+    default:
+      fail(`push[${i}].kind`, `is not a push write: ${JSON.stringify((write as { kind?: unknown })?.kind)}`);
+  }
 }
 
 /**

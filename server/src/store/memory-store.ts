@@ -4,6 +4,7 @@
  * so a caller can no more change stored data through a buffer than it could on disk.
  */
 import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
+import { blockFor } from '../test-hooks.js';
 import {
   checkBatch,
   checkDelivered,
@@ -15,6 +16,7 @@ import {
   replacementBatch,
 } from './checks.js';
 import { isPushable, mergeRegistration, refuses } from './device-record.js';
+import { applyPushWrite } from './push-write.js';
 import type {
   DevicePatch,
   DocReplacement,
@@ -175,6 +177,14 @@ export class MemoryStore implements Store {
     for (const { account, key, response, at } of batch.idempotency) {
       getOrAdd(this.#idempotency, account, () => new Map()).set(key, { response, at });
     }
+    for (const write of batch.push ?? []) applyPushWrite(this, write);
+  }
+
+  /** [STORE-17] No thread: written at once, durable (as much as memory is) when it returns. */
+  commitAsync(batch: WriteBatch, holdMs = 0): null {
+    blockFor(holdMs);
+    this.commit(batch);
+    return null;
   }
 
   loadDoc(account: AccountId): StoredDoc {

@@ -12,7 +12,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
 import Database from 'better-sqlite3';
+import { blockFor } from '../test-hooks.js';
 import {
+  checkBatch,
   checkBindingEntry,
   checkCountsEntry,
   checkDelivered,
@@ -25,8 +27,12 @@ import {
   checkUpdateEntry,
   replacementBatch,
 } from './checks.js';
+import { COMMITTED_MARK_KEY, committedId } from './commit-messages.js';
+import { CommitThread } from './commit-thread.js';
 import { mergeRegistration } from './device-record.js';
+import { InFlight } from './in-flight.js';
 import { migrate } from './migrations.js';
+import { applyPushWrite } from './push-write.js';
 import { type OutboxRow, prepareStatements, type RegistrationRow, type Statements } from './sqlite-statements.js';
 import type {
   DevicePatch,
@@ -85,8 +91,26 @@ function toOutboxEntry(row: OutboxRow): OutboxEntry {
   };
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * [STORE-17] commitAsync writes on the commit thread (default) rather than on the caller's
+   * own connection. The commit thread's own connections say false; so does ':memory:', which
+   * another connection cannot open.
+   */
+  readonly commitThread?: boolean;
+}
+
+function isEmpty(batch: WriteBatch): boolean {
+  const { updates, counts, bindings, idempotency, push } = batch;
+  return updates.length + counts.length + bindings.length + idempotency.length + (push?.length ?? 0) === 0;
+}
+
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  readonly #useThread: boolean;
+  #thread: CommitThread | null = null;
+  /** [STORE-18] Batches on the commit thread not yet answered: every read sees them. */
+  readonly #inFlight = new InFlight();
   readonly #sql: Statements;
   readonly #commit: Database.Transaction<(batch: WriteBatch) => void>;
   readonly #compact: Database.Transaction<(account: AccountId, snapshot: Uint8Array, throughLogId: number) => void>;
@@ -97,7 +121,11 @@ export class SqliteStore implements Store {
   readonly #signOut: Database.Transaction<(account: AccountId, device: DeviceId, now: number) => boolean>;
 
   /** Opens (or creates, with its parent directories) the file and brings its schema up to date. */
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    this.#useThread = (options.commitThread ?? true) && path !== ':memory:';
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     // The busy timeout is set at open, so it already covers switching to WAL and migrating.
     this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -147,6 +175,8 @@ export class SqliteStore implements Store {
         checkIdempotencyEntry(entry, i);
         sql.putIdempotent.run(entry.account, entry.key, entry.response, entry.at);
       });
+      // [STORE-17] Push state last, through the same calls push would make (same checks).
+      for (const write of batch.push ?? []) applyPushWrite(this, write);
     });
 
     this.#loadDoc = this.#db.transaction((account: AccountId): StoredDoc => {
@@ -225,8 +255,28 @@ export class SqliteStore implements Store {
   commit(batch: WriteBatch): void {
     // An empty batch costs no fsync; a closed store still refuses it, like any other call.
     if (!this.#db.open) throw new TypeError('The database connection is not open');
-    if (batch.updates.length + batch.counts.length + batch.bindings.length + batch.idempotency.length === 0) return;
+    if (isEmpty(batch)) return;
     this.#commit.immediate(batch);
+  }
+
+  commitAsync(batch: WriteBatch, holdMs = 0): Promise<void> | null {
+    if (!this.#db.open) throw new TypeError('The database connection is not open');
+    // Checked here, so a refused batch throws at once and never reaches the overlay reads see.
+    checkBatch(batch);
+    if (isEmpty(batch)) return null;
+    if (!this.#useThread) {
+      blockFor(holdMs);
+      this.commit(batch);
+      return null;
+    }
+    this.#thread ??= CommitThread.shared();
+    this.#inFlight.add(batch, this.#thread.nextId);
+    return this.#thread.commit(this.path, batch, holdMs).finally(() => this.#inFlight.delete(batch));
+  }
+
+  /** Starts the commit thread now rather than at the first batch (it takes a moment to boot). */
+  startCommitThread(): void {
+    if (this.#useThread) this.#thread ??= CommitThread.shared();
   }
 
   transaction(work: () => void): void {
@@ -234,7 +284,16 @@ export class SqliteStore implements Store {
   }
 
   loadDoc(account: AccountId): StoredDoc {
-    return this.#loadDoc(account);
+    if (this.#inFlight.empty || this.#thread === null) return this.#loadDoc(account);
+    const { epoch } = this.#thread;
+    // [STORE-18] The document and the thread's mark from one read transaction: batches the
+    // snapshot already holds are not laid over it again.
+    let committed = 0;
+    const stored = this.#db.transaction(() => {
+      committed = committedId(this.#sql.meta.get(COMMITTED_MARK_KEY)?.value ?? null, epoch);
+      return this.#loadDoc(account);
+    })();
+    return this.#inFlight.doc(account, stored, committed);
   }
 
   compact(account: AccountId, snapshot: Uint8Array, throughLogId: number): void {
@@ -262,26 +321,33 @@ export class SqliteStore implements Store {
   loadBindings(account: AccountId): Map<number, DeviceId> {
     const out = new Map<number, DeviceId>();
     for (const row of this.#sql.bindings.iterate(account)) out.set(row.client_id, row.device as DeviceId);
-    return out;
+    return this.#inFlight.bindings(account, out);
   }
 
   getCounts(account: AccountId): AccountCounts | null {
     const row = this.#sql.badge.get(account);
-    if (row === undefined) return null;
-    return {
-      badge: row.badge,
-      threads: sortedRecord(this.#sql.threads.all(account).map((r) => [r.thread, r.unread] as const)),
-      muted: this.#sql.mutes.all(account).map((r) => r.thread),
-    };
+    const stored =
+      row === undefined
+        ? null
+        : {
+            badge: row.badge,
+            threads: sortedRecord(this.#sql.threads.all(account).map((r) => [r.thread, r.unread] as const)),
+            muted: this.#sql.mutes.all(account).map((r) => r.thread),
+          };
+    return this.#inFlight.counts(account, stored);
   }
 
   getBadges(accounts: readonly AccountId[]): Map<AccountId, number> {
     const out = new Map<AccountId, number>();
-    for (const account of accounts) out.set(account, this.#sql.badge.get(account)?.badge ?? 0);
+    for (const account of accounts) {
+      out.set(account, this.#inFlight.badge(account) ?? this.#sql.badge.get(account)?.badge ?? 0);
+    }
     return out;
   }
 
   getIdempotent(account: AccountId, key: string, notBefore: number): string | null {
+    const pending = this.#inFlight.idempotent(account, key, notBefore);
+    if (pending !== undefined) return pending;
     return this.#sql.idempotent.get(account, key, notBefore)?.response ?? null;
   }
 
@@ -308,7 +374,7 @@ export class SqliteStore implements Store {
 
   getRegistration(account: AccountId, device: DeviceId): Registration | null {
     const row = this.#sql.registration.get(account, device);
-    return row === undefined ? null : toRegistration(row);
+    return row === undefined ? null : this.#inFlight.registration(toRegistration(row));
   }
 
   devicesOf(account: AccountId): DeviceId[] {
@@ -316,7 +382,7 @@ export class SqliteStore implements Store {
   }
 
   registrationsOfToken(token: string): Registration[] {
-    return this.#sql.registrationsOfToken.all(token).map(toRegistration);
+    return this.#sql.registrationsOfToken.all(token).map((row) => this.#inFlight.registration(toRegistration(row)));
   }
 
   pushableTokens(): string[] {
@@ -329,6 +395,8 @@ export class SqliteStore implements Store {
   }
 
   getDelivered(token: string): number | null {
+    const pending = this.#inFlight.delivered(token);
+    if (pending !== undefined) return pending;
     return this.#sql.delivered.get(token)?.badge ?? null;
   }
 
@@ -349,7 +417,7 @@ export class SqliteStore implements Store {
 
   getPush(token: string): OutboxEntry | null {
     const row = this.#sql.push.get(token);
-    return row === undefined ? null : toOutboxEntry(row);
+    return this.#inFlight.push(token, row === undefined ? null : toOutboxEntry(row));
   }
 
   removePush(token: string, badge: number): void {
@@ -377,5 +445,7 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.#db.open) this.#db.close();
+    this.#thread?.close(this.path);
+    this.#thread = null;
   }
 }

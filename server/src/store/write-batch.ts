@@ -1,4 +1,5 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import type { PushWrite } from './push-write.js';
 
 /** Everything one turn of the event loop wrote: committed in one transaction (group commit). */
 export interface WriteBatch {
@@ -29,4 +30,6 @@ export interface WriteBatch {
     readonly response: string;
     readonly at: number;
   }>;
+  /** [STORE-17] Push-state writes (outbox, delivered badges, refused tokens), in this order, last. */
+  readonly push?: readonly PushWrite[];
 }
