@@ -109,8 +109,9 @@ export async function heavyAccount(options: HeavyAccountOptions): Promise<HeavyA
     await server.stop({ keepDir: true });
   }
   const ms = performance.now() - began;
-  // The server compacts a loaded room every 15 s once its log has 500 entries, and on unload
-  // (here: shutdown). Read what it left.
+  // The server compacts a loaded room every 15 s once its log has 500 entries, and on an idle
+  // unload, but not at shutdown: what is stored is the last snapshot plus the log after it.
+  // Read what it left.
   try {
     const store = new SqliteStore(path.join(dir, 'badgesync.db'));
     let stored: ReturnType<SqliteStore['loadDoc']>;
