@@ -1,22 +1,34 @@
 /**
- * The cost of one account at each document budget's default limit (SPEC BUDGET-1..BUDGET-3):
- * what the server stores and holds for it, how long it takes to load, and what one small
- * change then costs to commit. In process, with the server's own parts (SqliteStore with
- * synchronous=FULL, group commit, RoomManager, write rules and budgets).
+ * The cost of one account at each document budget's default limit (SPEC BUDGET-1, BUDGET-6,
+ * BUDGET-7): what the server stores and holds for it, how long it takes to load, and what one
+ * small change then costs to commit. In process, with the server's own parts (SqliteStore
+ * with synchronous=FULL, group commit, RoomManager, write rules and budgets).
+ *
+ * Contract v2 (SPEC DOC-7..DOC-13): heads in `v2/heads` (the server's client ID), each
+ * device's markers and mute stamps in its own array `v2/device/<device>`. v1's rows were
+ * re-cut for v2's budgets: BUDGET-2 (concurrent writes of one map key, by any client IDs) is
+ * retired for BUDGET-6 (live entries of one key in one device array, i.e. concurrent sessions
+ * of one device), and BUDGET-3 (mutes / reads / threads keys) for BUDGET-7 (threads with a
+ * live mute entry, live marker keys, threads with a head), so the "concurrent", "mutes" and
+ * "threads + reads" rows measure v2's limits, not v1's, and do not compare with v1's figures.
  *
  *   node --import tsx bench/budgets.ts [--quick]
  *
  * Accounts, each built with the worst IDs the contract allows (128 characters):
  * - baseline: 10 threads, 2 devices;
  * - client IDs: as many client IDs as the account budget allows, up to the device budget on
- *   each of 5 devices, each having written a mute once, in turn;
- * - concurrent: 1,000 mutes keys, each written concurrently by 8 client IDs (the per-key budget);
- * - mutes: 10,000 mutes keys;
- * - threads and reads: 10,000 threads with a head, read on 5 devices (50,000 reads keys).
+ *   each of 5 devices, each having written a mute once, in turn (a set in its device's array:
+ *   the key's older entry deleted, the new stamp pushed; 100 keys per device);
+ * - concurrent: 1,000 mute keys in one device's array, each with as many live entries as
+ *   BUDGET-6 allows (that many concurrent sessions of the device, each writing every key);
+ * - mutes: 10,000 threads with a live mute entry (BUDGET-7), in one device's array;
+ * - threads and reads: 10,000 threads with a head and 20,000 live marker keys (BUDGET-7),
+ *   over 5 devices (4,000 threads each).
  *
  * Figures: the stored snapshot; the state vector every step 1 carries; heap held by the
- * loaded room; load time (bindings, replay, counts); one change (a mute toggled by a device,
- * through receiveUpdate) to durable on disk, median of several.
+ * loaded room; load time (bindings, replay, counts); one change (a mute toggled by a device
+ * with `KeyValueArray.set`, its stamp from planMute, through receiveUpdate) to durable on
+ * disk, median of several.
  *
  * A second table: one account whose awareness is full at the defaults (SPEC AWARE-1..AWARE-3),
  * as 8 KiB states up to the account's 64 KiB, and as 256 client IDs of 256 B states. Figures:
@@ -29,14 +41,20 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   type AccountId,
-  accountMaps,
   CountsTracker,
   type DeviceId,
   type DocumentBudgets,
   deriveCounts,
+  deviceRoot,
+  type Entry,
+  HEADS_ROOT,
+  KeyValueArray,
+  muteKey,
   packMarker,
+  packMuteStamp,
   parseAccountId,
-  readsKey,
+  planMute,
+  SERVER_DEVICE,
   type ThreadId,
 } from '@badgesync/shared';
 import * as Y from 'yjs';
@@ -54,7 +72,7 @@ import {
   encodeAwarenessChanges,
   MAX_AWARENESS_CLIENTS,
 } from '../server/src/sync/awareness-relay.js';
-import { type ForgedBlock, forgeUpdate } from '../shared/test/helpers/forge.js';
+import { type ForgedBlock, type ForgedRange, forgeUpdate } from '../shared/test/helpers/forge.js';
 import { tempDir } from './lib/children.js';
 import { beginResult, emitResult, fmt } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -92,26 +110,42 @@ function withClient(doc: Y.Doc, client: number, write: () => void): void {
   doc.transact(write);
 }
 
+/** `entries` pushed at the end of `root` under `client`: every key new, so no set's search. */
+function pushEntries(doc: Y.Doc, client: number, root: string, entries: Entry[]): void {
+  withClient(doc, client, () => doc.getArray<Entry>(root).push(entries));
+}
+
+const THREAD = (t: number) => longId(`t${t}`) as ThreadId;
+const MUTED = (k: number) => muteKey(longId(`m${k}`) as ThreadId);
+
 function baseline(): Built {
   const doc = new Y.Doc();
   const bindings = new Map<number, DeviceId>();
-  withClient(doc, 1, () => {
-    for (let t = 0; t < 10; t++) accountMaps(doc).heads.set(longId(`t${t}`), 20);
-  });
-  bindings.set(1, '@server' as DeviceId);
+  pushEntries(
+    doc,
+    1,
+    HEADS_ROOT,
+    Array.from({ length: 10 }, (_, t) => ({ key: THREAD(t), val: 20 })),
+  );
+  bindings.set(1, SERVER_DEVICE);
   for (const [i, device] of DEVICES.slice(0, 2).entries()) {
-    withClient(doc, 100 + i, () => {
-      for (let t = 0; t < 10; t++)
-        accountMaps(doc).reads.set(readsKey(longId(`t${t}`) as ThreadId, device), packMarker(0, 5));
-    });
+    pushEntries(
+      doc,
+      100 + i,
+      deviceRoot(device),
+      Array.from({ length: 10 }, (_, t) => ({ key: THREAD(t), val: packMarker(0, 5) })),
+    );
     bindings.set(100 + i, device);
   }
   return { doc, bindings, writer: 100 };
 }
 
 /**
- * Built as one hand-encoded update: writing under 50,000 client IDs one transaction at a time
+ * Built as one hand-encoded update: writing under 20,000 client IDs one transaction at a time
  * costs O(clients) per transaction (Yjs takes the state vector of each), minutes in all.
+ * Each client's write is what `KeyValueArray.set` sends: its entry pushed after the last item
+ * of its device's array (the previous client's), the key's older entry (written 100 clients
+ * before it, on the same device) deleted; the stamp's counter rises by one per round of keys.
  */
 function manyClients(): Built {
   const doc = new Y.Doc();
@@ -119,59 +153,79 @@ function manyClients(): Built {
   const perDevice = BUDGETS.clientsPerDevice;
   const total = Math.min(BUDGETS.clientsPerAccount, perDevice * DEVICES.length);
   const blocks: ForgedBlock[] = [];
+  const deletes: ForgedRange[] = [];
   for (let i = 0; i < total; i++) {
     const client = 1_000 + i;
-    // Each client overwrites the value the client 100 before it wrote: 100 keys, one chain each.
+    const device = DEVICES[Math.floor(i / perDevice)] as DeviceId;
+    const j = i % perDevice;
+    const entry = { key: MUTED(j % 100), val: packMuteStamp(Math.floor(j / 100) + 1, j % 2 === 0) };
     const item =
-      i < 100
-        ? { kind: 'item' as const, parent: 'mutes', key: longId(`m${i}`), content: { any: [true] } }
-        : { kind: 'item' as const, origin: { client: client - 100, clock: 0 }, content: { any: [i % 2 === 0] } };
+      j === 0
+        ? { kind: 'item' as const, parent: deviceRoot(device), content: { any: [entry] } }
+        : { kind: 'item' as const, origin: { client: client - 1, clock: 0 }, content: { any: [entry] } };
     blocks.push({ client, clock: 0, structs: [item] });
-    bindings.set(client, DEVICES[Math.floor(i / perDevice)] as DeviceId);
+    if (j >= 100) deletes.push({ client: client - 100, clock: 0, len: 1 });
+    bindings.set(client, device);
   }
-  Y.applyUpdate(doc, forgeUpdate(blocks));
+  Y.applyUpdate(doc, forgeUpdate(blocks, deletes));
   return { doc, bindings, writer: 1_000 };
 }
 
+/**
+ * BUDGET-6's limit on every key of 1,000: that many sessions of one device, each unaware of
+ * the others, set every key once (one push of 1,000 entries each, all at the array's start).
+ */
 function concurrent(): Built {
-  const doc = new Y.Doc();
+  const device = DEVICES[0] as DeviceId;
   const bindings = new Map<number, DeviceId>();
   const updates: Uint8Array[] = [];
   for (let c = 0; c < BUDGETS.concurrentPerKey; c++) {
     const replica = new Y.Doc();
-    withClient(replica, 2_000 + c, () => {
-      for (let k = 0; k < 1_000; k++) accountMaps(replica).mutes.set(longId(`m${k}`), c % 2 === 0);
-    });
+    pushEntries(
+      replica,
+      2_000 + c,
+      deviceRoot(device),
+      Array.from({ length: 1_000 }, (_, k) => ({ key: MUTED(k), val: packMuteStamp(1, c % 2 === 0) })),
+    );
     updates.push(Y.encodeStateAsUpdate(replica));
-    bindings.set(2_000 + c, DEVICES[c % DEVICES.length] as DeviceId);
+    bindings.set(2_000 + c, device);
     replica.destroy();
   }
+  const doc = new Y.Doc();
   Y.applyUpdate(doc, Y.mergeUpdates(updates));
   return { doc, bindings, writer: 2_000 };
 }
 
 function mutes(): Built {
   const doc = new Y.Doc();
-  withClient(doc, 3_000, () => {
-    for (let k = 0; k < BUDGETS.mutesPerAccount; k++) accountMaps(doc).mutes.set(longId(`m${k}`), true);
-  });
+  pushEntries(
+    doc,
+    3_000,
+    deviceRoot(DEVICES[0] as DeviceId),
+    Array.from({ length: BUDGETS.mutesPerAccount }, (_, k) => ({ key: MUTED(k), val: packMuteStamp(1, true) })),
+  );
   return { doc, bindings: new Map([[3_000, DEVICES[0] as DeviceId]]), writer: 3_000 };
 }
 
 function threadsAndReads(): Built {
   const doc = new Y.Doc();
   const bindings = new Map<number, DeviceId>();
-  const threads = Array.from({ length: THREAD_BUDGET }, (_, t) => longId(`t${t}`) as ThreadId);
-  withClient(doc, 4_000, () => {
-    for (const thread of threads) accountMaps(doc).heads.set(thread, 100);
-  });
-  bindings.set(4_000, '@server' as DeviceId);
+  const threads = Array.from({ length: THREAD_BUDGET }, (_, t) => THREAD(t));
+  pushEntries(
+    doc,
+    4_000,
+    HEADS_ROOT,
+    threads.map((key) => ({ key, val: 100 })),
+  );
+  bindings.set(4_000, SERVER_DEVICE);
   const perDevice = Math.floor(BUDGETS.readsPerAccount / DEVICES.length);
   for (const [i, device] of DEVICES.entries()) {
-    withClient(doc, 4_100 + i, () => {
-      for (const thread of threads.slice(0, perDevice))
-        accountMaps(doc).reads.set(readsKey(thread, device), packMarker(0, 50));
-    });
+    pushEntries(
+      doc,
+      4_100 + i,
+      deviceRoot(device),
+      threads.slice(0, perDevice).map((key) => ({ key, val: packMarker(0, 50) })),
+    );
     bindings.set(4_100 + i, device);
   }
   return { doc, bindings, writer: 4_100 };
@@ -184,11 +238,11 @@ const CASES: ReadonlyArray<readonly [string, string, () => Built]> = [
     `${BUDGETS.clientsPerAccount.toLocaleString('en')} IDs, ${BUDGETS.clientsPerDevice.toLocaleString('en')} per device`,
     manyClients,
   ],
-  ['concurrent', `1,000 keys × ${BUDGETS.concurrentPerKey} concurrent writes`, concurrent],
-  ['mutes', `${BUDGETS.mutesPerAccount.toLocaleString('en')} mutes`, mutes],
+  ['concurrent', `1,000 keys × ${BUDGETS.concurrentPerKey} live entries (one device)`, concurrent],
+  ['mutes', `${BUDGETS.mutesPerAccount.toLocaleString('en')} muted threads`, mutes],
   [
     'threads + reads',
-    `${THREAD_BUDGET.toLocaleString('en')} threads, ${BUDGETS.readsPerAccount.toLocaleString('en')} reads keys`,
+    `${THREAD_BUDGET.toLocaleString('en')} threads, ${BUDGETS.readsPerAccount.toLocaleString('en')} marker keys`,
     threadsAndReads,
   ],
 ];
@@ -243,12 +297,15 @@ async function measureCommit(account: AccountId, built: Built): Promise<{ commit
   const tracker = new CountsTracker(replica);
   const times: number[] = [];
   let refused: string | null = null;
+  const own = new KeyValueArray(replica, deviceRoot(device));
+  const thread = longId('m0') as ThreadId;
   for (let run = 0; run < RUNS + 1; run++) {
-    const key = longId('m0');
     const updates: Uint8Array[] = [];
     const listen = (u: Uint8Array) => updates.push(u);
+    const stamp = planMute(tracker, thread, device, !tracker.isMuted(thread));
+    if (stamp === null) throw new Error('planMute answered no change for a toggle');
     replica.on('update', listen);
-    accountMaps(replica).mutes.set(key, accountMaps(replica).mutes.get(key) !== true);
+    own.set(muteKey(thread), stamp);
     replica.off('update', listen);
     const began = performance.now();
     const answer = room.receiveUpdate(member, updates[0] as Uint8Array);
@@ -500,7 +557,8 @@ emitResult(
         notes: [
           'snapshot: what the store holds and every load replays; state vector: what every sync step 1 of the server carries',
           'heap held: heap still used with the room loaded (after GC); load: bindings + snapshot replay + counts, from SQLite',
-          `one change: a device toggles a mute through the write rules and budgets, then the group commit (fsync) — median of ${RUNS}`,
+          `one change: a device toggles a mute (KeyValueArray.set in its own array) through the write rules and budgets, then the group commit (fsync) — median of ${RUNS}`,
+          'v2 layout: BUDGET-6 (live entries of a key in one device array) and BUDGET-7 (muted threads, marker keys, threads) replace v1’s BUDGET-2/BUDGET-3, so the concurrent, mutes and threads + reads rows do not compare with v1’s',
         ],
       },
       {

@@ -1,27 +1,32 @@
 /**
  * The cost of the counts of a large account: 10,000 threads × 5 devices (a head and 5
- * markers per thread, 60,000 map entries).
+ * markers per thread, 60,000 entries), in contract v2's layout (SPEC DOC-7..DOC-13): the
+ * heads in `v2/heads`, each device's markers in its own array `v2/device/<device>`.
  *
  *   node --import tsx bench/counts.ts [--quick]
  *
- * - Full derivation: deriveCounts(doc), a scan of the three maps, as a server does when it
+ * - Full derivation: deriveCounts(doc), a scan of the v2 arrays, as a server does when it
  *   loads an account without a tracker.
  * - Incremental: a CountsTracker following single-marker updates applied with Y.applyUpdate,
  *   as the server and every device do for each update. Its baseline, measured in the same
  *   run on the same updates, is Y.applyUpdate into an identical document without a tracker;
- *   the tracker's share is the difference. Both documents have their roots typed as maps.
+ *   the tracker's share is the difference. Both documents have their roots typed as arrays.
+ *   Each update is a device's `KeyValueArray.set` of one marker: its previous entry of the
+ *   thread deleted, the new one pushed.
  *
  * Each figure is the median of RUNS runs after WARMUP runs; every run of the incremental
  * case starts from a fresh copy of the document and applies the same UPDATES updates.
  */
 import { performance } from 'node:perf_hooks';
 import {
-  accountMaps,
   CountsTracker,
   type DeviceId,
   deriveCounts,
+  deviceRoot,
+  type Entry,
+  HEADS_ROOT,
+  KeyValueArray,
   packMarker,
-  readsKey,
   type ThreadId,
 } from '@badgesync/shared';
 import * as Y from 'yjs';
@@ -41,6 +46,8 @@ const UPDATES = quick ? 500 : 2_000;
 
 const threads = Array.from({ length: THREADS }, (_, i) => `thread-${i}` as ThreadId);
 const devices = Array.from({ length: DEVICES }, (_, i) => `device-${i}` as DeviceId);
+/** The account's v2 roots: the server's heads and one array per device. */
+const ROOTS = [HEADS_ROOT, ...devices.map((device) => deviceRoot(device))];
 
 /** A deterministic PRNG (mulberry32), so every run builds the same account. */
 function prng(seed: number): () => number {
@@ -61,28 +68,33 @@ function buildAccount(): Uint8Array {
   const server = new Y.Doc();
   server.clientID = 1;
   server.transact(() => {
-    for (const [i, thread] of threads.entries()) accountMaps(server).heads.set(thread, heads[i] as number);
+    // Pushed directly, as the devices' markers below: every key is new.
+    server.getArray<Entry>(HEADS_ROOT).push(threads.map((thread, i) => ({ key: thread, val: heads[i] as number })));
   });
   const parts = [Y.encodeStateAsUpdate(server)];
   devices.forEach((device, d) => {
     const doc = new Y.Doc();
     doc.clientID = 100 + d;
+    // Pushed directly: each key is new in the array, so a set's search for older entries of
+    // it would only make the build quadratic.
+    const array = doc.getArray<Entry>(deviceRoot(device));
     doc.transact(() => {
-      threads.forEach((thread, i) => {
+      const entries = threads.map((thread, i) => {
         const epoch = random() < 0.05 ? 1 : 0;
         const seq = Math.floor(random() * ((heads[i] as number) + 1));
-        accountMaps(doc).reads.set(readsKey(thread, device), packMarker(epoch, seq));
+        return { key: thread, val: packMarker(epoch, seq) };
       });
+      array.push(entries);
     });
     parts.push(Y.encodeStateAsUpdate(doc));
   });
   return Y.mergeUpdates(parts);
 }
 
-/** A replica of the account, its roots typed as the maps they are (as every replica's are). */
+/** A replica of the account, its roots typed as the arrays they are (as every replica's are). */
 function load(account: Uint8Array): Y.Doc {
   const doc = new Y.Doc();
-  accountMaps(doc);
+  for (const root of ROOTS) doc.getArray(root);
   Y.applyUpdate(doc, account);
   return doc;
 }
@@ -99,12 +111,11 @@ function markerUpdates(account: Uint8Array): Uint8Array[] {
   for (let i = 0; i < UPDATES; i++) {
     const replica = replicas[i % DEVICES] as (typeof replicas)[number];
     const thread = threads[Math.floor(random() * THREADS)] as ThreadId;
-    const key = readsKey(thread, replica.device);
-    const reads = accountMaps(replica.doc).reads;
-    const next = (reads.get(key) ?? 0) + 1;
+    const array = replica.doc.getArray<Entry>(deviceRoot(replica.device));
+    const own = array.toArray().find((entry) => entry.key === thread)?.val ?? 0;
     const capture = (update: Uint8Array) => updates.push(update);
     replica.doc.once('update', capture);
-    reads.set(key, next);
+    new KeyValueArray(replica.doc, deviceRoot(replica.device)).set(thread, own + 1);
   }
   return updates;
 }
@@ -126,7 +137,7 @@ const buildBegan = performance.now();
 const account = buildAccount();
 const base = load(account);
 const buildMs = performance.now() - buildBegan;
-const entries = Object.values(accountMaps(base)).reduce((n, map: Y.Map<unknown>) => n + map.size, 0);
+const entries = ROOTS.reduce((n, root) => n + base.getArray(root).length, 0);
 const expected = deriveCounts(base);
 const updates = markerUpdates(account);
 

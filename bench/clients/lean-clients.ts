@@ -4,11 +4,12 @@
  * small fraction of what the server they load costs. Requests: `open`, `prepare` (a step's
  * frames), `step`, `close`.
  *
- * Each device writes its own marker `reads[thread/device]` = `packMarker(0, seq)`, seq 1, 2,
- * 3, …, under a Yjs client ID of its own, one struct per write: write `seq` is the struct at
- * clock `seq - 1`, its left origin the device's previous marker, which it deletes — the very
- * update a Y.Map set produces (checked byte for byte against Yjs when the worker opens), so
- * it passes the server's write rules. The frames of a step are encoded before the step
+ * Each device writes its own marker of the thread, `{ key: thread, val: packMarker(0, seq) }`
+ * in its own array `v2/device/<device>` (contract v2, SPEC DOC-8/DOC-13), seq 1, 2, 3, …,
+ * under a Yjs client ID of its own, one struct per write: write `seq` is the entry at clock
+ * `seq - 1`, its left origin the device's previous entry, which it deletes — the very update
+ * `KeyValueArray.set` produces (checked byte for byte against Yjs when the worker opens), so
+ * it passes the server's write rules (RULE-19..RULE-23). The frames of a step are encoded before the step
  * starts; during the step the worker only sends bytes.
  *
  * A relayed update names its writer's client ID and clock in its first bytes, so a receiver
@@ -22,7 +23,7 @@
  * the bare relay, which answers nothing, a device is ready when its socket opens.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AccountId, type DeviceId, packMarker } from '@badgesync/shared';
+import { type AccountId, type DeviceId, deviceRoot, KeyValueArray, packMarker, parseDeviceId } from '@badgesync/shared';
 import * as encoding from 'lib0/encoding';
 import type { WebSocket } from 'ws';
 import * as Y from 'yjs';
@@ -77,6 +78,9 @@ export interface LeanStepAnswer {
 
 interface Device {
   readonly account: string;
+  /** The device's own array, `v2/device/<device>`. */
+  readonly root: string;
+  /** The thread: the key of the device's marker entry. */
   readonly key: string;
   readonly client: number;
   readonly ws: WebSocket;
@@ -119,11 +123,14 @@ let measuring = false;
 const closes: Record<string, number> = {};
 
 /**
- * The Yjs update (v1) of `reads.set(key, packMarker(0, seq))` by a device whose only
- * writes are its markers: the struct at clock seq - 1 under `client`, a map entry
- * (ContentAny) whose left origin is the previous marker, which the update deletes.
+ * The Yjs update (v1 encoding) of `new KeyValueArray(doc, root).set(key, packMarker(0, seq))`
+ * by a device whose only writes are its markers of one thread (SPEC DOC-13): the entry
+ * `{ key, val }` pushed at clock seq - 1 under `client` into the device's own array `root`,
+ * its left origin the device's previous entry (push goes after the array's last item,
+ * deleted or not), which the update deletes. The first write has no origin and names the
+ * root instead.
  */
-export function markerUpdate(client: number, key: string, seq: number): Uint8Array {
+export function markerUpdate(client: number, root: string, key: string, seq: number): Uint8Array {
   const clock = seq - 1;
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, 1); // one client's structs
@@ -131,19 +138,18 @@ export function markerUpdate(client: number, key: string, seq: number): Uint8Arr
   encoding.writeVarUint(encoder, client);
   encoding.writeVarUint(encoder, clock);
   if (clock === 0) {
-    // Item info: parentSub present, content ContentAny (8); no origins, so the parent follows.
-    encoding.writeUint8(encoder, 0x20 | 8);
+    // Item info: content ContentAny (8); no origins, no parentSub (an array element).
+    encoding.writeUint8(encoder, 8);
     encoding.writeVarUint(encoder, 1); // the parent is a root type, named
-    encoding.writeVarString(encoder, 'reads');
-    encoding.writeVarString(encoder, key);
+    encoding.writeVarString(encoder, root);
   } else {
-    // Item info: left origin present, parentSub present (implied by the origin), ContentAny.
-    encoding.writeUint8(encoder, 0x80 | 0x20 | 8);
+    // Item info: left origin present, ContentAny; the parent is implied by the origin.
+    encoding.writeUint8(encoder, 0x80 | 8);
     encoding.writeVarUint(encoder, client);
     encoding.writeVarUint(encoder, clock - 1);
   }
   encoding.writeVarUint(encoder, 1); // one value
-  encoding.writeAny(encoder, packMarker(0, seq));
+  encoding.writeAny(encoder, { key, val: packMarker(0, seq) });
   if (clock === 0) {
     encoding.writeVarUint(encoder, 0); // no deletions
   } else {
@@ -162,11 +168,13 @@ export function checkMarkerEncoding(): void {
   doc.clientID = CLIENT_ID_BASE + 12_345;
   const emitted: Uint8Array[] = [];
   doc.on('update', (update: Uint8Array) => emitted.push(update));
-  const key = 'inbox/check-device';
-  for (let seq = 1; seq <= 300; seq++) doc.getMap<number>('reads').set(key, packMarker(0, seq));
+  const root = deviceRoot(parseDeviceId('check-device'));
+  const key = 'inbox';
+  const markers = new KeyValueArray(doc, root);
+  for (let seq = 1; seq <= 300; seq++) markers.set(key, packMarker(0, seq));
   doc.destroy();
   emitted.forEach((expected, i) => {
-    const mine = markerUpdate(CLIENT_ID_BASE + 12_345, key, i + 1);
+    const mine = markerUpdate(CLIENT_ID_BASE + 12_345, root, key, i + 1);
     if (Buffer.compare(Buffer.from(mine), Buffer.from(expected)) !== 0) {
       throw new Error(`lean marker update ${i + 1} differs from Yjs's: ${mine.join(',')} vs ${expected.join(',')}`);
     }
@@ -249,7 +257,8 @@ async function open(request: LeanOpenRequest): Promise<LeanOpenAnswer> {
       ws.binaryType = 'nodebuffer';
       const state: Device = {
         account,
-        key: `${request.thread}/${device}`,
+        root: deviceRoot(parseDeviceId(device)),
+        key: request.thread,
         client: CLIENT_ID_BASE + index,
         ws,
         ready: false,
@@ -297,7 +306,7 @@ function prepare(request: LeanStepRequest): number {
     device.firstFrameSeq = first;
     device.frames = [];
     for (let seq = first; seq <= last; seq++)
-      device.frames.push(syncFrame(SyncType.update, markerUpdate(device.client, device.key, seq)));
+      device.frames.push(syncFrame(SyncType.update, markerUpdate(device.client, device.root, device.key, seq)));
   }
   return devices.reduce((sum, device) => sum + device.frames.length, 0);
 }

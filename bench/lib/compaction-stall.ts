@@ -6,7 +6,15 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteStore } from '@badgesync/server';
-import { accountMaps, packMarker, parseAccountId, parseDeviceId, SERVER_DEVICE } from '@badgesync/shared';
+import {
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
+  packMarker,
+  parseAccountId,
+  parseDeviceId,
+  SERVER_DEVICE,
+} from '@badgesync/shared';
 import type { WebSocket } from 'ws';
 import * as Y from 'yjs';
 import { COMPACT_AFTER_UPDATES, UNLOAD_SWEEP_MS } from '../../server/src/rooms/room-manager.js';
@@ -42,15 +50,15 @@ export async function compactionStall(rooms: number): Promise<CompactionFigures>
   const server0 = new Y.Doc();
   const heads: Uint8Array[] = [];
   server0.on('update', (u: Uint8Array) => heads.push(u));
-  accountMaps(server0).heads.set('inbox', 10_000);
+  new KeyValueArray(server0, HEADS_ROOT).set('inbox', 10_000);
   const device0 = new Y.Doc();
   Y.applyUpdate(device0, heads[0] as Uint8Array);
   const marks: Uint8Array[] = [];
   device0.on('update', (u: Uint8Array) => marks.push(u));
-  // The heads update and COMPACT_AFTER_UPDATES − 2 markers: one entry short of due.
-  for (let seq = 1; seq <= COMPACT_AFTER_UPDATES - 2; seq++) {
-    accountMaps(device0).reads.set('inbox/dev-0', packMarker(0, seq));
-  }
+  // The heads update and COMPACT_AFTER_UPDATES − 2 markers: one entry short of due. Each is a
+  // v2 set in dev-0's own array: the previous entry deleted, the new one pushed (SPEC DOC-13).
+  const markers0 = new KeyValueArray(device0, deviceRoot(parseDeviceId('dev-0')));
+  for (let seq = 1; seq <= COMPACT_AFTER_UPDATES - 2; seq++) markers0.set('inbox', packMarker(0, seq));
   const log499 = [heads[0] as Uint8Array, ...marks];
   const store = new SqliteStore(path.join(dir, 'badgesync.db'));
   try {
@@ -71,11 +79,11 @@ export async function compactionStall(rooms: number): Promise<CompactionFigures>
   } finally {
     store.close();
   }
-  // The write that makes a room due: another device's first marker (its own key, seq ≤ head).
+  // The write that makes a room due: another device's first marker (its own array, seq ≤ head).
   const device1 = new Y.Doc();
   const due: Uint8Array[] = [];
   device1.on('update', (u: Uint8Array) => due.push(u));
-  accountMaps(device1).reads.set('inbox/dev-1', packMarker(0, 1));
+  new KeyValueArray(device1, deviceRoot(parseDeviceId('dev-1'))).set('inbox', packMarker(0, 1));
   const server = await startServer('badgesync', { dir });
   const listening = performance.now();
   const timeline: CompactionFigures['timeline'] = [];

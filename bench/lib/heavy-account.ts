@@ -1,11 +1,23 @@
 /**
  * One heavy account: many marker updates through the real sync path, then what the server
- * stores for it after compaction, and what a new device's first sync of it costs.
+ * stores for it after compaction, and what a new device's first sync of it costs. Each
+ * update is a v2 marker write (SPEC DOC-13): `KeyValueArray.set` in the device's own array,
+ * the device's previous entry of the thread deleted and the new one pushed.
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { SqliteStore } from '@badgesync/server';
-import { accountMaps, packMarker, parseAccountId, unpackMarker } from '@badgesync/shared';
+import {
+  DEVICE_ROOT_PREFIX,
+  deviceRoot,
+  isDeviceEntry,
+  KeyValueArray,
+  packMarker,
+  parseAccountId,
+  parseDeviceId,
+  parseEntryKey,
+  unpackMarker,
+} from '@badgesync/shared';
 import * as Y from 'yjs';
 import { tempDir } from './children.js';
 import { sqliteFileBytes } from './seed.js';
@@ -66,7 +78,7 @@ export async function heavyAccount(options: HeavyAccountOptions): Promise<HeavyA
     const share = Math.ceil(UPDATES / writers.length);
     await Promise.all(
       writers.map(async (writer, w) => {
-        const reads = accountMaps(writer.doc).reads;
+        const markers = new KeyValueArray(writer.doc, deviceRoot(parseDeviceId(writer.device)));
         let mine = Math.min(share, UPDATES - w * share);
         while (mine > 0) {
           const { ws, acked } = await openRawDevice(server, account, writer.device);
@@ -78,7 +90,7 @@ export async function heavyAccount(options: HeavyAccountOptions): Promise<HeavyA
             // Round-robin over the threads: one marker per update, each higher than before.
             const thread = threads[writer.seq % threads.length] as string;
             const seq = Math.floor(writer.seq / threads.length) + 1;
-            reads.set(`${thread}/${writer.device}`, packMarker(0, seq));
+            markers.set(thread, packMarker(0, seq));
             writer.seq++;
           }
           writer.doc.off('update', listen);
@@ -97,8 +109,9 @@ export async function heavyAccount(options: HeavyAccountOptions): Promise<HeavyA
     await server.stop({ keepDir: true });
   }
   const ms = performance.now() - began;
-  // The server compacts a loaded room every 15 s once its log has 500 entries, and on unload
-  // (here: shutdown). Read what it left.
+  // The server compacts a loaded room every 15 s once its log has 500 entries, and on an idle
+  // unload, but not at shutdown: what is stored is the last snapshot plus the log after it.
+  // Read what it left.
   try {
     const store = new SqliteStore(path.join(dir, 'badgesync.db'));
     let stored: ReturnType<SqliteStore['loadDoc']>;
@@ -109,9 +122,14 @@ export async function heavyAccount(options: HeavyAccountOptions): Promise<HeavyA
     }
     const doc = new Y.Doc();
     for (const update of stored.updates) Y.applyUpdate(doc, update);
-    // Every write must be there: the sum of the final seqs equals the writes per key.
+    // Every write must be there: the sum of the final seqs equals the writes per key. Each
+    // writer has one live entry per thread (one session at a time), its latest marker.
     let applied = 0;
-    for (const [, value] of accountMaps(doc).reads) applied += unpackMarker(value).seq;
+    for (const root of [...doc.share.keys()].filter((name) => name.startsWith(DEVICE_ROOT_PREFIX))) {
+      for (const entry of doc.getArray<unknown>(root).toArray()) {
+        if (isDeviceEntry(entry) && parseEntryKey(entry.key)?.kind === 'marker') applied += unpackMarker(entry.val).seq;
+      }
+    }
     const storedBytes = stored.updates.reduce((sum, u) => sum + u.byteLength, 0);
     const snapshotBytes = stored.logCount === stored.updates.length ? 0 : (stored.updates[0]?.byteLength ?? 0);
     // What that costs a device that syncs this account from scratch (a reinstall, a new phone).

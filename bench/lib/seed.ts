@@ -1,17 +1,21 @@
 /**
  * Writes stored accounts straight into a badgesync SQLite file through the server's own
  * SqliteStore, thousands per transaction: each account is one Yjs update holding what a
- * lived-in account holds (heads of a few threads written by the server, a read marker per
- * thread and device), with its derived counts and client bindings, as the server would
- * have stored them. Much faster than the API (one fsync per account).
+ * lived-in account holds in contract v2's layout (SPEC DOC-7..DOC-13): the heads of a few
+ * threads in `v2/heads`, written by the server, and a read marker per thread in each
+ * device's own array `v2/device/<device>`, each writer under its own client ID, with the
+ * derived counts and client bindings, as the server would have stored them. Much faster
+ * than the API (one fsync per account).
  */
 import { statSync } from 'node:fs';
 import { SqliteStore, type WriteBatch } from '@badgesync/server';
 import {
   type AccountId,
-  accountMaps,
   type DeviceId,
   deriveCounts,
+  deviceRoot,
+  HEADS_ROOT,
+  KeyValueArray,
   packMarker,
   parseAccountId,
   parseDeviceId,
@@ -48,7 +52,7 @@ function template(variant: number, options: SeedOptions): Template {
   const bindings: Array<{ clientId: number; device: DeviceId }> = [
     { clientId: server.clientID, device: SERVER_DEVICE },
   ];
-  const { heads } = accountMaps(server);
+  const heads = new KeyValueArray(server, HEADS_ROOT);
   server.transact(() => {
     for (let t = 0; t < options.threads; t++) heads.set(`thread-${t}`, 20 + ((variant * 7 + t * 3) % 40));
   });
@@ -57,15 +61,16 @@ function template(variant: number, options: SeedOptions): Template {
   for (let j = 0; j < options.devices; j++) {
     const device = new Y.Doc();
     Y.applyUpdate(device, Y.encodeStateAsUpdate(doc));
-    // The device ID inside the keys is the template's; per account it would differ in text
-    // only, which changes the stored size by a few bytes.
-    const { reads } = accountMaps(device);
+    // The device ID in the array's name is the template's; per account it would differ in
+    // text only, which changes the stored size by a few bytes.
+    const id = parseDeviceId(`dev-${j}`);
+    const markers = new KeyValueArray(device, deviceRoot(id));
     device.transact(() => {
       for (let t = 0; t < options.threads; t++)
-        reads.set(`thread-${t}/dev-${j}`, packMarker(0, 10 + ((variant + j + t) % 10)));
+        markers.set(`thread-${t}`, packMarker(0, 10 + ((variant + j + t) % 10)));
     });
     Y.applyUpdate(doc, Y.encodeStateAsUpdate(device));
-    bindings.push({ clientId: device.clientID, device: parseDeviceId(`dev-${j}`) });
+    bindings.push({ clientId: device.clientID, device: id });
   }
   return { update: Y.encodeStateAsUpdate(doc), counts: deriveCounts(doc), bindings };
 }
