@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type AccountId, accountMaps, parseAccountId } from '@badgesync/shared';
+import { type AccountId, KeyValueArray, parseAccountId } from '@badgesync/shared';
 import * as Y from 'yjs';
 import { SqliteStore, type WriteBatch } from '../server/src/store/index.js';
 
@@ -35,8 +35,9 @@ function makeUpdates(count: number): Uint8Array[] {
   const doc = new Y.Doc();
   const updates: Uint8Array[] = [];
   doc.on('update', (u: Uint8Array) => updates.push(u));
-  const { reads } = accountMaps(doc);
-  for (let i = 1; i <= count; i++) reads.set(`t${i % 50}/iphone-1`, i);
+  // A device's marker writes as contract v2 stores them: its own array, one entry per thread.
+  const mine = new KeyValueArray(doc, 'v2/device/iphone-1');
+  for (let i = 1; i <= count; i++) mine.set(`t${i % 50}`, i);
   return updates;
 }
 
