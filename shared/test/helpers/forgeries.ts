@@ -219,7 +219,9 @@ function freshIds(blocks: readonly ForgedBlock[]): Id[] {
     let clock = block.clock;
     for (const struct of block.structs) {
       const len = structLength(struct);
-      ids.push({ client: block.client, clock }, { client: block.client, clock: clock + len - 1 });
+      ids.push({ client: block.client, clock });
+      // An empty struct (a forged length-0 content) has no last id: clock − 1 could be −1.
+      if (len > 1) ids.push({ client: block.client, clock: clock + len - 1 });
       clock += len;
     }
   }
