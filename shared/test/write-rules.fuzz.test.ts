@@ -61,6 +61,12 @@ function candidate(world: World, kind: Kind, seed: number): Candidate | null {
     author = secondSession(world, author);
     if (rng.chance(0.3)) author.pull(server);
   }
+  // A forgery of this device may have written under the client ID this replica writes with, at
+  // clocks the replica has not seen (the device forged its own other session's ID): the
+  // replica's next write reuses those ids with other content, which is no longer an honest
+  // update. (A replica that pulled them takes a new client ID, as Yjs does.)
+  if (Y.getState(server.doc.store, author.doc.clientID) > Y.getState(author.doc.store, author.doc.clientID))
+    return null;
   return makeCandidate(rng, kind, author, devices, server.doc, server.bindings);
 }
 
