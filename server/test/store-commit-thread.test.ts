@@ -19,7 +19,7 @@ import { MemoryStore, SqliteStore, type Store, type WriteBatch } from '../src/st
 import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-commit-thread-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }));
 let files = 0;
 const open: Store[] = [];
 afterEach(() => {

@@ -12,14 +12,21 @@ import { SqliteStore, type WriteBatch } from '../src/store/index.js';
 import { storeContract } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-thread-contract-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** Batches handed to the thread and not awaited by the suite: teardown waits for them. */
+const handedOver: Promise<void>[] = [];
+afterAll(async () => {
+  await Promise.allSettled(handedOver);
+  // The thread may still be closing its connections (and their WAL files) to the last files:
+  // retry the removal briefly rather than race it (ENOTEMPTY).
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
+});
 
 /** commit() hands the batch to the commit thread and returns at once. */
 class HandOverStore extends SqliteStore {
   override commit(batch: WriteBatch): void {
     const written = this.commitAsync(batch);
     // A batch the thread fails is a bug here: it surfaces as an unhandled rejection.
-    void written;
+    if (written !== null) handedOver.push(written);
   }
 }
 
