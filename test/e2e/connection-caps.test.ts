@@ -75,6 +75,9 @@ describe('connection caps', () => {
       fileLimit: FILE_LIMIT,
       env: { BADGESYNC_MAX_PREAUTH_SOCKETS_PER_ADDRESS: '100' },
     });
+    // Warm up first: the commit thread boots (and its heap grows) until the first write is
+    // durable, which would count as growth the idle sockets did not cause.
+    await serverServes(server, '127.0.0.4', 'warm-up');
     const baseline = rssBytes(server.child.pid as number);
     const refusedBefore = await refusedCount(server);
     const idle = await idleSockets(server.port, 320, '127.0.0.1');
@@ -107,6 +110,9 @@ describe('connection caps', () => {
 
   test('[CONN-1] idle sockets from many addresses fill the cap in all: /healthz still answers from the reserve, everything else beyond the cap gets 503 + Retry-After, never a hang', async () => {
     const server = await startServer({ fileLimit: FILE_LIMIT });
+    // Warm up first: the commit thread boots (and its heap grows) until the first write is
+    // durable, which would count as growth the idle sockets did not cause.
+    await serverServes(server, '127.0.0.4', 'warm-up');
     const baseline = rssBytes(server.child.pid as number);
     const idle: IdleSocket[] = [];
     for (let i = 0; i < 4; i++) idle.push(...(await idleSockets(server.port, 80, `127.0.1.${i + 1}`)));
