@@ -4,23 +4,13 @@ import { beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { BadgeSync, type DeviceCountsEvent } from '../src/badge-sync.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
-import { FakeClock } from './helpers/fake-clock.js';
-import { FakeNetwork } from './helpers/fake-network.js';
+import { fakeDevice } from './helpers/fake-device.js';
 import { deliver, entriesOf, serverDoc, syncWith } from './helpers/fake-server.js';
 import { FakeSocket } from './helpers/fake-socket.js';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
-function device(storage = new MemoryStorage(), deviceId = 'phone'): BadgeSync {
-  return new BadgeSync({
-    serverUrl: 'ws://server',
-    deviceId,
-    storage,
-    WebSocket: FakeSocket,
-    clock: new FakeClock(),
-    network: new FakeNetwork(),
-  });
-}
+const device = fakeDevice;
 
 describe('BadgeSync and Account', () => {
   beforeEach(() => FakeSocket.reset());

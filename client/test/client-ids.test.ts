@@ -5,12 +5,10 @@ import path from 'node:path';
 import { HEADS_ROOT, KeyValueArray } from '@badgesync/shared';
 import { afterAll, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
-import { BadgeSync } from '../src/badge-sync.js';
 import { FileStorage } from '../src/storage/file-storage.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import type { BadgeSyncStorage, StoredReplica } from '../src/storage/storage.js';
-import { FakeClock } from './helpers/fake-clock.js';
-import { FakeNetwork } from './helpers/fake-network.js';
+import { fakeDevice } from './helpers/fake-device.js';
 import { deliver, serverDoc, syncWith } from './helpers/fake-server.js';
 import { FakeSocket } from './helpers/fake-socket.js';
 
@@ -19,16 +17,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
-function device(storage: BadgeSyncStorage, deviceId = 'phone'): BadgeSync {
-  return new BadgeSync({
-    serverUrl: 'ws://server',
-    deviceId,
-    storage,
-    WebSocket: FakeSocket,
-    clock: new FakeClock(),
-    network: new FakeNetwork(),
-  });
-}
+const device = fakeDevice;
 
 /** A storage whose replicas never hold their lock: every session takes a fresh client ID. */
 class UnlockedStorage implements BadgeSyncStorage {

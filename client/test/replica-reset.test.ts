@@ -3,27 +3,16 @@ import { HEADS_ROOT, muteKey, packMarker, packMuteStamp, type ThreadId } from '@
 import { beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import type { CountsEvent } from '../src/account.js';
-import { BadgeSync } from '../src/badge-sync.js';
 import { MemoryStorage } from '../src/storage/memory-storage.js';
 import type { ReplicaMeta } from '../src/storage/storage.js';
-import { FakeClock } from './helpers/fake-clock.js';
-import { FakeNetwork } from './helpers/fake-network.js';
+import { fakeDevice } from './helpers/fake-device.js';
 import { deliver, entriesOf, serverDoc, syncWith, v1Doc } from './helpers/fake-server.js';
 import { FakeSocket } from './helpers/fake-socket.js';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 const mute = (thread: string) => muteKey(thread as ThreadId);
 
-function device(storage: MemoryStorage, deviceId = 'phone'): BadgeSync {
-  return new BadgeSync({
-    serverUrl: 'ws://server',
-    deviceId,
-    storage,
-    WebSocket: FakeSocket,
-    clock: new FakeClock(),
-    network: new FakeNetwork(),
-  });
-}
+const device = fakeDevice;
 
 /** A MemoryStorage holding `doc` as the replica of `account`, with `meta`. */
 async function storedReplica(doc: Y.Doc, meta: ReplicaMeta, account = 'acct'): Promise<MemoryStorage> {

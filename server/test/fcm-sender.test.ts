@@ -15,23 +15,8 @@ import { createPlatformSenders } from '../src/push/create-platform-senders.js';
 import { checkFcmPush } from '../src/push/fcm-message.js';
 import { retryAfterMs } from '../src/push/fcm-results.js';
 import { FcmSender } from '../src/push/fcm-sender.js';
-import type { PushLogLevel } from '../src/push/push-sender.js';
 import { UnconfiguredSender } from '../src/push/unconfigured-sender.js';
-import { FCM_SHAPE, fcmPush, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
-
-interface LogLine {
-  readonly level: PushLogLevel;
-  readonly fields: Readonly<Record<string, unknown>>;
-  readonly message: string;
-}
-
-function logSink() {
-  const lines: LogLine[] = [];
-  return {
-    lines,
-    log: (level: PushLogLevel, fields: LogLine['fields'], message: string) => lines.push({ level, fields, message }),
-  };
-}
+import { FCM_SHAPE, fcmPush, logSink, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
 
 function observedAt(server: FcmTestServer): ObservedPush[] {
   return server.requests

@@ -12,6 +12,7 @@ import {
   type BadgePush,
   type FcmBadgePush,
   MAX_COLLAPSE_ID_BYTES,
+  type PushLogLevel,
   type PushSender,
   SENDER_CLOSED,
   type SendResult,
@@ -202,4 +203,20 @@ export function pushSenderContract<P>(
       assert.equal((await subject.observed()).length, before);
     });
   });
+}
+
+/** One log line a sender wrote. */
+export interface LogLine {
+  readonly level: PushLogLevel;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly message: string;
+}
+
+/** A sender's `log` option that keeps every line, for tests that check what was logged. */
+export function logSink() {
+  const lines: LogLine[] = [];
+  return {
+    lines,
+    log: (level: PushLogLevel, fields: LogLine['fields'], message: string) => lines.push({ level, fields, message }),
+  };
 }

@@ -12,25 +12,10 @@ import { ApnsTestServer } from '../../test/helpers/apns-test-server.js';
 import { ApnsSender } from '../src/push/apns-sender.js';
 import { createPushSender } from '../src/push/create-push-sender.js';
 import { LogSender } from '../src/push/log-sender.js';
-import type { PushLogLevel } from '../src/push/push-sender.js';
 import { ChildApnsSender, killAllChildSenders } from './apns-child-sender.js';
-import { APNS_SHAPE, badgePush, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
+import { APNS_SHAPE, badgePush, logSink, type ObservedPush, pushSenderContract } from './push-sender-contract.js';
 
 afterAll(killAllChildSenders);
-
-interface LogLine {
-  readonly level: PushLogLevel;
-  readonly fields: Readonly<Record<string, unknown>>;
-  readonly message: string;
-}
-
-function logSink() {
-  const lines: LogLine[] = [];
-  return {
-    lines,
-    log: (level: PushLogLevel, fields: LogLine['fields'], message: string) => lines.push({ level, fields, message }),
-  };
-}
 
 pushSenderContract('LogSender', APNS_SHAPE, async () => {
   const sink = logSink();

@@ -122,6 +122,28 @@ function assertHarmful(world: World, device: DeviceId, update: Uint8Array): void
   assert.notDeepEqual(broken, [], 'this forgery would do no harm; the test proves nothing');
 }
 
+/**
+ * A's inbox with two entries for one thread (4 synced, 3 written by an unsynced reinstall
+ * and accepted); returns the update, made on a synced copy, that deletes the entry holding `val`.
+ */
+function deleteDuplicate(world: World, val: number): Uint8Array {
+  const unsynced = new DeviceReplica(A, 1112);
+  assertAccepted(
+    world,
+    A,
+    updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)),
+  );
+  const copy = scratch(world.a);
+  copy.pull(world.server);
+  const items = array(copy.doc, ROOT_A).toArray() as Entry[];
+  return updateOf(copy, (doc) =>
+    array(doc, ROOT_A).delete(
+      items.findIndex((e) => e.val === val),
+      1,
+    ),
+  );
+}
+
 /** The structs and delete set of an update, as text. */
 function summary(update: Uint8Array): string {
   const { structs, ds } = Y.decodeUpdate(update);
@@ -665,21 +687,7 @@ describe('write rules v2: per key', () => {
 
   test('[RULE-22] removing one of two duplicates is accepted', () => {
     const world = makeWorld();
-    const unsynced = new DeviceReplica(A, 1112);
-    assertAccepted(
-      world,
-      A,
-      updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)),
-    );
-    const copy = scratch(world.a);
-    copy.pull(world.server);
-    const items = array(copy.doc, ROOT_A).toArray() as Entry[];
-    const update = updateOf(copy, (doc) =>
-      array(doc, ROOT_A).delete(
-        items.findIndex((e) => e.val === 3),
-        1,
-      ),
-    );
+    const update = deleteDuplicate(world, 3);
     assertAccepted(world, A, update);
     assert.deepEqual(liveOf(world, A, INBOX), [4]);
   });
@@ -705,21 +713,7 @@ describe('write rules v2: per key', () => {
 
   test('[RULE-23] the larger of two duplicates deleted, the smaller kept, is refused', () => {
     const world = makeWorld();
-    const unsynced = new DeviceReplica(A, 1112);
-    assertAccepted(
-      world,
-      A,
-      updateOf(unsynced, () => new KeyValueArray(unsynced.doc, ROOT_A).set(INBOX, 3)),
-    );
-    const copy = scratch(world.a);
-    copy.pull(world.server);
-    const items = array(copy.doc, ROOT_A).toArray() as Entry[];
-    const update = updateOf(copy, (doc) =>
-      array(doc, ROOT_A).delete(
-        items.findIndex((e) => e.val === 4),
-        1,
-      ),
-    );
+    const update = deleteDuplicate(world, 4);
     assertHarmful(world, A, update);
     assertRefused(world, A, update, 'lower_marker');
   });

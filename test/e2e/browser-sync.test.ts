@@ -3,31 +3,21 @@
  * two devices (separate IndexedDB), each running test/browser/page.ts bundled with esbuild.
  */
 import assert from 'node:assert/strict';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import { openSdkPage, startChromiumRig, stopChromiumRig, waitForSyncState } from '../browser/chromium-rig.js';
 import type { PageWindow } from '../browser/page-api.js';
-import { type PageServer, startPageServer } from '../browser/page-server.js';
+import type { PageServer } from '../browser/page-server.js';
 import { until } from '../demo/sdk-device.js';
 import { Tunnel } from '../demo/tunnel.js';
 import { api, badge } from '../helpers/api-client.js';
-import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-  // The page reloaded offline is served by Playwright (route.fulfill), and Chromium counts
-  // such a document as public; its Local Network Access check then blocks the WebSocket to
-  // the test server on 127.0.0.1 (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). A real
-  // sync server is public, so the check never applies to the SDK in production.
-  '--disable-features=LocalNetworkAccessChecks',
-];
+// The page reloaded offline is served by Playwright (route.fulfill), and Chromium counts
+// such a document as public; its Local Network Access check then blocks the WebSocket to
+// the test server on 127.0.0.1 (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). A real
+// sync server is public, so the check never applies to the SDK in production.
+const EXTRA_CHROMIUM_ARGS = ['--disable-features=LocalNetworkAccessChecks'];
 /** Generous for a loaded 2-core machine; a local round trip takes milliseconds. */
 const WAIT_MS = 10_000;
 
@@ -36,35 +26,21 @@ describe('SDK in Chromium', () => {
   let pages: PageServer;
   let browser: Browser;
   beforeAll(async () => {
-    server = await startServer();
-    [pages, browser] = await Promise.all([
-      startPageServer(server),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-    ]);
+    ({ server, pages, browser } = await startChromiumRig(EXTRA_CHROMIUM_ARGS));
   });
-  afterAll(async () => {
-    await browser?.close();
-    await pages?.close();
-    await stopAll();
-  });
+  afterAll(() => stopChromiumRig({ browser, pages }));
 
   async function openDevice(
     context: BrowserContext,
     device: string,
     options: { account?: string; serverUrl?: string; heartbeat?: number } = {},
   ): Promise<Page> {
-    const page = await context.newPage();
-    page.on('pageerror', (err) => console.error(`[${device}] page error:`, err));
-    await page.goto(
-      pages.pageUrl({
-        server: options.serverUrl ?? server.syncUrl,
-        account: options.account ?? 'web',
-        device,
-        ...(options.heartbeat === undefined ? {} : { heartbeat: options.heartbeat }),
-      }),
-    );
-    await page.evaluate(() => (globalThis as unknown as PageWindow).app.ready);
-    return page;
+    return openSdkPage(context, pages, device, {
+      server: options.serverUrl ?? server.syncUrl,
+      account: options.account ?? 'web',
+      device,
+      ...(options.heartbeat === undefined ? {} : { heartbeat: options.heartbeat }),
+    });
   }
 
   const pageBadge = (page: Page) => page.evaluate(() => (globalThis as unknown as PageWindow).app.badge());
@@ -73,11 +49,7 @@ describe('SDK in Chromium', () => {
       timeout: WAIT_MS,
     });
   }
-  async function waitForState(page: Page, value: string): Promise<void> {
-    await page.waitForFunction((v) => (globalThis as unknown as PageWindow).app.status()?.state === v, value, {
-      timeout: WAIT_MS,
-    });
-  }
+  const waitForState = (page: Page, value: string) => waitForSyncState(page, value, WAIT_MS);
 
   test('[SDK-1][SDK-4][SDK-7] two browsers: live reads, an offline read survives a reload and merges', async () => {
     await api(server, 'POST', '/v1/accounts/web/items', { thread: 'inbox', count: 6 });

@@ -6,25 +6,15 @@
  * so neither tab is refused, and no read of either is lost.
  */
 import assert from 'node:assert/strict';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import { openSdkPage, startChromiumRig, stopChromiumRig, waitForSyncState } from '../browser/chromium-rig.js';
 import type { PageWindow } from '../browser/page-api.js';
-import { type PageServer, startPageServer } from '../browser/page-server.js';
+import type { PageServer } from '../browser/page-server.js';
 import { until } from '../demo/sdk-device.js';
 import { api, badge } from '../helpers/api-client.js';
-import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Generous for a loaded 2-core machine; a local round trip takes milliseconds. */
 const WAIT_MS = 15_000;
 
@@ -35,31 +25,15 @@ describe('SDK in Chromium: two tabs, one device', () => {
   let pages: PageServer;
   let browser: Browser;
   beforeAll(async () => {
-    server = await startServer();
-    [pages, browser] = await Promise.all([
-      startPageServer(server),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-    ]);
+    ({ server, pages, browser } = await startChromiumRig());
   });
-  afterAll(async () => {
-    await browser?.close();
-    await pages?.close();
-    await stopAll();
-  });
+  afterAll(() => stopChromiumRig({ browser, pages }));
 
   async function openTab(context: BrowserContext, name: string, account: string): Promise<Page> {
-    const page = await context.newPage();
-    page.on('pageerror', (err) => console.error(`[${name}] page error:`, err));
-    await page.goto(pages.pageUrl({ server: server.syncUrl, account, device: 'local' }));
-    await page.evaluate(() => (globalThis as unknown as PageWindow).app.ready);
-    return page;
+    return openSdkPage(context, pages, name, { server: server.syncUrl, account, device: 'local' });
   }
 
-  async function waitForState(page: Page, value: string): Promise<void> {
-    await page.waitForFunction((v) => (globalThis as unknown as PageWindow).app.status()?.state === v, value, {
-      timeout: WAIT_MS,
-    });
-  }
+  const waitForState = (page: Page, value: string) => waitForSyncState(page, value, WAIT_MS);
 
   async function markRead(page: Page, thread: string, seq: number): Promise<void> {
     await page.evaluate(([t, s]) => (globalThis as unknown as PageWindow).app.markRead(t, s), [thread, seq] as const);

@@ -5,25 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { packMarker } from '@badgesync/shared';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, test } from 'vitest';
+import { openSdkPage, startChromiumRig, stopChromiumRig, waitForSyncState } from '../browser/chromium-rig.js';
 import type { PageWindow } from '../browser/page-api.js';
-import { type PageServer, startPageServer } from '../browser/page-server.js';
+import type { PageServer } from '../browser/page-server.js';
 import { until } from '../demo/sdk-device.js';
 import { api, badge } from '../helpers/api-client.js';
-import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
+import type { ServerProcess } from '../helpers/server-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Generous for a loaded 2-core machine; a local round trip takes milliseconds. */
 const WAIT_MS = 15_000;
 
@@ -32,23 +22,11 @@ describe('SDK in Chromium: a v1 replica in IndexedDB', () => {
   let pages: PageServer;
   let browser: Browser;
   beforeAll(async () => {
-    server = await startServer();
-    [pages, browser] = await Promise.all([
-      startPageServer(server),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-    ]);
+    ({ server, pages, browser } = await startChromiumRig());
   });
-  afterAll(async () => {
-    await browser?.close();
-    await pages?.close();
-    await stopAll();
-  });
+  afterAll(() => stopChromiumRig({ browser, pages }));
 
-  async function waitForState(page: Page, value: string): Promise<void> {
-    await page.waitForFunction((v) => (globalThis as unknown as PageWindow).app.status()?.state === v, value, {
-      timeout: WAIT_MS,
-    });
-  }
+  const waitForState = (page: Page, value: string) => waitForSyncState(page, value, WAIT_MS);
 
   test('[SDK-11] IndexedDB: a v1 replica is dropped when opened; the unseen read arrives after the fresh sync', async () => {
     const account = 'idb-v1';
@@ -56,10 +34,7 @@ describe('SDK in Chromium: a v1 replica in IndexedDB', () => {
     await api(server, 'POST', `/v1/accounts/${account}/items`, { thread: 'news', count: 10 });
     const context = await browser.newContext();
     try {
-      const page = await context.newPage();
-      page.on('pageerror', (err) => console.error('page error:', err));
-      await page.goto(pages.pageUrl({ server: server.syncUrl, account, device: 'tab' }));
-      await page.evaluate(() => (globalThis as unknown as PageWindow).app.ready);
+      const page = await openSdkPage(context, pages, 'tab', { server: server.syncUrl, account, device: 'tab' });
       await waitForState(page, 'synced');
       await page.evaluate(() => (globalThis as unknown as PageWindow).app.markRead('news', 2));
       await until(async () => (await badge(server, account)).badge === 18, WAIT_MS, 'news read to 2');

@@ -12,6 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ApnsTestServer } from './apns-test-server.js';
+import { closeOnStop } from './test-server-kit.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,23 +29,8 @@ const server = await ApnsTestServer.start({
   ...(values.port === undefined ? {} : { port: Number(values.port) }),
 });
 
-// Handlers first: a parent that stops us as soon as it reads the ready line must not hit
-// SIGTERM's default action (exit without cleanup) in the moment before they exist.
-let stopping = false;
-const stop = async () => {
-  if (stopping) {
-    return;
-  }
-  stopping = true;
-  await server.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
-if (values.stdin) {
-  process.stdin.on('end', () => void stop());
-  process.stdin.resume();
-}
+// Handlers before the ready line (see closeOnStop).
+closeOnStop(server, values.stdin);
 
 process.stdout.write(
   `${JSON.stringify({

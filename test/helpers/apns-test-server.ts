@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { DEFAULT_WAIT_MS, waitForCondition } from './test-server-kit.js';
 
 const run = promisify(execFile);
 
@@ -27,8 +28,6 @@ export const APNS_MAX_PAYLOAD_BYTES = 4096;
 export const APNS_MAX_COLLAPSE_ID_BYTES = 64;
 /** Certificates live for a week: enough for any test run or demo, short enough to be obviously throwaway. */
 const CERT_DAYS = 7;
-/** `waitForRequests` gives up after 5 s by default: far above a local round trip, well under a test timeout. */
-const DEFAULT_WAIT_MS = 5_000;
 
 const PUSH_TYPES: ReadonlySet<string> = new Set([
   'alert',
@@ -235,26 +234,7 @@ export class ApnsTestServer {
 
   /** Resolves once `condition()` holds, checked on every request, answer, session opened and session closed. */
   waitFor(condition: () => boolean, timeoutMs: number = DEFAULT_WAIT_MS, what = () => 'a condition'): Promise<void> {
-    if (condition()) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (condition()) {
-          done();
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`test APNs server: timed out after ${timeoutMs} ms waiting for ${what()}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-    });
+    return waitForCondition(this.#waiters, 'test APNs server', condition, timeoutMs, what);
   }
 
   /**

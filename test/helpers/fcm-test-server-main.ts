@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { FcmTestServer } from './fcm-test-server.js';
+import { closeOnStop } from './test-server-kit.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,21 +22,8 @@ const { values } = parseArgs({
 
 const server = await FcmTestServer.start(values.project === undefined ? {} : { projectId: values.project });
 
-// Handlers first: a parent that stops us as soon as it reads the ready line must not hit
-// SIGTERM's default action (exit without cleanup) in the moment before they exist.
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  await server.close();
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
-if (values.stdin) {
-  process.stdin.on('end', () => void stop());
-  process.stdin.resume();
-}
+// Handlers before the ready line (see closeOnStop).
+closeOnStop(server, values.stdin);
 
 process.stdout.write(
   `${JSON.stringify({ baseUrl: server.baseUrl, keyPath: server.keyPath, project: server.serviceAccount.project_id })}\n`,

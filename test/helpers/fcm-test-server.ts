@@ -19,14 +19,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_WAIT_MS, waitForCondition } from './test-server-kit.js';
 
 /** What the assertion's `aud` must be: Google's token endpoint, whatever URL it is posted to. */
 export const GOOGLE_TOKEN_AUDIENCE = 'https://oauth2.googleapis.com/token';
 export const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 /** Google refuses an assertion valid for more than an hour. */
 const MAX_ASSERTION_SECONDS = 3600;
-/** `waitForRequests` gives up after 5 s by default: far above a local round trip, well under a test timeout. */
-const DEFAULT_WAIT_MS = 5_000;
 
 /** One scripted answer: a status, FCM's error body for it, optional Retry-After, optional delay. */
 export interface FcmAnswer {
@@ -239,24 +238,7 @@ export class FcmTestServer {
 
   /** Resolves once `condition()` holds, checked after every request is answered. */
   waitFor(condition: () => boolean, timeoutMs: number = DEFAULT_WAIT_MS, what = () => 'a condition'): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (condition()) {
-          done();
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`test FCM server: timed out after ${timeoutMs} ms waiting for ${what()}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-    });
+    return waitForCondition(this.#waiters, 'test FCM server', condition, timeoutMs, what);
   }
 
   /** Calls `listener` with every messages:send request once it is answered; returns the unsubscribe. */

@@ -29,13 +29,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeCertificates } from './apns-test-server.js';
+import { DEFAULT_WAIT_MS, waitForCondition } from './test-server-kit.js';
 
 /** VAPID: a JWT may not be valid for more than 24 hours (RFC 8292 §2). */
 export const VAPID_MAX_LIFETIME_SECONDS = 24 * 60 * 60;
 /** The largest payload every push service accepts (RFC 8030 §7.2 asks for at least 4096 bytes). */
 export const WEBPUSH_MAX_BODY_BYTES = 4096;
-/** `waitFor` gives up after 5 s by default: far above a local round trip, well under a test timeout. */
-const DEFAULT_WAIT_MS = 5_000;
 const URGENCIES: ReadonlySet<string> = new Set(['very-low', 'low', 'normal', 'high']);
 
 /** A subscription as the browser hands it to the app (`PushSubscription.toJSON()`). */
@@ -208,24 +207,7 @@ export class WebPushTestServer {
 
   /** Resolves once `condition()` holds, checked on every request and answer; rejects after `timeoutMs`. */
   waitFor(condition: () => boolean, timeoutMs: number = DEFAULT_WAIT_MS, what = () => 'a condition'): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (condition()) {
-          done();
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`test Web Push server: timed out after ${timeoutMs} ms waiting for ${what()}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-    });
+    return waitForCondition(this.#waiters, 'test Web Push server', condition, timeoutMs, what);
   }
 
   /** Calls `listener` with each request once it is answered. Returns the unsubscribe. */

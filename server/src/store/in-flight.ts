@@ -1,4 +1,5 @@
-import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
+import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
+import { withChangedThreads } from './changed-threads.js';
 import { refuses } from './device-record.js';
 import type { Registration } from './device-registry.js';
 import type { StoredDoc } from './document-log.js';
@@ -9,17 +10,7 @@ import type { WriteBatch } from './write-batch.js';
 function withEntry(stored: AccountCounts | null, entry: WriteBatch['counts'][number]): AccountCounts {
   const { counts, changed } = entry;
   if (changed === undefined) return { badge: counts.badge, threads: { ...counts.threads }, muted: [...counts.muted] };
-  const threads = new Map(Object.entries(stored?.threads ?? {}));
-  const muted = new Set(stored?.muted ?? []);
-  const nowMuted = new Set(counts.muted);
-  for (const thread of changed) {
-    const unread = Object.hasOwn(counts.threads, thread) ? counts.threads[thread] : undefined;
-    if (unread === undefined) threads.delete(thread);
-    else threads.set(thread, unread);
-    if (nowMuted.has(thread)) muted.add(thread);
-    else muted.delete(thread);
-  }
-  return { badge: counts.badge, threads: sortedRecord(threads), muted: [...muted].sort() };
+  return withChangedThreads(stored, counts, changed);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
 import { blockFor } from '../test-hooks.js';
+import { withChangedThreads } from './changed-threads.js';
 import {
   checkBatch,
   checkDelivered,
@@ -158,17 +159,7 @@ export class MemoryStore implements Store {
         this.#counts.set(account, copyCounts(changed === undefined ? counts : onlyThreads(counts, changed)));
         continue;
       }
-      const threads = new Map(Object.entries(stored.threads));
-      const muted = new Set(stored.muted);
-      const nowMuted = new Set(counts.muted);
-      for (const thread of changed) {
-        const unread = Object.hasOwn(counts.threads, thread) ? counts.threads[thread] : undefined;
-        if (unread === undefined) threads.delete(thread);
-        else threads.set(thread, unread);
-        if (nowMuted.has(thread)) muted.add(thread);
-        else muted.delete(thread);
-      }
-      this.#counts.set(account, { badge: counts.badge, threads: sortedRecord(threads), muted: [...muted].sort() });
+      this.#counts.set(account, withChangedThreads(stored, counts, changed));
     }
     for (const { account, clientId, device } of batch.bindings) {
       const bound = getOrAdd(this.#bindings, account, () => new Map<number, DeviceId>());
