@@ -62,6 +62,26 @@ async function apiSession(server: Target): Promise<void> {
     topic: 'com.example.app',
     badges: true,
   });
+  // Registrations of the other platforms, one refused for its host, and the VAPID key route.
+  await api(server, 'PUT', `${a}/devices/android`, {
+    platform: 'fcm',
+    fcmToken: 'fcm-token:abc_DEF-123',
+    badges: true,
+  });
+  const subscription = {
+    endpoint: 'https://fcm.googleapis.com/fcm/send/capture-endpoint',
+    keys: {
+      p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url'),
+      auth: Buffer.alloc(16, 9).toString('base64url'),
+    },
+  };
+  await api(server, 'PUT', `${a}/devices/browser`, { platform: 'webpush', subscription });
+  await api(server, 'PUT', `${a}/devices/browser2`, {
+    platform: 'webpush',
+    subscription: { ...subscription, endpoint: 'https://127.0.0.1/not-a-push-service' },
+  });
+  await api(server, 'GET', '/v1/push/webpush-key');
+  await api(server, 'GET', '/v1/push/webpush-key', undefined, null);
   await api(server, 'GET', '/healthz', undefined, null);
   await api(server, 'GET', '/metrics', undefined, null);
   await api(server, 'GET', '/v1/nope');
