@@ -19,14 +19,14 @@ import { webPushHosts } from './push/webpush-subscription.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
-import type { Store } from './store/store.js';
+import type { SyncStore } from './store/store.js';
 import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
 import { SyncEndpoint } from './sync/sync-endpoint.js';
 import type { TestHooks } from './test-hooks.js';
 
 export interface ServerParts {
   readonly config: Config;
-  readonly store: Store;
+  readonly store: SyncStore;
   readonly log: Logger;
   /** Builds the push pipeline once the server's parts exist. */
   readonly push: PushFactory;

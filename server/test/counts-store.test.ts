@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, test } from 'vitest';
-import { MemoryStore, MIGRATIONS, migrate, SqliteStore, type Store } from '../src/store/index.js';
+import { MemoryStore, MIGRATIONS, migrate, SqliteStore, type SyncStore } from '../src/store/index.js';
 import { A, B, batch } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-counts-'));
@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const freshPath = () => join(dir, `db-${++files}.db`);
 
-const STORES: Array<[string, () => Store]> = [
+const STORES: Array<[string, () => SyncStore]> = [
   ['MemoryStore', () => new MemoryStore()],
   ['SqliteStore', () => new SqliteStore(freshPath())],
 ];

@@ -25,7 +25,7 @@ import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
-import { MemoryStore, SqliteStore, type Store } from '../src/store/index.js';
+import { MemoryStore, SqliteStore, type SyncStore } from '../src/store/index.js';
 import { valueIn } from './room-rig.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -62,13 +62,13 @@ function memoryFixture(): MemoryStore {
   return store;
 }
 
-const STORES: ReadonlyArray<readonly [string, () => Store]> = [
+const STORES: ReadonlyArray<readonly [string, () => SyncStore]> = [
   ['MemoryStore', memoryFixture],
   ['SqliteStore', sqliteFixture],
 ];
 
 /** Loads `account` in a real room on `store`; `lines` collects what it logged. */
-function load(store: Store, account: AccountId, lines: Array<Record<string, unknown>>): AccountRoom {
+function load(store: SyncStore, account: AccountId, lines: Array<Record<string, unknown>>): AccountRoom {
   const metrics = new Metrics();
   const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)));
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
@@ -81,7 +81,7 @@ function load(store: Store, account: AccountId, lines: Array<Record<string, unkn
   });
 }
 
-function storedDoc(store: Store, account: AccountId): Y.Doc {
+function storedDoc(store: SyncStore, account: AccountId): Y.Doc {
   const doc = new Y.Doc();
   for (const update of store.loadDoc(account).updates) Y.applyUpdate(doc, update);
   return doc;

@@ -21,7 +21,7 @@ import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom, type ReceiveResult, type RoomMember } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
-import type { Store } from '../src/store/index.js';
+import type { SyncStore } from '../src/store/index.js';
 
 export const ACCOUNT: AccountId = parseAccountId('alice');
 export const PHONE = parseDeviceId('phone-a');
@@ -168,7 +168,7 @@ export class RoomRig {
   room: AccountRoom;
 
   constructor(
-    readonly store: Store,
+    readonly store: SyncStore,
     /** The room's document budgets; the settings' defaults when absent. */
     private readonly budgets?: DocumentBudgets,
   ) {

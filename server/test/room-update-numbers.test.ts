@@ -13,7 +13,7 @@ import { CloseCode, deviceRoot, HEADS_ROOT, muteKey, packMuteStamp } from '@badg
 import { afterAll, afterEach, beforeEach, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { type RawBlock, type RawRange, rawStateVector, rawUpdate } from '../../shared/test/helpers/raw-update.js';
-import { MemoryStore, SqliteStore, type Store } from '../src/store/index.js';
+import { MemoryStore, SqliteStore, type SyncStore } from '../src/store/index.js';
 import {
   CHAT,
   contentOf,
@@ -32,7 +32,7 @@ const dir = mkdtempSync(join(tmpdir(), 'badgesync-room-numbers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
-const STORES: ReadonlyArray<readonly [string, () => Store]> = [
+const STORES: ReadonlyArray<readonly [string, () => SyncStore]> = [
   ['MemoryStore', () => new MemoryStore()],
   ['SqliteStore', () => new SqliteStore(join(dir, `room-${++files}.db`))],
 ];
@@ -56,7 +56,7 @@ interface World {
  * heads inbox 10, chat 5, feed 3; the phone read inbox to 4 and then 6 (its first marker item
  * is deleted, the second live); the Mac read chat to 5; the iPad only listens.
  */
-async function makeWorld(store: Store): Promise<World> {
+async function makeWorld(store: SyncStore): Promise<World> {
   const rig = new RoomRig(store);
   rig.room.serverWrite(({ heads }) => {
     heads.set(INBOX, 10);

@@ -13,7 +13,7 @@ import {
   SCHEMA_VERSION,
   SchemaTooNewError,
   SqliteStore,
-  type Store,
+  type SyncStore,
   schemaVersion,
 } from '../src/store/index.js';
 import { A, B, batch, C, D1, D2, hex, nextDueAt, refusal, withDocuments } from './store-fixtures.js';
@@ -24,7 +24,7 @@ let files = 0;
 const freshPath = () => join(dir, `db-${++files}.db`);
 
 /** Everything a store holds, as far as the Store interface can see it. */
-function dump(store: Store) {
+function dump(store: SyncStore) {
   const accounts = [A, B, C];
   const devices = [D1, D2];
   return {
@@ -47,7 +47,7 @@ function dump(store: Store) {
   };
 }
 
-function fill(store: Store): void {
+function fill(store: SyncStore): void {
   store.commit({
     updates: [A, B, A, A].map((account, i) => ({ account, update: new Uint8Array([i + 1, 0xff]) })),
     counts: [{ account: A, counts: { badge: 3, threads: { t: 3, m: 1 }, muted: ['m'] } }],

@@ -15,13 +15,13 @@ import { afterAll, afterEach, describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
-import { MemoryStore, SqliteStore, type Store, type WriteBatch } from '../src/store/index.js';
+import { MemoryStore, SqliteStore, type SyncStore, type WriteBatch } from '../src/store/index.js';
 import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-commit-thread-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }));
 let files = 0;
-const open: Store[] = [];
+const open: SyncStore[] = [];
 afterEach(() => {
   for (const store of open.splice(0)) store.close();
 });
@@ -74,7 +74,7 @@ function fullBatch(): WriteBatch {
 }
 
 /** What `store` reads of everything fullBatch() writes. */
-function readAll(store: Store) {
+function readAll(store: SyncStore) {
   return {
     updates: store.loadDoc(A).updates.map(hex),
     logCount: store.loadDoc(A).logCount,
@@ -90,7 +90,7 @@ function readAll(store: Store) {
 }
 
 /** The state before fullBatch(): one update, a binding, counts of another thread, a registration. */
-function seed(store: Store): void {
+function seed(store: SyncStore): void {
   store.commit(
     batch({
       updates: [{ account: A, update: new Uint8Array([7]) }],
@@ -173,7 +173,7 @@ describe('commit thread', () => {
         { kind: 'invalidateToken', token: web, refusal },
       ],
     });
-    const read = (s: Store) => ({
+    const read = (s: SyncStore) => ({
       push: s.getPush(fcm)?.badge ?? null,
       delivered: s.getDelivered(web),
       invalid: s.getRegistration(A, D2)?.tokenInvalidReason ?? null,

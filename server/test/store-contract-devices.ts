@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import type { AccountId } from '@badgesync/shared';
 import { test } from 'vitest';
-import type { DevicePatch, Registration, Store } from '../src/store/index.js';
+import type { DevicePatch, Registration, SyncStore } from '../src/store/index.js';
 import { A, B, C, D1, D2, D3, refusal } from './store-fixtures.js';
 
-export function storeDevicesContract(getStore: () => Store): void {
+export function storeDevicesContract(getStore: () => SyncStore): void {
   test('[STORE-7] a new registration gets the defaults and is signed in', () => {
     const store = getStore();
     const expected: Registration = {

@@ -1,7 +1,7 @@
 /** Push state per phone (APNs token): delivered badges and the outbox (SPEC STORE-8): part of the store contract suite. */
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
-import type { OutboxEntry, Store } from '../src/store/index.js';
+import type { OutboxEntry, SyncStore } from '../src/store/index.js';
 import { nextDueAt } from './store-fixtures.js';
 
 function entry(token: string, badge: number, dueAt: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
@@ -13,7 +13,7 @@ const D2 = 'b2'.repeat(32);
 const devices = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
 type Six = [string, string, string, string, string, string];
 
-export function storePushContract(getStore: () => Store): void {
+export function storePushContract(getStore: () => SyncStore): void {
   test('[STORE-8] the last delivered badge per token; 0 is a value', () => {
     const store = getStore();
     assert.equal(store.getDelivered(D1), null);

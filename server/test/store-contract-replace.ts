@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { SERVER_DEVICE } from '@badgesync/shared';
 import { afterEach, beforeEach, describe, test } from 'vitest';
-import type { DocReplacement, Store } from '../src/store/index.js';
+import type { DocReplacement, SyncStore } from '../src/store/index.js';
 import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
 
 const V2_COUNTS = { badge: 4, threads: { inbox: 4, news: 0 }, muted: ['news'] };
@@ -22,7 +22,7 @@ function replacement(throughLogId: number, overrides: Partial<DocReplacement> = 
 }
 
 /** A v1-like document: a snapshot, then a log after it, bindings and counts. */
-function seed(store: Store): number {
+function seed(store: SyncStore): number {
   store.commit(batch({ updates: [1, 2].map((n) => ({ account: A, update: new Uint8Array([n]) })) }));
   store.compact(A, new Uint8Array([0x10]), store.loadDoc(A).lastLogId);
   store.commit(
@@ -42,9 +42,9 @@ function seed(store: Store): number {
   return store.loadDoc(A).lastLogId;
 }
 
-export function storeReplaceContract(name: string, makeStore: () => Store): void {
+export function storeReplaceContract(name: string, makeStore: () => SyncStore): void {
   describe(`Store contract, replacing a document: ${name}`, () => {
-    let store: Store;
+    let store: SyncStore;
     beforeEach(() => {
       store = makeStore();
     });

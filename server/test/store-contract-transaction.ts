@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'vitest';
-import type { Store } from '../src/store/index.js';
+import type { SyncStore } from '../src/store/index.js';
 import { A, B, batch, D1, D2, D3, hex, refusal, withDocuments } from './store-fixtures.js';
 
 const TOKEN = 'ab'.repeat(32);
@@ -13,7 +13,7 @@ const OTHER = 'ef'.repeat(32);
 const THIRD = 'cd'.repeat(32);
 
 /** Everything a caller can read back, for the accounts and devices these tests touch. */
-function view(store: Store): unknown {
+function view(store: SyncStore): unknown {
   return {
     docs: [A, B].map((account) => {
       const doc = store.loadDoc(account);
@@ -36,7 +36,7 @@ function view(store: Store): unknown {
 }
 
 /** One call of every kind that writes. */
-function writeEverything(store: Store): void {
+function writeEverything(store: SyncStore): void {
   store.commit(
     batch({
       updates: [{ account: B, update: new Uint8Array([9, 9]) }],
@@ -64,7 +64,7 @@ function writeEverything(store: Store): void {
 }
 
 /** What every test starts from: a committed batch, two devices, push state, a setting. */
-function seed(store: Store): void {
+function seed(store: SyncStore): void {
   store.commit(
     batch({
       updates: [{ account: A, update: new Uint8Array([1, 2, 3]) }],
@@ -80,9 +80,9 @@ function seed(store: Store): void {
   store.setMeta('m', 'kept');
 }
 
-export function storeTransactionContract(name: string, makeStore: () => Store): void {
+export function storeTransactionContract(name: string, makeStore: () => SyncStore): void {
   describe(`Store contract, transactions: ${name}`, () => {
-    let store: Store;
+    let store: SyncStore;
     beforeEach(() => {
       store = makeStore();
       seed(store);

@@ -18,13 +18,13 @@ import {
 } from '@badgesync/shared';
 import { afterEach, beforeEach, describe, test as vitestTest } from 'vitest';
 import * as Y from 'yjs';
-import type { Store, WriteBatch } from '../src/store/index.js';
+import type { SyncStore, WriteBatch } from '../src/store/index.js';
 import { contentOf } from './room-rig.js';
 import { storeDevicesContract } from './store-contract-devices.js';
 import { storePushContract } from './store-contract-push.js';
 import { A, B, batch, C, D1, D2, EMPTY_BATCH, hex, withDocuments } from './store-fixtures.js';
 
-export type MakeStore = () => Store;
+export type MakeStore = () => SyncStore;
 
 function update(...bytes: number[]): Uint8Array {
   return new Uint8Array(bytes);
@@ -55,7 +55,7 @@ function validBatch(): WriteBatch {
   };
 }
 
-function assertNothingStored(store: Store): void {
+function assertNothingStored(store: SyncStore): void {
   assert.deepEqual(store.loadDoc(A), { updates: [], lastLogId: 0, logCount: 0, logBytes: 0 });
   assert.deepEqual(withDocuments(store, [A, B, C]), []);
   assert.equal(store.getCounts(A), null);
@@ -73,7 +73,7 @@ export function storeContract(name: string, makeStore: MakeStore, options: Contr
     (options.differs?.has(title) ? vitestTest.skip : vitestTest)(title, fn);
   };
   describe(`Store contract: ${name}`, () => {
-    let store: Store;
+    let store: SyncStore;
     beforeEach(() => {
       store = makeStore();
     });

@@ -19,7 +19,7 @@ import { DEFAULT_WEBPUSH_HOSTS, endpointAllowed } from '../push/webpush-subscrip
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { PushPlatform, platformOf, tokenOf } from '../store/push-address.js';
-import type { DevicePatch, Registration, Store } from '../store/store.js';
+import type { DevicePatch, Registration, SyncStore } from '../store/store.js';
 import { corsResponseHeaders, preflight } from './cors.js';
 import { ApiError, ClientAbort, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
@@ -31,7 +31,7 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 export interface ApiDeps {
   readonly apiKey: string;
   readonly deviceSecret: string;
-  readonly store: Store;
+  readonly store: SyncStore;
   readonly rooms: RoomManager;
   readonly commit: GroupCommit;
   readonly metrics: Metrics;

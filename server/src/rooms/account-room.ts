@@ -27,7 +27,7 @@ import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
-import type { Store, StoredDoc } from '../store/store.js';
+import type { StoredDoc, SyncStore } from '../store/store.js';
 import {
   type AwarenessBudget,
   AwarenessRelay,
@@ -77,7 +77,7 @@ export interface RoomMember {
 }
 
 export interface RoomDeps {
-  readonly store: Store;
+  readonly store: SyncStore;
   readonly commit: GroupCommit;
   readonly metrics: Metrics;
   readonly log: Logger;

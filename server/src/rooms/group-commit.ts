@@ -1,6 +1,6 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Metrics } from '../metrics.js';
-import type { PushWrite, Store, WriteBatch } from '../store/store.js';
+import type { PushWrite, SyncStore, WriteBatch } from '../store/store.js';
 
 /** Counts to store: everything, or only the `changed` threads and the badge. */
 export interface CountsWrite {
@@ -30,7 +30,7 @@ export class GroupCommit {
   #failed = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: SyncStore,
     private readonly metrics: Metrics,
     /** A failed commit leaves memory ahead of disk: the process must stop (SPEC STORE-11). */
     private readonly onFatal: (err: unknown) => void,

@@ -1,9 +1,11 @@
 /** The store subsystem: the contract (store.ts, one interface per concern) and its two implementations. */
+export { asyncStore } from './async-store.js';
 export { DEVICE_DEFAULTS, isPushable, normalizeApnsToken } from './device-record.js';
 export { MemoryStore } from './memory-store.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from './migrations.js';
 export { BUSY_TIMEOUT_MS, type SqliteSettings, SqliteStore } from './sqlite-store.js';
 export type {
+  Asynchronous,
   CountsStore,
   DevicePatch,
   DeviceRegistry,
@@ -16,6 +18,7 @@ export type {
   Registration,
   Store,
   StoredDoc,
+  SyncStore,
   TokenRefusal,
   WriteBatch,
 } from './store.js';

@@ -23,8 +23,8 @@ import type {
   DocReplacement,
   OutboxEntry,
   Registration,
-  Store,
   StoredDoc,
+  SyncStore,
   TokenRefusal,
   WriteBatch,
 } from './store.js';
@@ -83,7 +83,7 @@ function saved<K, V>(map: Map<K, V>, copy: (value: V) => V = (value) => value): 
   };
 }
 
-export class MemoryStore implements Store {
+export class MemoryStore implements SyncStore {
   /** The highest log ID ever issued; IDs are never reused, as with SQLite AUTOINCREMENT. */
   #lastLogId = 0;
   #closed = false;

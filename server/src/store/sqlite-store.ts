@@ -39,8 +39,8 @@ import type {
   DocReplacement,
   OutboxEntry,
   Registration,
-  Store,
   StoredDoc,
+  SyncStore,
   TokenRefusal,
   WriteBatch,
 } from './store.js';
@@ -105,7 +105,7 @@ function isEmpty(batch: WriteBatch): boolean {
   return updates.length + counts.length + bindings.length + idempotency.length + (push?.length ?? 0) === 0;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements SyncStore {
   readonly #db: Database.Database;
   readonly #useThread: boolean;
   #thread: CommitThread | null = null;

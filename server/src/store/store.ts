@@ -1,9 +1,13 @@
 /**
- * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14, STORE-16..STORE-18): everything the server keeps across restarts.
- * Implemented by SqliteStore (the embedded default) and MemoryStore (tests, and the
- * reference the contract suite holds SQLite to). Every method is synchronous but commitAsync:
- * the group commit's batches go to a thread of their own (docs/ARCHITECTURE.md), the rest is
- * rare enough to pay its fsync on the event loop.
+ * The store contract (SPEC STORE-1..STORE-9, STORE-13, STORE-14, STORE-16..STORE-18): everything
+ * the server keeps across restarts, in two forms.
+ *
+ * - `SyncStore`: every call answers at once (but commitAsync). Implemented by SqliteStore (the
+ *   embedded default) and MemoryStore (tests, and the reference the contract suite holds the
+ *   others to). The group commit's batches go to a thread of their own (docs/ARCHITECTURE.md).
+ * - `Store`: the same calls, each answering through a promise — what the server uses, so a store
+ *   across the network (PostgreSQL, the cluster mode) fits without the server blocking on it.
+ *   `asyncStore()` (async-store.ts) gives a SyncStore this form.
  */
 import type { CountsStore } from './counts-store.js';
 import type { DeviceRegistry } from './device-registry.js';
@@ -26,7 +30,7 @@ export type { WriteBatch } from './write-batch.js';
  * The whole store: one interface per concern, one transaction over all of them, and the
  * group commit's batch that writes to several at once.
  */
-export interface Store extends DocumentLog, CountsStore, IdempotencyStore, DeviceRegistry, PushOutbox, MetaStore {
+export interface SyncStore extends DocumentLog, CountsStore, IdempotencyStore, DeviceRegistry, PushOutbox, MetaStore {
   /** [STORE-1] Applies a whole batch in one transaction; durable when it returns. */
   commit(batch: WriteBatch): void;
   /**
@@ -47,4 +51,30 @@ export interface Store extends DocumentLog, CountsStore, IdempotencyStore, Devic
   transaction(work: () => void): void;
   /** Closes the store: every later call throws. */
   close(): void;
+}
+
+/** The calls of T, each answering through a promise (a field that is no call is dropped). */
+export type Asynchronous<T> = {
+  readonly [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (
+    ...args: infer A
+  ) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+/**
+ * The store as the server uses it: every read and write answers through a promise, so a
+ * store on another machine (PostgreSQL) serves the same server. A rejected promise is the
+ * throw of the SyncStore form (a RangeError, a closed store, a refused batch).
+ */
+export interface Store extends Asynchronous<Omit<SyncStore, 'commit' | 'commitAsync' | 'transaction' | 'close'>> {
+  /**
+   * [STORE-1, STORE-17] Applies a whole batch in one transaction; resolves once it is
+   * durable, rejects (nothing written) when it is refused or fails. Every read made after
+   * the call already sees the batch (STORE-18). `holdMs` (test hook, SPEC OPS-5) holds the
+   * write that long first.
+   */
+  commit(batch: WriteBatch, holdMs?: number): Promise<void>;
+  /** Closes the store once writes in flight are durable: every later call rejects. */
+  close(): Promise<void>;
 }
