@@ -61,12 +61,20 @@ export async function onDatabase<R extends pg.QueryResultRow>(
   }
 }
 
-/** Empties every table of the store's schema (keeps the schema and its version). */
+/**
+ * Empties every table of the store's schema (keeps the schema and its version). DELETE, not
+ * TRUNCATE: on tables this small it costs far less than TRUNCATE's new files and their fsyncs.
+ */
 export async function emptyTables(url: string): Promise<void> {
-  const tables = await onDatabase<{ tablename: string }>(
-    url,
-    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'badgesync_schema'",
-  );
-  if (tables.length === 0) return;
-  await onDatabase(url, `TRUNCATE ${tables.map((t) => `"${t.tablename}"`).join(', ')}`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ tablename: string }>(
+      "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'badgesync_schema'",
+    );
+    // One multi-statement query: one transaction, one round trip.
+    if (rows.length > 0) await client.query(rows.map((t) => `DELETE FROM "${t.tablename}";`).join(' '));
+  } finally {
+    await client.end();
+  }
 }
