@@ -14,7 +14,7 @@
  */
 import type pg from 'pg';
 import { type Migration, SchemaTooNewError } from '../migrations.js';
-import { inTransaction } from './pg-pool.js';
+import { inTransaction, type Queryable } from './pg-pool.js';
 
 /**
  * The advisory lock every migration step holds: a fixed 64-bit key ("badgesyn" in ASCII), so
@@ -135,9 +135,14 @@ const CREATE_VERSION_TABLE = `CREATE TABLE IF NOT EXISTS badgesync_schema (
 )`;
 
 /** The schema version of the database: 0 when nothing was ever migrated. */
-export async function pgSchemaVersion(db: pg.ClientBase | pg.Pool): Promise<number> {
-  const table = await db.query<{ name: string | null }>("SELECT to_regclass('badgesync_schema')::text AS name");
-  if (table.rows[0]?.name == null) return 0;
+export async function pgSchemaVersion(db: Queryable): Promise<number> {
+  // pg_tables, not to_regclass(): a scan sees what committed since the transaction began, where a
+  // name lookup may answer from the connection's catalog cache — the table another node just
+  // made would be missed, and its steps applied again.
+  const table = await db.query(
+    "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'badgesync_schema'",
+  );
+  if (table.rows.length === 0) return 0;
   const row = await db.query<{ version: number | null }>('SELECT MAX(version) AS version FROM badgesync_schema');
   return row.rows[0]?.version ?? 0;
 }
