@@ -156,14 +156,17 @@ export async function migratePg(pool: pg.Pool, migrations: readonly Migration[] 
     if (step.version !== i + 1) throw new Error(`migration #${i} has version ${step.version}, expected ${i + 1}`);
   });
   const target = migrations.length;
-  for (const step of [undefined, ...migrations]) {
-    const done = await inTransaction(pool, async (client) => {
+  // Up to date (every start but the first of a version): one read, no lock to queue on.
+  const found = await pgSchemaVersion(pool);
+  if (found > target) throw new SchemaTooNewError(found, target);
+  if (found === target) return target;
+  for (const step of migrations) {
+    await inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
       // Read under the lock: another node may have migrated meanwhile.
-      const found = await pgSchemaVersion(client);
-      if (found > target) throw new SchemaTooNewError(found, target);
-      if (step === undefined) return found === target;
-      if (found >= step.version) return false;
+      const current = await pgSchemaVersion(client);
+      if (current > target) throw new SchemaTooNewError(current, target);
+      if (current >= step.version) return;
       await client.query(CREATE_VERSION_TABLE);
       await client.query(step.sql);
       await client.query('INSERT INTO badgesync_schema (version, name, applied_at) VALUES ($1, $2, $3)', [
@@ -171,9 +174,7 @@ export async function migratePg(pool: pg.Pool, migrations: readonly Migration[] 
         step.name,
         Date.now(),
       ]);
-      return false;
     });
-    if (done) break;
   }
   return target;
 }
