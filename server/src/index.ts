@@ -8,4 +8,5 @@ export { pushDisabled } from './push/push-disabled.js';
 export { BadgesyncServer, type ServerParts } from './server.js';
 export { MemoryStore } from './store/memory-store.js';
 export { SqliteStore } from './store/sqlite-store.js';
-export type { OutboxEntry, Registration, SyncStore, WriteBatch } from './store/store.js';
+export { asyncStore } from './store/async-store.js';
+export type { OutboxEntry, Registration, Store, SyncStore, WriteBatch } from './store/store.js';
