@@ -3,6 +3,7 @@ import type { AccountId, DeviceId } from '@badgesync/shared';
 import { describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { WriteBatch } from '../src/store/store.js';
 
@@ -24,7 +25,7 @@ class RecordingStore extends MemoryStore {
 describe('group commit', () => {
   test('[STORE-17] everything added in one turn is one transaction, and callbacks run after it', async () => {
     const store = new RecordingStore();
-    const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)));
+    const commit = new GroupCommit(asyncStore(store), new Metrics(), (err) => assert.fail(String(err)));
     const seen: string[] = [];
     commit.addUpdate(A, new Uint8Array([0, 0]));
     commit.addBinding(A, 7, D);
@@ -56,7 +57,7 @@ describe('group commit', () => {
     const store = new RecordingStore();
     store.failWith = new Error('disk full');
     const fatal: unknown[] = [];
-    const commit = new GroupCommit(store, new Metrics(), (err) => fatal.push(err));
+    const commit = new GroupCommit(asyncStore(store), new Metrics(), (err) => fatal.push(err));
     let relayed = false;
     commit.addUpdate(A, new Uint8Array([0, 0]));
     commit.afterCommit(() => {

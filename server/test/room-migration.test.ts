@@ -25,6 +25,7 @@ import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore, SqliteStore, type SyncStore } from '../src/store/index.js';
 import { valueIn } from './room-rig.js';
 
@@ -68,12 +69,13 @@ const STORES: ReadonlyArray<readonly [string, () => SyncStore]> = [
 ];
 
 /** Loads `account` in a real room on `store`; `lines` collects what it logged. */
-function load(store: SyncStore, account: AccountId, lines: Array<Record<string, unknown>>): AccountRoom {
+function load(store: SyncStore, account: AccountId, lines: Array<Record<string, unknown>>): Promise<AccountRoom> {
   const metrics = new Metrics();
-  const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)));
+  const served = asyncStore(store);
+  const commit = new GroupCommit(served, metrics, (err) => assert.fail(String(err)));
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  return new AccountRoom(account, {
-    store,
+  return AccountRoom.load(account, {
+    store: served,
     commit,
     metrics,
     log,
@@ -89,14 +91,14 @@ function storedDoc(store: SyncStore, account: AccountId): Y.Doc {
 
 for (const [name, makeStore] of STORES) {
   describe(`v1 migration in the room (${name})`, () => {
-    test('[STORE-16] each v1 account converts as it loads, in one replacement: the v1 counts, v2 only, bindings kept, one info line', () => {
+    test('[STORE-16] each v1 account converts as it loads, in one replacement: the v1 counts, v2 only, bindings kept, one info line', async () => {
       const store = makeStore();
       try {
         for (const account of ACCOUNTS) {
           const bindings = store.loadBindings(account);
           assert.ok(hasV1Content(storedDoc(store, account)), `${account} starts as v1`);
           const lines: Array<Record<string, unknown>> = [];
-          const room = load(store, account, lines);
+          const room = await load(store, account, lines);
           assert.deepEqual(room.tracker.counts(), expected.counts[account], `${account}: counts in the room`);
           assert.equal(hasV1Content(room.doc), false);
           const stored = store.loadDoc(account);
@@ -126,14 +128,14 @@ for (const [name, makeStore] of STORES) {
         const account = 'ann' as AccountId;
         const v1ServerIds = [...store.loadBindings(account)].filter(([, d]) => d === SERVER_DEVICE).map(([id]) => id);
         assert.ok(v1ServerIds.length > 0, 'the v1 server wrote in this account');
-        const first = load(store, account, []);
+        const first = await load(store, account, []);
         const migrationId = first.doc.clientID;
         assert.equal(v1ServerIds.includes(migrationId), false);
         first.destroy();
         const snapshot = Buffer.from(store.loadDoc(account).updates[0] as Uint8Array).toString('hex');
 
         const lines: Array<Record<string, unknown>> = [];
-        const again = load(store, account, lines);
+        const again = await load(store, account, lines);
         assert.deepEqual(
           lines.filter((line) => line.msg === MIGRATED),
           [],
@@ -146,7 +148,7 @@ for (const [name, makeStore] of STORES) {
         await new Promise((resolve) => setImmediate(resolve));
         await new Promise((resolve) => setImmediate(resolve));
         again.destroy();
-        const third = load(store, account, []);
+        const third = await load(store, account, []);
         assert.equal(valueIn(third.doc, HEADS_ROOT, inbox), head + 1);
         assert.equal(third.doc.clientID, migrationId);
         const servers = [...store.loadBindings(account)].filter(([, d]) => d === SERVER_DEVICE);
@@ -157,7 +159,7 @@ for (const [name, makeStore] of STORES) {
       }
     });
 
-    test('[STORE-16] when the replacement fails, the v1 document stays as it was and the account does not load', () => {
+    test('[STORE-16] when the replacement fails, the v1 document stays as it was and the account does not load', async () => {
       const real = makeStore();
       const failing = new Proxy(real, {
         get(target, prop) {
@@ -174,13 +176,13 @@ for (const [name, makeStore] of STORES) {
         const account = 'bob' as AccountId;
         const before = real.loadDoc(account).updates.map((u) => Buffer.from(u).toString('hex'));
         const bindings = real.loadBindings(account);
-        assert.throws(() => load(failing, account, []), /disk full/);
+        await assert.rejects(load(failing, account, []), /disk full/);
         assert.deepEqual(
           real.loadDoc(account).updates.map((u) => Buffer.from(u).toString('hex')),
           before,
         );
         assert.deepEqual(real.loadBindings(account), bindings);
-        const room = load(real, account, []);
+        const room = await load(real, account, []);
         assert.deepEqual(room.tracker.counts(), expected.counts.bob, 'a later load converts it');
         room.destroy();
       } finally {

@@ -190,13 +190,7 @@ export class SyncEndpoint {
     });
   }
 
-  #open(
-    ws: WebSocket,
-    account: AccountId,
-    claims: DeviceClaims,
-    room: AccountRoom,
-    uncount: () => void,
-  ): void {
+  #open(ws: WebSocket, account: AccountId, claims: DeviceClaims, room: AccountRoom, uncount: () => void): void {
     {
       mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
