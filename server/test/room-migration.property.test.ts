@@ -357,7 +357,7 @@ class Server {
 
   /** The server with its room loaded (and the v1 document migrated). */
   static async start(store: MemoryStore): Promise<Server> {
-    const server = await Server.start(store);
+    const server = new Server(store);
     server.room = await server.load();
     return server;
   }
