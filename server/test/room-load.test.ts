@@ -106,7 +106,7 @@ describe('loading an account', () => {
     assert.equal(store.loadDoc(A).logCount, COMPACT_AFTER_UPDATES + 100);
     const rooms = manager(store);
     const room = await rooms.acquire(A);
-    // The snapshot goes to the store between two batches (STORE-20): a turn later at most.
+    // The snapshot goes to the store between two batches (SYNC-16): a turn later at most.
     await turn();
     assert.deepEqual(contentOf(room.doc), contentOf(written));
     const after = store.loadDoc(A);

@@ -554,7 +554,7 @@ export class AccountRoom {
   /**
    * Writes a snapshot in place of the log; only when every write of this room is on disk.
    * False: not now (a write in flight, a poisoned room). True: the snapshot, taken now, is
-   * handed to the store between two batches (STORE-20) — every entry so far is in it, none
+   * handed to the store between two batches (SYNC-16) — every entry so far is in it, none
    * after it can land first — and `done` settles once the store answered (a rejection leaves
    * the log whole: it is logged here, never thrown).
    */

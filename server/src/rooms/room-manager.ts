@@ -162,7 +162,7 @@ export class RoomManager {
       this.#unsettled.add(account);
       this.deps.commit.afterCommit(() => this.#unsettled.delete(account));
     }
-    // The snapshot is taken now; the store writes it between two batches (STORE-20).
+    // The snapshot is taken now; the store writes it between two batches (SYNC-16).
     if (compact && !room.poisoned) room.compact();
     room.destroy();
     this.#rooms.delete(room.account);
