@@ -70,7 +70,7 @@ describe('group commit', () => {
     assert.equal(relayed, false, 'nothing is relayed or answered');
   });
 
-  test('[SYNC-16] work between batches waits for the batch in flight, and the batch gathering meanwhile waits for it', async () => {
+  test('[SYNC-17] work between batches waits for the batch in flight, and the batch gathering meanwhile waits for it', async () => {
     const sync = new MemoryStore();
     const inner = asyncStore(sync);
     const order: string[] = [];

@@ -106,7 +106,7 @@ describe('loading an account', () => {
     assert.equal(store.loadDoc(A).logCount, COMPACT_AFTER_UPDATES + 100);
     const rooms = manager(store);
     const room = await rooms.acquire(A);
-    // The snapshot goes to the store between two batches (SYNC-16): a turn later at most.
+    // The snapshot goes to the store between two batches (SYNC-17): a turn later at most.
     await turn();
     assert.deepEqual(contentOf(room.doc), contentOf(written));
     const after = store.loadDoc(A);
@@ -162,7 +162,7 @@ describe('loading an account', () => {
     rooms.close();
   });
 
-  test('[SYNC-15] two acquires of one account while it loads share one load: one room, loadDoc read once, published after it', async () => {
+  test('[SYNC-16] two acquires of one account while it loads share one load: one room, loadDoc read once, published after it', async () => {
     const sync = new MemoryStore();
     const written = storeLog(sync, 10);
     const gated = new GatedStore(sync);
@@ -184,7 +184,7 @@ describe('loading an account', () => {
     rooms.close();
   });
 
-  test('[SYNC-15] a load that fails rejects every caller waiting on it, and the next acquire loads again', async () => {
+  test('[SYNC-16] a load that fails rejects every caller waiting on it, and the next acquire loads again', async () => {
     const sync = new MemoryStore();
     storeLog(sync, 10);
     const gated = new GatedStore(sync);
@@ -205,7 +205,7 @@ describe('loading an account', () => {
     rooms.close();
   });
 
-  test('[SYNC-7] [SYNC-15] a load in progress counts against the cap: at the cap with none idle, the next account is refused', async () => {
+  test('[SYNC-7] [SYNC-16] a load in progress counts against the cap: at the cap with none idle, the next account is refused', async () => {
     const sync = new MemoryStore();
     const gated = new GatedStore(sync);
     const rooms = manager(sync, DEFAULTS, gated.store, 1);

@@ -192,7 +192,7 @@ export class AccountRoom {
    * Reads the account from the store and builds its room: bindings first ([BUDGET-5] an
    * account over its client-ID budget is refused before its document is read or replayed),
    * then the document, replayed, and migrated when it is a v1 one (STORE-16). The room exists
-   * only once every read and the migration's write resolved (SYNC-15), so nothing can write to
+   * only once every read and the migration's write resolved (SYNC-16), so nothing can write to
    * it in between. Rejects with AccountOverBudgetError, or the store's failure.
    */
   static async load(account: AccountId, deps: RoomDeps, options?: RoomOptions): Promise<AccountRoom> {
@@ -554,7 +554,7 @@ export class AccountRoom {
   /**
    * Writes a snapshot in place of the log; only when every write of this room is on disk.
    * False: not now (a write in flight, a poisoned room). True: the snapshot, taken now, is
-   * handed to the store between two batches (SYNC-16) — every entry so far is in it, none
+   * handed to the store between two batches (SYNC-17) — every entry so far is in it, none
    * after it can land first — and `done` settles once the store answered (a rejection leaves
    * the log whole: it is logged here, never thrown).
    */

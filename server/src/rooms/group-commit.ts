@@ -100,7 +100,7 @@ export class GroupCommit {
   }
 
   /**
-   * [SYNC-16] Runs `work` (a store write outside the batches: a compaction) while no batch is
+   * [SYNC-17] Runs `work` (a store write outside the batches: a compaction) while no batch is
    * in flight; what gathers meanwhile waits for it. On a store that runs calls side by side
    * (PostgreSQL), a later batch could otherwise land first — and a compaction through "every
    * entry so far" would drop an update its snapshot lacks. Resolves or rejects as `work` does;

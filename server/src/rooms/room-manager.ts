@@ -31,7 +31,7 @@ export class RoomCapacityError extends Error {}
 /**
  * Loads account documents on first use, unloads idle ones, and holds at most
  * `maxLoaded` (SPEC SYNC-7). The store answers through promises, so a load takes turns:
- * [SYNC-15] every caller asking for one account while it loads shares that one load, and
+ * [SYNC-16] every caller asking for one account while it loads shares that one load, and
  * the room is published (found by peek, by later acquires, by the sweep) only once its load
  * resolved. Loads in progress count against the cap.
  */
@@ -162,7 +162,7 @@ export class RoomManager {
       this.#unsettled.add(account);
       this.deps.commit.afterCommit(() => this.#unsettled.delete(account));
     }
-    // The snapshot is taken now; the store writes it between two batches (SYNC-16).
+    // The snapshot is taken now; the store writes it between two batches (SYNC-17).
     if (compact && !room.poisoned) room.compact();
     room.destroy();
     this.#rooms.delete(room.account);
