@@ -25,8 +25,9 @@ import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { RoomManager } from '../src/rooms/room-manager.js';
 import { asyncStore } from '../src/store/async-store.js';
-import { MemoryStore, SqliteStore, type SyncStore } from '../src/store/index.js';
+import { MemoryStore, SqliteStore, type Store, type SyncStore } from '../src/store/index.js';
 import { valueIn } from './room-rig.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -191,6 +192,54 @@ for (const [name, makeStore] of STORES) {
     });
   });
 }
+
+describe('v1 migration through the room manager', () => {
+  test('[SYNC-16] [STORE-16] a v1 account is published only once its replaceDoc resolved: callers meanwhile wait for the same room', async () => {
+    const sync = memoryFixture();
+    const account = 'bob' as AccountId;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let replacing = 0;
+    // replaceDoc answers only when the test releases it, as a store across the network would.
+    const store: Store = new Proxy(asyncStore(sync), {
+      get(target, prop) {
+        if (prop === 'replaceDoc') {
+          return async (...args: Parameters<Store['replaceDoc']>) => {
+            replacing++;
+            await held;
+            return target.replaceDoc(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const metrics = new Metrics();
+    const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)));
+    const events = { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} };
+    const rooms = new RoomManager({ store, commit, metrics, log: pino({ level: 'silent' }), events }, 10);
+    try {
+      const first = rooms.acquire(account);
+      while (replacing === 0) await new Promise((resolve) => setImmediate(resolve));
+      const second = rooms.acquire(account);
+      assert.equal(rooms.peek(account), undefined, 'not published while the replacement is in flight');
+      assert.ok(hasV1Content(storedDoc(sync, account)), 'the store still holds the v1 document');
+      release();
+      const [a, b] = await Promise.all([first, second]);
+      assert.equal(a, b);
+      assert.equal(replacing, 1, 'converted once');
+      assert.equal(rooms.peek(account), a);
+      assert.equal(hasV1Content(storedDoc(sync, account)), false);
+      assert.deepEqual(a.tracker.counts(), expected.counts.bob);
+    } finally {
+      rooms.close();
+      await commit.close();
+      sync.close();
+    }
+  });
+});
 
 /** Guards the fixture: it holds what the migration tests claim to cover. */
 describe('the v1 fixture', () => {
