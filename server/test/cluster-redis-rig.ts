@@ -37,7 +37,11 @@ export async function deletePrefix(url: string, prefix: string): Promise<number>
 }
 
 /** Polls `check` every 25 ms until it answers true; fails after `boundMs` naming `what`. */
-export async function eventually(what: string, boundMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+export async function eventually(
+  what: string,
+  boundMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + boundMs;
   for (;;) {
     if (await check()) return;
@@ -66,7 +70,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -107,6 +113,8 @@ export class ThrowawayRedis {
     );
     this.#child = child;
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    // Refused connections while it starts are expected; the poll below retries.
+    probe.on('error', () => {});
     try {
       await eventually(`redis-server on ${this.port} answers PING`, THROWAWAY_START_MS, async () => {
         if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);

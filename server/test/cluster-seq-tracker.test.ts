@@ -99,9 +99,30 @@ describe('SeqTracker', () => {
     | { kind: 'repaired'; upTo: number; dt: number }
     | { kind: 'newest'; seq: number; dt: number };
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('record' as const), seq: fc.integer({ min: 1, max: 40 }), dt: fc.nat(1_500) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('repaired' as const), upTo: fc.integer({ min: 0, max: 40 }), dt: fc.nat(1_500) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('newest' as const), seq: fc.integer({ min: 0, max: 40 }), dt: fc.nat(1_500) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('record' as const),
+        seq: fc.integer({ min: 1, max: 40 }),
+        dt: fc.nat(1_500),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('repaired' as const),
+        upTo: fc.integer({ min: 0, max: 40 }),
+        dt: fc.nat(1_500),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('newest' as const),
+        seq: fc.integer({ min: 0, max: 40 }),
+        dt: fc.nat(1_500),
+      }),
+    },
   );
 
   test('[CLUSTER-3][CLUSTER-4][CLUSTER-5] property: agrees with the set-of-applied-seqs model', () => {

@@ -20,6 +20,9 @@ export function isNodeId(value: unknown): value is string {
  * host, or a process restarted with the same pid (containers), never share an ID.
  */
 export function defaultNodeId(): string {
-  const host = hostname().replace(/[^\x21-\x7e]/g, '_').slice(0, 80) || 'node';
+  const host =
+    hostname()
+      .replace(/[^\x21-\x7e]/g, '_')
+      .slice(0, 80) || 'node';
   return `${host}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }

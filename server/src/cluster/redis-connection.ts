@@ -32,9 +32,11 @@ export function openRedis(options: RedisConnectionOptions): Redis {
     connectionName: options.name,
     // The bus resubscribes itself, so it knows when the subscription is back (CLUSTER-6).
     autoResubscribe: false,
-    // Commands in flight when the connection dropped are not resent: a publish or a presence
-    // write is repaired by its own path (reconciliation, the heartbeat's re-registration).
-    autoResendUnfulfilledCommands: false,
+    // Commands in flight when the connection dropped are sent again once it is back. Not an
+    // option to turn off: ioredis 6 then forgets them without settling their promises (a
+    // publish that never answers). A publish sent twice is a duplicate seq the receiver skips;
+    // the presence writes are idempotent.
+    autoResendUnfulfilledCommands: true,
     enableOfflineQueue: options.offlineQueue,
     maxRetriesPerRequest: options.maxRetriesPerRequest,
     connectTimeout: CONNECT_TIMEOUT_MS,

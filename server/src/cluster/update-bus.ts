@@ -71,7 +71,9 @@ export class UpdateBus {
       offlineQueue: true,
       maxRetriesPerRequest: null,
     });
-    this.#publisher.on('error', (error: Error) => this.#options.log.warn({ err: error }, 'update bus publisher: redis error'));
+    this.#publisher.on('error', (error: Error) =>
+      this.#options.log.warn({ err: error }, 'update bus publisher: redis error'),
+    );
     this.#subscriber.on('error', (error: Error) =>
       this.#options.log.warn({ err: error }, 'update bus subscriber: redis error'),
     );
@@ -123,7 +125,10 @@ export class UpdateBus {
       await this.#publisher.publish(this.#channel, Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
       return true;
     } catch (error) {
-      this.#options.log.warn({ err: error, account, seq }, 'update bus: publish failed; peers repair from the database');
+      this.#options.log.warn(
+        { err: error, account, seq },
+        'update bus: publish failed; peers repair from the database',
+      );
       return false;
     }
   }
@@ -139,7 +144,9 @@ export class UpdateBus {
     if (this.#closed) return;
     this.#subscriber.subscribe(this.#channel).then(
       () => {
-        if (this.#closed) return;
+        // A SUBSCRIBE in flight when the connection dropped is sent again besides this one:
+        // the first confirmation of a connection counts, the second changes nothing.
+        if (this.#closed || this.#subscribed) return;
         this.#subscribed = true;
         if (!this.#subscribedOnce) {
           this.#subscribedOnce = true;

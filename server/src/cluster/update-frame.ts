@@ -108,7 +108,8 @@ export function decodeUpdateFrame(bytes: Uint8Array, options: DecodeOptions = {}
   at += UPDATE_LENGTH_BYTES;
   if (length > maxUpdateBytes) throw new UpdateFrameError('update_too_large', `${length} > ${maxUpdateBytes}`);
   need(length, 'update');
-  const update = bytes.subarray(at, at + length);
+  // A plain Uint8Array view (not a Buffer's subarray): the same type whatever the caller passed.
+  const update = new Uint8Array(bytes.buffer, bytes.byteOffset + at, length);
   at += length;
   if (at !== bytes.byteLength) throw new UpdateFrameError('trailing_bytes', `${bytes.byteLength - at} bytes`);
   return { origin, account, seq: Number(bigSeq), update };
