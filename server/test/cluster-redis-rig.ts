@@ -79,9 +79,10 @@ export async function freePort(): Promise<number> {
 
 export const REDIS_SERVER_BINARY = 'redis-server';
 
-export function hasRedisServerBinary(): boolean {
-  return spawnSync(REDIS_SERVER_BINARY, ['--version'], { stdio: 'ignore' }).status === 0;
-}
+/** Whether `redis-server` is on PATH: the tests that restart Redis for real skip without it. */
+export const HAS_REDIS_SERVER = spawnSync(REDIS_SERVER_BINARY, ['--version'], { stdio: 'ignore' }).status === 0;
+export const NO_REDIS_SERVER =
+  'SKIPPED: no `redis-server` binary on PATH for a throwaway Redis to restart (bash scripts/setup.sh installs it)';
 
 /** 10 s for a local redis-server to answer PING after it was started: it takes milliseconds. */
 const THROWAWAY_START_MS = 10_000;
