@@ -1,5 +1,6 @@
 /**
- * A PushScheduler in process for policy tests: MemoryStore, a scripted PushSender, and mocked
+ * A PushScheduler in process for policy tests: a MemoryStore (set up synchronously by the
+ * test, read by the scheduler through asyncStore, as the server's store), a scripted PushSender, and mocked
  * `setTimeout` and `Date`, so every window, grace period and backoff is stepped by hand.
  * `useScheduler()` registers the hooks that build one per test and tear it down.
  */
@@ -11,6 +12,7 @@ import { afterEach, beforeEach, vi } from 'vitest';
 import { PushMetrics } from '../src/push/push-metrics.js';
 import { PushScheduler } from '../src/push/push-scheduler.js';
 import type { BadgePush, PushSender, SendResult } from '../src/push/push-sender.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 
 export const WINDOW = 1_000;
@@ -93,7 +95,7 @@ export class Harness {
         allowedTopics: this.allowedTopics,
       },
       {
-        store: this.store,
+        store: asyncStore(this.store),
         sender: this.sender,
         log: pino({ level: process.env.PUSH_TEST_LOG ?? 'silent' }),
         metrics: this.metrics,
