@@ -20,10 +20,12 @@ import { PushScheduler, type PushStore } from '../src/push/push-scheduler.js';
 import type { BadgePush, PushSender, SendResult } from '../src/push/push-sender.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 
-export const SIM_WINDOW = 1_000;
-export const SIM_GRACE = 2_000;
+export const SIM_WINDOW = 200;
+export const SIM_GRACE = 500;
 /** Time steps of the mocked clock: each step lets the late answers come before the next. */
 const STEP_MS = 10;
+/** The push service's slowest answer (mocked time): a push spans several steps of the test. */
+const MAX_ANSWER_MS = 100;
 /** Consecutive retries answered per address: fewer than MAX_ATTEMPTS, so nothing parks. */
 const MAX_RETRIES_IN_A_ROW = 2;
 
@@ -75,7 +77,7 @@ export class PushSim {
   readonly #inFlight = new Set<string>();
   readonly #retriesInARow = new Map<string, number>();
   readonly violations: string[] = [];
-  readonly stats = { pushes: 0, retries: 0, storeCalls: 0 };
+  readonly stats = { pushes: 0, retries: 0, storeCalls: 0, offlinePhones: 0, onlineAll: 0 };
   quiet = false;
   readonly scheduler: PushScheduler;
 
@@ -147,8 +149,10 @@ export class PushSim {
     this.#inFlight.add(address);
     this.#checkNotOnline(address);
     try {
-      const turns = Math.floor(this.#random() * 4);
-      for (let i = 0; i < turns; i++) await turn();
+      // The push service answers late, in mocked time: changes land while a push is out.
+      const ms = Math.floor(this.#random() * MAX_ANSWER_MS);
+      if (ms > 0) await new Promise<void>((resolve) => setTimeout(resolve, ms));
+      else await turn();
       const retries = this.#retriesInARow.get(address) ?? 0;
       if (!this.quiet && retries < MAX_RETRIES_IN_A_ROW && this.#random() < 0.25) {
         this.#retriesInARow.set(address, retries + 1);
@@ -175,8 +179,9 @@ export class PushSim {
     const since = mine.map((r) => this.#online.get(key(r.account, r.device)));
     if (since.some((at) => at === undefined)) return;
     const onlineSince = Math.max(...(since as number[]));
+    this.stats.onlineAll++;
     const disturbed = this.#disturbed.get(address) ?? Number.NEGATIVE_INFINITY;
-    if (disturbed < onlineSince && Date.now() - onlineSince > SIM_GRACE + 3 * SIM_WINDOW) {
+    if (disturbed < onlineSince && Date.now() - onlineSince > SIM_GRACE + 3 * SIM_WINDOW + 2 * MAX_ANSWER_MS) {
       this.violations.push(
         `push to ${address.slice(0, 4)}, online for all its accounts for ${Date.now() - onlineSince} ms`,
       );
@@ -249,28 +254,28 @@ export class PushSim {
     }
   }
 
-  /** Every device goes offline, the push services accept everything, and time passes. */
+  /** Nothing happens any more but time: the push services accept everything. */
   async quieten(): Promise<void> {
     this.quiet = true;
-    for (const k of [...this.#online.keys()]) {
-      const [account, device] = k.split('/') as [AccountId, DeviceId];
-      this.#offline(account, device, this.mem.getRegistration(account, device)?.address ?? null);
-    }
     // Grace, a window, a retry's backoff (at most MAX_RETRIES_IN_A_ROW), a window again.
     await this.advance(SIM_GRACE + 12 * SIM_WINDOW);
   }
 
-  /** [PUSH-10][PUSH-2] Every phone with a pushable registration shows the sum of its signed-in accounts' badges. */
+  /**
+   * [PUSH-10][PUSH-2] Every phone all of whose signed-in registrations are offline (and that
+   * has a pushable registration) shows the sum of its signed-in accounts' badges.
+   */
   assertConverged(): void {
     assert.deepEqual(this.violations, []);
     for (const address of SIM_TOKENS) {
       const group = this.mem.registrationsOfToken(address);
       if (group.length === 0) continue;
-      const accounts = [...new Set(group.filter((r) => r.signedIn).map((r) => r.account))];
+      const signedIn = group.filter((r) => r.signedIn);
+      if (signedIn.some((r) => this.#online.has(key(r.account, r.device)))) continue;
+      this.stats.offlinePhones++;
       let expected = 0;
-      for (const badge of this.mem.getBadges(accounts).values()) expected += badge;
+      for (const badge of this.mem.getBadges([...new Set(signedIn.map((r) => r.account))]).values()) expected += badge;
       assert.equal(this.shown.get(address) ?? 0, expected, `the phone of ${address.slice(0, 4)} shows its total`);
     }
-    assert.deepEqual(this.mem.countPushes(), { pending: 0, parked: 0 }, 'the outbox is empty once quiet');
   }
 }
