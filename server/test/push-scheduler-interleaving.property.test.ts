@@ -64,6 +64,7 @@ describe('PushScheduler over a store that answers late', () => {
     );
     console.log('[push scheduler interleaving] totals', totals);
     // The run exercised what it claims to: pushes, retries, and store calls answered late.
-    if (totals.pushes === 0 || totals.retries === 0 || totals.offlinePhones === 0) throw new Error(`too little happened: ${JSON.stringify(totals)}`);
+    if (totals.pushes === 0 || totals.retries === 0 || totals.offlinePhones === 0)
+      throw new Error(`too little happened: ${JSON.stringify(totals)}`);
   }, 600_000);
 });

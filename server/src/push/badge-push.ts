@@ -1,5 +1,5 @@
-import type { Registration } from '../store/store.js';
 import { PushPlatform, platformOf, tokenOf } from '../store/push-address.js';
+import type { Registration } from '../store/store.js';
 import type { AnyBadgePush } from './push-sender.js';
 
 /**

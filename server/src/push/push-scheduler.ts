@@ -495,7 +495,10 @@ export class PushScheduler implements PushHooks {
     const sent: SentTo = { sentAt: this.#now(), environment: target.environment, topic: target.topic };
     // The lane goes on while the push is out (a change meanwhile marks it dirty); the answer
     // is settled in the lane, after whatever queued before it.
-    this.#track('push send', this.#transmit(entry, badge, sent, badgePush(target, token, badge, this.options.defaultTopic)));
+    this.#track(
+      'push send',
+      this.#transmit(entry, badge, sent, badgePush(target, token, badge, this.options.defaultTopic)),
+    );
   }
 
   async #transmit(entry: OutboxEntry, badge: number, sent: SentTo, push: AnyBadgePush): Promise<void> {
