@@ -442,9 +442,15 @@ export class PushScheduler implements PushHooks {
       for (const entry of await this.#takeDue(now, DUE_BATCH)) {
         if (this.#closed || this.#picked.size + this.#inFlight.size >= MAX_IN_FLIGHT) break;
         if (this.#busy(entry.token)) continue;
-        this.#picked.add(entry.token);
-        void this.#inLane(entry.token, () => this.#decide(entry.token, now)).finally(() => {
-          if (this.#picked.delete(entry.token)) this.#wake();
+        const { token } = entry;
+        this.#picked.add(token);
+        void this.#inLane(token, async () => {
+          try {
+            await this.#decide(token, now);
+          } finally {
+            // Not sent (skipped, or gone meanwhile): the next due entry may go.
+            if (this.#picked.delete(token)) this.#wake();
+          }
         });
       }
     }
