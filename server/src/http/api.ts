@@ -308,6 +308,9 @@ export class Api {
     }
     const patch = devicePatch(body);
     return this.#oneAtATime(account, device as DeviceId, async () => {
+      // [API-5] The answer reflects every write made before the request — a refusal of the
+      // token that push recorded a moment ago included — so what is durable is what it shows.
+      await this.deps.commit.flushed();
       const before = await this.deps.store.getRegistration(account, device as DeviceId);
       const record = await this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
       const fresh =
