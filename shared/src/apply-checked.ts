@@ -5,9 +5,10 @@
  * `readAndApplyDeleteSet`, which Yjs does not export), through the methods Yjs does export:
  * `Item.getMissing`, `integrate`, `Y.getItemCleanStart`, `Item.delete`. What Yjs would keep
  * pending is not kept: it is reported as `dropped` (the write rules see to it that nothing
- * is; the room treats it as a fault). `shared/test/apply-checked.property.test.ts` compares
- * the result with Y.applyUpdate's on honest and forged histories; the pin of yjs (RULE-17)
- * keeps both the same.
+ * is; the room treats it as a fault). The differential fuzz of the write rules
+ * (`shared/test/write-rules.fuzz.test.ts`) compares the result with Y.applyUpdate's on honest
+ * and forged updates, and the room's (`server/test/room-write-rules.fuzz.test.ts`) with a
+ * reference apply; the pin of yjs (RULE-17) keeps both the same.
  */
 import * as Y from 'yjs';
 import type { CheckedUpdate, DeleteSet, Struct } from './decoded-update.js';
@@ -134,33 +135,10 @@ function clientRefs(doc: Y.Doc, structs: readonly Struct[]): Map<number, ClientR
 function integrateStructs(transaction: Y.Transaction, store: StructStore, refsOf: Map<number, ClientRefs>): boolean {
   const stack: Struct[] = [];
   let clients = [...refsOf.keys()].sort((a, b) => a - b);
-  if (clients.length === 0) return false;
-  const nextTarget = (): ClientRefs | null => {
-    while (clients.length > 0) {
-      const target = refsOf.get(clients[clients.length - 1] as number) as ClientRefs;
-      if (target.refs.length !== target.i) return target;
-      clients.pop();
-    }
-    return null;
-  };
-  let target = nextTarget();
+  let target = nextTarget(clients, refsOf);
   if (target === null) return false;
   let rest = false;
   const state = new Map<number, number>();
-  const stackToRest = (): void => {
-    for (const struct of stack) {
-      const client = struct.id.client;
-      const inapplicable = refsOf.get(client);
-      if (inapplicable !== undefined) {
-        refsOf.delete(client);
-        inapplicable.i = 0;
-        inapplicable.refs = [];
-      }
-      clients = clients.filter((c) => c !== client);
-      rest = true;
-    }
-    stack.length = 0;
-  };
   let head = target.refs[target.i++] as Struct;
   while (true) {
     if (head.constructor !== Y.Skip) {
@@ -174,14 +152,16 @@ function integrateStructs(transaction: Y.Transaction, store: StructStore, refsOf
       if (offset < 0) {
         // A gap before it: Yjs would keep it (and what waits on it) pending.
         stack.push(head);
-        stackToRest();
+        clients = stackToRest(stack, refsOf, clients);
+        rest = true;
       } else {
         const missing = head.getMissing(transaction, store);
         if (missing !== null) {
           stack.push(head);
           const refs = refsOf.get(missing);
           if (refs === undefined || refs.refs.length === refs.i) {
-            stackToRest();
+            clients = stackToRest(stack, refsOf, clients);
+            rest = true;
           } else {
             head = refs.refs[refs.i++] as Struct;
             continue;
@@ -197,12 +177,42 @@ function integrateStructs(transaction: Y.Transaction, store: StructStore, refsOf
     } else if (target !== null && target.i < target.refs.length) {
       head = target.refs[target.i++] as Struct;
     } else {
-      target = nextTarget();
+      target = nextTarget(clients, refsOf);
       if (target === null) break;
       head = target.refs[target.i++] as Struct;
     }
   }
   return rest;
+}
+
+/** The structs of the highest client with structs left (Yjs's `getNextStructTarget`); drops finished clients. */
+function nextTarget(clients: number[], refsOf: Map<number, ClientRefs>): ClientRefs | null {
+  while (clients.length > 0) {
+    const target = refsOf.get(clients[clients.length - 1] as number) as ClientRefs;
+    if (target.refs.length !== target.i) return target;
+    clients.pop();
+  }
+  return null;
+}
+
+/**
+ * Yjs's `addStackToRestSS`: the clients of the structs on the stack are given up (Yjs keeps
+ * their rest pending). Empties the stack; returns the clients still to integrate.
+ */
+function stackToRest(stack: Struct[], refsOf: Map<number, ClientRefs>, clients: number[]): number[] {
+  let left = clients;
+  for (const struct of stack) {
+    const client = struct.id.client;
+    const inapplicable = refsOf.get(client);
+    if (inapplicable !== undefined) {
+      refsOf.delete(client);
+      inapplicable.i = 0;
+      inapplicable.refs = [];
+    }
+    left = left.filter((c) => c !== client);
+  }
+  stack.length = 0;
+  return left;
 }
 
 /**
