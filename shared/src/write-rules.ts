@@ -302,10 +302,13 @@ class UpdateCheck {
    * its origins first: one the server does not have leaves the struct's client pending.
    */
   #checkKnown(item: Y.Item): void {
-    for (const id of [item.origin, item.rightOrigin]) {
-      if (id !== null && id.clock >= this.#state(id.client)) {
-        refuse('malformed', `known item ${idText(item.id)} names ${idText(id)}, which the server does not have`);
-      }
+    this.#checkKnownOrigin(item, item.origin);
+    this.#checkKnownOrigin(item, item.rightOrigin);
+  }
+
+  #checkKnownOrigin(item: Y.Item, id: Id | null): void {
+    if (id !== null && id.clock >= this.#state(id.client)) {
+      refuse('malformed', `known item ${idText(item.id)} names ${idText(id)}, which the server does not have`);
     }
   }
 
@@ -419,12 +422,13 @@ class UpdateCheck {
 
   /** A fresh item named by `item`'s origin or right origin whose root is not known yet. */
   #unresolvedOrigin(item: Y.Item): Y.Item | null {
-    for (const id of [item.origin, item.rightOrigin]) {
-      if (id === null || id.clock < this.#state(id.client)) continue;
-      const struct = this.#freshStruct(id);
-      if (struct instanceof Y.Item && !this.#roots.has(struct)) return struct;
-    }
-    return null;
+    return this.#unresolved(item.origin) ?? this.#unresolved(item.rightOrigin);
+  }
+
+  #unresolved(id: Id | null): Y.Item | null {
+    if (id === null || id.clock < this.#state(id.client)) return null;
+    const struct = this.#freshStruct(id);
+    return struct instanceof Y.Item && !this.#roots.has(struct) ? struct : null;
   }
 
   /** The root of `item` once its origins' roots are known. */
@@ -488,7 +492,7 @@ class UpdateCheck {
         open.add(start);
         while (stack.length > 0) {
           const top = stack[stack.length - 1] as Struct;
-          const next = this.#dependencies(top).find((dep) => !done.has(dep));
+          const next = this.#nextDependency(top, done);
           if (next === undefined) {
             stack.pop();
             open.delete(top);
@@ -503,20 +507,28 @@ class UpdateCheck {
     }
   }
 
-  /** The fresh structs Yjs must integrate before `struct`. */
-  #dependencies(struct: Struct): Struct[] {
-    const deps: Struct[] = [];
+  /**
+   * The first of the fresh structs Yjs must integrate before `struct` (the struct before it,
+   * its origin's, its right origin's) that is not `done`. "Not yet" when an origin is in
+   * neither the server nor the update, whichever of them is done.
+   */
+  #nextDependency(struct: Struct, done: ReadonlySet<Struct>): Struct | undefined {
     const previous = this.#previous.get(struct);
-    if (previous !== undefined) deps.push(previous);
-    if (!(struct instanceof Y.Item)) return deps;
-    for (const id of [struct.origin, struct.rightOrigin]) {
-      if (id === null || id.clock < this.#state(id.client)) continue;
-      const fresh = this.#fresh.get(id.client);
-      const dep = fresh === undefined ? undefined : findIn(fresh, id.clock);
-      if (dep === undefined) throw new NotYet(`origin ${idText(id)} not known yet`);
-      deps.push(dep);
-    }
-    return deps;
+    const origin = struct instanceof Y.Item ? this.#freshDependency(struct.origin) : undefined;
+    const right = struct instanceof Y.Item ? this.#freshDependency(struct.rightOrigin) : undefined;
+    if (previous !== undefined && !done.has(previous)) return previous;
+    if (origin !== undefined && !done.has(origin)) return origin;
+    if (right !== undefined && !done.has(right)) return right;
+    return undefined;
+  }
+
+  /** The fresh struct holding `id`, undefined when the server has it. */
+  #freshDependency(id: Id | null): Struct | undefined {
+    if (id === null || id.clock < this.#state(id.client)) return undefined;
+    const fresh = this.#fresh.get(id.client);
+    const dep = fresh === undefined ? undefined : findIn(fresh, id.clock);
+    if (dep === undefined) throw new NotYet(`origin ${idText(id)} not known yet`);
+    return dep;
   }
 
   /**
