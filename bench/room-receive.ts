@@ -17,6 +17,7 @@ import { createLogger } from '../server/src/log.js';
 import { Metrics } from '../server/src/metrics.js';
 import { AccountRoom, type RoomMember } from '../server/src/rooms/account-room.js';
 import { GroupCommit } from '../server/src/rooms/group-commit.js';
+import { asyncStore } from '../server/src/store/async-store.js';
 import { MemoryStore } from '../server/src/store/memory-store.js';
 import { beginResult, emitResult, fmt } from './lib/report.js';
 import { median } from './lib/stats.js';
@@ -54,8 +55,8 @@ function member(device: DeviceId): RoomMember {
 }
 
 /** One run's rooms and the updates each device will send, encoded beforehand. */
-function setUp(perDevice: number): { writers: Writer[]; commit: GroupCommit; rooms: AccountRoom[] } {
-  const store = new MemoryStore();
+async function setUp(perDevice: number): Promise<{ writers: Writer[]; commit: GroupCommit; rooms: AccountRoom[] }> {
+  const store = asyncStore(new MemoryStore());
   const metrics = new Metrics();
   const commit = new GroupCommit(store, metrics, (err) => {
     throw err;
@@ -65,7 +66,7 @@ function setUp(perDevice: number): { writers: Writer[]; commit: GroupCommit; roo
   const writers: Writer[] = [];
   const rooms: AccountRoom[] = [];
   for (let a = 0; a < ACCOUNTS; a++) {
-    const room = new AccountRoom(`acct-${a}` as AccountId, { store, commit, metrics, log, events });
+    const room = await AccountRoom.load(`acct-${a}` as AccountId, { store, commit, metrics, log, events });
     rooms.push(room);
     room.serverWrite(({ heads }) => heads.set(THREAD, HEAD));
     for (let d = 0; d < DEVICES; d++) {
@@ -89,7 +90,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function run(): Promise<{ receivedUs: number; deliveredUs: number }> {
   const perDevice = Math.ceil(UPDATES / (ACCOUNTS * DEVICES));
-  const { writers, commit, rooms } = setUp(perDevice);
+  const { writers, commit, rooms } = await setUp(perDevice);
   await commit.flushed();
   delivered = 0;
   let received = 0;
