@@ -8,6 +8,7 @@ import { guarded } from './guard.js';
 import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
 import { writeRawError } from './http/raw-answer.js';
+import { checkReadiness, type ReadinessProbe } from './http/readiness.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { parseTarget } from './http/target.js';
@@ -34,6 +35,8 @@ export interface ServerParts {
   readonly testHooks?: TestHooks;
   /** The Web Push key pair push signs with (resolveVapidKeys); resolved from the store when absent. */
   readonly vapid?: VapidKeys;
+  /** What GET /readyz checks besides draining (PostgreSQL, Redis); none for SQLite. */
+  readonly readiness?: readonly ReadinessProbe[];
 }
 
 /**
@@ -53,6 +56,8 @@ export class BadgesyncServer {
   readonly #gate: SocketGate;
   readonly #push: PushHooks;
   #stopping: Promise<void> | null = null;
+  /** Past the drain (SPEC OPS-3): connections close, writes are refused. */
+  #closing = false;
   readonly #purge: NodeJS.Timeout;
   /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
   readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
@@ -141,7 +146,7 @@ export class BadgesyncServer {
       log,
       devices: this.#push,
       revoke: (a, d) => this.#sync.revoke(a, d),
-      isShuttingDown: () => this.#stopping !== null,
+      isShuttingDown: () => this.#closing,
       maxThreads: config.maxThreads,
       allowedTopics: allowedTopics(config),
       allowedOrigins: allowedOrigins(config),
@@ -266,10 +271,15 @@ export class BadgesyncServer {
     const target = parseTarget(req.url);
     if (!target.ok) throw new ApiError('invalid_target', target.why);
     const path = target.path;
-    if (path === '/healthz' || path === '/metrics') {
+    if (path === '/healthz' || path === '/readyz' || path === '/metrics') {
       routed(path.slice(1));
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('method_not_allowed');
-      if (path === '/healthz') return sendJson(res, this.#stopping ? 503 : 200, { ok: this.#stopping === null });
+      if (path === '/healthz') return sendJson(res, this.#closing ? 503 : 200, { ok: !this.#closing });
+      if (path === '/readyz') {
+        // [OPS-7] Draining from the SIGTERM on, and while PostgreSQL or Redis does not answer.
+        const { ready, reasons } = await checkReadiness(this.#stopping !== null, this.parts.readiness ?? []);
+        return sendJson(res, ready ? 200 : 503, ready ? { ready } : { ready, reasons });
+      }
       const text = await this.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
       res.end(text);
@@ -292,10 +302,18 @@ export class BadgesyncServer {
   }
 
   /**
-   * [OPS-3] Stop accepting, close sockets with 1001, finish pending writes, close the store.
+   * [OPS-3] /readyz answers 503 at once (OPS-7) while the node still serves for
+   * BADGESYNC_DRAIN_MS; then stop accepting, close sockets with 1001, finish pending writes,
+   * close the store.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      const drainMs = this.parts.config.drainMs;
+      if (drainMs > 0) {
+        this.parts.log.info({ drainMs }, 'draining: /readyz answers 503 before the node closes');
+        await new Promise((resolve) => setTimeout(resolve, drainMs));
+      }
+      this.#closing = true;
       clearInterval(this.#purge);
       this.#http.close();
       this.#sync.close();

@@ -86,12 +86,29 @@ export interface RoomDeps {
   readonly budgets?: DocumentBudgets;
   /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
   readonly awareness?: AwarenessBudget;
+  /**
+   * Cluster mode (docs/CLUSTER.md): the log seq through which the account's replica holds
+   * every entry. A compaction replaces the log only up to it: entries other nodes committed
+   * that this replica has not applied yet stay. Default: everything (one node writes the log).
+   */
+  readonly logHeldThrough?: (room: AccountRoom) => number;
+  /**
+   * Cluster mode: false. Two nodes holding one account would both continue the server's stored
+   * client ID, at the same clocks: two different structs under one ID, which Yjs takes for one.
+   * So each load of a node writes under a new client ID of its own. Default: true (BUDGET-1).
+   */
+  readonly reuseServerClient?: boolean;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
 const LOADING = Symbol('loading');
 /** Transaction origin of the server's own writes (heads, API reads). */
 const SERVER = Symbol('server');
+/**
+ * Transaction origin of updates another node of the cluster committed (docs/CLUSTER.md):
+ * judged there, already in the shared log, counted there. Relayed, not persisted.
+ */
+const REMOTE = Symbol('remote');
 
 export type ReceiveResult =
   | { readonly kind: 'ok' }
@@ -124,6 +141,10 @@ export class AccountRoom {
   #poisoned = false;
   /** Log entries after the snapshot: compaction is due when this grows. */
   logCount: number;
+  /** The log ID (cluster: seq) of the last entry the load replayed. */
+  readonly loadedLogId: number;
+  /** Inside applyRemote: the counts change is the committing node's to write and push. */
+  #applyingRemote = false;
   lastActive = Date.now();
 
   constructor(
@@ -157,6 +178,7 @@ export class AccountRoom {
     // Set after the replay: Yjs gives a document a new client ID when a remote update writes
     // under its own.
     const stored = deps.store.loadDoc(account);
+    this.loadedLogId = stored.lastLogId;
     this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
     const loaded = new Y.Doc();
     loaded.transact(() => {
@@ -170,7 +192,8 @@ export class AccountRoom {
       this.doc = loaded;
       this.logCount = stored.logCount;
     }
-    const reused = options.reuseServerClient ? serverClientOf(this.#bindings, this.doc) : null;
+    const reuse = options.reuseServerClient && (deps.reuseServerClient ?? true);
+    const reused = reuse ? serverClientOf(this.#bindings, this.doc) : null;
     if (reused !== null) this.doc.clientID = reused;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.#arrays = {
@@ -179,6 +202,7 @@ export class AccountRoom {
     };
     this.tracker = new CountsTracker(this.doc);
     this.tracker.onChange((change) => {
+      if (this.#applyingRemote) return;
       for (const thread of change.threads) this.#countsChanged.add(thread);
       this.deps.commit.markCounts(account, () => {
         const changed = [...this.#countsChanged];
@@ -465,6 +489,24 @@ export class AccountRoom {
     this.doc.transact(() => write(this.#arrays), SERVER);
   }
 
+  /**
+   * Updates another node committed to the shared log (docs/CLUSTER.md), in seq order: applied
+   * without the write rules (the committing node judged them), not persisted (they are in the
+   * log), their counts not written here (the committing node wrote them), relayed to every
+   * member. Applying one this replica already holds changes nothing and relays nothing.
+   */
+  applyRemote(updates: readonly Uint8Array[]): void {
+    if (this.#poisoned || updates.length === 0) return;
+    this.#applyingRemote = true;
+    try {
+      this.doc.transact(() => {
+        for (const update of updates) Y.applyUpdate(this.doc, update, REMOTE);
+      }, REMOTE);
+    } finally {
+      this.#applyingRemote = false;
+    }
+  }
+
   #bind(clientId: number, device: DeviceId): void {
     this.#bindings.set(clientId, device);
     this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
@@ -473,6 +515,10 @@ export class AccountRoom {
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOADING) return;
+    if (origin === REMOTE) {
+      this.#broadcast(encodeUpdate(update), null);
+      return;
+    }
     if (this.#staged !== null) {
       this.#staged.push(update);
       return;
@@ -510,7 +556,8 @@ export class AccountRoom {
   /** Writes a snapshot in place of the log; only when every write of this room is on disk. */
   compact(): boolean {
     if (this.#pendingWrites > 0 || this.#poisoned) return false;
-    this.deps.store.compact(this.account, Y.encodeStateAsUpdate(this.doc), Number.MAX_SAFE_INTEGER);
+    const through = this.deps.logHeldThrough?.(this) ?? Number.MAX_SAFE_INTEGER;
+    this.deps.store.compact(this.account, Y.encodeStateAsUpdate(this.doc), through);
     this.logCount = 0;
     return true;
   }
