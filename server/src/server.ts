@@ -276,7 +276,7 @@ export class BadgesyncServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('method_not_allowed');
       if (path === '/healthz') return sendJson(res, this.#closing ? 503 : 200, { ok: !this.#closing });
       if (path === '/readyz') {
-        // [OPS-7] Draining from the SIGTERM on, and while PostgreSQL or Redis does not answer.
+        // [OPS-6] Draining from the SIGTERM on, and while PostgreSQL or Redis does not answer.
         const { ready, reasons } = await checkReadiness(this.#stopping !== null, this.parts.readiness ?? []);
         return sendJson(res, ready ? 200 : 503, ready ? { ready } : { ready, reasons });
       }
@@ -302,7 +302,7 @@ export class BadgesyncServer {
   }
 
   /**
-   * [OPS-3] /readyz answers 503 at once (OPS-7) while the node still serves for
+   * [OPS-3] /readyz answers 503 at once (OPS-6) while the node still serves for
    * BADGESYNC_DRAIN_MS; then stop accepting, close sockets with 1001, finish pending writes,
    * close the store.
    */

@@ -1,5 +1,5 @@
 /**
- * `GET /readyz` (SPEC OPS-7): whether this node should be sent traffic. Not ready while it
+ * `GET /readyz` (SPEC OPS-6): whether this node should be sent traffic. Not ready while it
  * drains (SIGTERM) or while a service it needs does not answer: the database (cluster mode's
  * PostgreSQL; the embedded SQLite always answers) and Redis (cluster mode).
  */

@@ -1,0 +1,90 @@
+/**
+ * Cluster-mode test rig (docs/CLUSTER.md): a fresh PostgreSQL database per test file, a random
+ * Redis key prefix, and server processes started as nodes of that cluster. The machine's
+ * PostgreSQL (127.0.0.1:5432, user postgres, trust) and Redis (127.0.0.1:6379) are reached
+ * through their command-line clients; nothing else on them is touched (the prefix's keys and
+ * the database are removed in `drop()`, never FLUSHDB).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { type ServerProcess, startServer } from './server-process.js';
+
+const run = promisify(execFile);
+
+export const PG_HOST = '127.0.0.1';
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Runs one SQL statement against the maintenance database. */
+async function psql(sql: string): Promise<string> {
+  const { stdout } = await run('psql', ['-h', PG_HOST, '-U', 'postgres', '-d', 'postgres', '-tAc', sql]);
+  return stdout.trim();
+}
+
+/** Runs one Redis command; its reply as redis-cli prints it (raw). */
+export async function redis(...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', '6379', '--raw', ...args]);
+  return stdout.trim();
+}
+
+export interface ClusterRig {
+  readonly databaseUrl: string;
+  readonly prefix: string;
+  readonly apiKey: string;
+  readonly deviceSecret: string;
+  /** Starts a node of this cluster (its own process, port and node ID). */
+  start(nodeId: string, env?: Readonly<Record<string, string>>): Promise<ServerProcess>;
+  /** Drops the database and deletes the prefix's keys. */
+  drop(): Promise<void>;
+}
+
+export async function clusterRig(): Promise<ClusterRig> {
+  const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
+  const database = `badgesync_test_${suffix}`;
+  await psql(`CREATE DATABASE ${database}`);
+  const prefix = `badgesync-test-${suffix}:`;
+  const databaseUrl = `postgres://postgres@${PG_HOST}:5432/${database}`;
+  const apiKey = randomBytes(12).toString('hex');
+  const deviceSecret = randomBytes(24).toString('hex');
+  return {
+    databaseUrl,
+    prefix,
+    apiKey,
+    deviceSecret,
+    start(nodeId, env = {}) {
+      return startServer({
+        apiKey,
+        deviceSecret,
+        env: {
+          BADGESYNC_DATABASE_URL: databaseUrl,
+          BADGESYNC_REDIS_URL: REDIS_URL,
+          BADGESYNC_REDIS_PREFIX: prefix,
+          BADGESYNC_NODE_ID: nodeId,
+          ...env,
+        },
+      });
+    },
+    async drop() {
+      await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      const keys = (await redis('--scan', '--pattern', `${prefix}*`)).split('\n').filter((k) => k !== '');
+      for (let i = 0; i < keys.length; i += 100) await redis('DEL', ...keys.slice(i, i + 100));
+    },
+  };
+}
+
+/**
+ * Kills the Redis connections whose name holds `nameHolds` (CLIENT KILL by ID): how a test
+ * cuts one node off the bus without touching anyone else's connections. The number killed.
+ */
+export async function killRedisClients(nameHolds: string): Promise<number> {
+  const list = await redis('CLIENT', 'LIST');
+  let killed = 0;
+  for (const line of list.split('\n')) {
+    const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
+    const name = /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '';
+    if (id === undefined || !name.includes(nameHolds)) continue;
+    await redis('CLIENT', 'KILL', 'ID', id);
+    killed++;
+  }
+  return killed;
+}
