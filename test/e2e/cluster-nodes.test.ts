@@ -33,7 +33,8 @@ function keepReading(device: Device, name: string): () => void {
 function watchMarkers(reader: Device, writer: string): Map<string, number> {
   const seen = new Map<string, number>();
   reader.doc.on('update', () => {
-    for (const thread of THREADS) seen.set(thread, Math.max(seen.get(thread) ?? 0, markerOf(reader.doc, writer, thread)));
+    for (const thread of THREADS)
+      seen.set(thread, Math.max(seen.get(thread) ?? 0, markerOf(reader.doc, writer, thread)));
   });
   return seen;
 }

@@ -38,10 +38,17 @@ export interface ClusterRig {
   drop(): Promise<void>;
 }
 
-export async function clusterRig(): Promise<ClusterRig> {
+/**
+ * A fresh database and prefix (dropped by `drop()`), or with `keep`, that database (created when
+ * missing, kept by `drop()`) and a fresh prefix: `pnpm cluster`'s demo database.
+ */
+export async function clusterRig(options: { readonly keep?: string } = {}): Promise<ClusterRig> {
   const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
-  const database = `badgesync_test_${suffix}`;
-  await psql(`CREATE DATABASE ${database}`);
+  const database = options.keep ?? `badgesync_test_${suffix}`;
+  if (options.keep === undefined) await psql(`CREATE DATABASE ${database}`);
+  else if ((await psql(`SELECT 1 FROM pg_database WHERE datname = '${database}'`)) !== '1') {
+    await psql(`CREATE DATABASE ${database}`);
+  }
   const prefix = `badgesync-test-${suffix}:`;
   const databaseUrl = `postgres://postgres@${PG_HOST}:5432/${database}`;
   const apiKey = randomBytes(12).toString('hex');
@@ -65,7 +72,7 @@ export async function clusterRig(): Promise<ClusterRig> {
       });
     },
     async drop() {
-      await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      if (options.keep === undefined) await psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       const keys = (await redis('--scan', '--pattern', `${prefix}*`)).split('\n').filter((k) => k !== '');
       for (let i = 0; i < keys.length; i += 100) await redis('DEL', ...keys.slice(i, i + 100));
     },
