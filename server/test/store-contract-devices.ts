@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import type { AccountId } from '@badgesync/shared';
 import { test } from 'vitest';
-import type { DevicePatch, Registration, SyncStore } from '../src/store/index.js';
+import type { DevicePatch, Registration, Store } from '../src/store/index.js';
 import { A, B, C, D1, D2, D3, refusal } from './store-fixtures.js';
 
-export function storeDevicesContract(getStore: () => SyncStore): void {
-  test('[STORE-7] a new registration gets the defaults and is signed in', () => {
+export function storeDevicesContract(getStore: () => Store): void {
+  test('[STORE-7] a new registration gets the defaults and is signed in', async () => {
     const store = getStore();
     const expected: Registration = {
       account: A,
@@ -20,152 +20,160 @@ export function storeDevicesContract(getStore: () => SyncStore): void {
       tokenInvalidReason: null,
       signedIn: true,
     };
-    assert.equal(store.getRegistration(A, D1), null);
-    assert.deepEqual(store.putDevice(A, D1, {}, 100), expected);
-    assert.deepEqual(store.getRegistration(A, D1), expected);
-    assert.equal(store.getRegistration(B, D1), null);
-    assert.deepEqual(store.devicesOf(A), [D1]);
+    assert.equal(await store.getRegistration(A, D1), null);
+    assert.deepEqual(await store.putDevice(A, D1, {}, 100), expected);
+    assert.deepEqual(await store.getRegistration(A, D1), expected);
+    assert.equal(await store.getRegistration(B, D1), null);
+    assert.deepEqual(await store.devicesOf(A), [D1]);
   });
 
-  test('[STORE-7] omitted fields keep their value', () => {
+  test('[STORE-7] omitted fields keep their value', async () => {
     const store = getStore();
-    const full = store.putDevice(
+    const full = await store.putDevice(
       A,
       D1,
       { apnsToken: 'ab12', environment: 'sandbox', topic: 'com.x', badges: false },
       100,
     );
-    assert.deepEqual(store.putDevice(A, D1, {}, 200), full);
-    assert.deepEqual(store.putDevice(A, D1, { badges: true }, 300), { ...full, badges: true });
-    assert.deepEqual(store.putDevice(A, D1, { topic: 'com.y', environment: 'production' }, 400), {
+    assert.deepEqual(await store.putDevice(A, D1, {}, 200), full);
+    assert.deepEqual(await store.putDevice(A, D1, { badges: true }, 300), { ...full, badges: true });
+    assert.deepEqual(await store.putDevice(A, D1, { topic: 'com.y', environment: 'production' }, 400), {
       ...full,
       badges: true,
       topic: 'com.y',
       environment: 'production',
     });
-    assert.equal(store.getRegistration(A, D1)?.tokenRegisteredAt, 100);
+    assert.equal((await store.getRegistration(A, D1))?.tokenRegisteredAt, 100);
   });
 
-  test('[STORE-7] tokens are stored lower-case; a new token is registered now and valid', () => {
+  test('[STORE-7] tokens are stored lower-case; a new token is registered now and valid', async () => {
     const store = getStore();
-    assert.equal(store.putDevice(A, D1, { apnsToken: 'ABCDEF01' }, 100).address, 'abcdef01');
-    store.invalidateToken('abcdef01', refusal('BadDeviceToken', 100));
-    const invalid = store.getRegistration(A, D1);
+    assert.equal((await store.putDevice(A, D1, { apnsToken: 'ABCDEF01' }, 100)).address, 'abcdef01');
+    await store.invalidateToken('abcdef01', refusal('BadDeviceToken', 100));
+    const invalid = await store.getRegistration(A, D1);
     assert.deepEqual([invalid?.address, invalid?.tokenInvalidReason], ['abcdef01', 'BadDeviceToken']);
-    const next = store.putDevice(A, D1, { apnsToken: '00FF' }, 300);
+    const next = await store.putDevice(A, D1, { apnsToken: '00FF' }, 300);
     assert.deepEqual([next.address, next.tokenRegisteredAt, next.tokenInvalidReason], ['00ff', 300, null]);
   });
 
-  test('[STORE-7] registering the same token again revives that registration and refreshes tokenRegisteredAt', () => {
+  test('[STORE-7] registering the same token again revives that registration and refreshes tokenRegisteredAt', async () => {
     const store = getStore();
-    store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.invalidateToken('aa', refusal('Unregistered', 100));
-    const revived = store.putDevice(A, D1, { apnsToken: 'AA' }, 500);
+    await store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    await store.invalidateToken('aa', refusal('Unregistered', 100));
+    const revived = await store.putDevice(A, D1, { apnsToken: 'AA' }, 500);
     assert.deepEqual([revived.address, revived.tokenRegisteredAt, revived.tokenInvalidReason], ['aa', 500, null]);
-    assert.deepEqual(store.getRegistration(A, D1), revived);
+    assert.deepEqual(await store.getRegistration(A, D1), revived);
   });
 
-  test("[STORE-14] a device in two accounts has two registrations: a PUT in one never changes the other's", () => {
+  test("[STORE-14] a device in two accounts has two registrations: a PUT in one never changes the other's", async () => {
     const store = getStore();
-    const inB = store.putDevice(B, D1, { apnsToken: 'bb', environment: 'sandbox', topic: 'com.b' }, 100);
-    store.putDevice(A, D1, { apnsToken: 'cc', environment: 'production', topic: 'com.a', badges: false }, 200);
-    store.putDevice(A, D1, { apnsToken: 'dd' }, 300);
-    assert.deepEqual(store.getRegistration(B, D1), inB, "B's token, environment, topic and badges are untouched");
-    assert.equal(store.getRegistration(A, D1)?.address, 'dd');
-    assert.deepEqual(store.registrationsOfToken('bb'), [inB]);
-    assert.deepEqual(store.registrationsOfToken('cc'), [], 'the token A replaced is carried by nobody');
-    store.signOut(A, D1, 400);
-    assert.deepEqual(store.getRegistration(B, D1), inB, 'signing out of A leaves B');
+    const inB = await store.putDevice(B, D1, { apnsToken: 'bb', environment: 'sandbox', topic: 'com.b' }, 100);
+    await store.putDevice(A, D1, { apnsToken: 'cc', environment: 'production', topic: 'com.a', badges: false }, 200);
+    await store.putDevice(A, D1, { apnsToken: 'dd' }, 300);
+    assert.deepEqual(await store.getRegistration(B, D1), inB, "B's token, environment, topic and badges are untouched");
+    assert.equal((await store.getRegistration(A, D1))?.address, 'dd');
+    assert.deepEqual(await store.registrationsOfToken('bb'), [inB]);
+    assert.deepEqual(await store.registrationsOfToken('cc'), [], 'the token A replaced is carried by nobody');
+    await store.signOut(A, D1, 400);
+    assert.deepEqual(await store.getRegistration(B, D1), inB, 'signing out of A leaves B');
   });
 
-  test('[STORE-14] registrationsOfToken: every registration carrying the token, any account or device, sorted', () => {
+  test('[STORE-14] registrationsOfToken: every registration carrying the token, any account or device, sorted', async () => {
     const store = getStore();
-    store.putDevice(B, D2, { apnsToken: 'AA' }, 100);
-    store.putDevice(A, D2, { apnsToken: 'aa' }, 100);
-    store.putDevice(A, D1, { apnsToken: 'aa', badges: false }, 100);
-    store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
-    store.putDevice(C, D1, {}, 100);
-    store.signOut(B, D2, 200);
-    const pairs = (token: string) => store.registrationsOfToken(token).map((r) => [r.account, r.device, r.signedIn]);
-    assert.deepEqual(pairs('aa'), [
+    await store.putDevice(B, D2, { apnsToken: 'AA' }, 100);
+    await store.putDevice(A, D2, { apnsToken: 'aa' }, 100);
+    await store.putDevice(A, D1, { apnsToken: 'aa', badges: false }, 100);
+    await store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
+    await store.putDevice(C, D1, {}, 100);
+    await store.signOut(B, D2, 200);
+    const pairs = async (token: string) =>
+      (await store.registrationsOfToken(token)).map((r) => [r.account, r.device, r.signedIn]);
+    assert.deepEqual(await pairs('aa'), [
       [A, D1, true],
       [A, D2, true],
       [B, D2, false],
     ]);
-    assert.deepEqual(pairs('bb'), [[C, D3, true]]);
-    assert.deepEqual(pairs('cc'), []);
+    assert.deepEqual(await pairs('bb'), [[C, D3, true]]);
+    assert.deepEqual(await pairs('cc'), []);
   });
 
-  test('[STORE-7] signing out of one account keeps the registration (signed out) and the other accounts', () => {
+  test('[STORE-7] signing out of one account keeps the registration (signed out) and the other accounts', async () => {
     const store = getStore();
-    store.putDevice(B, D1, { apnsToken: 'aa' }, 100);
-    store.putDevice(A, D1, { apnsToken: 'aa' }, 200);
-    store.putDevice(A, D2, {}, 200);
-    assert.deepEqual(store.devicesOf(A), [D1, D2]);
-    assert.deepEqual(store.devicesOf(B), [D1]);
+    await store.putDevice(B, D1, { apnsToken: 'aa' }, 100);
+    await store.putDevice(A, D1, { apnsToken: 'aa' }, 200);
+    await store.putDevice(A, D2, {}, 200);
+    assert.deepEqual(await store.devicesOf(A), [D1, D2]);
+    assert.deepEqual(await store.devicesOf(B), [D1]);
 
-    assert.equal(store.signOut(A, D1, 10), true);
-    assert.equal(store.signOut(A, D1, 11), false);
-    assert.equal(store.signOut(C, D3, 12), false);
-    assert.deepEqual(store.devicesOf(A), [D2]);
-    assert.deepEqual(store.devicesOf(B), [D1]);
-    assert.deepEqual(store.devicesOf(C), []);
+    assert.equal(await store.signOut(A, D1, 10), true);
+    assert.equal(await store.signOut(A, D1, 11), false);
+    assert.equal(await store.signOut(C, D3, 12), false);
+    assert.deepEqual(await store.devicesOf(A), [D2]);
+    assert.deepEqual(await store.devicesOf(B), [D1]);
+    assert.deepEqual(await store.devicesOf(C), []);
     // The registration stays, signed out, with its token: its phone's badge may need clearing.
-    assert.deepEqual([store.getRegistration(A, D1)?.address, store.getRegistration(A, D1)?.signedIn], ['aa', false]);
-    assert.equal(store.getRegistration(C, D3), null);
-    assert.equal(store.putDevice(A, D1, {}, 300).signedIn, true);
-    assert.deepEqual(store.devicesOf(A), [D1, D2]);
+    assert.deepEqual(
+      [(await store.getRegistration(A, D1))?.address, (await store.getRegistration(A, D1))?.signedIn],
+      ['aa', false],
+    );
+    assert.equal(await store.getRegistration(C, D3), null);
+    assert.equal((await store.putDevice(A, D1, {}, 300)).signedIn, true);
+    assert.deepEqual(await store.devicesOf(A), [D1, D2]);
   });
 
-  test('[AUTH-8] signing out records when; signing in again keeps it; other pairs are untouched', () => {
+  test('[AUTH-8] signing out records when; signing in again keeps it; other pairs are untouched', async () => {
     const store = getStore();
-    store.putDevice(A, D1, {}, 100);
-    assert.equal(store.revokedAt(A, D1), null);
-    store.signOut(A, D1, 150);
-    assert.equal(store.revokedAt(A, D1), 150);
-    assert.equal(store.revokedAt(B, D1), null);
-    store.signOut(A, D1, 170);
-    assert.equal(store.revokedAt(A, D1), 170, 'a second sign-out moves the time on');
-    store.signOut(C, D3, 180);
-    assert.equal(store.revokedAt(C, D3), 180, 'a device never signed in can be revoked too');
-    store.putDevice(A, D1, {}, 200);
-    assert.equal(store.revokedAt(A, D1), 170, 'tokens from before the sign-out stay revoked after a new sign-in');
-    assert.deepEqual(store.devicesOf(A), [D1]);
+    await store.putDevice(A, D1, {}, 100);
+    assert.equal(await store.revokedAt(A, D1), null);
+    await store.signOut(A, D1, 150);
+    assert.equal(await store.revokedAt(A, D1), 150);
+    assert.equal(await store.revokedAt(B, D1), null);
+    await store.signOut(A, D1, 170);
+    assert.equal(await store.revokedAt(A, D1), 170, 'a second sign-out moves the time on');
+    await store.signOut(C, D3, 180);
+    assert.equal(await store.revokedAt(C, D3), 180, 'a device never signed in can be revoked too');
+    await store.putDevice(A, D1, {}, 200);
+    assert.equal(await store.revokedAt(A, D1), 170, 'tokens from before the sign-out stay revoked after a new sign-in');
+    assert.deepEqual(await store.devicesOf(A), [D1]);
   });
 
-  test('[STORE-14] invalidateToken marks every registration carrying the token, registered at or before the bound', () => {
+  test('[STORE-14] invalidateToken marks every registration carrying the token, registered at or before the bound', async () => {
     const store = getStore();
-    store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.putDevice(B, D1, { apnsToken: 'aa' }, 150);
-    store.putDevice(B, D2, { apnsToken: 'aa' }, 300);
-    store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
-    store.invalidateToken('aa', refusal('Unregistered', 200));
-    const reason = (account: AccountId, device: typeof D1) =>
-      store.getRegistration(account, device)?.tokenInvalidReason;
-    assert.equal(reason(A, D1), 'Unregistered');
-    assert.equal(reason(B, D1), 'Unregistered');
-    assert.equal(reason(B, D2), null, 'registered after what APNs refused');
-    assert.equal(reason(C, D3), null, 'another token');
-    assert.equal(store.getRegistration(A, D1)?.address, 'aa', 'the token is kept, marked');
-    store.invalidateToken('ff', refusal('Unregistered', 1_000));
-    assert.deepEqual(store.registrationsOfToken('ff'), []);
+    await store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    await store.putDevice(B, D1, { apnsToken: 'aa' }, 150);
+    await store.putDevice(B, D2, { apnsToken: 'aa' }, 300);
+    await store.putDevice(C, D3, { apnsToken: 'bb' }, 100);
+    await store.invalidateToken('aa', refusal('Unregistered', 200));
+    const reason = async (account: AccountId, device: typeof D1) =>
+      (await store.getRegistration(account, device))?.tokenInvalidReason;
+    assert.equal(await reason(A, D1), 'Unregistered');
+    assert.equal(await reason(B, D1), 'Unregistered');
+    assert.equal(await reason(B, D2), null, 'registered after what APNs refused');
+    assert.equal(await reason(C, D3), null, 'another token');
+    assert.equal((await store.getRegistration(A, D1))?.address, 'aa', 'the token is kept, marked');
+    await store.invalidateToken('ff', refusal('Unregistered', 1_000));
+    assert.deepEqual(await store.registrationsOfToken('ff'), []);
   });
 
-  test('[STORE-14] invalidateToken leaves registrations of the token for another environment or topic', () => {
+  test('[STORE-14] invalidateToken leaves registrations of the token for another environment or topic', async () => {
     const store = getStore();
-    store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.putDevice(B, D1, { apnsToken: 'aa', topic: 'com.example.watch' }, 100);
-    store.putDevice(C, D1, { apnsToken: 'aa', environment: 'sandbox' }, 100);
-    const reason = (account: AccountId) => store.getRegistration(account, D1)?.tokenInvalidReason ?? null;
-    store.invalidateToken('aa', refusal('DeviceTokenNotForTopic', 200, { topic: 'com.example.watch' }));
-    assert.deepEqual([reason(A), reason(B), reason(C)], [null, 'DeviceTokenNotForTopic', null]);
-    store.invalidateToken('aa', refusal('BadDeviceToken', 200));
-    assert.deepEqual([reason(A), reason(B), reason(C)], ['BadDeviceToken', 'DeviceTokenNotForTopic', null]);
-    store.invalidateToken('aa', refusal('Unregistered', 200, { environment: 'sandbox' }));
-    assert.equal(reason(C), 'Unregistered');
+    await store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    await store.putDevice(B, D1, { apnsToken: 'aa', topic: 'com.example.watch' }, 100);
+    await store.putDevice(C, D1, { apnsToken: 'aa', environment: 'sandbox' }, 100);
+    const reason = async (account: AccountId) => (await store.getRegistration(account, D1))?.tokenInvalidReason ?? null;
+    await store.invalidateToken('aa', refusal('DeviceTokenNotForTopic', 200, { topic: 'com.example.watch' }));
+    assert.deepEqual(await Promise.all([reason(A), reason(B), reason(C)]), [null, 'DeviceTokenNotForTopic', null]);
+    await store.invalidateToken('aa', refusal('BadDeviceToken', 200));
+    assert.deepEqual(await Promise.all([reason(A), reason(B), reason(C)]), [
+      'BadDeviceToken',
+      'DeviceTokenNotForTopic',
+      null,
+    ]);
+    await store.invalidateToken('aa', refusal('Unregistered', 200, { environment: 'sandbox' }));
+    assert.equal(await reason(C), 'Unregistered');
   });
 
-  test('[STORE-7] a bad registration is refused and changes nothing', () => {
+  test('[STORE-7] a bad registration is refused and changes nothing', async () => {
     const store = getStore();
     const bad: DevicePatch[] = [
       { environment: 'staging' as 'sandbox' },
@@ -173,66 +181,66 @@ export function storeDevicesContract(getStore: () => SyncStore): void {
       { apnsToken: 'not hex' },
       { badges: 'yes' as unknown as boolean },
     ];
-    for (const patch of bad) assert.throws(() => store.putDevice(A, D1, patch, 100), TypeError, JSON.stringify(patch));
-    assert.throws(() => store.putDevice(A, D1, {}, Number.NaN), TypeError);
-    assert.throws(() => store.putDevice('' as AccountId, D1, {}, 100), TypeError);
-    assert.equal(store.getRegistration(A, D1), null);
-    assert.deepEqual(store.devicesOf(A), []);
+    for (const patch of bad) await assert.rejects(store.putDevice(A, D1, patch, 100), TypeError, JSON.stringify(patch));
+    await assert.rejects(store.putDevice(A, D1, {}, Number.NaN), TypeError);
+    await assert.rejects(store.putDevice('' as AccountId, D1, {}, 100), TypeError);
+    assert.equal(await store.getRegistration(A, D1), null);
+    assert.deepEqual(await store.devicesOf(A), []);
   });
 
-  test('[STORE-14] pushableTokens: tokens of a registration with a valid token and badges on, signed in or not', () => {
+  test('[STORE-14] pushableTokens: tokens of a registration with a valid token and badges on, signed in or not', async () => {
     const store = getStore();
-    assert.deepEqual(store.pushableTokens(), []);
-    store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
-    store.putDevice(B, D1, { apnsToken: 'aa' }, 100);
-    store.putDevice(A, D2, {}, 100);
-    store.putDevice(B, D3, { apnsToken: 'cc' }, 100);
-    assert.deepEqual(store.pushableTokens(), ['aa', 'cc'], 'one entry per token');
-    store.signOut(A, D1, 13);
-    store.signOut(B, D1, 13);
-    assert.deepEqual(store.pushableTokens(), ['aa', 'cc']);
-    store.putDevice(B, D3, { badges: false }, 200);
-    store.invalidateToken('aa', refusal('Unregistered', 100));
-    assert.deepEqual(store.pushableTokens(), []);
-    store.putDevice(C, D1, { apnsToken: 'aa' }, 300);
-    assert.deepEqual(store.pushableTokens(), ['aa']);
+    assert.deepEqual(await store.pushableTokens(), []);
+    await store.putDevice(A, D1, { apnsToken: 'aa' }, 100);
+    await store.putDevice(B, D1, { apnsToken: 'aa' }, 100);
+    await store.putDevice(A, D2, {}, 100);
+    await store.putDevice(B, D3, { apnsToken: 'cc' }, 100);
+    assert.deepEqual(await store.pushableTokens(), ['aa', 'cc'], 'one entry per token');
+    await store.signOut(A, D1, 13);
+    await store.signOut(B, D1, 13);
+    assert.deepEqual(await store.pushableTokens(), ['aa', 'cc']);
+    await store.putDevice(B, D3, { badges: false }, 200);
+    await store.invalidateToken('aa', refusal('Unregistered', 100));
+    assert.deepEqual(await store.pushableTokens(), []);
+    await store.putDevice(C, D1, { apnsToken: 'aa' }, 300);
+    assert.deepEqual(await store.pushableTokens(), ['aa']);
   });
 
-  test("[STORE-19] FCM and Web Push registrations are stored by push address, with a subscription's keys", () => {
+  test("[STORE-19] FCM and Web Push registrations are stored by push address, with a subscription's keys", async () => {
     const store = getStore();
     const keys = { p256dh: 'BP'.padEnd(87, 'x'), auth: 'a'.repeat(22) };
     const endpoint = 'https://push.example.net/send/abc';
-    store.putDevice(A, D1, { apnsToken: 'AA', environment: 'sandbox', topic: 'com.x' }, 100);
-    const fcm = store.putDevice(A, D1, { fcmToken: 'fcm-Token:1' }, 200);
+    await store.putDevice(A, D1, { apnsToken: 'AA', environment: 'sandbox', topic: 'com.x' }, 100);
+    const fcm = await store.putDevice(A, D1, { fcmToken: 'fcm-Token:1' }, 200);
     assert.deepEqual(
       [fcm.address, fcm.webpushKeys, fcm.environment, fcm.topic, fcm.tokenRegisteredAt],
       ['fcm:fcm-Token:1', null, 'production', null, 200],
       'an FCM address has no APNs environment or topic; the token keeps its case',
     );
-    const named = store.putDevice(A, D1, { environment: 'sandbox', topic: 'com.y' }, 250);
+    const named = await store.putDevice(A, D1, { environment: 'sandbox', topic: 'com.y' }, 250);
     assert.deepEqual([named.environment, named.topic], ['production', null], 'an FCM address takes no APNs fields');
-    const web = store.putDevice(B, D1, { webpush: { endpoint, keys } }, 300);
+    const web = await store.putDevice(B, D1, { webpush: { endpoint, keys } }, 300);
     assert.deepEqual([web.address, web.webpushKeys], [`webpush:${endpoint}`, keys]);
-    assert.deepEqual(store.getRegistration(B, D1)?.webpushKeys, keys);
-    store.putDevice(C, D2, { fcmToken: 'fcm-Token:1' }, 300);
+    assert.deepEqual((await store.getRegistration(B, D1))?.webpushKeys, keys);
+    await store.putDevice(C, D2, { fcmToken: 'fcm-Token:1' }, 300);
     assert.deepEqual(
-      store.registrationsOfToken('fcm:fcm-Token:1').map((r) => [r.account, r.device]),
+      (await store.registrationsOfToken('fcm:fcm-Token:1')).map((r) => [r.account, r.device]),
       [
         [A, D1],
         [C, D2],
       ],
     );
-    assert.deepEqual(store.registrationsOfToken('fcm-Token:1'), [], 'the bare token is no address');
-    assert.deepEqual(store.pushableTokens(), ['fcm:fcm-Token:1', `webpush:${endpoint}`]);
-    store.invalidateToken(`webpush:${endpoint}`, refusal('Gone', 300));
-    assert.equal(store.getRegistration(B, D1)?.tokenInvalidReason, 'Gone');
-    const badgesOff = store.putDevice(B, D1, { badges: false }, 400);
+    assert.deepEqual(await store.registrationsOfToken('fcm-Token:1'), [], 'the bare token is no address');
+    assert.deepEqual(await store.pushableTokens(), ['fcm:fcm-Token:1', `webpush:${endpoint}`]);
+    await store.invalidateToken(`webpush:${endpoint}`, refusal('Gone', 300));
+    assert.equal((await store.getRegistration(B, D1))?.tokenInvalidReason, 'Gone');
+    const badgesOff = await store.putDevice(B, D1, { badges: false }, 400);
     assert.deepEqual([badgesOff.address, badgesOff.webpushKeys], [`webpush:${endpoint}`, keys], 'kept when omitted');
-    const back = store.putDevice(B, D1, { apnsToken: 'BB' }, 500);
+    const back = await store.putDevice(B, D1, { apnsToken: 'BB' }, 500);
     assert.deepEqual([back.address, back.webpushKeys, back.tokenInvalidReason], ['bb', null, null]);
   });
 
-  test('[STORE-19] a bad FCM or Web Push registration, or one naming two addresses, is refused', () => {
+  test('[STORE-19] a bad FCM or Web Push registration, or one naming two addresses, is refused', async () => {
     const store = getStore();
     const keys = { p256dh: 'BP'.padEnd(87, 'x'), auth: 'a'.repeat(22) };
     const bad: DevicePatch[] = [
@@ -244,7 +252,7 @@ export function storeDevicesContract(getStore: () => SyncStore): void {
       { apnsToken: 'aa', fcmToken: 'x' },
       { fcmToken: 'x', webpush: { endpoint: 'https://push.example.net/x', keys } },
     ];
-    for (const patch of bad) assert.throws(() => store.putDevice(A, D1, patch, 100), TypeError, JSON.stringify(patch));
-    assert.equal(store.getRegistration(A, D1), null);
+    for (const patch of bad) await assert.rejects(store.putDevice(A, D1, patch, 100), TypeError, JSON.stringify(patch));
+    assert.equal(await store.getRegistration(A, D1), null);
   });
 }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { SERVER_DEVICE } from '@badgesync/shared';
 import { afterEach, beforeEach, describe, test } from 'vitest';
-import type { DocReplacement, SyncStore } from '../src/store/index.js';
+import type { DocReplacement, Store } from '../src/store/index.js';
+import type { MakeStore } from './store-contract-fixtures.js';
 import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
 
 const V2_COUNTS = { badge: 4, threads: { inbox: 4, news: 0 }, muted: ['news'] };
@@ -22,10 +23,10 @@ function replacement(throughLogId: number, overrides: Partial<DocReplacement> = 
 }
 
 /** A v1-like document: a snapshot, then a log after it, bindings and counts. */
-function seed(store: SyncStore): number {
-  store.commit(batch({ updates: [1, 2].map((n) => ({ account: A, update: new Uint8Array([n]) })) }));
-  store.compact(A, new Uint8Array([0x10]), store.loadDoc(A).lastLogId);
-  store.commit(
+async function seed(store: Store): Promise<number> {
+  await store.commit(batch({ updates: [1, 2].map((n) => ({ account: A, update: new Uint8Array([n]) })) }));
+  await store.compact(A, new Uint8Array([0x10]), (await store.loadDoc(A)).lastLogId);
+  await store.commit(
     batch({
       updates: [
         { account: A, update: new Uint8Array([3]) },
@@ -39,27 +40,27 @@ function seed(store: SyncStore): number {
       ],
     }),
   );
-  return store.loadDoc(A).lastLogId;
+  return (await store.loadDoc(A)).lastLogId;
 }
 
-export function storeReplaceContract(name: string, makeStore: () => SyncStore): void {
+export function storeReplaceContract(name: string, makeStore: MakeStore): void {
   describe(`Store contract, replacing a document: ${name}`, () => {
-    let store: SyncStore;
-    beforeEach(() => {
-      store = makeStore();
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore();
     });
-    afterEach(() => {
-      store.close();
+    afterEach(async () => {
+      await store.close();
     });
 
-    test('[STORE-16] the snapshot replaces the old snapshot and the whole log; bindings are added, counts replaced', () => {
-      const last = seed(store);
-      store.replaceDoc(A, replacement(last));
-      const doc = store.loadDoc(A);
+    test('[STORE-16] the snapshot replaces the old snapshot and the whole log; bindings are added, counts replaced', async () => {
+      const last = await seed(store);
+      await store.replaceDoc(A, replacement(last));
+      const doc = await store.loadDoc(A);
       assert.deepEqual(doc.updates.map(hex), ['aabb']);
       assert.deepEqual([doc.lastLogId, doc.logCount, doc.logBytes], [last, 0, 0]);
       assert.deepEqual(
-        store.loadBindings(A),
+        await store.loadBindings(A),
         new Map([
           [7, D1],
           [8, D2],
@@ -67,59 +68,50 @@ export function storeReplaceContract(name: string, makeStore: () => SyncStore): 
         ]),
         'the devices’ bindings stay',
       );
-      assert.deepEqual(store.getCounts(A), V2_COUNTS, 'the old thread is gone: counts are replaced whole');
-      assert.deepEqual(store.loadDoc(B).updates.map(hex), ['0b'], 'other accounts untouched');
+      assert.deepEqual(await store.getCounts(A), V2_COUNTS, 'the old thread is gone: counts are replaced whole');
+      assert.deepEqual((await store.loadDoc(B)).updates.map(hex), ['0b'], 'other accounts untouched');
       // Later entries append after the snapshot, as after a compaction.
-      store.commit(batch({ updates: [{ account: A, update: new Uint8Array([5]) }] }));
-      assert.deepEqual(store.loadDoc(A).updates.map(hex), ['aabb', '05']);
+      await store.commit(batch({ updates: [{ account: A, update: new Uint8Array([5]) }] }));
+      assert.deepEqual((await store.loadDoc(A)).updates.map(hex), ['aabb', '05']);
     });
 
-    test('[STORE-16] entries after throughLogId stay after the new snapshot', () => {
-      const last = seed(store);
-      store.commit(batch({ updates: [{ account: A, update: new Uint8Array([9]) }] }));
-      store.replaceDoc(A, replacement(last));
-      assert.deepEqual(store.loadDoc(A).updates.map(hex), ['aabb', '09']);
+    test('[STORE-16] entries after throughLogId stay after the new snapshot', async () => {
+      const last = await seed(store);
+      await store.commit(batch({ updates: [{ account: A, update: new Uint8Array([9]) }] }));
+      await store.replaceDoc(A, replacement(last));
+      assert.deepEqual((await store.loadDoc(A)).updates.map(hex), ['aabb', '09']);
     });
 
-    test('[STORE-16] a replacement is all or nothing: a bad part, or a throughLogId older than the snapshot, writes nothing', () => {
-      const last = seed(store);
-      const before = { doc: store.loadDoc(A), bindings: store.loadBindings(A), counts: store.getCounts(A) };
-      const unchanged = () => {
-        const doc = store.loadDoc(A);
+    test('[STORE-16] a replacement is all or nothing: a bad part, or a throughLogId older than the snapshot, writes nothing', async () => {
+      const last = await seed(store);
+      const before = {
+        doc: await store.loadDoc(A),
+        bindings: await store.loadBindings(A),
+        counts: await store.getCounts(A),
+      };
+      const unchanged = async () => {
+        const doc = await store.loadDoc(A);
         assert.deepEqual(doc.updates.map(hex), before.doc.updates.map(hex));
         assert.equal(doc.lastLogId, before.doc.lastLogId);
-        assert.deepEqual(store.loadBindings(A), before.bindings);
-        assert.deepEqual(store.getCounts(A), before.counts);
+        assert.deepEqual(await store.loadBindings(A), before.bindings);
+        assert.deepEqual(await store.getCounts(A), before.counts);
       };
-      assert.throws(() => store.replaceDoc(A, replacement(last, { counts: { badge: -1, threads: {}, muted: [] } })));
-      unchanged();
-      assert.throws(() =>
+      await assert.rejects(store.replaceDoc(A, replacement(last, { counts: { badge: -1, threads: {}, muted: [] } })));
+      await unchanged();
+      await assert.rejects(
         store.replaceDoc(A, replacement(last, { bindings: [{ clientId: -3, device: SERVER_DEVICE }] })),
       );
-      unchanged();
-      assert.throws(() => store.replaceDoc(A, replacement(last, { snapshot: new Uint8Array() })));
-      unchanged();
-      assert.throws(() => store.replaceDoc(A, replacement(1.5)), RangeError);
-      unchanged();
+      await unchanged();
+      await assert.rejects(store.replaceDoc(A, replacement(last, { snapshot: new Uint8Array() })));
+      await unchanged();
+      await assert.rejects(store.replaceDoc(A, replacement(1.5)), RangeError);
+      await unchanged();
       // The stored snapshot covers entries up to its own ID; the caller saw fewer.
-      store.compact(A, new Uint8Array([0x20]), last);
-      const compacted = store.loadDoc(A).updates.map(hex);
-      assert.throws(() => store.replaceDoc(A, replacement(last - 1)), RangeError);
-      assert.deepEqual(store.loadDoc(A).updates.map(hex), compacted);
-      assert.deepEqual(store.loadBindings(A), before.bindings);
-    });
-
-    test('[STORE-16] [STORE-13] inside a transaction that throws, the replacement is undone with the rest', () => {
-      const last = seed(store);
-      const before = store.loadDoc(A).updates.map(hex);
-      assert.throws(() =>
-        store.transaction(() => {
-          store.replaceDoc(A, replacement(last));
-          throw new Error('later work failed');
-        }),
-      );
-      assert.deepEqual(store.loadDoc(A).updates.map(hex), before);
-      assert.equal(store.loadBindings(A).has(500), false);
+      await store.compact(A, new Uint8Array([0x20]), last);
+      const compacted = (await store.loadDoc(A)).updates.map(hex);
+      await assert.rejects(store.replaceDoc(A, replacement(last - 1)), RangeError);
+      assert.deepEqual((await store.loadDoc(A)).updates.map(hex), compacted);
+      assert.deepEqual(await store.loadBindings(A), before.bindings);
     });
   });
 }

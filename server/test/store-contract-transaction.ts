@@ -1,9 +1,11 @@
 /**
  * The store contract for transactions (SPEC STORE-13), run against every Store: a throw
  * inside `transaction(work)` undoes every call made in it, of every kind, and reaches the
- * caller; a nested transaction is a savepoint.
+ * caller; a nested transaction is a savepoint. Only the embedded stores (SyncStore) have
+ * transaction(): the server's Store has none, so this suite stays synchronous.
  */
 import assert from 'node:assert/strict';
+import { SERVER_DEVICE } from '@badgesync/shared';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import type { SyncStore } from '../src/store/index.js';
 import { A, B, batch, D1, D2, D3, hex, refusal, withDocuments } from './store-fixtures.js';
@@ -117,6 +119,23 @@ export function storeTransactionContract(name: string, makeStore: () => SyncStor
         twin.close();
       }
       assert.equal(store.getMeta('m'), 'changed');
+    });
+
+    test('[STORE-16] [STORE-13] inside a transaction that throws, the replacement is undone with the rest', () => {
+      const before = store.loadDoc(A).updates.map(hex);
+      assert.throws(() =>
+        store.transaction(() => {
+          store.replaceDoc(A, {
+            snapshot: new Uint8Array([0xaa, 0xbb]),
+            throughLogId: store.loadDoc(A).lastLogId,
+            bindings: [{ clientId: 500, device: SERVER_DEVICE }],
+            counts: { badge: 4, threads: { inbox: 4 }, muted: [] },
+          });
+          throw new Error('later work failed');
+        }),
+      );
+      assert.deepEqual(store.loadDoc(A).updates.map(hex), before);
+      assert.equal(store.loadBindings(A).has(500), false);
     });
 
     test('[STORE-13] a nested transaction is a savepoint: its throw undoes its own calls only', () => {

@@ -1,14 +1,14 @@
 /**
  * [STORE-18] The store contract suite through the commit thread: every batch of the suite goes
- * to commitAsync and is not awaited, so the reads that follow it see it in flight, through the
- * overlay, or on disk once the thread answered — whichever the timing gives — and must read the
- * same as the reference either way.
+ * to commitAsync and is not waited for (the commit the suite awaits resolves at once), so the
+ * reads that follow it see it in flight, through the overlay, or on disk once the thread
+ * answered — whichever the timing gives — and must read the same as the reference either way.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { SqliteStore, type WriteBatch } from '../src/store/index.js';
+import { asyncStore, SqliteStore, type WriteBatch } from '../src/store/index.js';
 import { storeContract } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-thread-contract-'));
@@ -21,12 +21,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
 });
 
-/** commit() hands the batch to the commit thread and returns at once. */
+/** commitAsync hands the batch to the commit thread and answers at once, as if already durable. */
 class HandOverStore extends SqliteStore {
-  override commit(batch: WriteBatch): void {
-    const written = this.commitAsync(batch);
+  override commitAsync(batch: WriteBatch, holdMs?: number): null {
+    const written = super.commitAsync(batch, holdMs);
     // A batch the thread fails is a bug here: it surfaces as an unhandled rejection.
     if (written !== null) handedOver.push(written);
+    return null;
   }
 }
 
@@ -51,6 +52,10 @@ const DIFFERS = new Set([
 ]);
 
 let files = 0;
-storeContract('SqliteStore, batches on the commit thread', () => new HandOverStore(join(dir, `c-${++files}.db`)), {
-  differs: DIFFERS,
-});
+storeContract(
+  'SqliteStore, batches on the commit thread',
+  () => asyncStore(new HandOverStore(join(dir, `c-${++files}.db`))),
+  {
+    differs: DIFFERS,
+  },
+);

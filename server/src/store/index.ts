@@ -1,8 +1,17 @@
-/** The store subsystem: the contract (store.ts, one interface per concern) and its two implementations. */
+/** The store subsystem: the contract (store.ts, one interface per concern) and its implementations (memory, SQLite, PostgreSQL). */
 export { asyncStore } from './async-store.js';
+export type { ClusterStore, CommittedSeq, LogSince } from './cluster-store.js';
 export { DEVICE_DEFAULTS, isPushable, normalizeApnsToken } from './device-record.js';
 export { MemoryStore } from './memory-store.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from './migrations.js';
+export {
+  MIGRATION_LOCK_KEY,
+  migratePg,
+  PG_MIGRATIONS,
+  PG_SCHEMA_VERSION,
+  pgSchemaVersion,
+} from './pg/pg-migrations.js';
+export { PgStore, type PgStoreOptions } from './pg/pg-store.js';
 export { BUSY_TIMEOUT_MS, type SqliteSettings, SqliteStore } from './sqlite-store.js';
 export type {
   Asynchronous,

@@ -1,0 +1,203 @@
+/**
+ * Every SQL statement the PostgreSQL store runs, and the rows they answer (int8 read as
+ * numbers, pg-pool.ts). Each read that combines tables is one statement, so it reads one
+ * snapshot of the database: never a document half compacted, never counts half written.
+ */
+import type { AccountId, DeviceId } from '@badgesync/shared';
+import type { OutboxEntry, Registration } from '../store.js';
+
+export interface PartRow {
+  /** Which part of a combined read the row belongs to (see each statement). */
+  readonly part: number;
+  readonly seq: number | null;
+  readonly data: Buffer | null;
+}
+export interface CountsRow {
+  readonly part: number;
+  readonly thread: string | null;
+  readonly n: number | null;
+}
+export interface RegistrationRow {
+  readonly account: string;
+  readonly device: string;
+  readonly push_address: string | null;
+  readonly webpush_p256dh: string | null;
+  readonly webpush_auth: string | null;
+  readonly environment: string;
+  readonly topic: string | null;
+  readonly badges: boolean;
+  readonly token_registered_at: number;
+  readonly token_invalid_reason: string | null;
+  readonly signed_in: boolean;
+}
+export interface OutboxRow {
+  readonly token: string;
+  readonly badge: number;
+  readonly changed_at: number;
+  readonly due_at: number;
+  readonly attempts: number;
+  readonly parked: boolean;
+}
+
+const OUTBOX_COLUMNS = 'token, badge, changed_at, due_at, attempts, parked';
+
+export const SQL = {
+  // STORE-20: every account the batch touches is locked, in account order (so two batches never
+  // wait on each other in a cycle), and given `n` more seqs; its row is made when missing.
+  takeSeqs: `INSERT INTO accounts (account, log_seq)
+    SELECT account, n FROM unnest($1::text[], $2::bigint[]) AS t(account, n) ORDER BY account
+    ON CONFLICT (account) DO UPDATE SET log_seq = accounts.log_seq + excluded.log_seq
+    RETURNING account, log_seq`,
+  appendUpdates: 'INSERT INTO updates (account, seq, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])',
+  // Compaction and replacement lock the account's row as a commit does: they serialize with it.
+  lockAccount: `INSERT INTO accounts (account, log_seq) VALUES ($1, 0)
+    ON CONFLICT (account) DO UPDATE SET log_seq = accounts.log_seq
+    RETURNING log_seq`,
+
+  // STORE-5, STORE-15 counts
+  putBadge: `INSERT INTO counts (account, badge, updated_at) VALUES ($1, $2, $3)
+    ON CONFLICT (account) DO UPDATE SET badge = excluded.badge, updated_at = excluded.updated_at`,
+  keepOnlyThreads: 'DELETE FROM count_threads WHERE account = $1 AND thread <> ALL ($2::text[])',
+  putThreads: `INSERT INTO count_threads (account, thread, unread)
+    SELECT $1, thread, unread FROM unnest($2::text[], $3::bigint[]) AS t(thread, unread)
+    ON CONFLICT (account, thread) DO UPDATE SET unread = excluded.unread`,
+  deleteThreads: 'DELETE FROM count_threads WHERE account = $1 AND thread = ANY ($2::text[])',
+  keepOnlyMutes: 'DELETE FROM count_mutes WHERE account = $1 AND thread <> ALL ($2::text[])',
+  putMutes: `INSERT INTO count_mutes (account, thread) SELECT $1, unnest($2::text[])
+    ON CONFLICT DO NOTHING`,
+  deleteMutes: 'DELETE FROM count_mutes WHERE account = $1 AND thread = ANY ($2::text[])',
+  // Parts: 0 the badge, 1 each thread's unread, 2 each muted thread.
+  counts: `SELECT 0 AS part, NULL AS thread, badge AS n FROM counts WHERE account = $1
+    UNION ALL SELECT 1, thread, unread FROM count_threads WHERE account = $1
+    UNION ALL SELECT 2, thread, NULL FROM count_mutes WHERE account = $1
+    ORDER BY part, thread`,
+  badges: 'SELECT account, badge FROM counts WHERE account = ANY ($1::text[])',
+
+  // STORE-4: the first device to use a client ID keeps it, within a batch too (in its order).
+  bind: `INSERT INTO client_bindings (account, client_id, device)
+    SELECT account, client_id, device
+    FROM unnest($1::text[], $2::bigint[], $3::text[]) WITH ORDINALITY AS t(account, client_id, device, i)
+    ORDER BY i
+    ON CONFLICT DO NOTHING`,
+  bindings: 'SELECT client_id, device FROM client_bindings WHERE account = $1',
+
+  // STORE-6 idempotency (one entry per key: the batch's last)
+  putIdempotent: `INSERT INTO idempotency (account, key, response, at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+    ON CONFLICT (account, key) DO UPDATE SET response = excluded.response, at = excluded.at`,
+  idempotent: 'SELECT response FROM idempotency WHERE account = $1 AND key = $2 AND at >= $3',
+  purgeIdempotent: 'DELETE FROM idempotency WHERE at < $1',
+
+  // STORE-2, STORE-3 documents. Parts: 0 the snapshot (seq: the last it covers), 1 the log after it.
+  loadDoc: `WITH s AS (SELECT data, through_seq FROM snapshots WHERE account = $1)
+    SELECT 0 AS part, through_seq AS seq, data FROM s
+    UNION ALL
+    SELECT 1, seq, data FROM updates
+    WHERE account = $1 AND seq > COALESCE((SELECT through_seq FROM s), 0)
+    ORDER BY part, seq`,
+  // STORE-21. Parts: 0 the snapshot when it covers seqs after $2 (or $2 is 0: a replica with
+  // nothing), 1 the log after both, 2 the account's newest seq (no data).
+  logSince: `WITH s AS (SELECT data, through_seq FROM snapshots WHERE account = $1)
+    SELECT 0 AS part, through_seq AS seq, data FROM s WHERE through_seq > $2 OR $2 = 0
+    UNION ALL
+    SELECT 1, seq, data FROM updates
+    WHERE account = $1 AND seq > GREATEST($2, COALESCE((SELECT through_seq FROM s), 0))
+    UNION ALL
+    SELECT 2, log_seq, NULL FROM accounts WHERE account = $1
+    ORDER BY part, seq`,
+  logSeqs: 'SELECT account, log_seq FROM accounts WHERE account = ANY ($1::text[])',
+  snapshotThrough: 'SELECT through_seq FROM snapshots WHERE account = $1',
+  // An older snapshot never replaces a newer one (the entries between them are gone).
+  putSnapshot: `INSERT INTO snapshots (account, data, through_seq) VALUES ($1, $2, $3)
+    ON CONFLICT (account) DO UPDATE SET data = excluded.data, through_seq = excluded.through_seq
+    WHERE snapshots.through_seq <= excluded.through_seq`,
+  deleteLogThrough: 'DELETE FROM updates WHERE account = $1 AND seq <= $2',
+
+  // STORE-7, STORE-14, STORE-19 registrations
+  registration: 'SELECT * FROM registrations WHERE account = $1 AND device = $2',
+  registrationForUpdate: 'SELECT * FROM registrations WHERE account = $1 AND device = $2 FOR UPDATE',
+  putRegistration: `INSERT INTO registrations (account, device, push_address, webpush_p256dh, webpush_auth, environment,
+      topic, badges, token_registered_at, token_invalid_reason, signed_in)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true)
+    ON CONFLICT (account, device) DO UPDATE SET
+      push_address = excluded.push_address, webpush_p256dh = excluded.webpush_p256dh,
+      webpush_auth = excluded.webpush_auth, environment = excluded.environment, topic = excluded.topic,
+      badges = excluded.badges, token_registered_at = excluded.token_registered_at,
+      token_invalid_reason = excluded.token_invalid_reason, signed_in = true`,
+  signOut: 'UPDATE registrations SET signed_in = false WHERE account = $1 AND device = $2 AND signed_in',
+  revoke: `INSERT INTO revocations (account, device, revoked_at) VALUES ($1, $2, $3)
+    ON CONFLICT (account, device) DO UPDATE SET revoked_at = excluded.revoked_at`,
+  revokedAt: 'SELECT revoked_at FROM revocations WHERE account = $1 AND device = $2',
+  devicesOf: 'SELECT device FROM registrations WHERE account = $1 AND signed_in ORDER BY device',
+  registrationsOfToken: 'SELECT * FROM registrations WHERE push_address = $1 ORDER BY account, device',
+  pushableTokens: `SELECT DISTINCT push_address FROM registrations
+    WHERE push_address IS NOT NULL AND token_invalid_reason IS NULL AND badges ORDER BY push_address`,
+  // A null topic (the configured one) matches null.
+  invalidateToken: `UPDATE registrations SET token_invalid_reason = $1
+    WHERE push_address = $2 AND token_registered_at <= $3 AND environment = $4 AND topic IS NOT DISTINCT FROM $5`,
+
+  // STORE-8 push state, by push address
+  delivered: 'SELECT badge FROM delivered WHERE token = $1',
+  clearDelivered: 'DELETE FROM delivered WHERE token = $1',
+  setDelivered: `INSERT INTO delivered (token, badge, at) VALUES ($1, $2, $3)
+    ON CONFLICT (token) DO UPDATE SET badge = excluded.badge, at = excluded.at`,
+  // STORE-22: a new value of the entry is nobody's yet.
+  enqueuePush: `INSERT INTO outbox (token, badge, changed_at, due_at, attempts, parked) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (token) DO UPDATE SET
+      badge = excluded.badge, changed_at = excluded.changed_at, due_at = excluded.due_at,
+      attempts = excluded.attempts, parked = excluded.parked, claimed_by = NULL, claim_until = NULL`,
+  push: `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE token = $1`,
+  removePush: 'DELETE FROM outbox WHERE token = $1 AND badge = $2',
+  duePushes: `SELECT ${OUTBOX_COLUMNS} FROM outbox WHERE NOT parked AND due_at <= $1 ORDER BY due_at, token LIMIT $2`,
+  countPushes: `SELECT count(*) FILTER (WHERE NOT parked) AS pending, count(*) FILTER (WHERE parked) AS parked
+    FROM outbox`,
+  // STORE-22: entries another node is claiming right now are skipped, not waited for.
+  claimDuePushes: `WITH due AS (
+      SELECT token FROM outbox
+      WHERE NOT parked AND due_at <= $2 AND (claim_until IS NULL OR claim_until <= $2)
+      ORDER BY due_at, token LIMIT $3
+      FOR UPDATE SKIP LOCKED)
+    UPDATE outbox SET claimed_by = $1, claim_until = $4
+    FROM due WHERE outbox.token = due.token
+    RETURNING outbox.token, badge, changed_at, due_at, attempts, parked`,
+
+  // STORE-9 meta
+  meta: 'SELECT value FROM meta WHERE key = $1',
+  setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+
+  ping: 'SELECT 1',
+} as const;
+
+export function toRegistration(row: RegistrationRow): Registration {
+  return {
+    account: row.account as AccountId,
+    device: row.device as DeviceId,
+    address: row.push_address,
+    webpushKeys:
+      row.webpush_p256dh === null || row.webpush_auth === null
+        ? null
+        : { p256dh: row.webpush_p256dh, auth: row.webpush_auth },
+    environment: row.environment === 'sandbox' ? 'sandbox' : 'production',
+    topic: row.topic,
+    badges: row.badges,
+    tokenRegisteredAt: row.token_registered_at,
+    tokenInvalidReason: row.token_invalid_reason,
+    signedIn: row.signed_in,
+  };
+}
+
+export function toOutboxEntry(row: OutboxRow): OutboxEntry {
+  return {
+    token: row.token,
+    badge: row.badge,
+    changedAt: row.changed_at,
+    dueAt: row.due_at,
+    attempts: row.attempts,
+    parked: row.parked,
+  };
+}
+
+/** Bytes as their own Uint8Array (not a view of the driver's buffer). */
+export function ownBytes(data: Buffer): Uint8Array {
+  return new Uint8Array(data);
+}

@@ -1,0 +1,310 @@
+/**
+ * What the PostgreSQL store adds for the cluster mode, and what only a shared database can get
+ * wrong: two stores (two pools, as two nodes) on one fresh database, dropped at the end.
+ */
+import assert from 'node:assert/strict';
+import { type AccountId, parseAccountId } from '@badgesync/shared';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
+import { type OutboxEntry, PgStore, type WriteBatch } from '../src/store/index.js';
+import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { A, B, batch, hex } from './store-fixtures.js';
+
+let db: TestDatabase;
+/** This file's own connection to the database, to empty it between tests. */
+let own: pg.Client;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await (await PgStore.open({ url: db.url })).close();
+  own = await connect(db.url);
+});
+afterAll(async () => {
+  await own?.end();
+  await db?.drop();
+});
+beforeEach(async () => {
+  await emptyTables(own);
+});
+
+/** Runs `work` with two stores on the database (two nodes), closed after. */
+async function withTwo(work: (one: PgStore, two: PgStore) => Promise<void>): Promise<void> {
+  const [one, two] = await Promise.all([PgStore.open({ url: db.url }), PgStore.open({ url: db.url })]);
+  try {
+    await work(one, two);
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
+}
+
+/** An update whose bytes say who wrote it: node, batch, index. */
+function tagged(node: number, n: number, i: number): Uint8Array {
+  return new Uint8Array([node, n, i]);
+}
+
+function outboxEntry(token: string, dueAt: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
+  return { token, badge: 1, changedAt: dueAt, dueAt, attempts: 0, parked: false, ...extra };
+}
+
+describe('PgStore: per-account log seqs', () => {
+  test('[STORE-20] two nodes committing to one account at once get contiguous seqs, none twice, and loadDoc has every update in seq order', async () => {
+    await withTwo(async (one, two) => {
+      const BATCHES = 15;
+      const written = new Map<number, string>();
+      const commits: Promise<void>[] = [];
+      for (const [node, store] of [
+        [1, one],
+        [2, two],
+      ] as const) {
+        for (let n = 0; n < BATCHES; n++) {
+          const updates: WriteBatch['updates'] = [
+            { account: A, update: tagged(node, n, 0) },
+            { account: B, update: tagged(node, n, 1) },
+            { account: A, update: tagged(node, n, 2) },
+          ];
+          commits.push(
+            store.commitWithSeqs(batch({ updates })).then((seqs) => {
+              assert.equal(seqs.length, updates.length);
+              seqs.forEach(({ account, seq }, i) => {
+                assert.equal(account, updates[i]?.account);
+                if (account === A) written.set(seq, hex(updates[i]?.update as Uint8Array));
+              });
+              // One batch's entries of an account are consecutive, in batch order.
+              assert.equal((seqs[2]?.seq ?? 0) - (seqs[0]?.seq ?? 0), 1);
+            }),
+          );
+        }
+      }
+      await Promise.all(commits);
+      const total = 2 * BATCHES * 2;
+      assert.deepEqual(
+        [...written.keys()].sort((x, y) => x - y),
+        Array.from({ length: total }, (_, i) => i + 1),
+        'seqs 1..n, each once',
+      );
+      for (const store of [one, two]) {
+        const doc = await store.loadDoc(A);
+        assert.equal(doc.lastLogId, total);
+        assert.deepEqual(
+          doc.updates.map(hex),
+          Array.from({ length: total }, (_, i) => written.get(i + 1)),
+        );
+        assert.equal((await store.loadDoc(B)).lastLogId, 2 * BATCHES);
+      }
+      assert.deepEqual(
+        await one.logSeqs([A, B, parseAccountId('nobody')]),
+        new Map<AccountId, number>([
+          [A, total],
+          [B, 2 * BATCHES],
+          [parseAccountId('nobody'), 0],
+        ]),
+      );
+    });
+  });
+
+  test('[STORE-20] a commit that fails leaves no hole: the next one gets the seq it would have had', async () => {
+    await withTwo(async (one) => {
+      await one.commit(batch({ updates: [{ account: A, update: tagged(1, 0, 0) }] }));
+      // A thread name PostgreSQL cannot store (NUL) fails the transaction after its seqs were taken.
+      const failing = batch({
+        updates: [{ account: A, update: tagged(1, 1, 0) }],
+        counts: [{ account: A, counts: { badge: 1, threads: { 'a\u0000b': 1 }, muted: [] } }],
+      });
+      await assert.rejects(one.commit(failing));
+      const [next] = await one.commitWithSeqs(batch({ updates: [{ account: A, update: tagged(1, 2, 0) }] }));
+      assert.deepEqual(next, { account: A, seq: 2 });
+      assert.deepEqual((await one.loadDoc(A)).updates.map(hex), ['010000', '010200']);
+    });
+  });
+});
+
+describe('PgStore: catching up', () => {
+  test('[STORE-21] loadLogSince answers the entries after a seq, the snapshot first when it covers some of them', async () => {
+    await withTwo(async (one, two) => {
+      for (let i = 1; i <= 5; i++) await one.commit(batch({ updates: [{ account: A, update: tagged(0, 0, i) }] }));
+      const entry = (i: number) => hex(tagged(0, 0, i));
+      assert.deepEqual(await two.loadLogSince(B, 0), { updates: [], lastSeq: 0 });
+      const since2 = await two.loadLogSince(A, 2);
+      assert.deepEqual([since2.updates.map(hex), since2.lastSeq], [[entry(3), entry(4), entry(5)], 5]);
+      assert.deepEqual(await two.loadLogSince(A, 5), { updates: [], lastSeq: 5 });
+
+      await two.compact(A, new Uint8Array([0xaa]), 3);
+      const since1 = await one.loadLogSince(A, 1);
+      assert.deepEqual([since1.updates.map(hex), since1.lastSeq], [['aa', entry(4), entry(5)], 5]);
+      const since3 = await one.loadLogSince(A, 3);
+      assert.deepEqual([since3.updates.map(hex), since3.lastSeq], [[entry(4), entry(5)], 5]);
+      const since0 = await one.loadLogSince(A, 0);
+      assert.deepEqual(since0.updates.map(hex), ['aa', entry(4), entry(5)], 'a replica with nothing gets the snapshot');
+      await assert.rejects(one.loadLogSince(A, -1), RangeError);
+    });
+  });
+});
+
+describe('PgStore: claiming due pushes', () => {
+  const tokens = Array.from({ length: 40 }, (_, i) => `${i.toString(16).padStart(2, '0')}`.repeat(32));
+
+  test('[STORE-22] two nodes claiming at once never get the same entry; each gets due ones, oldest first', async () => {
+    await withTwo(async (one, two) => {
+      for (const [i, token] of tokens.entries()) await one.enqueuePush(outboxEntry(token, 100 + i));
+      await one.enqueuePush(outboxEntry('ff'.repeat(32), 50, { parked: true }));
+      await one.enqueuePush(outboxEntry('fe'.repeat(32), 5_000));
+      const rounds = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 === 0 ? one : two).claimDuePushes(`node-${i % 2}`, 1_000, 7, 60_000),
+        ),
+      );
+      const claimed = rounds.flat().map((e) => e.token);
+      assert.equal(new Set(claimed).size, claimed.length, 'no entry claimed twice');
+      assert.deepEqual([...claimed].sort(), [...tokens].sort(), 'every due entry, and no parked or later one');
+      for (const round of rounds) {
+        const due = round.map((e) => e.dueAt);
+        assert.deepEqual(
+          due,
+          [...due].sort((x, y) => x - y),
+          'oldest due first',
+        );
+      }
+      assert.deepEqual(await two.claimDuePushes('node-1', 1_000, 10, 60_000), [], 'all claimed');
+    });
+  });
+
+  test('[STORE-22] an expired claim can be claimed again; enqueue and remove clear a claim', async () => {
+    await withTwo(async (one, two) => {
+      const [t1, t2, t3] = tokens as [string, string, string];
+      await one.enqueuePush(outboxEntry(t1, 100));
+      await one.enqueuePush(outboxEntry(t2, 100));
+      await one.enqueuePush(outboxEntry(t3, 100));
+      const first = await one.claimDuePushes('node-a', 1_000, 10, 500);
+      assert.deepEqual(
+        first.map((e) => e.token),
+        [t1, t2, t3],
+      );
+      assert.deepEqual(await two.claimDuePushes('node-b', 1_499, 10, 500), [], 'claimed until 1500');
+      // A new value of t2, and t3 sent and re-queued: both are nobody's again.
+      await one.enqueuePush(outboxEntry(t2, 200, { badge: 2 }));
+      await one.removePush(t3, 1);
+      await one.enqueuePush(outboxEntry(t3, 300));
+      const second = await two.claimDuePushes('node-b', 1_499, 10, 500);
+      assert.deepEqual(
+        second.map((e) => [e.token, e.badge]),
+        [
+          [t2, 2],
+          [t3, 1],
+        ],
+      );
+      const third = await two.claimDuePushes('node-b', 1_500, 10, 500);
+      assert.deepEqual(
+        third.map((e) => e.token),
+        [t1],
+        'claimed until 1500: free at 1500',
+      );
+      assert.deepEqual(await two.claimDuePushes('node-b', 1_000, 0, 500), []);
+      await assert.rejects(two.claimDuePushes('node-b', 1_000, 1, 0), RangeError);
+    });
+  });
+});
+
+describe('PgStore: call order', () => {
+  test('[STORE-18] [STORE-23] a read called after commit() sees the batch before the commit resolved; one called before a write does not see it', async () => {
+    await withTwo(async (one) => {
+      await one.setMeta('m', 'old');
+      const before = one.getMeta('m');
+      const write = one.setMeta('m', 'new');
+      const after = one.getMeta('m');
+      assert.deepEqual(await Promise.all([before, write, after]), ['old', undefined, 'new']);
+
+      let committed = false;
+      // Held 300 ms before its transaction (the OPS-5 hook): the reads called after it wait.
+      const commit = one.commit(batch({ updates: [{ account: A, update: tagged(9, 9, 9) }] }), 300).then(() => {
+        committed = true;
+      });
+      const doc = await one.loadDoc(A);
+      assert.equal(committed, true, 'the read answered after the commit');
+      assert.deepEqual(doc.updates.map(hex), ['090909']);
+      await commit;
+    });
+  });
+});
+
+describe('PgStore: connections', () => {
+  /** Kills every connection the stores (application_name badgesync) hold to the test database. */
+  async function killStoreConnections(admin: pg.Client): Promise<number> {
+    const { rows } = await admin.query<{ killed: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+       WHERE datname = $1 AND application_name = 'badgesync'`,
+      [db.name],
+    );
+    return rows.filter((row) => row.killed).length;
+  }
+
+  test('[STORE-24] a call whose connection is killed rejects; the pool reconnects and the next call works', async () => {
+    const idleErrors: Error[] = [];
+    const store = await PgStore.open({ url: db.url, onIdleError: (err) => idleErrors.push(err) });
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await store.commit(batch({ updates: [{ account: A, update: tagged(1, 1, 1) }] }));
+      // The account's row lock held elsewhere: the next commit waits on it, mid-transaction.
+      await locker.query('BEGIN');
+      await locker.query('SELECT * FROM accounts WHERE account = $1 FOR UPDATE', [A]);
+      const stuck = store.commit(batch({ updates: [{ account: A, update: tagged(2, 2, 2) }] }));
+      const stuckRejected = assert.rejects(stuck);
+      const waiting = async (): Promise<boolean> => {
+        const { rows } = await locker.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = $1 AND application_name = 'badgesync' AND wait_event_type = 'Lock'`,
+          [db.name],
+        );
+        return (rows[0]?.n ?? 0) > 0;
+      };
+      while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 20));
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      try {
+        assert.ok((await killStoreConnections(admin)) >= 1);
+      } finally {
+        await admin.end();
+      }
+      await stuckRejected;
+      await locker.query('ROLLBACK');
+
+      const [next] = await store.commitWithSeqs(batch({ updates: [{ account: A, update: tagged(3, 3, 3) }] }));
+      assert.deepEqual(next, { account: A, seq: 2 }, 'the killed commit wrote nothing');
+      assert.deepEqual((await store.loadDoc(A)).updates.map(hex), ['010101', '030303']);
+      assert.equal(await store.ping(), true);
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+
+  test('[STORE-24] idle connections killed: reported, dropped, and the next calls open fresh ones', async () => {
+    const idleErrors: Error[] = [];
+    const store = await PgStore.open({ url: db.url, onIdleError: (err) => idleErrors.push(err) });
+    try {
+      // Several reads at once: several connections, idle in the pool afterwards.
+      await Promise.all([store.getMeta('a'), store.getMeta('b'), store.getMeta('c')]);
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      try {
+        assert.ok((await killStoreConnections(admin)) >= 1);
+      } finally {
+        await admin.end();
+      }
+      while (idleErrors.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await store.setMeta('a', 'after');
+      assert.equal(await store.getMeta('a'), 'after');
+      assert.equal(await store.ping(), true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('[STORE-24] ping answers false, never rejects, when the database cannot be reached or the store is closed', async () => {
+    const store = await PgStore.open({ url: db.url });
+    assert.equal(await store.ping(), true);
+    await store.close();
+    assert.equal(await store.ping(), false);
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    await assert.rejects(PgStore.open({ url: 'postgres://postgres@127.0.0.1:1/none' }));
+  });
+});
