@@ -7,7 +7,7 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { PushWrite, SyncStore } from '../store/store.js';
+import type { PushWrite, Store } from '../store/store.js';
 
 /** What an account room tells push about its account. */
 export interface RoomEvents {
@@ -49,14 +49,15 @@ export interface PushWrites {
 
 /** What the server gives push when it builds it. */
 export interface PushContext {
-  readonly store: SyncStore;
+  readonly store: Store;
   readonly metrics: Metrics;
   readonly log: Logger;
   /**
-   * Whether the device has a live connection to the account. Answered by the rooms, which are
-   * built after push: push must not ask while it is being built.
+   * Whether the device has a live connection to the account: answered by the rooms (built
+   * after push: push must not ask while it is being built), or, in a cluster, by the presence
+   * directory every node shares (a promise).
    */
-  readonly isOnline: (account: AccountId, device: DeviceId) => boolean;
+  readonly isOnline: (account: AccountId, device: DeviceId) => boolean | Promise<boolean>;
   /** Push-state writes join the group commit. */
   readonly writes: PushWrites;
 }

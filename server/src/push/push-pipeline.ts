@@ -24,6 +24,7 @@ export async function pushPipeline(config: Config, log: Logger, vapid: VapidKeys
         allowedTopics: allowedTopics(config),
       },
       {
+        // The server's store: every read answers through a promise (a store on the network fits).
         store: ctx.store,
         sender,
         log: ctx.log,

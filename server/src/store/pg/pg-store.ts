@@ -98,14 +98,14 @@ export class PgStore implements ClusterStore {
     return new PgStore(pool);
   }
 
-  #open(): void {
+  #ensureOpen(): void {
     if (this.#closing !== null) throw new TypeError('The database connection is not open');
   }
 
   #read<T>(run: () => Promise<T>, check: () => void = () => {}): Promise<T> {
     return checked(
       () => {
-        this.#open();
+        this.#ensureOpen();
         check();
       },
       () => this.#order.read(run),
@@ -115,7 +115,7 @@ export class PgStore implements ClusterStore {
   #write<T>(run: () => Promise<T>, check: () => void = () => {}): Promise<T> {
     return checked(
       () => {
-        this.#open();
+        this.#ensureOpen();
         check();
       },
       () => this.#order.write(run),
