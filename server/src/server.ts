@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { allowedOrigins, allowedTopics, type Config, documentBudgets } from './config.js';
 import { guarded } from './guard.js';
 import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
@@ -17,6 +18,7 @@ import { Metrics } from './metrics.js';
 import type { PushFactory, PushHooks } from './push/ports.js';
 import { resolveVapidKeys, type VapidKeys } from './push/webpush-keys.js';
 import { webPushHosts } from './push/webpush-subscription.js';
+import type { AccountRoom } from './rooms/account-room.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
@@ -38,6 +40,11 @@ export interface ServerParts {
   readonly vapid?: VapidKeys;
   /** What GET /readyz checks besides draining (PostgreSQL, Redis); none for SQLite. */
   readonly readiness?: readonly ReadinessProbe[];
+  /**
+   * Cluster mode (docs/CLUSTER.md): this node's link to the others. `store` is then the
+   * link's store (its commits publish), and the node's rooms, presence and push go through it.
+   */
+  readonly cluster?: ClusterNode;
 }
 
 /**
@@ -104,12 +111,17 @@ export class BadgesyncServer {
     // The one thing push asks of the rooms, whether a device is online, is answered once they
     // exist; asked while push is being built, it throws rather than answer wrongly.
     let rooms: RoomManager | null = null;
+    const cluster = parts.cluster;
     this.#push = parts.push({
       store,
+      // [CLUSTER-19] In a cluster, due entries are claimed, so one node sends each.
+      ...(cluster === undefined ? {} : { takeDue: (now: number, limit: number) => cluster.claimDue(now, limit) }),
       metrics: this.metrics,
       log,
+      // [CLUSTER-17] In a cluster, connected to any node (the presence directory).
       isOnline: (a, d) => {
         if (rooms === null) throw new Error('push asked whether a device is online before the rooms were built');
+        if (cluster !== undefined) return cluster.link.isOnline(a, d);
         return rooms.peek(a)?.isOnline(d) ?? false;
       },
       writes: {
@@ -123,7 +135,14 @@ export class BadgesyncServer {
         commit: this.#commit,
         metrics: this.metrics,
         log,
-        events: this.#push,
+        events: cluster === undefined ? this.#push : cluster.link.roomEvents(this.#push),
+        ...(cluster === undefined
+          ? {}
+          : {
+              logHeldThrough: (room: AccountRoom) => cluster.link.heldThrough(room),
+              catchUp: (room: AccountRoom) => cluster.link.catchUp(room),
+              reuseServerClient: false,
+            }),
         budgets: documentBudgets(config),
         awareness: {
           stateBytes: config.awarenessStateBytes,
@@ -134,6 +153,12 @@ export class BadgesyncServer {
       config.maxLoadedDocs,
     );
     this.#rooms = rooms;
+    const loaded = rooms;
+    cluster?.link.attach({
+      peek: (account) => loaded.peek(account),
+      loaded: () => loaded.loaded(),
+      isOnlineHere: (account, device) => loaded.peek(account)?.isOnline(device) ?? false,
+    });
     this.#sync = new SyncEndpoint(
       this.#rooms,
       {
@@ -342,6 +367,9 @@ export class BadgesyncServer {
       // Push first: the answers of pushes in flight write through the group commit.
       await this.#push.close();
       await this.#commit.close();
+      // [OPS-7] The cluster link stops and this node's devices leave the cluster's presence
+      // before the rooms unload and the database closes.
+      await this.parts.cluster?.close();
       this.#rooms.close();
       this.#http.closeAllConnections();
       await this.parts.store.close();

@@ -4,19 +4,28 @@
  * of one account spread over them.
  */
 import assert from 'node:assert/strict';
+import { deriveCounts } from '@badgesync/shared';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import { api } from '../helpers/api-client.js';
+import { ApnsTestServer } from '../helpers/apns-test-server.js';
 import { type ClusterRig, clusterRig, killRedisClients } from '../helpers/cluster.js';
 import { docState } from '../helpers/doc-state.js';
 import { headOf, markerOf } from '../helpers/entries.js';
+import { badgeBecomes, sleep } from '../helpers/eventually.js';
 import { ingestStream } from '../helpers/load.js';
 import { markRead } from '../helpers/marks.js';
 import { connectDevice, type Device, synced, waitFor } from '../helpers/providers.js';
+import { apnsEnv, delivered, FAST_PUSH_ENV, post, register, waitForBadge } from '../helpers/push-rig.js';
 import { type ServerProcess, stopAll } from '../helpers/server-process.js';
 
 const THREADS = ['a', 'b', 'c'];
 /** How long devices may take to converge: a lost message waits for a reconcile (3 s) at most. */
 const CONVERGE_MS = 20_000;
+/**
+ * Node D holds each group commit this long before it writes (SPEC OPS-5): a batch it hands over
+ * reaches the log after another node's commit made meanwhile, every time (CLUSTER-21).
+ */
+const HOLD_MS = 1_000;
 /** After SIGTERM, node A keeps serving this long with /readyz at 503 (BADGESYNC_DRAIN_MS). */
 const DRAIN_MS = 2_000;
 
@@ -51,9 +60,12 @@ async function converged(devices: readonly Device[], what: string): Promise<void
   });
 }
 
-describe('cluster mode: three nodes', () => {
+describe('cluster mode: three nodes, and a fourth whose commits are held', () => {
   let rig: ClusterRig;
+  let apns: ApnsTestServer;
   let nodes: ServerProcess[] = [];
+  /** A fourth node whose commits are held (HOLD_MS). */
+  let slow: ServerProcess;
   const devices: Device[] = [];
   const connect = async (node: ServerProcess, account: string, device: string) => {
     const d = await connectDevice(node, account, device);
@@ -64,18 +76,25 @@ describe('cluster mode: three nodes', () => {
 
   beforeAll(async () => {
     rig = await clusterRig();
-    // One node first: it migrates the fresh database; the other two find it migrated (and
-    // would wait on the migration lock if they raced it).
-    const a = await rig.start('node-a', { BADGESYNC_DRAIN_MS: String(DRAIN_MS) });
-    nodes = [a, ...(await Promise.all([rig.start('node-b'), rig.start('node-c')]))];
+    apns = await ApnsTestServer.start();
+    const env = { ...FAST_PUSH_ENV, ...apnsEnv(apns) };
+    // All three at once on the fresh database: one migrates it, the others wait on the
+    // migration lock and find it done (STORE-25).
+    [slow, ...nodes] = await Promise.all([
+      rig.start('node-d', { ...env, NODE_ENV: 'test', BADGESYNC_TEST_COMMIT_DELAY_MS: String(HOLD_MS) }),
+      rig.start('node-a', { ...env, BADGESYNC_DRAIN_MS: String(DRAIN_MS) }),
+      rig.start('node-b', env),
+      rig.start('node-c', env),
+    ]);
   });
   afterAll(async () => {
     for (const d of devices) d.destroy();
     await stopAll();
+    await apns?.close();
     await rig?.drop();
   });
 
-  test('[CLUSTER-10][CLUSTER-11] providers of one account on three nodes sync both ways; an ingest on any node reaches every device', async () => {
+  test('[CLUSTER-13][CLUSTER-14][CLUSTER-21] providers of one account on three nodes sync both ways; an ingest on any node reaches every device', async () => {
     const [a, b, c] = nodes as [ServerProcess, ServerProcess, ServerProcess];
     const phone = await connect(a, 'shared', 'phone');
     const mac = await connect(b, 'shared', 'mac');
@@ -103,13 +122,43 @@ describe('cluster mode: three nodes', () => {
       'markers written on node A and node C on every device',
     );
     await converged(all, 'the three replicas to match');
-    for (const node of nodes) {
-      const answer = await api<{ badge: number }>(node, 'GET', '/v1/accounts/shared/badge');
-      assert.equal(answer.body.badge, 0, 'every node answers the badge of the whole log');
-    }
+    // [CLUSTER-21] The markers were committed on two nodes at once: each node's stored counts
+    // come right once it has caught up with the other's commit.
+    for (const node of nodes) await badgeBecomes(node, 'shared', 0, CONVERGE_MS);
   });
 
-  test('[CLUSTER-10][CLUSTER-15] kill -9 of a node under load loses no acknowledged or relayed write; its devices converge on another node', async () => {
+  test("[CLUSTER-21] counts a node derived without another node's concurrent commit are written again; the stored badge is the log's", async () => {
+    const a = nodes[0] as ServerProcess;
+    assert.equal(await post(a, 'counted', 'inbox', 6), 6);
+    const phone = await connect(slow, 'counted', 'phone');
+    const ipad = await connect(a, 'counted', 'ipad');
+    await waitFor(() => headOf(phone.doc, 'inbox') === 6 && headOf(ipad.doc, 'inbox') === 6, CONVERGE_MS, 'head 6');
+    // Two holds pass: the phone's connection (its client binding) is committed on node D, so the
+    // read below is handed over at once rather than gathered behind a held batch.
+    await sleep(HOLD_MS * 2);
+    // Node D derives unread 2 from the phone's read and holds that commit; node A commits the
+    // iPad's read (unread 0) meanwhile, so D's counts reach the log after A's.
+    markRead(phone.doc, 'phone', 'inbox', 4);
+    markRead(ipad.doc, 'ipad', 'inbox', 6);
+    await converged([phone, ipad], 'both reads on both devices');
+    await badgeBecomes(a, 'counted', 0, CONVERGE_MS);
+  });
+
+  test('[CLUSTER-17][CLUSTER-19] a device connected to one node is not pushed for a change on another; once it leaves, it is pushed, once', async () => {
+    const [a, b] = nodes as [ServerProcess, ServerProcess];
+    const phone = await connect(b, 'pushed', 'phone');
+    const phoneToken = await register(a, 'pushed', 'phone');
+    const ipadToken = await register(a, 'pushed', 'ipad');
+    assert.equal(await post(a, 'pushed', 'inbox', 2), 2);
+    await waitForBadge(apns, ipadToken, 2);
+    assert.deepEqual(apns.requestsFor(phoneToken), [], 'online on node B: node A pushed it nothing');
+    phone.provider.disconnect();
+    await waitForBadge(apns, phoneToken, 2);
+    assert.deepEqual(delivered(apns, phoneToken), [2], 'pushed once, by one node');
+    assert.deepEqual(delivered(apns, ipadToken), [2], 'pushed once, by one node');
+  });
+
+  test('[CLUSTER-13][CLUSTER-18] kill -9 of a node under load loses no acknowledged or relayed write; its devices converge on another node', async () => {
     const [a, b, c] = nodes as [ServerProcess, ServerProcess, ServerProcess];
     const onA = await connect(a, 'load', 'on-a');
     const onB = await connect(b, 'load', 'on-b');
@@ -161,7 +210,7 @@ describe('cluster mode: three nodes', () => {
     }
   });
 
-  test('[CLUSTER-12][CLUSTER-13] the subscriber connection of a node killed mid-load: every device still converges', async () => {
+  test('[CLUSTER-15][CLUSTER-16][CLUSTER-21] the subscriber connection of a node killed mid-load: every device still converges', async () => {
     const [a, b] = nodes as [ServerProcess, ServerProcess];
     const onA = await connect(a, 'repair', 'on-a');
     const onB = await connect(b, 'repair', 'on-b');
@@ -169,7 +218,7 @@ describe('cluster mode: three nodes', () => {
     const stops = [keepReading(onA, 'on-a'), keepReading(onB, 'on-b'), keepReading(onA2, 'on-a2')];
     const stream = ingestStream(b, 'repair', THREADS, { workers: 3, readers: 0, seed: 7, onAck: () => {} });
     await waitFor(() => stream.tally.requests >= 20, 20_000, '20 ingests on node B');
-    const killed = await killRedisClients('node-a');
+    const killed = await killRedisClients(`${rig.prefix}sub:node-a`);
     assert.ok(killed > 0, "node A's Redis connections were found by name and killed");
     await waitFor(() => stream.tally.requests >= 60, 20_000, '40 more ingests while node A resubscribes');
     await stream.stop();
@@ -179,6 +228,10 @@ describe('cluster mode: three nodes', () => {
     for (const thread of THREADS) {
       assert.ok(headOf(onA.doc, thread) >= (stream.tally.answeredHead.get(thread) ?? 0), `A's device has ${thread}`);
     }
+    // [CLUSTER-21] Two nodes committed to the account all along (ingests on B, reads on A and B):
+    // the stored counts come to match the converged document.
+    const truth = deriveCounts(reader.doc).badge;
+    for (const node of [a, b]) await badgeBecomes(node, 'repair', truth, CONVERGE_MS);
     await waitFor(
       () => a.logs.some((line) => line.msg === 'bus subscription back: repairing every loaded account'),
       CONVERGE_MS,
@@ -186,7 +239,7 @@ describe('cluster mode: three nodes', () => {
     );
   });
 
-  test('[OPS-6][OPS-3] /readyz answers 200 on a live node and 503 (draining) from the SIGTERM on; the node exits 0', async () => {
+  test('[OPS-6][OPS-7][OPS-3] /readyz answers 200 on a live node and 503 (draining) from the SIGTERM on; the node exits 0', async () => {
     const a = nodes[0] as ServerProcess;
     const ready = await api<{ ready: boolean }>(a, 'GET', '/readyz', undefined, null);
     assert.deepEqual(ready, { status: 200, body: { ready: true } });

@@ -16,7 +16,7 @@ const SERVER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 describe('readiness', () => {
   afterAll(() => stopAll());
 
-  test('[OPS-6][OPS-3] a SQLite node is ready; from the SIGTERM on it answers 503 draining, then exits 0', async () => {
+  test('[OPS-6][OPS-7][OPS-3] a SQLite node is ready; from the SIGTERM on it answers 503 draining, then exits 0', async () => {
     const server = await startServer({ env: { BADGESYNC_DRAIN_MS: '1500' } });
     assert.deepEqual(await api(server, 'GET', '/readyz', undefined, null), { status: 200, body: { ready: true } });
     const exit = server.stop();

@@ -6,13 +6,15 @@
  * the database are removed in `drop()`, never FLUSHDB).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type ServerProcess, startServer } from './server-process.js';
 
 const run = promisify(execFile);
 
 export const PG_HOST = '127.0.0.1';
+/** How long one node may take to start (see `start`). */
+const NODE_START_TIMEOUT_MS = 90_000;
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** Runs one SQL statement against the maintenance database. */
@@ -53,6 +55,16 @@ export async function clusterRig(options: { readonly keep?: string } = {}): Prom
   const databaseUrl = `postgres://postgres@${PG_HOST}:5432/${database}`;
   const apiKey = randomBytes(12).toString('hex');
   const deviceSecret = randomBytes(24).toString('hex');
+  // Configured, not generated: nodes starting together would each generate and keep their
+  // own pair (docs/CLUSTER.md: set the secrets and the VAPID pair on every node).
+  const vapid = createECDH('prime256v1');
+  vapid.generateKeys();
+  const vapidEnv = {
+    BADGESYNC_VAPID_PUBLIC_KEY: vapid.getPublicKey().toString('base64url'),
+    BADGESYNC_VAPID_PRIVATE_KEY: Buffer.concat([Buffer.alloc(32), vapid.getPrivateKey()])
+      .subarray(-32)
+      .toString('base64url'),
+  };
   return {
     databaseUrl,
     prefix,
@@ -60,6 +72,9 @@ export async function clusterRig(options: { readonly keep?: string } = {}): Prom
     deviceSecret,
     start(nodeId, env = {}) {
       return startServer({
+        // Three nodes (tsx, a PostgreSQL pool, two Redis connections each) starting together on
+        // a loaded 2-core machine took over 20 s; a node that cannot start still fails the test.
+        startTimeoutMs: NODE_START_TIMEOUT_MS,
         apiKey,
         deviceSecret,
         env: {
@@ -67,6 +82,7 @@ export async function clusterRig(options: { readonly keep?: string } = {}): Prom
           BADGESYNC_REDIS_URL: REDIS_URL,
           BADGESYNC_REDIS_PREFIX: prefix,
           BADGESYNC_NODE_ID: nodeId,
+          ...vapidEnv,
           ...env,
         },
       });

@@ -13,6 +13,13 @@ import { type LogReader, RoomSync, type SyncedRoom } from './room-sync.js';
  */
 export const RECONCILE_MS = 3_000;
 
+/**
+ * Rounds of catch-up and rewrite of one account's counts (CLUSTER-21) while other nodes keep
+ * committing to it: each round reads the log once and writes one counts row set; a busy account
+ * gets its counts right from the next quiet moment's commit anyway (its own check).
+ */
+const RECOUNT_ROUNDS = 5;
+
 /** The shared log's calls the link uses (ClusterStore, docs/CLUSTER.md). */
 export interface SharedLog extends LogReader {
   commitWithSeqs(
@@ -32,13 +39,16 @@ export interface BusUpdate {
 
 /** What the link asks of the update bus (UpdateBus over Redis). */
 export interface UpdatePublisher {
-  publish(account: AccountId, seq: number, update: Uint8Array): Promise<void>;
+  /** Never rejects: a failed publish is logged by the bus (peers repair from the log). */
+  publish(account: AccountId, seq: number, update: Uint8Array): Promise<unknown>;
 }
 
 /** What the link asks of cluster-wide presence (PresenceDirectory over Redis). */
 export interface PresencePort {
-  markOnline(account: AccountId, device: DeviceId): Promise<void>;
-  markOffline(account: AccountId, device: DeviceId): Promise<void>;
+  /** A connection of the device to the account opened on this node. */
+  online(account: AccountId, device: DeviceId): Promise<void>;
+  /** A connection of the device to the account on this node closed. */
+  offline(account: AccountId, device: DeviceId): Promise<void>;
   isOnline(account: AccountId, device: DeviceId): Promise<boolean>;
 }
 
@@ -61,7 +71,7 @@ export interface ClusterLinkDeps {
 }
 
 /**
- * One node's link to the rest of the cluster (docs/CLUSTER.md, SPEC CLUSTER-10..CLUSTER-16):
+ * One node's link to the rest of the cluster (docs/CLUSTER.md, SPEC CLUSTER-13..CLUSTER-21):
  * - its store (`store`) commits through `commitWithSeqs`; once a batch is durable each update
  *   is published on the bus with its seq, and the account's RoomSync holds the seq;
  * - another node's update (`received`) goes to the account's room when it is loaded here, in
@@ -82,7 +92,8 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
   constructor(private readonly deps: ClusterLinkDeps) {
     this.store = publishingStore(
       deps.store,
-      (batch, seqs) => this.#committed(batch, seqs),
+      (batch) => this.#watermarks(batch),
+      (batch, seqs, before) => this.#committed(batch, seqs, before),
       (err) => deps.log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
     );
   }
@@ -115,18 +126,51 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     return sync;
   }
 
+  /** [CLUSTER-20] Brings the room's replica up to the log now (a refused device update waits for it). */
+  catchUp(room: R): Promise<void> {
+    return this.#sync(room).repair();
+  }
+
   /** The seq through which the room's replica holds the whole log (compaction's bound). */
   heldThrough(room: R): number {
     return this.#sync(room).watermark;
   }
 
-  #committed(batch: WriteBatch, seqs: ReadonlyArray<{ readonly account: AccountId; readonly seq: number }>): void {
+  /**
+   * The watermark of each account whose counts the batch writes, as the batch is handed over:
+   * the counts were derived from that replica just now (GroupCommit reads them at hand-over).
+   */
+  #watermarks(batch: WriteBatch): Map<AccountId, number> {
+    const marks = new Map<AccountId, number>();
+    for (const { account } of batch.counts) {
+      const room = this.#rooms?.peek(account);
+      if (room !== undefined) marks.set(account, this.#sync(room).watermark);
+    }
+    return marks;
+  }
+
+  #committed(
+    batch: WriteBatch,
+    seqs: ReadonlyArray<{ readonly account: AccountId; readonly seq: number }>,
+    before: ReadonlyMap<AccountId, number>,
+  ): void {
+    const seen = new Set<AccountId>();
     for (let i = 0; i < batch.updates.length; i++) {
       const entry = batch.updates[i];
       const given = seqs[i];
       if (entry === undefined || given === undefined) break;
       const room = this.#rooms?.peek(given.account);
-      if (room !== undefined) this.#sync(room).committed(given.seq);
+      if (room !== undefined) {
+        const sync = this.#sync(room);
+        if (!seen.has(given.account)) {
+          seen.add(given.account);
+          // [CLUSTER-21] Another node committed to the account after the seq this replica held
+          // when the batch's counts were derived: they were derived without that commit.
+          const derivedAt = before.get(given.account);
+          if (derivedAt !== undefined && given.seq !== derivedAt + 1) this.#recount(room, sync);
+        }
+        sync.committed(given.seq);
+      }
       // Not awaited: the relay to this node's devices does not wait for Redis. A publish that
       // fails leaves a hole the other nodes repair from the log (or a reconcile finds).
       this.deps.bus.publish(given.account, given.seq, entry.update).catch((err: unknown) => {
@@ -135,7 +179,26 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     }
   }
 
-  /** [CLUSTER-11] Another node's update: applied to the account's room if it is loaded here. */
+  /**
+   * [CLUSTER-21] Catches the room up with the log and writes its whole counts; again while the
+   * log moved on before that write was durable (another node's commit it may have overwritten).
+   */
+  #recount(room: R, sync: RoomSync): void {
+    const current = () => !this.#closed && this.#rooms?.peek(room.account) === room;
+    const round = async () => {
+      for (let attempt = 0; attempt < RECOUNT_ROUNDS && current(); attempt++) {
+        await sync.repair();
+        if (!current()) return;
+        const through = sync.watermark;
+        await room.rewriteCounts();
+        const newest = (await this.deps.store.logSeqs([room.account])).get(room.account) ?? 0;
+        if (newest <= through) return;
+      }
+    };
+    round().catch((err: unknown) => this.deps.log.warn({ err, account: room.account }, 'counts not rewritten'));
+  }
+
+  /** [CLUSTER-14] Another node's update: applied to the account's room if it is loaded here. */
   received(message: BusUpdate): void {
     if (this.#closed || message.origin === this.deps.nodeId) return;
     const room = this.#rooms?.peek(message.account);
@@ -143,7 +206,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     this.#sync(room).received(message.seq, message.update);
   }
 
-  /** [CLUSTER-13] The bus was cut off and is back: anything may have been missed. */
+  /** [CLUSTER-16] The bus was cut off and is back: anything may have been missed. */
   resubscribed(): void {
     if (this.#closed || this.#rooms === null) return;
     const rooms = this.#rooms.loaded();
@@ -155,7 +218,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     }
   }
 
-  /** [CLUSTER-12] Repairs every loaded account whose replica is behind the log. */
+  /** [CLUSTER-15] Repairs every loaded account whose replica is behind the log. */
   async reconcile(): Promise<void> {
     if (this.#closed || this.#rooms === null || this.#reconciling) return;
     this.#reconciling = true;
@@ -166,8 +229,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
       const repairs: Array<Promise<void>> = [];
       for (const room of rooms) {
         const seq = newest.get(room.account) ?? 0;
-        const sync = this.#sync(room);
-        if (seq > sync.watermark) repairs.push(sync.repair());
+        if (seq > 0) repairs.push(this.#sync(room).logHas(seq));
       }
       await Promise.all(repairs);
     } finally {
@@ -182,17 +244,17 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
       countsCommitted: (account, counts) => inner.countsCommitted(account, counts),
       deviceOnline: (account, device) => {
         inner.deviceOnline(account, device);
-        presence.markOnline(account, device).catch((err: unknown) => log.warn({ err }, 'presence online failed'));
+        presence.online(account, device).catch((err: unknown) => log.warn({ err }, 'presence online failed'));
       },
       deviceOffline: (account, device) => {
         inner.deviceOffline(account, device);
-        presence.markOffline(account, device).catch((err: unknown) => log.warn({ err }, 'presence offline failed'));
+        presence.offline(account, device).catch((err: unknown) => log.warn({ err }, 'presence offline failed'));
       },
     };
   }
 
   /**
-   * [CLUSTER-14] Whether the device is connected to the account on any node: here, or in the
+   * [CLUSTER-17] Whether the device is connected to the account on any node: here, or in the
    * directory. When Redis cannot answer, offline: a push too many beats a badge never sent.
    */
   async isOnline(account: AccountId, device: DeviceId): Promise<boolean> {
@@ -219,16 +281,18 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
  * `committed` hears each update's seq (and publishes it) before the commit's callbacks relay.
  * Every other call goes to the store itself.
  */
-function publishingStore(
+function publishingStore<M>(
   store: Store & SharedLog,
-  committed: (batch: WriteBatch, seqs: ReadonlyArray<{ account: AccountId; seq: number }>) => void,
+  handedOver: (batch: WriteBatch) => M,
+  committed: (batch: WriteBatch, seqs: ReadonlyArray<{ account: AccountId; seq: number }>, mark: M) => void,
   onError: (err: unknown) => void,
 ): Store {
   const commit = async (batch: WriteBatch, holdMs?: number): Promise<void> => {
+    const mark = handedOver(batch);
     const seqs = await store.commitWithSeqs(batch, holdMs);
     // The batch is durable: a throw here (a bug) must not fail the commit, which is fatal.
     try {
-      committed(batch, seqs);
+      committed(batch, seqs, mark);
     } catch (err) {
       onError(err);
     }

@@ -76,7 +76,8 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
     link,
     probes: [
       { reason: NotReady.database, check: () => store.ping() },
-      { reason: NotReady.redis, check: async () => openBus.subscribed && (await presence.ping()) },
+      // The bus's subscription: down from a drop until the bus has resubscribed (and repaired).
+      { reason: NotReady.redis, check: async () => openBus.subscribed },
     ],
     claimDue: (now, limit) => store.claimDuePushes(nodeId, now, limit, PUSH_CLAIM_LEASE_MS),
     async close() {

@@ -1,13 +1,6 @@
 import type { AccountId } from '@badgesync/shared';
 import type { Logger } from 'pino';
-
-/**
- * How long a hole in an account's seqs may fill itself before the log is read: the update of
- * the missing seq may be on its way still (another node commits, then publishes; two nodes'
- * messages can cross). Short enough that a device waits well under a second for an update
- * whose message was lost; long enough that crossing messages cost no database read.
- */
-export const HOLE_GRACE_MS = 250;
+import { SeqTracker } from './seq-tracker.js';
 
 /** What a room is to its cluster sync: where the shared log's updates go. */
 export interface SyncedRoom {
@@ -16,6 +9,8 @@ export interface SyncedRoom {
   readonly loadedLogId: number;
   /** Applies updates committed by other nodes (not judged, not persisted, relayed). */
   applyRemote(updates: readonly Uint8Array[]): void;
+  /** Writes the account's whole counts as the replica derives them (CLUSTER-21); resolves once durable. */
+  rewriteCounts(): Promise<void>;
 }
 
 /** The reads of the shared log a repair makes (ClusterStore). */
@@ -28,21 +23,21 @@ export interface RoomSyncDeps {
   readonly store: LogReader;
   /** Whether the room is still the account's loaded room (an unloaded one stops syncing). */
   readonly current: () => boolean;
+  /** How long a hole may fill itself (default: SeqTracker's HOLE_GRACE_MS). */
   readonly holeGraceMs?: number;
 }
 
 /**
- * One loaded account's place in the shared log (docs/CLUSTER.md, SPEC CLUSTER-10..): which
- * seqs its replica holds, as a contiguous watermark and the seqs held above it (this node's
- * own commits, which can land above a seq another node took a moment earlier). Another node's
- * update is applied only in seq order: one that arrives above a hole waits for the hole, and a
- * hole that stays past the grace is filled from the log (`loadLogSince`). So the replica is
- * always the log's prefix up to the watermark plus this node's own writes.
+ * One loaded account's place in the shared log (docs/CLUSTER.md, SPEC CLUSTER-14, CLUSTER-15):
+ * a SeqTracker of the seqs its replica holds (its load's, this node's own commits, other
+ * nodes' updates, repairs). Another node's update is applied only in seq order: one that
+ * arrives above a hole waits for it, and a hole that stays past the grace (or too many waiting
+ * updates, or a newer seq the log reported) is filled from the log (`loadLogSince`). So the
+ * replica is always the log's prefix up to the watermark plus this node's own writes, and Yjs
+ * never holds another node's update pending for a missing one.
  */
 export class RoomSync {
-  #watermark: number;
-  /** Seqs above the watermark the replica holds (own commits). */
-  readonly #held = new Set<number>();
+  readonly #tracker: SeqTracker;
   /** Other nodes' updates above a hole, by seq. */
   readonly #waiting = new Map<number, Uint8Array>();
   #holeTimer: NodeJS.Timeout | null = null;
@@ -54,31 +49,39 @@ export class RoomSync {
     readonly room: SyncedRoom,
     private readonly deps: RoomSyncDeps,
   ) {
-    this.#watermark = room.loadedLogId;
+    this.#tracker = new SeqTracker(
+      room.loadedLogId,
+      deps.holeGraceMs === undefined ? {} : { graceMs: deps.holeGraceMs },
+    );
   }
 
   /** Every seq up to this one is in the replica. */
   get watermark(): number {
-    return this.#watermark;
+    return this.#tracker.watermark;
   }
 
-  /** A seq is missing below one the replica holds, or an update waits for one. */
+  /** A seq is missing below one the replica holds or the log has, or an update waits for one. */
   get hasHole(): boolean {
-    return this.#held.size > 0 || this.#waiting.size > 0;
+    return this.#waiting.size > 0 || this.#tracker.holes().length > 0;
   }
 
   /** This node committed an update of the account under `seq`: the replica holds it. */
   committed(seq: number): void {
-    if (seq <= this.#watermark) return;
-    this.#held.add(seq);
+    this.#tracker.record(seq, Date.now());
     this.#advance();
   }
 
   /** Another node's update, from the bus. */
   received(seq: number, update: Uint8Array): void {
-    if (this.#closed || seq <= this.#watermark || this.#held.has(seq) || this.#waiting.has(seq)) return;
+    if (this.#closed || seq <= this.#tracker.watermark || this.#waiting.has(seq)) return;
     this.#waiting.set(seq, update);
     this.#advance();
+  }
+
+  /** Reconciliation: the log's newest seq of the account. Repairs at once when the replica is behind it. */
+  logHas(seq: number): Promise<void> {
+    this.#tracker.noteNewest(seq);
+    return this.#tracker.needsRepair(Date.now()) ? this.repair() : Promise.resolve();
   }
 
   /**
@@ -101,47 +104,52 @@ export class RoomSync {
     do {
       this.#repairAgain = false;
       if (this.#closed || !this.deps.current()) return;
-      const from = this.#watermark;
-      const { updates, lastSeq } = await this.deps.store.loadLogSince(this.room.account, from);
+      const { updates, lastSeq } = await this.deps.store.loadLogSince(this.room.account, this.#tracker.watermark);
       if (this.#closed || !this.deps.current()) return;
       // Updates already applied meanwhile change nothing when applied again (Yjs).
       this.room.applyRemote(updates);
-      if (lastSeq > this.#watermark) this.#watermark = lastSeq;
+      this.#tracker.repaired(lastSeq);
       this.#advance();
     } while (this.#repairAgain);
   }
 
-  /** Moves the watermark over every seq held or waiting next to it; arms or disarms the hole timer. */
+  /** Applies the waiting updates that now follow on, in seq order; arms or disarms the hole timer. */
   #advance(): void {
-    for (const seq of this.#held) if (seq <= this.#watermark) this.#held.delete(seq);
-    for (const seq of this.#waiting.keys()) if (seq <= this.#watermark) this.#waiting.delete(seq);
     const ready: Uint8Array[] = [];
     for (;;) {
-      const next = this.#watermark + 1;
-      if (this.#held.delete(next)) {
-        this.#watermark = next;
-        continue;
-      }
+      for (const seq of this.#waiting.keys()) if (seq <= this.#tracker.watermark) this.#waiting.delete(seq);
+      const next = this.#tracker.watermark + 1;
       const update = this.#waiting.get(next);
       if (update === undefined) break;
       this.#waiting.delete(next);
       ready.push(update);
-      this.#watermark = next;
+      // Moves the watermark over `next` and over this node's own seqs right after it.
+      this.#tracker.record(next, Date.now());
     }
     if (ready.length > 0) this.room.applyRemote(ready);
     if (!this.hasHole) {
       if (this.#holeTimer !== null) clearTimeout(this.#holeTimer);
       this.#holeTimer = null;
-    } else if (this.#holeTimer === null && !this.#closed) {
+      return;
+    }
+    if (this.#waiting.size >= this.#tracker.maxPending) {
+      // A flood above one hole: repaired at once rather than held in memory.
+      this.#repairNow();
+      return;
+    }
+    if (this.#holeTimer === null && !this.#closed) {
       this.#holeTimer = setTimeout(() => {
         this.#holeTimer = null;
-        if (!this.hasHole) return;
-        this.repair().catch((err: unknown) =>
-          this.deps.log.error({ err, account: this.room.account }, 'cluster gap repair failed; retried on reconcile'),
-        );
-      }, this.deps.holeGraceMs ?? HOLE_GRACE_MS);
+        if (this.hasHole) this.#repairNow();
+      }, this.#tracker.graceMs);
       this.#holeTimer.unref();
     }
+  }
+
+  #repairNow(): void {
+    this.repair().catch((err: unknown) =>
+      this.deps.log.error({ err, account: this.room.account }, 'cluster gap repair failed; retried on reconcile'),
+    );
   }
 
   close(): void {

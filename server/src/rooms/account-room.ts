@@ -97,6 +97,11 @@ export interface RoomDeps {
    * So each load of a node writes under a new client ID of its own. Default: true (BUDGET-1).
    */
   readonly reuseServerClient?: boolean;
+  /**
+   * Cluster mode: brings the replica up to the shared log (a repair, docs/CLUSTER.md). A device
+   * update refused on this replica is judged again after it (SPEC CLUSTER-20).
+   */
+  readonly catchUp?: (room: AccountRoom) => Promise<void>;
 }
 
 /**
@@ -552,6 +557,27 @@ export class AccountRoom {
     } finally {
       this.#applyingRemote = false;
     }
+  }
+
+  /**
+   * [CLUSTER-21] Cluster mode: writes the account's whole counts as this replica derives them
+   * (and tells push once they are on disk). For a commit of this node that another node's
+   * commit got ahead of: the counts written with it came from a replica missing that commit.
+   */
+  rewriteCounts(): Promise<void> {
+    if (this.#poisoned) return Promise.resolve();
+    this.deps.commit.markCounts(this.account, () => ({ counts: this.tracker.counts() }));
+    this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(this.account, this.tracker.counts()));
+    return this.deps.commit.flushed();
+  }
+
+  /**
+   * [CLUSTER-20] Cluster mode: the replica caught up with the shared log, for a device update
+   * it refused: the refusal may be this replica's staleness (a marker above a head another
+   * node wrote, another node's structs the device forwards). Null without a cluster.
+   */
+  catchUp(): Promise<void> | null {
+    return this.deps.catchUp?.(this) ?? null;
   }
 
   #bind(clientId: number, device: DeviceId): void {
