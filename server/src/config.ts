@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 import type { DocumentBudgets } from '@badgesync/shared';
+import { isNodeId, MAX_NODE_ID_BYTES } from './cluster/node-id.js';
+import { DEFAULT_REDIS_PREFIX, isRedisPrefix } from './cluster/redis-keys.js';
 import { DEFAULT_AWARENESS_BUDGET } from './sync/awareness-relay.js';
 
 export interface Config {
@@ -501,7 +503,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'redisPrefix',
     env: 'BADGESYNC_REDIS_PREFIX',
     kind: 'string',
-    fallback: 'badgesync:',
+    fallback: DEFAULT_REDIS_PREFIX,
     help: 'prefix of every Redis key and channel (several clusters can share one Redis)',
   },
   {
@@ -603,11 +605,13 @@ export function clusterSettings(config: Pick<Config, 'databaseUrl' | 'redisUrl' 
       );
     }
   }
-  if (config.nodeId !== null && !/^[\x21-\x7e]{1,100}$/.test(config.nodeId)) {
-    throw new ConfigError('BADGESYNC_NODE_ID must be 1 to 100 printable ASCII characters without spaces');
+  if (config.nodeId !== null && !isNodeId(config.nodeId)) {
+    throw new ConfigError(
+      `BADGESYNC_NODE_ID must be 1 to ${MAX_NODE_ID_BYTES} printable ASCII characters without spaces`,
+    );
   }
-  if (!/^[\x21-\x7e]{0,100}$/.test(config.redisPrefix)) {
-    throw new ConfigError('BADGESYNC_REDIS_PREFIX must be at most 100 printable ASCII characters without spaces');
+  if (!isRedisPrefix(config.redisPrefix)) {
+    throw new ConfigError('BADGESYNC_REDIS_PREFIX must be 1 to 64 printable ASCII characters without spaces');
   }
 }
 
