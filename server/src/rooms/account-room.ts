@@ -89,6 +89,23 @@ export interface RoomDeps {
   readonly budgets?: DocumentBudgets;
   /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
   readonly awareness?: AwarenessBudget;
+  /**
+   * Cluster mode (docs/CLUSTER.md): the log seq through which the account's replica holds
+   * every entry. A compaction replaces the log only up to it: entries other nodes committed
+   * that this replica has not applied yet stay. Default: everything (one node writes the log).
+   */
+  readonly logHeldThrough?: (room: AccountRoom) => number;
+  /**
+   * Cluster mode: false. Two nodes holding one account would both continue the server's stored
+   * client ID, at the same clocks: two different structs under one ID, which Yjs takes for one.
+   * So each load of a node writes under a new client ID of its own. Default: true (BUDGET-1).
+   */
+  readonly reuseServerClient?: boolean;
+  /**
+   * Cluster mode: brings the replica up to the shared log (a repair, docs/CLUSTER.md). A device
+   * update refused on this replica is judged again after it (SPEC CLUSTER-20).
+   */
+  readonly catchUp?: (room: AccountRoom) => Promise<void>;
 }
 
 /**
@@ -100,6 +117,8 @@ export interface LoadedAccount {
   readonly bindings: Map<number, DeviceId>;
   readonly doc: Y.Doc;
   readonly logCount: number;
+  /** The log ID (cluster: seq) of the last entry the load replayed (default 0). */
+  readonly lastLogId?: number;
 }
 
 /** What a room is loaded with (RoomManager): see the constructor. */
@@ -120,6 +139,11 @@ function ownCopy(bytes: Uint8Array): Uint8Array {
 const LOADING = Symbol('loading');
 /** Transaction origin of the server's own writes (heads, API reads). */
 const SERVER = Symbol('server');
+/**
+ * Transaction origin of updates another node of the cluster committed (docs/CLUSTER.md):
+ * judged there, already in the shared log, counted there. Relayed, not persisted.
+ */
+const REMOTE = Symbol('remote');
 
 export type ReceiveResult =
   | { readonly kind: 'ok' }
@@ -152,6 +176,10 @@ export class AccountRoom {
   #poisoned = false;
   /** Log entries after the snapshot: compaction is due when this grows. */
   logCount: number;
+  /** The log ID (cluster: seq) of the last entry the load replayed. */
+  readonly loadedLogId: number;
+  /** Inside applyRemote: the counts change is the committing node's to write and push. */
+  #applyingRemote = false;
   lastActive = Date.now();
 
   constructor(
@@ -171,13 +199,15 @@ export class AccountRoom {
     this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
     this.doc = loaded.doc;
     this.logCount = loaded.logCount;
+    this.loadedLogId = loaded.lastLogId ?? 0;
     // [BUDGET-1] The server writes under the client ID it used before, when it has one: a new
     // ID per load bound one more @server binding each time an unloaded account took an item,
     // hundreds a day, until the account was over its client-ID budget. The store holds every
     // struct the server wrote under it (persisted before relayed), so its clock continues.
     // Set after the replay: Yjs gives a document a new client ID when a remote update writes
     // under its own.
-    const reused = options.reuseServerClient ? serverClientOf(this.#bindings, this.doc) : null;
+    const reuse = options.reuseServerClient && (deps.reuseServerClient ?? true);
+    const reused = reuse ? serverClientOf(this.#bindings, this.doc) : null;
     if (reused !== null) this.doc.clientID = reused;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.#arrays = {
@@ -186,6 +216,7 @@ export class AccountRoom {
     };
     this.tracker = new CountsTracker(this.doc);
     this.tracker.onChange((change) => {
+      if (this.#applyingRemote) return;
       for (const thread of change.threads) this.#countsChanged.add(thread);
       this.deps.commit.markCounts(account, () => {
         const changed = [...this.#countsChanged];
@@ -229,11 +260,12 @@ export class AccountRoom {
       for (const update of stored.updates) Y.applyUpdate(loaded, update, LOADING);
     }, LOADING);
     if (!hasV1Content(loaded)) {
-      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount: stored.logCount }, options);
+      const { logCount, lastLogId } = stored;
+      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount, lastLogId }, options);
     }
     try {
       const doc = await AccountRoom.#migrate(account, deps, bindings, loaded, stored);
-      return new AccountRoom(account, deps, { bindings, doc, logCount: 0 }, options);
+      return new AccountRoom(account, deps, { bindings, doc, logCount: 0, lastLogId: stored.lastLogId }, options);
     } finally {
       loaded.destroy();
     }
@@ -541,6 +573,45 @@ export class AccountRoom {
     this.doc.transact(() => write(this.#arrays), SERVER);
   }
 
+  /**
+   * Updates another node committed to the shared log (docs/CLUSTER.md), in seq order: applied
+   * without the write rules (the committing node judged them), not persisted (they are in the
+   * log), their counts not written here (the committing node wrote them), relayed to every
+   * member. Applying one this replica already holds changes nothing and relays nothing.
+   */
+  applyRemote(updates: readonly Uint8Array[]): void {
+    if (this.#poisoned || updates.length === 0) return;
+    this.#applyingRemote = true;
+    try {
+      this.doc.transact(() => {
+        for (const update of updates) Y.applyUpdate(this.doc, update, REMOTE);
+      }, REMOTE);
+    } finally {
+      this.#applyingRemote = false;
+    }
+  }
+
+  /**
+   * [CLUSTER-21] Cluster mode: writes the account's whole counts as this replica derives them
+   * (and tells push once they are on disk). For a commit of this node that another node's
+   * commit got ahead of: the counts written with it came from a replica missing that commit.
+   */
+  rewriteCounts(): Promise<void> {
+    if (this.#poisoned) return Promise.resolve();
+    this.deps.commit.markCounts(this.account, () => ({ counts: this.tracker.counts() }));
+    this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(this.account, this.tracker.counts()));
+    return this.deps.commit.flushed();
+  }
+
+  /**
+   * [CLUSTER-20] Cluster mode: the replica caught up with the shared log, for a device update
+   * it refused: the refusal may be this replica's staleness (a marker above a head another
+   * node wrote, another node's structs the device forwards). Null without a cluster.
+   */
+  catchUp(): Promise<void> | null {
+    return this.deps.catchUp?.(this) ?? null;
+  }
+
   #bind(clientId: number, device: DeviceId): void {
     this.#bindings.set(clientId, device);
     this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
@@ -549,6 +620,10 @@ export class AccountRoom {
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOADING) return;
+    if (origin === REMOTE) {
+      this.#broadcast(encodeUpdate(update), null);
+      return;
+    }
     if (this.#staged !== null) {
       this.#staged.push(update);
       return;
@@ -595,10 +670,12 @@ export class AccountRoom {
   compact(): { readonly done: Promise<void> } | false {
     if (this.#pendingWrites > 0 || this.#poisoned) return false;
     const snapshot = Y.encodeStateAsUpdate(this.doc);
+    // Cluster mode: only the entries this snapshot holds with every one before them.
+    const through = this.deps.logHeldThrough?.(this) ?? Number.MAX_SAFE_INTEGER;
     const before = this.logCount;
     this.logCount = 0;
     const done = this.deps.commit
-      .between(() => this.deps.store.compact(this.account, snapshot, Number.MAX_SAFE_INTEGER))
+      .between(() => this.deps.store.compact(this.account, snapshot, through))
       .catch((err: unknown) => {
         // The log is whole: the next compaction (or load) tries again.
         this.logCount += before;
