@@ -64,6 +64,7 @@ import { Metrics } from '../server/src/metrics.js';
 import type { RoomMember } from '../server/src/rooms/account-room.js';
 import { GroupCommit } from '../server/src/rooms/group-commit.js';
 import { RoomManager } from '../server/src/rooms/room-manager.js';
+import { asyncStore } from '../server/src/store/async-store.js';
 import { SqliteStore } from '../server/src/store/sqlite-store.js';
 import {
   type AwarenessChange,
@@ -250,11 +251,15 @@ const CASES: ReadonlyArray<readonly [string, string, () => Built]> = [
 const dir = tempDir('badgesync-budgets-');
 const store = new SqliteStore(`${dir}/budgets.db`);
 const metrics = new Metrics();
-const commit = new GroupCommit(store, metrics, (err) => {
+const served = asyncStore(store);
+const commit = new GroupCommit(served, metrics, (err) => {
   throw err;
 });
 const events = { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} };
-const rooms = new RoomManager({ store, commit, metrics, log: createLogger('silent'), events, budgets: BUDGETS }, 1_000);
+const rooms = new RoomManager(
+  { store: served, commit, metrics, log: createLogger('silent'), events, budgets: BUDGETS },
+  1_000,
+);
 
 function seed(account: AccountId, built: Built): number {
   const snapshot = Y.encodeStateAsUpdate(built.doc);
@@ -269,14 +274,14 @@ function seed(account: AccountId, built: Built): number {
 }
 
 /** Loads the account RUNS times from disk: median load time and the heap the loaded room holds. */
-function measureLoad(account: AccountId): { loadMs: number; heapBytes: number } {
+async function measureLoad(account: AccountId): Promise<{ loadMs: number; heapBytes: number }> {
   const times: number[] = [];
   const heaps: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     gc();
     const before = process.memoryUsage().heapUsed;
     const began = performance.now();
-    rooms.get(account);
+    await rooms.acquire(account);
     times.push(performance.now() - began);
     gc();
     heaps.push(process.memoryUsage().heapUsed - before);
@@ -287,7 +292,7 @@ function measureLoad(account: AccountId): { loadMs: number; heapBytes: number } 
 
 /** One mute toggled by a device under a client ID it owns: receiveUpdate to durable on disk. */
 async function measureCommit(account: AccountId, built: Built): Promise<{ commitMs: number; refused: string | null }> {
-  const room = rooms.get(account);
+  const room = await rooms.acquire(account);
   const device = built.bindings.get(built.writer) as DeviceId;
   const member: RoomMember = { device, send() {}, close() {} };
   room.join(member);
@@ -327,7 +332,7 @@ for (const [name, shape, build] of CASES) {
   const buildMs = performance.now() - builtAt;
   const snapshotBytes = seed(account, built);
   const stateVectorBytes = Y.encodeStateVector(built.doc).byteLength;
-  const load = measureLoad(account);
+  const load = await measureLoad(account);
   const change = await measureCommit(account, built);
   const bytesOnDisk = snapshotBytes;
   rows.push({
@@ -480,7 +485,7 @@ async function roomFigures(
   aCase: AwarenessCase,
 ): Promise<{ joinerBytes: number; queryBytes: number; relayMs: number; relayBytes: number }> {
   const account = parseAccountId(`budget-awareness-${aCase.name.replace(/\W+/g, '-')}`);
-  const room = rooms.get(account);
+  const room = await rooms.acquire(account);
   const members = Array.from({ length: RELAY_CONNECTIONS }, (_, i) =>
     countingMember(longId(`aw-device${Math.floor(i / 8)}`) as DeviceId),
   );
@@ -499,7 +504,7 @@ async function roomFigures(
   room.queryAwareness(asker);
   const queryBytes = asker.bytes - askedBefore;
   // The joiner's step 1 is not awareness: subtract what a join to an empty room sends.
-  const empty = rooms.get(parseAccountId('budget-awareness-empty'));
+  const empty = await rooms.acquire(parseAccountId('budget-awareness-empty'));
   const bare = countingMember(longId('aw-bare') as DeviceId);
   empty.join(bare);
   empty.leave(bare);

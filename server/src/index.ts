@@ -6,6 +6,7 @@ export { Metrics } from './metrics.js';
 export type { DeviceHooks, PushContext, PushFactory, PushHooks, PushWrites, RoomEvents } from './push/ports.js';
 export { pushDisabled } from './push/push-disabled.js';
 export { BadgesyncServer, type ServerParts } from './server.js';
+export { asyncStore } from './store/async-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { SqliteStore } from './store/sqlite-store.js';
-export type { OutboxEntry, Registration, SyncStore, WriteBatch } from './store/store.js';
+export type { OutboxEntry, Registration, Store, SyncStore, WriteBatch } from './store/store.js';

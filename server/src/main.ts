@@ -10,6 +10,7 @@ import { pushPipeline } from './push/push-pipeline.js';
 import { resolveVapidKeys } from './push/webpush-keys.js';
 import { resolveSecrets } from './secrets.js';
 import { BadgesyncServer } from './server.js';
+import { asyncStore } from './store/async-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { readTestHooks } from './test-hooks.js';
 
@@ -46,16 +47,17 @@ async function serve(args: string[]): Promise<number> {
   // its other accounts rather than dropping every device of every account.
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception (a bug); still serving'));
   process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
-  const store = new SqliteStore(config.db);
+  const sqlite = new SqliteStore(config.db);
   // [STORE-17] Booting the commit thread takes a moment: it does so while the rest starts.
-  store.startCommitThread();
-  const vapid = resolveVapidKeys(store, config);
+  sqlite.startCommitThread();
+  const store = asyncStore(sqlite);
+  const vapid = await resolveVapidKeys(store, config);
   if (vapid.generated) log.info({ publicKey: vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
   if (config.vapidSubject === null) {
     log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
   }
   const push = await pushPipeline(config, log, vapid);
-  const server = new BadgesyncServer({ config, store, log, push, testHooks, vapid });
+  const server = await BadgesyncServer.create({ config, store, pushStore: sqlite, log, push, testHooks, vapid });
   const port = await server.listen();
   // Printed before "listening", so whatever waits for that line has the secrets already.
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);
@@ -109,9 +111,12 @@ async function token(args: string[]): Promise<number> {
   const config = loadConfig(args, process.env);
   let secret = config.deviceSecret;
   if (secret === null) {
-    const store = new SqliteStore(config.db);
-    secret = resolveSecrets(store, config.apiKey, null).deviceSecret;
-    store.close();
+    const store = asyncStore(new SqliteStore(config.db));
+    try {
+      secret = (await resolveSecrets(store, config.apiKey, null)).deviceSecret;
+    } finally {
+      await store.close();
+    }
   }
   process.stdout.write(`${await mintDeviceToken(secret, account, device, ttl)}\n`);
   return 0;

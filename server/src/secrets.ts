@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { MetaStore } from './store/store.js';
+import type { Asynchronous, MetaStore } from './store/store.js';
 
 export interface Secrets {
   readonly apiKey: string;
@@ -12,20 +12,24 @@ export interface Secrets {
  * [CONF-2] The API key and device secret: configured, or generated once, stored with the
  * data (so restarts keep tokens valid) and reported for printing.
  */
-export function resolveSecrets(store: MetaStore, apiKey: string | null, deviceSecret: string | null): Secrets {
+export async function resolveSecrets(
+  store: Asynchronous<MetaStore>,
+  apiKey: string | null,
+  deviceSecret: string | null,
+): Promise<Secrets> {
   let generated = false;
-  const pick = (configured: string | null, meta: string, bytes: number): string => {
+  const pick = async (configured: string | null, meta: string, bytes: number): Promise<string> => {
     if (configured !== null) return configured;
-    const stored = store.getMeta(meta);
+    const stored = await store.getMeta(meta);
     if (stored !== null) return stored;
     const fresh = randomBytes(bytes).toString('base64url');
-    store.setMeta(meta, fresh);
+    await store.setMeta(meta, fresh);
     generated = true;
     return fresh;
   };
   const resolved = {
-    apiKey: pick(apiKey, 'generated_api_key', 24),
-    deviceSecret: pick(deviceSecret, 'generated_device_secret', 32),
+    apiKey: await pick(apiKey, 'generated_api_key', 24),
+    deviceSecret: await pick(deviceSecret, 'generated_device_secret', 32),
   };
   return { ...resolved, generated };
 }

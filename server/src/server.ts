@@ -19,14 +19,17 @@ import { webPushHosts } from './push/webpush-subscription.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
-import type { SyncStore } from './store/store.js';
+import type { Store, SyncStore } from './store/store.js';
 import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
 import { SyncEndpoint } from './sync/sync-endpoint.js';
 import type { TestHooks } from './test-hooks.js';
 
 export interface ServerParts {
   readonly config: Config;
-  readonly store: SyncStore;
+  /** Everything the server keeps (rooms, API, sync, start-up reads) answers through promises. */
+  readonly store: Store;
+  /** Until push reads through `store` too: the embedded store under it, which push reads. */
+  readonly pushStore: SyncStore;
   readonly log: Logger;
   /** Builds the push pipeline once the server's parts exist. */
   readonly push: PushFactory;
@@ -38,7 +41,8 @@ export interface ServerParts {
 
 /**
  * One badgesync node: the HTTP API, the sync endpoint, the account rooms, group commit
- * and push, over one store. `stop()` is the graceful shutdown of SPEC OPS-3.
+ * and push, over one store. Built by `create()` (the secrets and the VAPID pair are read from
+ * the store first); `stop()` is the graceful shutdown of SPEC OPS-3.
  */
 export class BadgesyncServer {
   readonly metrics = new Metrics();
@@ -57,10 +61,26 @@ export class BadgesyncServer {
   /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
   readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
 
-  constructor(private readonly parts: ServerParts) {
+  /**
+   * Reads what the node needs before it serves (CONF-2 secrets, PUSH-20 VAPID pair: configured,
+   * stored, or generated and stored), then builds it. Rejects as those reads do (a
+   * VapidKeyError for a bad configured pair).
+   */
+  static async create(parts: ServerParts): Promise<BadgesyncServer> {
+    const { config, store } = parts;
+    const secrets = await resolveSecrets(store, config.apiKey, config.deviceSecret);
+    const vapid = parts.vapid ?? (await resolveVapidKeys(store, config));
+    return new BadgesyncServer(parts, secrets, vapid);
+  }
+
+  private constructor(
+    private readonly parts: ServerParts,
+    secrets: Secrets,
+    vapid: VapidKeys,
+  ) {
     const { config, store, log } = parts;
-    this.secrets = resolveSecrets(store, config.apiKey, config.deviceSecret);
-    this.vapid = parts.vapid ?? resolveVapidKeys(store, config);
+    this.secrets = secrets;
+    this.vapid = vapid;
     this.#commit = new GroupCommit(
       store,
       this.metrics,
@@ -82,7 +102,7 @@ export class BadgesyncServer {
     // exist; asked while push is being built, it throws rather than answer wrongly.
     let rooms: RoomManager | null = null;
     this.#push = parts.push({
-      store,
+      store: parts.pushStore,
       metrics: this.metrics,
       log,
       isOnline: (a, d) => {
@@ -150,7 +170,11 @@ export class BadgesyncServer {
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
     this.#purge = setInterval(
-      guarded(log, 'idempotency purge', () => store.purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS)),
+      guarded(log, 'idempotency purge', () => {
+        store
+          .purgeIdempotent(Date.now() - IDEMPOTENCY_WINDOW_MS)
+          .catch((err: unknown) => log.error({ err, where: 'idempotency purge' }, 'idempotency purge failed'));
+      }),
       60 * 60_000,
     );
     this.#purge.unref();
@@ -304,7 +328,7 @@ export class BadgesyncServer {
       await this.#commit.close();
       this.#rooms.close();
       this.#http.closeAllConnections();
-      this.parts.store.close();
+      await this.parts.store.close();
     })();
     return this.#stopping;
   }

@@ -6,6 +6,7 @@ import { guarded } from '../src/guard.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { KeyedRateLimiter, TokenBucket } from '../src/sync/rate-limit.js';
 
@@ -50,7 +51,7 @@ describe('boundaries', () => {
   test('[EDGE-1] an after-commit callback that throws is reported, and the callbacks after it still run', async () => {
     const reported: unknown[] = [];
     const commit = new GroupCommit(
-      new MemoryStore(),
+      asyncStore(new MemoryStore()),
       new Metrics(),
       (err) => assert.fail(String(err)),
       (err) => reported.push(err),

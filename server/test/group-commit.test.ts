@@ -3,8 +3,9 @@ import type { AccountId, DeviceId } from '@badgesync/shared';
 import { describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import type { WriteBatch } from '../src/store/store.js';
+import type { Store, WriteBatch } from '../src/store/store.js';
 
 const A = 'acct' as AccountId;
 const D = 'dev' as DeviceId;
@@ -24,7 +25,7 @@ class RecordingStore extends MemoryStore {
 describe('group commit', () => {
   test('[STORE-17] everything added in one turn is one transaction, and callbacks run after it', async () => {
     const store = new RecordingStore();
-    const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)));
+    const commit = new GroupCommit(asyncStore(store), new Metrics(), (err) => assert.fail(String(err)));
     const seen: string[] = [];
     commit.addUpdate(A, new Uint8Array([0, 0]));
     commit.addBinding(A, 7, D);
@@ -56,7 +57,7 @@ describe('group commit', () => {
     const store = new RecordingStore();
     store.failWith = new Error('disk full');
     const fatal: unknown[] = [];
-    const commit = new GroupCommit(store, new Metrics(), (err) => fatal.push(err));
+    const commit = new GroupCommit(asyncStore(store), new Metrics(), (err) => fatal.push(err));
     let relayed = false;
     commit.addUpdate(A, new Uint8Array([0, 0]));
     commit.afterCommit(() => {
@@ -67,5 +68,52 @@ describe('group commit', () => {
     assert.equal(fatal.length, 1);
     assert.equal((fatal[0] as Error).message, 'disk full');
     assert.equal(relayed, false, 'nothing is relayed or answered');
+  });
+
+  test('[SYNC-17] work between batches waits for the batch in flight, and the batch gathering meanwhile waits for it', async () => {
+    const sync = new MemoryStore();
+    const inner = asyncStore(sync);
+    const order: string[] = [];
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let commits = 0;
+    // A store whose first commit answers only once the test releases it, as one across the network would.
+    const store: Store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'commit') {
+          return async (batch: WriteBatch) => {
+            const n = ++commits;
+            order.push(`commit ${n} starts`);
+            if (n === 1) await held;
+            await target.commit(batch);
+            order.push(`commit ${n} durable`);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)));
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    assert.deepEqual(order, ['commit 1 starts']);
+    const between = commit.between(async () => {
+      order.push('between');
+    });
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    assert.deepEqual(order, ['commit 1 starts'], 'neither the work nor the next batch passes the batch in flight');
+    release();
+    await between;
+    await commit.flushed();
+    assert.deepEqual(order, ['commit 1 starts', 'commit 1 durable', 'between', 'commit 2 starts', 'commit 2 durable']);
+    const failed = commit.between(() => Promise.reject(new Error('refused')));
+    await assert.rejects(failed, /refused/);
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await commit.flushed();
+    assert.equal(commits, 3, 'a failed work is not fatal: batches go on');
+    await commit.close();
   });
 });

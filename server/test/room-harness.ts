@@ -20,8 +20,10 @@ import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/index.js';
 import { DEFAULT_SESSION_LIMITS, Session } from '../src/sync/session.js';
+import { loadedFrom } from './room-rig.js';
 import { TestSocketPair } from './socket-pair.js';
 
 /** A token that outlives any test: expiry is not what these tests are about. */
@@ -101,20 +103,25 @@ export class RoomHarness {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const commit = new GroupCommit(store, this.metrics, (err) => this.fatal.push(err));
-    const room = new AccountRoom(this.account, {
-      store,
-      commit,
-      metrics: this.metrics,
-      log: this.#log,
-      events: {
-        countsCommitted: (_account, counts) => {
-          if (!life.dead) this.committedCounts.push(counts);
+    const served = asyncStore(store);
+    const commit = new GroupCommit(served, this.metrics, (err) => this.fatal.push(err));
+    const room = new AccountRoom(
+      this.account,
+      {
+        store: served,
+        commit,
+        metrics: this.metrics,
+        log: this.#log,
+        events: {
+          countsCommitted: (_account, counts) => {
+            if (!life.dead) this.committedCounts.push(counts);
+          },
+          deviceOnline() {},
+          deviceOffline() {},
         },
-        deviceOnline() {},
-        deviceOffline() {},
       },
-    });
+      loadedFrom(store, this.account),
+    );
     const used = new Set([...room.doc.store.clients.keys(), ...this.store.loadBindings(this.account).keys()]);
     let id = this.serverClientId();
     while (used.has(id)) id = this.serverClientId();

@@ -17,19 +17,70 @@ import { documentBudgets, loadConfig } from '../src/config.js';
 import { Metrics } from '../src/metrics.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
 import { COMPACT_AFTER_UPDATES, RoomCapacityError, RoomManager } from '../src/rooms/room-manager.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import type { Store } from '../src/store/store.js';
 import { contentOf, valueIn } from './room-rig.js';
 
 const A = 'acct' as AccountId;
 const D = 'dev' as DeviceId;
 const DEFAULTS: DocumentBudgets = documentBudgets(loadConfig([], {}));
 
-function manager(store: MemoryStore, budgets: DocumentBudgets = DEFAULTS): RoomManager {
+function manager(
+  sync: MemoryStore,
+  budgets: DocumentBudgets = DEFAULTS,
+  store: Store = asyncStore(sync),
+  maxLoaded = 10,
+): RoomManager {
   const metrics = new Metrics();
   const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)));
   const events = { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} };
-  return new RoomManager({ store, commit, metrics, log: pino({ level: 'silent' }), events, budgets }, 10);
+  return new RoomManager({ store, commit, metrics, log: pino({ level: 'silent' }), events, budgets }, maxLoaded);
 }
+
+/**
+ * The async store over `sync`, whose loadDoc is counted and answers only once the test
+ * opens the gate — as a store across the network answers turns later — or fails while
+ * `failing` is set.
+ */
+class GatedStore {
+  loadDocCalls = 0;
+  failing: Error | null = null;
+  #open: () => void = () => {};
+  #gate: Promise<void> = Promise.resolve();
+  readonly store: Store;
+
+  constructor(sync: MemoryStore) {
+    const inner = asyncStore(sync);
+    this.store = new Proxy(inner, {
+      get: (target, prop) => {
+        if (prop === 'loadDoc') {
+          return async (account: AccountId) => {
+            this.loadDocCalls++;
+            await this.#gate;
+            if (this.failing !== null) throw this.failing;
+            return target.loadDoc(account);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** Holds every later loadDoc until open(). */
+  close(): void {
+    this.#gate = new Promise((resolve) => {
+      this.#open = resolve;
+    });
+  }
+
+  open(): void {
+    this.#open();
+  }
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Stores `count` small updates of one writer, as a device writing mutes one by one would leave them. */
 function storeLog(store: MemoryStore, count: number): Y.Doc {
@@ -49,12 +100,14 @@ function storeLog(store: MemoryStore, count: number): Y.Doc {
 }
 
 describe('loading an account', () => {
-  test('[BUDGET-5] a log past the compaction threshold is folded into a snapshot as the account loads', () => {
+  test('[BUDGET-5] a log past the compaction threshold is folded into a snapshot as the account loads', async () => {
     const store = new MemoryStore();
     const written = storeLog(store, COMPACT_AFTER_UPDATES + 100);
     assert.equal(store.loadDoc(A).logCount, COMPACT_AFTER_UPDATES + 100);
     const rooms = manager(store);
-    const room = rooms.get(A);
+    const room = await rooms.acquire(A);
+    // The snapshot goes to the store between two batches (SYNC-17): a turn later at most.
+    await turn();
     assert.deepEqual(contentOf(room.doc), contentOf(written));
     const after = store.loadDoc(A);
     assert.equal(after.logCount, 0, 'the next load replays a snapshot, not the log');
@@ -65,16 +118,17 @@ describe('loading an account', () => {
     rooms.close();
   });
 
-  test('[BUDGET-5] a short log is left as it is (compacting it would cost an fsync for nothing)', () => {
+  test('[BUDGET-5] a short log is left as it is (compacting it would cost an fsync for nothing)', async () => {
     const store = new MemoryStore();
     storeLog(store, 10);
     const rooms = manager(store);
-    rooms.get(A);
+    await rooms.acquire(A);
+    await turn();
     assert.equal(store.loadDoc(A).logCount, 10);
     rooms.close();
   });
 
-  test('[BUDGET-5] an account holding more client IDs than the account budget is refused, not replayed', () => {
+  test('[BUDGET-5] an account holding more client IDs than the account budget is refused, not replayed', async () => {
     const store = new MemoryStore();
     storeLog(store, 10);
     store.commit({
@@ -84,7 +138,7 @@ describe('loading an account', () => {
       idempotency: [],
     });
     const rooms = manager(store, { ...DEFAULTS, clientsPerAccount: 3 });
-    assert.throws(() => rooms.get(A), RoomCapacityError);
+    await assert.rejects(rooms.acquire(A), RoomCapacityError);
     assert.equal(rooms.size, 0);
     assert.equal(store.loadDoc(A).logCount, 10, 'its data stays');
     rooms.close();
@@ -94,7 +148,7 @@ describe('loading an account', () => {
     const store = new MemoryStore();
     const rooms = manager(store);
     for (let load = 0; load < 3; load++) {
-      const room = rooms.get(A);
+      const room = await rooms.acquire(A);
       room.serverWrite(({ heads }) => heads.set('t', load + 1));
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
@@ -103,8 +157,64 @@ describe('loading an account', () => {
     }
     const servers = [...store.loadBindings(A).values()].filter((device) => device === '@server');
     assert.equal(servers.length, 1);
-    const reloaded = rooms.get(A);
+    const reloaded = await rooms.acquire(A);
     assert.equal(valueIn(reloaded.doc, HEADS_ROOT, 't'), 3);
+    rooms.close();
+  });
+
+  test('[SYNC-16] two acquires of one account while it loads share one load: one room, loadDoc read once, published after it', async () => {
+    const sync = new MemoryStore();
+    const written = storeLog(sync, 10);
+    const gated = new GatedStore(sync);
+    const rooms = manager(sync, DEFAULTS, gated.store);
+    gated.close();
+    const first = rooms.acquire(A);
+    const second = rooms.acquire(A);
+    await turn();
+    assert.equal(gated.loadDocCalls, 1, 'the second acquire waits on the first load');
+    assert.equal(rooms.peek(A), undefined, 'not published while it loads');
+    assert.equal(rooms.size, 0);
+    gated.open();
+    const [a, b] = await Promise.all([first, second]);
+    assert.equal(a, b, 'the same room');
+    assert.equal(rooms.peek(A), a);
+    assert.deepEqual(contentOf(a.doc), contentOf(written));
+    assert.equal(await rooms.acquire(A), a, 'a later acquire finds it loaded');
+    assert.equal(gated.loadDocCalls, 1);
+    rooms.close();
+  });
+
+  test('[SYNC-16] a load that fails rejects every caller waiting on it, and the next acquire loads again', async () => {
+    const sync = new MemoryStore();
+    storeLog(sync, 10);
+    const gated = new GatedStore(sync);
+    const rooms = manager(sync, DEFAULTS, gated.store);
+    gated.close();
+    gated.failing = new Error('store unreachable');
+    const first = rooms.acquire(A);
+    const second = rooms.acquire(A);
+    gated.open();
+    await assert.rejects(first, /store unreachable/);
+    await assert.rejects(second, /store unreachable/);
+    assert.equal(gated.loadDocCalls, 1);
+    assert.equal(rooms.size, 0, 'nothing published');
+    gated.failing = null;
+    const room = await rooms.acquire(A);
+    assert.equal(gated.loadDocCalls, 2, 'loaded again');
+    assert.equal(rooms.peek(A), room);
+    rooms.close();
+  });
+
+  test('[SYNC-7] [SYNC-16] a load in progress counts against the cap: at the cap with none idle, the next account is refused', async () => {
+    const sync = new MemoryStore();
+    const gated = new GatedStore(sync);
+    const rooms = manager(sync, DEFAULTS, gated.store, 1);
+    gated.close();
+    const loading = rooms.acquire(A);
+    await assert.rejects(rooms.acquire('other' as AccountId), RoomCapacityError);
+    gated.open();
+    await loading;
+    assert.equal(rooms.size, 1);
     rooms.close();
   });
 });

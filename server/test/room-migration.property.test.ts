@@ -54,7 +54,8 @@ import { propertyParams } from '../../shared/test/helpers/seed.js';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
-import { MemoryStore } from '../src/store/index.js';
+import { asyncStore } from '../src/store/async-store.js';
+import { MemoryStore, type Store } from '../src/store/index.js';
 import { RecordingMember, valueIn } from './room-rig.js';
 
 const ACCOUNT = 'alice' as AccountId;
@@ -346,17 +347,25 @@ class Server {
   readonly fatal: unknown[] = [];
   readonly lines: Array<{ level: number; msg: string }> = [];
   readonly commit: GroupCommit;
-  room: AccountRoom;
+  readonly #served: Store;
+  room!: AccountRoom;
 
   constructor(readonly store: MemoryStore) {
-    this.commit = new GroupCommit(store, this.metrics, (err) => this.fatal.push(err));
-    this.room = this.load();
+    this.#served = asyncStore(store);
+    this.commit = new GroupCommit(this.#served, this.metrics, (err) => this.fatal.push(err));
   }
 
-  load(): AccountRoom {
+  /** The server with its room loaded (and the v1 document migrated). */
+  static async start(store: MemoryStore): Promise<Server> {
+    const server = new Server(store);
+    server.room = await server.load();
+    return server;
+  }
+
+  load(): Promise<AccountRoom> {
     const log = pino({ level: 'debug' }, { write: (line: string) => this.lines.push(JSON.parse(line)) });
-    return new AccountRoom(ACCOUNT, {
-      store: this.store,
+    return AccountRoom.load(ACCOUNT, {
+      store: this.#served,
       commit: this.commit,
       metrics: this.metrics,
       log,
@@ -458,7 +467,10 @@ async function playV2(ops: readonly Op[], rng: Rng, server: Server, model: Model
         break;
       case 'compact':
         await server.commit.flushed();
-        room.compact();
+        {
+          const compaction = room.compact();
+          if (compaction) await compaction.done;
+        }
         break;
       case 'restart':
         // A clean restart: connections close, the group commit writes, a new room loads.
@@ -468,7 +480,7 @@ async function playV2(ops: readonly Op[], rng: Rng, server: Server, model: Model
         }
         await server.commit.flushed();
         room.destroy();
-        server.room = server.load();
+        server.room = await server.load();
         model.stats.restarts++;
         break;
     }
@@ -512,7 +524,7 @@ describe('the v1 → v2 migration in the middle of random histories', () => {
         const v1Reads = new Map(accountMaps(v1Server).reads.entries());
 
         // Phase 2: the room loads the v1 document and converts it.
-        const server = new Server(store);
+        const server = await Server.start(store);
         try {
           const room = server.room;
           assert.equal(hasV1Content(room.doc), false, 'the room holds v1 content after loading');
@@ -538,7 +550,7 @@ describe('the v1 → v2 migration in the middle of random histories', () => {
           const expected = deriveCounts(final.doc);
           assert.deepEqual(final.tracker.counts(), expected);
           assert.deepEqual(store.getCounts(ACCOUNT), expected, 'the stored counts differ from the room');
-          const reloaded = server.load();
+          const reloaded = await server.load();
           assert.deepEqual(reloaded.tracker.counts(), expected, 'a reload from the store derives other counts');
           assert.deepEqual(v2Snapshot(reloaded.tracker), v2Snapshot(final.tracker));
           reloaded.destroy();

@@ -25,7 +25,9 @@ import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
-import { MemoryStore, SqliteStore, type SyncStore } from '../src/store/index.js';
+import { RoomManager } from '../src/rooms/room-manager.js';
+import { asyncStore } from '../src/store/async-store.js';
+import { MemoryStore, SqliteStore, type Store, type SyncStore } from '../src/store/index.js';
 import { valueIn } from './room-rig.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -68,12 +70,13 @@ const STORES: ReadonlyArray<readonly [string, () => SyncStore]> = [
 ];
 
 /** Loads `account` in a real room on `store`; `lines` collects what it logged. */
-function load(store: SyncStore, account: AccountId, lines: Array<Record<string, unknown>>): AccountRoom {
+function load(store: SyncStore, account: AccountId, lines: Array<Record<string, unknown>>): Promise<AccountRoom> {
   const metrics = new Metrics();
-  const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)));
+  const served = asyncStore(store);
+  const commit = new GroupCommit(served, metrics, (err) => assert.fail(String(err)));
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  return new AccountRoom(account, {
-    store,
+  return AccountRoom.load(account, {
+    store: served,
     commit,
     metrics,
     log,
@@ -89,14 +92,14 @@ function storedDoc(store: SyncStore, account: AccountId): Y.Doc {
 
 for (const [name, makeStore] of STORES) {
   describe(`v1 migration in the room (${name})`, () => {
-    test('[STORE-16] each v1 account converts as it loads, in one replacement: the v1 counts, v2 only, bindings kept, one info line', () => {
+    test('[STORE-16] each v1 account converts as it loads, in one replacement: the v1 counts, v2 only, bindings kept, one info line', async () => {
       const store = makeStore();
       try {
         for (const account of ACCOUNTS) {
           const bindings = store.loadBindings(account);
           assert.ok(hasV1Content(storedDoc(store, account)), `${account} starts as v1`);
           const lines: Array<Record<string, unknown>> = [];
-          const room = load(store, account, lines);
+          const room = await load(store, account, lines);
           assert.deepEqual(room.tracker.counts(), expected.counts[account], `${account}: counts in the room`);
           assert.equal(hasV1Content(room.doc), false);
           const stored = store.loadDoc(account);
@@ -126,14 +129,14 @@ for (const [name, makeStore] of STORES) {
         const account = 'ann' as AccountId;
         const v1ServerIds = [...store.loadBindings(account)].filter(([, d]) => d === SERVER_DEVICE).map(([id]) => id);
         assert.ok(v1ServerIds.length > 0, 'the v1 server wrote in this account');
-        const first = load(store, account, []);
+        const first = await load(store, account, []);
         const migrationId = first.doc.clientID;
         assert.equal(v1ServerIds.includes(migrationId), false);
         first.destroy();
         const snapshot = Buffer.from(store.loadDoc(account).updates[0] as Uint8Array).toString('hex');
 
         const lines: Array<Record<string, unknown>> = [];
-        const again = load(store, account, lines);
+        const again = await load(store, account, lines);
         assert.deepEqual(
           lines.filter((line) => line.msg === MIGRATED),
           [],
@@ -146,7 +149,7 @@ for (const [name, makeStore] of STORES) {
         await new Promise((resolve) => setImmediate(resolve));
         await new Promise((resolve) => setImmediate(resolve));
         again.destroy();
-        const third = load(store, account, []);
+        const third = await load(store, account, []);
         assert.equal(valueIn(third.doc, HEADS_ROOT, inbox), head + 1);
         assert.equal(third.doc.clientID, migrationId);
         const servers = [...store.loadBindings(account)].filter(([, d]) => d === SERVER_DEVICE);
@@ -157,7 +160,7 @@ for (const [name, makeStore] of STORES) {
       }
     });
 
-    test('[STORE-16] when the replacement fails, the v1 document stays as it was and the account does not load', () => {
+    test('[STORE-16] when the replacement fails, the v1 document stays as it was and the account does not load', async () => {
       const real = makeStore();
       const failing = new Proxy(real, {
         get(target, prop) {
@@ -174,13 +177,13 @@ for (const [name, makeStore] of STORES) {
         const account = 'bob' as AccountId;
         const before = real.loadDoc(account).updates.map((u) => Buffer.from(u).toString('hex'));
         const bindings = real.loadBindings(account);
-        assert.throws(() => load(failing, account, []), /disk full/);
+        await assert.rejects(load(failing, account, []), /disk full/);
         assert.deepEqual(
           real.loadDoc(account).updates.map((u) => Buffer.from(u).toString('hex')),
           before,
         );
         assert.deepEqual(real.loadBindings(account), bindings);
-        const room = load(real, account, []);
+        const room = await load(real, account, []);
         assert.deepEqual(room.tracker.counts(), expected.counts.bob, 'a later load converts it');
         room.destroy();
       } finally {
@@ -189,6 +192,54 @@ for (const [name, makeStore] of STORES) {
     });
   });
 }
+
+describe('v1 migration through the room manager', () => {
+  test('[SYNC-16] [STORE-16] a v1 account is published only once its replaceDoc resolved: callers meanwhile wait for the same room', async () => {
+    const sync = memoryFixture();
+    const account = 'bob' as AccountId;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let replacing = 0;
+    // replaceDoc answers only when the test releases it, as a store across the network would.
+    const store: Store = new Proxy(asyncStore(sync), {
+      get(target, prop) {
+        if (prop === 'replaceDoc') {
+          return async (...args: Parameters<Store['replaceDoc']>) => {
+            replacing++;
+            await held;
+            return target.replaceDoc(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const metrics = new Metrics();
+    const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)));
+    const events = { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} };
+    const rooms = new RoomManager({ store, commit, metrics, log: pino({ level: 'silent' }), events }, 10);
+    try {
+      const first = rooms.acquire(account);
+      while (replacing === 0) await new Promise((resolve) => setImmediate(resolve));
+      const second = rooms.acquire(account);
+      assert.equal(rooms.peek(account), undefined, 'not published while the replacement is in flight');
+      assert.ok(hasV1Content(storedDoc(sync, account)), 'the store still holds the v1 document');
+      release();
+      const [a, b] = await Promise.all([first, second]);
+      assert.equal(a, b);
+      assert.equal(replacing, 1, 'converted once');
+      assert.equal(rooms.peek(account), a);
+      assert.equal(hasV1Content(storedDoc(sync, account)), false);
+      assert.deepEqual(a.tracker.counts(), expected.counts.bob);
+    } finally {
+      rooms.close();
+      await commit.close();
+      sync.close();
+    }
+  });
+});
 
 /** Guards the fixture: it holds what the migration tests claim to cover. */
 describe('the v1 fixture', () => {

@@ -19,8 +19,9 @@ import {
 import { pino } from 'pino';
 import * as Y from 'yjs';
 import { Metrics } from '../src/metrics.js';
-import { AccountRoom, type ReceiveResult, type RoomMember } from '../src/rooms/account-room.js';
+import { AccountRoom, type LoadedAccount, type ReceiveResult, type RoomMember } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import type { SyncStore } from '../src/store/index.js';
 
 export const ACCOUNT: AccountId = parseAccountId('alice');
@@ -161,6 +162,19 @@ export function contentOf(doc: Y.Doc): Record<string, Record<string, number | nu
   return out;
 }
 
+/**
+ * A contract-v2 account read from a SyncStore at once, as AccountRoom.load reads it from the
+ * async Store: for tests that build rooms synchronously (a v1 document needs load()).
+ */
+export function loadedFrom(store: SyncStore, account: AccountId): LoadedAccount {
+  const stored = store.loadDoc(account);
+  const doc = new Y.Doc();
+  doc.transact(() => {
+    for (const update of stored.updates) Y.applyUpdate(doc, update);
+  });
+  return { bindings: store.loadBindings(account), doc, logCount: stored.logCount };
+}
+
 export class RoomRig {
   readonly metrics = new Metrics();
   readonly fatal: unknown[] = [];
@@ -172,19 +186,23 @@ export class RoomRig {
     /** The room's document budgets; the settings' defaults when absent. */
     private readonly budgets?: DocumentBudgets,
   ) {
-    this.commit = new GroupCommit(store, this.metrics, (err) => this.fatal.push(err));
+    this.commit = new GroupCommit(asyncStore(store), this.metrics, (err) => this.fatal.push(err));
     this.room = this.#load();
   }
 
   #load(): AccountRoom {
-    return new AccountRoom(ACCOUNT, {
-      store: this.store,
-      commit: this.commit,
-      metrics: this.metrics,
-      log: pino({ level: 'silent' }),
-      events: { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} },
-      ...(this.budgets === undefined ? {} : { budgets: this.budgets }),
-    });
+    return new AccountRoom(
+      ACCOUNT,
+      {
+        store: asyncStore(this.store),
+        commit: this.commit,
+        metrics: this.metrics,
+        log: pino({ level: 'silent' }),
+        events: { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} },
+        ...(this.budgets === undefined ? {} : { budgets: this.budgets }),
+      },
+      loadedFrom(this.store, ACCOUNT),
+    );
   }
 
   /** A fresh room loaded from the store alone, as after an unload or a restart. */

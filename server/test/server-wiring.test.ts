@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import type { PushContext, PushFactory, PushHooks } from '../src/push/ports.js';
 import { BadgesyncServer } from '../src/server.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 
 const ANN = 'ann' as AccountId;
@@ -44,9 +45,16 @@ function recordingPush(heard: string[]): { factory: PushFactory; ctx: () => Push
   };
 }
 
-function serverWith(push: PushFactory): BadgesyncServer {
+function serverWith(push: PushFactory): Promise<BadgesyncServer> {
   const config = loadConfig(['--port', '0', '--host', '127.0.0.1', '--api-key', 'k'.repeat(32)], {});
-  return new BadgesyncServer({ config, store: new MemoryStore(), log: createLogger('silent'), push });
+  const store = new MemoryStore();
+  return BadgesyncServer.create({
+    config,
+    store: asyncStore(store),
+    pushStore: store,
+    log: createLogger('silent'),
+    push,
+  });
 }
 
 async function waitFor(check: () => boolean, what: string): Promise<void> {
@@ -64,15 +72,21 @@ describe('server wiring', () => {
     server = null;
   });
 
-  test('push that asks whether a device is online while being built gets a wiring error, not an answer', () => {
+  test('push that asks whether a device is online while being built gets a wiring error, not an answer', async () => {
     const store = new MemoryStore();
     const config = loadConfig(['--port', '0', '--api-key', 'k'.repeat(32)], {});
     const eager: PushFactory = (ctx) => {
       ctx.isOnline(ANN, PHONE);
       throw new Error('unreachable: isOnline answered before the rooms existed');
     };
-    assert.throws(
-      () => new BadgesyncServer({ config, store, log: createLogger('silent'), push: eager }),
+    await assert.rejects(
+      BadgesyncServer.create({
+        config,
+        store: asyncStore(store),
+        pushStore: store,
+        log: createLogger('silent'),
+        push: eager,
+      }),
       /before the rooms were built/,
     );
     store.close();
@@ -81,7 +95,7 @@ describe('server wiring', () => {
   test('room events and registrations reach push, which sees the rooms’ presence', async () => {
     const heard: string[] = [];
     const push = recordingPush(heard);
-    server = serverWith(push.factory);
+    server = await serverWith(push.factory);
     const port = await server.listen();
     assert.deepEqual(heard, ['start']);
     assert.equal(push.ctx().isOnline(ANN, PHONE), false);

@@ -15,6 +15,7 @@ import { afterAll, afterEach, describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
 import { AccountRoom } from '../src/rooms/account-room.js';
 import { GroupCommit } from '../src/rooms/group-commit.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore, SqliteStore, type SyncStore, type WriteBatch } from '../src/store/index.js';
 import { A, B, batch, D1, D2, hex } from './store-fixtures.js';
 
@@ -245,7 +246,13 @@ describe('group commit on the commit thread', () => {
     const store = new CountingStore(join(dir, `group-${++files}.db`));
     open.push(store);
     const disk = onDisk(store.path);
-    const commit = new GroupCommit(store, new Metrics(), (err) => assert.fail(String(err)), undefined, HOLD_MS);
+    const commit = new GroupCommit(
+      asyncStore(store),
+      new Metrics(),
+      (err) => assert.fail(String(err)),
+      undefined,
+      HOLD_MS,
+    );
     const seen: string[] = [];
     commit.addUpdate(A, new Uint8Array([1]));
     commit.afterCommit(() => seen.push(`first: ${disk.loadDoc(A).logCount} on disk`));
@@ -272,7 +279,7 @@ describe('group commit on the commit thread', () => {
     side.exec('DROP TABLE updates');
     side.close();
     const fatal: unknown[] = [];
-    const commit = new GroupCommit(store, new Metrics(), (err) => fatal.push(err));
+    const commit = new GroupCommit(asyncStore(store), new Metrics(), (err) => fatal.push(err));
     let relayed = false;
     commit.addUpdate(A, new Uint8Array([1]));
     commit.afterCommit(() => {
@@ -290,16 +297,16 @@ describe('an account loaded while its writes are in flight', () => {
     const store = new SqliteStore(join(dir, `room-${++files}.db`));
     open.push(store);
     const metrics = new Metrics();
-    const commit = new GroupCommit(store, metrics, (err) => assert.fail(String(err)), undefined, HOLD_MS);
+    const commit = new GroupCommit(asyncStore(store), metrics, (err) => assert.fail(String(err)), undefined, HOLD_MS);
     const events = { countsCommitted() {}, deviceOnline() {}, deviceOffline() {} };
-    const deps = { store, commit, metrics, log: pino({ level: 'silent' }), events };
-    const first = new AccountRoom(A, deps);
+    const deps = { store: asyncStore(store), commit, metrics, log: pino({ level: 'silent' }), events };
+    const first = await AccountRoom.load(A, deps);
     first.serverWrite(({ heads }) => heads.set('inbox' as ThreadId, 3));
     await turn();
     assert.equal(first.settled, false, 'the write is in flight, held on the commit thread');
     assert.equal(onDisk(store.path).loadDoc(A).updates.length, 0, 'and not in the file yet');
     // As a reload after a poisoned room would: the same account, loaded again, now.
-    const second = new AccountRoom(A, deps, { reuseServerClient: false });
+    const second = await AccountRoom.load(A, deps, { reuseServerClient: false });
     assert.equal(second.tracker.head('inbox' as ThreadId), 3);
     assert.equal(second.tracker.badge, 3);
     assert.equal(store.getCounts(A)?.badge, 3);

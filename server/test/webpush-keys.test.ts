@@ -6,27 +6,31 @@ import { DEFAULT_VAPID_SUBJECT, generateVapidKeys, resolveVapidKeys } from '../s
 
 function memoryMeta() {
   const map = new Map<string, string>();
-  return { map, getMeta: (k: string) => map.get(k) ?? null, setMeta: (k: string, v: string) => void map.set(k, v) };
+  return {
+    map,
+    getMeta: async (k: string) => map.get(k) ?? null,
+    setMeta: async (k: string, v: string) => void map.set(k, v),
+  };
 }
 
 const unset = { vapidPublicKey: null, vapidPrivateKey: null, vapidSubject: null };
 
 describe('VAPID keys', () => {
-  test('[PUSH-20] generated on the first start, stored, and the same on every later start', () => {
+  test('[PUSH-20] generated on the first start, stored, and the same on every later start', async () => {
     const meta = memoryMeta();
-    const first = resolveVapidKeys(meta, unset);
+    const first = await resolveVapidKeys(meta, unset);
     assert.equal(first.generated, true);
     assert.equal(first.subject, DEFAULT_VAPID_SUBJECT);
     assert.equal(Buffer.from(first.publicKey, 'base64url').length, 65);
     assert.equal(Buffer.from(first.privateKey, 'base64url').length, 32);
-    const again = resolveVapidKeys(meta, { ...unset, vapidSubject: 'mailto:ops@example.com' });
+    const again = await resolveVapidKeys(meta, { ...unset, vapidSubject: 'mailto:ops@example.com' });
     assert.deepEqual(again, { ...first, generated: false, subject: 'mailto:ops@example.com' });
   });
 
-  test('[PUSH-20] a configured pair wins and is not stored', () => {
+  test('[PUSH-20] a configured pair wins and is not stored', async () => {
     const meta = memoryMeta();
     const pair = generateVapidKeys();
-    const keys = resolveVapidKeys(meta, {
+    const keys = await resolveVapidKeys(meta, {
       vapidPublicKey: pair.publicKey,
       vapidPrivateKey: pair.privateKey,
       vapidSubject: null,
@@ -35,7 +39,7 @@ describe('VAPID keys', () => {
     assert.equal(meta.map.size, 0);
   });
 
-  test('[PUSH-20] half a pair, a mismatched pair, garbage or a bad subject stop the start', () => {
+  test('[PUSH-20] half a pair, a mismatched pair, garbage or a bad subject stop the start', async () => {
     const a = generateVapidKeys();
     const b = generateVapidKeys();
     const bad = [
@@ -46,7 +50,7 @@ describe('VAPID keys', () => {
       { ...unset, vapidSubject: 'ops@example.com' },
     ];
     for (const settings of bad) {
-      assert.throws(() => resolveVapidKeys(memoryMeta(), settings), ConfigError, JSON.stringify(settings));
+      await assert.rejects(resolveVapidKeys(memoryMeta(), settings), ConfigError, JSON.stringify(settings));
     }
   });
 });

@@ -19,7 +19,7 @@ import { DEFAULT_WEBPUSH_HOSTS, endpointAllowed } from '../push/webpush-subscrip
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { PushPlatform, platformOf, tokenOf } from '../store/push-address.js';
-import type { DevicePatch, Registration, SyncStore } from '../store/store.js';
+import type { DevicePatch, Registration, Store } from '../store/store.js';
 import { corsResponseHeaders, preflight } from './cors.js';
 import { ApiError, ClientAbort, readJson, sendError, sendJson } from './respond.js';
 import { DeviceBody, ItemsBody, parseBody, ReadBody } from './schemas.js';
@@ -31,7 +31,7 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 export interface ApiDeps {
   readonly apiKey: string;
   readonly deviceSecret: string;
-  readonly store: SyncStore;
+  readonly store: Store;
   readonly rooms: RoomManager;
   readonly commit: GroupCommit;
   readonly metrics: Metrics;
@@ -77,6 +77,11 @@ export class Api {
   readonly #routes: readonly Route[];
   /** Idempotency answers being written: a repeat that arrives meanwhile waits for the first. */
   readonly #inFlight = new Map<string, Promise<unknown>>();
+  /**
+   * The registration call in progress per (account, device): a PUT or DELETE waits for the one
+   * before it, so each reads the registration the previous one left (its `fresh` is right).
+   */
+  readonly #registering = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: ApiDeps) {
     const account = '([^/]+)';
@@ -201,7 +206,7 @@ export class Api {
     if (isApiKey(presented, this.deps.apiKey)) return { kind: 'backend' };
     const check = await verifyDeviceToken(presented, this.deps.deviceSecret);
     if (!check.ok) throw new ApiError('unauthorized');
-    if (isRevoked(check.claims, this.deps.store.revokedAt(check.claims.account, check.claims.device))) {
+    if (isRevoked(check.claims, await this.deps.store.revokedAt(check.claims.account, check.claims.device))) {
       throw new ApiError('unauthorized', 'the device was signed out after this token was issued');
     }
     return { kind: 'device', account: check.claims.account, device: check.claims.device };
@@ -219,13 +224,19 @@ export class Api {
     const slot = `${account}\u0000${key}`;
     const running = this.#inFlight.get(slot);
     if (running !== undefined) return running;
-    const stored = this.deps.store.getIdempotent(account, key, Date.now() - IDEMPOTENCY_WINDOW_MS);
-    if (stored !== null) return JSON.parse(stored);
-    const work = this.#addItems(account, body.thread as ThreadId, body.count ?? 1, key);
+    let fresh = false;
+    // In flight from before the lookup: a repeat arriving while the store answers waits for
+    // this one instead of looking up (and applying) on its own.
+    const work = (async () => {
+      const stored = await this.deps.store.getIdempotent(account, key, Date.now() - IDEMPOTENCY_WINDOW_MS);
+      if (stored !== null) return JSON.parse(stored) as unknown;
+      fresh = true;
+      return this.#addItems(account, body.thread as ThreadId, body.count ?? 1, key);
+    })();
     this.#inFlight.set(slot, work);
     try {
       const answer = await work;
-      stop();
+      if (fresh) stop();
       return answer;
     } finally {
       this.#inFlight.delete(slot);
@@ -234,7 +245,7 @@ export class Api {
 
   /** [API-2] Bumps the thread's head in `v2/heads` as the server's own peer; answers once it is on disk. */
   async #addItems(account: AccountId, thread: ThreadId, count: number, key: string | null): Promise<unknown> {
-    const room = this.#room(account);
+    const room = await this.#room(account);
     return room.hold(async () => {
       const before = room.tracker.head(thread);
       if (before === 0 && room.tracker.threadCount >= this.deps.maxThreads) {
@@ -258,7 +269,7 @@ export class Api {
   async #read({ req, account }: RouteContext): Promise<unknown> {
     const body = validated(ReadBody, await readJson(req));
     const thread = body.thread as ThreadId;
-    const room = this.#room(account);
+    const room = await this.#room(account);
     return room.hold(async () => {
       const value = planRead(room.tracker, thread, SERVER_DEVICE, body.seq);
       if (value !== null) room.serverWrite(({ reads }) => reads.set(thread, value));
@@ -270,7 +281,7 @@ export class Api {
   /** [API-4] Stored counts: no document is loaded; an unknown account is all zeros. */
   async #badge({ account }: RouteContext): Promise<unknown> {
     await this.deps.commit.flushed();
-    const counts = this.deps.store.getCounts(account) ?? EMPTY_COUNTS;
+    const counts = (await this.deps.store.getCounts(account)) ?? EMPTY_COUNTS;
     return { badge: counts.badge, threads: counts.threads, muted: counts.muted };
   }
 
@@ -296,31 +307,53 @@ export class Api {
       );
     }
     const patch = devicePatch(body);
-    const before = this.deps.store.getRegistration(account, device as DeviceId);
-    const record = this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
-    const fresh =
-      record.address !== null &&
-      (before === null ||
-        before.address !== record.address ||
-        before.tokenInvalidReason !== null ||
-        (!before.badges && record.badges));
-    this.deps.devices.deviceRegistered(account, device as DeviceId, fresh, before?.address ?? null);
-    return publicDevice(record);
+    return this.#oneAtATime(account, device as DeviceId, async () => {
+      const before = await this.deps.store.getRegistration(account, device as DeviceId);
+      const record = await this.deps.store.putDevice(account, device as DeviceId, patch, Date.now());
+      const fresh =
+        record.address !== null &&
+        (before === null ||
+          before.address !== record.address ||
+          before.tokenInvalidReason !== null ||
+          (!before.badges && record.badges));
+      this.deps.devices.deviceRegistered(account, device as DeviceId, fresh, before?.address ?? null);
+      return publicDevice(record);
+    });
   }
 
   /** [API-6] Signs the device out of the account and closes its connections to it (4401). */
   async #deleteDevice({ account, device }: RouteContext): Promise<unknown> {
-    const signedOut = this.deps.store.signOut(account, device as DeviceId, Date.now());
-    this.deps.revoke(account, device as DeviceId);
-    if (signedOut) this.deps.devices.deviceSignedOut(account, device as DeviceId);
-    return { signedOut };
+    return this.#oneAtATime(account, device as DeviceId, async () => {
+      const signedOut = await this.deps.store.signOut(account, device as DeviceId, Date.now());
+      this.deps.revoke(account, device as DeviceId);
+      if (signedOut) this.deps.devices.deviceSignedOut(account, device as DeviceId);
+      return { signedOut };
+    });
   }
 
-  #room(account: AccountId) {
+  /** Runs `work` after the registration calls of (account, device) before it have settled. */
+  async #oneAtATime<T>(account: AccountId, device: DeviceId, work: () => Promise<T>): Promise<T> {
+    const slot = `${account}\u0000${device}`;
+    const before = this.#registering.get(slot) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const settled = mine.then(
+      () => {},
+      () => {},
+    );
+    this.#registering.set(slot, settled);
     try {
-      return this.deps.rooms.get(account);
+      return await mine;
+    } finally {
+      if (this.#registering.get(slot) === settled) this.#registering.delete(slot);
+    }
+  }
+
+  async #room(account: AccountId) {
+    try {
+      return await this.deps.rooms.acquire(account);
     } catch (err) {
       if (err instanceof RoomCapacityError) throw new ApiError('overloaded');
+      if (this.deps.isShuttingDown()) throw new ApiError('shutting_down');
       throw err;
     }
   }

@@ -13,7 +13,7 @@ export interface WebPushKeyDeps {
   readonly publicKey: string;
   readonly apiKey: string;
   readonly deviceSecret: string;
-  readonly revokedAt: (account: AccountId, device: DeviceId) => number | null;
+  readonly revokedAt: (account: AccountId, device: DeviceId) => Promise<number | null>;
   readonly allowedOrigins: ReadonlySet<string>;
   readonly metrics: Metrics;
 }
@@ -57,7 +57,7 @@ async function authenticate(req: IncomingMessage, deps: WebPushKeyDeps): Promise
   if (isApiKey(presented, deps.apiKey)) return;
   const check = await verifyDeviceToken(presented, deps.deviceSecret);
   if (!check.ok) throw new ApiError('unauthorized');
-  if (isRevoked(check.claims, deps.revokedAt(check.claims.account, check.claims.device))) {
+  if (isRevoked(check.claims, await deps.revokedAt(check.claims.account, check.claims.device))) {
     throw new ApiError('unauthorized', 'the device was signed out after this token was issued');
   }
 }

@@ -7,7 +7,7 @@
  */
 import { createECDH } from 'node:crypto';
 import { ConfigError } from '../config.js';
-import type { MetaStore } from '../store/store.js';
+import type { Asynchronous, MetaStore } from '../store/store.js';
 
 export interface VapidKeys {
   /** Uncompressed P-256 point (65 bytes), base64url: the web app's `applicationServerKey`. */
@@ -40,8 +40,8 @@ const PRIVATE_META = 'generated_vapid_private_key';
 /** A configuration error: the server does not start (exit 2, like any bad setting). */
 export class VapidKeyError extends ConfigError {}
 
-/** Resolves the pair; throws VapidKeyError for half a configured pair, a malformed key or subject. */
-export function resolveVapidKeys(store: MetaStore, settings: VapidSettings): VapidKeys {
+/** Resolves the pair; rejects with VapidKeyError for half a configured pair, a malformed key or subject. */
+export async function resolveVapidKeys(store: Asynchronous<MetaStore>, settings: VapidSettings): Promise<VapidKeys> {
   const subject = settings.vapidSubject ?? DEFAULT_VAPID_SUBJECT;
   if (!/^(?:mailto:.+|https:\/\/.+)$/.test(subject)) {
     throw new VapidKeyError(`BADGESYNC_VAPID_SUBJECT must be a mailto: or https: URL, got ${JSON.stringify(subject)}`);
@@ -57,14 +57,14 @@ export function resolveVapidKeys(store: MetaStore, settings: VapidSettings): Vap
     checkPair(publicKey, privateKey);
     return { publicKey, privateKey, subject, generated: false };
   }
-  const storedPublic = store.getMeta(PUBLIC_META);
-  const storedPrivate = store.getMeta(PRIVATE_META);
+  const storedPublic = await store.getMeta(PUBLIC_META);
+  const storedPrivate = await store.getMeta(PRIVATE_META);
   if (storedPublic !== null && storedPrivate !== null) {
     return { publicKey: storedPublic, privateKey: storedPrivate, subject, generated: false };
   }
   const fresh = generateVapidKeys();
-  store.setMeta(PUBLIC_META, fresh.publicKey);
-  store.setMeta(PRIVATE_META, fresh.privateKey);
+  await store.setMeta(PUBLIC_META, fresh.publicKey);
+  await store.setMeta(PRIVATE_META, fresh.privateKey);
   return { ...fresh, subject, generated: true };
 }
 

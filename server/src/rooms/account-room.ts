@@ -12,7 +12,6 @@ import {
   deriveCounts,
   deriveV1Counts,
   deviceRoot,
-  EMPTY_COUNTS,
   HEADS_ROOT,
   hasV1Content,
   KeyValueArray,
@@ -27,7 +26,7 @@ import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
-import type { StoredDoc, SyncStore } from '../store/store.js';
+import type { Store, StoredDoc } from '../store/store.js';
 import {
   type AwarenessBudget,
   AwarenessRelay,
@@ -77,7 +76,7 @@ export interface RoomMember {
 }
 
 export interface RoomDeps {
-  readonly store: SyncStore;
+  readonly store: Store;
   readonly commit: GroupCommit;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -86,6 +85,22 @@ export interface RoomDeps {
   readonly budgets?: DocumentBudgets;
   /** Default: DEFAULT_AWARENESS_BUDGET, the settings' defaults. */
   readonly awareness?: AwarenessBudget;
+}
+
+/**
+ * An account as read from the store (AccountRoom.load): its client bindings, its document
+ * replayed (contract v2: a v1 one is migrated before it gets here) and the log entries after
+ * the stored snapshot.
+ */
+export interface LoadedAccount {
+  readonly bindings: Map<number, DeviceId>;
+  readonly doc: Y.Doc;
+  readonly logCount: number;
+}
+
+/** What a room is loaded with (RoomManager): see the constructor. */
+export interface RoomOptions {
+  readonly reuseServerClient: boolean;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -129,47 +144,26 @@ export class AccountRoom {
   constructor(
     readonly account: AccountId,
     private readonly deps: RoomDeps,
+    loaded: LoadedAccount,
     /**
-     * False when a room of this account was dropped with writes not yet on disk (a poisoned
-     * reload): those writes are still under the old client ID's next clocks, so reusing it
-     * could give two different structs one ID.
+     * reuseServerClient is false when a room of this account was dropped with writes not yet
+     * on disk (a poisoned reload): those writes are still under the old client ID's next
+     * clocks, so reusing it could give two different structs one ID.
      */
-    options: { readonly reuseServerClient: boolean } = { reuseServerClient: true },
+    options: RoomOptions = { reuseServerClient: true },
   ) {
+    if (hasV1Content(loaded.doc)) throw new Error(`account ${account}: a v1 document is migrated as it loads`);
     this.#budgets = deps.budgets ?? DEFAULT_DOCUMENT_BUDGETS;
-    this.#bindings = deps.store.loadBindings(account);
-    if (this.#bindings.size > this.#budgets.clientsPerAccount) {
-      // [BUDGET-5] Stored before the budget held (or the budget was lowered): replaying it could
-      // stall every account for seconds to minutes. Refused, not loaded; the data stays.
-      deps.metrics.budgetRefusals.inc({ budget: 'clientsPerAccount' });
-      deps.log.error(
-        { account, clients: this.#bindings.size, budget: this.#budgets.clientsPerAccount },
-        'account over its client-ID budget is not loaded',
-      );
-      throw new AccountOverBudgetError(
-        `account ${account} holds ${this.#bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
-      );
-    }
+    this.#bindings = loaded.bindings;
+    this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
+    this.doc = loaded.doc;
+    this.logCount = loaded.logCount;
     // [BUDGET-1] The server writes under the client ID it used before, when it has one: a new
     // ID per load bound one more @server binding each time an unloaded account took an item,
     // hundreds a day, until the account was over its client-ID budget. The store holds every
     // struct the server wrote under it (persisted before relayed), so its clock continues.
     // Set after the replay: Yjs gives a document a new client ID when a remote update writes
     // under its own.
-    const stored = deps.store.loadDoc(account);
-    this.#awareness = new AwarenessRelay(deps.awareness ?? DEFAULT_AWARENESS_BUDGET);
-    const loaded = new Y.Doc();
-    loaded.transact(() => {
-      for (const update of stored.updates) Y.applyUpdate(loaded, update, LOADING);
-    }, LOADING);
-    if (hasV1Content(loaded)) {
-      this.doc = this.#migrate(loaded, stored);
-      loaded.destroy();
-      this.logCount = 0;
-    } else {
-      this.doc = loaded;
-      this.logCount = stored.logCount;
-    }
     const reused = options.reuseServerClient ? serverClientOf(this.#bindings, this.doc) : null;
     if (reused !== null) this.doc.clientID = reused;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
@@ -183,8 +177,9 @@ export class AccountRoom {
       this.deps.commit.markCounts(account, () => {
         const changed = [...this.#countsChanged];
         this.#countsChanged.clear();
-        // A poisoned room's counts may include a half-applied update: keep the stored ones.
-        if (this.#poisoned) return { counts: deps.store.getCounts(account) ?? EMPTY_COUNTS };
+        // A poisoned room's counts may include a half-applied update: none are written, so
+        // the stored ones stay (the store is not read here: its answer would come too late).
+        if (this.#poisoned) return null;
         // [STORE-15] Only the threads that changed since the last commit are written.
         return { counts: this.tracker.countsOf(changed), changed };
       });
@@ -194,35 +189,84 @@ export class AccountRoom {
   }
 
   /**
+   * Reads the account from the store and builds its room: bindings first ([BUDGET-5] an
+   * account over its client-ID budget is refused before its document is read or replayed),
+   * then the document, replayed, and migrated when it is a v1 one (STORE-16). The room exists
+   * only once every read and the migration's write resolved (SYNC-16), so nothing can write to
+   * it in between. Rejects with AccountOverBudgetError, or the store's failure.
+   */
+  static async load(account: AccountId, deps: RoomDeps, options?: RoomOptions): Promise<AccountRoom> {
+    const budgets = deps.budgets ?? DEFAULT_DOCUMENT_BUDGETS;
+    const bindings = await deps.store.loadBindings(account);
+    if (bindings.size > budgets.clientsPerAccount) {
+      // [BUDGET-5] Stored before the budget held (or the budget was lowered): replaying it could
+      // stall every account for seconds to minutes. Refused, not loaded; the data stays.
+      deps.metrics.budgetRefusals.inc({ budget: 'clientsPerAccount' });
+      deps.log.error(
+        { account, clients: bindings.size, budget: budgets.clientsPerAccount },
+        'account over its client-ID budget is not loaded',
+      );
+      throw new AccountOverBudgetError(
+        `account ${account} holds ${bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
+      );
+    }
+    const stored = await deps.store.loadDoc(account);
+    const loaded = new Y.Doc();
+    loaded.transact(() => {
+      for (const update of stored.updates) Y.applyUpdate(loaded, update, LOADING);
+    }, LOADING);
+    if (!hasV1Content(loaded)) {
+      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount: stored.logCount }, options);
+    }
+    try {
+      const doc = await AccountRoom.#migrate(account, deps, bindings, loaded, stored);
+      return new AccountRoom(account, deps, { bindings, doc, logCount: 0 }, options);
+    } finally {
+      loaded.destroy();
+    }
+  }
+
+  /**
    * [STORE-16] A stored contract-v1 document becomes a v2 one, once: converted under a new
    * client ID of the server's (none of the v1 document's, see serverClientOf), and the whole
    * stored document replaced by the v2 snapshot, with that ID's binding and the counts, in one
-   * store transaction. The devices' bindings stay. Runs before anything else sees the room, so
-   * no write of this room can land between the load and the replacement.
+   * store transaction. The devices' bindings stay. Runs before the room exists (load), so no
+   * write of this room can land between the load and the replacement.
    */
-  #migrate(v1: Y.Doc, stored: StoredDoc): Y.Doc {
+  static async #migrate(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    v1: Y.Doc,
+    stored: StoredDoc,
+  ): Promise<Y.Doc> {
     let clientId = randomInt(1, MAX_CLIENT_ID);
-    while (this.#bindings.has(clientId) || v1.store.clients.has(clientId)) clientId = randomInt(1, MAX_CLIENT_ID);
+    while (bindings.has(clientId) || v1.store.clients.has(clientId)) clientId = randomInt(1, MAX_CLIENT_ID);
     const before = deriveV1Counts(v1);
     const v2 = convertV1Document(v1, clientId);
     const counts = deriveCounts(v2);
     if (!isDeepStrictEqual(counts, before)) {
       // The conversion keeps the counts (a shared property test holds it); the v2 document is
       // what devices see from now on, so its counts are the ones stored either way.
-      this.deps.log.error({ account: this.account, before, after: counts }, 'v1 migration changed the counts');
+      deps.log.error({ account, before, after: counts }, 'v1 migration changed the counts');
     }
     const snapshot = Y.encodeStateAsUpdate(v2);
-    this.deps.store.replaceDoc(this.account, {
-      snapshot,
-      throughLogId: stored.lastLogId,
-      bindings: [{ clientId, device: SERVER_DEVICE }],
-      counts,
-    });
-    this.#bindings.set(clientId, SERVER_DEVICE);
-    this.deps.metrics.documentsMigrated.inc();
-    this.deps.log.info(
+    try {
+      await deps.store.replaceDoc(account, {
+        snapshot,
+        throughLogId: stored.lastLogId,
+        bindings: [{ clientId, device: SERVER_DEVICE }],
+        counts,
+      });
+    } catch (err) {
+      v2.destroy();
+      throw err;
+    }
+    bindings.set(clientId, SERVER_DEVICE);
+    deps.metrics.documentsMigrated.inc();
+    deps.log.info(
       {
-        account: this.account,
+        account,
         serverClient: clientId,
         v1LogEntries: stored.logCount,
         v1Bytes: stored.updates.reduce((sum, update) => sum + update.byteLength, 0),
@@ -507,12 +551,26 @@ export class AccountRoom {
     }
   }
 
-  /** Writes a snapshot in place of the log; only when every write of this room is on disk. */
-  compact(): boolean {
+  /**
+   * Writes a snapshot in place of the log; only when every write of this room is on disk.
+   * False: not now (a write in flight, a poisoned room). True: the snapshot, taken now, is
+   * handed to the store between two batches (SYNC-17) — every entry so far is in it, none
+   * after it can land first — and `done` settles once the store answered (a rejection leaves
+   * the log whole: it is logged here, never thrown).
+   */
+  compact(): { readonly done: Promise<void> } | false {
     if (this.#pendingWrites > 0 || this.#poisoned) return false;
-    this.deps.store.compact(this.account, Y.encodeStateAsUpdate(this.doc), Number.MAX_SAFE_INTEGER);
+    const snapshot = Y.encodeStateAsUpdate(this.doc);
+    const before = this.logCount;
     this.logCount = 0;
-    return true;
+    const done = this.deps.commit
+      .between(() => this.deps.store.compact(this.account, snapshot, Number.MAX_SAFE_INTEGER))
+      .catch((err: unknown) => {
+        // The log is whole: the next compaction (or load) tries again.
+        this.logCount += before;
+        this.deps.log.error({ err, account: this.account }, 'compaction failed; the log stays');
+      });
+    return { done };
   }
 
   destroy(): void {

@@ -1,6 +1,6 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Metrics } from '../metrics.js';
-import type { PushWrite, SyncStore, WriteBatch } from '../store/store.js';
+import type { PushWrite, Store, WriteBatch } from '../store/store.js';
 
 /** Counts to store: everything, or only the `changed` threads and the badge. */
 export interface CountsWrite {
@@ -14,23 +14,25 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U
  * Group commit (SPEC STORE-17): everything written during one turn of the event
  * loop — device updates, server writes, counts, client bindings, idempotency answers, push
  * state — is handed to the store as one batch at the next setImmediate, written in one
- * transaction off the event loop (Store.commitAsync), and only once it is durable do the
+ * transaction off the event loop (Store.commit, a promise), and only once it is durable do the
  * callbacks that relay, answer or push run. At most one batch is in flight: what arrives
  * meanwhile gathers into the next one, so batches grow when the disk is slow instead of the
  * loop waiting for it. One fsync per batch instead of one per update.
  */
 export class GroupCommit {
   #batch = GroupCommit.#empty();
-  #counts = new Map<AccountId, () => CountsWrite>();
+  #counts = new Map<AccountId, () => CountsWrite | null>();
   #callbacks: Array<() => void> = [];
   #scheduled: NodeJS.Immediate | null = null;
-  /** The batch being written, and the callbacks that wait for it. */
+  /** The batch (or the work between batches) being written, and the callbacks that wait for it. */
   #inFlight: { readonly callbacks: Array<() => void>; done: Promise<void> } | null = null;
+  /** Work waiting to run between two batches (between()), in order. */
+  #between: Array<() => Promise<void>> = [];
   #closed = false;
   #failed = false;
 
   constructor(
-    private readonly store: SyncStore,
+    private readonly store: Store,
     private readonly metrics: Metrics,
     /** A failed commit leaves memory ahead of disk: the process must stop (SPEC STORE-11). */
     private readonly onFatal: (err: unknown) => void,
@@ -89,11 +91,33 @@ export class GroupCommit {
 
   /**
    * The account's counts changed: store them as `read()` answers when the batch is handed
-   * over — all of them, or (with `changed`) only the threads that changed (SPEC STORE-15).
+   * over — all of them, or (with `changed`) only the threads that changed (SPEC STORE-15);
+   * null: none (the stored counts stay).
    */
-  markCounts(account: AccountId, read: () => CountsWrite): void {
+  markCounts(account: AccountId, read: () => CountsWrite | null): void {
     this.#counts.set(account, read);
     this.#schedule();
+  }
+
+  /**
+   * [SYNC-17] Runs `work` (a store write outside the batches: a compaction) while no batch is
+   * in flight; what gathers meanwhile waits for it. On a store that runs calls side by side
+   * (PostgreSQL), a later batch could otherwise land first — and a compaction through "every
+   * entry so far" would drop an update its snapshot lacks. Resolves or rejects as `work` does;
+   * a rejection is not fatal (a refused compaction leaves the log whole).
+   */
+  between<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('group commit is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#between.push(async () => {
+        try {
+          resolve(await work());
+        } catch (err) {
+          reject(err);
+        }
+      });
+      if (this.#inFlight === null && this.#scheduled === null) this.#next();
+    });
   }
 
   /** Runs `callback` once everything added so far is on disk. */
@@ -125,11 +149,43 @@ export class GroupCommit {
     if (this.#scheduled === null && this.#inFlight === null) this.#scheduled = setImmediate(() => this.#flush());
   }
 
+  /** Nothing in flight: starts the work waiting between batches first, else the next batch. */
+  #next(): void {
+    const work = this.#between.shift();
+    if (work === undefined) {
+      if (this.#gathering || this.#callbacks.length > 0) this.#flush();
+      return;
+    }
+    const inFlight = { callbacks: [] as Array<() => void>, done: Promise.resolve() };
+    this.#inFlight = inFlight;
+    // `work` settles its caller's promise and never rejects itself.
+    inFlight.done = work().then(() => {
+      this.#inFlight = null;
+      this.#next();
+      for (const callback of inFlight.callbacks) this.#run(callback);
+    });
+  }
+
+  #run(callback: () => void): void {
+    try {
+      callback();
+    } catch (err) {
+      this.onCallbackError(err);
+    }
+  }
+
   #flush(): void {
     this.#scheduled = null;
     if (this.#failed || this.#inFlight !== null) return;
+    if (this.#between.length > 0) {
+      this.#next();
+      return;
+    }
     const batch = this.#batch;
-    for (const [account, read] of this.#counts) batch.counts.push({ account, ...read() });
+    for (const [account, read] of this.#counts) {
+      const counts = read();
+      if (counts !== null) batch.counts.push({ account, ...counts });
+    }
     const callbacks = this.#callbacks;
     this.#batch = GroupCommit.#empty();
     this.#counts = new Map();
@@ -143,29 +199,22 @@ export class GroupCommit {
       this.#inFlight = null;
       // What gathered meanwhile goes now: the next batch is handed over before these
       // callbacks run, so it is written while they relay.
-      if (this.#gathering || this.#callbacks.length > 0) this.#flush();
-      for (const callback of inFlight.callbacks) {
-        try {
-          callback();
-        } catch (err) {
-          this.onCallbackError(err);
-        }
-      }
+      this.#next();
+      for (const callback of inFlight.callbacks) this.#run(callback);
     };
     const failed = (err: unknown) => {
       this.#failed = true;
       this.#inFlight = null;
       this.onFatal(err);
     };
-    let written: Promise<void> | null;
+    let written: Promise<void>;
     try {
-      written = this.store.commitAsync(batch, this.holdMs);
+      written = this.store.commit(batch, this.holdMs);
     } catch (err) {
+      // A store that throws instead of rejecting: the same failure.
       failed(err);
       return;
     }
-    // Null: a store without a commit thread wrote it already (the memory store).
-    if (written === null) durable();
-    else inFlight.done = written.then(durable, failed);
+    inFlight.done = written.then(durable, failed);
   }
 }

@@ -30,14 +30,25 @@ export class RoomCapacityError extends Error {}
 
 /**
  * Loads account documents on first use, unloads idle ones, and holds at most
- * `maxLoaded` (SPEC SYNC-7). Loading is synchronous (the store is), so two requests for
- * one account always share one room.
+ * `maxLoaded` (SPEC SYNC-7). The store answers through promises, so a load takes turns:
+ * [SYNC-16] every caller asking for one account while it loads shares that one load, and
+ * the room is published (found by peek, by later acquires, by the sweep) only once its load
+ * resolved. Loads in progress count against the cap.
  */
 export class RoomManager {
   readonly #rooms = new Map<AccountId, AccountRoom>();
+  /** Loads in progress, one per account, shared by every caller that asks meanwhile. */
+  readonly #loading = new Map<AccountId, Promise<AccountRoom>>();
   /** Accounts whose last room was dropped with writes not yet on disk, until they are. */
   readonly #unsettled = new Set<AccountId>();
+  /**
+   * Rooms handed out this turn: their callers resume in microtasks, before they can hold the
+   * room (join, hold) — nothing may evict them meanwhile. Cleared at the next macrotask.
+   */
+  readonly #handedOut = new Set<AccountRoom>();
+  #clearHandedOut: NodeJS.Immediate | null = null;
   readonly #timer: NodeJS.Timeout;
+  #closed = false;
 
   constructor(
     private readonly deps: RoomDeps,
@@ -50,6 +61,7 @@ export class RoomManager {
     this.#timer.unref();
   }
 
+  /** Rooms loaded (loads in progress not counted). */
   get size(): number {
     return this.#rooms.size;
   }
@@ -60,28 +72,59 @@ export class RoomManager {
     return room?.poisoned ? undefined : room;
   }
 
-  /** The account's room, loading it (and unloading an idle one when at the cap). */
-  get(account: AccountId): AccountRoom {
+  /**
+   * The account's room, loading it (and unloading an idle one when at the cap). Rejects with
+   * RoomCapacityError when the cap is reached with none idle, or the account is over its
+   * client-ID budget (BUDGET-5); with the store's failure when the load failed (a later
+   * acquire loads again).
+   */
+  acquire(account: AccountId): Promise<AccountRoom> {
     let room = this.#rooms.get(account);
     if (room?.poisoned) {
       this.#unload(room, false);
       room = undefined;
     }
-    if (room !== undefined) return room;
-    if (this.#rooms.size >= this.maxLoaded && !this.#evictOne()) {
-      throw new RoomCapacityError(`${this.#rooms.size} accounts loaded, none idle`);
+    if (room !== undefined) return Promise.resolve(this.#handOut(room));
+    const loading = this.#loading.get(account);
+    if (loading !== undefined) return loading;
+    if (this.#closed) return Promise.reject(new Error('the rooms are closed'));
+    if (this.#rooms.size + this.#loading.size >= this.maxLoaded && !this.#evictOne()) {
+      return Promise.reject(new RoomCapacityError(`${this.#rooms.size} accounts loaded, none idle`));
     }
+    const load = this.#load(account);
+    this.#loading.set(account, load);
+    return load;
+  }
+
+  async #load(account: AccountId): Promise<AccountRoom> {
+    let room: AccountRoom;
     try {
-      room = new AccountRoom(account, this.deps, { reuseServerClient: !this.#unsettled.has(account) });
+      room = await AccountRoom.load(account, this.deps, { reuseServerClient: !this.#unsettled.has(account) });
     } catch (err) {
       if (err instanceof AccountOverBudgetError) throw new RoomCapacityError(err.message);
       throw err;
+    } finally {
+      // A failed load is forgotten: the next acquire loads again.
+      this.#loading.delete(account);
+    }
+    if (this.#closed) {
+      room.destroy();
+      throw new Error('the rooms are closed');
     }
     this.#rooms.set(account, room);
     this.deps.metrics.loadedDocs.set(this.#rooms.size);
     // [BUDGET-5] A long log is folded into a snapshot as it loads: the replay just paid is not
     // paid again by the next load, whether or not the account stays loaded long enough for a sweep.
     if (room.logCount >= COMPACT_AFTER_UPDATES) room.compact();
+    return this.#handOut(room);
+  }
+
+  #handOut(room: AccountRoom): AccountRoom {
+    this.#handedOut.add(room);
+    this.#clearHandedOut ??= setImmediate(() => {
+      this.#clearHandedOut = null;
+      this.#handedOut.clear();
+    });
     return room;
   }
 
@@ -90,6 +133,7 @@ export class RoomManager {
     let compactions = 0;
     for (const room of [...this.#rooms.values()]) {
       if (room.poisoned) this.#unload(room, false);
+      else if (this.#handedOut.has(room)) continue;
       else if (room.idle && now - room.lastActive >= IDLE_UNLOAD_MS) {
         // Unloading without compacting keeps the log: the next load replays it, no loss.
         const compact = room.logCount >= COMPACT_ON_UNLOAD && compactions < COMPACTIONS_PER_SWEEP;
@@ -104,6 +148,7 @@ export class RoomManager {
   #evictOne(): boolean {
     let oldest: AccountRoom | undefined;
     for (const room of this.#rooms.values()) {
+      if (this.#handedOut.has(room)) continue;
       if (room.idle && (oldest === undefined || room.lastActive < oldest.lastActive)) oldest = room;
     }
     if (oldest === undefined) return false;
@@ -117,15 +162,19 @@ export class RoomManager {
       this.#unsettled.add(account);
       this.deps.commit.afterCommit(() => this.#unsettled.delete(account));
     }
+    // The snapshot is taken now; the store writes it between two batches (SYNC-17).
     if (compact && !room.poisoned) room.compact();
     room.destroy();
     this.#rooms.delete(room.account);
+    this.#handedOut.delete(room);
     this.deps.metrics.loadedDocs.set(this.#rooms.size);
   }
 
-  /** Unloads everything (shutdown, after the last commit). */
+  /** Unloads everything (shutdown, after the last commit); loads still in progress are dropped as they end. */
   close(): void {
+    this.#closed = true;
     clearInterval(this.#timer);
+    if (this.#clearHandedOut !== null) clearImmediate(this.#clearHandedOut);
     // No compaction at shutdown: thousands of fsyncs would delay the exit; the logs load fine.
     for (const room of [...this.#rooms.values()]) this.#unload(room, false);
   }

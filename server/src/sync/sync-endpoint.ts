@@ -11,6 +11,7 @@ import { writeRawError } from '../http/raw-answer.js';
 import { OVERLOADED_RETRY_AFTER_S } from '../http/respond.js';
 import { decodeId, parseTarget, queryParam } from '../http/target.js';
 import type { Metrics } from '../metrics.js';
+import type { AccountRoom } from '../rooms/account-room.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { KeyedRateLimiter } from './rate-limit.js';
 import { DEFAULT_SESSION_LIMITS, Session, type SessionLimits } from './session.js';
@@ -19,7 +20,7 @@ import type { WebSocketLike } from './websocket-like.js';
 export interface SyncEndpointOptions {
   readonly deviceSecret: string;
   /** When the device was signed out of the account (tokens issued before are revoked), or null. */
-  readonly revokedAt: (account: AccountId, device: DeviceId) => number | null;
+  readonly revokedAt: (account: AccountId, device: DeviceId) => Promise<number | null>;
   readonly heartbeatMs: number;
   readonly maxMessageBytes: number;
   /** Upgrade attempts per second and in a burst per client address before authentication (config.ts says why). */
@@ -104,17 +105,8 @@ export class SyncEndpoint {
     const handshake = handshakeProblem(req);
     if (handshake !== null) return writeRawError(socket, 400, 'invalid_handshake', handshake);
     const token = queryParam(target.query, 'token') ?? bearer(req.headers.authorization);
-    verifyDeviceToken(token, this.options.deviceSecret)
-      .then((check) => {
-        if (!check.ok) return writeRawError(socket, 401, 'unauthorized', `device token ${check.why}`);
-        if (check.claims.account !== account) {
-          return writeRawError(socket, 403, 'forbidden', 'the token is for another account');
-        }
-        if (isRevoked(check.claims, this.options.revokedAt(account, check.claims.device))) {
-          return writeRawError(socket, 401, 'unauthorized', 'the device was signed out after this token was issued');
-        }
-        this.#accept(req, socket, head, account, check.claims);
-      })
+    this.#authorize(token, account, socket)
+      .then((claims) => (claims === null ? undefined : this.#accept(req, socket, head, account, claims)))
       .catch((err: unknown) => {
         // [EDGE-1] The token check or the accept threw: that one upgrade fails, loudly.
         this.log.error({ err, route: 'sync' }, 'upgrade failed');
@@ -122,7 +114,31 @@ export class SyncEndpoint {
       });
   }
 
-  #accept(req: IncomingMessage, socket: Duplex, head: Buffer, account: AccountId, claims: DeviceClaims): void {
+  /** The token's claims, or null once the refusal is answered (AUTH-1..AUTH-4). */
+  async #authorize(token: string | null, account: AccountId, socket: Duplex): Promise<DeviceClaims | null> {
+    const check = await verifyDeviceToken(token, this.options.deviceSecret);
+    if (!check.ok) {
+      writeRawError(socket, 401, 'unauthorized', `device token ${check.why}`);
+      return null;
+    }
+    if (check.claims.account !== account) {
+      writeRawError(socket, 403, 'forbidden', 'the token is for another account');
+      return null;
+    }
+    if (isRevoked(check.claims, await this.options.revokedAt(account, check.claims.device))) {
+      writeRawError(socket, 401, 'unauthorized', 'the device was signed out after this token was issued');
+      return null;
+    }
+    return check.claims;
+  }
+
+  async #accept(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    account: AccountId,
+    claims: DeviceClaims,
+  ): Promise<void> {
     if (this.#closing || socket.destroyed) return writeRawError(socket, 503, 'shutting_down');
     const key = `${account}\u0000${claims.device}`;
     if ((this.#perDevice.get(key) ?? 0) >= this.options.maxConnectionsPerDevice) {
@@ -135,15 +151,8 @@ export class SyncEndpoint {
         PER_DEVICE_RETRY_AFTER_SECONDS,
       );
     }
-    let room: ReturnType<RoomManager['get']>;
-    try {
-      room = this.rooms.get(account);
-    } catch (err) {
-      if (err instanceof RoomCapacityError)
-        return writeRawError(socket, 503, 'overloaded', undefined, OVERLOADED_RETRY_AFTER_S);
-      throw err;
-    }
-    // Counted from here, not from the upgrade callback: upgrades in flight count too.
+    // Counted from here, not from the upgrade callback: upgrades in flight (and loading their
+    // account) count too.
     this.#perDevice.set(key, (this.#perDevice.get(key) ?? 0) + 1);
     let counted = true;
     const uncount = () => {
@@ -154,6 +163,21 @@ export class SyncEndpoint {
       else this.#perDevice.delete(key);
     };
     socket.once('close', uncount);
+    let room: AccountRoom;
+    try {
+      room = await this.rooms.acquire(account);
+    } catch (err) {
+      uncount();
+      if (err instanceof RoomCapacityError)
+        return writeRawError(socket, 503, 'overloaded', undefined, OVERLOADED_RETRY_AFTER_S);
+      if (this.#closing) return writeRawError(socket, 503, 'shutting_down');
+      throw err;
+    }
+    // The account loaded while the socket waited: it may have gone, or the server be closing.
+    if (this.#closing || socket.destroyed) {
+      uncount();
+      return writeRawError(socket, 503, 'shutting_down');
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       this.options.authenticated?.(req.socket);
       try {
@@ -166,13 +190,7 @@ export class SyncEndpoint {
     });
   }
 
-  #open(
-    ws: WebSocket,
-    account: AccountId,
-    claims: DeviceClaims,
-    room: ReturnType<RoomManager['get']>,
-    uncount: () => void,
-  ): void {
+  #open(ws: WebSocket, account: AccountId, claims: DeviceClaims, room: AccountRoom, uncount: () => void): void {
     {
       mapOversizeClose(ws, this.metrics);
       const like: WebSocketLike = {
