@@ -76,7 +76,7 @@ function getBadge(node: ExactNode, account: AccountId): Promise<{ badge: number;
 }
 
 describe('exact ingest through the API on two nodes', () => {
-  test('[STORE-26] [API-2] concurrent POSTs of items for one thread to two nodes: each head answered once, the badge is the number of items', async () => {
+  test('[CLUSTER-40] [STORE-26] [API-2] concurrent POSTs of items for one thread to two nodes: each head answered once, the badge is the number of items', async () => {
     await withTwoNodes(async (one, two) => {
       const account = parseAccountId('concurrent-posts');
       const PER_NODE = 25;
@@ -100,7 +100,7 @@ describe('exact ingest through the API on two nodes', () => {
     });
   });
 
-  test('[STORE-28] [API-2] one idempotency key posted to two nodes at once adds once; both answer the first answer', async () => {
+  test('[CLUSTER-40] [STORE-28] [API-2] one idempotency key posted to two nodes at once adds once; both answer the first answer', async () => {
     await withTwoNodes(async (one, two) => {
       const account = parseAccountId('concurrent-keys');
       const KEYS = 12;
@@ -181,7 +181,7 @@ describe('exact counts through the rooms under random interleavings', () => {
   const step = fc.oneof(fc.record({ one: op }), fc.record({ two: op }), fc.record({ one: op, two: op }));
   const history = fc.array(step, { minLength: 4, maxLength: 25 });
 
-  test('[STORE-27] [STORE-26] device reads (group commit), API reads and ingests on two nodes: once quiet, the stored counts and GET badge are those of the whole stored log', async () => {
+  test('[CLUSTER-41] [CLUSTER-40] [STORE-27] device reads (group commit), API reads and ingests on two nodes: once quiet, the stored counts and GET badge are those of the whole stored log', async () => {
     let run = 0;
     const totals = { stale: 0, repairs: 0, deviceWrites: 0 };
     await withTwoNodes(async (one, two) => {
