@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { propertyParams } from '../../shared/test/helpers/seed.js';
 import type { AccountRoom, RoomMember } from '../src/rooms/account-room.js';
+import { writeExactly } from '../src/rooms/exact-writes.js';
 import { PgStore } from '../src/store/index.js';
 import { API_KEY, ExactNode } from './exact-node-rig.js';
 import { createTestDatabase, type TestDatabase } from './pg-database.js';
@@ -116,6 +117,43 @@ describe('exact ingest through the API on two nodes', () => {
   });
 });
 
+describe('exact counts while device updates wait for their batch', () => {
+  test('[CLUSTER-41] an ingest made while a device update of the room waits for disk leaves the counts to that batch; they end exact', async () => {
+    await withTwoNodes(async (one, two) => {
+      const account = parseAccountId('pending-device');
+      await postItems(two, account, { thread: INBOX, count: 4 });
+      const room = await one.rooms.acquire(account);
+      await one.catchUp(account);
+      const device = new DeviceOnNode(parseDeviceId('phone'));
+      const seen: Array<unknown> = [];
+      const exclusiveWrite = room.exclusiveWrite.bind(room);
+      room.exclusiveWrite = (write) => {
+        const made = exclusiveWrite(write);
+        seen.push(made.counts);
+        return made;
+      };
+      try {
+        // The device's read is in the replica, not yet in the log, when the ingest runs.
+        device.read(room, INBOX, 1);
+        await writeExactly(one, room, null, () => ({
+          write: (arrays) => {
+            arrays.heads.set(INBOX, room.tracker.head(INBOX) + 3);
+          },
+          answer: () => null,
+        }));
+        assert.deepEqual(seen, [null], 'the exclusive transaction wrote no counts');
+        await Promise.all([one.settle(), two.settle()]);
+        const whole = await countsOfStoredLog(one.store, account);
+        assert.equal(whole.threads[INBOX], 3, 'read 4 of 7');
+        assert.deepEqual(await two.store.getCounts(account), whole);
+        assert.deepEqual(device.closed, []);
+      } finally {
+        device.close();
+      }
+    });
+  });
+});
+
 /** A device connected to one node: its own replica, synced from that node's room before it writes. */
 class DeviceOnNode {
   readonly doc = new Y.Doc();
@@ -159,6 +197,7 @@ describe('exact counts through the rooms under random interleavings', () => {
     | { readonly kind: 'ingest'; readonly thread: ThreadId; readonly count: number }
     | { readonly kind: 'apiRead'; readonly thread: ThreadId; readonly seq: number }
     | { readonly kind: 'device'; readonly thread: ThreadId; readonly fraction: number }
+    | { readonly kind: 'deviceThenIngest'; readonly thread: ThreadId; readonly fraction: number }
     | { readonly kind: 'catchUp' };
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({
@@ -173,6 +212,11 @@ describe('exact counts through the rooms under random interleavings', () => {
     }),
     fc.record({
       kind: fc.constant('device' as const),
+      thread: fc.constantFrom(...THREADS),
+      fraction: fc.constantFrom(0.5, 1),
+    }),
+    fc.record({
+      kind: fc.constant('deviceThenIngest' as const),
       thread: fc.constantFrom(...THREADS),
       fraction: fc.constantFrom(0.5, 1),
     }),
@@ -198,7 +242,22 @@ describe('exact counts through the rooms under random interleavings', () => {
             else if (o.kind === 'apiRead')
               await call(node, 'POST', `/v1/accounts/${account}/read`, { thread: o.thread, seq: o.seq });
             else if (o.kind === 'catchUp') await node.catchUp(account);
-            else {
+            else if (o.kind === 'deviceThenIngest') {
+              // An ingest while the device's update waits for its batch: the exclusive
+              // transaction cannot write counts that include it (CLUSTER-41).
+              const room = await node.rooms.acquire(account);
+              (devices.get(node) as DeviceOnNode).read(room, o.thread, o.fraction);
+              await writeExactly(node, room, null, () => {
+                const head = room.tracker.head(o.thread) + 1;
+                return {
+                  write: (arrays) => {
+                    arrays.heads.set(o.thread, head);
+                  },
+                  answer: () => head,
+                };
+              });
+              await node.commit.flushed();
+            } else {
               const room = await node.rooms.acquire(account);
               (devices.get(node) as DeviceOnNode).read(room, o.thread, o.fraction);
               totals.deviceWrites++;

@@ -631,7 +631,10 @@ export class AccountRoom {
       failed: (err) => {
         if (settled) return;
         settled = true;
-        if (captured.updates.length > 0) this.#poison(`an exclusive write failed: ${(err as Error).message}`, null);
+        // Memory holds what the log lacks (a write, or the binding of the server's client ID).
+        if (captured.updates.length + captured.bindings.length > 0) {
+          this.#poison(`an exclusive write failed: ${(err as Error).message}`, null);
+        }
       },
     };
   }
