@@ -14,6 +14,12 @@ if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
 if [ "${BADGESYNC_SETUP_BROWSER:-1}" != "0" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# PostgreSQL and Redis on 127.0.0.1 for cluster mode and its tests (Debian's packages, see
+# scripts/setup-services.sh): each is installed and started only where it does not answer
+# already. BADGESYNC_SETUP_SERVICES=0 skips it (a machine without them runs SQLite only).
+if [ "${BADGESYNC_SETUP_SERVICES:-1}" != "0" ]; then
+  bash scripts/setup-services.sh
+fi
 if [ "${CI:-}" = "true" ]; then
   pnpm install --frozen-lockfile
 else

@@ -62,19 +62,21 @@ export async function onDatabase<R extends pg.QueryResultRow>(
 }
 
 /**
- * Empties every table of the store's schema (keeps the schema and its version). DELETE, not
- * TRUNCATE: on tables this small it costs far less than TRUNCATE's new files and their fsyncs.
+ * Empties every table of the store's schema (keeps the schema and its version), on `client`
+ * (connected to the database). DELETE, not TRUNCATE: on tables this small it costs far less
+ * than TRUNCATE's new files and their fsyncs.
  */
-export async function emptyTables(url: string): Promise<void> {
+export async function emptyTables(client: pg.ClientBase): Promise<void> {
+  const { rows } = await client.query<{ tablename: string }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'badgesync_schema'",
+  );
+  // One multi-statement query: one transaction, one round trip.
+  if (rows.length > 0) await client.query(rows.map((t) => `DELETE FROM "${t.tablename}";`).join(' '));
+}
+
+/** A connection of its own to `url`, for a test's own statements; end() it after. */
+export async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  try {
-    const { rows } = await client.query<{ tablename: string }>(
-      "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'badgesync_schema'",
-    );
-    // One multi-statement query: one transaction, one round trip.
-    if (rows.length > 0) await client.query(rows.map((t) => `DELETE FROM "${t.tablename}";`).join(' '));
-  } finally {
-    await client.end();
-  }
+  return client;
 }

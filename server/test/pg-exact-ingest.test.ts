@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { propertyParams } from '../../shared/test/helpers/seed.js';
 import { PgStore } from '../src/store/index.js';
-import { createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
 import { countsOfStoredLog, type IngestAnswer, ReplicaNode } from './pg-replica-node.js';
 import { A } from './store-fixtures.js';
 
@@ -33,7 +33,12 @@ afterAll(async () => {
   await db?.drop();
 });
 beforeEach(async () => {
-  await emptyTables(db.url);
+  const own = await connect(db.url);
+  try {
+    await emptyTables(own);
+  } finally {
+    await own.end();
+  }
 });
 
 /** Runs `work` with two nodes (two pools) holding a replica of `account` each, closed after. */

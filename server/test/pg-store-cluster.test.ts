@@ -7,19 +7,23 @@ import { type AccountId, parseAccountId } from '@badgesync/shared';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
 import { type OutboxEntry, PgStore, type WriteBatch } from '../src/store/index.js';
-import { createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
 import { A, B, batch, hex } from './store-fixtures.js';
 
 let db: TestDatabase;
+/** This file's own connection to the database, to empty it between tests. */
+let own: pg.Client;
 beforeAll(async () => {
   db = await createTestDatabase();
   await (await PgStore.open({ url: db.url })).close();
+  own = await connect(db.url);
 });
 afterAll(async () => {
+  await own?.end();
   await db?.drop();
 });
 beforeEach(async () => {
-  await emptyTables(db.url);
+  await emptyTables(own);
 });
 
 /** Runs `work` with two stores on the database (two nodes), closed after. */

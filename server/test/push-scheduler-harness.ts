@@ -1,5 +1,6 @@
 /**
- * A PushScheduler in process for policy tests: MemoryStore, a scripted PushSender, and mocked
+ * A PushScheduler in process for policy tests: a MemoryStore (set up synchronously by the
+ * test, read by the scheduler through asyncStore, as the server's store), a scripted PushSender, and mocked
  * `setTimeout` and `Date`, so every window, grace period and backoff is stepped by hand.
  * `useScheduler()` registers the hooks that build one per test and tear it down.
  */
@@ -9,9 +10,11 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, vi } from 'vitest';
 import { PushMetrics } from '../src/push/push-metrics.js';
-import { PushScheduler } from '../src/push/push-scheduler.js';
+import { PushScheduler, type PushStore } from '../src/push/push-scheduler.js';
 import type { BadgePush, PushSender, SendResult } from '../src/push/push-sender.js';
+import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import type { Store } from '../src/store/store.js';
 
 export const WINDOW = 1_000;
 export const GRACE = 5_000;
@@ -73,7 +76,8 @@ export class Harness {
   reads = 0;
   #readsSinceSettle = 0;
 
-  constructor() {
+  /** `wrap`: what the scheduler's store becomes (late or held answers); the MemoryStore as asyncStore gives it by default. */
+  constructor(private readonly wrap: (store: Store) => PushStore = (store) => store) {
     const duePushes = this.store.duePushes.bind(this.store);
     this.store.duePushes = (now, limit) => {
       this.reads++;
@@ -93,7 +97,7 @@ export class Harness {
         allowedTopics: this.allowedTopics,
       },
       {
-        store: this.store,
+        store: this.wrap(asyncStore(this.store)),
         sender: this.sender,
         log: pino({ level: process.env.PUSH_TEST_LOG ?? 'silent' }),
         metrics: this.metrics,

@@ -143,6 +143,9 @@ describe('PushScheduler: answers and restarts', () => {
       enqueue(entry);
     };
     vi.advanceTimersByTime(GRACE);
+    // The store answers through promises: the first slice is queued once they have answered,
+    // the next one on a later turn of the event loop.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     assert.ok(enqueued.length > 0 && enqueued.length < 500, `the sweep's first turn queued ${enqueued.length}`);
     for (let turn = 0; turn < 5; turn++) await h.settle();
     // 32 in flight at most: a few more 10 ms steps after the window let all 500 go.
@@ -168,6 +171,8 @@ describe('PushScheduler: answers and restarts', () => {
     const { h } = context;
     h.register(A, PHONE);
     h.change(A, 6);
+    // The entry is durable (the store has answered the scheduler's reads and its write) when the process dies.
+    await h.settle();
     h.restart();
     await h.advance(WINDOW);
     assert.deepEqual(h.sender.badges(), [6]);

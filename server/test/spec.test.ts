@@ -25,6 +25,7 @@ const PREFIXES = [
   'CONF',
   'ERR',
   'SDK',
+  'CLUSTER',
 ];
 const ID = new RegExp(`\\b(?:${PREFIXES.join('|')})-\\d+\\b`, 'g');
 const spec = readFileSync(path.join(ROOT, 'docs/SPEC.md'), 'utf8');

@@ -78,3 +78,19 @@ export const AwarenessDropReason = {
   connection_states: 'beyond the states one connection may hold',
 } as const;
 export type AwarenessDropReason = keyof typeof AwarenessDropReason;
+
+/**
+ * Why a node refused a message of the cluster's update bus (SPEC CLUSTER-2): the frame is
+ * dropped and logged, never applied; the account's gap repair fetches the update from the
+ * database instead. A metrics and log label, never sent to a client.
+ */
+export const BusFrameError = {
+  truncated: 'the frame ends before a field it announces',
+  unsupported_version: 'a frame version this node does not know (a newer node during a rolling upgrade)',
+  invalid_origin: 'an origin node ID that is empty, too long or not printable ASCII',
+  invalid_account: 'an account ID that does not match the ID pattern',
+  invalid_seq: 'a seq that is not a whole number from 1 to 2^53 − 1',
+  update_too_large: 'an update length above the limit',
+  trailing_bytes: 'bytes after the update',
+} as const;
+export type BusFrameErrorCode = keyof typeof BusFrameError;

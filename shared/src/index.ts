@@ -26,6 +26,8 @@ export {
 } from './document.js';
 export {
   AwarenessDropReason,
+  BusFrameError,
+  type BusFrameErrorCode,
   type ErrorBody,
   errorBody,
   HttpError,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'vitest';
-import { AwarenessDropReason, CloseCode, HttpError, RefusalReason, refusalCode } from '../src/index.js';
+import { AwarenessDropReason, BusFrameError, CloseCode, HttpError, RefusalReason, refusalCode } from '../src/index.js';
 
 const errors = readFileSync(new URL('../../docs/ERRORS.md', import.meta.url), 'utf8');
 /** The table rows of the file, split into trimmed cells. */
@@ -62,11 +62,20 @@ describe('docs/ERRORS.md (ERR-1)', () => {
     }
   });
 
+  test('documents every update bus frame error (CLUSTER-2)', () => {
+    for (const code of Object.keys(BusFrameError)) {
+      const row = rowStartingWith(`\`${code}\``);
+      assert.ok(row, `no row for ${code}`);
+      assert.ok((row[1] ?? '').length > 10, `${code}: say what it means`);
+    }
+  });
+
   test('has no row for a code the catalogues do not have', () => {
     const known = new Set([
       ...Object.keys(HttpError).map((c) => `\`${c}\``),
       ...Object.keys(RefusalReason).map((r) => `\`${r}\``),
       ...Object.keys(AwarenessDropReason).map((r) => `\`${r}\``),
+      ...Object.keys(BusFrameError).map((c) => `\`${c}\``),
       ...Object.values(CloseCode).map(String),
       'code',
       'reason',

@@ -91,6 +91,8 @@ describe('backend API errors', () => {
       [],
       { thread: 't', extra: true },
       { thread: 't', idempotencyKey: '' },
+      { thread: 't', idempotencyKey: 'nul\u0000key' },
+      { thread: 't', idempotencyKey: 'line\nbreak' },
     ];
     for (const body of bodies) assertError(await api(server, 'POST', items, body), 400, 'invalid_body');
     assertError(await api(server, 'POST', '/v1/accounts/shop/read', { thread: 't', seq: -1 }), 400, 'invalid_body');

@@ -7,10 +7,26 @@ const threadId = z.string().regex(ID_PATTERN, 'a thread ID matches ^[A-Za-z0-9_.
 /** Items one POST may add: 10,000 keeps one request's effect (and its push) human-sized. */
 export const MAX_ITEMS_PER_POST = 10_000;
 
+/** A C0 control character or DEL anywhere in `text`. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
 export const ItemsBody = z.strictObject({
   thread: threadId,
   count: z.number().int().min(1).max(MAX_ITEMS_PER_POST).optional(),
-  idempotencyKey: z.string().min(1).max(256).optional(),
+  // No control characters: a key is an opaque token, and PostgreSQL's text (the cluster store)
+  // cannot hold a NUL, so one would fail the whole commit it rides in (API-2).
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((key) => !hasControlCharacter(key), 'an idempotency key holds no control characters')
+    .optional(),
 });
 export type ItemsBody = z.infer<typeof ItemsBody>;
 

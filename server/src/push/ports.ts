@@ -53,10 +53,11 @@ export interface PushContext {
   readonly metrics: Metrics;
   readonly log: Logger;
   /**
-   * Whether the device has a live connection to the account. Answered by the rooms, which are
-   * built after push: push must not ask while it is being built.
+   * Whether the device has a live connection to the account: answered by the rooms (built
+   * after push: push must not ask while it is being built), or, in a cluster, by the presence
+   * directory every node shares (a promise).
    */
-  readonly isOnline: (account: AccountId, device: DeviceId) => boolean;
+  readonly isOnline: (account: AccountId, device: DeviceId) => boolean | Promise<boolean>;
   /** Push-state writes join the group commit. */
   readonly writes: PushWrites;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { allowedTopics, type Config } from '../config.js';
+import { asyncStore } from '../store/async-store.js';
 import { createPlatformSenders } from './create-platform-senders.js';
 import type { PushFactory, PushHooks } from './ports.js';
 import { PushMetrics } from './push-metrics.js';
@@ -24,7 +25,9 @@ export async function pushPipeline(config: Config, log: Logger, vapid: VapidKeys
         allowedTopics: allowedTopics(config),
       },
       {
-        store: ctx.store,
+        // The scheduler reads through promises (a store on the network fits); the server's
+        // embedded store answers at once, handed over as settled promises.
+        store: asyncStore(ctx.store),
         sender,
         log: ctx.log,
         metrics: new PushMetrics(ctx.metrics.registry),

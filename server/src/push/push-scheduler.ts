@@ -2,21 +2,16 @@ import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { guarded } from '../guard.js';
 import { isPushable, refuses } from '../store/device-record.js';
-import { PushPlatform, platformOf, shortAddress, tokenOf } from '../store/push-address.js';
-import { applyPushWrite } from '../store/push-write.js';
-import type {
-  CountsStore,
-  DeviceRegistry,
-  OutboxEntry,
-  PushOutbox,
-  PushWrite,
-  Registration,
-  TokenRefusal,
-} from '../store/store.js';
+import { PushPlatform, platformOf, shortAddress } from '../store/push-address.js';
+import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
+import { badgePush } from './badge-push.js';
 import type { PushHooks, PushWrites } from './ports.js';
 import type { PushMetrics } from './push-metrics.js';
 import type { AnyBadgePush, PushSender, SendResult } from './push-sender.js';
+import { StagedPushState } from './staged-push-state.js';
+import { StoreWrites } from './store-writes.js';
+import { TokenLanes } from './token-lanes.js';
 
 export interface PushSchedulerOptions {
   /** After a disconnect, how long a device still counts as online for the account. */
@@ -32,23 +27,37 @@ export interface PushSchedulerOptions {
   readonly allowedTopics?: ReadonlySet<string> | null;
 }
 
-/** Store writes done at once, for a scheduler without a group commit (unit tests). */
-function immediateWrites(store: PushOutbox & DeviceRegistry): PushWrites {
-  return {
-    write: (write) => applyPushWrite(store, write),
-    afterWrites: (callback) => callback(),
-  };
-}
+/**
+ * The store calls push makes (every one answers through a promise: the store may be across the
+ * network). `commit` only carries push's own writes when no `writes` is given.
+ */
+export type PushStore = Pick<
+  Store,
+  | 'getBadges'
+  | 'devicesOf'
+  | 'getRegistration'
+  | 'registrationsOfToken'
+  | 'pushableTokens'
+  | 'getDelivered'
+  | 'getPush'
+  | 'duePushes'
+  | 'countPushes'
+  | 'commit'
+>;
+
+/** Whether the device has a live connection to the account (on this node, or any node of a cluster). */
+export type Presence = (account: AccountId, device: DeviceId) => boolean | Promise<boolean>;
 
 export interface PushSchedulerDeps {
   /** The parts of the store push reads and writes: badges, registrations, its outbox. */
-  readonly store: CountsStore & DeviceRegistry & PushOutbox;
+  readonly store: PushStore;
+  /** Where push's writes go (the group commit); without it, straight to `store.commit`. */
   readonly writes?: PushWrites;
   /** Every platform's sender (`PlatformSenders`); an APNs-only one serves APNs addresses. */
   readonly sender: PushSender<AnyBadgePush>;
   readonly log: Logger;
   readonly metrics: PushMetrics;
-  readonly isOnline: (account: AccountId, device: DeviceId) => boolean;
+  readonly isOnline: Presence;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -64,7 +73,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const DUE_BATCH = 64;
 /**
  * Tokens the restart sweep checks per turn of the event loop: a few milliseconds of reads
- * when nothing is owed, so syncs and ingests keep flowing while a large store is swept.
+ * when nothing is owed, so syncs and ingests keep flowing while a large store is swept (and
+ * at most this many store reads are asked of a store on the network at once).
  */
 const SWEEP_SLICE = 200;
 
@@ -76,29 +86,40 @@ const SWEEP_SLICE = 200;
  * accounts (PUSH-10). A change of an account's counts, a registration going offline (after
  * the grace period), a registration or a sign-out queue the token; the push goes out one
  * window later, through the sender of the address's platform, with the phone's total badge
- * as it is then, unless that equals what the push service last accepted for the token, or the phone is online for the accounts that changed. The outbox is
- * in the store, by token; on start every pushable token whose badge differs from the
- * delivered one is queued again, so `kill -9` loses no badge.
+ * as it is then, unless that equals what the push service last accepted for the token, or the
+ * phone is online for the accounts that changed. The outbox is in the store, by token; on start
+ * every pushable token whose badge differs from the delivered one is queued again, so
+ * `kill -9` loses no badge.
+ *
+ * Every store call answers through a promise, so other work runs between a read and the write
+ * it decides: each token's decisions (queue, send, settle) run one after another in its lane
+ * (TokenLanes), and its writes are read back from StagedPushState until they are durable. The
+ * hooks stay synchronous for the rooms and the API: the work they start is tracked (close()
+ * waits for it) and a failure is logged.
  */
 export class PushScheduler implements PushHooks {
   /** Grace timers by account + device: presence is per (account, device). */
   readonly #grace = new Map<string, NodeJS.Timeout>();
   /** Accounts whose change queued each pending token (not persisted: after a restart, all). */
   readonly #triggers = new Map<string, Set<AccountId>>();
+  /** Tokens read from the outbox as due, whose send is being decided in their lane. */
+  readonly #picked = new Set<string>();
+  /** Tokens whose push is with the sender, until its answer is settled in their lane. */
   readonly #inFlight = new Set<string>();
   /** Tokens whose badge may have changed while their push was in flight. */
   readonly #dirty = new Set<string>();
   readonly #lastSent = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
-  readonly #sends = new Set<Promise<void>>();
+  /** Work started and not yet settled (hooks, lanes, sends, wake-ups): close() waits for it. */
+  readonly #work = new Set<Promise<void>>();
+  readonly #lanes: TokenLanes;
+  readonly #state: StagedPushState;
   readonly #now: () => number;
   readonly #writes: PushWrites;
-  /** Outbox writes not yet on disk, by token (null: removed), read before the store. */
-  readonly #stagedOutbox = new Map<string, Staged<OutboxEntry | null>>();
-  /** Delivered badges not yet on disk, by token (null: cleared). */
-  readonly #stagedDelivered = new Map<string, Staged<number | null>>();
-  /** Counts #wake calls: only the latest one's callback arms the timer. */
+  /** The writes of a scheduler without a group commit, flushed by close(). */
+  readonly #ownWrites: StoreWrites | null;
+  /** Counts #wake calls: only the latest one arms the timer. */
   #wakeSeq = 0;
 
   constructor(
@@ -106,43 +127,34 @@ export class PushScheduler implements PushHooks {
     private readonly deps: PushSchedulerDeps,
   ) {
     this.#now = deps.now ?? Date.now;
-    this.#writes = deps.writes ?? immediateWrites(deps.store);
+    if (deps.writes === undefined) {
+      const own = new StoreWrites(deps.store, deps.log);
+      this.#ownWrites = own;
+      this.#writes = own;
+    } else {
+      this.#ownWrites = null;
+      this.#writes = deps.writes;
+    }
+    this.#state = new StagedPushState(deps.store, this.#writes);
+    this.#lanes = new TokenLanes((err, token) =>
+      deps.log.error({ err, token: shortAddress(token) }, 'push step failed'),
+    );
   }
 
-  /** The token's outbox entry, including writes not yet on disk. */
-  #getPush(token: string): OutboxEntry | null {
-    const staged = this.#stagedOutbox.get(token);
-    return staged !== undefined ? staged.value : this.deps.store.getPush(token);
-  }
-
-  #getDelivered(token: string): number | null {
-    const staged = this.#stagedDelivered.get(token);
-    return staged !== undefined ? staged.value : this.deps.store.getDelivered(token);
-  }
-
-  /** Stages a value over the store until the write that carries it is on disk. */
-  #stage<V>(map: Map<string, Staged<V>>, token: string, value: V, write: PushWrite): void {
-    const staged = { value };
-    map.set(token, staged);
-    this.#writes.write(write);
-    this.#writes.afterWrites(() => {
-      if (map.get(token) === staged) map.delete(token);
+  /** Keeps `work` for close() to wait on, logging its failure (no floating promise). */
+  #track(where: string, work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => {
+      this.deps.log.error({ err, where }, 'push step failed');
     });
+    this.#work.add(tracked);
+    void tracked.then(() => this.#work.delete(tracked));
   }
 
-  #enqueue(entry: OutboxEntry): void {
-    this.#stage(this.#stagedOutbox, entry.token, entry, { kind: 'enqueuePush', entry });
-  }
-
-  /** Removes the token's entry if it still carries `badge` (a newer value stays). */
-  #remove(token: string, badge: number): void {
-    const current = this.#getPush(token);
-    if (current === null || current.badge !== badge) return;
-    this.#stage(this.#stagedOutbox, token, null, { kind: 'removePush', token, badge });
-  }
-
-  #setDelivered(token: string, badge: number, at: number): void {
-    this.#stage(this.#stagedDelivered, token, badge, { kind: 'setDelivered', token, badge, at });
+  /** Runs `work` in the token's lane (after its earlier decisions), tracked; skipped once closed. */
+  #inLane(token: string, work: () => Promise<void>): Promise<void> {
+    const done = this.#lanes.run(token, () => (this.#closed ? Promise.resolve() : work()));
+    this.#track('push lane', done);
+    return done;
   }
 
   /**
@@ -150,47 +162,63 @@ export class PushScheduler implements PushHooks {
    * reconnecting devices come back, queue every phone whose badge APNs does not have.
    */
   start(): void {
-    const sweep = guarded(this.deps.log, 'push restart sweep', () =>
-      this.#sweep(this.deps.store.pushableTokens(), 0, 0),
-    );
+    const sweep = guarded(this.deps.log, 'push restart sweep', () => {
+      if (!this.#closed) this.#track('push restart sweep', this.#sweep());
+    });
     const timer = setTimeout(sweep, this.options.offlineGraceMs);
     timer.unref();
     this.#wake();
   }
 
   /**
-   * One slice of the restart sweep, then the next on a later turn of the event loop.
-   *
-   * #queue writes the outbox (one fsync'd transaction, ~0.4 ms), so queueing every pushable
-   * token in one go would block the event loop about 1 s per 600 tokens, holding up syncs,
-   * ingests and pushes. So the tokens are gone through a slice at a time, and only a token
-   * whose badge differs from the delivered one (or that has an outbox entry, to revive it if
+   * The restart sweep, a slice of tokens at a time, each slice on a later turn of the event
+   * loop. Queueing writes the outbox (one fsync'd transaction, ~0.4 ms), so queueing every
+   * pushable token in one go would hold up syncs, ingests and pushes. So only a token whose
+   * badge differs from the delivered one (or that has an outbox entry, to revive it if
    * parked) is queued: a token APNs already has the badge of gets no outbox write at all.
    */
-  #sweep(tokens: readonly string[], from: number, queued: number): void {
-    if (this.#closed) return;
-    const end = Math.min(tokens.length, from + SWEEP_SLICE);
-    let more = queued;
-    for (const token of tokens.slice(from, end)) {
-      const group = this.deps.store.registrationsOfToken(token);
-      if (this.#getDelivered(token) === this.#badgeOf(group) && this.#getPush(token) === null) continue;
-      this.#queue(token, null, false);
-      more++;
+  async #sweep(): Promise<void> {
+    const at = this.#now();
+    const tokens = await this.deps.store.pushableTokens();
+    let queued = 0;
+    for (let from = 0; from < tokens.length && !this.#closed; from += SWEEP_SLICE) {
+      if (from > 0) await new Promise<void>((resolve) => setImmediate(resolve).unref());
+      const slice = tokens.slice(from, from + SWEEP_SLICE);
+      await Promise.all(
+        slice.map((token) =>
+          this.#inLane(token, async () => {
+            const group = await this.deps.store.registrationsOfToken(token);
+            const [delivered, badge, entry] = await Promise.all([
+              this.#state.getDelivered(token),
+              this.#badgeOf(group),
+              this.#state.getPush(token),
+            ]);
+            if (delivered === badge && entry === null) return;
+            if (await this.#queue(token, null, at, false)) queued++;
+          }),
+        ),
+      );
+      this.#wake();
     }
-    this.#wake();
-    if (end < tokens.length) {
-      setImmediate(guarded(this.deps.log, 'push restart sweep', () => this.#sweep(tokens, end, more))).unref();
-      return;
-    }
-    this.deps.log.info({ tokens: tokens.length, queued: more }, 'push restart sweep done');
+    if (!this.#closed) this.deps.log.info({ tokens: tokens.length, queued }, 'push restart sweep done');
   }
 
   countsCommitted(account: AccountId, _counts: AccountCounts): void {
+    if (this.#closed) return;
+    this.#track('push counts', this.#countsCommitted(account, this.#now()));
+  }
+
+  /** [PUSH-1] Every registration of the account offline for it queues its phone. */
+  async #countsCommitted(account: AccountId, at: number): Promise<void> {
     const { store } = this.deps;
-    for (const device of store.devicesOf(account)) {
-      const token = store.getRegistration(account, device)?.address ?? null;
-      if (token !== null && !this.#onlineFor(account, device)) this.#queue(token, account);
-    }
+    const devices = await store.devicesOf(account);
+    await Promise.all(
+      devices.map(async (device) => {
+        const token = (await store.getRegistration(account, device))?.address ?? null;
+        if (token === null || (await this.#onlineFor(account, device))) return;
+        await this.#inLane(token, () => this.#queue(token, account, at).then(() => undefined));
+      }),
+    );
   }
 
   deviceOnline(account: AccountId, device: DeviceId): void {
@@ -201,19 +229,26 @@ export class PushScheduler implements PushHooks {
 
   /** [PUSH-4] Offline for the account once the grace period passes without a reconnect. */
   deviceOffline(account: AccountId, device: DeviceId): void {
+    if (this.#closed) return;
     const key = graceKey(account, device);
     clearTimeout(this.#grace.get(key));
     const timer = setTimeout(
       guarded(this.deps.log, 'push grace timer', () => {
+        if (this.#grace.get(key) !== timer) return;
         this.#grace.delete(key);
-        if (this.deps.isOnline(account, device)) return;
-        const token = this.deps.store.getRegistration(account, device)?.address ?? null;
-        if (token !== null) this.#queue(token, account);
+        if (this.#closed) return;
+        this.#track('push grace timer', this.#graceOver(account, device, this.#now()));
       }),
       this.options.offlineGraceMs,
     );
     timer.unref();
     this.#grace.set(key, timer);
+  }
+
+  async #graceOver(account: AccountId, device: DeviceId, at: number): Promise<void> {
+    if (await this.#onlineFor(account, device)) return;
+    const token = (await this.deps.store.getRegistration(account, device))?.address ?? null;
+    if (token !== null) await this.#inLane(token, () => this.#queue(token, account, at).then(() => undefined));
   }
 
   /**
@@ -222,26 +257,55 @@ export class PushScheduler implements PushHooks {
    * total no longer holds the account, so it is queued too.
    */
   deviceRegistered(account: AccountId, device: DeviceId, fresh: boolean, previousToken: string | null = null): void {
-    const { store } = this.deps;
-    const token = store.getRegistration(account, device)?.address ?? null;
-    if (previousToken !== null && previousToken !== token) this.#queue(previousToken, account);
-    if (token === null) return;
-    if (fresh) this.#stage(this.#stagedDelivered, token, null, { kind: 'clearDelivered', token });
-    if (!this.#onlineFor(account, device)) this.#queue(token, account);
+    if (this.#closed) return;
+    this.#track('push registration', this.#registered(account, device, fresh, previousToken, this.#now()));
+  }
+
+  async #registered(
+    account: AccountId,
+    device: DeviceId,
+    fresh: boolean,
+    previousToken: string | null,
+    at: number,
+  ): Promise<void> {
+    const token = (await this.deps.store.getRegistration(account, device))?.address ?? null;
+    const work: Array<Promise<void>> = [];
+    if (previousToken !== null && previousToken !== token) {
+      work.push(this.#inLane(previousToken, () => this.#queue(previousToken, account, at).then(() => undefined)));
+    }
+    if (token !== null) {
+      // Staged in the lane before the queue below: the send decided next reads no stale value.
+      if (fresh) work.push(this.#inLane(token, async () => this.#state.clearDelivered(token)));
+      if (!(await this.#onlineFor(account, device))) {
+        work.push(this.#inLane(token, () => this.#queue(token, account, at).then(() => undefined)));
+      }
+    }
+    await Promise.all(work);
   }
 
   deviceSignedOut(account: AccountId, device: DeviceId): void {
-    const token = this.deps.store.getRegistration(account, device)?.address ?? null;
-    if (token !== null) this.#queue(token, account);
+    if (this.#closed) return;
+    this.#track('push sign-out', this.#signedOut(account, device, this.#now()));
   }
 
-  #onlineFor(account: AccountId, device: DeviceId): boolean {
-    return this.#grace.has(graceKey(account, device)) || this.deps.isOnline(account, device);
+  async #signedOut(account: AccountId, device: DeviceId, at: number): Promise<void> {
+    const token = (await this.deps.store.getRegistration(account, device))?.address ?? null;
+    if (token !== null) await this.#inLane(token, () => this.#queue(token, account, at).then(() => undefined));
+  }
+
+  /** Online for the account: a live connection (anywhere, `isOnline`) or within the grace period. */
+  async #onlineFor(account: AccountId, device: DeviceId): Promise<boolean> {
+    const key = graceKey(account, device);
+    if (this.#grace.has(key)) return true;
+    const online = await this.deps.isOnline(account, device);
+    return online || this.#grace.has(key);
   }
 
   /** Whether the phone is online for the account: one of its registrations in it is (PUSH-3). */
-  #phoneOnlineFor(group: readonly Registration[], account: AccountId): boolean {
-    return group.some((r) => r.account === account && this.#onlineFor(account, r.device));
+  async #phoneOnlineFor(group: readonly Registration[], account: AccountId): Promise<boolean> {
+    const mine = group.filter((r) => r.account === account);
+    const answers = await Promise.all(mine.map((r) => this.#onlineFor(account, r.device)));
+    return answers.some(Boolean);
   }
 
   /** A registration that may be pushed: a valid address, badges on, (APNs) a topic still configured. */
@@ -258,11 +322,12 @@ export class PushScheduler implements PushHooks {
    * registrations carry its token, are signed in and pushable. An account counts once, however
    * many of its registrations carry the token.
    */
-  #badgeOf(group: readonly Registration[]): number {
+  async #badgeOf(group: readonly Registration[]): Promise<number> {
     const accounts = new Set<AccountId>();
     for (const r of group) if (r.signedIn && this.#pushable(r)) accounts.add(r.account);
+    if (accounts.size === 0) return 0;
     let total = 0;
-    for (const badge of this.deps.store.getBadges([...accounts]).values()) total += badge;
+    for (const badge of (await this.deps.store.getBadges([...accounts])).values()) total += badge;
     return total;
   }
 
@@ -279,33 +344,39 @@ export class PushScheduler implements PushHooks {
     return newest;
   }
 
-  /** [PUSH-5] Puts the phone in the outbox (once per window), remembering why; `wake: false` leaves the timer to the caller. */
-  #queue(token: string, account: AccountId | null, wake = true): void {
-    if (this.#closed) return;
-    const group = this.deps.store.registrationsOfToken(token);
-    if (this.#target(group) === null) return;
+  /**
+   * [PUSH-5] Puts the phone in the outbox (once per window), remembering why; `wake: false`
+   * leaves the timer to the caller. Runs in the token's lane. `at`: when the change happened
+   * (the hook's call), where the window starts, however long the store took to answer since.
+   * True when it wrote an entry.
+   */
+  async #queue(token: string, account: AccountId | null, at: number, wake = true): Promise<boolean> {
+    const group = await this.deps.store.registrationsOfToken(token);
+    if (this.#target(group) === null) return false;
     const triggers = this.#triggers.get(token) ?? new Set<AccountId>();
     if (account !== null) triggers.add(account);
     this.#triggers.set(token, triggers);
-    const now = this.#now();
+    // In flight: its settle (later in this lane) sends the badge as it is then, one window on.
     if (this.#inFlight.has(token)) this.#dirty.add(token);
-    const existing = this.#getPush(token);
-    if (existing !== null && !existing.parked && !this.#inFlight.has(token)) return;
+    const existing = await this.#state.getPush(token);
+    if (existing !== null && !existing.parked && !this.#inFlight.has(token)) return false;
+    const badge = await this.#badgeOf(group);
+    const now = at;
     const lastSent = this.#lastSent.get(token) ?? Number.NEGATIVE_INFINITY;
-    const entry: OutboxEntry = {
+    this.#state.enqueue({
       token,
-      badge: this.#badgeOf(group),
+      badge,
       changedAt: existing?.changedAt ?? now,
       dueAt: Math.max(now + this.options.pushDelayMs, lastSent + this.options.pushDelayMs),
       attempts: 0,
       parked: false,
-    };
-    this.#enqueue(entry);
+    });
     this.deps.metrics.queued.inc();
     if (wake) this.#wake();
+    return true;
   }
 
-  /** Arms the timer for the earliest due entry, once the outbox writes so far are on disk. */
+  /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
   #wake(): void {
     if (this.#closed) return;
     // A wake registered earlier may run before writes staged since (a later group commit):
@@ -313,59 +384,96 @@ export class PushScheduler implements PushHooks {
     const seq = ++this.#wakeSeq;
     this.#writes.afterWrites(
       guarded(this.deps.log, 'push wake', () => {
-        if (seq === this.#wakeSeq) this.#wakeNow();
+        if (seq === this.#wakeSeq && !this.#closed) this.#track('push wake', this.#wakeNow(seq));
       }),
     );
   }
 
-  /** Arms the timer for the earliest due entry that is not in flight. */
-  #wakeNow(): void {
-    if (this.#closed) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#updateDepth();
+  /** Tokens picked or in flight: neither is taken from the outbox again until it settles. */
+  #busy(token: string): boolean {
+    return this.#picked.has(token) || this.#inFlight.has(token);
+  }
+
+  /** Arms the timer for the earliest due entry that is not picked or in flight. */
+  async #wakeNow(seq: number): Promise<void> {
+    await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
     // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
     // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
-    if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
-    const next =
-      this.deps.store
-        .duePushes(Number.MAX_SAFE_INTEGER, this.#inFlight.size + 1)
-        .find((entry) => !this.#inFlight.has(entry.token))?.dueAt ?? null;
+    const busy = this.#picked.size + this.#inFlight.size;
+    const next = busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
+    // A later wake (or close) superseded this one while it read: it arms the timer.
+    if (seq !== this.#wakeSeq || this.#closed) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     if (next === null) return;
     // Node fires a timer longer than 2^31−1 ms at once; a farther entry is looked at again then.
-    const run = guarded(this.deps.log, 'push timer', () => this.#run());
+    const run = guarded(this.deps.log, 'push timer', () => {
+      this.#timer = null;
+      this.#track('push run', this.#run());
+    });
     this.#timer = setTimeout(run, Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
     this.#timer.unref();
   }
 
-  #run(): void {
-    this.#timer = null;
+  /**
+   * When the earliest pending entry not being worked on is due (null: none). A peek, not a
+   * claim: `limit` is one more than the entries being worked on, which it skips.
+   */
+  async #nextDueAt(limit: number): Promise<number | null> {
+    const entries = await this.deps.store.duePushes(Number.MAX_SAFE_INTEGER, limit);
+    return entries.find((entry) => !this.#busy(entry.token))?.dueAt ?? null;
+  }
+
+  /**
+   * The entries due now that this scheduler is to decide. The one place due entries are taken
+   * from the outbox: a cluster node claims them instead (ClusterStore.claimDuePushes, a lease
+   * per entry), so two nodes never send the same entry.
+   */
+  #takeDue(now: number, limit: number): Promise<OutboxEntry[]> {
+    return this.deps.store.duePushes(now, limit);
+  }
+
+  async #run(): Promise<void> {
     if (this.#closed) return;
     const now = this.#now();
-    for (const entry of this.deps.store.duePushes(now, DUE_BATCH)) {
-      if (this.#inFlight.size >= MAX_IN_FLIGHT) break;
-      if (this.#inFlight.has(entry.token)) continue;
-      const sending = this.#send(entry).catch((err: unknown) => {
-        this.deps.log.error({ err, token: shortAddress(entry.token) }, 'push step failed');
-      });
-      this.#sends.add(sending);
-      void sending.finally(() => this.#sends.delete(sending));
+    if (this.#picked.size + this.#inFlight.size < MAX_IN_FLIGHT) {
+      for (const entry of await this.#takeDue(now, DUE_BATCH)) {
+        if (this.#closed || this.#picked.size + this.#inFlight.size >= MAX_IN_FLIGHT) break;
+        if (this.#busy(entry.token)) continue;
+        const { token } = entry;
+        this.#picked.add(token);
+        void this.#inLane(token, async () => {
+          try {
+            await this.#decide(token, now);
+          } finally {
+            // Not sent (skipped, or gone meanwhile): the next due entry may go.
+            if (this.#picked.delete(token)) this.#wake();
+          }
+        });
+      }
     }
     this.#wake();
   }
 
-  async #send(entry: OutboxEntry): Promise<void> {
-    const { token } = entry;
+  /**
+   * Sends the token's due entry, or drops it (PUSH-3, PUSH-6). Runs in the token's lane, and
+   * reads the entry again there: what was read as due may have been replaced or sent since.
+   * Presence is asked last, just before the push goes.
+   */
+  async #decide(token: string, now: number): Promise<void> {
     const { store, metrics } = this.deps;
-    const group = store.registrationsOfToken(token);
+    const entry = await this.#state.getPush(token);
+    if (entry === null || entry.parked || entry.dueAt > now) return;
+    const group = await store.registrationsOfToken(token);
     const target = this.#target(group);
     if (target === null) {
-      this.#remove(token, entry.badge);
+      await this.#state.remove(token, entry.badge);
       this.#triggers.delete(token);
       return;
     }
+    const [badge, delivered] = await Promise.all([this.#badgeOf(group), this.#state.getDelivered(token)]);
     // [PUSH-3] Online for every account that changed: it counts for itself. After a restart
     // (no triggers), the accounts the phone is signed in to.
     const triggers = this.#triggers.get(token);
@@ -373,70 +481,55 @@ export class PushScheduler implements PushHooks {
       triggers === undefined || triggers.size === 0
         ? [...new Set(group.filter((r) => r.signedIn).map((r) => r.account))]
         : [...triggers];
-    if (changed.length > 0 && changed.every((account) => this.#phoneOnlineFor(group, account))) {
-      this.#remove(token, entry.badge);
+    const online = await Promise.all(changed.map((account) => this.#phoneOnlineFor(group, account)));
+    if (changed.length > 0 && online.every(Boolean)) {
+      await this.#state.remove(token, entry.badge);
       this.#triggers.delete(token);
       metrics.skipped.inc({ reason: 'online' });
       return;
     }
-    const badge = this.#badgeOf(group);
     // [PUSH-6] APNs already has this number.
-    if (this.#getDelivered(token) === badge) {
-      this.#remove(token, entry.badge);
+    if (delivered === badge) {
+      await this.#state.remove(token, entry.badge);
       this.#triggers.delete(token);
       metrics.skipped.inc({ reason: 'unchanged' });
       return;
     }
     this.#triggers.delete(token);
+    this.#picked.delete(token);
     this.#inFlight.add(token);
-    const push = this.#push(target, token, badge);
-    const sentAt = this.#now();
+    const sent: SentTo = { sentAt: this.#now(), environment: target.environment, topic: target.topic };
+    // The lane goes on while the push is out (a change meanwhile marks it dirty); the answer
+    // is settled in the lane, after whatever queued before it.
+    this.#track(
+      'push send',
+      this.#transmit(entry, badge, sent, badgePush(target, token, badge, this.options.defaultTopic)),
+    );
+  }
+
+  async #transmit(entry: OutboxEntry, badge: number, sent: SentTo, push: AnyBadgePush): Promise<void> {
     let result: SendResult;
     try {
       result = await this.deps.sender.send(push);
-    } finally {
-      this.#inFlight.delete(token);
+    } catch (err) {
+      // A sender answers every failure as a result; a throw is a bug, retried as a network error.
+      this.deps.log.error({ err, token: shortAddress(entry.token) }, 'push sender threw');
+      result = { kind: 'retry', reason: 'SenderThrew' };
     }
-    this.#settle(entry, badge, { sentAt, environment: target.environment, topic: target.topic }, result);
+    // Settled even after close() began: the answer is work in flight, and its record is owed.
+    await this.#lanes.run(entry.token, async () => {
+      this.#inFlight.delete(entry.token);
+      await this.#settle(entry, badge, sent, result);
+    });
     this.#wake();
   }
 
-  /** [PUSH-14] The push for the address's platform, addressed as its newest registration says. */
-  #push(target: Registration, address: string, badge: number): AnyBadgePush {
-    const { device } = target;
-    switch (platformOf(address)) {
-      case PushPlatform.fcm:
-        return { platform: 'fcm', device, fcmToken: tokenOf(address), badge, collapseKey: COLLAPSE_KEY };
-      case PushPlatform.webpush:
-        return {
-          platform: 'webpush',
-          device,
-          subscription: {
-            endpoint: tokenOf(address),
-            // A webpush address is only ever stored with its keys (STORE-19); empty keys would
-            // fail the sender's own checks rather than reach a push service.
-            keys: target.webpushKeys ?? { p256dh: '', auth: '' },
-          },
-          badge,
-          collapseId: COLLAPSE_KEY,
-        };
-      case PushPlatform.apns:
-        return {
-          device,
-          apnsToken: address,
-          environment: target.environment,
-          topic: target.topic ?? this.options.defaultTopic ?? '',
-          badge,
-          collapseId: COLLAPSE_KEY,
-        };
-    }
-  }
-
   /** The token again, one window on, with its badge as it is now (counts changed mid-flight). */
-  #requeue(entry: OutboxEntry, now: number): void {
-    this.#enqueue({
+  async #requeue(entry: OutboxEntry, now: number): Promise<void> {
+    const badge = await this.#badgeOf(await this.deps.store.registrationsOfToken(entry.token));
+    this.#state.enqueue({
       ...entry,
-      badge: this.#badgeOf(this.deps.store.registrationsOfToken(entry.token)),
+      badge,
       attempts: 0,
       parked: false,
       changedAt: now,
@@ -444,20 +537,20 @@ export class PushScheduler implements PushHooks {
     });
   }
 
-  /** [PUSH-7] What each answer means for the token, the outbox and the metrics. */
-  #settle(entry: OutboxEntry, badge: number, sent: SentTo, result: SendResult): void {
+  /** [PUSH-7] What each answer means for the token, the outbox and the metrics. Runs in the token's lane. */
+  async #settle(entry: OutboxEntry, badge: number, sent: SentTo, result: SendResult): Promise<void> {
     const { store, metrics, log } = this.deps;
     const { token } = entry;
     const now = this.#now();
     const changedMidFlight = this.#dirty.delete(token);
     switch (result.kind) {
       case 'sent':
-        this.#setDelivered(token, badge, now);
+        this.#state.setDelivered(token, badge, now);
         this.#lastSent.set(token, now);
         if (changedMidFlight) {
           // Counts changed mid-flight: the entry queued meanwhile stays, due one window on.
-          this.#requeue(entry, now);
-        } else this.#remove(token, entry.badge);
+          await this.#requeue(entry, now);
+        } else await this.#state.remove(token, entry.badge);
         metrics.sent.inc();
         metrics.latency.observe((now - entry.changedAt) / 1000);
         return;
@@ -472,8 +565,8 @@ export class PushScheduler implements PushHooks {
           environment: sent.environment,
           topic: sent.topic,
         };
-        this.#writes.write({ kind: 'invalidateToken', token, refusal });
-        const group = store.registrationsOfToken(token);
+        this.#state.invalidate(token, refusal);
+        const group = await store.registrationsOfToken(token);
         const refusedSome = group.some((r) => refuses(refusal, token, r));
         const left = group.some((r) => this.#pushable(r) && !refuses(refusal, token, r));
         if (changedMidFlight || (refusedSome && left)) {
@@ -481,8 +574,8 @@ export class PushScheduler implements PushHooks {
           // removing "our" entry (same badge) would drop that push. Or the phone has other
           // registrations to try: the badge goes out through them, one window on. (Each such
           // retry refuses at least one registration more, so it ends.)
-          this.#requeue(entry, now);
-        } else this.#remove(token, entry.badge);
+          await this.#requeue(entry, now);
+        } else await this.#state.remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
         log.info({ token: shortAddress(token), reason: result.reason }, 'the push service refused the token');
         return;
@@ -490,9 +583,10 @@ export class PushScheduler implements PushHooks {
       case 'retry': {
         const attempts = entry.attempts + 1;
         const parked = attempts >= MAX_ATTEMPTS;
-        this.#enqueue({
+        const current = await this.#badgeOf(await store.registrationsOfToken(token));
+        this.#state.enqueue({
           ...entry,
-          badge: this.#badgeOf(store.registrationsOfToken(token)),
+          badge: current,
           attempts,
           parked,
           dueAt: now + retryDelay(attempts, this.deps.random, result.retryAfterMs ?? 0),
@@ -510,38 +604,39 @@ export class PushScheduler implements PushHooks {
             ? 'APNs rejected the provider token: check the key, key id and team id'
             : `${platformOf(token)} rejected our credentials: check the service account or keys`,
         );
-        this.#enqueue({ ...entry, dueAt: now + PROVIDER_KEY_RETRY_MS });
+        this.#state.enqueue({ ...entry, dueAt: now + PROVIDER_KEY_RETRY_MS });
         metrics.failed.inc({ reason: result.reason });
         return;
       case 'failed':
-        this.#remove(token, entry.badge);
+        await this.#state.remove(token, entry.badge);
         metrics.failed.inc({ reason: result.reason });
         log.warn({ token: shortAddress(token), reason: result.reason }, 'push failed for good');
         return;
     }
   }
 
-  #updateDepth(): void {
-    const { pending, parked } = this.deps.store.countPushes();
+  async #updateDepth(): Promise<void> {
+    const { pending, parked } = await this.deps.store.countPushes();
     this.deps.metrics.depth.set(pending);
     this.deps.metrics.parkedDepth.set(parked);
   }
 
+  /**
+   * Stops queueing and sending, then waits for the work in flight (store calls, sends and the
+   * recording of their answers) and, without a group commit, for push's writes to be durable:
+   * nothing calls the store after this resolves.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     for (const timer of this.#grace.values()) clearTimeout(timer);
     this.#grace.clear();
-    await Promise.allSettled([...this.#sends]);
+    while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
+    await this.#ownWrites?.flushed();
     await this.deps.sender.close();
   }
 }
-
-/**
- * The collapse id (APNs), collapse key (FCM) and Topic (Web Push) of every badge push: the
- * push service and the device keep only the newest badge.
- */
-const COLLAPSE_KEY = 'badge';
 
 /** Where a push went, for what APNs's answer refers to. */
 interface SentTo {
@@ -549,11 +644,6 @@ interface SentTo {
   readonly environment: Registration['environment'];
   /** The registration's own topic (null: the configured one went). */
   readonly topic: string | null;
-}
-
-/** A staged value, boxed so that two stagings of the same value are told apart. */
-interface Staged<V> {
-  readonly value: V;
 }
 
 function graceKey(account: AccountId, device: DeviceId): string {

@@ -125,6 +125,20 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * How long one migration step (and a node's wait for another node's step) may take, instead of
+ * the 30 s a statement gets otherwise (pg-pool.ts): a step that rewrites a large table takes as
+ * long as it takes, and the nodes starting meanwhile must wait for it rather than fail. An hour
+ * bounds only a step that is truly stuck.
+ */
+export const MIGRATION_TIMEOUT_MS = 3_600_000;
+
+/** A statement of a migration step, with MIGRATION_TIMEOUT_MS to answer (node-postgres reads `query_timeout`). */
+function longStatement(text: string, values?: unknown[]): pg.QueryConfig {
+  // Without values, the simple protocol: a step may hold several statements.
+  return { text, ...(values === undefined ? {} : { values }), query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig;
+}
+
 /** The schema version this build writes and understands. */
 export const PG_SCHEMA_VERSION: number = PG_MIGRATIONS.at(-1)?.version ?? 0;
 
@@ -156,24 +170,26 @@ export async function migratePg(pool: pg.Pool, migrations: readonly Migration[] 
     if (step.version !== i + 1) throw new Error(`migration #${i} has version ${step.version}, expected ${i + 1}`);
   });
   const target = migrations.length;
-  for (const step of [undefined, ...migrations]) {
-    const done = await inTransaction(pool, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+  // Up to date (every start but the first of a version): one read, no lock to queue on.
+  const found = await pgSchemaVersion(pool);
+  if (found > target) throw new SchemaTooNewError(found, target);
+  if (found === target) return target;
+  for (const step of migrations) {
+    await inTransaction(pool, async (client) => {
+      await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+      await client.query(longStatement('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]));
       // Read under the lock: another node may have migrated meanwhile.
-      const found = await pgSchemaVersion(client);
-      if (found > target) throw new SchemaTooNewError(found, target);
-      if (step === undefined) return found === target;
-      if (found >= step.version) return false;
+      const current = await pgSchemaVersion(client);
+      if (current > target) throw new SchemaTooNewError(current, target);
+      if (current >= step.version) return;
       await client.query(CREATE_VERSION_TABLE);
-      await client.query(step.sql);
+      await client.query(longStatement(step.sql));
       await client.query('INSERT INTO badgesync_schema (version, name, applied_at) VALUES ($1, $2, $3)', [
         step.version,
         step.name,
         Date.now(),
       ]);
-      return false;
     });
-    if (done) break;
   }
   return target;
 }

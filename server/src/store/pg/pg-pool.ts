@@ -32,6 +32,13 @@ export const STATEMENT_TIMEOUT_MS = 30_000;
  */
 export const ANSWER_TIMEOUT_MS = 2 * STATEMENT_TIMEOUT_MS;
 /**
+ * How long a connection may sit inside a transaction between two statements before PostgreSQL
+ * ends its session. The store's transactions run their statements back to back; a node stopped
+ * or cut off in the middle of one would otherwise hold its accounts' row locks, and every other
+ * node's commits to them, until its TCP connection times out (minutes).
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+/**
  * How many times a transaction PostgreSQL aborted to break a deadlock (two nodes' batches
  * taking push rows in opposite orders) or a serialization failure is run again. Both leave
  * nothing written, so running the whole batch again is safe; more than a few in a row means
@@ -70,7 +77,11 @@ export function openPool(options: PoolOptions): pg.Pool {
     query_timeout: ANSWER_TIMEOUT_MS,
     keepAlive: true,
     // STORE-1: a commit is durable when it answers, whatever the server's default says.
-    options: `-c synchronous_commit=on -c statement_timeout=${STATEMENT_TIMEOUT_MS}`,
+    options: [
+      '-c synchronous_commit=on',
+      `-c statement_timeout=${STATEMENT_TIMEOUT_MS}`,
+      `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
+    ].join(' '),
     application_name: 'badgesync',
     types,
   });

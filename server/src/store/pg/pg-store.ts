@@ -107,14 +107,14 @@ export class PgStore implements ClusterStore {
     return new PgStore(pool);
   }
 
-  #open(): void {
+  #ensureOpen(): void {
     if (this.#closing !== null) throw new TypeError('The database connection is not open');
   }
 
   #read<T>(run: () => Promise<T>, check: () => void = () => {}): Promise<T> {
     return checked(
       () => {
-        this.#open();
+        this.#ensureOpen();
         check();
       },
       () => this.#order.read(run),
@@ -124,7 +124,7 @@ export class PgStore implements ClusterStore {
   #write<T>(run: () => Promise<T>, check: () => void = () => {}): Promise<T> {
     return checked(
       () => {
-        this.#open();
+        this.#ensureOpen();
         check();
       },
       () => this.#order.write(run),
@@ -156,14 +156,19 @@ export class PgStore implements ClusterStore {
   }
 
   commitReporting(batch: WriteBatch, holdMs = 0): Promise<CommitReport> {
+    let own: WriteBatch;
     return this.#write(
       async () => {
-        if (isEmpty(batch)) return { seqs: [], staleCounts: [] };
+        if (isEmpty(own)) return { seqs: [], staleCounts: [] };
         // SPEC OPS-5: held before its transaction starts, as the commit thread holds it.
         if (holdMs > 0) await sleep(holdMs);
-        return inTransaction(this.#pool, (db) => writeBatch(db, batch, Date.now()));
+        return inTransaction(this.#pool, (db) => writeBatch(db, own, Date.now()));
       },
-      () => checkBatch(batch),
+      () => {
+        checkBatch(batch);
+        // STORE-1: the store keeps its own copy of the bytes, taken now: the write may start later.
+        own = { ...batch, updates: batch.updates.map(({ account, update }) => ({ account, update: update.slice() })) };
+      },
     );
   }
 
