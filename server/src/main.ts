@@ -57,7 +57,7 @@ async function serve(args: string[]): Promise<number> {
     log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
   }
   const push = await pushPipeline(config, log, vapid);
-  const server = await BadgesyncServer.create({ config, store, pushStore: sqlite, log, push, testHooks, vapid });
+  const server = await BadgesyncServer.create({ config, store, log, push, testHooks, vapid });
   const port = await server.listen();
   // Printed before "listening", so whatever waits for that line has the secrets already.
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);

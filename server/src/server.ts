@@ -19,17 +19,15 @@ import { webPushHosts } from './push/webpush-subscription.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
-import type { Store, SyncStore } from './store/store.js';
+import type { Store } from './store/store.js';
 import { DEFAULT_SESSION_LIMITS } from './sync/session.js';
 import { SyncEndpoint } from './sync/sync-endpoint.js';
 import type { TestHooks } from './test-hooks.js';
 
 export interface ServerParts {
   readonly config: Config;
-  /** Everything the server keeps (rooms, API, sync, start-up reads) answers through promises. */
+  /** Everything the server keeps (rooms, API, sync, push, start-up reads) answers through promises. */
   readonly store: Store;
-  /** Until push reads through `store` too: the embedded store under it, which push reads. */
-  readonly pushStore: SyncStore;
   readonly log: Logger;
   /** Builds the push pipeline once the server's parts exist. */
   readonly push: PushFactory;
@@ -102,7 +100,7 @@ export class BadgesyncServer {
     // exist; asked while push is being built, it throws rather than answer wrongly.
     let rooms: RoomManager | null = null;
     this.#push = parts.push({
-      store: parts.pushStore,
+      store,
       metrics: this.metrics,
       log,
       isOnline: (a, d) => {

@@ -51,7 +51,6 @@ function serverWith(push: PushFactory): Promise<BadgesyncServer> {
   return BadgesyncServer.create({
     config,
     store: asyncStore(store),
-    pushStore: store,
     log: createLogger('silent'),
     push,
   });
@@ -83,7 +82,6 @@ describe('server wiring', () => {
       BadgesyncServer.create({
         config,
         store: asyncStore(store),
-        pushStore: store,
         log: createLogger('silent'),
         push: eager,
       }),

@@ -7,7 +7,7 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { PushWrite, SyncStore } from '../store/store.js';
+import type { PushWrite, Store } from '../store/store.js';
 
 /** What an account room tells push about its account. */
 export interface RoomEvents {
@@ -49,7 +49,7 @@ export interface PushWrites {
 
 /** What the server gives push when it builds it. */
 export interface PushContext {
-  readonly store: SyncStore;
+  readonly store: Store;
   readonly metrics: Metrics;
   readonly log: Logger;
   /**

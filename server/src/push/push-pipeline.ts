@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { allowedTopics, type Config } from '../config.js';
-import { asyncStore } from '../store/async-store.js';
 import { createPlatformSenders } from './create-platform-senders.js';
 import type { PushFactory, PushHooks } from './ports.js';
 import { PushMetrics } from './push-metrics.js';
@@ -25,9 +24,8 @@ export async function pushPipeline(config: Config, log: Logger, vapid: VapidKeys
         allowedTopics: allowedTopics(config),
       },
       {
-        // The scheduler reads through promises (a store on the network fits); the server's
-        // embedded store answers at once, handed over as settled promises.
-        store: asyncStore(ctx.store),
+        // The server's store: every read answers through a promise (a store on the network fits).
+        store: ctx.store,
         sender,
         log: ctx.log,
         metrics: new PushMetrics(ctx.metrics.registry),
