@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 import type { DocumentBudgets } from '@badgesync/shared';
+import { isNodeId, MAX_NODE_ID_BYTES } from './cluster/node-id.js';
+import { DEFAULT_REDIS_PREFIX, isRedisPrefix } from './cluster/redis-keys.js';
 import { DEFAULT_AWARENESS_BUDGET } from './sync/awareness-relay.js';
 
 export interface Config {
@@ -55,6 +57,16 @@ export interface Config {
   readonly vapidSubject: string | null;
   /** Comma-separated push service hosts Web Push endpoints may name (null: the browsers' own). */
   readonly webpushHosts: string | null;
+  /** postgres://… : the PostgreSQL store instead of SQLite (docs/CLUSTER.md). */
+  readonly databaseUrl: string | null;
+  /** redis://… : joins the cluster (requires databaseUrl). */
+  readonly redisUrl: string | null;
+  /** This node's name on the bus and in presence (null: hostname + pid + random). */
+  readonly nodeId: string | null;
+  /** Prefix of every Redis key and channel of this cluster. */
+  readonly redisPrefix: string;
+  /** After SIGTERM, how long /readyz answers 503 before the node stops serving. */
+  readonly drainMs: number;
 }
 
 interface Setting {
@@ -463,6 +475,50 @@ export const SETTINGS: readonly Setting[] = [
     fallback: null,
     help: "comma-separated push service hosts (host, host:port, *.suffix) Web Push endpoints may name; default: the browsers' own",
   },
+  {
+    key: 'databaseUrl',
+    env: 'BADGESYNC_DATABASE_URL',
+    kind: 'string',
+    // SQLite by default: one node needs no database server. PostgreSQL is what several nodes share.
+    fallback: null,
+    help: 'postgres://user@host/db: store in PostgreSQL instead of SQLite (migrated on start; docs/CLUSTER.md)',
+  },
+  {
+    key: 'redisUrl',
+    env: 'BADGESYNC_REDIS_URL',
+    kind: 'string',
+    fallback: null,
+    help: 'redis://host:port: join the cluster of nodes sharing this Redis and BADGESYNC_DATABASE_URL',
+  },
+  {
+    key: 'nodeId',
+    env: 'BADGESYNC_NODE_ID',
+    kind: 'string',
+    // Unique per process by default: a restarted node is a new node, so presence it held
+    // before a crash expires on its own instead of being taken over.
+    fallback: null,
+    help: 'this node in the cluster (default: hostname, pid and a random suffix)',
+  },
+  {
+    key: 'redisPrefix',
+    env: 'BADGESYNC_REDIS_PREFIX',
+    kind: 'string',
+    fallback: DEFAULT_REDIS_PREFIX,
+    help: 'prefix of every Redis key and channel (several clusters can share one Redis)',
+  },
+  {
+    key: 'drainMs',
+    env: 'BADGESYNC_DRAIN_MS',
+    kind: 'int',
+    // 0: a single node stops at once. Behind a load balancer, set it to the balancer's
+    // readiness interval times its failure threshold, so it stops routing here before the
+    // sockets close (GET /readyz answers 503 during it).
+    fallback: 0,
+    // At most 5 minutes: longer than any orchestrator's grace period before it kills.
+    min: 0,
+    max: 300_000,
+    help: 'after SIGTERM, how long /readyz answers 503 while the node still serves, before it closes',
+  },
 ];
 
 /** The document budgets of a configuration (SPEC BUDGET-1, BUDGET-6, BUDGET-7). */
@@ -517,6 +573,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   const config = out as unknown as Config;
   allowedTopics(config);
   allowedOrigins(config);
+  clusterSettings(config);
   return config;
 }
 
@@ -529,6 +586,33 @@ function parseIntSetting(setting: Setting, raw: string): number {
     throw new ConfigError(`${setting.env} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/**
+ * The cluster settings hang together (docs/CLUSTER.md): a database URL is postgres://, a Redis
+ * URL redis:// (or rediss://) and only with a database (nodes share their documents through
+ * it), a node ID and a prefix are printable and short. A ConfigError names what is wrong.
+ */
+export function clusterSettings(config: Pick<Config, 'databaseUrl' | 'redisUrl' | 'nodeId' | 'redisPrefix'>): void {
+  if (config.databaseUrl !== null && !/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    throw new ConfigError('BADGESYNC_DATABASE_URL must be a postgres:// URL');
+  }
+  if (config.redisUrl !== null) {
+    if (!/^rediss?:\/\//.test(config.redisUrl)) throw new ConfigError('BADGESYNC_REDIS_URL must be a redis:// URL');
+    if (config.databaseUrl === null) {
+      throw new ConfigError(
+        'BADGESYNC_REDIS_URL needs BADGESYNC_DATABASE_URL: the nodes of a cluster share one PostgreSQL database',
+      );
+    }
+  }
+  if (config.nodeId !== null && !isNodeId(config.nodeId)) {
+    throw new ConfigError(
+      `BADGESYNC_NODE_ID must be 1 to ${MAX_NODE_ID_BYTES} printable ASCII characters without spaces`,
+    );
+  }
+  if (!isRedisPrefix(config.redisPrefix)) {
+    throw new ConfigError('BADGESYNC_REDIS_PREFIX must be 1 to 64 printable ASCII characters without spaces');
+  }
 }
 
 /** What a bundle id looks like (the API checks registrations against the same pattern). */

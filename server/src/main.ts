@@ -6,11 +6,13 @@ import { parseAccountId, parseDeviceId } from '@badgesync/shared';
 import { mintDeviceToken } from './auth/device-token.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { openStore } from './open-store.js';
 import { pushPipeline } from './push/push-pipeline.js';
 import { resolveVapidKeys } from './push/webpush-keys.js';
 import { resolveSecrets } from './secrets.js';
 import { BadgesyncServer } from './server.js';
 import { asyncStore } from './store/async-store.js';
+import { PgStore } from './store/pg/pg-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { readTestHooks } from './test-hooks.js';
 
@@ -47,21 +49,27 @@ async function serve(args: string[]): Promise<number> {
   // its other accounts rather than dropping every device of every account.
   process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception (a bug); still serving'));
   process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
-  const sqlite = new SqliteStore(config.db);
-  // [STORE-17] Booting the commit thread takes a moment: it does so while the rest starts.
-  sqlite.startCommitThread();
-  const store = asyncStore(sqlite);
+  const { store, readiness, cluster, where } = await openStore(config, log);
   const vapid = await resolveVapidKeys(store, config);
   if (vapid.generated) log.info({ publicKey: vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
   if (config.vapidSubject === null) {
     log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
   }
   const push = await pushPipeline(config, log, vapid);
-  const server = await BadgesyncServer.create({ config, store, log, push, testHooks, vapid });
+  const server = await BadgesyncServer.create({
+    config,
+    store,
+    log,
+    push,
+    testHooks,
+    vapid,
+    readiness,
+    ...(cluster === undefined ? {} : { cluster }),
+  });
   const port = await server.listen();
   // Printed before "listening", so whatever waits for that line has the secrets already.
   if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);
-  log.info({ port, db: config.db }, 'badgesync listening');
+  log.info({ port, ...where }, 'badgesync listening');
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     server.stop().then(
@@ -111,7 +119,11 @@ async function token(args: string[]): Promise<number> {
   const config = loadConfig(args, process.env);
   let secret = config.deviceSecret;
   if (secret === null) {
-    const store = asyncStore(new SqliteStore(config.db));
+    // The stored secret: in PostgreSQL when the node runs on it (BADGESYNC_DATABASE_URL).
+    const store =
+      config.databaseUrl === null
+        ? asyncStore(new SqliteStore(config.db))
+        : await PgStore.open({ url: config.databaseUrl });
     try {
       secret = (await resolveSecrets(store, config.apiKey, null)).deviceSecret;
     } finally {

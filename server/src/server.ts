@@ -3,11 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ClusterNode } from './cluster/cluster-node.js';
 import { allowedOrigins, allowedTopics, type Config, documentBudgets } from './config.js';
 import { guarded } from './guard.js';
 import { Api, IDEMPOTENCY_WINDOW_MS } from './http/api.js';
 import { HTTP_SERVER_OPTIONS, KEEP_ALIVE_TIMEOUT_MS, MAX_HEADERS_COUNT, missingHost } from './http/http-limits.js';
 import { writeRawError } from './http/raw-answer.js';
+import { checkReadiness, type ReadinessProbe } from './http/readiness.js';
 import { ApiError, sendError, sendJson } from './http/respond.js';
 import { effectiveMaxSockets, openFileLimit, SocketGate } from './http/socket-gate.js';
 import { parseTarget } from './http/target.js';
@@ -16,6 +18,7 @@ import { Metrics } from './metrics.js';
 import type { PushFactory, PushHooks } from './push/ports.js';
 import { resolveVapidKeys, type VapidKeys } from './push/webpush-keys.js';
 import { webPushHosts } from './push/webpush-subscription.js';
+import type { AccountRoom } from './rooms/account-room.js';
 import { GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
@@ -35,6 +38,13 @@ export interface ServerParts {
   readonly testHooks?: TestHooks;
   /** The Web Push key pair push signs with (resolveVapidKeys); resolved from the store when absent. */
   readonly vapid?: VapidKeys;
+  /** What GET /readyz checks besides draining (PostgreSQL, Redis); none for SQLite. */
+  readonly readiness?: readonly ReadinessProbe[];
+  /**
+   * Cluster mode (docs/CLUSTER.md): this node's link to the others. `store` is then the
+   * link's store (its commits publish), and the node's rooms, presence and push go through it.
+   */
+  readonly cluster?: ClusterNode;
 }
 
 /**
@@ -55,6 +65,8 @@ export class BadgesyncServer {
   readonly #gate: SocketGate;
   readonly #push: PushHooks;
   #stopping: Promise<void> | null = null;
+  /** Past the drain (SPEC OPS-3): connections close, writes are refused. */
+  #closing = false;
   readonly #purge: NodeJS.Timeout;
   /** Responses in progress per connection (pipelined requests), for a parse error that follows them. */
   readonly #answering = new WeakMap<Duplex, Set<ServerResponse>>();
@@ -99,12 +111,17 @@ export class BadgesyncServer {
     // The one thing push asks of the rooms, whether a device is online, is answered once they
     // exist; asked while push is being built, it throws rather than answer wrongly.
     let rooms: RoomManager | null = null;
+    const cluster = parts.cluster;
     this.#push = parts.push({
       store,
+      // [CLUSTER-19] In a cluster, due entries are claimed, so one node sends each.
+      ...(cluster === undefined ? {} : { takeDue: (now: number, limit: number) => cluster.claimDue(now, limit) }),
       metrics: this.metrics,
       log,
+      // [CLUSTER-17] In a cluster, connected to any node (the presence directory).
       isOnline: (a, d) => {
         if (rooms === null) throw new Error('push asked whether a device is online before the rooms were built');
+        if (cluster !== undefined) return cluster.link.isOnline(a, d);
         return rooms.peek(a)?.isOnline(d) ?? false;
       },
       writes: {
@@ -118,7 +135,14 @@ export class BadgesyncServer {
         commit: this.#commit,
         metrics: this.metrics,
         log,
-        events: this.#push,
+        events: cluster === undefined ? this.#push : cluster.link.roomEvents(this.#push),
+        ...(cluster === undefined
+          ? {}
+          : {
+              logHeldThrough: (room: AccountRoom) => cluster.link.heldThrough(room),
+              catchUp: (room: AccountRoom) => cluster.link.catchUp(room),
+              reuseServerClient: false,
+            }),
         budgets: documentBudgets(config),
         awareness: {
           stateBytes: config.awarenessStateBytes,
@@ -129,6 +153,12 @@ export class BadgesyncServer {
       config.maxLoadedDocs,
     );
     this.#rooms = rooms;
+    const loaded = rooms;
+    cluster?.link.attach({
+      peek: (account) => loaded.peek(account),
+      loaded: () => loaded.loaded(),
+      isOnlineHere: (account, device) => loaded.peek(account)?.isOnline(device) ?? false,
+    });
     this.#sync = new SyncEndpoint(
       this.#rooms,
       {
@@ -159,11 +189,13 @@ export class BadgesyncServer {
       log,
       devices: this.#push,
       revoke: (a, d) => this.#sync.revoke(a, d),
-      isShuttingDown: () => this.#stopping !== null,
+      isShuttingDown: () => this.#closing,
       maxThreads: config.maxThreads,
       allowedTopics: allowedTopics(config),
       allowedOrigins: allowedOrigins(config),
       webpushHosts: webPushHosts(config.webpushHosts ?? null),
+      // [CLUSTER-40] Ingests and API reads in the account's exclusive transaction.
+      ...(cluster === undefined ? {} : { exact: cluster.link }),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.
@@ -288,10 +320,15 @@ export class BadgesyncServer {
     const target = parseTarget(req.url);
     if (!target.ok) throw new ApiError('invalid_target', target.why);
     const path = target.path;
-    if (path === '/healthz' || path === '/metrics') {
+    if (path === '/healthz' || path === '/readyz' || path === '/metrics') {
       routed(path.slice(1));
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('method_not_allowed');
-      if (path === '/healthz') return sendJson(res, this.#stopping ? 503 : 200, { ok: this.#stopping === null });
+      if (path === '/healthz') return sendJson(res, this.#closing ? 503 : 200, { ok: !this.#closing });
+      if (path === '/readyz') {
+        // [OPS-6] Draining from the SIGTERM on, and while PostgreSQL or Redis does not answer.
+        const { ready, reasons } = await checkReadiness(this.#stopping !== null, this.parts.readiness ?? []);
+        return sendJson(res, ready ? 200 : 503, ready ? { ready } : { ready, reasons });
+      }
       const text = await this.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
       res.end(text);
@@ -314,16 +351,27 @@ export class BadgesyncServer {
   }
 
   /**
-   * [OPS-3] Stop accepting, close sockets with 1001, finish pending writes, close the store.
+   * [OPS-3] /readyz answers 503 at once (OPS-6) while the node still serves for
+   * BADGESYNC_DRAIN_MS; then stop accepting, close sockets with 1001, finish pending writes,
+   * close the store.
    */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      const drainMs = this.parts.config.drainMs;
+      if (drainMs > 0) {
+        this.parts.log.info({ drainMs }, 'draining: /readyz answers 503 before the node closes');
+        await new Promise((resolve) => setTimeout(resolve, drainMs));
+      }
+      this.#closing = true;
       clearInterval(this.#purge);
       this.#http.close();
       this.#sync.close();
       // Push first: the answers of pushes in flight write through the group commit.
       await this.#push.close();
       await this.#commit.close();
+      // [OPS-7] The cluster link stops and this node's devices leave the cluster's presence
+      // before the rooms unload and the database closes.
+      await this.parts.cluster?.close();
       this.#rooms.close();
       this.#http.closeAllConnections();
       await this.parts.store.close();

@@ -1,7 +1,9 @@
+export { type Applied, ApplyFailure, applyChecked } from './apply-checked.js';
 export { CloseCode, closeAction, TERMINAL_CLOSE_CODES } from './close-codes.js';
 export { closeReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
 export { type AccountCounts, deriveCounts, deviceBadge, EMPTY_COUNTS, sortedRecord, unreadOf } from './counts.js';
 export { type CountsChange, type CountsListener, CountsTracker } from './counts-tracker.js';
+export { type CheckedUpdate, type DecodedUpdate, decodeIncoming } from './decoded-update.js';
 export {
   DEVICE_ROOT_PREFIX,
   deviceRoot,

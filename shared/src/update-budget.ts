@@ -17,6 +17,7 @@
  * well-formed entries, and every origin resolves.
  */
 import * as Y from 'yjs';
+import { type CheckedUpdate, type DeleteSet, decodeIncoming, type Struct } from './decoded-update.js';
 import { deviceRoot, isEntry, parseEntryKey } from './document.js';
 import type { RefusalReason } from './errors.js';
 import type { DeviceId, ThreadId } from './ids.js';
@@ -82,8 +83,6 @@ export const SCAN_PER_CONCURRENT_WRITE = 1024;
 
 const WITHIN: BudgetVerdict = { kind: 'within' };
 
-type Struct = Y.Item | Y.GC | Y.Skip;
-type DeleteSet = ReturnType<typeof Y.createDeleteSet>;
 type Id = { readonly client: number; readonly clock: number };
 type ArrayInternals = { _start: Y.Item | null };
 
@@ -98,10 +97,16 @@ interface Place {
 }
 
 /**
- * Checks an update the write rules accepted (`newClients`: the client IDs it uses first).
- * Costs O(size of the update + the server items its inserts are concurrent with, bounded).
+ * Checks an update the write rules accepted (`newClients`: the client IDs it uses first),
+ * as the rules decoded it (their verdict's `update`: nothing is decoded again, SYNC-15) or
+ * as bytes. Costs O(size of the update + the server items its inserts are concurrent with,
+ * bounded).
  */
-export function checkBudgets(ctx: BudgetContext, update: Uint8Array, newClients: number): BudgetVerdict {
+export function checkBudgets(
+  ctx: BudgetContext,
+  update: Uint8Array | CheckedUpdate,
+  newClients: number,
+): BudgetVerdict {
   const { budgets } = ctx;
   if (newClients > budgets.newClientsPerUpdate) {
     return over('client_budget', 'newClientsPerUpdate', `${newClients} new client IDs in one update`);
@@ -112,8 +117,11 @@ export function checkBudgets(ctx: BudgetContext, update: Uint8Array, newClients:
   if (newClients > 0 && ctx.accountClients + newClients > budgets.clientsPerAccount) {
     return over('client_budget', 'clientsPerAccount', `${ctx.accountClients + newClients} client IDs in the account`);
   }
-  const { structs, ds } = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet };
-  return new BudgetCheck(ctx, structs, Y.mergeDeleteSets([ds])).run();
+  if (update instanceof Uint8Array) {
+    const decoded = decodeIncoming(update);
+    return new BudgetCheck(ctx, decoded.structs, Y.mergeDeleteSets([decoded.ds])).run();
+  }
+  return new BudgetCheck(ctx, update.structs, update.ds).run();
 }
 
 class BudgetCheck {
@@ -129,7 +137,7 @@ class BudgetCheck {
 
   constructor(
     readonly ctx: BudgetContext,
-    readonly structs: Struct[],
+    readonly structs: readonly Struct[],
     readonly ds: DeleteSet,
   ) {
     this.#store = ctx.doc.store;

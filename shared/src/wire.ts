@@ -62,12 +62,27 @@ export function messageTypeOf(bytes: Uint8Array): number {
   }
 }
 
+/**
+ * A sync message: its type, its sub-type (one byte each) and the payload with its length as a
+ * varuint, written as lib0's encoder writes them, straight into one array of the exact size
+ * (the server encodes a frame per relayed update: lib0's encoder would allocate twice).
+ */
 function encodeSync(sub: number, payload: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, MessageType.sync);
-  encoding.writeVarUint(encoder, sub);
-  encoding.writeVarUint8Array(encoder, payload);
-  return encoding.toUint8Array(encoder);
+  const length = payload.byteLength;
+  let lengthBytes = 1;
+  for (let rest = length; rest > 0x7f; rest = Math.floor(rest / 128)) lengthBytes++;
+  const frame = new Uint8Array(2 + lengthBytes + length);
+  frame[0] = MessageType.sync;
+  frame[1] = sub;
+  let at = 2;
+  let rest = length;
+  while (rest > 0x7f) {
+    frame[at++] = 0x80 | (rest & 0x7f);
+    rest = Math.floor(rest / 128);
+  }
+  frame[at++] = rest;
+  frame.set(payload, at);
+  return frame;
 }
 
 /** Sync step 1: "here is my state vector, send me what I lack". */

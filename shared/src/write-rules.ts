@@ -11,11 +11,19 @@
  *
  * The check reads the update with Y.decodeUpdate, and must see exactly what Y.applyUpdate
  * will do with it ([RULE-12]): where the two could differ (a client in two blocks, an origin
- * that waits on the item itself), the update is refused as malformed.
+ * that waits on the item itself), the update is refused as malformed. An accepted update
+ * carries what was decoded (CheckedUpdate), so the budgets and the apply decode nothing again
+ * ([SYNC-15]).
  */
-import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { CloseCode } from './close-codes.js';
+import {
+  type CheckedUpdate,
+  type DecodedUpdate,
+  type DeleteSet,
+  decodeIncoming,
+  type Struct,
+} from './decoded-update.js';
 import {
   deviceRoot,
   type Entry,
@@ -55,6 +63,8 @@ export type Verdict =
       readonly newClients: readonly number[];
       /** False when the update holds nothing the server lacks (a re-sent step 2). */
       readonly changes: boolean;
+      /** What was decoded, for the budgets and the apply. */
+      readonly update: CheckedUpdate;
     }
   | { readonly kind: 'not-yet'; readonly detail: string }
   | {
@@ -67,8 +77,6 @@ export type Verdict =
       readonly detail: string;
     };
 
-type Struct = Y.Item | Y.GC | Y.Skip;
-type DeleteSet = ReturnType<typeof Y.createDeleteSet>;
 type StructStore = Y.Doc['store'];
 type Id = { readonly client: number; readonly clock: number };
 
@@ -103,17 +111,14 @@ export function refusalCode(reason: RefusalReason): Extract<Verdict, { kind: 're
 }
 
 /**
- * Checks `update` (V1 encoding) written by `device` against the server's state. [RULE-14]
- * Never throws and never changes the document: a malformed update is a 4400 refusal, v1
- * content 4410, any other refusal 4403; an accepted update applies whole.
+ * Checks `update` (V1 encoding, or already decoded) written by `device` against the server's
+ * state. [RULE-14] Never throws and never changes the document: a malformed update is a 4400
+ * refusal, v1 content 4410, any other refusal 4403; an accepted update applies whole.
  */
-export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uint8Array): Verdict {
-  let decoded: { structs: Struct[]; ds: DeleteSet };
-  let blocks: number;
+export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uint8Array | DecodedUpdate): Verdict {
+  let decoded: DecodedUpdate;
   try {
-    decoded = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet };
-    // The first number of a V1 update: how many client blocks follow.
-    blocks = decoding.readVarUint(decoding.createDecoder(update));
+    decoded = update instanceof Uint8Array ? decodeIncoming(update) : update;
   } catch (err) {
     return {
       kind: 'refuse',
@@ -126,13 +131,13 @@ export function checkUpdate(ctx: WriteRuleContext, device: DeviceId, update: Uin
   // arithmetic with is an exact integer in range (update-numbers.ts). This also refuses
   // empty structs and delete ranges ([RULE-12]).
   const numbers =
-    updateNumberProblem(decoded.structs, decoded.ds, blocks) ??
+    updateNumberProblem(decoded.structs, decoded.ds, decoded.blocks) ??
     clockAdvanceProblem(decoded.structs, (client) => Y.getState(ctx.doc.store, client));
   if (numbers !== null) {
     return { kind: 'refuse', code: CloseCode.invalidMessage, reason: 'malformed', detail: numbers };
   }
   try {
-    return new UpdateCheck(ctx, device, decoded.structs, Y.mergeDeleteSets([decoded.ds]), blocks).run();
+    return new UpdateCheck(ctx, device, decoded, Y.mergeDeleteSets([decoded.ds])).run();
   } catch (err) {
     if (err instanceof Refusal) {
       return { kind: 'refuse', code: refusalCode(err.reason), reason: err.reason, detail: err.detail };
@@ -173,17 +178,23 @@ class UpdateCheck {
   /** Per key of the device's own array, what the update does to it. */
   readonly #keys = new Map<string, KeyChange>();
   #deletesSomething = false;
+  /** [SYNC-15] Every struct is new to the server and every delete removes something live. */
+  #whole = true;
+  readonly structs: readonly Struct[];
+  /** How many client blocks the update's header announces. */
+  readonly blocks: number;
 
   constructor(
     readonly ctx: WriteRuleContext,
     readonly device: DeviceId,
-    readonly structs: Struct[],
+    readonly decoded: DecodedUpdate,
+    /** The update's delete set, merged. */
     readonly ds: DeleteSet,
-    /** How many client blocks the update's header announces. */
-    readonly blocks: number,
   ) {
     this.#store = ctx.doc.store;
     this.#ownRoot = deviceRoot(device);
+    this.structs = decoded.structs;
+    this.blocks = decoded.blocks;
   }
 
   run(): Verdict {
@@ -194,7 +205,14 @@ class UpdateCheck {
     this.#checkDeletes();
     this.#checkKeys();
     const changes = this.#fresh.size > 0 || this.#deletesSomething;
-    return { kind: 'accept', newClients, changes };
+    const update: CheckedUpdate = {
+      bytes: this.decoded.bytes,
+      structs: this.structs,
+      ds: this.ds,
+      deletes: this.decoded.ds,
+      whole: this.#whole && changes,
+    };
+    return { kind: 'accept', newClients, changes, update };
   }
 
   #state(client: number): number {
@@ -253,10 +271,14 @@ class UpdateCheck {
       refuse('malformed', `${this.blocks} client blocks, ${clients.size} with structs of distinct clients`);
     }
     for (const struct of this.structs) {
-      if (struct instanceof Y.Skip) continue;
+      if (struct instanceof Y.Skip) {
+        this.#whole = false;
+        continue;
+      }
       const { client, clock } = struct.id;
       const end = clock + struct.length;
       const server = this.#state(client);
+      if (clock < server) this.#whole = false;
       if (end <= server) {
         if (struct instanceof Y.Item) this.#checkKnown(struct);
         continue;
@@ -280,10 +302,13 @@ class UpdateCheck {
    * its origins first: one the server does not have leaves the struct's client pending.
    */
   #checkKnown(item: Y.Item): void {
-    for (const id of [item.origin, item.rightOrigin]) {
-      if (id !== null && id.clock >= this.#state(id.client)) {
-        refuse('malformed', `known item ${idText(item.id)} names ${idText(id)}, which the server does not have`);
-      }
+    this.#checkKnownOrigin(item, item.origin);
+    this.#checkKnownOrigin(item, item.rightOrigin);
+  }
+
+  #checkKnownOrigin(item: Y.Item, id: Id | null): void {
+    if (id !== null && id.clock >= this.#state(id.client)) {
+      refuse('malformed', `known item ${idText(item.id)} names ${idText(id)}, which the server does not have`);
     }
   }
 
@@ -397,12 +422,13 @@ class UpdateCheck {
 
   /** A fresh item named by `item`'s origin or right origin whose root is not known yet. */
   #unresolvedOrigin(item: Y.Item): Y.Item | null {
-    for (const id of [item.origin, item.rightOrigin]) {
-      if (id === null || id.clock < this.#state(id.client)) continue;
-      const struct = this.#freshStruct(id);
-      if (struct instanceof Y.Item && !this.#roots.has(struct)) return struct;
-    }
-    return null;
+    return this.#unresolved(item.origin) ?? this.#unresolved(item.rightOrigin);
+  }
+
+  #unresolved(id: Id | null): Y.Item | null {
+    if (id === null || id.clock < this.#state(id.client)) return null;
+    const struct = this.#freshStruct(id);
+    return struct instanceof Y.Item && !this.#roots.has(struct) ? struct : null;
   }
 
   /** The root of `item` once its origins' roots are known. */
@@ -466,7 +492,7 @@ class UpdateCheck {
         open.add(start);
         while (stack.length > 0) {
           const top = stack[stack.length - 1] as Struct;
-          const next = this.#dependencies(top).find((dep) => !done.has(dep));
+          const next = this.#nextDependency(top, done);
           if (next === undefined) {
             stack.pop();
             open.delete(top);
@@ -481,20 +507,28 @@ class UpdateCheck {
     }
   }
 
-  /** The fresh structs Yjs must integrate before `struct`. */
-  #dependencies(struct: Struct): Struct[] {
-    const deps: Struct[] = [];
+  /**
+   * The first of the fresh structs Yjs must integrate before `struct` (the struct before it,
+   * its origin's, its right origin's) that is not `done`. "Not yet" when an origin is in
+   * neither the server nor the update, whichever of them is done.
+   */
+  #nextDependency(struct: Struct, done: ReadonlySet<Struct>): Struct | undefined {
     const previous = this.#previous.get(struct);
-    if (previous !== undefined) deps.push(previous);
-    if (!(struct instanceof Y.Item)) return deps;
-    for (const id of [struct.origin, struct.rightOrigin]) {
-      if (id === null || id.clock < this.#state(id.client)) continue;
-      const fresh = this.#fresh.get(id.client);
-      const dep = fresh === undefined ? undefined : findIn(fresh, id.clock);
-      if (dep === undefined) throw new NotYet(`origin ${idText(id)} not known yet`);
-      deps.push(dep);
-    }
-    return deps;
+    const origin = struct instanceof Y.Item ? this.#freshDependency(struct.origin) : undefined;
+    const right = struct instanceof Y.Item ? this.#freshDependency(struct.rightOrigin) : undefined;
+    if (previous !== undefined && !done.has(previous)) return previous;
+    if (origin !== undefined && !done.has(origin)) return origin;
+    if (right !== undefined && !done.has(right)) return right;
+    return undefined;
+  }
+
+  /** The fresh struct holding `id`, undefined when the server has it. */
+  #freshDependency(id: Id | null): Struct | undefined {
+    if (id === null || id.clock < this.#state(id.client)) return undefined;
+    const fresh = this.#fresh.get(id.client);
+    const dep = fresh === undefined ? undefined : findIn(fresh, id.clock);
+    if (dep === undefined) throw new NotYet(`origin ${idText(id)} not known yet`);
+    return dep;
   }
 
   /**
@@ -520,7 +554,10 @@ class UpdateCheck {
     for (let i = Y.findIndexSS(structs, from); i < structs.length; i++) {
       const struct = structs[i] as Y.Item | Y.GC;
       if (struct.id.clock >= to) break;
-      if (!(struct instanceof Y.Item) || struct.deleted) continue;
+      if (!(struct instanceof Y.Item) || struct.deleted) {
+        this.#whole = false;
+        continue;
+      }
       this.#deletesSomething = true;
       this.#checkOwnArray(this.#serverRoot(struct, struct.id), struct.id, 'deletes from');
       const values = struct.content.getContent();

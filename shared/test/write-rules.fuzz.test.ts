@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'vitest';
 import * as Y from 'yjs';
-import { CloseCode, checkBudgets, checkUpdate, type DocumentBudgets } from '../src/index.js';
+import {
+  applyChecked,
+  type CheckedUpdate,
+  CloseCode,
+  checkBudgets,
+  checkUpdate,
+  type DocumentBudgets,
+} from '../src/index.js';
 import { type Candidate, KINDS, type Kind, makeCandidate } from './helpers/candidates.js';
 import { reloadDifferences, ruleViolations, unsafeNumber } from './helpers/oracle.js';
 import { Rng } from './helpers/rng.js';
@@ -85,6 +92,8 @@ function judge(world: World, c: Candidate): void {
     return;
   }
   const clone = server.clone();
+  const changes: Uint8Array[] = [];
+  clone.on('update', (change: Uint8Array) => changes.push(change));
   let threw: unknown = null;
   try {
     Y.applyUpdate(clone, c.update);
@@ -99,6 +108,7 @@ function judge(world: World, c: Candidate): void {
     count(`${c.kind}:budget:${budget.kind}`);
     if (c.kind === 'honest' || c.kind === 'session') assert.equal(budget.kind, 'within', JSON.stringify(budget));
     assert.equal(threw, null, `accepted ${c.kind} update throws in applyUpdate: ${String(threw)}\nupdate ${hex}`);
+    assertAppliesAsYjs(server.clone(), clone, verdict.update, changes, hex);
     const broken = ruleViolations(server.doc, clone, c.device, server.bindings, server.doc.clientID);
     assert.deepEqual(broken, [], `accepted ${c.kind} update from ${c.device} breaks rules\nupdate ${hex}`);
     assert.equal(server.receive(c.device, c.update).kind, 'accept');
@@ -115,8 +125,58 @@ function judge(world: World, c: Candidate): void {
   }
 }
 
+/**
+ * [SYNC-15] Applied from the structs the rules decoded, the update leaves the same document as
+ * Y.applyUpdate (`applied`); and when the rules call it whole, what Yjs encodes of the change
+ * (`changes`) covers exactly the update's structs and delete set, so its bytes may stand for it.
+ */
+function assertAppliesAsYjs(doc: Y.Doc, applied: Y.Doc, update: CheckedUpdate, changes: Uint8Array[], hex: string) {
+  const result = applyChecked(doc, update, null);
+  assert.equal(result.dropped, false, `applied from decoded structs, parts were dropped\nupdate ${hex}`);
+  assert.deepEqual(Y.encodeStateVector(doc), Y.encodeStateVector(applied), `state vector\nupdate ${hex}`);
+  assert.ok(
+    Y.equalDeleteSets(Y.createDeleteSetFromStructStore(doc.store), Y.createDeleteSetFromStructStore(applied.store)),
+    `delete set\nupdate ${hex}`,
+  );
+  assert.deepEqual(Y.encodeStateAsUpdate(doc), Y.encodeStateAsUpdate(applied), `document\nupdate ${hex}`);
+  assert.deepEqual(doc.share.size, applied.share.size, `roots\nupdate ${hex}`);
+  if (!update.whole) return;
+  count('whole');
+  assert.equal(changes.length, 1, `whole, yet Yjs reported ${changes.length} changes\nupdate ${hex}`);
+  const received = Y.decodeUpdate(update.bytes);
+  const change = Y.decodeUpdate(changes[0] as Uint8Array);
+  assert.deepEqual(coverage(change.structs), coverage(received.structs), `whole, yet structs differ\nupdate ${hex}`);
+  // Yjs reports an item that arrives deleted (ContentDeleted) in the change's delete set too.
+  const arrivedDeleted = Y.createDeleteSet();
+  for (const struct of received.structs) {
+    if (struct instanceof Y.Item && struct.content instanceof Y.ContentDeleted) {
+      const ranges = arrivedDeleted.clients.get(struct.id.client) ?? [];
+      ranges.push({ clock: struct.id.clock, len: struct.length } as (typeof ranges)[number]);
+      arrivedDeleted.clients.set(struct.id.client, ranges);
+    }
+  }
+  assert.ok(
+    Y.equalDeleteSets(Y.mergeDeleteSets([change.ds]), Y.mergeDeleteSets([received.ds, arrivedDeleted])),
+    `whole, yet the deletes differ\nupdate ${hex}`,
+  );
+}
+
+/** The clock ranges the structs cover, per client, joined where they touch. */
+function coverage(structs: ReadonlyArray<{ id: Y.ID; length: number }>): string[] {
+  const ranges = structs
+    .map((s) => ({ client: s.id.client, clock: s.id.clock, end: s.id.clock + s.length }))
+    .sort((a, b) => a.client - b.client || a.clock - b.clock);
+  const joined: Array<{ client: number; clock: number; end: number }> = [];
+  for (const range of ranges) {
+    const last = joined[joined.length - 1];
+    if (last !== undefined && last.client === range.client && last.end === range.clock) last.end = range.end;
+    else joined.push({ ...range });
+  }
+  return joined.map((r) => `${r.client}:${r.clock}-${r.end}`);
+}
+
 describe('write rules, differential fuzz', () => {
-  test('[RULE-14] [RULE-25] every accepted update applies whole and breaks no rule; honest ones (also of concurrent sessions) are accepted', () => {
+  test('[RULE-14] [RULE-25] [SYNC-15] every accepted update applies whole and breaks no rule, applied from its decoded structs as Yjs applies it; honest ones (also of concurrent sessions) are accepted', () => {
     const steps = fc.array(fc.tuple(fc.constantFrom(...KINDS), fc.integer()), {
       minLength: 1,
       maxLength: 30,

@@ -9,6 +9,11 @@
  * Mac reads some; after every step the table shows each device's badge beside the truth
  * (`GET /badge`). Exit code 0 when every device matched the truth after every step (the
  * iPad is excused while it is in the tunnel), 1 otherwise.
+ *
+ * `pnpm cluster` (`--cluster`): the same scene on three nodes of one cluster (docs/CLUSTER.md)
+ * on loopback ports, sharing the local PostgreSQL (database `badgesync_cluster_demo`, created
+ * when missing) and Redis (a fresh key prefix): the phones register through different nodes,
+ * the Mac and the iPad sync through different nodes, and the backend's posts go round them.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,14 +22,19 @@ import path from 'node:path';
 import { FileStorage } from '@badgesync/client/node';
 import { api, badge, deviceToken } from '../helpers/api-client.js';
 import { ApnsTestServer } from '../helpers/apns-test-server.js';
+import { clusterRig } from '../helpers/cluster.js';
 import { FcmTestServer } from '../helpers/fcm-test-server.js';
-import { startServer, stopAll } from '../helpers/server-process.js';
+import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
 import { WebPushTestServer } from '../helpers/webpush-test-server.js';
 import { sdkDevice, until } from './sdk-device.js';
 import { bold, dim, green, header, pushLine, red, row } from './table.js';
 import { Tunnel } from './tunnel.js';
 
-const ACCOUNT = 'alice';
+/** Three nodes of one cluster instead of one server (`pnpm cluster`). */
+const CLUSTER = process.argv.includes('--cluster');
+/** The demo database of `pnpm cluster`, kept between runs (each run has an account of its own). */
+const CLUSTER_DATABASE = 'badgesync_cluster_demo';
+const ACCOUNT = CLUSTER ? `alice-${Date.now().toString(36)}` : 'alice';
 const TOPIC = 'com.example.badgesync';
 /** How long one step may take to settle: a push takes the coalescing window plus a round trip (~0.3 s); 4 s keeps a broken run under a minute. */
 const SETTLE_MS = 4_000;
@@ -69,25 +79,27 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
     () => fcm.close(),
     () => webPush.close(),
   );
-  const server = await startServer({
-    env: {
-      ...SERVER_ENV,
-      BADGESYNC_FCM_SERVICE_ACCOUNT: fcm.keyPath,
-      BADGESYNC_FCM_URL: fcm.baseUrl,
-      BADGESYNC_WEBPUSH_HOSTS: webPush.address,
-      BADGESYNC_VAPID_SUBJECT: 'mailto:demo@example.com',
-      BADGESYNC_APNS_KEY_FILE: apns.keyPath,
-      BADGESYNC_APNS_KEY_ID: apns.keyId,
-      BADGESYNC_APNS_TEAM_ID: apns.teamId,
-      BADGESYNC_APNS_TOPIC: TOPIC,
-      BADGESYNC_APNS_HOST: apns.address,
-      // Both test services' CAs: Node reads one file, so the two PEMs go in one.
-      NODE_EXTRA_CA_CERTS: caBundle(folderForCas, [apns.caPath, webPush.caPath]),
-    },
-  });
+  const env = {
+    ...SERVER_ENV,
+    BADGESYNC_FCM_SERVICE_ACCOUNT: fcm.keyPath,
+    BADGESYNC_FCM_URL: fcm.baseUrl,
+    BADGESYNC_WEBPUSH_HOSTS: webPush.address,
+    BADGESYNC_VAPID_SUBJECT: 'mailto:demo@example.com',
+    BADGESYNC_APNS_KEY_FILE: apns.keyPath,
+    BADGESYNC_APNS_KEY_ID: apns.keyId,
+    BADGESYNC_APNS_TEAM_ID: apns.teamId,
+    BADGESYNC_APNS_TOPIC: TOPIC,
+    BADGESYNC_APNS_HOST: apns.address,
+    // Both test services' CAs: Node reads one file, so the two PEMs go in one.
+    NODE_EXTRA_CA_CERTS: caBundle(folderForCas, [apns.caPath, webPush.caPath]),
+  };
+  const nodes = await startNodes(env, cleanup);
+  const server = nodes[0] as ServerProcess;
+  /** The node the i-th device or post goes through: round the cluster's nodes (one node: always it). */
+  const on = (i: number) => nodes[i % nodes.length] as ServerProcess;
   const folder = mkdtempSync(path.join(tmpdir(), 'badgesync-demo-'));
   cleanup.push(() => rmSync(folder, { recursive: true, force: true }));
-  const tunnel = await Tunnel.open(server.port);
+  const tunnel = await Tunnel.open(on(2).port);
   cleanup.push(() => tunnel.close());
   let iphoneShown = 0;
   cleanup.push(
@@ -103,7 +115,10 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
   );
   {
     console.log(bold('badgesync demo: one account, five devices, one badge'));
-    console.log(dim(`  server  ${server.http} (SQLite in ${server.dir})`));
+    if (CLUSTER) {
+      const urls = nodes.map((node) => node.http).join(', ');
+      console.log(dim(`  cluster ${urls} (PostgreSQL ${CLUSTER_DATABASE}, Redis; account ${ACCOUNT})`));
+    } else console.log(dim(`  server  ${server.http} (SQLite in ${server.dir})`));
     console.log(dim(`  APNs    test server at ${apns.address} (HTTP/2, TLS, private CA)`));
     console.log(dim(`  FCM     test server at ${fcm.baseUrl}; Web Push test service at ${webPush.address}`));
     console.log(dim('  iPhone  offline; shows the last badge APNs delivered to it'));
@@ -126,13 +141,13 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
     // with the server's VAPID key. Both with their own device tokens, and never online.
     const androidJwt = await deviceToken(server, ACCOUNT, 'android');
     const browserJwt = await deviceToken(server, ACCOUNT, 'browser');
-    const vapid = await api<{ publicKey: string }>(server, 'GET', '/v1/push/webpush-key', undefined, browserJwt);
+    const vapid = await api<{ publicKey: string }>(on(2), 'GET', '/v1/push/webpush-key', undefined, browserJwt);
     const subscription = webPush.subscribe(vapid.body.publicKey);
-    for (const [device, body, jwt] of [
-      ['android', { platform: 'fcm', fcmToken: androidToken }, androidJwt],
-      ['browser', { platform: 'webpush', subscription }, browserJwt],
+    for (const [device, body, jwt, node] of [
+      ['android', { platform: 'fcm', fcmToken: androidToken }, androidJwt, on(1)],
+      ['browser', { platform: 'webpush', subscription }, browserJwt, on(2)],
     ] as const) {
-      const answer = await api(server, 'PUT', `/v1/accounts/${ACCOUNT}/devices/${device}`, body, jwt);
+      const answer = await api(node, 'PUT', `/v1/accounts/${ACCOUNT}/devices/${device}`, body, jwt);
       if (answer.status !== 200)
         throw new Error(`${device} registration: ${answer.status} ${JSON.stringify(answer.body)}`);
     }
@@ -143,13 +158,13 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
     };
     const browserShown = () => webPush.delivered(subscription).at(-1) ?? 0;
     const mac = await sdkDevice({
-      server,
+      server: on(1),
       account: ACCOUNT,
       device: 'mac',
       storage: new FileStorage(path.join(folder, 'mac')),
     });
     const ipad = await sdkDevice({
-      server,
+      server: on(2),
       account: ACCOUNT,
       device: 'ipad',
       storage: new FileStorage(path.join(folder, 'ipad')),
@@ -193,8 +208,9 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
       console.log(line.text);
       await new Promise((resolve) => setTimeout(resolve, STEP_PAUSE_MS));
     };
+    let posts = 0;
     const post = (thread: string, count: number) =>
-      api(server, 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread, count });
+      api(on(posts++), 'POST', `/v1/accounts/${ACCOUNT}/items`, { thread, count });
 
     await play('everyone signed in', () => {});
     await play('3 new messages in inbox', () => post('inbox', 3));
@@ -239,6 +255,19 @@ async function play(started: number, cleanup: Array<() => Promise<unknown> | unk
     }
     return allOk;
   }
+}
+
+/** One server on SQLite, or (`--cluster`) three nodes of one cluster; stopped by `stopAll()`. */
+async function startNodes(
+  env: Readonly<Record<string, string>>,
+  cleanup: Array<() => Promise<unknown> | unknown>,
+): Promise<ServerProcess[]> {
+  if (!CLUSTER) return [await startServer({ env })];
+  const rig = await clusterRig({ keep: CLUSTER_DATABASE });
+  cleanup.push(() => rig.drop());
+  // The first node migrates the database; the other two find it done.
+  const first = await rig.start('demo-node-1', env);
+  return [first, ...(await Promise.all([rig.start('demo-node-2', env), rig.start('demo-node-3', env)]))];
 }
 
 main().then(

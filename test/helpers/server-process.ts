@@ -30,6 +30,8 @@ export interface StartOptions {
    * tests' own machinery.
    */
   readonly args?: readonly string[];
+  /** How long the start may take (default START_TIMEOUT_MS). */
+  readonly startTimeoutMs?: number;
 }
 
 export interface ServerProcess {
@@ -94,7 +96,10 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     stderr += chunk.toString();
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time\n${stderr}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in time\n${stderr}`)),
+      options.startTimeoutMs ?? START_TIMEOUT_MS,
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening\n${stderr}`));

@@ -123,7 +123,7 @@ export class SocketGate {
     if (!this.#restricted.has(socket)) return true;
     // The raw target, not `new URL`: anything but these two exact paths is refused anyway.
     const path = (url ?? '').split('?')[0];
-    if (method === 'GET' && (path === '/healthz' || path === '/metrics')) return true;
+    if (method === 'GET' && (path === '/healthz' || path === '/readyz' || path === '/metrics')) return true;
     this.metrics.connectionsRefused.inc({ cap: 'preauth_or_reserve' });
     this.#refused.add(socket);
     refuseSocket(socket, 'too many open sockets from this address or in all', REFUSED_LINGER_MS);

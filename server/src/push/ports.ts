@@ -7,7 +7,7 @@
 import type { AccountCounts, AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import type { PushWrite, Store } from '../store/store.js';
+import type { OutboxEntry, PushWrite, Store } from '../store/store.js';
 
 /** What an account room tells push about its account. */
 export interface RoomEvents {
@@ -50,6 +50,11 @@ export interface PushWrites {
 /** What the server gives push when it builds it. */
 export interface PushContext {
   readonly store: Store;
+  /**
+   * How due outbox entries are taken (default: `store.duePushes`). A cluster node claims them
+   * (ClusterStore.claimDuePushes), so two nodes never send one entry.
+   */
+  readonly takeDue?: (now: number, limit: number) => Promise<OutboxEntry[]>;
   readonly metrics: Metrics;
   readonly log: Logger;
   /**

@@ -58,6 +58,8 @@ export interface PushSchedulerDeps {
   readonly log: Logger;
   readonly metrics: PushMetrics;
   readonly isOnline: Presence;
+  /** How due entries are taken: `store.duePushes` by default, a cluster node's claim in a cluster. */
+  readonly takeDue?: (now: number, limit: number) => Promise<OutboxEntry[]>;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -432,7 +434,7 @@ export class PushScheduler implements PushHooks {
    * per entry), so two nodes never send the same entry.
    */
   #takeDue(now: number, limit: number): Promise<OutboxEntry[]> {
-    return this.deps.store.duePushes(now, limit);
+    return this.deps.takeDue?.(now, limit) ?? this.deps.store.duePushes(now, limit);
   }
 
   async #run(): Promise<void> {

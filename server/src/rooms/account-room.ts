@@ -3,6 +3,10 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   type AccountCounts,
   type AccountId,
+  type Applied,
+  ApplyFailure,
+  applyChecked,
+  type CheckedUpdate,
   CloseCode,
   CountsTracker,
   checkBudgets,
@@ -100,6 +104,11 @@ export interface RoomDeps {
    * So each load of a node writes under a new client ID of its own. Default: true (BUDGET-1).
    */
   readonly reuseServerClient?: boolean;
+  /**
+   * Cluster mode: brings the replica up to the shared log (a repair, docs/CLUSTER.md). A device
+   * update refused on this replica is judged again after it (SPEC CLUSTER-20).
+   */
+  readonly catchUp?: (room: AccountRoom) => Promise<void>;
 }
 
 /**
@@ -139,6 +148,15 @@ export interface ExclusiveServerWrite {
 /** What a room is loaded with (RoomManager): see the constructor. */
 export interface RoomOptions {
   readonly reuseServerClient: boolean;
+}
+
+/**
+ * `bytes` in an ArrayBuffer of its own. A received update is a view into the socket's frame
+ * buffer: posted to the commit thread as it is, the whole buffer would be copied, and held in
+ * memory as long as the update is.
+ */
+function ownCopy(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -523,7 +541,7 @@ export class AccountRoom {
         deviceClients: this.#clientsOf.get(member.device) ?? 0,
         accountClients: this.#bindings.size,
       },
-      update,
+      verdict.update,
       verdict.newClients.length,
     );
     if (budget.kind === 'over') {
@@ -538,44 +556,63 @@ export class AccountRoom {
     }
     for (const clientId of verdict.newClients) this.#bind(clientId, member.device);
     if (!verdict.changes) return { kind: 'ok' };
-    return this.#apply(member, update);
+    return this.#apply(member, verdict.update);
   }
 
   /**
-   * Applies an accepted update. The write rules make a throw here impossible (RULE-14, proved
-   * by shared/test/update-numbers.property.test.ts): Yjs applies what they accept whole. Should
+   * Applies an accepted update from the structs the write rules decoded (SYNC-15: decoded
+   * once). The write rules make a throw here impossible (RULE-14, proved by
+   * shared/test/update-numbers.property.test.ts): Yjs applies what they accept whole. Should
    * Yjs throw all the same, the sender is closed with 4400 so it does not resend it. When the
-   * throw changed nothing — Yjs reports every struct it added or deleted as an 'update' from
-   * the transaction's cleanup, which runs even after a throw, so nothing staged means nothing
-   * changed — the room keeps serving everyone else. Only a partial apply, which leaves memory
-   * ahead of the disk, drops the document and the other connections (1013) to reload it.
+   * throw changed nothing the room keeps serving everyone else. Only a partial apply, which
+   * leaves memory ahead of the disk, drops the document and the other connections (1013) to
+   * reload it.
+   *
+   * [SYNC-15] An update that applies whole (every struct new, every delete of something live)
+   * is stored and relayed as the bytes received: the room stops listening to the document's
+   * 'update' event for it, so Yjs does not encode the transaction again. Any other is stored
+   * and relayed as Yjs's encoding of what it changed.
    */
-  #apply(member: RoomMember, update: Uint8Array): ReceiveResult {
-    this.#staged = [];
+  #apply(member: RoomMember, update: CheckedUpdate): ReceiveResult {
+    const whole = update.whole;
+    if (whole) this.doc.off('update', this.#onUpdate);
+    else this.#staged = [];
+    let applied: Applied;
     try {
-      Y.applyUpdate(this.doc, update, member);
+      applied = applyChecked(this.doc, update, member);
     } catch (err) {
-      const staged = this.#staged;
       this.#staged = null;
       this.doc.store.pendingStructs = null;
       this.doc.store.pendingDs = null;
-      const why = `applying an accepted update threw: ${(err as Error).message}`;
-      if (staged.length > 0) this.#poison(why, member);
+      const failure = err instanceof ApplyFailure ? err : new ApplyFailure(err, true);
+      const why = `applying an accepted update threw: ${failure.message}`;
+      if (failure.changed) this.#poison(why, member);
       else this.deps.log.error({ account: this.account, device: member.device, why }, 'update refused after check');
       this.deps.metrics.updatesRefused.inc({ reason: 'malformed' });
       return { kind: 'refused', code: CloseCode.invalidMessage, reason: 'malformed: the update could not be applied' };
+    } finally {
+      if (whole) this.doc.on('update', this.#onUpdate);
     }
     const store = this.doc.store;
-    if (store.pendingStructs !== null || store.pendingDs !== null) {
+    if (applied.dropped || store.pendingStructs !== null || store.pendingDs !== null) {
       // The write rules let through an update Yjs could not place: never keep it pending,
       // or Yjs would apply it later to whatever arrives (docs/SPEC.md "Checking updates").
       store.pendingStructs = null;
       store.pendingDs = null;
       this.deps.log.error({ account: this.account, device: member.device }, 'accepted update left pending parts');
     }
-    const staged = this.#staged;
-    this.#staged = null;
-    for (const applied of staged) this.#persistAndRelay(applied, member);
+    if (whole) {
+      // The received bytes hold a part that was not applied: store what was (the structs
+      // since the state before, and every delete of the document, which apply again as no-ops).
+      const bytes = applied.dropped
+        ? Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(applied.before as Map<number, number>))
+        : ownCopy(update.bytes);
+      if (applied.changed) this.#persistAndRelay(bytes, member);
+    } else {
+      const staged = this.#staged as Uint8Array[];
+      this.#staged = null;
+      for (const change of staged) this.#persistAndRelay(change, member);
+    }
     this.deps.metrics.updatesApplied.inc();
     return { kind: 'ok' };
   }
@@ -657,6 +694,15 @@ export class AccountRoom {
     }
   }
 
+  /**
+   * [CLUSTER-20] Cluster mode: the replica caught up with the shared log, for a device update
+   * it refused: the refusal may be this replica's staleness (a marker above a head another
+   * node wrote, another node's structs the device forwards). Null without a cluster.
+   */
+  catchUp(): Promise<void> | null {
+    return this.deps.catchUp?.(this) ?? null;
+  }
+
   #bind(clientId: number, device: DeviceId): void {
     this.#bindings.set(clientId, device);
     this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
@@ -695,7 +741,9 @@ export class AccountRoom {
     this.logCount++;
     this.deps.commit.addUpdate(this.account, update);
     this.#markLogged();
-    const message = encodeUpdate(update);
+    // One frame for every receiver, as a Buffer: ws wraps any other Uint8Array in a new Buffer per send.
+    const frame = encodeUpdate(update);
+    const message = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     this.deps.commit.afterCommit(() => {
       this.#pendingWrites--;
       this.#broadcast(message, from);

@@ -72,6 +72,11 @@ export class RoomManager {
     return room?.poisoned ? undefined : room;
   }
 
+  /** Every loaded room that serves (cluster reconciliation, docs/CLUSTER.md). */
+  loaded(): AccountRoom[] {
+    return [...this.#rooms.values()].filter((room) => !room.poisoned);
+  }
+
   /**
    * The account's room, loading it (and unloading an idle one when at the cap). Rejects with
    * RoomCapacityError when the cap is reached with none idle, or the account is over its

@@ -40,6 +40,11 @@ export class Session implements RoomMember {
   #closed = false;
   readonly #bucket: TokenBucket;
   #expiry: NodeJS.Timeout | undefined;
+  /**
+   * [CLUSTER-20] Messages that arrived while a refused update waits for the room to catch up
+   * with the shared log: handled after it, in order. Null when nothing waits.
+   */
+  #held: Uint8Array[] | null = null;
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -86,6 +91,14 @@ export class Session implements RoomMember {
     this.markAlive();
     if (!binary) return this.close(CloseCode.invalidMessage, 'text frames are not part of the protocol');
     if (!this.#bucket.take()) return this.close(CloseCode.tryAgainLater, 'too many messages');
+    if (this.#held !== null) {
+      this.#held.push(data);
+      return;
+    }
+    this.#handle(data);
+  }
+
+  #handle(data: Uint8Array): void {
     let message: ReturnType<typeof decodeMessage>;
     try {
       message = decodeMessage(data);
@@ -99,7 +112,7 @@ export class Session implements RoomMember {
       case 'step2':
       case 'update': {
         const result = this.room.receiveUpdate(this, message.update);
-        if (result.kind === 'refused') this.close(result.code, result.reason);
+        if (result.kind === 'refused') this.#refused(message.update, result);
         return;
       }
       case 'awareness': {
@@ -111,6 +124,39 @@ export class Session implements RoomMember {
         this.room.queryAwareness(this);
         return;
     }
+  }
+
+  /**
+   * [CLUSTER-20] A refused update: closes the session, or in a cluster first lets the room catch
+   * up with the shared log and judges the update again; the session's later messages wait.
+   */
+  #refused(update: Uint8Array, first: { readonly code: number; readonly reason: string }): void {
+    const catching = this.room.catchUp();
+    if (catching === null) return this.close(first.code, first.reason);
+    this.#held = [];
+    catching.then(
+      guarded(this.log, 'judging again after a catch-up', () => {
+        if (this.#closed) return;
+        const again = this.room.receiveUpdate(this, update);
+        if (again.kind === 'refused') return this.close(again.code, again.reason);
+        this.log.info({ account: this.claims.account, device: this.device }, 'update accepted after catching up');
+        const held = this.#held ?? [];
+        this.#held = null;
+        for (let i = 0; i < held.length; i++) {
+          if (this.#closed) return;
+          this.#handle(held[i] as Uint8Array);
+          if (this.#held !== null) {
+            // Refused again: the rest waits behind that one's catch-up.
+            this.#held = held.slice(i + 1);
+            return;
+          }
+        }
+      }),
+      (err: unknown) => {
+        this.log.warn({ err, account: this.claims.account }, 'catch-up failed; the refusal stands');
+        this.close(first.code, first.reason);
+      },
+    );
   }
 
   /**

@@ -1,0 +1,89 @@
+/**
+ * Opens what a node of the cluster needs besides its HTTP server (docs/CLUSTER.md): the link
+ * to its peers over the update bus, and the cluster-wide presence directory, on the shared
+ * PostgreSQL store. `main.ts` calls it when BADGESYNC_REDIS_URL is set.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { NotReady, type ReadinessProbe } from '../http/readiness.js';
+import type { AccountRoom } from '../rooms/account-room.js';
+import type { ClusterStore } from '../store/cluster-store.js';
+import type { OutboxEntry } from '../store/store.js';
+import { ClusterLink } from './cluster-link.js';
+import { defaultNodeId } from './node-id.js';
+import { PresenceDirectory } from './presence-directory.js';
+import { UpdateBus } from './update-bus.js';
+
+/**
+ * How long a node holds the outbox entries it claimed (ClusterStore.claimDuePushes): longer
+ * than one push takes at worst (a 15 s send timeout and the answer's write), so no other node
+ * sends an entry that is being sent; short enough that a dead node's claims pass to the others
+ * within a minute.
+ */
+export const PUSH_CLAIM_LEASE_MS = 60_000;
+
+/** One node's part of the cluster. */
+export interface ClusterNode {
+  readonly nodeId: string;
+  readonly link: ClusterLink<AccountRoom>;
+  /** What /readyz checks: the database and Redis. */
+  readonly probes: readonly ReadinessProbe[];
+  /** Due outbox entries, claimed for this node (the push scheduler's way to take them). */
+  claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
+  /** Stops syncing, drops this node's presence at once, closes its Redis connections. */
+  close(): Promise<void>;
+}
+
+export async function openClusterNode(config: Config, store: ClusterStore, log: Logger): Promise<ClusterNode> {
+  const redisUrl = config.redisUrl;
+  if (redisUrl === null) throw new Error('openClusterNode needs BADGESYNC_REDIS_URL');
+  const nodeId = config.nodeId ?? defaultNodeId();
+  const prefix = config.redisPrefix;
+  const nodeLog = log.child({ node: nodeId });
+  // The bus hands messages to the link, which publishes through the bus: the link comes first,
+  // its publisher is the bus once open (nothing is committed before the server starts).
+  let bus: UpdateBus | null = null;
+  const presence = await PresenceDirectory.open({ redisUrl, prefix, nodeId, log: nodeLog });
+  const link = new ClusterLink<AccountRoom>({
+    nodeId,
+    store,
+    bus: {
+      publish: async (account, seq, update) => {
+        if (bus === null) throw new Error('update bus not open yet');
+        await bus.publish(account, seq, update);
+      },
+    },
+    presence,
+    log: nodeLog,
+  });
+  try {
+    bus = await UpdateBus.open({
+      redisUrl,
+      prefix,
+      nodeId,
+      log: nodeLog,
+      onUpdate: (frame) => link.received(frame),
+      onResubscribed: () => link.resubscribed(),
+    });
+  } catch (err) {
+    await presence.close();
+    throw err;
+  }
+  const openBus = bus;
+  nodeLog.info({ prefix }, 'joined the cluster');
+  return {
+    nodeId,
+    link,
+    probes: [
+      { reason: NotReady.database, check: () => store.ping() },
+      // The bus's subscription: down from a drop until the bus has resubscribed (and repaired).
+      { reason: NotReady.redis, check: async () => openBus.subscribed },
+    ],
+    claimDue: (now, limit) => store.claimDuePushes(nodeId, now, limit, PUSH_CLAIM_LEASE_MS),
+    async close() {
+      link.close();
+      await presence.close();
+      await openBus.close();
+    },
+  };
+}
