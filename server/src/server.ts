@@ -194,6 +194,8 @@ export class BadgesyncServer {
       allowedTopics: allowedTopics(config),
       allowedOrigins: allowedOrigins(config),
       webpushHosts: webPushHosts(config.webpushHosts ?? null),
+      // [CLUSTER-40] Ingests and API reads in the account's exclusive transaction.
+      ...(cluster === undefined ? {} : { exact: cluster.link }),
     });
     // Idempotency answers older than the contract's 24 h are deleted hourly: the table stays
     // at about one day of keys, and a purge of one hour's keys is a short transaction.

@@ -22,7 +22,7 @@ function fakeRoom(loadedLogId: number): SyncedRoom & { readonly applied: number[
     applyRemote(updates) {
       for (const update of updates) applied.push(update[0] as number);
     },
-    async rewriteCounts() {},
+    recount() {},
   };
 }
 

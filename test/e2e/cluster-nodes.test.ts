@@ -23,7 +23,7 @@ const THREADS = ['a', 'b', 'c'];
 const CONVERGE_MS = 20_000;
 /**
  * Node D holds each group commit this long before it writes (SPEC OPS-5): a batch it hands over
- * reaches the log after another node's commit made meanwhile, every time (CLUSTER-21).
+ * reaches the log after another node's commit made meanwhile, every time (CLUSTER-41).
  */
 const HOLD_MS = 1_000;
 /** After SIGTERM, node A keeps serving this long with /readyz at 503 (BADGESYNC_DRAIN_MS). */
@@ -94,7 +94,7 @@ describe('cluster mode: three nodes, and a fourth whose commits are held', () =>
     await rig?.drop();
   });
 
-  test('[CLUSTER-13][CLUSTER-14][CLUSTER-21] providers of one account on three nodes sync both ways; an ingest on any node reaches every device', async () => {
+  test('[CLUSTER-13][CLUSTER-14][CLUSTER-41] providers of one account on three nodes sync both ways; an ingest on any node reaches every device', async () => {
     const [a, b, c] = nodes as [ServerProcess, ServerProcess, ServerProcess];
     const phone = await connect(a, 'shared', 'phone');
     const mac = await connect(b, 'shared', 'mac');
@@ -122,12 +122,12 @@ describe('cluster mode: three nodes, and a fourth whose commits are held', () =>
       'markers written on node A and node C on every device',
     );
     await converged(all, 'the three replicas to match');
-    // [CLUSTER-21] The markers were committed on two nodes at once: each node's stored counts
+    // [CLUSTER-41] The markers were committed on two nodes at once: each node's stored counts
     // come right once it has caught up with the other's commit.
     for (const node of nodes) await badgeBecomes(node, 'shared', 0, CONVERGE_MS);
   });
 
-  test("[CLUSTER-21] counts a node derived without another node's concurrent commit are written again; the stored badge is the log's", async () => {
+  test("[CLUSTER-41] counts a node derived without another node's concurrent commit are left out, then written from the caught-up replica; the stored badge is the log's", async () => {
     const a = nodes[0] as ServerProcess;
     assert.equal(await post(a, 'counted', 'inbox', 6), 6);
     const phone = await connect(slow, 'counted', 'phone');
@@ -210,7 +210,7 @@ describe('cluster mode: three nodes, and a fourth whose commits are held', () =>
     }
   });
 
-  test('[CLUSTER-15][CLUSTER-16][CLUSTER-21] the subscriber connection of a node killed mid-load: every device still converges', async () => {
+  test('[CLUSTER-15][CLUSTER-16][CLUSTER-41] the subscriber connection of a node killed mid-load: every device still converges', async () => {
     const [a, b] = nodes as [ServerProcess, ServerProcess];
     const onA = await connect(a, 'repair', 'on-a');
     const onB = await connect(b, 'repair', 'on-b');
@@ -228,7 +228,7 @@ describe('cluster mode: three nodes, and a fourth whose commits are held', () =>
     for (const thread of THREADS) {
       assert.ok(headOf(onA.doc, thread) >= (stream.tally.answeredHead.get(thread) ?? 0), `A's device has ${thread}`);
     }
-    // [CLUSTER-21] Two nodes committed to the account all along (ingests on B, reads on A and B):
+    // [CLUSTER-41] Two nodes committed to the account all along (ingests on B, reads on A and B):
     // the stored counts come to match the converged document.
     const truth = deriveCounts(reader.doc).badge;
     for (const node of [a, b]) await badgeBecomes(node, 'repair', truth, CONVERGE_MS);

@@ -2,6 +2,7 @@ import type { AccountId, DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { guarded } from '../guard.js';
 import type { RoomEvents } from '../push/ports.js';
+import type { ClusterStore, CommitReport, CommittedSeq, ExclusiveTail } from '../store/cluster-store.js';
 import type { Store, WriteBatch } from '../store/store.js';
 import { type LogReader, RoomSync, type SyncedRoom } from './room-sync.js';
 
@@ -13,19 +14,8 @@ import { type LogReader, RoomSync, type SyncedRoom } from './room-sync.js';
  */
 export const RECONCILE_MS = 3_000;
 
-/**
- * Rounds of catch-up and rewrite of one account's counts (CLUSTER-21) while other nodes keep
- * committing to it: each round reads the log once and writes one counts row set; a busy account
- * gets its counts right from the next quiet moment's commit anyway (its own check).
- */
-const RECOUNT_ROUNDS = 5;
-
 /** The shared log's calls the link uses (ClusterStore, docs/CLUSTER.md). */
-export interface SharedLog extends LogReader {
-  commitWithSeqs(
-    batch: WriteBatch,
-    holdMs?: number,
-  ): Promise<ReadonlyArray<{ readonly account: AccountId; readonly seq: number }>>;
+export interface SharedLog extends LogReader, Pick<ClusterStore, 'commitReporting' | 'exclusive'> {
   logSeqs(accounts: readonly AccountId[]): Promise<Map<AccountId, number>>;
 }
 
@@ -71,8 +61,9 @@ export interface ClusterLinkDeps {
 }
 
 /**
- * One node's link to the rest of the cluster (docs/CLUSTER.md, SPEC CLUSTER-13..CLUSTER-21):
- * - its store (`store`) commits through `commitWithSeqs`; once a batch is durable each update
+ * One node's link to the rest of the cluster (docs/CLUSTER.md, SPEC CLUSTER-13..CLUSTER-20,
+ * CLUSTER-40, CLUSTER-41):
+ * - its store (`store`) commits through `commitReporting`; once a batch is durable each update
  *   is published on the bus with its seq, and the account's RoomSync holds the seq;
  * - another node's update (`received`) goes to the account's room when it is loaded here, in
  *   seq order, with holes filled from the log after a grace;
@@ -92,8 +83,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
   constructor(private readonly deps: ClusterLinkDeps) {
     this.store = publishingStore(
       deps.store,
-      (batch) => this.#watermarks(batch),
-      (batch, seqs, before) => this.#committed(batch, seqs, before),
+      (batch, report) => this.#committed(batch, report),
       (err) => deps.log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
     );
   }
@@ -136,66 +126,60 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     return this.#sync(room).watermark;
   }
 
-  /**
-   * The watermark of each account whose counts the batch writes, as the batch is handed over:
-   * the counts were derived from that replica just now (GroupCommit reads them at hand-over).
-   */
-  #watermarks(batch: WriteBatch): Map<AccountId, number> {
-    const marks = new Map<AccountId, number>();
-    for (const { account } of batch.counts) {
+  #committed(batch: WriteBatch, report: CommitReport): void {
+    batch.updates.forEach((entry, i) => {
+      const given = report.seqs[i];
+      if (given !== undefined) this.#publish(given, entry.update);
+    });
+    // [CLUSTER-41] Counts the store left out: derived from a replica that lacked another
+    // node's entries. Caught up, the room hands its whole counts to the next batch.
+    for (const account of report.staleCounts) {
       const room = this.#rooms?.peek(account);
-      if (room !== undefined) marks.set(account, this.#sync(room).watermark);
-    }
-    return marks;
-  }
-
-  #committed(
-    batch: WriteBatch,
-    seqs: ReadonlyArray<{ readonly account: AccountId; readonly seq: number }>,
-    before: ReadonlyMap<AccountId, number>,
-  ): void {
-    const seen = new Set<AccountId>();
-    for (let i = 0; i < batch.updates.length; i++) {
-      const entry = batch.updates[i];
-      const given = seqs[i];
-      if (entry === undefined || given === undefined) break;
-      const room = this.#rooms?.peek(given.account);
-      if (room !== undefined) {
-        const sync = this.#sync(room);
-        if (!seen.has(given.account)) {
-          seen.add(given.account);
-          // [CLUSTER-21] Another node committed to the account after the seq this replica held
-          // when the batch's counts were derived: they were derived without that commit.
-          const derivedAt = before.get(given.account);
-          if (derivedAt !== undefined && given.seq !== derivedAt + 1) this.#recount(room, sync);
-        }
-        sync.committed(given.seq);
-      }
-      // Not awaited: the relay to this node's devices does not wait for Redis. A publish that
-      // fails leaves a hole the other nodes repair from the log (or a reconcile finds).
-      this.deps.bus.publish(given.account, given.seq, entry.update).catch((err: unknown) => {
-        this.deps.log.warn({ err, account: given.account, seq: given.seq }, 'publish failed; other nodes repair');
-      });
+      if (room !== undefined) this.#recount(room);
     }
   }
 
-  /**
-   * [CLUSTER-21] Catches the room up with the log and writes its whole counts; again while the
-   * log moved on before that write was durable (another node's commit it may have overwritten).
-   */
-  #recount(room: R, sync: RoomSync): void {
-    const current = () => !this.#closed && this.#rooms?.peek(room.account) === room;
-    const round = async () => {
-      for (let attempt = 0; attempt < RECOUNT_ROUNDS && current(); attempt++) {
-        await sync.repair();
-        if (!current()) return;
-        const through = sync.watermark;
-        await room.rewriteCounts();
-        const newest = (await this.deps.store.logSeqs([room.account])).get(room.account) ?? 0;
-        if (newest <= through) return;
-      }
-    };
-    round().catch((err: unknown) => this.deps.log.warn({ err, account: room.account }, 'counts not rewritten'));
+  /** One committed update of this node: the room's watermark moves over it, the other nodes hear of it. */
+  #publish(given: CommittedSeq, update: Uint8Array): void {
+    const room = this.#rooms?.peek(given.account);
+    if (room !== undefined) this.#sync(room).committed(given.seq);
+    // Not awaited: the relay to this node's devices does not wait for Redis. A publish that
+    // fails leaves a hole the other nodes repair from the log (or a reconcile finds).
+    this.deps.bus.publish(given.account, given.seq, update).catch((err: unknown) => {
+      this.deps.log.warn({ err, account: given.account, seq: given.seq }, 'publish failed; other nodes repair');
+    });
+  }
+
+  /** [CLUSTER-41] Catches the room up with the log, then recounts it whole for the next batch (checked again there). */
+  #recount(room: R): void {
+    const sync = this.#sync(room);
+    sync
+      .repair()
+      .then(() => {
+        if (!this.#closed && this.#rooms?.peek(room.account) === room) room.recount();
+      })
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err, account: room.account }, 'stale counts not repaired; the next commit tries again'),
+      );
+  }
+
+  // --- [CLUSTER-40] exact writes (ExactWrites, server/src/rooms/exact-writes.ts)
+
+  /** The shared store's exclusive transaction. */
+  readonly exclusive: ClusterStore['exclusive'] = (account, request, work) =>
+    this.deps.store.exclusive(account, request, work);
+
+  /** The tail exclusive read after the room's watermark, applied: the watermark moves to its last seq. */
+  applyTail(room: R, tail: ExclusiveTail): void {
+    this.#sync(room).caughtUp(tail);
+  }
+
+  /** The room's exclusive write committed under these seqs: recorded and published. */
+  committed(room: R, updates: readonly Uint8Array[], seqs: readonly CommittedSeq[]): void {
+    seqs.forEach((given, i) => {
+      const update = updates[i];
+      if (update !== undefined && given.account === room.account) this.#publish(given, update);
+    });
   }
 
   /** [CLUSTER-14] Another node's update: applied to the account's room if it is loaded here. */
@@ -277,22 +261,21 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
 }
 
 /**
- * The shared store with its `commit` made `commitWithSeqs`: once the batch is durable,
- * `committed` hears each update's seq (and publishes it) before the commit's callbacks relay.
- * Every other call goes to the store itself.
+ * The shared store with its `commit` made `commitReporting`: once the batch is durable,
+ * `committed` hears each update's seq (and publishes it) and the accounts whose counts were
+ * left out (STORE-27), before the commit's callbacks relay. Every other call goes to the store
+ * itself.
  */
-function publishingStore<M>(
+function publishingStore(
   store: Store & SharedLog,
-  handedOver: (batch: WriteBatch) => M,
-  committed: (batch: WriteBatch, seqs: ReadonlyArray<{ account: AccountId; seq: number }>, mark: M) => void,
+  committed: (batch: WriteBatch, report: CommitReport) => void,
   onError: (err: unknown) => void,
 ): Store {
   const commit = async (batch: WriteBatch, holdMs?: number): Promise<void> => {
-    const mark = handedOver(batch);
-    const seqs = await store.commitWithSeqs(batch, holdMs);
+    const report = await store.commitReporting(batch, holdMs);
     // The batch is durable: a throw here (a bug) must not fail the commit, which is fatal.
     try {
-      committed(batch, seqs, mark);
+      committed(batch, report);
     } catch (err) {
       onError(err);
     }

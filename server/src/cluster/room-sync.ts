@@ -9,8 +9,8 @@ export interface SyncedRoom {
   readonly loadedLogId: number;
   /** Applies updates committed by other nodes (not judged, not persisted, relayed). */
   applyRemote(updates: readonly Uint8Array[]): void;
-  /** Writes the account's whole counts as the replica derives them (CLUSTER-21); resolves once durable. */
-  rewriteCounts(): Promise<void>;
+  /** [CLUSTER-41] Hands the whole counts to the next batch, naming the watermark (stale counts' repair). */
+  recount(): void;
 }
 
 /** The reads of the shared log a repair makes (ClusterStore). */
@@ -82,6 +82,17 @@ export class RoomSync {
   logHas(seq: number): Promise<void> {
     this.#tracker.noteNewest(seq);
     return this.#tracker.needsRepair(Date.now()) ? this.repair() : Promise.resolve();
+  }
+
+  /**
+   * [CLUSTER-40] The log after the watermark, read under the account's lock (exclusive's
+   * tail), applied now: the replica holds every seq through `tail.lastSeq`.
+   */
+  caughtUp(tail: { readonly updates: readonly Uint8Array[]; readonly lastSeq: number }): void {
+    if (this.#closed) return;
+    this.room.applyRemote(tail.updates);
+    this.#tracker.repaired(tail.lastSeq);
+    this.#advance();
   }
 
   /**

@@ -16,6 +16,8 @@ import { isRevoked, verifyDeviceToken } from '../auth/device-token.js';
 import type { Metrics } from '../metrics.js';
 import type { DeviceHooks } from '../push/ports.js';
 import { DEFAULT_WEBPUSH_HOSTS, endpointAllowed } from '../push/webpush-subscription.js';
+import type { AccountRoom } from '../rooms/account-room.js';
+import { type ExactWrites, writeExactly } from '../rooms/exact-writes.js';
 import type { GroupCommit } from '../rooms/group-commit.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { PushPlatform, platformOf, tokenOf } from '../store/push-address.js';
@@ -47,6 +49,11 @@ export interface ApiDeps {
   readonly allowedOrigins: ReadonlySet<string>;
   /** [PUSH-22] Host patterns a Web Push endpoint may name; the browsers' push services when absent. */
   readonly webpushHosts?: readonly string[];
+  /**
+   * Cluster mode (docs/CLUSTER.md "Exact ingest and counts"): ingests and API reads are made
+   * in the account's exclusive transaction (SPEC STORE-26, STORE-28) instead of the group commit.
+   */
+  readonly exact?: ExactWrites;
 }
 
 type Who =
@@ -246,17 +253,26 @@ export class Api {
   /** [API-2] Bumps the thread's head in `v2/heads` as the server's own peer; answers once it is on disk. */
   async #addItems(account: AccountId, thread: ThreadId, count: number, key: string | null): Promise<unknown> {
     const room = await this.#room(account);
+    const exact = this.deps.exact;
+    if (exact !== undefined) {
+      return room.hold(async () => {
+        // [STORE-26] The head from a replica holding the whole log, under the account's lock;
+        // [STORE-28] the key's answer in the same transaction, or the answer stored first.
+        const idempotency = key === null ? null : { key, notBefore: Date.now() - IDEMPOTENCY_WINDOW_MS };
+        const result = await writeExactly(exact, room, idempotency, () => {
+          const head = this.#nextHead(room, thread, count);
+          return {
+            write: ({ heads }) => heads.set(thread, head),
+            answer: () => ({ thread, head, badge: room.tracker.badge }),
+          };
+        });
+        // Counts left to the group commit (other writes of the room were waiting) are on disk too.
+        await this.deps.commit.flushed();
+        return result.kind === 'stored' ? (JSON.parse(result.response) as unknown) : result.answer;
+      });
+    }
     return room.hold(async () => {
-      const before = room.tracker.head(thread);
-      if (before === 0 && room.tracker.threadCount >= this.deps.maxThreads) {
-        this.deps.metrics.budgetRefusals.inc({ budget: 'threadsPerAccount' });
-        throw new ApiError(
-          'budget_exceeded',
-          `the account has ${room.tracker.threadCount} threads with items, its budget (BADGESYNC_MAX_THREADS)`,
-        );
-      }
-      const head = before + count;
-      if (head > MAX_SEQ) throw new ApiError('invalid_body', `the head of ${thread} would pass ${MAX_SEQ}`);
+      const head = this.#nextHead(room, thread, count);
       room.serverWrite(({ heads }) => heads.set(thread, head));
       const answer = { thread, head, badge: room.tracker.badge };
       if (key !== null) this.deps.commit.addIdempotency(account, key, JSON.stringify(answer), Date.now());
@@ -265,11 +281,41 @@ export class Api {
     });
   }
 
+  /** The head `count` items after the thread's, within the budgets (BUDGET-7, MAX_SEQ); throws an ApiError otherwise. */
+  #nextHead(room: AccountRoom, thread: ThreadId, count: number): number {
+    const before = room.tracker.head(thread);
+    if (before === 0 && room.tracker.threadCount >= this.deps.maxThreads) {
+      this.deps.metrics.budgetRefusals.inc({ budget: 'threadsPerAccount' });
+      throw new ApiError(
+        'budget_exceeded',
+        `the account has ${room.tracker.threadCount} threads with items, its budget (BADGESYNC_MAX_THREADS)`,
+      );
+    }
+    const head = before + count;
+    if (head > MAX_SEQ) throw new ApiError('invalid_body', `the head of ${thread} would pass ${MAX_SEQ}`);
+    return head;
+  }
+
   /** [API-3] A read made outside any device, written into `v2/device/@server`. */
   async #read({ req, account }: RouteContext): Promise<unknown> {
     const body = validated(ReadBody, await readJson(req));
     const thread = body.thread as ThreadId;
     const room = await this.#room(account);
+    const exact = this.deps.exact;
+    if (exact !== undefined) {
+      return room.hold(async () => {
+        // [STORE-26] Planned on a replica holding the whole log, under the account's lock.
+        const result = await writeExactly(exact, room, null, () => {
+          const value = planRead(room.tracker, thread, SERVER_DEVICE, body.seq);
+          return {
+            write: value === null ? null : ({ reads }) => reads.set(thread, value),
+            answer: () => ({ badge: room.tracker.badge }),
+          };
+        });
+        await this.deps.commit.flushed();
+        return result.kind === 'written' ? result.answer : (JSON.parse(result.response) as unknown);
+      });
+    }
     return room.hold(async () => {
       const value = planRead(room.tracker, thread, SERVER_DEVICE, body.seq);
       if (value !== null) room.serverWrite(({ reads }) => reads.set(thread, value));

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import {
+  type AccountCounts,
   type AccountId,
   type Applied,
   ApplyFailure,
@@ -92,7 +93,9 @@ export interface RoomDeps {
   /**
    * Cluster mode (docs/CLUSTER.md): the log seq through which the account's replica holds
    * every entry. A compaction replaces the log only up to it: entries other nodes committed
-   * that this replica has not applied yet stay. Default: everything (one node writes the log).
+   * that this replica has not applied yet stay. Every counts entry the room hands the group
+   * commit names it (SPEC STORE-27), and every update it commits comes with one. Default:
+   * none (one node writes the log).
    */
   readonly logHeldThrough?: (room: AccountRoom) => number;
   /**
@@ -119,6 +122,27 @@ export interface LoadedAccount {
   readonly logCount: number;
   /** The log ID (cluster: seq) of the last entry the load replayed (default 0). */
   readonly lastLogId?: number;
+}
+
+/**
+ * A server write made inside ClusterStore.exclusive (cluster mode, SPEC STORE-26): what that
+ * transaction writes for it, and what the room does once it committed or failed.
+ */
+export interface ExclusiveServerWrite {
+  /** The updates the write made (nothing when it changed nothing). */
+  readonly updates: readonly Uint8Array[];
+  /** Client IDs bound by it (the server's, on its first write). */
+  readonly bindings: ReadonlyArray<{ readonly clientId: number; readonly device: DeviceId }>;
+  /**
+   * The account's whole counts, when the replica held nothing else waiting for disk: then they
+   * are the counts of the log once this write commits, and that transaction writes them. Null:
+   * the group commit writes them with the writes that wait (naming the watermark, STORE-27).
+   */
+  readonly counts: AccountCounts | null;
+  /** The transaction committed: relays the updates and tells push of the counts. */
+  committed(): void;
+  /** The transaction failed: memory is ahead of the log, the room reloads. */
+  failed(err: unknown): void;
 }
 
 /** What a room is loaded with (RoomManager): see the constructor. */
@@ -180,6 +204,15 @@ export class AccountRoom {
   readonly loadedLogId: number;
   /** Inside applyRemote: the counts change is the committing node's to write and push. */
   #applyingRemote = false;
+  /** Inside exclusiveWrite: where its updates and bindings go instead of the group commit. */
+  #exclusive: {
+    readonly updates: Uint8Array[];
+    readonly bindings: Array<{ clientId: number; device: DeviceId }>;
+    /** The exclusive transaction writes the whole counts: none are marked for the group commit. */
+    readonly countsThere: boolean;
+  } | null = null;
+  /** The next counts handed to the group commit are the whole counts (a stale entry's repair). */
+  #countsWhole = false;
   lastActive = Date.now();
 
   constructor(
@@ -217,16 +250,10 @@ export class AccountRoom {
     this.tracker = new CountsTracker(this.doc);
     this.tracker.onChange((change) => {
       if (this.#applyingRemote) return;
+      // Written whole by the exclusive transaction, told to push once it committed.
+      if (this.#exclusive?.countsThere === true) return;
       for (const thread of change.threads) this.#countsChanged.add(thread);
-      this.deps.commit.markCounts(account, () => {
-        const changed = [...this.#countsChanged];
-        this.#countsChanged.clear();
-        // A poisoned room's counts may include a half-applied update: none are written, so
-        // the stored ones stay (the store is not read here: its answer would come too late).
-        if (this.#poisoned) return null;
-        // [STORE-15] Only the threads that changed since the last commit are written.
-        return { counts: this.tracker.countsOf(changed), changed };
-      });
+      this.#markCounts();
       this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
     });
     this.doc.on('update', this.#onUpdate);
@@ -321,6 +348,36 @@ export class AccountRoom {
       'account document migrated to contract v2',
     );
     return v2;
+  }
+
+  /** Hands the group commit the counts to write with the turn's batch (read when it is handed over). */
+  #markCounts(): void {
+    this.deps.commit.markCounts(this.account, () => {
+      const changed = [...this.#countsChanged];
+      const whole = this.#countsWhole;
+      this.#countsChanged.clear();
+      this.#countsWhole = false;
+      // A poisoned room's counts may include a half-applied update: none are written, so
+      // the stored ones stay (the store is not read here: its answer would come too late).
+      if (this.#poisoned) return null;
+      // [STORE-27] In a cluster, written only if the log holds no entry this replica lacks.
+      const held = this.deps.logHeldThrough?.(this);
+      const heldThrough = held === undefined ? {} : { heldThrough: held };
+      if (whole) return { counts: this.tracker.counts(), ...heldThrough };
+      // [STORE-15] Only the threads that changed since the last commit are written.
+      return { counts: this.tracker.countsOf(changed), changed, ...heldThrough };
+    });
+  }
+
+  /**
+   * [STORE-27] The store left this room's counts out (the log held entries its replica
+   * lacked): once the replica caught up, the whole counts go with the next batch, naming the
+   * new watermark. Repeated until a batch finds the log where the replica is (a quiet moment).
+   */
+  recount(): void {
+    if (this.#poisoned) return;
+    this.#countsWhole = true;
+    this.#markCounts();
   }
 
   /** Nothing holds the room: no connection, no write waiting for disk, no request in progress. */
@@ -574,6 +631,52 @@ export class AccountRoom {
   }
 
   /**
+   * [STORE-26] Cluster mode: a server write made inside ClusterStore.exclusive, on a replica
+   * that holds the whole log (the caller applied the tail). Its updates and bindings are handed
+   * back for that transaction instead of the group commit, with the whole counts when nothing
+   * else of this room waits for disk; they are relayed once it committed (`committed()`).
+   */
+  exclusiveWrite(write: (arrays: ServerArrays) => void): ExclusiveServerWrite {
+    // Other writes waiting for disk are in the replica but not in the log: counts that include
+    // them are not the log's, so the group commit writes the counts along with them.
+    const countsThere = this.#pendingWrites === 0;
+    const captured = { updates: [] as Uint8Array[], bindings: [] as Array<{ clientId: number; device: DeviceId }> };
+    this.#exclusive = { ...captured, countsThere };
+    try {
+      this.serverWrite(write);
+    } finally {
+      this.#exclusive = null;
+    }
+    const messages = captured.updates.map((update) => encodeUpdate(update));
+    this.#pendingWrites += captured.updates.length;
+    this.logCount += captured.updates.length;
+    if (captured.updates.length > 0 && !countsThere) this.#markLogged();
+    let settled = false;
+    return {
+      updates: captured.updates,
+      bindings: captured.bindings,
+      counts: countsThere ? this.tracker.counts() : null,
+      committed: () => {
+        if (settled) return;
+        settled = true;
+        this.#pendingWrites -= captured.updates.length;
+        for (const message of messages) this.#broadcast(message, null);
+        if (countsThere && captured.updates.length > 0) {
+          this.deps.events.countsCommitted(this.account, this.tracker.counts());
+        }
+      },
+      failed: (err) => {
+        if (settled) return;
+        settled = true;
+        // Memory holds what the log lacks (a write, or the binding of the server's client ID).
+        if (captured.updates.length + captured.bindings.length > 0) {
+          this.#poison(`an exclusive write failed: ${(err as Error).message}`, null);
+        }
+      },
+    };
+  }
+
+  /**
    * Updates another node committed to the shared log (docs/CLUSTER.md), in seq order: applied
    * without the write rules (the committing node judged them), not persisted (they are in the
    * log), their counts not written here (the committing node wrote them), relayed to every
@@ -592,18 +695,6 @@ export class AccountRoom {
   }
 
   /**
-   * [CLUSTER-21] Cluster mode: writes the account's whole counts as this replica derives them
-   * (and tells push once they are on disk). For a commit of this node that another node's
-   * commit got ahead of: the counts written with it came from a replica missing that commit.
-   */
-  rewriteCounts(): Promise<void> {
-    if (this.#poisoned) return Promise.resolve();
-    this.deps.commit.markCounts(this.account, () => ({ counts: this.tracker.counts() }));
-    this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(this.account, this.tracker.counts()));
-    return this.deps.commit.flushed();
-  }
-
-  /**
    * [CLUSTER-20] Cluster mode: the replica caught up with the shared log, for a device update
    * it refused: the refusal may be this replica's staleness (a marker above a head another
    * node wrote, another node's structs the device forwards). Null without a cluster.
@@ -615,13 +706,27 @@ export class AccountRoom {
   #bind(clientId: number, device: DeviceId): void {
     this.#bindings.set(clientId, device);
     this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
-    this.deps.commit.addBinding(this.account, clientId, device);
+    if (this.#exclusive !== null && device === SERVER_DEVICE) this.#exclusive.bindings.push({ clientId, device });
+    else this.deps.commit.addBinding(this.account, clientId, device);
+  }
+
+  /**
+   * [STORE-27] In a cluster, every update committed comes with a counts entry naming the
+   * watermark, changed or not on this replica: on the whole log, which it may lack, they may
+   * have changed. A replica that lacked entries has its counts left out and repaired.
+   */
+  #markLogged(): void {
+    if (this.deps.logHeldThrough !== undefined) this.#markCounts();
   }
 
   readonly #onUpdate = (update: Uint8Array, origin: unknown): void => {
     if (origin === LOADING) return;
     if (origin === REMOTE) {
       this.#broadcast(encodeUpdate(update), null);
+      return;
+    }
+    if (this.#exclusive !== null) {
+      this.#exclusive.updates.push(update);
       return;
     }
     if (this.#staged !== null) {
@@ -635,6 +740,7 @@ export class AccountRoom {
     this.#pendingWrites++;
     this.logCount++;
     this.deps.commit.addUpdate(this.account, update);
+    this.#markLogged();
     // One frame for every receiver, as a Buffer: ws wraps any other Uint8Array in a new Buffer per send.
     const frame = encodeUpdate(update);
     const message = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -652,7 +758,7 @@ export class AccountRoom {
    * Memory may no longer match the disk: drop every connection but `sender` (closed by its
    * session with 4400); the next use reloads.
    */
-  #poison(why: string, sender: RoomMember): void {
+  #poison(why: string, sender: RoomMember | null): void {
     this.#poisoned = true;
     this.deps.log.error({ account: this.account, why }, 'account document reloads from disk');
     for (const member of [...this.members]) {

@@ -6,6 +6,8 @@ import type { PushWrite, Store, WriteBatch } from '../store/store.js';
 export interface CountsWrite {
   readonly counts: AccountCounts;
   readonly changed?: readonly string[];
+  /** Cluster mode: the seq through which the replica they derive from holds the log (SPEC STORE-27). */
+  readonly heldThrough?: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends ReadonlyArray<infer U> ? U[] : T[K] };

@@ -55,6 +55,9 @@ export function checkCountsEntry(entry: CountsEntry, i: number): void {
       checkId(thread, `counts[${i}].changed[${j}]`);
     });
   }
+  if (entry.heldThrough !== undefined && !isCount(entry.heldThrough)) {
+    fail(`counts[${i}].heldThrough`, 'must be a non-negative integer');
+  }
 }
 
 export function checkBindingEntry(entry: BindingEntry, i: number): void {

@@ -23,12 +23,68 @@ export interface LogSince {
   readonly lastSeq: number;
 }
 
+/** What a batch committed (SPEC STORE-20, STORE-27). */
+export interface CommitReport {
+  /** The seq given to each of the batch's updates, in order. */
+  readonly seqs: readonly CommittedSeq[];
+  /**
+   * [STORE-27] Accounts whose counts entry was left out: it named a `heldThrough` and the
+   * account's log had moved past it (another node committed entries its replica lacks). The
+   * caller catches up and writes them again (`exclusive`).
+   */
+  readonly staleCounts: readonly AccountId[];
+}
+
+/** The log of an account after a replica's seq, read under the account's lock (STORE-26). */
+export interface ExclusiveTail extends LogSince {
+  /** The account's newest seq before this write: once `updates` are applied, the replica holds the whole log. */
+  readonly lastSeq: number;
+}
+
+/** What `exclusive`'s work writes: one account's batch, and the answer it makes for its caller. */
+export interface ExclusiveWrite<T> {
+  /** Updates, counts, bindings and idempotency answers of the locked account only; no push writes. */
+  readonly batch: WriteBatch;
+  readonly answer: T;
+}
+
+/** How `exclusive` finds the caller's replica and its idempotency key. */
+export interface ExclusiveRequest {
+  /** The seq through which the caller's replica holds the whole log, read once the lock is held. */
+  readonly heldThrough: () => number;
+  /** [STORE-28] A key whose answer, when stored at or after `notBefore`, is answered instead of running the work. */
+  readonly idempotency?: { readonly key: string; readonly notBefore: number };
+}
+
+export type ExclusiveResult<T> =
+  | { readonly kind: 'written'; readonly answer: T; readonly seqs: readonly CommittedSeq[] }
+  | { readonly kind: 'stored'; readonly response: string };
+
 export interface ClusterStore extends Store {
   /**
    * [STORE-20] commit(), answering the seq given to each of `batch.updates`, in order: per
    * account contiguous, in the order the commits took the account's lock.
    */
   commitWithSeqs(batch: WriteBatch, holdMs?: number): Promise<readonly CommittedSeq[]>;
+  /**
+   * [STORE-20, STORE-27] commit(), answering the seqs and the accounts whose counts were left
+   * out because their `heldThrough` was behind the log.
+   */
+  commitReporting(batch: WriteBatch, holdMs?: number): Promise<CommitReport>;
+  /**
+   * [STORE-26, STORE-28] One transaction holding the account's row lock: answers the stored
+   * answer of `request.idempotency` when there is one (nothing written); otherwise reads the
+   * log after `request.heldThrough()`, hands it to `work` (synchronous: it applies the tail to
+   * the caller's replica and makes its write from a replica that is the whole log), appends
+   * and writes what `work` answers, and commits. Rejects, nothing written, when a statement
+   * fails; when `work` had run, the caller's replica is then ahead of the log and must be
+   * dropped. Never retried once `work` ran.
+   */
+  exclusive<T>(
+    account: AccountId,
+    request: ExclusiveRequest,
+    work: (tail: ExclusiveTail) => ExclusiveWrite<T>,
+  ): Promise<ExclusiveResult<T>>;
   /**
    * [STORE-21] Every log entry of the account with a seq above `afterSeq`, oldest first. When
    * the snapshot covers seqs above `afterSeq` (they were compacted away) it comes first and the

@@ -1,6 +1,15 @@
 /** The store subsystem: the contract (store.ts, one interface per concern) and its implementations (memory, SQLite, PostgreSQL). */
 export { asyncStore } from './async-store.js';
-export type { ClusterStore, CommittedSeq, LogSince } from './cluster-store.js';
+export type {
+  ClusterStore,
+  CommitReport,
+  CommittedSeq,
+  ExclusiveRequest,
+  ExclusiveResult,
+  ExclusiveTail,
+  ExclusiveWrite,
+  LogSince,
+} from './cluster-store.js';
 export { DEVICE_DEFAULTS, isPushable, normalizeApnsToken } from './device-record.js';
 export { MemoryStore } from './memory-store.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from './migrations.js';

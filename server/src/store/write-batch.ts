@@ -16,6 +16,13 @@ export interface WriteBatch {
     readonly account: AccountId;
     readonly counts: AccountCounts;
     readonly changed?: readonly string[];
+    /**
+     * Cluster mode (SPEC STORE-27): the counts derive from a replica holding the account's
+     * whole log through this seq (and this batch's updates of it). The PostgreSQL store writes
+     * them only when the log holds exactly that many entries before the batch's, and reports
+     * them otherwise; the embedded stores ignore it (one node writes their log).
+     */
+    readonly heldThrough?: number;
   }>;
   /** First use of a Yjs client ID in an account's document, by a device (or `@server`). */
   readonly bindings: ReadonlyArray<{

@@ -5,7 +5,7 @@
  * (STORE-17, in order) follow. The batch was checked whole (checks.ts) before.
  */
 import type { AccountCounts, AccountId } from '@badgesync/shared';
-import type { CommittedSeq } from '../cluster-store.js';
+import type { CommitReport, CommittedSeq } from '../cluster-store.js';
 import type { PushWrite, WriteBatch } from '../store.js';
 import type { Queryable } from './pg-pool.js';
 import { SQL } from './pg-statements.js';
@@ -22,9 +22,12 @@ function touchedAccounts(batch: WriteBatch): Map<string, number> {
   return touched;
 }
 
-/** Writes `batch` on `db` (inside a transaction) and answers the seq of each of its updates. */
-export async function writeBatch(db: Db, batch: WriteBatch, now: number): Promise<CommittedSeq[]> {
-  const seqs = await takeSeqs(db, batch);
+/**
+ * Writes `batch` on `db` (inside a transaction) and answers the seq of each of its updates, and
+ * the accounts whose counts were left out as stale (SPEC STORE-27).
+ */
+export async function writeBatch(db: Db, batch: WriteBatch, now: number): Promise<CommitReport> {
+  const { seqs, before } = await takeSeqs(db, batch);
   if (seqs.length > 0) {
     await db.query(SQL.appendUpdates, [
       batch.updates.map((u) => u.account),
@@ -32,7 +35,16 @@ export async function writeBatch(db: Db, batch: WriteBatch, now: number): Promis
       batch.updates.map((u) => u.update),
     ]);
   }
-  for (const entry of batch.counts) await writeCounts(db, entry.account, entry.counts, entry.changed, now);
+  const staleCounts: AccountId[] = [];
+  for (const entry of batch.counts) {
+    // [STORE-27] Counts from a replica that lacks entries another node committed would
+    // overwrite exact ones with counts that miss those entries: left out, and reported.
+    if (entry.heldThrough !== undefined && entry.heldThrough !== before.get(entry.account)) {
+      staleCounts.push(entry.account);
+      continue;
+    }
+    await writeCounts(db, entry.account, entry.counts, entry.changed, now);
+  }
   if (batch.bindings.length > 0) {
     await db.query(SQL.bind, [
       batch.bindings.map((b) => b.account),
@@ -52,25 +64,31 @@ export async function writeBatch(db: Db, batch: WriteBatch, now: number): Promis
     ]);
   }
   for (const write of batch.push ?? []) await writePush(db, write);
-  return seqs;
+  return { seqs, staleCounts };
 }
 
-/** Locks the batch's accounts and answers the seqs of its updates, in batch order. */
-async function takeSeqs(db: Db, batch: WriteBatch): Promise<CommittedSeq[]> {
+/**
+ * Locks the batch's accounts and answers the seqs of its updates, in batch order, and each
+ * account's newest seq before them.
+ */
+async function takeSeqs(db: Db, batch: WriteBatch): Promise<{ seqs: CommittedSeq[]; before: Map<string, number> }> {
   const touched = touchedAccounts(batch);
-  if (touched.size === 0) return [];
+  const before = new Map<string, number>();
+  if (touched.size === 0) return { seqs: [], before };
   const result = await db.query<{ account: string; log_seq: number }>(SQL.takeSeqs, [
     [...touched.keys()],
     [...touched.values()],
   ]);
-  // The first seq each account's updates get: its new newest minus how many it appends, plus one.
+  for (const row of result.rows) before.set(row.account, row.log_seq - (touched.get(row.account) ?? 0));
+  // The first seq each account's updates get: its newest before the batch, plus one.
   const next = new Map<string, number>();
-  for (const row of result.rows) next.set(row.account, row.log_seq - (touched.get(row.account) ?? 0) + 1);
-  return batch.updates.map(({ account }): CommittedSeq => {
+  for (const [account, seq] of before) next.set(account, seq + 1);
+  const seqs = batch.updates.map(({ account }): CommittedSeq => {
     const seq = next.get(account) ?? Number.NaN;
     next.set(account, seq + 1);
     return { account, seq };
   });
+  return { seqs, before };
 }
 
 /** One counts entry: all of the account's threads, or (STORE-15) only the `changed` ones. */

@@ -104,15 +104,20 @@ export function sqlState(err: unknown): string | undefined {
 /**
  * Runs `work` in one transaction on one connection of the pool: COMMIT when it resolves
  * (durable then), ROLLBACK when it rejects. A deadlock or serialization abort runs it again
- * (TRANSACTION_ATTEMPTS), so `work` must do nothing but statements on `client`. A connection
- * that failed is destroyed rather than given back.
+ * (`attempts`, default TRANSACTION_ATTEMPTS), so `work` must do nothing but statements on
+ * `client` — or be run once (`attempts` 1). A connection that failed is destroyed rather than
+ * given back.
  */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  attempts = TRANSACTION_ATTEMPTS,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await onceInTransaction(pool, work);
     } catch (err) {
-      if (attempt >= TRANSACTION_ATTEMPTS || !RETRYABLE.has(sqlState(err) ?? '')) throw err;
+      if (attempt >= attempts || !RETRYABLE.has(sqlState(err) ?? '')) throw err;
     }
   }
 }

@@ -86,6 +86,14 @@ export const SQL = {
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
     ON CONFLICT (account, key) DO UPDATE SET response = excluded.response, at = excluded.at`,
   idempotent: 'SELECT response FROM idempotency WHERE account = $1 AND key = $2 AND at >= $3',
+  // STORE-26: the log after a replica's seq, read under the account's lock (no newest-seq part:
+  // the lock answered it). Parts as logSince's.
+  tailSince: `WITH s AS (SELECT data, through_seq FROM snapshots WHERE account = $1)
+    SELECT 0 AS part, through_seq AS seq, data FROM s WHERE through_seq > $2 OR $2 = 0
+    UNION ALL
+    SELECT 1, seq, data FROM updates
+    WHERE account = $1 AND seq > GREATEST($2, COALESCE((SELECT through_seq FROM s), 0))
+    ORDER BY part, seq`,
   purgeIdempotent: 'DELETE FROM idempotency WHERE at < $1',
 
   // STORE-2, STORE-3 documents. Parts: 0 the snapshot (seq: the last it covers), 1 the log after it.

@@ -22,7 +22,16 @@ import {
   checkTime,
   replacementBatch,
 } from '../checks.js';
-import type { ClusterStore, CommittedSeq, LogSince } from '../cluster-store.js';
+import type {
+  ClusterStore,
+  CommitReport,
+  CommittedSeq,
+  ExclusiveRequest,
+  ExclusiveResult,
+  ExclusiveTail,
+  ExclusiveWrite,
+  LogSince,
+} from '../cluster-store.js';
 import { mergeRegistration } from '../device-record.js';
 import type {
   DevicePatch,
@@ -142,11 +151,15 @@ export class PgStore implements ClusterStore {
     await this.commitWithSeqs(batch, holdMs);
   }
 
-  commitWithSeqs(batch: WriteBatch, holdMs = 0): Promise<readonly CommittedSeq[]> {
+  async commitWithSeqs(batch: WriteBatch, holdMs = 0): Promise<readonly CommittedSeq[]> {
+    return (await this.commitReporting(batch, holdMs)).seqs;
+  }
+
+  commitReporting(batch: WriteBatch, holdMs = 0): Promise<CommitReport> {
     let own: WriteBatch;
     return this.#write(
       async () => {
-        if (isEmpty(own)) return [];
+        if (isEmpty(own)) return { seqs: [], staleCounts: [] };
         // SPEC OPS-5: held before its transaction starts, as the commit thread holds it.
         if (holdMs > 0) await sleep(holdMs);
         return inTransaction(this.#pool, (db) => writeBatch(db, own, Date.now()));
@@ -155,6 +168,22 @@ export class PgStore implements ClusterStore {
         checkBatch(batch);
         // STORE-1: the store keeps its own copy of the bytes, taken now: the write may start later.
         own = { ...batch, updates: batch.updates.map(({ account, update }) => ({ account, update: update.slice() })) };
+      },
+    );
+  }
+
+  exclusive<T>(
+    account: AccountId,
+    request: ExclusiveRequest,
+    work: (tail: ExclusiveTail) => ExclusiveWrite<T>,
+  ): Promise<ExclusiveResult<T>> {
+    return this.#write(
+      () =>
+        // Run once: `work` changed the caller's replica; running it again would write twice.
+        inTransaction(this.#pool, (db) => exclusiveOn(db, account, request, work), 1),
+      () => {
+        checkId(account, 'account');
+        if (request.idempotency !== undefined) checkTime(request.idempotency.notBefore, 'notBefore');
       },
     );
   }
@@ -467,6 +496,48 @@ export class PgStore implements ClusterStore {
     this.#closing ??= this.#order.idle().then(() => this.#pool.end());
     return this.#closing;
   }
+}
+
+/**
+ * [STORE-26, STORE-28] `exclusive`'s transaction: the account's row lock first, so no other
+ * node appends to its log (or answers its idempotency key) until this one commits; then the
+ * stored answer, or the tail after the caller's replica, its work, and its write.
+ */
+async function exclusiveOn<T>(
+  db: Queryable,
+  account: AccountId,
+  request: ExclusiveRequest,
+  work: (tail: ExclusiveTail) => ExclusiveWrite<T>,
+): Promise<ExclusiveResult<T>> {
+  const locked = await db.query<{ log_seq: number }>(SQL.lockAccount, [account]);
+  const lastSeq = locked.rows[0]?.log_seq ?? 0;
+  const key = request.idempotency;
+  if (key !== undefined) {
+    // Read under the lock: a node that answered the key first committed before this read.
+    const { rows } = await db.query<{ response: string }>(SQL.idempotent, [account, key.key, key.notBefore]);
+    const stored = rows[0]?.response;
+    if (stored !== undefined) return { kind: 'stored', response: stored };
+  }
+  const heldThrough = request.heldThrough();
+  const updates: Uint8Array[] = [];
+  if (heldThrough < lastSeq) {
+    const { rows } = await db.query<PartRow>(SQL.tailSince, [account, heldThrough]);
+    for (const row of rows) updates.push(ownBytes(row.data as Buffer));
+  }
+  const { batch, answer } = work({ updates, lastSeq });
+  checkExclusiveBatch(account, batch);
+  const { seqs } = await writeBatch(db, batch, Date.now());
+  return { kind: 'written', answer, seqs };
+}
+
+/** `exclusive`'s write touches only its locked account (another lock could deadlock), no push state. */
+function checkExclusiveBatch(account: AccountId, batch: WriteBatch): void {
+  checkBatch(batch);
+  const others = [...batch.updates, ...batch.counts, ...batch.bindings, ...batch.idempotency].filter(
+    (entry) => entry.account !== account,
+  );
+  if (others.length > 0) throw new TypeError(`exclusive: the write of ${account} names another account`);
+  if ((batch.push?.length ?? 0) > 0) throw new TypeError('exclusive: push writes go through commit()');
 }
 
 /**
