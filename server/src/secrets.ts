@@ -22,7 +22,7 @@ export async function resolveSecrets(
     if (configured !== null) return configured;
     const stored = await store.getMeta(meta);
     if (stored !== null) return stored;
-    // [STORE-29] Claimed, not set: cluster nodes starting together on one database each
+    // [STORE-30] Claimed, not set: cluster nodes starting together on one database each
     // generate one, and all of them must sign and check tokens with the first one stored.
     const fresh = randomBytes(bytes).toString('base64url');
     const kept = await store.claimMeta(meta, fresh);

@@ -314,7 +314,7 @@ describe('PgStore: connections', () => {
 });
 
 describe('PgStore: settings claimed by nodes starting together', () => {
-  test('[STORE-29] four nodes claiming one key at once all get the first value stored; secrets and VAPID keys agree', async () => {
+  test('[STORE-30] four nodes claiming one key at once all get the first value stored; secrets and VAPID keys agree', async () => {
     const stores = await Promise.all([1, 2, 3, 4].map(() => PgStore.open({ url: db.url })));
     try {
       const claimed = await Promise.all(stores.map((store, i) => store.claimMeta('raced', `node-${i}`)));

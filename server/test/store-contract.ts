@@ -359,7 +359,7 @@ export function storeContract(name: string, makeStore: MakeStore, options: Contr
       assert.equal(await store.getMeta('api_key'), null);
     });
 
-    test('[STORE-29] claimMeta stores a value only where none is, and answers the one stored', async () => {
+    test('[STORE-30] claimMeta stores a value only where none is, and answers the one stored', async () => {
       assert.equal(await store.claimMeta('secret', 'first'), 'first');
       assert.equal(await store.claimMeta('secret', 'second'), 'first');
       assert.equal(await store.getMeta('secret'), 'first');

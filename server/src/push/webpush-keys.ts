@@ -62,7 +62,7 @@ export async function resolveVapidKeys(store: Asynchronous<MetaStore>, settings:
   if (storedPublic !== null && storedPrivate !== null) {
     return { publicKey: storedPublic, privateKey: storedPrivate, subject, generated: false };
   }
-  // [STORE-29] The private key is claimed (nodes of a cluster starting together on one database
+  // [STORE-30] The private key is claimed (nodes of a cluster starting together on one database
   // each generate one; the first stored wins for all), and the public key derived from it, so
   // no node can pair its own public key with another node's private one.
   const fresh = generateVapidKeys();

@@ -4,7 +4,7 @@ export interface MetaStore {
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): void;
   /**
-   * [STORE-29] Stores `value` under `key` unless a value is stored there already, atomically,
+   * [STORE-30] Stores `value` under `key` unless a value is stored there already, atomically,
    * and answers the value stored: the first of several processes claiming one key (cluster
    * nodes generating a secret as they start together) wins, and every one of them gets its value.
    */
