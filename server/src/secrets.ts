@@ -22,10 +22,12 @@ export async function resolveSecrets(
     if (configured !== null) return configured;
     const stored = await store.getMeta(meta);
     if (stored !== null) return stored;
+    // [STORE-30] Claimed, not set: cluster nodes starting together on one database each
+    // generate one, and all of them must sign and check tokens with the first one stored.
     const fresh = randomBytes(bytes).toString('base64url');
-    await store.setMeta(meta, fresh);
-    generated = true;
-    return fresh;
+    const kept = await store.claimMeta(meta, fresh);
+    if (kept === fresh) generated = true;
+    return kept;
   };
   const resolved = {
     apiKey: await pick(apiKey, 'generated_api_key', 24),

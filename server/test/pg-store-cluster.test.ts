@@ -6,9 +6,13 @@ import assert from 'node:assert/strict';
 import { type AccountId, parseAccountId } from '@badgesync/shared';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
+import { resolveVapidKeys } from '../src/push/webpush-keys.js';
+import { resolveSecrets } from '../src/secrets.js';
 import { type OutboxEntry, PgStore, type WriteBatch } from '../src/store/index.js';
 import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
 import { A, B, batch, hex } from './store-fixtures.js';
+
+const NO_VAPID = { vapidPublicKey: null, vapidPrivateKey: null, vapidSubject: null };
 
 let db: TestDatabase;
 /** This file's own connection to the database, to empty it between tests. */
@@ -306,5 +310,24 @@ describe('PgStore: connections', () => {
     assert.equal(await store.ping(), false);
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     await assert.rejects(PgStore.open({ url: 'postgres://postgres@127.0.0.1:1/none' }));
+  });
+});
+
+describe('PgStore: settings claimed by nodes starting together', () => {
+  test('[STORE-30] four nodes claiming one key at once all get the first value stored; secrets and VAPID keys agree', async () => {
+    const stores = await Promise.all([1, 2, 3, 4].map(() => PgStore.open({ url: db.url })));
+    try {
+      const claimed = await Promise.all(stores.map((store, i) => store.claimMeta('raced', `node-${i}`)));
+      assert.equal(new Set(claimed).size, 1, `one value for all: ${claimed.join(', ')}`);
+      assert.equal(await stores[0]?.getMeta('raced'), claimed[0]);
+      const secrets = await Promise.all(stores.map((store) => resolveSecrets(store, null, null)));
+      assert.equal(new Set(secrets.map((s) => s.deviceSecret)).size, 1, 'one device secret');
+      assert.equal(new Set(secrets.map((s) => s.apiKey)).size, 1, 'one API key');
+      assert.equal(secrets.filter((s) => s.generated).length >= 1, true, 'someone generated them');
+      const vapid = await Promise.all(stores.map((store) => resolveVapidKeys(store, NO_VAPID)));
+      assert.equal(new Set(vapid.map((k) => `${k.publicKey}.${k.privateKey}`)).size, 1, 'one VAPID pair');
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
   });
 });

@@ -359,6 +359,16 @@ export function storeContract(name: string, makeStore: MakeStore, options: Contr
       assert.equal(await store.getMeta('api_key'), null);
     });
 
+    test('[STORE-30] claimMeta stores a value only where none is, and answers the one stored', async () => {
+      assert.equal(await store.claimMeta('secret', 'first'), 'first');
+      assert.equal(await store.claimMeta('secret', 'second'), 'first');
+      assert.equal(await store.getMeta('secret'), 'first');
+      await store.setMeta('secret', 'set');
+      assert.equal(await store.claimMeta('secret', 'third'), 'set');
+      const racing = await Promise.all(['a', 'b', 'c'].map((value) => store.claimMeta('raced', value)));
+      assert.deepEqual(racing, ['a', 'a', 'a']);
+    });
+
     test('[STORE-2] counts alone are no document; compaction keeps one', async () => {
       await store.commit(batch({ updates: [A, B, A].map((account) => ({ account, update: update(1) })) }));
       await store.commit(batch({ counts: [{ account: C, counts: counts(0) }] }));

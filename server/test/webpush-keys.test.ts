@@ -10,6 +10,12 @@ function memoryMeta() {
     map,
     getMeta: async (k: string) => map.get(k) ?? null,
     setMeta: async (k: string, v: string) => void map.set(k, v),
+    claimMeta: async (k: string, v: string) => {
+      const stored = map.get(k);
+      if (stored !== undefined) return stored;
+      map.set(k, v);
+      return v;
+    },
   };
 }
 

@@ -361,7 +361,17 @@ export class PushScheduler implements PushHooks {
     // In flight: its settle (later in this lane) sends the badge as it is then, one window on.
     if (this.#inFlight.has(token)) this.#dirty.add(token);
     const existing = await this.#state.getPush(token);
-    if (existing !== null && !existing.parked && !this.#inFlight.has(token)) return false;
+    if (existing !== null && !existing.parked && !this.#inFlight.has(token)) {
+      // [CLUSTER-44] On a cluster node the entry may be claimed by another node — one that was
+      // killed mid-send holds it until its lease ends. A new value replaces the entry (same
+      // window, same due time), which clears the claim, so the badge does not wait for the lease.
+      if (this.deps.takeDue === undefined) return false;
+      const current = await this.#badgeOf(group);
+      if (current === existing.badge) return false;
+      this.#state.enqueue({ ...existing, badge: current });
+      if (wake) this.#wake();
+      return true;
+    }
     const badge = await this.#badgeOf(group);
     const now = at;
     const lastSent = this.#lastSent.get(token) ?? Number.NEGATIVE_INFINITY;

@@ -62,10 +62,20 @@ export async function resolveVapidKeys(store: Asynchronous<MetaStore>, settings:
   if (storedPublic !== null && storedPrivate !== null) {
     return { publicKey: storedPublic, privateKey: storedPrivate, subject, generated: false };
   }
+  // [STORE-30] The private key is claimed (nodes of a cluster starting together on one database
+  // each generate one; the first stored wins for all), and the public key derived from it, so
+  // no node can pair its own public key with another node's private one.
   const fresh = generateVapidKeys();
-  await store.setMeta(PUBLIC_META, fresh.publicKey);
-  await store.setMeta(PRIVATE_META, fresh.privateKey);
-  return { ...fresh, subject, generated: true };
+  const keptPrivate = await store.claimMeta(PRIVATE_META, fresh.privateKey);
+  const keptPublic = await store.claimMeta(PUBLIC_META, publicKeyOf(keptPrivate));
+  return { publicKey: keptPublic, privateKey: keptPrivate, subject, generated: keptPrivate === fresh.privateKey };
+}
+
+/** The uncompressed public point (base64url) of a 32-byte P-256 private scalar (base64url). */
+function publicKeyOf(privateKey: string): string {
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(Buffer.from(privateKey, 'base64url'));
+  return ecdh.getPublicKey().toString('base64url');
 }
 
 /** A new P-256 pair in the encodings VAPID uses (what `web-push generate-vapid-keys` prints). */

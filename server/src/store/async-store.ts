@@ -124,6 +124,9 @@ class SyncStoreAdapter implements Store {
   setMeta(key: string, value: string) {
     return answer(() => this.sync.setMeta(key, value));
   }
+  claimMeta(key: string, value: string) {
+    return answer(() => this.sync.claimMeta(key, value));
+  }
 }
 
 /** The store the server uses, over an embedded SyncStore (SQLite or memory). */

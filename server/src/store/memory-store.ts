@@ -388,6 +388,14 @@ export class MemoryStore implements SyncStore {
     this.#meta.set(key, value);
   }
 
+  claimMeta(key: string, value: string): string {
+    this.#open();
+    const stored = this.#meta.get(key);
+    if (stored !== undefined) return stored;
+    this.#meta.set(key, value);
+    return value;
+  }
+
   close(): void {
     this.#closed = true;
   }

@@ -177,6 +177,7 @@ export function prepareStatements(db: Db) {
 
     // STORE-9 meta
     meta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    claimMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
     setMeta: db.prepare<[string, string]>(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),

@@ -443,6 +443,16 @@ export class SqliteStore implements SyncStore {
     this.#sql.setMeta.run(key, value);
   }
 
+  claimMeta(key: string, value: string): string {
+    // One immediate transaction: another process on the same file claims before or after it.
+    return this.#db
+      .transaction(() => {
+        this.#sql.claimMeta.run(key, value);
+        return this.#sql.meta.get(key)?.value ?? value;
+      })
+      .immediate();
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
     this.#thread?.close(this.path);

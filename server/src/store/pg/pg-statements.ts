@@ -171,6 +171,9 @@ export const SQL = {
 
   // STORE-9 meta
   meta: 'SELECT value FROM meta WHERE key = $1',
+  claimMeta:
+    'WITH claimed AS (INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value) ' +
+    'SELECT value FROM claimed UNION ALL SELECT value FROM meta WHERE key = $1',
   setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
 
   ping: 'SELECT 1',

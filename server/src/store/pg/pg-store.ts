@@ -491,6 +491,17 @@ export class PgStore implements ClusterStore {
     });
   }
 
+  claimMeta(key: string, value: string): Promise<string> {
+    return this.#write(async () => {
+      // The insert's row when it won; else the row a concurrent claim committed (ON CONFLICT
+      // DO NOTHING waits for it), which this statement's snapshot may not show: read it again.
+      const { rows } = await this.#query<{ value: string }>(SQL.claimMeta, [key, value]);
+      if (rows[0] !== undefined) return rows[0].value;
+      const again = await this.#query<{ value: string }>(SQL.meta, [key]);
+      return again.rows[0]?.value ?? value;
+    });
+  }
+
   /** Refuses every later call, waits for the calls in flight, then closes the connections. */
   close(): Promise<void> {
     this.#closing ??= this.#order.idle().then(() => this.#pool.end());

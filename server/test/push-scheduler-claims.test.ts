@@ -1,0 +1,78 @@
+/**
+ * A cluster node's push scheduler takes due entries by claiming them (SPEC CLUSTER-19): an
+ * entry another node claimed — a node killed mid-send keeps its claim until the lease ends —
+ * must not hold back a new badge (CLUSTER-44). Real timers: the window is long, nothing is sent.
+ */
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { afterEach, describe, test } from 'vitest';
+import { PushMetrics } from '../src/push/push-metrics.js';
+import { PushScheduler } from '../src/push/push-scheduler.js';
+import { asyncStore } from '../src/store/async-store.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { A, PHONE, ScriptedSender, TOKEN } from './push-scheduler-harness.js';
+
+/** Long enough that no entry comes due while the test runs: only the queueing is under test. */
+const WINDOW_MS = 600_000;
+
+const open: PushScheduler[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((scheduler) => scheduler.close()));
+});
+
+function world(clustered: boolean) {
+  const store = new MemoryStore();
+  store.putDevice(A, PHONE, { apnsToken: TOKEN }, Date.now());
+  const scheduler = new PushScheduler(
+    { offlineGraceMs: 5_000, pushDelayMs: WINDOW_MS, defaultTopic: 'com.example.app' },
+    {
+      store: asyncStore(store),
+      sender: new ScriptedSender(),
+      log: pino({ level: 'silent' }),
+      metrics: new PushMetrics(new Registry()),
+      isOnline: () => false,
+      // Every due entry is held by another node: this one never claims any.
+      ...(clustered ? { takeDue: async () => [] } : {}),
+    },
+  );
+  open.push(scheduler);
+  const change = (badge: number): void => {
+    const counts = { badge, threads: { t: badge }, muted: [] };
+    store.commit({ updates: [], counts: [{ account: A, counts }], bindings: [], idempotency: [] });
+    scheduler.countsCommitted(A, counts);
+  };
+  return { store, change };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  // Generous: the scheduler's store calls settle within a few turns; a loaded machine is slow.
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`never: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('PushScheduler on a cluster node', () => {
+  test('[CLUSTER-44] a new badge replaces the waiting entry (same due time), which clears another node’s claim on it', async () => {
+    const { store, change } = world(true);
+    change(1);
+    await until(() => store.getPush(TOKEN)?.badge === 1, 'the first badge queued');
+    const first = store.getPush(TOKEN);
+    change(4);
+    await until(() => store.getPush(TOKEN)?.badge === 4, 'the entry carries the new badge');
+    assert.equal(store.getPush(TOKEN)?.dueAt, first?.dueAt, 'the window is not pushed back');
+    assert.equal(store.getPush(TOKEN)?.changedAt, first?.changedAt);
+  });
+
+  test('[PUSH-5] on one node the waiting entry is left as it is: its badge is read when it is sent', async () => {
+    const { store, change } = world(false);
+    change(1);
+    await until(() => store.getPush(TOKEN)?.badge === 1, 'the first badge queued');
+    change(4);
+    // Let the second change's lane run to its end.
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(store.getPush(TOKEN)?.badge, 1);
+  });
+});
