@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { type ClusterNode, openClusterNode } from './cluster/cluster-node.js';
+import { defaultNodeId } from './cluster/node-id.js';
 import type { Config } from './config.js';
 import { NotReady, type ReadinessProbe } from './http/readiness.js';
 import { asyncStore } from './store/async-store.js';
@@ -29,16 +30,19 @@ export async function openStore(config: Config, log: Logger): Promise<OpenedStor
     sqlite.startCommitThread();
     return { store: asyncStore(sqlite), readiness: [], where: { db: config.db } };
   }
+  // Chosen before the store opens: its connections carry it (pg_stat_activity's application_name).
+  const nodeId = config.nodeId ?? (config.redisUrl === null ? undefined : defaultNodeId());
   // Migrates the schema first (several nodes starting at once migrate once).
   const pg = await PgStore.open({
     url: config.databaseUrl,
+    ...(nodeId === undefined ? {} : { nodeId }),
     onIdleError: (err) => log.warn({ err }, 'PostgreSQL dropped an idle connection'),
   });
   const database = { reason: NotReady.database, check: () => pg.ping() };
   if (config.redisUrl === null) return { store: pg, readiness: [database], where: { store: 'postgresql' } };
   let cluster: ClusterNode;
   try {
-    cluster = await openClusterNode(config, pg, log);
+    cluster = await openClusterNode({ ...config, nodeId: nodeId ?? null }, pg, log);
   } catch (err) {
     await pg.close();
     throw err;

@@ -311,6 +311,32 @@ describe('PgStore: connections', () => {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     await assert.rejects(PgStore.open({ url: 'postgres://postgres@127.0.0.1:1/none' }));
   });
+
+  test("[STORE-29] a store opened with a node ID names its connections badgesync:<node ID>, cut to PostgreSQL's 63 bytes", async () => {
+    const long = `node-${'x'.repeat(120)}`;
+    const stores = await Promise.all([
+      PgStore.open({ url: db.url, nodeId: 'node-7' }),
+      PgStore.open({ url: db.url, nodeId: long }),
+    ]);
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      // A read each: a connection each, idle in its pool afterwards.
+      await Promise.all(stores.map((store) => store.getMeta('a')));
+      const { rows } = await admin.query<{ name: string }>(
+        `SELECT DISTINCT application_name AS name FROM pg_stat_activity
+          WHERE datname = $1 AND application_name LIKE 'badgesync:%' ORDER BY 1`,
+        [db.name],
+      );
+      assert.deepEqual(
+        rows.map((row) => row.name),
+        ['badgesync:node-7', `badgesync:${long}`.slice(0, 63)],
+      );
+    } finally {
+      await admin.end();
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
 });
 
 describe('PgStore: settings claimed by nodes starting together', () => {

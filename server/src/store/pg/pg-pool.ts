@@ -46,6 +46,22 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
  */
 export const TRANSACTION_ATTEMPTS = 5;
 
+/**
+ * PostgreSQL keeps the first 63 bytes of a connection's `application_name` (NAMEDATALEN - 1)
+ * and drops the rest: a node ID longer than what fits after the `badgesync:` tag is cut there.
+ */
+export const APPLICATION_NAME_MAX_BYTES = 63;
+
+/**
+ * The `application_name` of a node's connections: `badgesync`, or `badgesync:<node ID>` in a
+ * cluster, so `pg_stat_activity` tells which node holds which connection (an operator cutting
+ * one node off, a test terminating its connections). Node IDs are printable ASCII (one byte a
+ * character), so cutting by characters cuts by bytes.
+ */
+export function applicationName(nodeId?: string): string {
+  return (nodeId === undefined ? 'badgesync' : `badgesync:${nodeId}`).slice(0, APPLICATION_NAME_MAX_BYTES);
+}
+
 /** SQLSTATEs of an aborted transaction that may simply be run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
@@ -66,6 +82,8 @@ export interface PoolOptions {
   readonly onIdleError?: (err: Error) => void;
   /** Connections at most (default POOL_SIZE). */
   readonly max?: number;
+  /** The node's ID, named in every connection's `application_name` (`applicationName`). */
+  readonly nodeId?: string;
 }
 
 /** A pool whose connections commit synchronously (durable when COMMIT answers) and read int8 as numbers. */
@@ -82,7 +100,7 @@ export function openPool(options: PoolOptions): pg.Pool {
       `-c statement_timeout=${STATEMENT_TIMEOUT_MS}`,
       `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
     ].join(' '),
-    application_name: 'badgesync',
+    application_name: applicationName(options.nodeId),
     types,
   });
   // An idle connection killed by the server emits here; without a listener it would end the process.
