@@ -368,6 +368,11 @@ async function main(): Promise<void> {
       'server µs / delivered: the CPU of every node over the step (sending and draining) divided by the updates the devices received; per node: a node’s CPU over the deliveries to its own devices (it also applies the updates the other nodes publish for its accounts).',
       'same-node: the writer and the receiving device on one node; cross-node: the update crossed the Redis bus (published after the PostgreSQL commit, applied and relayed by the other node). hop = cross-node p50 − same-node p50.',
       'node cores: each node’s share of a core while the clients sent.',
+      ...(active.some((s) => s.nodes >= devicesPerAccount)
+        ? [
+            `with ${devicesPerAccount} devices per account on ${devicesPerAccount} or more nodes every device of an account is on a node of its own: every delivery crosses nodes and there is no same-node figure to take the hop from (--size ${accountCount}x${devicesPerAccount + 1} gives both).`,
+          ]
+        : []),
     ],
   };
   const database: Table = {
@@ -395,7 +400,7 @@ async function main(): Promise<void> {
       'other cores': fmt.fixed(row.otherCores, 2),
     })),
     notes: [
-      'commits, ms / commit, commit µs / update: from each node’s badgesync_store_commit_seconds and badgesync_store_batch_updates histograms (the group commit, from handing the batch over to durable: SQLite with synchronous=FULL, or the PostgreSQL transaction of commitWithSeqs with its seqs); wall time, summed over the nodes, divided by the updates committed.',
+      'commits, ms / commit, commit µs / update: from each node’s badgesync_store_commit_seconds and badgesync_store_batch_updates histograms (the group commit, from handing the batch over to durable: SQLite with synchronous=FULL, or the PostgreSQL transaction of commitWithSeqs with its seqs); wall time, summed over the nodes, divided by the updates committed. Compare it with the PostgreSQL backends’ CPU: what the commit spends beyond that is waiting (statement round trips through the node’s event loop, the WAL flush), not the database computing.',
       'PostgreSQL backends: CPU of the server processes serving this setup’s database (pg_stat_activity at the step’s start, /proc), per update sent; the WAL writer and checkpointer, shared with every database, are not counted.',
       'Redis: the whole Redis’s CPU (INFO cpu) per update sent: other work on this machine’s Redis (tests of other engineers) counts too, so it is an upper bound.',
     ],
