@@ -17,7 +17,7 @@ import { machineInfo } from './lib/proc.js';
 import { type BenchResult, fmt, renderResult, type Target, targetsTable } from './lib/report.js';
 
 /** In this order: the slow, machine-filling fan-out and ceiling first, while the machine is coolest. */
-const SCRIPTS = ['fanout', 'ceiling', 'push', 'memory', 'cold', 'counts', 'budgets', 'doc-layout'] as const;
+const SCRIPTS = ['fanout', 'ceiling', 'push', 'memory', 'cold', 'counts', 'budgets', 'doc-layout', 'cluster'] as const;
 
 const full = process.argv.includes('--full');
 const mode = full ? 'full' : 'quick';

@@ -31,11 +31,18 @@ import { mintDeviceToken } from '../../server/src/auth/device-token.js';
 import { drain } from '../lib/drain.js';
 import { serveRequests } from '../lib/ipc.js';
 import { probeLoopback, sourceAddress, webSocketFrom } from '../lib/loopback.js';
+import { Samples } from '../lib/samples.js';
 import { SyncType, syncFrame } from '../lib/sync-frames.js';
 
 export interface LeanOpenRequest {
   readonly kind: 'badgesync' | 'reference' | 'relay';
   readonly syncUrl: string;
+  /**
+   * Several nodes of one cluster (bench/cluster.ts): device i of all workers' connects to
+   * `syncUrls[i % length]`, so the devices of an account spread round-robin over the nodes.
+   * Absent: every device connects to `syncUrl`.
+   */
+  readonly syncUrls?: readonly string[];
   readonly deviceSecret: string;
   readonly accounts: readonly string[];
   readonly devicesPerAccount: number;
@@ -70,6 +77,11 @@ export interface LeanStepAnswer {
   readonly received: number;
   /** Arrival latencies, ms. */
   readonly latencies: Float64Array;
+  /** The same arrivals split: writer and receiver on one node, or on two (one hop over the bus). */
+  readonly sameNode: Float64Array;
+  readonly crossNode: Float64Array;
+  /** Arrivals by the receiver's node (index into `syncUrls`; one entry without it). */
+  readonly receivedByNode: readonly number[];
   readonly sendMs: number;
   readonly drainMs: number;
   /** Connections that closed during the step, by close code. */
@@ -83,6 +95,8 @@ interface Device {
   /** The thread: the key of the device's marker entry. */
   readonly key: string;
   readonly client: number;
+  /** Index of the node it connects to (into `syncUrls`; 0 without it). */
+  readonly node: number;
   readonly ws: WebSocket;
   ready: boolean;
   /** Last seq written. */
@@ -116,8 +130,10 @@ const FRAME_SLACK = 4;
 
 const devices: Device[] = [];
 const byClient = new Map<number, Device>();
-let latencies = new Float64Array(1 << 16);
-let latencyCount = 0;
+const latencies = new Samples();
+const sameNode = new Samples();
+const crossNode = new Samples();
+let receivedByNode: number[] = [0];
 let received = 0;
 let measuring = false;
 const closes: Record<string, number> = {};
@@ -197,13 +213,10 @@ function nextVarUint(data: Uint8Array): number {
   }
 }
 
-function record(latency: number): void {
-  if (latencyCount === latencies.length) {
-    const bigger = new Float64Array(latencies.length * 2);
-    bigger.set(latencies);
-    latencies = bigger;
-  }
-  latencies[latencyCount++] = latency;
+function record(writer: Device, receiver: Device, latency: number): void {
+  latencies.add(latency);
+  (writer.node === receiver.node ? sameNode : crossNode).add(latency);
+  receivedByNode[receiver.node] = (receivedByNode[receiver.node] ?? 0) + 1;
 }
 
 /**
@@ -234,7 +247,7 @@ function onFrame(receiver: Device, data: Buffer): void {
   const sent = writer.sentAt[clock + 1] ?? 0;
   if (sent === 0) return;
   received++;
-  record(performance.now() - sent);
+  record(writer, receiver, performance.now() - sent);
 }
 
 async function open(request: LeanOpenRequest): Promise<LeanOpenAnswer> {
@@ -246,6 +259,8 @@ async function open(request: LeanOpenRequest): Promise<LeanOpenAnswer> {
   for (const account of request.accounts)
     for (let d = 0; d < request.devicesPerAccount; d++)
       plan.push({ account, device: `${account}-d${d}`, index: index++ });
+  const urls = request.syncUrls ?? [request.syncUrl];
+  receivedByNode = urls.map(() => 0);
   const created: Device[] = [];
   let next = 0;
   const lane = async () => {
@@ -253,13 +268,15 @@ async function open(request: LeanOpenRequest): Promise<LeanOpenAnswer> {
       const { account, device, index } = plan[next++] as (typeof plan)[number];
       const token = await mintDeviceToken(request.deviceSecret, account as AccountId, device as DeviceId, 24 * 3600);
       const Socket = webSocketFrom(sourceAddress(index));
-      const ws = new Socket(`${request.syncUrl}/${account}?token=${token}`);
+      const node = index % urls.length;
+      const ws = new Socket(`${urls[node] as string}/${account}?token=${token}`);
       ws.binaryType = 'nodebuffer';
       const state: Device = {
         account,
         root: deviceRoot(parseDeviceId(device)),
         key: request.thread,
         client: CLIENT_ID_BASE + index,
+        node,
         ws,
         ready: false,
         seq: 0,
@@ -312,7 +329,10 @@ function prepare(request: LeanStepRequest): number {
 }
 
 async function step(request: LeanStepRequest): Promise<LeanStepAnswer> {
-  latencyCount = 0;
+  latencies.take();
+  sameNode.take();
+  crossNode.take();
+  receivedByNode = receivedByNode.map(() => 0);
   received = 0;
   for (const code of Object.keys(closes)) delete closes[code];
   // A fresh random order each step, so no account is always first in a tick.
@@ -360,7 +380,10 @@ async function step(request: LeanStepRequest): Promise<LeanStepAnswer> {
     planned,
     expected,
     received,
-    latencies: latencies.slice(0, latencyCount),
+    latencies: latencies.take(),
+    sameNode: sameNode.take(),
+    crossNode: crossNode.take(),
+    receivedByNode: [...receivedByNode],
     sendMs,
     drainMs,
     closes: { ...closes },

@@ -43,6 +43,8 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Extra node flags (e.g. --cpu-prof). */
   readonly nodeFlags?: readonly string[];
+  /** Longest wait for "listening" (default START_TIMEOUT_MS). */
+  readonly startTimeoutMs?: number;
 }
 
 export async function startServer(kind: ServerKind, options: StartOptions = {}): Promise<RunningServer> {
@@ -75,7 +77,7 @@ export async function startServer(kind: ServerKind, options: StartOptions = {}):
         if (!line.includes('badgesync listening')) return undefined;
         return (JSON.parse(line) as { port: number }).port;
       },
-      START_TIMEOUT_MS,
+      options.startTimeoutMs ?? START_TIMEOUT_MS,
     );
   } else {
     child = spawnScript(`servers/${kind}.ts`, {
