@@ -110,6 +110,25 @@ export function restartAllowanceMs(): number {
   return Math.max(TIMINGS.graceMs + TIMINGS.windowMs + 2 * TIMINGS.apnsRoundTripMs, TIMINGS.sdkBackoff.capMs);
 }
 
+/**
+ * The cluster's reconciliation interval (docs/CLUSTER.md "Pub/sub loses messages", RECONCILE_MS
+ * in server/src/cluster/cluster-link.ts): a node killed between its commit and its publish
+ * sends its last update to nobody, and each live node finds it at its next reconciliation, on
+ * its own 3 s cycle. The truth watcher's node and a device's node may find it up to one
+ * interval apart.
+ */
+export const CLUSTER_RECONCILE_MS = 3_000;
+
+/**
+ * Extra time in a cluster run for an interval that meets a node's outage or the reconciliation
+ * interval after it (`kill -9` of one node): the restart allowance (the killed node's timers,
+ * its restart sweep, a device's reconnect to another node) plus the reconciliation interval
+ * (a lost last update reaches the truth's node and the device's node up to one interval apart).
+ */
+export function clusterRestartAllowanceMs(): number {
+  return restartAllowanceMs() + CLUSTER_RECONCILE_MS;
+}
+
 export interface ApnsPhase {
   readonly mode: 'too-many-requests' | 'unavailable' | 'slow';
   /** Relative to the chaos start. */
@@ -136,6 +155,11 @@ export interface ChaosConfig {
   readonly settleMs: number;
   /** `kill -9` and restart of the server, at least one. */
   readonly kills: number;
+  /**
+   * 1: one server on SQLite. More: a cluster of that many nodes (PostgreSQL, Redis) with the
+   * devices spread over them; each kill takes down one node.
+   */
+  readonly nodes: number;
   readonly apnsPhases: number;
   readonly rates: {
     /** App dwell times, ms ranges. */
@@ -190,11 +214,15 @@ export function quickConfig(seed: number, overrides: Partial<ChaosConfig> = {}):
     durationMs: 40_000,
     settleMs: 15_000,
     kills: 1,
+    nodes: 1,
     apnsPhases: 3,
     rates: RATES,
     ...overrides,
   };
 }
+
+/** `pnpm chaos --cluster`: the same run over three nodes of one cluster. */
+export const CLUSTER_NODES = 3;
 
 /** `pnpm chaos --long`: hundreds of devices, a few minutes. */
 export function longConfig(seed: number, overrides: Partial<ChaosConfig> = {}): ChaosConfig {

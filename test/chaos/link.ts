@@ -13,7 +13,8 @@
  *
  * Upstream connections leave from the device's own loopback address (127.x.y.z), so the
  * server sees one client address per device, as it would in the field (its pre-auth upgrade
- * limit is per address).
+ * limit is per address). In a cluster run the target is a chooser: each new connection goes to
+ * a live node picked then (a load balancer), and the link knows which node each one reached.
  */
 import net from 'node:net';
 
@@ -22,6 +23,8 @@ export type LinkMode = 'open' | 'cut' | 'blackhole' | 'stall';
 interface Pair {
   readonly client: net.Socket;
   upstream: net.Socket | null;
+  /** The port the upstream went to (null until it is opened). */
+  port: number | null;
   /** Opened during a blackhole: reset on restore. */
   blackholed: boolean;
 }
@@ -31,18 +34,21 @@ export class ChaosLink {
   readonly #pairs = new Set<Pair>();
   readonly #localAddress: string;
   #mode: LinkMode = 'open';
-  #target: number;
+  #target: number | (() => number);
   #closed = false;
   readonly #listeners = new Set<(mode: LinkMode) => void>();
 
-  private constructor(server: net.Server, target: number, localAddress: string) {
+  private constructor(server: net.Server, target: number | (() => number), localAddress: string) {
     this.#server = server;
     this.#target = target;
     this.#localAddress = localAddress;
   }
 
-  /** A link on 127.0.0.1 (port 0) to `targetPort`, leaving from `localAddress` (a 127/8 address). */
-  static async open(targetPort: number, localAddress: string): Promise<ChaosLink> {
+  /**
+   * A link on 127.0.0.1 (port 0) to `target` (a port, or a chooser called for each new
+   * upstream connection), leaving from `localAddress` (a 127/8 address).
+   */
+  static async open(target: number | (() => number), localAddress: string): Promise<ChaosLink> {
     let link: ChaosLink | null = null;
     const server = net.createServer((client) => {
       if (link === null) client.destroy();
@@ -55,7 +61,7 @@ export class ChaosLink {
         resolve();
       });
     });
-    link = new ChaosLink(server, targetPort, localAddress);
+    link = new ChaosLink(server, target, localAddress);
     return link;
   }
 
@@ -91,6 +97,12 @@ export class ChaosLink {
   /** Points new connections at another port (a restarted server). */
   retarget(port: number): void {
     this.#target = port;
+  }
+
+  /** Whether a connection of this link, open or blackholed, reached the node on `port`. */
+  holds(port: number): boolean {
+    for (const pair of this.#pairs) if (pair.port === port) return true;
+    return false;
   }
 
   cut(): void {
@@ -148,7 +160,7 @@ export class ChaosLink {
       client.destroy();
       return;
     }
-    const pair: Pair = { client, upstream: null, blackholed: this.#mode === 'blackhole' };
+    const pair: Pair = { client, upstream: null, port: null, blackholed: this.#mode === 'blackhole' };
     this.#pairs.add(pair);
     client.on('error', () => {});
     client.on('close', () => {
@@ -171,8 +183,10 @@ export class ChaosLink {
 
   #connectUpstream(pair: Pair): void {
     if (pair.upstream !== null || pair.blackholed) return;
-    const upstream = net.connect({ port: this.#target, host: '127.0.0.1', localAddress: this.#localAddress });
+    const port = typeof this.#target === 'number' ? this.#target : this.#target();
+    const upstream = net.connect({ port, host: '127.0.0.1', localAddress: this.#localAddress });
     pair.upstream = upstream;
+    pair.port = port;
     // Bytes the client sent before the upstream existed were paused (stall) or not yet
     // read; the 'data' handler writes to the upstream from here on.
     upstream.on('data', (chunk: Buffer) => {

@@ -1,14 +1,15 @@
 /**
- * `pnpm chaos [--long] [--seed N] [--persons N] [--duration S] [--json FILE]`
+ * `pnpm chaos [--long] [--cluster] [--seed N] [--persons N] [--duration S] [--json FILE] [--logs FILE]`
  *
- * Runs one chaos simulation (quick by default, `--long` for hundreds of devices), prints the
+ * Runs one chaos simulation (quick by default, `--long` for hundreds of devices, `--cluster`
+ * over three nodes of one cluster on the local PostgreSQL and Redis), prints the
  * report and exits 0 when it passed, 1 when it did not. The seed comes from `--seed`, else
  * BADGESYNC_SEED, else a fresh one; it is printed first, so any run can be replayed.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { stopAll } from '../helpers/server-process.js';
-import { longConfig, quickConfig } from './config.js';
+import { CLUSTER_NODES, longConfig, quickConfig } from './config.js';
 import { freshSeed } from './random.js';
 import { formatReport, summarize } from './report.js';
 import { runChaos } from './run.js';
@@ -16,10 +17,12 @@ import { runChaos } from './run.js';
 const { values } = parseArgs({
   options: {
     long: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
     seed: { type: 'string' },
     persons: { type: 'string' },
     duration: { type: 'string' },
     json: { type: 'string' },
+    logs: { type: 'string' },
   },
 });
 
@@ -40,7 +43,8 @@ const overrides = {
   ...(persons === undefined ? {} : { persons }),
   ...(duration === undefined ? {} : { durationMs: duration * 1000 }),
 };
-const config = values.long ? longConfig(seed, overrides) : quickConfig(seed, overrides);
+const base = values.long ? longConfig(seed, overrides) : quickConfig(seed, overrides);
+const config = values.cluster ? { ...base, name: `${base.name}, cluster`, nodes: CLUSTER_NODES } : base;
 
 // Interrupted (or stdout closed): the run stops and cleans up as after any failure; a second
 // signal leaves at once. Whatever ends this process, stopAll sends SIGKILL to every server it
@@ -67,6 +71,13 @@ try {
     const { run: _run, ...rest } = summary;
     const detail = { t0: run.t0, kills: run.kills, intervals: run.intervals, pushes: run.pushes, plan: run.plan };
     await writeFile(values.json, JSON.stringify({ ...rest, ...detail }, null, 2));
+  }
+  if (values.logs !== undefined) {
+    const lines = run.processes.flatMap(({ name, process }) => [
+      ...process.logs.map((entry) => JSON.stringify({ node: name, ...entry })),
+      ...(process.stderr === '' ? [] : [JSON.stringify({ node: name, stderr: process.stderr })]),
+    ]);
+    await writeFile(values.logs, `${lines.join('\n')}\n`);
   }
   process.exitCode = summary.ok ? 0 : 1;
 } catch (err) {

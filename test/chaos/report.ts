@@ -4,7 +4,16 @@
  * simulated hour; pushes to online devices — judges them against the promised bound, and
  * prints them.
  */
-import { apnsAllowanceMs, apnsTailMs, type Bound, promisedBound, restartAllowanceMs, TIMINGS } from './config.js';
+import {
+  apnsAllowanceMs,
+  apnsTailMs,
+  type Bound,
+  CLUSTER_RECONCILE_MS,
+  clusterRestartAllowanceMs,
+  promisedBound,
+  restartAllowanceMs,
+  TIMINGS,
+} from './config.js';
 import type { Interval } from './disagreement.js';
 import type { ChaosRun, PushRecord } from './run.js';
 
@@ -79,6 +88,7 @@ export interface ChaosSummary {
 
 export function summarize(run: ChaosRun): ChaosSummary {
   const bound = promisedBound();
+  const cluster = run.config.nodes > 1;
   const kinds = new Map(run.plan.devices.map((d) => [d.id, d.kind]));
   const windows = run.plan.apnsPhases.map((phase) => ({
     phase,
@@ -92,10 +102,12 @@ export function summarize(run: ChaosRun): ChaosSummary {
           .filter((w) => w.from <= interval.end && w.to >= interval.start)
           .reduce((sum, w) => sum + apnsAllowanceMs(w.phase), 0)
       : 0;
+    // A cluster's kill reaches one reconciliation interval past the restart (a lost last update).
+    const reach = cluster ? CLUSTER_RECONCILE_MS : 0;
     const restarts = run.kills.filter(
-      (k) => run.t0 + k.at <= interval.end && run.t0 + k.at + k.downMs >= interval.start,
+      (k) => run.t0 + k.at <= interval.end && run.t0 + k.at + k.downMs + reach >= interval.start,
     ).length;
-    const restart = restarts * restartAllowanceMs();
+    const restart = restarts * (cluster ? clusterRestartAllowanceMs() : restartAllowanceMs());
     return {
       ...interval,
       apnsAllowanceMs: apns,
@@ -221,7 +233,7 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
       `${s.measuredS.toFixed(1)} s measured = ${(s.simulatedHours * 60).toFixed(0)} simulated minutes (×${TIMINGS.simulatedTimeScale})`,
   );
   lines.push(
-    `  faults: ${run.kills.map((k) => `kill -9 at ${(k.at / 1000).toFixed(1)} s (down ${k.downMs} ms, truth resynced ${k.truthResyncMs} ms later)`).join(', ') || 'no kill'}; ` +
+    `  faults: ${run.kills.map((k) => `kill -9${k.node === null ? '' : ` of ${k.node} (${k.pinned} devices on it)`} at ${(k.at / 1000).toFixed(1)} s (down ${k.downMs} ms, truth resynced ${k.truthResyncMs} ms later)`).join(', ') || 'no kill'}; ` +
       `APNs ${run.plan.apnsPhases.map((p) => `${p.mode}${p.mode === 'slow' ? ` ${p.delayMs} ms` : ''} ${((p.endMs - p.startMs) / 1000).toFixed(1)} s`).join(', ')}`,
   );
   lines.push(

@@ -1,6 +1,8 @@
 /**
- * One chaos run: the real server process (temp SQLite), the test APNs server, a truth
- * watcher per account, and the planned devices on the real SDK, each behind its own faulty
+ * One chaos run: the real server process (temp SQLite) — or, with `nodes` > 1, that many nodes
+ * of one cluster (a fresh PostgreSQL database and Redis prefix, dropped after) with devices,
+ * watchers, ingests and reads spread over them — the test APNs server, a truth watcher per
+ * account, and the planned devices on the real SDK, each behind its own faulty
  * link. Plays the seeded plan, heals, settles, checks the end state, and returns everything
  * the report needs. Every process, server, socket and timer it made is gone when it returns
  * or throws. (Longer than most files here: it is one run, top to bottom.)
@@ -8,9 +10,10 @@
 import type { AccountCounts } from '@badgesync/shared';
 import { api, badge as getBadge } from '../helpers/api-client.js';
 import { ApnsAnswers, type ApnsRequestRecord, ApnsTestServer } from '../helpers/apns-test-server.js';
+import { clusterRig } from '../helpers/cluster.js';
 import { apnsEnv, apnsToken, badgeOf } from '../helpers/push-rig.js';
 import { type ServerProcess, startServer, stopAll } from '../helpers/server-process.js';
-import { type ApnsPhase, type ChaosConfig, serverTimingEnv, TIMINGS } from './config.js';
+import { type ApnsPhase, type ChaosConfig, CLUSTER_RECONCILE_MS, serverTimingEnv, TIMINGS } from './config.js';
 import { DisagreementTracker, type Interval, type Stretch } from './disagreement.js';
 import { checkEndState, type EndCheck } from './end-state.js';
 import { ChaosLink, loopbackAddress } from './link.js';
@@ -47,6 +50,10 @@ export interface PushRecord {
 export interface Kill {
   /** ms since the chaos start. */
   readonly at: number;
+  /** The node killed (a cluster run), or null (the one server). */
+  readonly node: string | null;
+  /** Devices whose connections were on the killed node (a cluster run; all of them otherwise). */
+  readonly pinned: number;
   /** From the kill to the restarted process listening: excused time. */
   readonly downMs: number;
   /** From listening until every truth watcher had synced again (the truth is blind meanwhile). */
@@ -79,6 +86,8 @@ export interface ChaosRun {
   /** Time from a request's arrival at the test APNs server to its answer, ms. */
   readonly apnsAnswerMs: readonly number[];
   readonly tokenDevices: readonly string[];
+  /** Every server process of the run (a restart is another), with what it logged: for `--logs`. */
+  readonly processes: ReadonlyArray<{ readonly name: string; readonly process: ServerProcess }>;
 }
 
 export interface Failure {
@@ -127,11 +136,47 @@ async function play(
 
   const apns = await ApnsTestServer.start();
   cleanup.push(() => apns.close());
-  let server: ServerProcess = await startServer({ env: { ...serverTimingEnv(), ...apnsEnv(apns) } });
-  let serverDown = false;
-  log(`server ${server.http}, APNs ${apns.address}; ${plan.devices.length} devices, ${plan.accounts.length} accounts`);
+  const env = { ...serverTimingEnv(), ...apnsEnv(apns) };
+  const cluster = config.nodes > 1;
+  // nodes[i] is node i as it is now (a restart replaces it); down[i] from its kill to listening.
+  const nodes: ServerProcess[] = [];
+  const down: boolean[] = [];
+  if (!cluster) nodes.push(await startServer({ env }));
+  else {
+    const rig = await clusterRig();
+    // Runs last (cleanup runs in reverse): every node gone, then the database and the keys.
+    cleanup.push(async () => {
+      await stopAll();
+      await rig.drop();
+    });
+    const names = Array.from({ length: config.nodes }, (_, i) => `chaos-n${i + 1}`);
+    nodes.push(...(await Promise.all(names.map((name) => rig.start(name, env)))));
+  }
+  for (const _ of nodes) down.push(false);
+  const processes = nodes.map((process, i) => ({ name: cluster ? `chaos-n${i + 1}` : 'server', process }));
+  // Which live node a new connection, an ingest or a read goes to: a load balancer's choice.
+  const spread = new Random(config.seed, 'nodes');
+  const liveNode = (): ServerProcess => {
+    const live = nodes.filter((_, i) => !down[i]);
+    return spread.pick(live.length > 0 ? live : nodes);
+  };
+  const anyDown = () => down.some((d) => d);
+  const serverDown = () => !cluster && anyDown();
+  // Devices whose connections were on a node that is down now (every device on one server).
+  const pinned = new Set<string>();
+  /** Until then the truth cross-check pauses: a node is down, or a lost last update is being reconciled. */
+  let truthBlindUntil = 0;
+  log(
+    `${cluster ? `cluster of ${nodes.length} nodes` : 'server'} ${nodes.map((n) => n.http).join(' ')}, APNs ${apns.address}; ` +
+      `${plan.devices.length} devices, ${plan.accounts.length} accounts`,
+  );
 
-  const truth = await TruthWatchers.start(server, plan.accounts, SETUP_TIMEOUT_MS);
+  const truth = await TruthWatchers.start(
+    nodes[0] as ServerProcess,
+    plan.accounts,
+    SETUP_TIMEOUT_MS,
+    (index) => (nodes[index % nodes.length] as ServerProcess).syncUrl,
+  );
   cleanup.push(() => truth.close());
 
   const devices: SimDevice[] = [];
@@ -150,21 +195,27 @@ async function play(
     let expected = 0;
     for (const account of accounts) expected += truth.badge(account);
     const linkDown = !device.link.flowing;
+    // A cluster run excuses a node's outage for background devices only (README "Cluster
+    // mode"); foreground devices reconnect to a live node and are judged throughout.
+    const outage = serverDown() || (cluster && anyDown() && !device.foreground);
     tracker.observe(
       {
         at,
         measured: device.foreground || device.apnsToken !== null,
         shown: device.shown,
         truth: expected,
-        excused: serverDown || (device.foreground && linkDown),
-        state: `${device.foreground ? 'fg' : 'bg'}${linkDown ? `/${device.link.mode}` : ''}${serverDown ? '/server-down' : ''}`,
+        excused: outage || (device.foreground && linkDown),
+        state:
+          `${device.foreground ? 'fg' : 'bg'}${linkDown ? `/${device.link.mode}` : ''}` +
+          `${serverDown() ? '/server-down' : ''}${cluster && anyDown() ? `/node-down${pinned.has(device.id) ? '-pinned' : ''}` : ''}`,
       },
       cause,
     );
     const history = presence.get(device.id) as PresenceHistory;
     for (const account of candidates.get(device.id) ?? []) {
       history.setMember(account, device.accounts.has(account), at);
-      const live = device.foreground && device.status(account) === 'synced' && device.link.flowing && !serverDown;
+      const live =
+        device.foreground && device.status(account) === 'synced' && device.link.flowing && !pinned.has(device.id);
       history.setLive(account, live, at);
     }
   };
@@ -173,14 +224,17 @@ async function play(
   };
 
   for (const planned of plan.devices) {
-    const link = await ChaosLink.open(server.port, loopbackAddress(planned.index));
+    const link = await ChaosLink.open(
+      cluster ? () => liveNode().port : (nodes[0] as ServerProcess).port,
+      loopbackAddress(planned.index),
+    );
     cleanup.push(() => link.close());
     const device: SimDevice = new SimDevice({
       id: planned.id,
       kind: planned.kind,
       apnsToken: planned.kind === 'ios' ? apnsToken(planned.id) : null,
       link,
-      backend: () => server,
+      backend: liveNode,
       random: new Random(config.seed, `sdk:${planned.id}`),
       changed: (cause) => recompute(device, cause),
       failed: fail,
@@ -259,8 +313,8 @@ async function play(
     recompute(device, 'start');
   }
   const monitors = new Monitors({
-    server: () => server,
-    down: () => serverDown,
+    server: liveNode,
+    down: () => anyDown() || Date.now() < truthBlindUntil,
     truth,
     accounts: plan.accounts,
     t0,
@@ -276,7 +330,7 @@ async function play(
   const ingest = { ok: 0, failed: 0 };
   const call = async (route: string, body: unknown) => {
     try {
-      const answer = await api(server, 'POST', route, body);
+      const answer = await api(liveNode(), 'POST', route, body);
       if (answer.status === 200) ingest.ok++;
       else ingest.failed++;
     } catch {
@@ -284,6 +338,7 @@ async function play(
     }
   };
   const kills: Kill[] = [];
+  const killRandom = new Random(config.seed, 'kill-node');
   const byId = new Map(devices.map((d) => [d.id, d]));
 
   const dispatch = (event: TimedEvent) => {
@@ -359,20 +414,43 @@ async function play(
         return;
       case 'kill':
         track('kill', async () => {
+          // One node at a time: the plan's kills are slots apart, each restarted within its slot.
+          const live = nodes.map((_, i) => i).filter((i) => !down[i]);
+          const index = cluster ? killRandom.pick(live) : 0;
+          const dead = nodes[index] as ServerProcess;
           const killedAt = Date.now();
-          serverDown = true;
-          recomputeAll('server-down');
-          await server.kill();
-          log(`  kill -9 at ${((killedAt - t0) / 1000).toFixed(1)} s`);
-          const next = await server.restart();
-          server = next;
-          truth.retarget(next.syncUrl);
-          for (const device of devices) device.link.retarget(next.port);
-          serverDown = false;
-          recomputeAll('server-up');
+          for (const device of devices) if (!cluster || device.link.holds(dead.port)) pinned.add(device.id);
+          const pinnedCount = pinned.size;
+          down[index] = true;
+          if (cluster) truthBlindUntil = Number.POSITIVE_INFINITY;
+          recomputeAll(cluster ? 'node-down' : 'server-down');
+          await dead.kill();
+          const name = cluster ? `chaos-n${index + 1}` : null;
+          log(
+            `  kill -9${name === null ? '' : ` of ${name} (${pinnedCount} devices on it)`} at ${((killedAt - t0) / 1000).toFixed(1)} s`,
+          );
+          // Watchers on the dead node move to live ones at once; devices' links pick live nodes.
+          if (cluster) truth.retargetFrom(dead.syncUrl, () => liveNode().syncUrl);
+          const next = await dead.restart();
+          nodes[index] = next;
+          processes.push({ name: `${name ?? 'server'} (restarted)`, process: next });
+          if (!cluster) {
+            truth.retarget(next.syncUrl);
+            for (const device of devices) device.link.retarget(next.port);
+          }
+          down[index] = false;
+          pinned.clear();
+          recomputeAll(cluster ? 'node-up' : 'server-up');
           const upAt = Date.now();
           await truth.synced(SETUP_TIMEOUT_MS);
-          const kill = { at: killedAt - t0, downMs: upAt - killedAt, truthResyncMs: Date.now() - upAt };
+          truthBlindUntil = cluster ? Date.now() + CLUSTER_RECONCILE_MS : 0;
+          const kill = {
+            at: killedAt - t0,
+            node: name,
+            pinned: pinnedCount,
+            downMs: upAt - killedAt,
+            truthResyncMs: Date.now() - upAt,
+          };
           kills.push(kill);
           log(`  restarted after ${kill.downMs} ms; every truth watcher synced ${kill.truthResyncMs} ms later`);
         });
@@ -412,7 +490,7 @@ async function play(
 
   // The end state: the server's stored counts are the truth.
   const finalCounts = new Map<string, AccountCounts>();
-  for (const account of plan.accounts) finalCounts.set(account, await getBadge(server, account));
+  for (const account of plan.accounts) finalCounts.set(account, await getBadge(liveNode(), account));
   const endAt = Date.now();
   for (const device of devices) {
     recompute(device, 'end');
@@ -435,6 +513,7 @@ async function play(
     ...watched,
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
+    processes,
   };
 }
 

@@ -52,6 +52,8 @@ export class TruthWatchers {
     server: { syncUrl: string; deviceSecret: string },
     accounts: readonly string[],
     timeoutMs: number,
+    /** A cluster run: the sync URL of the node watcher number `index` connects to. */
+    urlOf: (index: number) => string = () => server.syncUrl,
   ): Promise<TruthWatchers> {
     const truth = new TruthWatchers();
     // Each stock provider listens to the process's 'exit' (to say goodbye to its peers).
@@ -61,7 +63,7 @@ export class TruthWatchers {
         const doc = new Y.Doc();
         const tracker = new CountsTracker(doc);
         const token = await deviceToken(server, account, WATCHER_DEVICE, 24 * 3600);
-        const provider = new WebsocketProvider(server.syncUrl, account, doc, {
+        const provider = new WebsocketProvider(urlOf(index), account, doc, {
           WebSocketPolyfill: fromAddress(watcherAddress(index)) as unknown as typeof globalThis.WebSocket,
           params: { token },
           disableBc: true,
@@ -107,6 +109,16 @@ export class TruthWatchers {
   retarget(syncUrl: string): void {
     for (const { provider } of this.#watchers.values()) {
       provider.serverUrl = syncUrl;
+      provider.disconnect();
+      provider.connect();
+    }
+  }
+
+  /** A cluster node died: its watchers reconnect at once to the nodes `next` picks (one each). */
+  retargetFrom(deadSyncUrl: string, next: () => string): void {
+    for (const { provider } of this.#watchers.values()) {
+      if (provider.serverUrl !== deadSyncUrl) continue;
+      provider.serverUrl = next();
       provider.disconnect();
       provider.connect();
     }

@@ -52,7 +52,7 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
   /** SIGKILL, then resolves when the process is gone. */
   kill(): Promise<void>;
-  /** A new process on the same folder, secrets and environment. */
+  /** A new process on the same folder, secrets, environment and start timeout. */
   restart(env?: Readonly<Record<string, string>>): Promise<ServerProcess>;
 }
 
@@ -151,6 +151,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
         env: { ...options.env, ...more },
         ...(options.fileLimit === undefined ? {} : { fileLimit: options.fileLimit }),
         ...(options.args === undefined ? {} : { args: options.args }),
+        ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs }),
       });
     },
   };
