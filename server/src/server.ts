@@ -141,6 +141,7 @@ export class BadgesyncServer {
           : {
               logHeldThrough: (room: AccountRoom) => cluster.link.heldThrough(room),
               catchUp: (room: AccountRoom) => cluster.link.catchUp(room),
+              published: (room: AccountRoom) => cluster.link.published(room),
               reuseServerClient: false,
             }),
         budgets: documentBudgets(config),

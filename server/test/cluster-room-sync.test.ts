@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { AccountId } from '@badgesync/shared';
 import { pino } from 'pino';
 import { describe, test } from 'vitest';
+import { ClusterLink } from '../src/cluster/cluster-link.js';
 import { RoomSync, type SyncedRoom } from '../src/cluster/room-sync.js';
 
 const ACCOUNT = 'acct' as AccountId;
@@ -98,5 +99,34 @@ describe('RoomSync', () => {
     assert.deepEqual(store.reads, []);
     assert.deepEqual(room.applied, []);
     sync.close();
+  });
+});
+
+describe('ClusterLink', () => {
+  test('[CLUSTER-45] a room just published reads the log after its load at once: updates sent while it loaded are not left for a hole or a reconciliation', async () => {
+    const room = fakeRoom(1);
+    const shared = fakeLog(() => 3);
+    const link = new ClusterLink<typeof room>({
+      nodeId: 'node-a',
+      // Only the log reads are used here; reconciliation is pushed out of the test's way.
+      store: { ...shared, logSeqs: async () => new Map() } as unknown as ConstructorParameters<
+        typeof ClusterLink
+      >[0]['store'],
+      bus: { publish: async () => true },
+      presence: { online: async () => {}, offline: async () => {}, isOnline: async () => false },
+      log,
+      reconcileMs: 3_600_000,
+      holeGraceMs: 3_600_000,
+    });
+    link.attach({ peek: () => room, loaded: () => [room], isOnlineHere: () => false });
+    try {
+      assert.deepEqual(shared.reads, [], 'nothing read before the room is published');
+      link.published(room);
+      await until(() => room.applied.length === 2, 'the catch-up');
+      assert.deepEqual(room.applied, [2, 3]);
+      assert.deepEqual(shared.reads, [1], 'read after the seq the load replayed');
+    } finally {
+      link.close();
+    }
   });
 });

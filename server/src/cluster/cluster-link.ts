@@ -121,6 +121,17 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     return this.#sync(room).repair();
   }
 
+  /**
+   * [CLUSTER-45] A room just loaded here: other nodes' updates published while it loaded found
+   * no room and were dropped, so it reads the log after its load's seq at once.
+   */
+  published(room: R): void {
+    if (this.#closed) return;
+    this.#sync(room)
+      .repair()
+      .catch((err: unknown) => this.deps.log.warn({ err, account: room.account }, 'catch-up after load failed'));
+  }
+
   /** The seq through which the room's replica holds the whole log (compaction's bound). */
   heldThrough(room: R): number {
     return this.#sync(room).watermark;

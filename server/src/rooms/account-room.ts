@@ -109,6 +109,12 @@ export interface RoomDeps {
    * update refused on this replica is judged again after it (SPEC CLUSTER-20).
    */
   readonly catchUp?: (room: AccountRoom) => Promise<void>;
+  /**
+   * Cluster mode: the room was just published (RoomManager). Updates other nodes committed
+   * while it loaded reached no room here: the cluster link catches it up at once (CLUSTER-45)
+   * rather than at the next message's hole or the next reconciliation.
+   */
+  readonly published?: (room: AccountRoom) => void;
 }
 
 /**

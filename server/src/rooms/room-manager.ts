@@ -118,6 +118,7 @@ export class RoomManager {
     }
     this.#rooms.set(account, room);
     this.deps.metrics.loadedDocs.set(this.#rooms.size);
+    this.deps.published?.(room);
     // [BUDGET-5] A long log is folded into a snapshot as it loads: the replay just paid is not
     // paid again by the next load, whether or not the account stays loaded long enough for a sweep.
     if (room.logCount >= COMPACT_AFTER_UPDATES) room.compact();
