@@ -26,8 +26,10 @@ export interface OpenedStore {
 export async function openStore(config: Config, log: Logger): Promise<OpenedStore> {
   if (config.databaseUrl === null) {
     const sqlite = new SqliteStore(config.db);
-    // [STORE-17] Booting the commit thread takes a moment: it does so while the rest starts.
-    sqlite.startCommitThread();
+    // [STORE-17] The server listens only once the commit thread can write: after a restart every
+    // device reconnects at once, and answers that wait on a thread still booting (seconds when
+    // run from source) would leave their badges wrong for that long.
+    await sqlite.startCommitThread();
     return { store: asyncStore(sqlite), readiness: [], where: { db: config.db } };
   }
   // Chosen before the store opens: its connections carry it (pg_stat_activity's application_name).

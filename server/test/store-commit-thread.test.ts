@@ -103,6 +103,17 @@ function seed(store: SyncStore): void {
 }
 
 describe('commit thread', () => {
+  test('[STORE-17] startCommitThread resolves once the thread answers; without a thread, at once', async () => {
+    const store = sqlite();
+    await store.startCommitThread();
+    await onThread(store.commitAsync(batch({ updates: [{ account: A, update: new Uint8Array([1]) }] })));
+    assert.equal(onDisk(store.path).loadDoc(A).updates.length, 1);
+    await sqlite().startCommitThread();
+    const plain = new SqliteStore(join(dir, `thread-${++files}.db`), { commitThread: false });
+    open.push(plain);
+    await plain.startCommitThread();
+  });
+
   test('[STORE-17] commitAsync resolves once the batch is on disk: another connection reads it whole', async () => {
     const store = sqlite();
     seed(store);

@@ -6,6 +6,8 @@ import type { WriteBatch } from './write-batch.js';
  * (transfers) instead of copying when it owns their whole buffer.
  */
 export type CommitRequest =
+  /** Answered (by its id, no error) once the thread runs its code: it can take batches. */
+  | { readonly kind: 'ping'; readonly id: number }
   | {
       readonly kind: 'commit';
       /** Answered in this id's reply. */

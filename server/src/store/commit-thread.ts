@@ -65,6 +65,21 @@ export class CommitThread {
     return this.#nextId;
   }
 
+  /**
+   * Resolves once the thread runs its code and answers (booting it from source takes seconds):
+   * messages sent before then wait in its queue, so a server that serves before this holds its
+   * first answers for the boot.
+   */
+  ready(): Promise<void> {
+    if (this.#dead !== null) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    const done = new Promise<void>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
+    if (this.#waiting.size === 1) this.#worker.ref();
+    const request: CommitRequest = { kind: 'ping', id };
+    this.#worker.postMessage(request);
+    return done;
+  }
+
   /** Writes `batch` to the file at `path` in one transaction; resolves once it is durable. */
   commit(path: string, batch: WriteBatch, holdMs: number): Promise<void> {
     if (this.#dead !== null) return Promise.reject(this.#dead);

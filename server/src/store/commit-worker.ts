@@ -24,6 +24,10 @@ function storeFor(path: string): SqliteStore {
 }
 
 port.on('message', (request: CommitRequest) => {
+  if (request.kind === 'ping') {
+    port.postMessage({ id: request.id, error: null } satisfies CommitReply);
+    return;
+  }
   if (request.kind === 'close') {
     stores.get(request.path)?.close();
     stores.delete(request.path);

@@ -274,9 +274,14 @@ export class SqliteStore implements SyncStore {
     return this.#thread.commit(this.path, batch, holdMs).finally(() => this.#inFlight.delete(batch));
   }
 
-  /** Starts the commit thread now rather than at the first batch (it takes a moment to boot). */
-  startCommitThread(): void {
-    if (this.#useThread) this.#thread ??= CommitThread.shared();
+  /**
+   * Starts the commit thread now rather than at the first batch (it takes a moment to boot);
+   * resolves once it can take batches (at once without a thread).
+   */
+  startCommitThread(): Promise<void> {
+    if (!this.#useThread) return Promise.resolve();
+    this.#thread ??= CommitThread.shared();
+    return this.#thread.ready();
   }
 
   transaction(work: () => void): void {
