@@ -40,3 +40,39 @@ describe('settings ranges', () => {
     }
   });
 });
+
+describe('cluster settings', () => {
+  const DB = 'postgres://postgres@127.0.0.1/badgesync';
+  test('[CONF-4] a malformed cluster setting stops the start with a ConfigError naming it', () => {
+    const bad: Array<[Record<string, string>, RegExp]> = [
+      [{ BADGESYNC_DATABASE_URL: 'mysql://db/badgesync' }, /BADGESYNC_DATABASE_URL/],
+      [{ BADGESYNC_DATABASE_URL: DB, BADGESYNC_REDIS_URL: 'http://cache:6379' }, /BADGESYNC_REDIS_URL/],
+      [{ BADGESYNC_REDIS_URL: 'redis://cache:6379' }, /needs BADGESYNC_DATABASE_URL/],
+      [{ BADGESYNC_NODE_ID: 'has space' }, /BADGESYNC_NODE_ID/],
+      [{ BADGESYNC_NODE_ID: 'x'.repeat(10_000) }, /BADGESYNC_NODE_ID/],
+      [{ BADGESYNC_NODE_ID: 'nul\u0000id' }, /BADGESYNC_NODE_ID/],
+      [{ BADGESYNC_REDIS_PREFIX: 'tab\tprefix' }, /BADGESYNC_REDIS_PREFIX/],
+      [{ BADGESYNC_REDIS_PREFIX: 'p'.repeat(65) }, /BADGESYNC_REDIS_PREFIX/],
+      [{ BADGESYNC_DRAIN_MS: '-1' }, /BADGESYNC_DRAIN_MS/],
+      [{ BADGESYNC_DRAIN_MS: 'soon' }, /BADGESYNC_DRAIN_MS/],
+    ];
+    for (const [env, message] of bad) {
+      assert.throws(
+        () => loadConfig([], env),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, JSON.stringify(env));
+          assert.match(err.message, message, JSON.stringify(env));
+          return true;
+        },
+      );
+    }
+    const good = loadConfig([], {
+      BADGESYNC_DATABASE_URL: DB,
+      BADGESYNC_REDIS_URL: 'rediss://cache:6380/2',
+      BADGESYNC_NODE_ID: 'node-a.eu-1',
+      BADGESYNC_REDIS_PREFIX: 'shop:',
+    });
+    assert.equal(good.redisUrl, 'rediss://cache:6380/2');
+    assert.equal(good.nodeId, 'node-a.eu-1');
+  });
+});

@@ -83,6 +83,8 @@ async function apiSession(server: Target): Promise<void> {
   await api(server, 'GET', '/v1/push/webpush-key');
   await api(server, 'GET', '/v1/push/webpush-key', undefined, null);
   await api(server, 'GET', '/healthz', undefined, null);
+  await api(server, 'GET', '/readyz', undefined, null);
+  await api(server, 'POST', '/readyz', {}, null);
   await api(server, 'GET', '/metrics', undefined, null);
   await api(server, 'GET', '/v1/nope');
   await api(server, 'DELETE', `${a}/badge`);
