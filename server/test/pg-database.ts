@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { PgStore } from '../src/store/index.js';
 
 /** The server the tests use; BADGESYNC_TEST_PG_URL names another (its `postgres` database). */
 const ADMIN_URL = process.env.BADGESYNC_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -79,4 +81,23 @@ export async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   return client;
+}
+
+/**
+ * A fresh database for this test file, migrated once (PgStore.open) before its tests and
+ * dropped after them; the getter answers it inside tests and hooks.
+ */
+export function useMigratedDatabase(): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await (await PgStore.open({ url: db.url })).close();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return () => {
+    if (db === undefined) throw new Error('the test database is made in beforeAll');
+    return db;
+  };
 }

@@ -18,29 +18,21 @@ import {
   type ThreadId,
 } from '@badgesync/shared';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, test } from 'vitest';
+import { describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { propertyParams } from '../../shared/test/helpers/seed.js';
 import type { AccountRoom, RoomMember } from '../src/rooms/account-room.js';
 import { writeExactly } from '../src/rooms/exact-writes.js';
-import { PgStore } from '../src/store/index.js';
 import { API_KEY, ExactNode } from './exact-node-rig.js';
-import { createTestDatabase, type TestDatabase } from './pg-database.js';
+import { useMigratedDatabase } from './pg-database.js';
 import { countsOfStoredLog } from './pg-replica-node.js';
 
 const INBOX = parseThreadId('inbox');
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await (await PgStore.open({ url: db.url })).close();
-});
-afterAll(async () => {
-  await db?.drop();
-});
+const database = useMigratedDatabase();
 
 async function withTwoNodes(work: (one: ExactNode, two: ExactNode) => Promise<void>): Promise<void> {
-  const [one, two] = await Promise.all([ExactNode.open(db.url), ExactNode.open(db.url)]);
+  const [one, two] = await Promise.all([ExactNode.open(database().url), ExactNode.open(database().url)]);
   try {
     await work(one, two);
   } finally {

@@ -14,26 +14,19 @@ import {
   type ThreadId,
 } from '@badgesync/shared';
 import fc from 'fast-check';
-import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
+import { beforeEach, describe, test } from 'vitest';
 import { propertyParams } from '../../shared/test/helpers/seed.js';
 import { PgStore } from '../src/store/index.js';
-import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { connect, emptyTables, useMigratedDatabase } from './pg-database.js';
 import { countsOfStoredLog, type IngestAnswer, ReplicaNode } from './pg-replica-node.js';
 import { A } from './store-fixtures.js';
 
 const INBOX = parseThreadId('inbox');
 const PHONE = parseDeviceId('phone');
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await (await PgStore.open({ url: db.url })).close();
-});
-afterAll(async () => {
-  await db?.drop();
-});
+const database = useMigratedDatabase();
 beforeEach(async () => {
-  const own = await connect(db.url);
+  const own = await connect(database().url);
   try {
     await emptyTables(own);
   } finally {
@@ -46,7 +39,7 @@ async function withTwoNodes(
   account: AccountId,
   work: (one: ReplicaNode, two: ReplicaNode) => Promise<void>,
 ): Promise<void> {
-  const [s1, s2] = await Promise.all([PgStore.open({ url: db.url }), PgStore.open({ url: db.url })]);
+  const [s1, s2] = await Promise.all([PgStore.open({ url: database().url }), PgStore.open({ url: database().url })]);
   const one = new ReplicaNode(s1, account);
   const two = new ReplicaNode(s2, account);
   try {
