@@ -3,6 +3,7 @@
  * more than running a small statement). Rows are typed as SQLite returns them.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import type { OutboxRow, RegistrationRow } from './store-rows.js';
 
 export interface LogRow {
   readonly id: number;
@@ -15,27 +16,6 @@ export interface SnapshotRow {
 export interface BindingRow {
   readonly client_id: number;
   readonly device: string;
-}
-export interface RegistrationRow {
-  readonly account: string;
-  readonly device: string;
-  readonly push_address: string | null;
-  readonly webpush_p256dh: string | null;
-  readonly webpush_auth: string | null;
-  readonly environment: string;
-  readonly topic: string | null;
-  readonly badges: number;
-  readonly token_registered_at: number;
-  readonly token_invalid_reason: string | null;
-  readonly signed_in: number;
-}
-export interface OutboxRow {
-  readonly token: string;
-  readonly badge: number;
-  readonly changed_at: number;
-  readonly due_at: number;
-  readonly attempts: number;
-  readonly parked: number;
 }
 
 type Db = BetterSqlite3.Database;

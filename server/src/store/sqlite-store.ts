@@ -33,7 +33,7 @@ import { mergeRegistration } from './device-record.js';
 import { InFlight } from './in-flight.js';
 import { migrate } from './migrations.js';
 import { applyPushWrite } from './push-write.js';
-import { type OutboxRow, prepareStatements, type RegistrationRow, type Statements } from './sqlite-statements.js';
+import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
   DevicePatch,
   DocReplacement,
@@ -44,6 +44,7 @@ import type {
   TokenRefusal,
   WriteBatch,
 } from './store.js';
+import { toOutboxEntry, toRegistration } from './store-rows.js';
 
 /**
  * How long a statement waits for a lock another connection holds (a backup, the sqlite3
@@ -60,35 +61,6 @@ export interface SqliteSettings {
   readonly synchronous: number;
   readonly foreignKeys: boolean;
   readonly busyTimeoutMs: number;
-}
-
-function toRegistration(row: RegistrationRow): Registration {
-  return {
-    account: row.account as AccountId,
-    device: row.device as DeviceId,
-    address: row.push_address,
-    webpushKeys:
-      row.webpush_p256dh === null || row.webpush_auth === null
-        ? null
-        : { p256dh: row.webpush_p256dh, auth: row.webpush_auth },
-    environment: row.environment === 'sandbox' ? 'sandbox' : 'production',
-    topic: row.topic,
-    badges: row.badges === 1,
-    tokenRegisteredAt: row.token_registered_at,
-    tokenInvalidReason: row.token_invalid_reason,
-    signedIn: row.signed_in === 1,
-  };
-}
-
-function toOutboxEntry(row: OutboxRow): OutboxEntry {
-  return {
-    token: row.token,
-    badge: row.badge,
-    changedAt: row.changed_at,
-    dueAt: row.due_at,
-    attempts: row.attempts,
-    parked: row.parked === 1,
-  };
 }
 
 export interface SqliteStoreOptions {

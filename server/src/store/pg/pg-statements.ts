@@ -3,8 +3,6 @@
  * numbers, pg-pool.ts). Each read that combines tables is one statement, so it reads one
  * snapshot of the database: never a document half compacted, never counts half written.
  */
-import type { AccountId, DeviceId } from '@badgesync/shared';
-import type { OutboxEntry, Registration } from '../store.js';
 
 export interface PartRow {
   /** Which part of a combined read the row belongs to (see each statement). */
@@ -16,27 +14,6 @@ export interface CountsRow {
   readonly part: number;
   readonly thread: string | null;
   readonly n: number | null;
-}
-export interface RegistrationRow {
-  readonly account: string;
-  readonly device: string;
-  readonly push_address: string | null;
-  readonly webpush_p256dh: string | null;
-  readonly webpush_auth: string | null;
-  readonly environment: string;
-  readonly topic: string | null;
-  readonly badges: boolean;
-  readonly token_registered_at: number;
-  readonly token_invalid_reason: string | null;
-  readonly signed_in: boolean;
-}
-export interface OutboxRow {
-  readonly token: string;
-  readonly badge: number;
-  readonly changed_at: number;
-  readonly due_at: number;
-  readonly attempts: number;
-  readonly parked: boolean;
 }
 
 const OUTBOX_COLUMNS = 'token, badge, changed_at, due_at, attempts, parked';
@@ -178,35 +155,6 @@ export const SQL = {
 
   ping: 'SELECT 1',
 } as const;
-
-export function toRegistration(row: RegistrationRow): Registration {
-  return {
-    account: row.account as AccountId,
-    device: row.device as DeviceId,
-    address: row.push_address,
-    webpushKeys:
-      row.webpush_p256dh === null || row.webpush_auth === null
-        ? null
-        : { p256dh: row.webpush_p256dh, auth: row.webpush_auth },
-    environment: row.environment === 'sandbox' ? 'sandbox' : 'production',
-    topic: row.topic,
-    badges: row.badges,
-    tokenRegisteredAt: row.token_registered_at,
-    tokenInvalidReason: row.token_invalid_reason,
-    signedIn: row.signed_in,
-  };
-}
-
-export function toOutboxEntry(row: OutboxRow): OutboxEntry {
-  return {
-    token: row.token,
-    badge: row.badge,
-    changedAt: row.changed_at,
-    dueAt: row.due_at,
-    attempts: row.attempts,
-    parked: row.parked,
-  };
-}
 
 /** Bytes as their own Uint8Array (not a view of the driver's buffer). */
 export function ownBytes(data: Buffer): Uint8Array {

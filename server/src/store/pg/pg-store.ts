@@ -42,20 +42,12 @@ import type {
   TokenRefusal,
   WriteBatch,
 } from '../store.js';
+import { type OutboxRow, type RegistrationRow, toOutboxEntry, toRegistration } from '../store-rows.js';
 import { CallOrder } from './call-order.js';
 import { writeBatch, writePush } from './pg-batch.js';
 import { migratePg } from './pg-migrations.js';
 import { inTransaction, openPool, type PoolOptions, type Queryable } from './pg-pool.js';
-import {
-  type CountsRow,
-  type OutboxRow,
-  ownBytes,
-  type PartRow,
-  type RegistrationRow,
-  SQL,
-  toOutboxEntry,
-  toRegistration,
-} from './pg-statements.js';
+import { type CountsRow, ownBytes, type PartRow, SQL } from './pg-statements.js';
 
 export type PgStoreOptions = PoolOptions;
 
