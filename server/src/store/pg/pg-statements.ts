@@ -146,6 +146,11 @@ export const SQL = {
     FROM due WHERE outbox.token = due.token
     RETURNING outbox.token, badge, changed_at, due_at, attempts, parked`,
 
+  // STORE-34: the draining node's claims cleared; its own waiting entries due at once (never later).
+  handOverPushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL,
+      due_at = CASE WHEN NOT parked AND token = ANY ($2::text[]) THEN LEAST(due_at, $3) ELSE due_at END
+    WHERE claimed_by = $1 OR (NOT parked AND token = ANY ($2::text[]))`,
+
   // STORE-9 meta
   meta: 'SELECT value FROM meta WHERE key = $1',
   claimMeta:
