@@ -154,6 +154,8 @@ export class BadgesyncServer {
       config.maxLoadedDocs,
     );
     this.#rooms = rooms;
+    // [CLUSTER-47] Entries another node handed over are due now: push looks at the outbox again.
+    cluster?.onOutboxChanged(() => this.#push.outboxChanged?.());
     const loaded = rooms;
     cluster?.link.attach({
       peek: (account) => loaded.peek(account),
@@ -370,6 +372,9 @@ export class BadgesyncServer {
       // Push first: the answers of pushes in flight write through the group commit.
       await this.#push.close();
       await this.#commit.close();
+      // [CLUSTER-46] Every send of this node has settled and is durable: what is left in the
+      // outbox of its own goes to the other nodes now, not when its claims' lease ends.
+      if (this.parts.cluster !== undefined) await this.#handOver(this.parts.cluster);
       // [OPS-7] The cluster link stops and this node's devices leave the cluster's presence
       // before the rooms unload and the database closes.
       await this.parts.cluster?.close();
@@ -378,6 +383,17 @@ export class BadgesyncServer {
       await this.parts.store.close();
     })();
     return this.#stopping;
+  }
+
+  /** [CLUSTER-46] A failed hand-over leaves the entries to the lease (CLUSTER-19): logged, not fatal. */
+  async #handOver(cluster: ClusterNode): Promise<void> {
+    const tokens = this.#push.pendingTokens?.() ?? [];
+    try {
+      const entries = await cluster.handOverPushes(tokens);
+      this.parts.log.info({ entries }, 'push entries handed over to the other nodes');
+    } catch (err) {
+      this.parts.log.warn({ err }, 'push hand-over failed; other nodes take the entries when their claims lapse');
+    }
   }
 }
 

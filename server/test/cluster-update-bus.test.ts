@@ -7,7 +7,13 @@ import type { AccountId } from '@badgesync/shared';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, test } from 'vitest';
 import { defaultNodeId, isNodeId } from '../src/cluster/node-id.js';
-import { connectionName, DEFAULT_REDIS_PREFIX, isRedisPrefix, updatesChannel } from '../src/cluster/redis-keys.js';
+import {
+  connectionName,
+  DEFAULT_REDIS_PREFIX,
+  handoverChannel,
+  isRedisPrefix,
+  updatesChannel,
+} from '../src/cluster/redis-keys.js';
 import { UpdateBus } from '../src/cluster/update-bus.js';
 import type { UpdateFrame } from '../src/cluster/update-frame.js';
 import {
@@ -75,6 +81,31 @@ afterAll(async () => {
 });
 
 describe('UpdateBus', () => {
+  test("[CLUSTER-47] a hand-over message reaches every other node's handler, not its sender's; one that names no node is dropped", async () => {
+    const heard = new Map<string, string[]>();
+    const open = (nodeId: string) =>
+      UpdateBus.open({
+        redisUrl: REDIS_URL,
+        prefix,
+        nodeId,
+        log: silentLog,
+        onUpdate: () => {},
+        onResubscribed: () => {},
+        onHandover: (origin) => heard.set(nodeId, [...(heard.get(nodeId) ?? []), origin]),
+      }).then((bus) => {
+        buses.push(bus);
+        return bus;
+      });
+    const [a] = await Promise.all([open('node-a'), open('node-b'), open('node-c')]);
+    await admin.publish(handoverChannel(prefix), 'not a node id');
+    assert.equal(await a.publishHandover(), true);
+    await eventually('both other nodes heard it', BOUND_MS, () => heard.has('node-b') && heard.has('node-c'));
+    await sleep(100);
+    assert.deepEqual(heard.get('node-b'), ['node-a']);
+    assert.deepEqual(heard.get('node-c'), ['node-a']);
+    assert.equal(heard.get('node-a'), undefined, 'the sender does not hear itself');
+  });
+
   test('[CLUSTER-1] names: node IDs and prefixes are checked, connections carry CLIENT SETNAME names', async () => {
     assert.ok(isNodeId(defaultNodeId()));
     assert.notEqual(defaultNodeId(), defaultNodeId());

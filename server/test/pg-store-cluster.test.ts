@@ -205,6 +205,47 @@ describe('PgStore: claiming due pushes', () => {
       await assert.rejects(two.claimDuePushes('node-b', 1_000, 1, 0), RangeError);
     });
   });
+
+  test("[STORE-34] a hand-over clears the node's claims and makes its own waiting entries due at once; others' and parked ones keep theirs", async () => {
+    await withTwo(async (one, two) => {
+      const [held, mine, later, theirs, parked, heldByOther] = tokens as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      await one.enqueuePush(outboxEntry(held, 100));
+      await one.enqueuePush(outboxEntry(heldByOther, 100));
+      assert.deepEqual(
+        (await one.claimDuePushes('node-a', 1_000, 1, 60_000)).map((e) => e.token),
+        [held],
+      );
+      assert.deepEqual(
+        (await two.claimDuePushes('node-b', 1_000, 1, 60_000)).map((e) => e.token),
+        [heldByOther],
+      );
+      await one.enqueuePush(outboxEntry(mine, 90_000));
+      await one.enqueuePush(outboxEntry(later, 500));
+      await one.enqueuePush(outboxEntry(theirs, 90_000));
+      await one.enqueuePush(outboxEntry(parked, 90_000, { parked: true }));
+      assert.deepEqual(await two.claimDuePushes('node-b', 400, 10, 60_000), [], 'held until 61,000 or not due yet');
+      // node-a drains at 2,000: `later` was due at 500 already, so it keeps 500.
+      assert.equal(await one.handOverPushes('node-a', [mine, later, parked], 2_000), 3);
+      assert.equal((await one.getPush(mine))?.dueAt, 2_000, 'due at once');
+      assert.equal((await one.getPush(later))?.dueAt, 500, 'never later than it was');
+      assert.equal((await one.getPush(theirs))?.dueAt, 90_000, "another node's window is untouched");
+      assert.equal((await one.getPush(parked))?.dueAt, 90_000, 'a parked entry stays parked');
+      const taken = await two.claimDuePushes('node-b', 2_000, 10, 60_000);
+      assert.deepEqual(
+        taken.map((e) => e.token),
+        [held, later, mine],
+        "node-b takes the drained node's entries at once, not node-b's own claim again",
+      );
+      await assert.rejects(one.handOverPushes('', [], 2_000), TypeError);
+    });
+  });
 });
 
 describe('PgStore: call order', () => {

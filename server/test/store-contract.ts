@@ -290,6 +290,33 @@ export function storeContract(name: string, makeStore: MakeStore, options: Contr
       assert.deepEqual(await store.getCounts(A), counts(0, { a: 0 }));
     });
 
+    test('[STORE-5][STORE-15] one batch of several accounts, whole and changed entries, two of one account: as written one by one', async () => {
+      await store.commit(
+        batch({
+          counts: [
+            { account: A, counts: counts(5, { a: 1, b: 2, c: 2 }, ['c']) },
+            { account: B, counts: counts(4, { x: 4, y: 0 }, ['y']) },
+          ],
+        }),
+      );
+      await store.commit(
+        batch({
+          counts: [
+            // A: b changed, c gone and unmuted, d new and muted; a untouched.
+            { account: A, counts: counts(6, { a: 1, b: 3, d: 2 }, ['d']), changed: ['b', 'c', 'd'] },
+            // B replaced whole: y and its mute gone, z new.
+            { account: B, counts: counts(1, { x: 0, z: 1 }, ['x']) },
+            { account: C, counts: counts(2, { q: 2 }), changed: ['q'] },
+            // A again in the same batch: its second entry applies over its first.
+            { account: A, counts: counts(7, { a: 2, b: 3, d: 2 }, ['a']), changed: ['a', 'd'] },
+          ],
+        }),
+      );
+      assert.deepEqual(await store.getCounts(A), counts(7, { a: 2, b: 3, d: 2 }, ['a']));
+      assert.deepEqual(await store.getCounts(B), counts(1, { x: 0, z: 1 }, ['x']));
+      assert.deepEqual(await store.getCounts(C), counts(2, { q: 2 }));
+    });
+
     test('[STORE-5] a thread named __proto__ survives the round-trip', async () => {
       const threads = JSON.parse('{"__proto__": 2, "t": 1}') as Record<string, number>;
       await store.commit(batch({ counts: [{ account: A, counts: counts(3, threads) }] }));

@@ -30,6 +30,14 @@ export interface ClusterNode {
   readonly probes: readonly ReadinessProbe[];
   /** Due outbox entries, claimed for this node (the push scheduler's way to take them). */
   claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
+  /**
+   * [CLUSTER-46] On SIGTERM, once push has closed: clears this node's claims, makes the waiting
+   * entries of `tokens` due at once, and tells the other nodes (CLUSTER-47). Answers how many
+   * entries changed.
+   */
+  handOverPushes(tokens: readonly string[]): Promise<number>;
+  /** [CLUSTER-47] `listener` runs when another node handed entries over, or the bus came back. */
+  onOutboxChanged(listener: () => void): void;
   /** Stops syncing, drops this node's presence at once, closes its Redis connections. */
   close(): Promise<void>;
 }
@@ -43,6 +51,7 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
   // The bus hands messages to the link, which publishes through the bus: the link comes first,
   // its publisher is the bus once open (nothing is committed before the server starts).
   let bus: UpdateBus | null = null;
+  let outboxChanged: () => void = () => {};
   const presence = await PresenceDirectory.open({ redisUrl, prefix, nodeId, log: nodeLog });
   const link = new ClusterLink<AccountRoom>({
     nodeId,
@@ -63,7 +72,12 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
       nodeId,
       log: nodeLog,
       onUpdate: (frame) => link.received(frame),
-      onResubscribed: () => link.resubscribed(),
+      onResubscribed: () => {
+        link.resubscribed();
+        // A hand-over published while the subscription was down was lost for this node.
+        outboxChanged();
+      },
+      onHandover: () => outboxChanged(),
     });
   } catch (err) {
     await presence.close();
@@ -80,6 +94,14 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
       { reason: NotReady.redis, check: async () => openBus.subscribed },
     ],
     claimDue: (now, limit) => store.claimDuePushes(nodeId, now, limit, PUSH_CLAIM_LEASE_MS),
+    async handOverPushes(tokens) {
+      const changed = await store.handOverPushes(nodeId, tokens, Date.now());
+      if (changed > 0) await openBus.publishHandover();
+      return changed;
+    },
+    onOutboxChanged(listener) {
+      outboxChanged = listener;
+    },
     async close() {
       link.close();
       await presence.close();

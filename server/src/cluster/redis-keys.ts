@@ -23,6 +23,11 @@ export function updatesChannel(prefix: string): string {
   return `${prefix}updates`;
 }
 
+/** [CLUSTER-47] The channel a draining node names itself on once it handed its push entries over. */
+export function handoverChannel(prefix: string): string {
+  return `${prefix}push-handover`;
+}
+
 /** A string key: exists while the node heartbeats (it expires otherwise). */
 export function nodeKey(prefix: string, node: string): string {
   return `${prefix}node:${node}`;

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isNodeId } from './node-id.js';
 import { openRedis } from './redis-connection.js';
-import { assertRedisPrefix, connectionName, updatesChannel } from './redis-keys.js';
+import { assertRedisPrefix, connectionName, handoverChannel, updatesChannel } from './redis-keys.js';
 import { decodeUpdateFrame, encodeUpdateFrame, type UpdateFrame } from './update-frame.js';
 import { UpdateFrameError } from './update-frame-error.js';
 
@@ -39,6 +39,11 @@ export interface UpdateBusOptions {
    * published after the call is delivered).
    */
   readonly onResubscribed: () => void;
+  /**
+   * [CLUSTER-47] Another node handed its push entries over (it is draining): its ID. The
+   * message rides the bus's subscription, on a channel of its own.
+   */
+  readonly onHandover?: (origin: string) => void;
   /** A message refused by the codec (a metrics hook); it is logged either way. */
   readonly onRefused?: (error: UpdateFrameError) => void;
   readonly openTimeoutMs?: number;
@@ -47,6 +52,7 @@ export interface UpdateBusOptions {
 export class UpdateBus {
   readonly #options: UpdateBusOptions;
   readonly #channel: string;
+  readonly #handoverChannel: string;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
   #subscribedOnce = false;
@@ -57,6 +63,7 @@ export class UpdateBus {
   private constructor(options: UpdateBusOptions) {
     this.#options = options;
     this.#channel = updatesChannel(options.prefix);
+    this.#handoverChannel = handoverChannel(options.prefix);
     this.#publisher = openRedis({
       url: options.redisUrl,
       name: connectionName(options.prefix, 'pub', options.nodeId),
@@ -133,6 +140,20 @@ export class UpdateBus {
     }
   }
 
+  /**
+   * [CLUSTER-47] Tells the other nodes this node handed its push entries over. Never rejects:
+   * a lost message leaves the entries for the next look at the outbox (false).
+   */
+  async publishHandover(): Promise<boolean> {
+    try {
+      await this.#publisher.publish(this.#handoverChannel, this.#options.nodeId);
+      return true;
+    } catch (error) {
+      this.#options.log.warn({ err: error }, 'update bus: hand-over message not published');
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -142,7 +163,7 @@ export class UpdateBus {
 
   #subscribe(): void {
     if (this.#closed) return;
-    this.#subscriber.subscribe(this.#channel).then(
+    this.#subscriber.subscribe(this.#channel, this.#handoverChannel).then(
       () => {
         // A SUBSCRIBE in flight when the connection dropped is sent again besides this one:
         // the first confirmation of a connection counts, the second changes nothing.
@@ -166,7 +187,10 @@ export class UpdateBus {
   }
 
   #receive(channel: Buffer, message: Buffer): void {
-    if (this.#closed || channel.toString('latin1') !== this.#channel) return;
+    if (this.#closed) return;
+    const name = channel.toString('latin1');
+    if (name === this.#handoverChannel) return this.#handover(message.toString('latin1'));
+    if (name !== this.#channel) return;
     let frame: UpdateFrame;
     try {
       frame = decodeUpdateFrame(message);
@@ -184,6 +208,20 @@ export class UpdateBus {
       this.#options.onUpdate(frame);
     } catch (error) {
       this.#options.log.error({ err: error, account: frame.account, seq: frame.seq }, 'update bus: handler threw');
+    }
+  }
+
+  /** [CLUSTER-47] A hand-over message: another node's ID, else it is dropped. */
+  #handover(origin: string): void {
+    if (!isNodeId(origin)) {
+      this.#options.log.warn('update bus: hand-over message refused (not a node ID)');
+      return;
+    }
+    if (origin === this.#options.nodeId) return;
+    try {
+      this.#options.onHandover?.(origin);
+    } catch (error) {
+      this.#options.log.error({ err: error, origin }, 'update bus: hand-over handler threw');
     }
   }
 }

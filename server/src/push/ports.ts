@@ -34,6 +34,16 @@ export interface DeviceHooks {
 export interface PushHooks extends RoomEvents, DeviceHooks {
   /** Called once the server listens: resumes the outbox. */
   start(): void;
+  /**
+   * [CLUSTER-47] Another node changed the outbox under this one (it handed its entries over on
+   * SIGTERM): look at the outbox again now. Optional: a push without an outbox ignores it.
+   */
+  outboxChanged?(): void;
+  /**
+   * [CLUSTER-46] After close(): the push addresses this node queued and had not settled, whose
+   * entries a draining cluster node hands over to the others (none when absent).
+   */
+  pendingTokens?(): readonly string[];
   close(): Promise<void>;
 }
 

@@ -205,6 +205,20 @@ export class PushScheduler implements PushHooks {
     if (!this.#closed) this.deps.log.info({ tokens: tokens.length, queued }, 'push restart sweep done');
   }
 
+  /** [CLUSTER-47] Another node changed the outbox: the timer is armed again from what it holds now. */
+  outboxChanged(): void {
+    this.#wake();
+  }
+
+  /**
+   * [CLUSTER-46] The addresses this scheduler queued (a change, a registration, a grace, the
+   * restart sweep) and has not settled: their waiting entries are this node's to hand over.
+   * Entries waiting out a retry's backoff are not among them: they keep their due time.
+   */
+  pendingTokens(): readonly string[] {
+    return [...this.#triggers.keys()];
+  }
+
   countsCommitted(account: AccountId, _counts: AccountCounts): void {
     if (this.#closed) return;
     this.#track('push counts', this.#countsCommitted(account, this.#now()));

@@ -100,6 +100,12 @@ export interface ClusterStore extends Store {
    * entry clear its claim.
    */
   claimDuePushes(node: string, now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;
+  /**
+   * [STORE-34] A draining node's hand-over: clears every claim `node` holds, and makes each
+   * waiting (not parked) entry of `tokens` due at `now` at the latest, unclaimed: another
+   * node claims them at once. Answers how many entries changed.
+   */
+  handOverPushes(node: string, tokens: readonly string[], now: number): Promise<number>;
   /** Whether the database answers now (for /readyz); never rejects. */
   ping(): Promise<boolean>;
 }

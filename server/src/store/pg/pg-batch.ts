@@ -4,13 +4,14 @@
  * its seqs; then the updates, counts (STORE-15), bindings, idempotency answers and push writes
  * (STORE-17, in order) follow. The batch was checked whole (checks.ts) before.
  */
-import type { AccountCounts, AccountId } from '@badgesync/shared';
+import type { AccountId } from '@badgesync/shared';
 import type { CommitReport, CommittedSeq } from '../cluster-store.js';
 import type { PushWrite, WriteBatch } from '../store.js';
 import type { Queryable } from './pg-pool.js';
 import { SQL } from './pg-statements.js';
 
 type Db = Queryable;
+type CountsEntry = WriteBatch['counts'][number];
 
 /** Every account the batch writes something of, with how many updates it appends. */
 function touchedAccounts(batch: WriteBatch): Map<string, number> {
@@ -24,27 +25,22 @@ function touchedAccounts(batch: WriteBatch): Map<string, number> {
 
 /**
  * Writes `batch` on `db` (inside a transaction) and answers the seq of each of its updates, and
- * the accounts whose counts were left out as stale (SPEC STORE-27).
+ * the accounts whose counts were left out as stale (SPEC STORE-27). Each statement carries every
+ * account of the batch at once (arrays unnested in SQL), so a batch of many accounts costs a
+ * few round trips, not a few per account.
  */
 export async function writeBatch(db: Db, batch: WriteBatch, now: number): Promise<CommitReport> {
-  const { seqs, before } = await takeSeqs(db, batch);
-  if (seqs.length > 0) {
-    await db.query(SQL.appendUpdates, [
-      batch.updates.map((u) => u.account),
-      seqs.map((s) => s.seq),
-      batch.updates.map((u) => u.update),
-    ]);
-  }
+  const { seqs, before } = await appendUpdates(db, batch);
   const staleCounts: AccountId[] = [];
+  const fresh: CountsEntry[] = [];
   for (const entry of batch.counts) {
     // [STORE-27] Counts from a replica that lacks entries another node committed would
     // overwrite exact ones with counts that miss those entries: left out, and reported.
     if (entry.heldThrough !== undefined && entry.heldThrough !== before.get(entry.account)) {
       staleCounts.push(entry.account);
-      continue;
-    }
-    await writeCounts(db, entry.account, entry.counts, entry.changed, now);
+    } else fresh.push(entry);
   }
+  for (const round of rounds(fresh)) await writeCounts(db, round, now);
   if (batch.bindings.length > 0) {
     await db.query(SQL.bind, [
       batch.bindings.map((b) => b.account),
@@ -68,61 +64,121 @@ export async function writeBatch(db: Db, batch: WriteBatch, now: number): Promis
 }
 
 /**
- * Locks the batch's accounts and answers the seqs of its updates, in batch order, and each
+ * [STORE-20] One statement: locks the batch's accounts (in account order), takes their seqs and
+ * appends the updates under them. Answers the seq of each update, in batch order, and each
  * account's newest seq before them.
  */
-async function takeSeqs(db: Db, batch: WriteBatch): Promise<{ seqs: CommittedSeq[]; before: Map<string, number> }> {
+async function appendUpdates(
+  db: Db,
+  batch: WriteBatch,
+): Promise<{ seqs: CommittedSeq[]; before: Map<string, number> }> {
   const touched = touchedAccounts(batch);
   const before = new Map<string, number>();
   if (touched.size === 0) return { seqs: [], before };
-  const result = await db.query<{ account: string; log_seq: number }>(SQL.takeSeqs, [
+  // Each update's place among its account's updates in this batch (1, 2, …): its seq is the
+  // account's newest before the batch plus that place.
+  const placed = new Map<string, number>();
+  const places = batch.updates.map(({ account }) => {
+    const place = (placed.get(account) ?? 0) + 1;
+    placed.set(account, place);
+    return place;
+  });
+  const result = await db.query<{ account: string; log_seq: number }>(SQL.takeSeqsAndAppend, [
     [...touched.keys()],
     [...touched.values()],
+    batch.updates.map((u) => u.account),
+    places,
+    batch.updates.map((u) => u.update),
   ]);
   for (const row of result.rows) before.set(row.account, row.log_seq - (touched.get(row.account) ?? 0));
-  // The first seq each account's updates get: its newest before the batch, plus one.
-  const next = new Map<string, number>();
-  for (const [account, seq] of before) next.set(account, seq + 1);
-  const seqs = batch.updates.map(({ account }): CommittedSeq => {
-    const seq = next.get(account) ?? Number.NaN;
-    next.set(account, seq + 1);
-    return { account, seq };
-  });
+  const seqs = batch.updates.map(
+    ({ account }, i): CommittedSeq => ({ account, seq: (before.get(account) ?? Number.NaN) + (places[i] ?? 0) }),
+  );
   return { seqs, before };
 }
 
-/** One counts entry: all of the account's threads, or (STORE-15) only the `changed` ones. */
-export async function writeCounts(
-  db: Db,
-  account: AccountId,
-  counts: AccountCounts,
-  changed: readonly string[] | undefined,
-  now: number,
-): Promise<void> {
-  await db.query(SQL.putBadge, [account, counts.badge, now]);
-  if (changed === undefined) {
-    const threads = Object.entries(counts.threads);
-    const muted = [...new Set(counts.muted)];
-    await db.query(SQL.keepOnlyThreads, [account, threads.map(([thread]) => thread)]);
-    if (threads.length > 0) {
-      await db.query(SQL.putThreads, [account, threads.map(([t]) => t), threads.map(([, unread]) => unread)]);
+/**
+ * The counts entries in rounds of distinct accounts, in batch order: an account's second entry
+ * goes in the round after its first, so each round's statements touch each row once and the
+ * rounds apply in turn (a later entry of an account wins, as written one by one).
+ */
+function rounds(entries: readonly CountsEntry[]): CountsEntry[][] {
+  const out: CountsEntry[][] = [];
+  const seen = new Map<string, number>();
+  for (const entry of entries) {
+    const round = seen.get(entry.account) ?? 0;
+    seen.set(entry.account, round + 1);
+    const list = out[round] ?? [];
+    list.push(entry);
+    out[round] = list;
+  }
+  return out;
+}
+
+/** Parallel columns of (account, thread[, value]) rows, as the statements unnest them. */
+class Rows<V = never> {
+  readonly accounts: string[] = [];
+  readonly threads: string[] = [];
+  readonly values: V[] = [];
+  add(account: string, thread: string, value?: V): void {
+    this.accounts.push(account);
+    this.threads.push(thread);
+    if (value !== undefined) this.values.push(value);
+  }
+  get size(): number {
+    return this.accounts.length;
+  }
+}
+
+/**
+ * Counts entries of distinct accounts: each entry sets all of its account's threads, or
+ * (STORE-15) only its `changed` ones. One statement per kind of row for all of them: badges;
+ * threads and mutes dropped (a whole entry's threads not listed, a changed one's gone); threads
+ * and mutes written. An account's dropped and written threads are disjoint, so the order of
+ * the statements does not matter.
+ */
+async function writeCounts(db: Db, entries: readonly CountsEntry[], now: number): Promise<void> {
+  if (entries.length === 0) return;
+  const whole: string[] = [];
+  const keptThreads = new Rows();
+  const keptMutes = new Rows();
+  const putThreads = new Rows<number>();
+  const goneThreads = new Rows();
+  const putMutes = new Rows();
+  const goneMutes = new Rows();
+  for (const { account, counts, changed } of entries) {
+    if (changed === undefined) {
+      whole.push(account);
+      for (const [thread, unread] of Object.entries(counts.threads)) {
+        keptThreads.add(account, thread);
+        putThreads.add(account, thread, unread);
+      }
+      for (const thread of new Set(counts.muted)) {
+        keptMutes.add(account, thread);
+        putMutes.add(account, thread);
+      }
+      continue;
     }
-    await db.query(SQL.keepOnlyMutes, [account, muted]);
-    if (muted.length > 0) await db.query(SQL.putMutes, [account, muted]);
-    return;
+    const muted = new Set(counts.muted);
+    for (const thread of new Set(changed)) {
+      const unread = counts.threads[thread];
+      if (Object.hasOwn(counts.threads, thread) && unread !== undefined) putThreads.add(account, thread, unread);
+      else goneThreads.add(account, thread);
+      if (muted.has(thread)) putMutes.add(account, thread);
+      else goneMutes.add(account, thread);
+    }
   }
-  const names = [...new Set(changed)];
-  const counted = names.filter((thread) => Object.hasOwn(counts.threads, thread));
-  const gone = names.filter((thread) => !Object.hasOwn(counts.threads, thread));
-  const nowMuted = new Set(counts.muted);
-  const muted = names.filter((thread) => nowMuted.has(thread));
-  const unmuted = names.filter((thread) => !nowMuted.has(thread));
-  if (counted.length > 0) {
-    await db.query(SQL.putThreads, [account, counted, counted.map((thread) => counts.threads[thread])]);
+  await db.query(SQL.putBadges, [entries.map((e) => e.account), entries.map((e) => e.counts.badge), now]);
+  if (whole.length > 0) {
+    await db.query(SQL.keepOnlyThreads, [whole, keptThreads.accounts, keptThreads.threads]);
+    await db.query(SQL.keepOnlyMutes, [whole, keptMutes.accounts, keptMutes.threads]);
   }
-  if (gone.length > 0) await db.query(SQL.deleteThreads, [account, gone]);
-  if (muted.length > 0) await db.query(SQL.putMutes, [account, muted]);
-  if (unmuted.length > 0) await db.query(SQL.deleteMutes, [account, unmuted]);
+  if (goneThreads.size > 0) await db.query(SQL.deleteThreads, [goneThreads.accounts, goneThreads.threads]);
+  if (goneMutes.size > 0) await db.query(SQL.deleteMutes, [goneMutes.accounts, goneMutes.threads]);
+  if (putThreads.size > 0) {
+    await db.query(SQL.putThreads, [putThreads.accounts, putThreads.threads, putThreads.values]);
+  }
+  if (putMutes.size > 0) await db.query(SQL.putMutes, [putMutes.accounts, putMutes.threads]);
 }
 
 /** One push-state write, as its store call makes it (checked with the batch). */

@@ -20,29 +20,47 @@ const OUTBOX_COLUMNS = 'token, badge, changed_at, due_at, attempts, parked';
 
 export const SQL = {
   // STORE-20: every account the batch touches is locked, in account order (so two batches never
-  // wait on each other in a cycle), and given `n` more seqs; its row is made when missing.
-  takeSeqs: `INSERT INTO accounts (account, log_seq)
-    SELECT account, n FROM unnest($1::text[], $2::bigint[]) AS t(account, n) ORDER BY account
-    ON CONFLICT (account) DO UPDATE SET log_seq = accounts.log_seq + excluded.log_seq
-    RETURNING account, log_seq`,
-  appendUpdates: 'INSERT INTO updates (account, seq, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])',
+  // wait on each other in a cycle), and given `n` more seqs ($1, $2; its row is made when
+  // missing); in the same statement each update ($3, its place among its account's updates of
+  // the batch $4, $5) is appended under the account's newest seq before the batch plus its place.
+  takeSeqsAndAppend: `WITH taken AS (
+      INSERT INTO accounts (account, log_seq)
+      SELECT account, n FROM unnest($1::text[], $2::bigint[]) AS t(account, n) ORDER BY account
+      ON CONFLICT (account) DO UPDATE SET log_seq = accounts.log_seq + excluded.log_seq
+      RETURNING account, log_seq),
+    appended AS (
+      INSERT INTO updates (account, seq, data)
+      SELECT u.account, taken.log_seq - t.n + u.place, u.data
+      FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS u(account, place, data)
+      JOIN taken ON taken.account = u.account
+      JOIN unnest($1::text[], $2::bigint[]) AS t(account, n) ON t.account = u.account)
+    SELECT account, log_seq FROM taken`,
   // Compaction and replacement lock the account's row as a commit does: they serialize with it.
   lockAccount: `INSERT INTO accounts (account, log_seq) VALUES ($1, 0)
     ON CONFLICT (account) DO UPDATE SET log_seq = accounts.log_seq
     RETURNING log_seq`,
 
-  // STORE-5, STORE-15 counts
-  putBadge: `INSERT INTO counts (account, badge, updated_at) VALUES ($1, $2, $3)
+  // STORE-5, STORE-15 counts, each statement for every account of a batch (distinct accounts):
+  // badges ($1, $2) at $3; the threads (mutes) of whole entries' accounts ($1) not among the
+  // (account, thread) pairs they list ($2, $3); pairs deleted; pairs (with unread) written.
+  putBadges: `INSERT INTO counts (account, badge, updated_at)
+    SELECT account, badge, $3 FROM unnest($1::text[], $2::bigint[]) AS t(account, badge)
     ON CONFLICT (account) DO UPDATE SET badge = excluded.badge, updated_at = excluded.updated_at`,
-  keepOnlyThreads: 'DELETE FROM count_threads WHERE account = $1 AND thread <> ALL ($2::text[])',
+  keepOnlyThreads: `DELETE FROM count_threads c WHERE c.account = ANY ($1::text[]) AND NOT EXISTS (
+      SELECT 1 FROM unnest($2::text[], $3::text[]) AS k(account, thread)
+      WHERE k.account = c.account AND k.thread = c.thread)`,
   putThreads: `INSERT INTO count_threads (account, thread, unread)
-    SELECT $1, thread, unread FROM unnest($2::text[], $3::bigint[]) AS t(thread, unread)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
     ON CONFLICT (account, thread) DO UPDATE SET unread = excluded.unread`,
-  deleteThreads: 'DELETE FROM count_threads WHERE account = $1 AND thread = ANY ($2::text[])',
-  keepOnlyMutes: 'DELETE FROM count_mutes WHERE account = $1 AND thread <> ALL ($2::text[])',
-  putMutes: `INSERT INTO count_mutes (account, thread) SELECT $1, unnest($2::text[])
+  deleteThreads: `DELETE FROM count_threads c USING unnest($1::text[], $2::text[]) AS d(account, thread)
+    WHERE c.account = d.account AND c.thread = d.thread`,
+  keepOnlyMutes: `DELETE FROM count_mutes c WHERE c.account = ANY ($1::text[]) AND NOT EXISTS (
+      SELECT 1 FROM unnest($2::text[], $3::text[]) AS k(account, thread)
+      WHERE k.account = c.account AND k.thread = c.thread)`,
+  putMutes: `INSERT INTO count_mutes (account, thread) SELECT * FROM unnest($1::text[], $2::text[])
     ON CONFLICT DO NOTHING`,
-  deleteMutes: 'DELETE FROM count_mutes WHERE account = $1 AND thread = ANY ($2::text[])',
+  deleteMutes: `DELETE FROM count_mutes c USING unnest($1::text[], $2::text[]) AS d(account, thread)
+    WHERE c.account = d.account AND c.thread = d.thread`,
   // Parts: 0 the badge, 1 each thread's unread, 2 each muted thread.
   counts: `SELECT 0 AS part, NULL AS thread, badge AS n FROM counts WHERE account = $1
     UNION ALL SELECT 1, thread, unread FROM count_threads WHERE account = $1
@@ -145,6 +163,11 @@ export const SQL = {
     UPDATE outbox SET claimed_by = $1, claim_until = $4
     FROM due WHERE outbox.token = due.token
     RETURNING outbox.token, badge, changed_at, due_at, attempts, parked`,
+
+  // STORE-34: the draining node's claims cleared; its own waiting entries due at once (never later).
+  handOverPushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL,
+      due_at = CASE WHEN NOT parked AND token = ANY ($2::text[]) THEN LEAST(due_at, $3) ELSE due_at END
+    WHERE claimed_by = $1 OR (NOT parked AND token = ANY ($2::text[]))`,
 
   // STORE-9 meta
   meta: 'SELECT value FROM meta WHERE key = $1',

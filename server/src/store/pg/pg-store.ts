@@ -461,6 +461,16 @@ export class PgStore implements ClusterStore {
     );
   }
 
+  handOverPushes(node: string, tokens: readonly string[], now: number): Promise<number> {
+    return this.#write(
+      async () => (await this.#query(SQL.handOverPushes, [node, [...tokens], now])).rowCount ?? 0,
+      () => {
+        if (typeof node !== 'string' || node.length === 0) throw new TypeError('handOverPushes: node must be named');
+        checkTime(now, 'now');
+      },
+    );
+  }
+
   countPushes(): Promise<{ pending: number; parked: number }> {
     return this.#read(async () => {
       const { rows } = await this.#query<{ pending: number; parked: number }>(SQL.countPushes, []);
