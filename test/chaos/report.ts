@@ -16,6 +16,10 @@ import {
 } from './config.js';
 import type { Interval } from './disagreement.js';
 import type { ChaosRun, PushRecord } from './run.js';
+import { Timelines } from './timeline.js';
+
+/** Intervals over the bound (and online pushes) given a timeline in the report: the first few. */
+const TIMELINES_SHOWN = 6;
 
 export interface JudgedInterval extends Interval {
   /** What it may take: the bound, plus the allowances of the APNs phases (token devices) and restarts it met. */
@@ -316,6 +320,21 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     );
   }
   for (const v of s.violations.slice(0, 10)) lines.push(`  OVER THE BOUND: ${describe(v, run.t0)}`);
+  if (run.config.nodes > 1 && (s.violations.length > 0 || s.pushes.online.length > 0)) {
+    const timelines = new Timelines(run);
+    if (!timelines.traced) lines.push('  (seqs and presence answers need a --trace run)');
+    const worst = [...s.violations].sort((a, b) => b.attributableMs - a.attributableMs).slice(0, TIMELINES_SHOWN);
+    for (const v of worst) {
+      lines.push(
+        `  timeline: ${v.device} ${((v.start - run.t0) / 1000).toFixed(3)}–${((v.end - run.t0) / 1000).toFixed(3)} s`,
+      );
+      for (const line of timelines.explain(v.device, v.start, v.end)) lines.push(`    ${line}`);
+    }
+    for (const push of s.pushes.online.slice(0, TIMELINES_SHOWN)) {
+      lines.push(`  timeline: online push to ${push.device} at ${(push.at / 1000).toFixed(3)} s`);
+      for (const line of timelines.explainPush(push)) lines.push(`    ${line}`);
+    }
+  }
   lines.push(s.ok ? '  PASS' : `  FAIL: ${s.problems.join('; ')}`);
   return lines.join('\n');
 }

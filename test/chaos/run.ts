@@ -88,6 +88,14 @@ export interface ChaosRun {
   readonly tokenDevices: readonly string[];
   /** Every server process of the run (a restart is another), with what it logged: for `--logs`. */
   readonly processes: ReadonlyArray<{ readonly name: string; readonly process: ServerProcess }>;
+  /** Per device, every connection its link opened: the node it reached (by name), when (epoch ms). */
+  readonly connections: ReadonlyMap<string, readonly DeviceConnection[]>;
+}
+
+export interface DeviceConnection {
+  readonly node: string;
+  readonly openedAt: number;
+  readonly closedAt: number | null;
 }
 
 export interface Failure {
@@ -101,6 +109,11 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
   /** Stops the run early (it then throws, after cleaning up like any run). */
   readonly signal?: AbortSignal;
+  /**
+   * The nodes log at debug level (BADGESYNC_LOG_LEVEL=debug): a cluster node's publishes,
+   * receipts, applies and presence answers, for the report's timelines (docs/CLUSTER.md "Tracing").
+   */
+  readonly trace?: boolean;
 }
 
 export async function runChaos(config: ChaosConfig, options: RunOptions = {}): Promise<ChaosRun> {
@@ -108,7 +121,7 @@ export async function runChaos(config: ChaosConfig, options: RunOptions = {}): P
   const plan = buildPlan(config);
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
   try {
-    return await play(config, plan, cleanup, log, options.signal);
+    return await play(config, plan, cleanup, log, options.signal, options.trace ?? false);
   } finally {
     for (const step of cleanup.reverse()) await Promise.allSettled([Promise.resolve().then(step)]);
     await stopAll();
@@ -121,6 +134,7 @@ async function play(
   cleanup: Array<() => Promise<unknown> | unknown>,
   log: (line: string) => void,
   signal: AbortSignal | undefined,
+  trace: boolean,
 ): Promise<ChaosRun> {
   const sleep = (ms: number) => {
     signal?.throwIfAborted();
@@ -136,7 +150,7 @@ async function play(
 
   const apns = await ApnsTestServer.start();
   cleanup.push(() => apns.close());
-  const env = { ...serverTimingEnv(), ...apnsEnv(apns) };
+  const env = { ...serverTimingEnv(), ...apnsEnv(apns), ...(trace ? { BADGESYNC_LOG_LEVEL: 'debug' } : {}) };
   const cluster = config.nodes > 1;
   // nodes[i] is node i as it is now (a restart replaces it); down[i] from its kill to listening.
   const nodes: ServerProcess[] = [];
@@ -154,6 +168,8 @@ async function play(
   }
   for (const _ of nodes) down.push(false);
   const processes = nodes.map((process, i) => ({ name: cluster ? `chaos-n${i + 1}` : 'server', process }));
+  // Which node a port is (a restart listens on another port), for the connection timelines.
+  const nodeOfPort = new Map(processes.map(({ name, process }) => [process.port, name]));
   // Which live node a new connection, an ingest or a read goes to: a load balancer's choice.
   const spread = new Random(config.seed, 'nodes');
   const liveNode = (): ServerProcess => {
@@ -434,6 +450,7 @@ async function play(
           const next = await dead.restart();
           nodes[index] = next;
           processes.push({ name: `${name ?? 'server'} (restarted)`, process: next });
+          nodeOfPort.set(next.port, name ?? 'server');
           if (!cluster) {
             truth.retarget(next.syncUrl);
             for (const device of devices) device.link.retarget(next.port);
@@ -514,6 +531,16 @@ async function play(
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
     processes,
+    connections: new Map(
+      devices.map((d) => [
+        d.id,
+        d.link.connections.map((c) => ({
+          node: nodeOfPort.get(c.port) ?? `port ${c.port}`,
+          openedAt: c.openedAt,
+          closedAt: c.closedAt,
+        })),
+      ]),
+    ),
   };
 }
 
