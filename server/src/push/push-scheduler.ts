@@ -104,6 +104,12 @@ export class PushScheduler implements PushHooks {
   readonly #grace = new Map<string, NodeJS.Timeout>();
   /** Accounts whose change queued each pending token (not persisted: after a restart, all). */
   readonly #triggers = new Map<string, Set<AccountId>>();
+  /**
+   * [CLUSTER-50] The `changedAt` of the outbox entry each token's triggers were added to. On a
+   * cluster node another node may send (and remove) the entry this node queued: its triggers
+   * then belong to an entry that is gone, and must not be taken for the next one's.
+   */
+  readonly #triggeredEntry = new Map<string, number>();
   /** Tokens read from the outbox as due, whose send is being decided in their lane. */
   readonly #picked = new Set<string>();
   /** Tokens whose push is with the sender, until its answer is settled in their lane. */
@@ -355,12 +361,10 @@ export class PushScheduler implements PushHooks {
   async #queue(token: string, account: AccountId | null, at: number, wake = true): Promise<boolean> {
     const group = await this.deps.store.registrationsOfToken(token);
     if (this.#target(group) === null) return false;
-    const triggers = this.#triggers.get(token) ?? new Set<AccountId>();
-    if (account !== null) triggers.add(account);
-    this.#triggers.set(token, triggers);
     // In flight: its settle (later in this lane) sends the badge as it is then, one window on.
     if (this.#inFlight.has(token)) this.#dirty.add(token);
     const existing = await this.#state.getPush(token);
+    this.#trigger(token, account, existing?.changedAt ?? at);
     if (existing !== null && !existing.parked && !this.#inFlight.has(token)) {
       // [CLUSTER-44] On a cluster node the entry may be claimed by another node — one that was
       // killed mid-send holds it until its lease ends. A new value replaces the entry (same
@@ -386,6 +390,30 @@ export class PushScheduler implements PushHooks {
     this.deps.metrics.queued.inc();
     if (wake) this.#wake();
     return true;
+  }
+
+  /**
+   * Records why the token is queued, for the entry changed at `changedAt` (the one in the outbox,
+   * or the one about to be written). [CLUSTER-50] Triggers of another entry are dropped first.
+   */
+  #trigger(token: string, account: AccountId | null, changedAt: number): void {
+    let triggers = this.#triggers.get(token);
+    if (triggers === undefined || this.#triggeredEntry.get(token) !== changedAt) {
+      triggers = new Set<AccountId>();
+      this.#triggers.set(token, triggers);
+      this.#triggeredEntry.set(token, changedAt);
+    }
+    if (account !== null) triggers.add(account);
+  }
+
+  /** The accounts that queued the entry (none known: after a restart, or queued by another node). */
+  #triggersOf(token: string, entry: OutboxEntry): ReadonlySet<AccountId> | undefined {
+    return this.#triggeredEntry.get(token) === entry.changedAt ? this.#triggers.get(token) : undefined;
+  }
+
+  #forget(token: string): void {
+    this.#triggers.delete(token);
+    this.#triggeredEntry.delete(token);
   }
 
   /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
@@ -482,13 +510,13 @@ export class PushScheduler implements PushHooks {
     const target = this.#target(group);
     if (target === null) {
       await this.#state.remove(token, entry.badge);
-      this.#triggers.delete(token);
+      this.#forget(token);
       return;
     }
     const [badge, delivered] = await Promise.all([this.#badgeOf(group), this.#state.getDelivered(token)]);
     // [PUSH-3] Online for every account that changed: it counts for itself. After a restart
     // (no triggers), the accounts the phone is signed in to.
-    const triggers = this.#triggers.get(token);
+    const triggers = this.#triggersOf(token, entry);
     const changed =
       triggers === undefined || triggers.size === 0
         ? [...new Set(group.filter((r) => r.signedIn).map((r) => r.account))]
@@ -496,18 +524,18 @@ export class PushScheduler implements PushHooks {
     const online = await Promise.all(changed.map((account) => this.#phoneOnlineFor(group, account)));
     if (changed.length > 0 && online.every(Boolean)) {
       await this.#state.remove(token, entry.badge);
-      this.#triggers.delete(token);
+      this.#forget(token);
       metrics.skipped.inc({ reason: 'online' });
       return;
     }
     // [PUSH-6] APNs already has this number.
     if (delivered === badge) {
       await this.#state.remove(token, entry.badge);
-      this.#triggers.delete(token);
+      this.#forget(token);
       metrics.skipped.inc({ reason: 'unchanged' });
       return;
     }
-    this.#triggers.delete(token);
+    this.#forget(token);
     this.#picked.delete(token);
     this.#inFlight.add(token);
     const sent: SentTo = { sentAt: this.#now(), environment: target.environment, topic: target.topic };
@@ -539,6 +567,8 @@ export class PushScheduler implements PushHooks {
   /** The token again, one window on, with its badge as it is now (counts changed mid-flight). */
   async #requeue(entry: OutboxEntry, now: number): Promise<void> {
     const badge = await this.#badgeOf(await this.deps.store.registrationsOfToken(entry.token));
+    // The changes made mid-flight triggered the entry that follows.
+    if (this.#triggers.has(entry.token)) this.#triggeredEntry.set(entry.token, now);
     this.#state.enqueue({
       ...entry,
       badge,
