@@ -88,6 +88,8 @@ export interface ChaosRun {
   readonly tokenDevices: readonly string[];
   /** Every server process of the run (a restart is another), with what it logged: for `--logs`. */
   readonly processes: ReadonlyArray<{ readonly name: string; readonly process: ServerProcess }>;
+  /** The APNs token of each token device (timelines match the nodes' short form of it). */
+  readonly tokens: ReadonlyMap<string, string>;
   /** Per device, every connection its link opened: the node it reached (by name), when (epoch ms). */
   readonly connections: ReadonlyMap<string, readonly DeviceConnection[]>;
 }
@@ -531,6 +533,7 @@ async function play(
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
     processes,
+    tokens: new Map([...byToken].map(([token, device]) => [device.id, token])),
     connections: new Map(
       devices.map((d) => [
         d.id,

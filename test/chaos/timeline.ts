@@ -27,6 +27,7 @@ const TRACED = new Set([
   'cluster received',
   'cluster applied',
   'cluster presence: offline',
+  'push claimed',
   'presence: online here',
   'presence: offline here',
   'cluster hole not filled within the grace; repairing from the log',
@@ -105,6 +106,15 @@ export class Timelines {
         }
         if (t.entry.device === device && t.msg !== 'cluster publish')
           lines.push(`${t.node} at ${s(t.at)}: ${t.msg} (${account})`);
+      }
+    }
+    const token = run.tokens.get(device);
+    if (token !== undefined) {
+      const short = `${token.slice(0, 8)}…`;
+      for (const t of window) {
+        if (t.msg === 'push claimed' && (t.entry.tokens as string[]).includes(short)) {
+          lines.push(`${t.node} at ${s(t.at)}: push claimed`);
+        }
       }
     }
     for (const push of run.pushes) {
