@@ -127,8 +127,10 @@ export class PushScheduler implements PushHooks {
   readonly #writes: PushWrites;
   /** The writes of a scheduler without a group commit, flushed by close(). */
   readonly #ownWrites: StoreWrites | null;
-  /** Counts #wake calls: only the latest one arms the timer. */
-  #wakeSeq = 0;
+  /** The outbox read that arms the timer, while one runs (one at a time). */
+  #waking: Promise<void> | null = null;
+  /** A wake came while the read ran: read again after it (it may have missed writes). */
+  #wakeAgain = false;
 
   constructor(
     private readonly options: PushSchedulerOptions,
@@ -419,14 +421,36 @@ export class PushScheduler implements PushHooks {
   /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
   #wake(): void {
     if (this.#closed) return;
-    // A wake registered earlier may run before writes staged since (a later group commit):
-    // only the latest wake, which runs after all of them, reads the outbox and arms the timer.
-    const seq = ++this.#wakeSeq;
     this.#writes.afterWrites(
       guarded(this.deps.log, 'push wake', () => {
-        if (seq === this.#wakeSeq && !this.#closed) this.#track('push wake', this.#wakeNow(seq));
+        if (!this.#closed) this.#readOutbox();
       }),
     );
+  }
+
+  /**
+   * [CLUSTER-52] One outbox read at a time arms the timer; a wake during it makes it read once
+   * more after it. A wake registered earlier may run before writes staged since (a later group
+   * commit): the read its successor makes after them arms the timer last. (Dropping every
+   * read a newer wake overtook starved the timer on a store across the network: under a stream
+   * of wakes, each faster than a read, no read ever armed it, and due pushes waited seconds.)
+   */
+  #readOutbox(): void {
+    if (this.#waking !== null) {
+      this.#wakeAgain = true;
+      return;
+    }
+    const reads = async (): Promise<void> => {
+      do {
+        this.#wakeAgain = false;
+        await this.#wakeNow();
+      } while (this.#wakeAgain && !this.#closed);
+    };
+    const waking = reads().finally(() => {
+      this.#waking = null;
+    });
+    this.#waking = waking;
+    this.#track('push wake', waking);
   }
 
   /** Tokens picked or in flight: neither is taken from the outbox again until it settles. */
@@ -435,7 +459,7 @@ export class PushScheduler implements PushHooks {
   }
 
   /** Arms the timer for the earliest due entry that is not picked or in flight. */
-  async #wakeNow(seq: number): Promise<void> {
+  async #wakeNow(): Promise<void> {
     await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
@@ -443,8 +467,8 @@ export class PushScheduler implements PushHooks {
     // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     const busy = this.#picked.size + this.#inFlight.size;
     const next = busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
-    // A later wake (or close) superseded this one while it read: it arms the timer.
-    if (seq !== this.#wakeSeq || this.#closed) return;
+    // A wake while it read reads again (#readOutbox) and arms the timer after this.
+    if (this.#closed) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (next === null) return;
