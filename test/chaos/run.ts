@@ -35,7 +35,7 @@ const SETTLED_FOR_MS = 1_000;
  * that account, whose grace period then queues a push one window later (PUSH-3, PUSH-4); 1 s
  * more for a server whose timers run late under load.
  */
-const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + 1_000;
+export const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + 1_000;
 
 export interface PushRecord {
   readonly device: string;
