@@ -20,6 +20,15 @@ import net from 'node:net';
 
 export type LinkMode = 'open' | 'cut' | 'blackhole' | 'stall';
 
+/** One upstream connection of a link, for the report's timelines: where it went and when. */
+export interface LinkConnection {
+  readonly port: number;
+  /** Epoch ms. */
+  readonly openedAt: number;
+  /** Epoch ms; null while open. */
+  closedAt: number | null;
+}
+
 interface Pair {
   readonly client: net.Socket;
   upstream: net.Socket | null;
@@ -27,6 +36,8 @@ interface Pair {
   port: number | null;
   /** Opened during a blackhole: reset on restore. */
   blackholed: boolean;
+  /** Its entry in `connections`, once the upstream is opened. */
+  record: LinkConnection | null;
 }
 
 export class ChaosLink {
@@ -37,6 +48,8 @@ export class ChaosLink {
   #target: number | (() => number);
   #closed = false;
   readonly #listeners = new Set<(mode: LinkMode) => void>();
+  /** Every upstream connection this link opened, in order (the report's timelines). */
+  readonly connections: LinkConnection[] = [];
 
   private constructor(server: net.Server, target: number | (() => number), localAddress: string) {
     this.#server = server;
@@ -160,7 +173,7 @@ export class ChaosLink {
       client.destroy();
       return;
     }
-    const pair: Pair = { client, upstream: null, port: null, blackholed: this.#mode === 'blackhole' };
+    const pair: Pair = { client, upstream: null, port: null, blackholed: this.#mode === 'blackhole', record: null };
     this.#pairs.add(pair);
     client.on('error', () => {});
     client.on('close', () => {
@@ -187,6 +200,8 @@ export class ChaosLink {
     const upstream = net.connect({ port, host: '127.0.0.1', localAddress: this.#localAddress });
     pair.upstream = upstream;
     pair.port = port;
+    pair.record = { port, openedAt: Date.now(), closedAt: null };
+    this.connections.push(pair.record);
     // Bytes the client sent before the upstream existed were paused (stall) or not yet
     // read; the 'data' handler writes to the upstream from here on.
     upstream.on('data', (chunk: Buffer) => {
@@ -194,6 +209,8 @@ export class ChaosLink {
     });
     upstream.on('error', () => {});
     upstream.on('close', () => {
+      const record = pair.record;
+      if (record !== null && record.closedAt === null) record.closedAt = Date.now();
       if (this.#mode === 'blackhole' && pair.blackholed) return;
       this.#destroy(pair);
     });
@@ -201,6 +218,7 @@ export class ChaosLink {
 
   #destroy(pair: Pair): void {
     this.#pairs.delete(pair);
+    if (pair.record !== null && pair.record.closedAt === null) pair.record.closedAt = Date.now();
     pair.client.destroy();
     pair.upstream?.destroy();
   }

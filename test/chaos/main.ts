@@ -1,5 +1,5 @@
 /**
- * `pnpm chaos [--long] [--cluster] [--seed N] [--persons N] [--duration S] [--json FILE] [--logs FILE]`
+ * `pnpm chaos [--long] [--cluster] [--trace] [--seed N] [--persons N] [--duration S] [--json FILE] [--logs FILE]`
  *
  * Runs one chaos simulation (quick by default, `--long` for hundreds of devices, `--cluster`
  * over three nodes of one cluster on the local PostgreSQL and Redis), prints the
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     json: { type: 'string' },
     logs: { type: 'string' },
+    trace: { type: 'boolean', default: false },
   },
 });
 
@@ -63,7 +64,11 @@ process.on('exit', () => void stopAll());
 console.log(`badgesync chaos (${config.name}) seed=${seed}`);
 const started = Date.now();
 try {
-  const run = await runChaos(config, { log: (line) => console.log(line), signal: interrupt.signal });
+  const run = await runChaos(config, {
+    log: (line) => console.log(line),
+    signal: interrupt.signal,
+    trace: values.trace,
+  });
   const summary = summarize(run);
   console.log(formatReport(summary, { devices: values.long ? 12 : 8 }));
   console.log(`  (${((Date.now() - started) / 1000).toFixed(0)} s wall)`);

@@ -15,7 +15,11 @@ import {
   TIMINGS,
 } from './config.js';
 import type { Interval } from './disagreement.js';
-import type { ChaosRun, PushRecord } from './run.js';
+import { CAUSE_LOOKBACK_MS, type ChaosRun, type PushRecord } from './run.js';
+import { Timelines } from './timeline.js';
+
+/** Intervals over the bound (and online pushes) given a timeline in the report: the first few. */
+const TIMELINES_SHOWN = 6;
 
 export interface JudgedInterval extends Interval {
   /** What it may take: the bound, plus the allowances of the APNs phases (token devices) and restarts it met. */
@@ -77,6 +81,12 @@ export interface ChaosSummary {
     readonly perDeviceHourMean: number;
     readonly perDeviceHourMax: number;
     readonly online: readonly PushRecord[];
+    /**
+     * Judged online by the test process, but a node had cut that device's connection to one of
+     * the push's accounts (its heartbeat timed out) within the lookback: the device was offline
+     * for the server; the test process, stalled, had not yet seen the close. Reported, not failed.
+     */
+    readonly cutByServer: readonly PushRecord[];
     readonly races: number;
     readonly afterSignOut: number;
   };
@@ -151,7 +161,9 @@ export function summarize(run: ChaosRun): ChaosSummary {
     };
   });
 
-  const online = run.pushes.filter((p) => p.verdict === 'online');
+  const closed = closedByServer(run);
+  const stale = run.pushes.filter((p) => p.verdict === 'online' && closed(p));
+  const online = run.pushes.filter((p) => p.verdict === 'online' && !closed(p));
   const problems: string[] = [];
   if (run.endedWrong.length > 0) problems.push(`${run.endedWrong.length} device(s) ended the run wrong`);
   if (online.length > 0) problems.push(`${online.length} push(es) to online devices`);
@@ -211,6 +223,7 @@ export function summarize(run: ChaosRun): ChaosSummary {
       perDeviceHourMean: perHour.length === 0 ? 0 : sum(perHour) / perHour.length,
       perDeviceHourMax: max(perHour),
       online,
+      cutByServer: stale,
       races: run.pushes.filter((p) => p.verdict === 'race').length,
       afterSignOut: run.pushes.filter((p) => p.verdict === 'after-sign-out').length,
     },
@@ -265,7 +278,8 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     `  pushes: ${s.pushes.requests} requests (${s.pushes.accepted} accepted); per token device per simulated hour: ` +
       `mean ${s.pushes.perDeviceHourMean.toFixed(1)}, max ${s.pushes.perDeviceHourMax.toFixed(1)}; ` +
       `to online devices: ${s.pushes.online.length} (races within the grace period: ${s.pushes.races}; ` +
-      `sign-out pushes to devices online for their other accounts: ${s.pushes.afterSignOut})`,
+      `sign-out pushes to devices online for their other accounts: ${s.pushes.afterSignOut}; ` +
+      `to devices whose connection a node had cut, the test process not yet aware: ${s.pushes.cutByServer.length})`,
   );
   for (const push of s.pushes.online.slice(0, 10)) {
     lines.push(
@@ -316,8 +330,49 @@ export function formatReport(s: ChaosSummary, options: { readonly devices?: numb
     );
   }
   for (const v of s.violations.slice(0, 10)) lines.push(`  OVER THE BOUND: ${describe(v, run.t0)}`);
+  if (run.config.nodes > 1 && (s.violations.length > 0 || s.pushes.online.length > 0)) {
+    const timelines = new Timelines(run);
+    if (!timelines.traced) lines.push('  (seqs and presence answers need a --trace run)');
+    const worst = [...s.violations].sort((a, b) => b.attributableMs - a.attributableMs).slice(0, TIMELINES_SHOWN);
+    for (const v of worst) {
+      lines.push(
+        `  timeline: ${v.device} ${((v.start - run.t0) / 1000).toFixed(3)}–${((v.end - run.t0) / 1000).toFixed(3)} s`,
+      );
+      for (const line of timelines.explain(v.device, v.start, v.end)) lines.push(`    ${line}`);
+    }
+    for (const push of s.pushes.online.slice(0, TIMELINES_SHOWN)) {
+      lines.push(`  timeline: online push to ${push.device} at ${(push.at / 1000).toFixed(3)} s`);
+      for (const line of timelines.explainPush(push)) lines.push(`    ${line}`);
+    }
+  }
   lines.push(s.ok ? '  PASS' : `  FAIL: ${s.problems.join('; ')}`);
   return lines.join('\n');
+}
+
+/** A node cuts a connection whose heartbeats stopped (SYNC-8) and logs it, at info level. */
+const CUT_BY_SERVER = 'silent connection terminated';
+
+/**
+ * Whether a node cut the device's connection to one of the push's accounts within the lookback
+ * before it: the test process, stalled, may still count the device live (its SDK has not seen
+ * the close yet), but it was offline for the cluster, and a push is what the design sends then.
+ */
+function closedByServer(run: ChaosRun): (push: PushRecord) => boolean {
+  const cuts: Array<{ at: number; device: unknown; account: unknown }> = [];
+  for (const { process } of run.processes) {
+    for (const entry of process.logs) {
+      if (entry.msg !== CUT_BY_SERVER || typeof entry.time !== 'string') continue;
+      cuts.push({ at: Date.parse(entry.time) - run.t0, device: entry.device, account: entry.account });
+    }
+  }
+  return (push) =>
+    cuts.some(
+      (cut) =>
+        cut.device === push.device &&
+        push.accounts.includes(cut.account as string) &&
+        cut.at <= push.at &&
+        cut.at >= push.at - CAUSE_LOOKBACK_MS,
+    );
 }
 
 function describe(i: JudgedInterval, t0: number): string {

@@ -35,7 +35,7 @@ const SETTLED_FOR_MS = 1_000;
  * that account, whose grace period then queues a push one window later (PUSH-3, PUSH-4); 1 s
  * more for a server whose timers run late under load.
  */
-const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + 1_000;
+export const CAUSE_LOOKBACK_MS = TIMINGS.graceMs + TIMINGS.windowMs + 1_000;
 
 export interface PushRecord {
   readonly device: string;
@@ -88,6 +88,16 @@ export interface ChaosRun {
   readonly tokenDevices: readonly string[];
   /** Every server process of the run (a restart is another), with what it logged: for `--logs`. */
   readonly processes: ReadonlyArray<{ readonly name: string; readonly process: ServerProcess }>;
+  /** The APNs token of each token device (timelines match the nodes' short form of it). */
+  readonly tokens: ReadonlyMap<string, string>;
+  /** Per device, every connection its link opened: the node it reached (by name), when (epoch ms). */
+  readonly connections: ReadonlyMap<string, readonly DeviceConnection[]>;
+}
+
+export interface DeviceConnection {
+  readonly node: string;
+  readonly openedAt: number;
+  readonly closedAt: number | null;
 }
 
 export interface Failure {
@@ -101,6 +111,11 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
   /** Stops the run early (it then throws, after cleaning up like any run). */
   readonly signal?: AbortSignal;
+  /**
+   * The nodes log at debug level (BADGESYNC_LOG_LEVEL=debug): a cluster node's publishes,
+   * receipts, applies and presence answers, for the report's timelines (docs/CLUSTER.md "Tracing").
+   */
+  readonly trace?: boolean;
 }
 
 export async function runChaos(config: ChaosConfig, options: RunOptions = {}): Promise<ChaosRun> {
@@ -108,7 +123,7 @@ export async function runChaos(config: ChaosConfig, options: RunOptions = {}): P
   const plan = buildPlan(config);
   const cleanup: Array<() => Promise<unknown> | unknown> = [];
   try {
-    return await play(config, plan, cleanup, log, options.signal);
+    return await play(config, plan, cleanup, log, options.signal, options.trace ?? false);
   } finally {
     for (const step of cleanup.reverse()) await Promise.allSettled([Promise.resolve().then(step)]);
     await stopAll();
@@ -121,6 +136,7 @@ async function play(
   cleanup: Array<() => Promise<unknown> | unknown>,
   log: (line: string) => void,
   signal: AbortSignal | undefined,
+  trace: boolean,
 ): Promise<ChaosRun> {
   const sleep = (ms: number) => {
     signal?.throwIfAborted();
@@ -136,7 +152,7 @@ async function play(
 
   const apns = await ApnsTestServer.start();
   cleanup.push(() => apns.close());
-  const env = { ...serverTimingEnv(), ...apnsEnv(apns) };
+  const env = { ...serverTimingEnv(), ...apnsEnv(apns), ...(trace ? { BADGESYNC_LOG_LEVEL: 'debug' } : {}) };
   const cluster = config.nodes > 1;
   // nodes[i] is node i as it is now (a restart replaces it); down[i] from its kill to listening.
   const nodes: ServerProcess[] = [];
@@ -154,6 +170,8 @@ async function play(
   }
   for (const _ of nodes) down.push(false);
   const processes = nodes.map((process, i) => ({ name: cluster ? `chaos-n${i + 1}` : 'server', process }));
+  // Which node a port is (a restart listens on another port), for the connection timelines.
+  const nodeOfPort = new Map(processes.map(({ name, process }) => [process.port, name]));
   // Which live node a new connection, an ingest or a read goes to: a load balancer's choice.
   const spread = new Random(config.seed, 'nodes');
   const liveNode = (): ServerProcess => {
@@ -434,6 +452,7 @@ async function play(
           const next = await dead.restart();
           nodes[index] = next;
           processes.push({ name: `${name ?? 'server'} (restarted)`, process: next });
+          nodeOfPort.set(next.port, name ?? 'server');
           if (!cluster) {
             truth.retarget(next.syncUrl);
             for (const device of devices) device.link.retarget(next.port);
@@ -514,6 +533,17 @@ async function play(
     apnsAnswerMs,
     tokenDevices: devices.filter((d) => d.apnsToken !== null).map((d) => d.id),
     processes,
+    tokens: new Map([...byToken].map(([token, device]) => [device.id, token])),
+    connections: new Map(
+      devices.map((d) => [
+        d.id,
+        d.link.connections.map((c) => ({
+          node: nodeOfPort.get(c.port) ?? `port ${c.port}`,
+          openedAt: c.openedAt,
+          closedAt: c.closedAt,
+        })),
+      ]),
+    ),
   };
 }
 

@@ -118,7 +118,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
 
   /** [CLUSTER-20] Brings the room's replica up to the log now (a refused device update waits for it). */
   catchUp(room: R): Promise<void> {
-    return this.#sync(room).repair();
+    return this.#sync(room).repair('catch-up');
   }
 
   /**
@@ -128,7 +128,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
   published(room: R): void {
     if (this.#closed) return;
     this.#sync(room)
-      .repair()
+      .repair('load')
       .catch((err: unknown) => this.deps.log.warn({ err, account: room.account }, 'catch-up after load failed'));
   }
 
@@ -154,6 +154,8 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
   #publish(given: CommittedSeq, update: Uint8Array): void {
     const room = this.#rooms?.peek(given.account);
     if (room !== undefined) this.#sync(room).committed(given.seq);
+    // Trace (docs/CLUSTER.md "Tracing"): when each seq was durable here and handed to the bus.
+    this.deps.log.debug({ account: given.account, seq: given.seq }, 'cluster publish');
     // Not awaited: the relay to this node's devices does not wait for Redis. A publish that
     // fails leaves a hole the other nodes repair from the log (or a reconcile finds).
     this.deps.bus.publish(given.account, given.seq, update).catch((err: unknown) => {
@@ -165,7 +167,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
   #recount(room: R): void {
     const sync = this.#sync(room);
     sync
-      .repair()
+      .repair('stale-counts')
       .then(() => {
         if (!this.#closed && this.#rooms?.peek(room.account) === room) room.recount();
       })
@@ -198,6 +200,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     if (this.#closed || message.origin === this.deps.nodeId) return;
     const room = this.#rooms?.peek(message.account);
     if (room === undefined) return;
+    this.deps.log.debug({ account: message.account, seq: message.seq, origin: message.origin }, 'cluster received');
     this.#sync(room).received(message.seq, message.update);
   }
 
@@ -208,7 +211,7 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
     this.deps.log.info({ accounts: rooms.length }, 'bus subscription back: repairing every loaded account');
     for (const room of rooms) {
       this.#sync(room)
-        .repair()
+        .repair('resubscribed')
         .catch((err: unknown) => this.deps.log.warn({ err, account: room.account }, 'repair failed'));
     }
   }
@@ -255,7 +258,10 @@ export class ClusterLink<R extends SyncedRoom = SyncedRoom> {
   async isOnline(account: AccountId, device: DeviceId): Promise<boolean> {
     if (this.#rooms?.isOnlineHere(account, device) === true) return true;
     try {
-      return await this.deps.presence.isOnline(account, device);
+      const online = await this.deps.presence.isOnline(account, device);
+      // Trace (docs/CLUSTER.md "Tracing"): the presence answers a push was decided on.
+      if (!online) this.deps.log.debug({ account, device }, 'cluster presence: offline');
+      return online;
     } catch (err) {
       this.deps.log.warn({ err }, 'presence lookup failed; treating the device as offline');
       return false;

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { NotReady, type ReadinessProbe } from '../http/readiness.js';
 import type { AccountRoom } from '../rooms/account-room.js';
 import type { ClusterStore } from '../store/cluster-store.js';
+import { shortAddress } from '../store/push-address.js';
 import type { OutboxEntry } from '../store/store.js';
 import { ClusterLink } from './cluster-link.js';
 import { defaultNodeId } from './node-id.js';
@@ -93,7 +94,12 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
       // The bus's subscription: down from a drop until the bus has resubscribed (and repaired).
       { reason: NotReady.redis, check: async () => openBus.subscribed },
     ],
-    claimDue: (now, limit) => store.claimDuePushes(nodeId, now, limit, PUSH_CLAIM_LEASE_MS),
+    claimDue: async (now, limit) => {
+      const claimed = await store.claimDuePushes(nodeId, now, limit, PUSH_CLAIM_LEASE_MS);
+      // Trace (docs/CLUSTER.md "Tracing"): which node took which phone's push.
+      if (claimed.length > 0) nodeLog.debug({ tokens: claimed.map((e) => shortAddress(e.token)) }, 'push claimed');
+      return claimed;
+    },
     async handOverPushes(tokens) {
       const changed = await store.handOverPushes(nodeId, tokens, Date.now());
       if (changed > 0) await openBus.publishHandover();

@@ -122,6 +122,8 @@ export class PresenceDirectory {
       return;
     }
     this.#held.set(key, { key, count: 1 });
+    // Trace (docs/CLUSTER.md "Tracing"): the edges this node writes.
+    this.#options.log.debug({ account, device }, 'presence: online here');
     await this.#write(this.#redis.multi().hset(key, this.#options.nodeId, '1').sadd(this.#nodeDevicesKey, key));
   }
 
@@ -133,6 +135,7 @@ export class PresenceDirectory {
     held.count -= 1;
     if (held.count > 0) return;
     this.#held.delete(key);
+    this.#options.log.debug({ account, device }, 'presence: offline here');
     await this.#write(this.#redis.multi().hdel(key, this.#options.nodeId).srem(this.#nodeDevicesKey, key));
   }
 

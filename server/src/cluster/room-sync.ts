@@ -81,7 +81,12 @@ export class RoomSync {
   /** Reconciliation: the log's newest seq of the account. Repairs at once when the replica is behind it. */
   logHas(seq: number): Promise<void> {
     this.#tracker.noteNewest(seq);
-    return this.#tracker.needsRepair(Date.now()) ? this.repair() : Promise.resolve();
+    if (!this.#tracker.needsRepair(Date.now())) return Promise.resolve();
+    this.deps.log.info(
+      { account: this.room.account, watermark: this.#tracker.watermark, newest: seq },
+      'cluster reconcile: replica behind the log, repairing',
+    );
+    return this.repair('reconcile');
   }
 
   /**
@@ -90,8 +95,15 @@ export class RoomSync {
    */
   caughtUp(tail: { readonly updates: readonly Uint8Array[]; readonly lastSeq: number }): void {
     if (this.#closed) return;
+    const from = this.#tracker.watermark;
     this.room.applyRemote(tail.updates);
     this.#tracker.repaired(tail.lastSeq);
+    if (tail.lastSeq > from) {
+      this.deps.log.debug(
+        { account: this.room.account, from: from + 1, to: tail.lastSeq, via: 'exclusive' },
+        'cluster applied',
+      );
+    }
     this.#advance();
   }
 
@@ -100,26 +112,30 @@ export class RoomSync {
    * room: a call while one runs makes it read once more after it, so nothing committed
    * meanwhile is missed.
    */
-  repair(): Promise<void> {
+  repair(why = 'repair'): Promise<void> {
     if (this.#repairing !== null) {
       this.#repairAgain = true;
       return this.#repairing;
     }
-    this.#repairing = this.#repairLoop().finally(() => {
+    this.#repairing = this.#repairLoop(why).finally(() => {
       this.#repairing = null;
     });
     return this.#repairing;
   }
 
-  async #repairLoop(): Promise<void> {
+  async #repairLoop(why: string): Promise<void> {
     do {
       this.#repairAgain = false;
       if (this.#closed || !this.deps.current()) return;
-      const { updates, lastSeq } = await this.deps.store.loadLogSince(this.room.account, this.#tracker.watermark);
+      const from = this.#tracker.watermark;
+      const { updates, lastSeq } = await this.deps.store.loadLogSince(this.room.account, from);
       if (this.#closed || !this.deps.current()) return;
       // Updates already applied meanwhile change nothing when applied again (Yjs).
       this.room.applyRemote(updates);
       this.#tracker.repaired(lastSeq);
+      // Trace (docs/CLUSTER.md "Tracing"): which seqs reached this replica from the log, and why.
+      if (lastSeq > from)
+        this.deps.log.debug({ account: this.room.account, from: from + 1, to: lastSeq, via: why }, 'cluster applied');
       this.#advance();
     } while (this.#repairAgain);
   }
@@ -137,7 +153,14 @@ export class RoomSync {
       // Moves the watermark over `next` and over this node's own seqs right after it.
       this.#tracker.record(next, Date.now());
     }
-    if (ready.length > 0) this.room.applyRemote(ready);
+    if (ready.length > 0) {
+      this.room.applyRemote(ready);
+      const to = this.#tracker.watermark;
+      this.deps.log.debug(
+        { account: this.room.account, from: to - ready.length + 1, to, via: 'bus' },
+        'cluster applied',
+      );
+    }
     if (!this.hasHole) {
       if (this.#holeTimer !== null) clearTimeout(this.#holeTimer);
       this.#holeTimer = null;
@@ -145,20 +168,25 @@ export class RoomSync {
     }
     if (this.#waiting.size >= this.#tracker.maxPending) {
       // A flood above one hole: repaired at once rather than held in memory.
-      this.#repairNow();
+      this.#repairNow('flood');
       return;
     }
     if (this.#holeTimer === null && !this.#closed) {
       this.#holeTimer = setTimeout(() => {
         this.#holeTimer = null;
-        if (this.hasHole) this.#repairNow();
+        if (!this.hasHole) return;
+        this.deps.log.info(
+          { account: this.room.account, watermark: this.#tracker.watermark, holes: this.#tracker.holes() },
+          'cluster hole not filled within the grace; repairing from the log',
+        );
+        this.#repairNow('hole');
       }, this.#tracker.graceMs);
       this.#holeTimer.unref();
     }
   }
 
-  #repairNow(): void {
-    this.repair().catch((err: unknown) =>
+  #repairNow(why: string): void {
+    this.repair(why).catch((err: unknown) =>
       this.deps.log.error({ err, account: this.room.account }, 'cluster gap repair failed; retried on reconcile'),
     );
   }

@@ -104,6 +104,12 @@ export class PushScheduler implements PushHooks {
   readonly #grace = new Map<string, NodeJS.Timeout>();
   /** Accounts whose change queued each pending token (not persisted: after a restart, all). */
   readonly #triggers = new Map<string, Set<AccountId>>();
+  /**
+   * [CLUSTER-50] The `changedAt` of the outbox entry each token's triggers were added to. On a
+   * cluster node another node may send (and remove) the entry this node queued: its triggers
+   * then belong to an entry that is gone, and must not be taken for the next one's.
+   */
+  readonly #triggeredEntry = new Map<string, number>();
   /** Tokens read from the outbox as due, whose send is being decided in their lane. */
   readonly #picked = new Set<string>();
   /** Tokens whose push is with the sender, until its answer is settled in their lane. */
@@ -121,8 +127,10 @@ export class PushScheduler implements PushHooks {
   readonly #writes: PushWrites;
   /** The writes of a scheduler without a group commit, flushed by close(). */
   readonly #ownWrites: StoreWrites | null;
-  /** Counts #wake calls: only the latest one arms the timer. */
-  #wakeSeq = 0;
+  /** The outbox read that arms the timer, while one runs (one at a time). */
+  #waking: Promise<void> | null = null;
+  /** A wake came while the read ran: read again after it (it may have missed writes). */
+  #wakeAgain = false;
 
   constructor(
     private readonly options: PushSchedulerOptions,
@@ -369,12 +377,10 @@ export class PushScheduler implements PushHooks {
   async #queue(token: string, account: AccountId | null, at: number, wake = true): Promise<boolean> {
     const group = await this.deps.store.registrationsOfToken(token);
     if (this.#target(group) === null) return false;
-    const triggers = this.#triggers.get(token) ?? new Set<AccountId>();
-    if (account !== null) triggers.add(account);
-    this.#triggers.set(token, triggers);
     // In flight: its settle (later in this lane) sends the badge as it is then, one window on.
     if (this.#inFlight.has(token)) this.#dirty.add(token);
     const existing = await this.#state.getPush(token);
+    this.#trigger(token, account, existing?.changedAt ?? at);
     if (existing !== null && !existing.parked && !this.#inFlight.has(token)) {
       // [CLUSTER-44] On a cluster node the entry may be claimed by another node — one that was
       // killed mid-send holds it until its lease ends. A new value replaces the entry (same
@@ -402,17 +408,63 @@ export class PushScheduler implements PushHooks {
     return true;
   }
 
+  /**
+   * Records why the token is queued, for the entry changed at `changedAt` (the one in the outbox,
+   * or the one about to be written). [CLUSTER-50] Triggers of another entry are dropped first.
+   */
+  #trigger(token: string, account: AccountId | null, changedAt: number): void {
+    let triggers = this.#triggers.get(token);
+    if (triggers === undefined || this.#triggeredEntry.get(token) !== changedAt) {
+      triggers = new Set<AccountId>();
+      this.#triggers.set(token, triggers);
+      this.#triggeredEntry.set(token, changedAt);
+    }
+    if (account !== null) triggers.add(account);
+  }
+
+  /** The accounts that queued the entry (none known: after a restart, or queued by another node). */
+  #triggersOf(token: string, entry: OutboxEntry): ReadonlySet<AccountId> | undefined {
+    return this.#triggeredEntry.get(token) === entry.changedAt ? this.#triggers.get(token) : undefined;
+  }
+
+  #forget(token: string): void {
+    this.#triggers.delete(token);
+    this.#triggeredEntry.delete(token);
+  }
+
   /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
   #wake(): void {
     if (this.#closed) return;
-    // A wake registered earlier may run before writes staged since (a later group commit):
-    // only the latest wake, which runs after all of them, reads the outbox and arms the timer.
-    const seq = ++this.#wakeSeq;
     this.#writes.afterWrites(
       guarded(this.deps.log, 'push wake', () => {
-        if (seq === this.#wakeSeq && !this.#closed) this.#track('push wake', this.#wakeNow(seq));
+        if (!this.#closed) this.#readOutbox();
       }),
     );
+  }
+
+  /**
+   * [CLUSTER-52] One outbox read at a time arms the timer; a wake during it makes it read once
+   * more after it. A wake registered earlier may run before writes staged since (a later group
+   * commit): the read its successor makes after them arms the timer last. (Dropping every
+   * read a newer wake overtook starved the timer on a store across the network: under a stream
+   * of wakes, each faster than a read, no read ever armed it, and due pushes waited seconds.)
+   */
+  #readOutbox(): void {
+    if (this.#waking !== null) {
+      this.#wakeAgain = true;
+      return;
+    }
+    const reads = async (): Promise<void> => {
+      do {
+        this.#wakeAgain = false;
+        await this.#wakeNow();
+      } while (this.#wakeAgain && !this.#closed);
+    };
+    const waking = reads().finally(() => {
+      this.#waking = null;
+    });
+    this.#waking = waking;
+    this.#track('push wake', waking);
   }
 
   /** Tokens picked or in flight: neither is taken from the outbox again until it settles. */
@@ -421,7 +473,7 @@ export class PushScheduler implements PushHooks {
   }
 
   /** Arms the timer for the earliest due entry that is not picked or in flight. */
-  async #wakeNow(seq: number): Promise<void> {
+  async #wakeNow(): Promise<void> {
     await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
@@ -429,8 +481,8 @@ export class PushScheduler implements PushHooks {
     // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     const busy = this.#picked.size + this.#inFlight.size;
     const next = busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
-    // A later wake (or close) superseded this one while it read: it arms the timer.
-    if (seq !== this.#wakeSeq || this.#closed) return;
+    // A wake while it read reads again (#readOutbox) and arms the timer after this.
+    if (this.#closed) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (next === null) return;
@@ -496,13 +548,13 @@ export class PushScheduler implements PushHooks {
     const target = this.#target(group);
     if (target === null) {
       await this.#state.remove(token, entry.badge);
-      this.#triggers.delete(token);
+      this.#forget(token);
       return;
     }
     const [badge, delivered] = await Promise.all([this.#badgeOf(group), this.#state.getDelivered(token)]);
     // [PUSH-3] Online for every account that changed: it counts for itself. After a restart
     // (no triggers), the accounts the phone is signed in to.
-    const triggers = this.#triggers.get(token);
+    const triggers = this.#triggersOf(token, entry);
     const changed =
       triggers === undefined || triggers.size === 0
         ? [...new Set(group.filter((r) => r.signedIn).map((r) => r.account))]
@@ -510,18 +562,18 @@ export class PushScheduler implements PushHooks {
     const online = await Promise.all(changed.map((account) => this.#phoneOnlineFor(group, account)));
     if (changed.length > 0 && online.every(Boolean)) {
       await this.#state.remove(token, entry.badge);
-      this.#triggers.delete(token);
+      this.#forget(token);
       metrics.skipped.inc({ reason: 'online' });
       return;
     }
     // [PUSH-6] APNs already has this number.
     if (delivered === badge) {
       await this.#state.remove(token, entry.badge);
-      this.#triggers.delete(token);
+      this.#forget(token);
       metrics.skipped.inc({ reason: 'unchanged' });
       return;
     }
-    this.#triggers.delete(token);
+    this.#forget(token);
     this.#picked.delete(token);
     this.#inFlight.add(token);
     const sent: SentTo = { sentAt: this.#now(), environment: target.environment, topic: target.topic };
@@ -553,6 +605,8 @@ export class PushScheduler implements PushHooks {
   /** The token again, one window on, with its badge as it is now (counts changed mid-flight). */
   async #requeue(entry: OutboxEntry, now: number): Promise<void> {
     const badge = await this.#badgeOf(await this.deps.store.registrationsOfToken(entry.token));
+    // The changes made mid-flight triggered the entry that follows.
+    if (this.#triggers.has(entry.token)) this.#triggeredEntry.set(entry.token, now);
     this.#state.enqueue({
       ...entry,
       badge,
