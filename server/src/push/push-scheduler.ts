@@ -65,14 +65,17 @@ export interface PushSchedulerDeps {
 }
 
 /**
- * Most pushes in flight at once. apns2 queues beyond 32 requests per client; holding the
- * rest in the outbox keeps their badges current until they go.
+ * Most pushes in flight at once. The rate a phone's push can go at is this over the push
+ * service's round trip: at 1,000 pushes/s and ~100 ms answers about 100 are out at once (32,
+ * the figure before, held a loaded node to ~200 pushes/s, each later push seconds past its
+ * window). One APNs connection carries 100 streams (apns-transport.ts), so a few wait a moment
+ * in its pool; beyond this, entries wait in the outbox, where their badges stay current.
  */
-const MAX_IN_FLIGHT = 32;
+const MAX_IN_FLIGHT = 128;
 /** Node's largest timer delay (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Outbox entries read per wake-up: enough to fill the in-flight window twice. */
-const DUE_BATCH = 64;
+const DUE_BATCH = 256;
 /**
  * Tokens the restart sweep checks per turn of the event loop: a few milliseconds of reads
  * when nothing is owed, so syncs and ingests keep flowing while a large store is swept (and
@@ -121,8 +124,10 @@ export class PushScheduler implements PushHooks {
   readonly #writes: PushWrites;
   /** The writes of a scheduler without a group commit, flushed by close(). */
   readonly #ownWrites: StoreWrites | null;
-  /** Counts #wake calls: only the latest one arms the timer. */
-  #wakeSeq = 0;
+  /** A wake is reading the outbox (one at a time: the last read arms the timer). */
+  #waking = false;
+  /** A wake came while one was reading: read again once it is done. */
+  #wakeAgain = false;
 
   constructor(
     private readonly options: PushSchedulerOptions,
@@ -391,12 +396,31 @@ export class PushScheduler implements PushHooks {
   /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
   #wake(): void {
     if (this.#closed) return;
-    // A wake registered earlier may run before writes staged since (a later group commit):
-    // only the latest wake, which runs after all of them, reads the outbox and arms the timer.
-    const seq = ++this.#wakeSeq;
-    this.#writes.afterWrites(
-      guarded(this.deps.log, 'push wake', () => {
-        if (seq === this.#wakeSeq && !this.#closed) this.#track('push wake', this.#wakeNow(seq));
+    this.#writes.afterWrites(guarded(this.deps.log, 'push wake', () => this.#wakeAfterWrites()));
+  }
+
+  /**
+   * A wake whose writes are durable: reads the outbox now, or — while another wake reads it —
+   * once more when that one is done (its read may have missed these writes). Every wake is
+   * served: under a steady stream of changes (a wake staged in every group commit) a wake
+   * that only ran when no later one was pending would never run, and entries would wait
+   * long past their due time for a lull.
+   */
+  #wakeAfterWrites(): void {
+    if (this.#closed) return;
+    if (this.#waking) {
+      this.#wakeAgain = true;
+      return;
+    }
+    this.#waking = true;
+    this.#track(
+      'push wake',
+      this.#wakeNow().finally(() => {
+        this.#waking = false;
+        if (this.#wakeAgain) {
+          this.#wakeAgain = false;
+          this.#wakeAfterWrites();
+        }
       }),
     );
   }
@@ -407,7 +431,7 @@ export class PushScheduler implements PushHooks {
   }
 
   /** Arms the timer for the earliest due entry that is not picked or in flight. */
-  async #wakeNow(seq: number): Promise<void> {
+  async #wakeNow(): Promise<void> {
     await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
@@ -415,8 +439,7 @@ export class PushScheduler implements PushHooks {
     // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     const busy = this.#picked.size + this.#inFlight.size;
     const next = busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
-    // A later wake (or close) superseded this one while it read: it arms the timer.
-    if (seq !== this.#wakeSeq || this.#closed) return;
+    if (this.#closed) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (next === null) return;
