@@ -6,6 +6,7 @@ import { PushPlatform, platformOf, shortAddress } from '../store/push-address.js
 import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import { badgePush } from './badge-push.js';
+import { OutboxWake } from './outbox-wake.js';
 import type { PushHooks, PushWrites } from './ports.js';
 import type { PushMetrics } from './push-metrics.js';
 import type { AnyBadgePush, PushSender, SendResult } from './push-sender.js';
@@ -72,8 +73,6 @@ export interface PushSchedulerDeps {
  * in its pool; beyond this, entries wait in the outbox, where their badges stay current.
  */
 const MAX_IN_FLIGHT = 128;
-/** Node's largest timer delay (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Outbox entries read per wake-up: enough to fill the in-flight window twice. */
 const DUE_BATCH = 256;
 /**
@@ -114,7 +113,6 @@ export class PushScheduler implements PushHooks {
   /** Tokens whose badge may have changed while their push was in flight. */
   readonly #dirty = new Set<string>();
   readonly #lastSent = new Map<string, number>();
-  #timer: NodeJS.Timeout | null = null;
   #closed = false;
   /** Work started and not yet settled (hooks, lanes, sends, wake-ups): close() waits for it. */
   readonly #work = new Set<Promise<void>>();
@@ -124,10 +122,8 @@ export class PushScheduler implements PushHooks {
   readonly #writes: PushWrites;
   /** The writes of a scheduler without a group commit, flushed by close(). */
   readonly #ownWrites: StoreWrites | null;
-  /** A wake is reading the outbox (one at a time: the last read arms the timer). */
-  #waking = false;
-  /** A wake came while one was reading: read again once it is done. */
-  #wakeAgain = false;
+  /** The timer for the earliest due entry, armed by every wake (PUSH-24). */
+  readonly #outboxWake: OutboxWake;
 
   constructor(
     private readonly options: PushSchedulerOptions,
@@ -146,6 +142,14 @@ export class PushScheduler implements PushHooks {
     this.#lanes = new TokenLanes((err, token) =>
       deps.log.error({ err, token: shortAddress(token) }, 'push step failed'),
     );
+    this.#outboxWake = new OutboxWake({
+      writes: this.#writes,
+      log: deps.log,
+      now: this.#now,
+      nextDueAt: () => this.#nextDue(),
+      run: () => this.#track('push run', this.#run()),
+      track: (where, work) => this.#track(where, work),
+    });
   }
 
   /** Keeps `work` for close() to wait on, logging its failure (no floating promise). */
@@ -395,34 +399,7 @@ export class PushScheduler implements PushHooks {
 
   /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
   #wake(): void {
-    if (this.#closed) return;
-    this.#writes.afterWrites(guarded(this.deps.log, 'push wake', () => this.#wakeAfterWrites()));
-  }
-
-  /**
-   * A wake whose writes are durable: reads the outbox now, or — while another wake reads it —
-   * once more when that one is done (its read may have missed these writes). Every wake is
-   * served: under a steady stream of changes (a wake staged in every group commit) a wake
-   * that only ran when no later one was pending would never run, and entries would wait
-   * long past their due time for a lull.
-   */
-  #wakeAfterWrites(): void {
-    if (this.#closed) return;
-    if (this.#waking) {
-      this.#wakeAgain = true;
-      return;
-    }
-    this.#waking = true;
-    this.#track(
-      'push wake',
-      this.#wakeNow().finally(() => {
-        this.#waking = false;
-        if (this.#wakeAgain) {
-          this.#wakeAgain = false;
-          this.#wakeAfterWrites();
-        }
-      }),
-    );
+    if (!this.#closed) this.#outboxWake.wake();
   }
 
   /** Tokens picked or in flight: neither is taken from the outbox again until it settles. */
@@ -430,26 +407,15 @@ export class PushScheduler implements PushHooks {
     return this.#picked.has(token) || this.#inFlight.has(token);
   }
 
-  /** Arms the timer for the earliest due entry that is not picked or in flight. */
-  async #wakeNow(): Promise<void> {
+  /** When the earliest entry that is not picked or in flight is due (null: none, or no room to send). */
+  async #nextDue(): Promise<number | null> {
     await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
     // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
     // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     const busy = this.#picked.size + this.#inFlight.size;
-    const next = busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
-    if (this.#closed) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (next === null) return;
-    // Node fires a timer longer than 2^31−1 ms at once; a farther entry is looked at again then.
-    const run = guarded(this.deps.log, 'push timer', () => {
-      this.#timer = null;
-      this.#track('push run', this.#run());
-    });
-    this.#timer = setTimeout(run, Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
-    this.#timer.unref();
+    return busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
   }
 
   /**
@@ -663,8 +629,7 @@ export class PushScheduler implements PushHooks {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#outboxWake.close();
     for (const timer of this.#grace.values()) clearTimeout(timer);
     this.#grace.clear();
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);
