@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SETTINGS } from '@badgesync/server';
 import { SqliteStore } from '../server/src/store/index.js';
 import { ApnsTestServer } from '../test/helpers/apns-test-server.js';
@@ -135,6 +136,11 @@ interface StepFigures {
   readonly postP99: number;
   readonly clientCpu: number;
   readonly serverCpu: number;
+  /**
+   * p99 of this process's event-loop delay over the step: the test push server stamps a push
+   * when this loop gets to it, so a late loop reads as push latency the server did not add.
+   */
+  readonly clientLagP99: number;
   /** p99 of the server's event-loop delay over the step (prom-client resets it on each scrape). */
   readonly serverLagP99: number;
   readonly sentMetric: number;
@@ -149,6 +155,8 @@ async function runStep(
 ) {
   const before = await scrape(server.http);
   const cpuBefore = process.cpuUsage();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const posts: number[] = [];
   let issued = 0;
   let inFlight = 0;
@@ -200,6 +208,7 @@ async function runStep(
   while ([...waiting.values()].some((q) => q.some((w) => w.step === step)) && Date.now() < drainUntil) {
     await new Promise((r) => setTimeout(r, 50));
   }
+  loop.disable();
   const after = await scrape(server.http);
   const undelivered = [...waiting.values()].reduce((n, q) => n + q.filter((w) => w.step === step).length, 0);
   const shifted = (arrivals[step] ?? []).filter((at) => at >= started + pushDelayMs && at < ended + pushDelayMs);
@@ -225,6 +234,7 @@ async function runStep(
     postP99: percentile(post, 99),
     clientCpu: (cpu.user + cpu.system) / 1e6 / wallS,
     serverCpu: delta(before, after, 'badgesync_process_cpu_seconds_total') / ((Date.now() - started) / 1000),
+    clientLagP99: loop.percentile(99) / 1e6,
     serverLagP99: total(after, 'badgesync_nodejs_eventloop_lag_p99_seconds') * 1000,
     sentMetric: delta(before, after, 'badgesync_pushes_sent_total'),
   };
@@ -249,6 +259,7 @@ function row(f: StepFigures): Record<string, string | null> {
     'client CPU': `${Math.round(f.clientCpu * 100)} %`,
     'server CPU': `${Math.round(f.serverCpu * 100)} %`,
     'server loop lag p99 ms': fmt.int(f.serverLagP99),
+    'client loop lag p99 ms': fmt.int(f.clientLagP99),
   };
 }
 
@@ -269,6 +280,7 @@ const COLUMNS = [
   'client CPU',
   'server CPU',
   'server loop lag p99 ms',
+  'client loop lag p99 ms',
 ] as const;
 
 /**
