@@ -25,7 +25,8 @@ export interface OpenedStore {
 
 export async function openStore(config: Config, log: Logger): Promise<OpenedStore> {
   if (config.databaseUrl === null) {
-    const sqlite = new SqliteStore(config.db);
+    // [PUSH-23] This process is the file's only writer: registrations are read from memory.
+    const sqlite = new SqliteStore(config.db, { cacheRegistrations: true });
     // [STORE-17] The server listens only once the commit thread can write: after a restart every
     // device reconnects at once, and answers that wait on a thread still booting (seconds when
     // run from source) would leave their badges wrong for that long.

@@ -14,7 +14,7 @@ import { PushScheduler, type PushStore } from '../src/push/push-scheduler.js';
 import type { BadgePush, PushSender, SendResult } from '../src/push/push-sender.js';
 import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import type { Store } from '../src/store/store.js';
+import type { Store, SyncStore } from '../src/store/store.js';
 
 export const WINDOW = 1_000;
 export const GRACE = 5_000;
@@ -65,7 +65,6 @@ export class ScriptedSender implements PushSender {
 }
 
 export class Harness {
-  readonly store = new MemoryStore();
   readonly sender = new ScriptedSender();
   readonly online = new Set<string>();
   metrics = new PushMetrics(new Registry());
@@ -76,8 +75,14 @@ export class Harness {
   reads = 0;
   #readsSinceSettle = 0;
 
-  /** `wrap`: what the scheduler's store becomes (late or held answers); the MemoryStore as asyncStore gives it by default. */
-  constructor(private readonly wrap: (store: Store) => PushStore = (store) => store) {
+  /**
+   * `wrap`: what the scheduler's store becomes (late or held answers); the store as asyncStore
+   * gives it by default. `store`: a MemoryStore by default (the test sets it up synchronously).
+   */
+  constructor(
+    private readonly wrap: (store: Store) => PushStore = (store) => store,
+    readonly store: SyncStore = new MemoryStore(),
+  ) {
     const duePushes = this.store.duePushes.bind(this.store);
     this.store.duePushes = (now, limit) => {
       this.reads++;

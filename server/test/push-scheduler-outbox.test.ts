@@ -148,7 +148,7 @@ describe('PushScheduler: answers and restarts', () => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     assert.ok(enqueued.length > 0 && enqueued.length < 500, `the sweep's first turn queued ${enqueued.length}`);
     for (let turn = 0; turn < 5; turn++) await h.settle();
-    // 32 in flight at most: a few more 10 ms steps after the window let all 500 go.
+    // MAX_IN_FLIGHT at most: a few more 10 ms steps after the window let all 500 go.
     await h.advance(WINDOW + 500);
     assert.equal(enqueued.length, 500, 'only the devices whose badge differs got an outbox entry');
     assert.equal(h.sender.pushes.length, 500);

@@ -59,3 +59,11 @@ storeContract(
     differs: DIFFERS,
   },
 );
+// [PUSH-23] As the server opens it: registration reads from memory, token refusals in flight.
+storeContract(
+  'SqliteStore, batches on the commit thread, registrations cached',
+  () => asyncStore(new HandOverStore(join(dir, `cached-${++files}.db`), { cacheRegistrations: true })),
+  {
+    differs: DIFFERS,
+  },
+);

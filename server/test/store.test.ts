@@ -20,5 +20,15 @@ storeContract('MemoryStore', () => asyncStore(new MemoryStore()));
 storeContract('SqliteStore', () => asyncStore(new SqliteStore(join(dir, `contract-${++files}.db`))));
 storeTransactionContract('MemoryStore', () => new MemoryStore());
 storeTransactionContract('SqliteStore', () => new SqliteStore(join(dir, `transaction-${++files}.db`)));
+// [PUSH-23] The server's SqliteStore answers registration reads from memory: it must read as the
+// reference after every write, a transaction undone included.
+const cached = { cacheRegistrations: true } as const;
+storeContract('SqliteStore, registrations cached', () =>
+  asyncStore(new SqliteStore(join(dir, `cached-${++files}.db`), cached)),
+);
+storeTransactionContract(
+  'SqliteStore, registrations cached',
+  () => new SqliteStore(join(dir, `cached-transaction-${++files}.db`), cached),
+);
 storeReplaceContract('MemoryStore', () => asyncStore(new MemoryStore()));
 storeReplaceContract('SqliteStore', () => asyncStore(new SqliteStore(join(dir, `replace-${++files}.db`))));

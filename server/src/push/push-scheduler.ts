@@ -6,6 +6,7 @@ import { PushPlatform, platformOf, shortAddress } from '../store/push-address.js
 import type { OutboxEntry, Registration, Store, TokenRefusal } from '../store/store.js';
 import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import { badgePush } from './badge-push.js';
+import { OutboxWake } from './outbox-wake.js';
 import type { PushHooks, PushWrites } from './ports.js';
 import type { PushMetrics } from './push-metrics.js';
 import type { AnyBadgePush, PushSender, SendResult } from './push-sender.js';
@@ -65,14 +66,15 @@ export interface PushSchedulerDeps {
 }
 
 /**
- * Most pushes in flight at once. apns2 queues beyond 32 requests per client; holding the
- * rest in the outbox keeps their badges current until they go.
+ * Most pushes in flight at once. The rate a phone's push can go at is this over the push
+ * service's round trip: at 1,000 pushes/s and ~100 ms answers about 100 are out at once (32,
+ * the figure before, held a loaded node to ~200 pushes/s, each later push seconds past its
+ * window). One APNs connection carries 100 streams (apns-transport.ts), so a few wait a moment
+ * in its pool; beyond this, entries wait in the outbox, where their badges stay current.
  */
-const MAX_IN_FLIGHT = 32;
-/** Node's largest timer delay (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_IN_FLIGHT = 128;
 /** Outbox entries read per wake-up: enough to fill the in-flight window twice. */
-const DUE_BATCH = 64;
+const DUE_BATCH = 256;
 /**
  * Tokens the restart sweep checks per turn of the event loop: a few milliseconds of reads
  * when nothing is owed, so syncs and ingests keep flowing while a large store is swept (and
@@ -117,7 +119,6 @@ export class PushScheduler implements PushHooks {
   /** Tokens whose badge may have changed while their push was in flight. */
   readonly #dirty = new Set<string>();
   readonly #lastSent = new Map<string, number>();
-  #timer: NodeJS.Timeout | null = null;
   #closed = false;
   /** Work started and not yet settled (hooks, lanes, sends, wake-ups): close() waits for it. */
   readonly #work = new Set<Promise<void>>();
@@ -127,10 +128,8 @@ export class PushScheduler implements PushHooks {
   readonly #writes: PushWrites;
   /** The writes of a scheduler without a group commit, flushed by close(). */
   readonly #ownWrites: StoreWrites | null;
-  /** The outbox read that arms the timer, while one runs (one at a time). */
-  #waking: Promise<void> | null = null;
-  /** A wake came while the read ran: read again after it (it may have missed writes). */
-  #wakeAgain = false;
+  /** The timer for the earliest due entry, armed by every wake (PUSH-24). */
+  readonly #outboxWake: OutboxWake;
 
   constructor(
     private readonly options: PushSchedulerOptions,
@@ -149,6 +148,14 @@ export class PushScheduler implements PushHooks {
     this.#lanes = new TokenLanes((err, token) =>
       deps.log.error({ err, token: shortAddress(token) }, 'push step failed'),
     );
+    this.#outboxWake = new OutboxWake({
+      writes: this.#writes,
+      log: deps.log,
+      now: this.#now,
+      nextDueAt: () => this.#nextDue(),
+      run: () => this.#track('push run', this.#run()),
+      track: (where, work) => this.#track(where, work),
+    });
   }
 
   /** Keeps `work` for close() to wait on, logging its failure (no floating promise). */
@@ -434,37 +441,7 @@ export class PushScheduler implements PushHooks {
 
   /** Arms the timer for the earliest due entry, once the outbox writes so far are durable. */
   #wake(): void {
-    if (this.#closed) return;
-    this.#writes.afterWrites(
-      guarded(this.deps.log, 'push wake', () => {
-        if (!this.#closed) this.#readOutbox();
-      }),
-    );
-  }
-
-  /**
-   * [CLUSTER-52] One outbox read at a time arms the timer; a wake during it makes it read once
-   * more after it. A wake registered earlier may run before writes staged since (a later group
-   * commit): the read its successor makes after them arms the timer last. (Dropping every
-   * read a newer wake overtook starved the timer on a store across the network: under a stream
-   * of wakes, each faster than a read, no read ever armed it, and due pushes waited seconds.)
-   */
-  #readOutbox(): void {
-    if (this.#waking !== null) {
-      this.#wakeAgain = true;
-      return;
-    }
-    const reads = async (): Promise<void> => {
-      do {
-        this.#wakeAgain = false;
-        await this.#wakeNow();
-      } while (this.#wakeAgain && !this.#closed);
-    };
-    const waking = reads().finally(() => {
-      this.#waking = null;
-    });
-    this.#waking = waking;
-    this.#track('push wake', waking);
+    if (!this.#closed) this.#outboxWake.wake();
   }
 
   /** Tokens picked or in flight: neither is taken from the outbox again until it settles. */
@@ -472,27 +449,15 @@ export class PushScheduler implements PushHooks {
     return this.#picked.has(token) || this.#inFlight.has(token);
   }
 
-  /** Arms the timer for the earliest due entry that is not picked or in flight. */
-  async #wakeNow(): Promise<void> {
+  /** When the earliest entry that is not picked or in flight is due (null: none, or no room to send). */
+  async #nextDue(): Promise<number | null> {
     await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
     // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
     // MAX_IN_FLIGHT. Every settle wakes the scheduler, so waiting for it is enough.
     const busy = this.#picked.size + this.#inFlight.size;
-    const next = busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
-    // A wake while it read reads again (#readOutbox) and arms the timer after this.
-    if (this.#closed) return;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (next === null) return;
-    // Node fires a timer longer than 2^31−1 ms at once; a farther entry is looked at again then.
-    const run = guarded(this.deps.log, 'push timer', () => {
-      this.#timer = null;
-      this.#track('push run', this.#run());
-    });
-    this.#timer = setTimeout(run, Math.min(MAX_TIMER_MS, Math.max(0, next - this.#now())));
-    this.#timer.unref();
+    return busy >= MAX_IN_FLIGHT ? null : await this.#nextDueAt(busy + 1);
   }
 
   /**
@@ -708,8 +673,7 @@ export class PushScheduler implements PushHooks {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#outboxWake.close();
     for (const timer of this.#grace.values()) clearTimeout(timer);
     this.#grace.clear();
     while (this.#work.size > 0) await Promise.allSettled([...this.#work]);

@@ -33,6 +33,7 @@ import { mergeRegistration } from './device-record.js';
 import { InFlight } from './in-flight.js';
 import { migrate } from './migrations.js';
 import { applyPushWrite } from './push-write.js';
+import { REGISTRATION_CACHE_ENTRIES, RegistrationCache } from './registration-cache.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import type {
   DevicePatch,
@@ -70,6 +71,12 @@ export interface SqliteStoreOptions {
    * another connection cannot open.
    */
   readonly commitThread?: boolean;
+  /**
+   * [PUSH-23] Answer registration reads from memory (RegistrationCache): only for the one
+   * connection through which every write of the file goes (the server's). Off by default: a
+   * second connection would keep answering what the first one has since changed.
+   */
+  readonly cacheRegistrations?: boolean;
 }
 
 function isEmpty(batch: WriteBatch): boolean {
@@ -83,6 +90,8 @@ export class SqliteStore implements SyncStore {
   #thread: CommitThread | null = null;
   /** [STORE-18] Batches on the commit thread not yet answered: every read sees them. */
   readonly #inFlight = new InFlight();
+  /** [PUSH-23] Registration reads from memory when `cacheRegistrations` (else a pass-through). */
+  readonly #registrations: RegistrationCache;
   readonly #sql: Statements;
   readonly #commit: Database.Transaction<(batch: WriteBatch) => void>;
   readonly #compact: Database.Transaction<(account: AccountId, snapshot: Uint8Array, throughLogId: number) => void>;
@@ -98,6 +107,7 @@ export class SqliteStore implements SyncStore {
     options: SqliteStoreOptions = {},
   ) {
     this.#useThread = (options.commitThread ?? true) && path !== ':memory:';
+    this.#registrations = new RegistrationCache(options.cacheRegistrations ? REGISTRATION_CACHE_ENTRIES : 0);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     // The busy timeout is set at open, so it already covers switching to WAL and migrating.
     this.#db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
@@ -243,7 +253,23 @@ export class SqliteStore implements SyncStore {
     }
     this.#thread ??= CommitThread.shared();
     this.#inFlight.add(batch, this.#thread.nextId);
-    return this.#thread.commit(this.path, batch, holdMs).finally(() => this.#inFlight.delete(batch));
+    // Its refusals are read from now on (the overlay), and no longer once it failed.
+    this.#refused(batch);
+    return this.#thread.commit(this.path, batch, holdMs).finally(() => {
+      this.#inFlight.delete(batch);
+      this.#refused(batch);
+    });
+  }
+
+  /** Drops the cached registrations of every address a push write of the batch refuses. */
+  #refused(batch: WriteBatch): void {
+    for (const write of batch.push ?? []) {
+      if (write.kind === 'invalidateToken') this.#addressRefused(write.token);
+    }
+  }
+
+  #addressRefused(address: string): void {
+    this.#registrations.addressRefused(address, this.#sql.registrationsOfToken.all(address).map(toRegistration));
   }
 
   /**
@@ -257,7 +283,13 @@ export class SqliteStore implements SyncStore {
   }
 
   transaction(work: () => void): void {
-    this.#db.transaction(work).immediate();
+    try {
+      this.#db.transaction(work).immediate();
+    } catch (err) {
+      // Undone: registrations read inside it may be cached as they were before the undo.
+      this.#registrations.clear();
+      throw err;
+    }
   }
 
   loadDoc(account: AccountId): StoredDoc {
@@ -337,12 +369,23 @@ export class SqliteStore implements SyncStore {
     checkDevice(device);
     checkDevicePatch(patch);
     checkTime(now, 'now');
-    return this.#putDevice.immediate(account, device, patch, now);
+    const before = this.#sql.registration.get(account, device)?.push_address ?? null;
+    try {
+      return this.#putDevice.immediate(account, device, patch, now);
+    } finally {
+      const after = this.#sql.registration.get(account, device)?.push_address ?? null;
+      this.#registrations.registrationChanged(account, device, [before, after]);
+    }
   }
 
   signOut(account: AccountId, device: DeviceId, now: number): boolean {
     checkTime(now, 'now');
-    return this.#signOut.immediate(account, device, now);
+    try {
+      return this.#signOut.immediate(account, device, now);
+    } finally {
+      const address = this.#sql.registration.get(account, device)?.push_address ?? null;
+      this.#registrations.registrationChanged(account, device, [address]);
+    }
   }
 
   revokedAt(account: AccountId, device: DeviceId): number | null {
@@ -350,16 +393,22 @@ export class SqliteStore implements SyncStore {
   }
 
   getRegistration(account: AccountId, device: DeviceId): Registration | null {
-    const row = this.#sql.registration.get(account, device);
-    return row === undefined ? null : this.#inFlight.registration(toRegistration(row));
+    return this.#registrations.getRegistration(account, device, () => {
+      const row = this.#sql.registration.get(account, device);
+      return row === undefined ? null : this.#inFlight.registration(toRegistration(row));
+    });
   }
 
   devicesOf(account: AccountId): DeviceId[] {
-    return this.#sql.devicesOf.all(account).map((row) => row.device as DeviceId);
+    return this.#registrations.devicesOf(account, () =>
+      this.#sql.devicesOf.all(account).map((row) => row.device as DeviceId),
+    );
   }
 
   registrationsOfToken(token: string): Registration[] {
-    return this.#sql.registrationsOfToken.all(token).map((row) => this.#inFlight.registration(toRegistration(row)));
+    return this.#registrations.registrationsOfToken(token, () =>
+      this.#sql.registrationsOfToken.all(token).map((row) => this.#inFlight.registration(toRegistration(row))),
+    );
   }
 
   pushableTokens(): string[] {
@@ -368,7 +417,11 @@ export class SqliteStore implements SyncStore {
 
   invalidateToken(token: string, refusal: TokenRefusal): void {
     const { reason, registeredAtOrBefore, environment, topic } = refusal;
-    this.#sql.invalidateToken.run(reason, token, registeredAtOrBefore, environment, topic);
+    try {
+      this.#sql.invalidateToken.run(reason, token, registeredAtOrBefore, environment, topic);
+    } finally {
+      this.#addressRefused(token);
+    }
   }
 
   getDelivered(token: string): number | null {
@@ -431,6 +484,8 @@ export class SqliteStore implements SyncStore {
   }
 
   close(): void {
+    // Every later call throws, as the connection's do: none is answered from memory.
+    this.#registrations.clear();
     if (this.#db.open) this.#db.close();
     this.#thread?.close(this.path);
     this.#thread = null;
