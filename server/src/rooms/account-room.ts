@@ -157,9 +157,9 @@ export interface RoomOptions {
 }
 
 /**
- * `bytes` in an ArrayBuffer of its own. A received update is a view into the socket's frame
- * buffer: posted to the commit thread as it is, the whole buffer would be copied, and held in
- * memory as long as the update is.
+ * `bytes` in an ArrayBuffer of its own. A received update is a view into the socket's read
+ * buffer: kept as it is (the batch in flight, the store's overlay), it would hold that whole
+ * buffer in memory as long as the update is.
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
