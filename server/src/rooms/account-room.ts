@@ -288,7 +288,9 @@ export class AccountRoom {
       );
     }
     const stored = await deps.store.loadDoc(account);
-    const loaded = new Y.Doc();
+    // A guid of its own: Yjs would draw a random UUID, one crypto call per hex digit (31 per
+    // load). The server's document is never a subdocument, where the guid would matter.
+    const loaded = new Y.Doc({ guid: account });
     loaded.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(loaded, update, LOADING);
     }, LOADING);
