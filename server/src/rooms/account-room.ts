@@ -217,6 +217,9 @@ export class AccountRoom {
     /** The exclusive transaction writes the whole counts: none are marked for the group commit. */
     readonly countsThere: boolean;
   } | null = null;
+  /** [SYNC-19] The group commit batch (GroupCommit.gathering) that tells push this room's counts; -1: none yet. */
+  #countsToldIn = -1;
+  readonly #tellCounts = (): void => this.deps.events.countsCommitted(this.account, this.tracker.counts());
   /** The next counts handed to the group commit are the whole counts (a stale entry's repair). */
   #countsWhole = false;
   lastActive = Date.now();
@@ -260,7 +263,12 @@ export class AccountRoom {
       if (this.#exclusive?.countsThere === true) return;
       for (const thread of change.threads) this.#countsChanged.add(thread);
       this.#markCounts();
-      this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
+      // [SYNC-19] Push hears the counts once per batch: the counts are read when the batch is
+      // durable, so every change of one batch would tell it the same counts again.
+      const batch = this.deps.commit.gathering;
+      if (this.#countsToldIn === batch) return;
+      this.#countsToldIn = batch;
+      this.deps.commit.afterCommit(this.#tellCounts);
     });
     this.doc.on('update', this.#onUpdate);
   }
