@@ -18,6 +18,8 @@ class Socket implements WebSocketLike {
   readonly bufferedAmount = 0;
   closedWith: number | null = null;
   send(): void {}
+  cork(): void {}
+  uncork(): void {}
   close(code: number): void {
     this.closedWith = code;
   }

@@ -62,6 +62,9 @@ export class TestSocketPair {
         if (pair.ended === null) pair.ended = { code: ABNORMAL_CLOSURE, reason: 'terminated', by: 'server' };
         pair.#drop();
       },
+      // Frames already wait here until the test delivers them: a cork changes nothing a device sees.
+      cork() {},
+      uncork() {},
       get bufferedAmount() {
         let bytes = 0;
         for (const frame of pair.toClient) if (frame.kind === 'message') bytes += frame.data.byteLength;

@@ -129,6 +129,31 @@ describe('commit thread', () => {
     assert.deepEqual(read.invalid, ['Unregistered']);
   });
 
+  test('[STORE-31] updates that are views into shared buffers reach the file byte for byte, in order, per account; the caller keeps its bytes', async () => {
+    const store = sqlite();
+    // As a socket's frames are: views into one buffer, and Node's pool, at offsets.
+    const frame = Buffer.from('aa0102bb030405cc06dd', 'hex');
+    const pooled = Buffer.from([0x09, 0x08]);
+    const updates = [
+      { account: A, update: frame.subarray(1, 3) },
+      { account: B, update: frame.subarray(4, 7) },
+      { account: A, update: pooled },
+      { account: A, update: frame.subarray(8, 9) },
+      { account: B, update: frame.subarray(9) },
+    ];
+    const written = onThread(store.commitAsync(batch({ updates })));
+    assert.deepEqual(
+      updates.map(({ update }) => hex(update)),
+      ['0102', '030405', '0908', '06', 'dd'],
+      'nothing of the caller was handed over (detached) or changed',
+    );
+    await written;
+    const disk = onDisk(store.path);
+    assert.deepEqual(disk.loadDoc(A).updates.map(hex), ['0102', '0908', '06']);
+    assert.deepEqual(disk.loadDoc(B).updates.map(hex), ['030405', 'dd']);
+    assert.equal(hex(frame), 'aa0102bb030405cc06dd');
+  });
+
   test('[STORE-18] every read sees a batch in flight, once; the file does not hold it yet', async () => {
     const store = sqlite();
     seed(store);

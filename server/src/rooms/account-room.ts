@@ -157,9 +157,9 @@ export interface RoomOptions {
 }
 
 /**
- * `bytes` in an ArrayBuffer of its own. A received update is a view into the socket's frame
- * buffer: posted to the commit thread as it is, the whole buffer would be copied, and held in
- * memory as long as the update is.
+ * `bytes` in an ArrayBuffer of its own. A received update is a view into the socket's read
+ * buffer: kept as it is (the batch in flight, the store's overlay), it would hold that whole
+ * buffer in memory as long as the update is.
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
@@ -217,6 +217,9 @@ export class AccountRoom {
     /** The exclusive transaction writes the whole counts: none are marked for the group commit. */
     readonly countsThere: boolean;
   } | null = null;
+  /** [SYNC-19] The group commit batch (GroupCommit.gathering) that tells push this room's counts; -1: none yet. */
+  #countsToldIn = -1;
+  readonly #tellCounts = (): void => this.deps.events.countsCommitted(this.account, this.tracker.counts());
   /** The next counts handed to the group commit are the whole counts (a stale entry's repair). */
   #countsWhole = false;
   lastActive = Date.now();
@@ -260,7 +263,12 @@ export class AccountRoom {
       if (this.#exclusive?.countsThere === true) return;
       for (const thread of change.threads) this.#countsChanged.add(thread);
       this.#markCounts();
-      this.deps.commit.afterCommit(() => this.deps.events.countsCommitted(account, this.tracker.counts()));
+      // [SYNC-19] Push hears the counts once per batch: the counts are read when the batch is
+      // durable, so every change of one batch would tell it the same counts again.
+      const batch = this.deps.commit.gathering;
+      if (this.#countsToldIn === batch) return;
+      this.#countsToldIn = batch;
+      this.deps.commit.afterCommit(this.#tellCounts);
     });
     this.doc.on('update', this.#onUpdate);
   }
@@ -288,7 +296,9 @@ export class AccountRoom {
       );
     }
     const stored = await deps.store.loadDoc(account);
-    const loaded = new Y.Doc();
+    // A guid of its own: Yjs would draw a random UUID, one crypto call per hex digit (31 per
+    // load). The server's document is never a subdocument, where the guid would matter.
+    const loaded = new Y.Doc({ guid: account });
     loaded.transact(() => {
       for (const update of stored.updates) Y.applyUpdate(loaded, update, LOADING);
     }, LOADING);

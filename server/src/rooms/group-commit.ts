@@ -32,6 +32,8 @@ export class GroupCommit {
   #between: Array<() => Promise<void>> = [];
   #closed = false;
   #failed = false;
+  /** How many batches were handed over: the number of the one gathering now. */
+  #handedOver = 0;
 
   constructor(
     private readonly store: Store,
@@ -62,6 +64,16 @@ export class GroupCommit {
   /** Something added is not durable yet. */
   get pending(): boolean {
     return this.#scheduled !== null || this.#inFlight !== null || this.#gathering;
+  }
+
+  /**
+   * The number of the batch gathering now: the same while what is added joins it, another once
+   * it is handed over to the store. Callbacks added while something is gathering run after
+   * that batch, so a caller that adds something and then a callback can add one per batch
+   * instead of one per addition (SPEC SYNC-19).
+   */
+  get gathering(): number {
+    return this.#handedOver;
   }
 
   /** Something was added since the batch in flight was handed over. */
@@ -189,6 +201,7 @@ export class GroupCommit {
       if (counts !== null) batch.counts.push({ account, ...counts });
     }
     const callbacks = this.#callbacks;
+    this.#handedOver++;
     this.#batch = GroupCommit.#empty();
     this.#counts = new Map();
     this.#callbacks = [];

@@ -1,9 +1,10 @@
+import type { PackedUpdates } from './commit-updates.js';
 import type { WriteBatch } from './write-batch.js';
 
 /**
  * What the event loop sends the commit thread (SPEC STORE-17). A batch travels as structured
- * clone: plain strings and numbers, and the update bytes, which the sender hands over
- * (transfers) instead of copying when it owns their whole buffer.
+ * clone (plain strings and numbers), but for its updates, which are packed into two buffers
+ * handed over without a copy (SPEC STORE-31, commit-updates.ts).
  */
 export type CommitRequest =
   /** Answered (by its id, no error) once the thread runs its code: it can take batches. */
@@ -14,7 +15,9 @@ export type CommitRequest =
       readonly id: number;
       /** The SQLite file. */
       readonly path: string;
-      readonly batch: WriteBatch;
+      /** The batch but its updates, which travel in `updates`. */
+      readonly batch: Omit<WriteBatch, 'updates'>;
+      readonly updates: PackedUpdates;
       /**
        * [STORE-18] Written to meta (COMMITTED_MARK_KEY) in the batch's transaction: the thread's
        * epoch (random per thread) and this id, so a reader can tell from the file alone which

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CommitReply, CommitRequest } from './commit-messages.js';
+import { packUpdates } from './commit-updates.js';
 import type { WriteBatch } from './write-batch.js';
 
 interface Waiting {
@@ -86,8 +87,19 @@ export class CommitThread {
     const id = this.#nextId++;
     const done = new Promise<void>((resolve, reject) => this.#waiting.set(id, { resolve, reject }));
     if (this.#waiting.size === 1) this.#worker.ref();
-    const request: CommitRequest = { kind: 'commit', id, path, batch, holdMs, epoch: this.epoch };
-    this.#worker.postMessage(request);
+    // [STORE-31] The updates packed and handed over; the rest of the batch cloned as it is.
+    const { updates, ...rest } = batch;
+    const { packed, transfer } = packUpdates(updates);
+    const request: CommitRequest = {
+      kind: 'commit',
+      id,
+      path,
+      batch: rest,
+      updates: packed,
+      holdMs,
+      epoch: this.epoch,
+    };
+    this.#worker.postMessage(request, transfer);
     return done;
   }
 

@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { blockFor } from '../test-hooks.js';
 import { COMMITTED_MARK_KEY, type CommitReply, type CommitRequest } from './commit-messages.js';
+import { unpackUpdates } from './commit-updates.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const port = parentPort;
@@ -41,7 +42,7 @@ port.on('message', (request: CommitRequest) => {
     const store = storeFor(request.path);
     // [STORE-18] The mark in the same transaction: a reader of the file knows it holds this batch.
     store.transaction(() => {
-      store.commit(request.batch);
+      store.commit({ ...request.batch, updates: unpackUpdates(request.updates) });
       store.setMeta(COMMITTED_MARK_KEY, `${request.epoch}:${request.id}`);
     });
     reply = { id: request.id, error: null };

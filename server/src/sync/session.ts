@@ -45,6 +45,8 @@ export class Session implements RoomMember {
    * with the shared log: handled after it, in order. Null when nothing waits.
    */
   #held: Uint8Array[] | null = null;
+  /** [SYNC-18] While the socket is corked for this run: the bytes queued when it began; else null. */
+  #queuedBefore: number | null = null;
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -164,16 +166,32 @@ export class Session implements RoomMember {
    * queued plus what is about to be. A message larger than the limit on its own (a step 2
    * of a large document) is still sent into an empty queue, so the queue exceeds the limit
    * by at most one message, and only when nothing else waits.
+   *
+   * [SYNC-18] The first send of a run corks the socket until the run ends (a microtask): the
+   * relays of one durable batch (the group commit runs its callbacks in one go), a step 1's
+   * answers, leave in one socket write instead of one per frame. Held bytes count as queued,
+   * so "empty" is the queue as the run began: a run's sends go into an empty queue whole, as
+   * one message does.
    */
   send(message: Uint8Array): void {
     if (this.#closed) return;
-    const queued = this.socket.bufferedAmount;
-    if (queued > 0 && queued + message.byteLength > this.limits.maxBufferedBytes) {
+    if (this.#queuedBefore === null) {
+      this.#queuedBefore = this.socket.bufferedAmount;
+      this.socket.cork();
+      queueMicrotask(this.#uncork);
+    }
+    if (this.#queuedBefore > 0 && this.socket.bufferedAmount + message.byteLength > this.limits.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'send queue full');
       return;
     }
     this.socket.send(message);
   }
+
+  /** Ends the run's cork: its frames go to the network in one write. Runs closed or not. */
+  readonly #uncork = (): void => {
+    this.#queuedBefore = null;
+    this.socket.uncork();
+  };
 
   close(code: number, reason: string): void {
     if (this.#closed) return;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type AccountId, CloseCode, closeReason, type DeviceId } from '@badgesync/shared';
+import { type AccountId, CloseCode, type DeviceId } from '@badgesync/shared';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { bearer } from '../auth/api-key.js';
@@ -15,7 +15,7 @@ import type { AccountRoom } from '../rooms/account-room.js';
 import { RoomCapacityError, type RoomManager } from '../rooms/room-manager.js';
 import { KeyedRateLimiter } from './rate-limit.js';
 import { DEFAULT_SESSION_LIMITS, Session, type SessionLimits } from './session.js';
-import type { WebSocketLike } from './websocket-like.js';
+import { wsSocketLike } from './ws-socket-like.js';
 
 export interface SyncEndpointOptions {
   readonly deviceSecret: string;
@@ -181,7 +181,7 @@ export class SyncEndpoint {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       this.options.authenticated?.(req.socket);
       try {
-        this.#open(ws, account, claims, room, uncount);
+        this.#open(ws, socket, account, claims, room, uncount);
       } catch (err) {
         // [EDGE-1] The socket is a WebSocket by now: no HTTP answer, a close it can retry after.
         this.log.error({ err, route: 'sync', account, device: claims.device }, 'opening a session failed');
@@ -190,17 +190,17 @@ export class SyncEndpoint {
     });
   }
 
-  #open(ws: WebSocket, account: AccountId, claims: DeviceClaims, room: AccountRoom, uncount: () => void): void {
+  #open(
+    ws: WebSocket,
+    socket: Duplex,
+    account: AccountId,
+    claims: DeviceClaims,
+    room: AccountRoom,
+    uncount: () => void,
+  ): void {
     {
       mapOversizeClose(ws, this.metrics);
-      const like: WebSocketLike = {
-        send: (data) => ws.send(data, { binary: true }),
-        close: (code, reason) => ws.close(code, closeReason(reason)),
-        terminate: () => ws.terminate(),
-        get bufferedAmount() {
-          return ws.bufferedAmount;
-        },
-      };
+      const like = wsSocketLike(ws, socket);
       const limits = this.options.limits ?? DEFAULT_SESSION_LIMITS;
       const session = new Session(like, claims, room, limits, this.metrics, this.log);
       this.#sessions.add(session);

@@ -7,6 +7,13 @@ export interface WebSocketLike {
   close(code: number, reason: string): void;
   /** Drops the connection without a close handshake (dead peers). */
   terminate(): void;
-  /** Bytes queued but not yet written to the network. */
+  /**
+   * Holds what is sent from now on in the socket until as many uncork() calls, then hands it
+   * to the network in one write, frames unchanged and in order (SPEC SYNC-18). Calls nest, like
+   * a Node stream's; neither throws on a closing or closed socket.
+   */
+  cork(): void;
+  uncork(): void;
+  /** Bytes queued but not yet written to the network (held by cork() included). */
   readonly bufferedAmount: number;
 }
