@@ -3,6 +3,8 @@
  * secret; `sub` = account, `did` = device, `exp` required, `iat` (when present) an integer
  * not in the future. The app's backend mints them; so does `badgesync token` for local use.
  */
+
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { type AccountId, type DeviceId, isAccountId, isDeviceId } from '@badgesync/shared';
 import { errors, jwtVerify, SignJWT } from 'jose';
 
@@ -27,8 +29,16 @@ export type TokenCheck =
   | { readonly ok: true; readonly claims: DeviceClaims }
   | { readonly ok: false; readonly why: 'missing' | 'invalid' | 'expired' };
 
-function key(secret: string): Uint8Array {
-  return new TextEncoder().encode(secret);
+/**
+ * The secret as a key, made once per secret: handed raw bytes, jose imports them as a Web
+ * Crypto key on every check, which was most of a connection's token check when every device
+ * reconnects at once (after a restart). A KeyObject is used as it is.
+ */
+let lastKey: { readonly secret: string; readonly key: KeyObject } | null = null;
+
+function key(secret: string): KeyObject {
+  if (lastKey?.secret !== secret) lastKey = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  return lastKey.key;
 }
 
 /**
