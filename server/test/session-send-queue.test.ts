@@ -10,10 +10,7 @@ import type { WebSocketLike } from '../src/sync/websocket-like.js';
 
 const MiB = 1024 * 1024;
 
-/**
- * The sends of one run go into the queue as it stood when the run began (SYNC-18): a reader
- * whose queue fills is one that stays behind across runs, which this waits between.
- */
+/** Ends the session's run of sends (SYNC-18: its cork lasts until a microtask). */
 const nextRun = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A socket whose queue only grows (the peer never reads). */
@@ -115,23 +112,28 @@ describe('the sends of one run leave in one write', () => {
     assert.deepEqual(socket.events.slice(7), ['cork', 'send 6', 'uncork'], 'the next run corks again');
   });
 
-  test('[SYNC-18] a run into an empty queue goes whole; a session closed during its run still uncorks', async () => {
+  test('[SYNC-18] a run is held to the limit as sends one by one are; a session closed during its run still uncorks', async () => {
     const socket = new RecordingSocket();
     const s = session(socket);
     for (let i = 1; i <= 5; i++) s.send(new Uint8Array(MiB).fill(i));
     assert.equal(
       socket.events.filter((e) => e.startsWith('send')).length,
-      5,
-      'held bytes of the run are not a slow reader',
+      4,
+      'four MiB fit, the fifth would pass the limit',
     );
-    s.close(1000, 'done');
+    assert.deepEqual(socket.events.slice(-2), ['send 4', 'close 1013'], 'the reader is closed, nothing queued after');
     s.send(Uint8Array.of(9));
     await nextRun();
-    assert.deepEqual(
-      socket.events.slice(-2),
-      ['close 1000', 'uncork'],
-      'the close frame leaves with the run, nothing after it',
-    );
+    assert.equal(socket.events.at(-1), 'uncork', 'the close frame leaves with the run, nothing after it');
+  });
+
+  test('[SYNC-18] one message larger than the limit still goes into an empty queue, even corked', async () => {
+    const socket = new RecordingSocket();
+    const s = session(socket);
+    s.send(new Uint8Array(5 * MiB));
+    assert.deepEqual(socket.events, ['cork', 'send 0'], 'the large message is queued');
+    s.send(Uint8Array.of(1));
+    assert.equal(socket.events.at(-1), 'close 1013', 'nothing after it in the same run');
   });
 
   test('[SYNC-18] into a queue a reader left behind, a run is held to the limit (SYNC-11)', async () => {

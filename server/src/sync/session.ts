@@ -45,8 +45,8 @@ export class Session implements RoomMember {
    * with the shared log: handled after it, in order. Null when nothing waits.
    */
   #held: Uint8Array[] | null = null;
-  /** [SYNC-18] While the socket is corked for this run: the bytes queued when it began; else null. */
-  #queuedBefore: number | null = null;
+  /** [SYNC-18] The socket is corked for this run of sends (uncorked by a microtask). */
+  #corked = false;
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -170,17 +170,18 @@ export class Session implements RoomMember {
    * [SYNC-18] The first send of a run corks the socket until the run ends (a microtask): the
    * relays of one durable batch (the group commit runs its callbacks in one go), a step 1's
    * answers, leave in one socket write instead of one per frame. Held bytes count as queued,
-   * so "empty" is the queue as the run began: a run's sends go into an empty queue whole, as
-   * one message does.
+   * so a run is held to the limit like sends one by one: a connection that asks for many
+   * large answers in one read (awareness queries) is closed, not buffered without bound.
    */
   send(message: Uint8Array): void {
     if (this.#closed) return;
-    if (this.#queuedBefore === null) {
-      this.#queuedBefore = this.socket.bufferedAmount;
+    if (!this.#corked) {
+      this.#corked = true;
       this.socket.cork();
       queueMicrotask(this.#uncork);
     }
-    if (this.#queuedBefore > 0 && this.socket.bufferedAmount + message.byteLength > this.limits.maxBufferedBytes) {
+    const queued = this.socket.bufferedAmount;
+    if (queued > 0 && queued + message.byteLength > this.limits.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'send queue full');
       return;
     }
@@ -189,7 +190,7 @@ export class Session implements RoomMember {
 
   /** Ends the run's cork: its frames go to the network in one write. Runs closed or not. */
   readonly #uncork = (): void => {
-    this.#queuedBefore = null;
+    this.#corked = false;
     this.socket.uncork();
   };
 
