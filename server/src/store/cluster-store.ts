@@ -97,9 +97,20 @@ export interface ClusterStore extends Store {
    * [STORE-22] Claims for `node` up to `limit` due outbox entries (not parked, due at or before
    * `now`, unclaimed or claimed until at most `now`) until `now + leaseMs`, oldest due first
    * (ties by token): no other node claims them meanwhile. enqueuePush and removePush of an
-   * entry clear its claim.
+   * entry clear its claim. [STORE-36] The node's own live claims are claimed again (renewed).
    */
   claimDuePushes(node: string, now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;
+  /**
+   * [STORE-35] A peek, not a claim: up to `limit` pending (not parked) entries by when `node`
+   * may claim them, earliest first (ties by token). Each answers that time as its `dueAt`: its
+   * due time, or the end of another node's claim on it when later (lapsed or not).
+   */
+  peekPushes(node: string, limit: number): Promise<OutboxEntry[]>;
+  /**
+   * [STORE-37] Clears the claims `node` holds on the entries of `tokens` (claimed, not sent):
+   * any node may claim them at once. Answers how many were released.
+   */
+  releasePushes(node: string, tokens: readonly string[]): Promise<number>;
   /**
    * [STORE-34] A draining node's hand-over: clears every claim `node` holds, and makes each
    * waiting (not parked) entry of `tokens` due at `now` at the latest, unclaimed: another
