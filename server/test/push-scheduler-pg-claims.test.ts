@@ -202,16 +202,16 @@ describe('push schedulers as cluster nodes on PostgreSQL', () => {
     // X's 2 is accepted last: the phone may show 2.
     const answeredAt = Date.now();
     senderX.release({ kind: 'sent' });
-    const after = () => [...senderX.pushes, ...senderY.pushes].filter((p) => p.at >= answeredAt);
+    const sentSince = () => [...senderX.pushes, ...senderY.pushes].filter((p) => p.at >= answeredAt);
     await until(
       async () =>
-        after().some((p) => p.badge === 3) &&
+        sentSince().some((p) => p.badge === 3) &&
         (await storeX.getDelivered(TOKEN)) === 3 &&
         (await storeX.getPush(TOKEN)) === null,
       'the phone pushed 3 again after X’s 2 was accepted, recorded, nothing waiting',
     );
     assert.deepEqual(
-      after().map((p) => p.badge),
+      sentSince().map((p) => p.badge),
       [3],
       'once more, with the latest badge',
     );
