@@ -97,7 +97,7 @@ export interface ClusterStore extends Store {
    * [STORE-22] Claims for `node` up to `limit` due outbox entries (not parked, due at or before
    * `now`, unclaimed or claimed until at most `now`) until `now + leaseMs`, oldest due first
    * (ties by token): no other node claims them meanwhile. enqueuePush and removePush of an
-   * entry clear its claim. [STORE-36] The node's own live claims are claimed again (renewed).
+   * entry clear its claim.
    */
   claimDuePushes(node: string, now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;
   /**
@@ -107,7 +107,7 @@ export interface ClusterStore extends Store {
    */
   peekPushes(node: string, limit: number): Promise<OutboxEntry[]>;
   /**
-   * [STORE-37] Clears the claims `node` holds on the entries of `tokens` (claimed, not sent):
+   * [STORE-36] Clears the claims `node` holds on the entries of `tokens` (claimed, not sent):
    * any node may claim them at once. Answers how many were released.
    */
   releasePushes(node: string, tokens: readonly string[]): Promise<number>;

@@ -155,10 +155,9 @@ export const SQL = {
   countPushes: `SELECT count(*) FILTER (WHERE NOT parked) AS pending, count(*) FILTER (WHERE parked) AS parked
     FROM outbox`,
   // STORE-22: entries another node is claiming right now are skipped, not waited for.
-  // STORE-36: the node's own live claims are taken again (renewed), never locked out for a lease.
   claimDuePushes: `WITH due AS (
       SELECT token FROM outbox
-      WHERE NOT parked AND due_at <= $2 AND (claim_until IS NULL OR claim_until <= $2 OR claimed_by = $1)
+      WHERE NOT parked AND due_at <= $2 AND (claim_until IS NULL OR claim_until <= $2)
       ORDER BY due_at, token LIMIT $3
       FOR UPDATE SKIP LOCKED)
     UPDATE outbox SET claimed_by = $1, claim_until = $4
@@ -170,7 +169,7 @@ export const SQL = {
   peekPushes: `SELECT token, badge, changed_at,
       GREATEST(due_at, CASE WHEN claimed_by IS DISTINCT FROM $1 THEN claim_until END) AS due_at, attempts, parked
     FROM outbox WHERE NOT parked ORDER BY 4, token LIMIT $2`,
-  // STORE-37: claims the node took and will not send now go back at once.
+  // STORE-36: claims the node took and will not send now go back at once.
   releasePushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL
     WHERE claimed_by = $1 AND token = ANY ($2::text[])`,
 
