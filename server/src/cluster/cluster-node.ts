@@ -19,7 +19,8 @@ import { UpdateBus } from './update-bus.js';
  * How long a node holds the outbox entries it claimed (ClusterStore.claimDuePushes): longer
  * than one push takes at worst (the longest send timeout, FCM's 15 s, and the answer's write),
  * so no other node sends an entry that is being sent; no longer, because a killed node's claims
- * pass to the others only when it ends (a new badge value clears a claim at once, CLUSTER-44).
+ * pass to the others only when it ends (taken at their next outbox look, CLUSTER-53; a new badge
+ * value clears a claim at once, CLUSTER-44).
  */
 export const PUSH_CLAIM_LEASE_MS = 20_000;
 
