@@ -256,7 +256,7 @@ describe('PgStore: claiming due pushes', () => {
       assert.equal((await one.claimDuePushes('node-a', 1_000, 1, 60_000))[0]?.token, heldByA);
       await one.enqueuePush(outboxEntry(free, 5_000));
       await one.enqueuePush(outboxEntry(parked, 50, { parked: true }));
-      const peek = await one.peekPushes('node-a', 10);
+      const peek = await one.peekPushes('node-a', 1_000, 10);
       assert.deepEqual(
         peek.map((e) => [e.token, e.dueAt]),
         [
@@ -267,11 +267,11 @@ describe('PgStore: claiming due pushes', () => {
         'its own claim at its due time, the other node’s at the claim’s end, no parked entry',
       );
       assert.deepEqual(
-        (await two.peekPushes('node-b', 1)).map((e) => [e.token, e.dueAt]),
+        (await two.peekPushes('node-b', 1_000, 1)).map((e) => [e.token, e.dueAt]),
         [[heldByB, 100]],
       );
       assert.equal((await one.getPush(heldByB))?.dueAt, 100, 'a peek changes nothing');
-      assert.deepEqual(await one.peekPushes('node-a', 0), []);
+      assert.deepEqual(await one.peekPushes('node-a', 1_000, 0), []);
     });
   });
 

@@ -92,7 +92,7 @@ function clusterNode(store: PgStore, node: string, sender: ScriptedSender, reads
       },
       peekDue: (limit) => {
         reads.count++;
-        return store.peekPushes(node, limit);
+        return store.peekPushes(node, Date.now(), limit);
       },
       releaseDue: async (tokens) => {
         await store.releasePushes(node, tokens);

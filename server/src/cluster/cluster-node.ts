@@ -120,7 +120,7 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
       if (claimed.length > 0) nodeLog.debug({ tokens: claimed.map((e) => shortAddress(e.token)) }, 'push claimed');
       return claimed;
     },
-    peekDue: (limit) => store.peekPushes(nodeId, limit),
+    peekDue: (limit) => store.peekPushes(nodeId, Date.now(), limit),
     async releaseDue(tokens) {
       await store.releasePushes(nodeId, tokens);
     },
