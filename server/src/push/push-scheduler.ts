@@ -500,7 +500,8 @@ export class PushScheduler implements PushHooks {
       // [CLUSTER-55] Claimed and not picked (no room left): given back, not held for a lease.
       const unpicked: string[] = [];
       for (const entry of await this.#takeDue(now, DUE_BATCH)) {
-        // Its push is with the sender: the claim (renewed) covers the send; its settle decides.
+        // Its push is with the sender: the claim stays with the send (released, another node could
+        // send it too); the settle decides what follows.
         if (this.#busy(entry.token)) continue;
         if (this.#closed || this.#picked.size + this.#inFlight.size >= MAX_IN_FLIGHT) {
           unpicked.push(entry.token);
