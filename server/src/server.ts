@@ -115,7 +115,13 @@ export class BadgesyncServer {
     this.#push = parts.push({
       store,
       // [CLUSTER-19] In a cluster, due entries are claimed, so one node sends each.
-      ...(cluster === undefined ? {} : { takeDue: (now: number, limit: number) => cluster.claimDue(now, limit) }),
+      ...(cluster === undefined
+        ? {}
+        : {
+            takeDue: (now: number, limit: number) => cluster.claimDue(now, limit),
+            peekDue: (limit: number) => cluster.peekDue(limit),
+            releaseDue: (tokens: readonly string[]) => cluster.releaseDue(tokens),
+          }),
       metrics: this.metrics,
       log,
       // [CLUSTER-17] In a cluster, connected to any node (the presence directory).
@@ -369,7 +375,12 @@ export class BadgesyncServer {
       clearInterval(this.#purge);
       this.#http.close();
       this.#sync.close();
-      // Push first: the answers of pushes in flight write through the group commit.
+      // [OPS-8] The writes pending now go first, push still listening: the counts they commit
+      // queue their phones (a change left in this flush would otherwise reach no push, on one
+      // node until the restart sweep, in a cluster until the account's next change).
+      await this.#commit.flushed();
+      // Then push closes: what it queued and the answers of pushes in flight write through the
+      // group commit, whose last flush makes them durable before the hand-over.
       await this.#push.close();
       await this.#commit.close();
       // [CLUSTER-46] Every send of this node has settled and is durable: what is left in the

@@ -246,6 +246,51 @@ describe('PgStore: claiming due pushes', () => {
       await assert.rejects(one.handOverPushes('', [], 2_000), TypeError);
     });
   });
+
+  test("[STORE-35] a peek answers each pending entry by when the node may claim it: another node's claim holds it until the claim ends, its own does not", async () => {
+    await withTwo(async (one, two) => {
+      const [heldByB, heldByA, free, parked] = tokens as [string, string, string, string];
+      await one.enqueuePush(outboxEntry(heldByB, 100));
+      await one.enqueuePush(outboxEntry(heldByA, 200));
+      assert.equal((await two.claimDuePushes('node-b', 1_000, 1, 60_000))[0]?.token, heldByB);
+      assert.equal((await one.claimDuePushes('node-a', 1_000, 1, 60_000))[0]?.token, heldByA);
+      await one.enqueuePush(outboxEntry(free, 5_000));
+      await one.enqueuePush(outboxEntry(parked, 50, { parked: true }));
+      const peek = await one.peekPushes('node-a', 1_000, 10);
+      assert.deepEqual(
+        peek.map((e) => [e.token, e.dueAt]),
+        [
+          [heldByA, 200],
+          [free, 5_000],
+          [heldByB, 61_000],
+        ],
+        'its own claim at its due time, the other node’s at the claim’s end, no parked entry',
+      );
+      assert.deepEqual(
+        (await two.peekPushes('node-b', 1_000, 1)).map((e) => [e.token, e.dueAt]),
+        [[heldByB, 100]],
+      );
+      assert.equal((await one.getPush(heldByB))?.dueAt, 100, 'a peek changes nothing');
+      assert.deepEqual(await one.peekPushes('node-a', 1_000, 0), []);
+    });
+  });
+
+  test('[STORE-36] a node releases its own claims on the tokens named, at once; other claims stay', async () => {
+    await withTwo(async (one, two) => {
+      const [mine, alsoMine, theirs] = tokens as [string, string, string];
+      for (const token of [mine, alsoMine, theirs]) await one.enqueuePush(outboxEntry(token, 100));
+      assert.equal((await one.claimDuePushes('node-a', 1_000, 2, 60_000)).length, 2);
+      assert.equal((await two.claimDuePushes('node-b', 1_000, 1, 60_000))[0]?.token, theirs);
+      assert.equal(await one.releasePushes('node-a', [mine, theirs]), 1, 'only its own claim is released');
+      assert.equal(await one.releasePushes('node-a', []), 0);
+      assert.deepEqual(
+        (await two.claimDuePushes('node-b', 2_000, 10, 60_000)).map((e) => e.token),
+        [mine],
+        'the released entry is claimable at once; node-a keeps the one it did not name',
+      );
+      await assert.rejects(one.releasePushes('', [mine]), TypeError);
+    });
+  });
 });
 
 describe('PgStore: call order', () => {

@@ -42,7 +42,7 @@ function world(clustered: boolean) {
     store.commit({ updates: [], counts: [{ account: A, counts }], bindings: [], idempotency: [] });
     scheduler.countsCommitted(A, counts);
   };
-  return { store, change };
+  return { store, scheduler, change };
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -64,6 +64,14 @@ describe('PushScheduler on a cluster node', () => {
     await until(() => store.getPush(TOKEN)?.badge === 4, 'the entry carries the new badge');
     assert.equal(store.getPush(TOKEN)?.dueAt, first?.dueAt, 'the window is not pushed back');
     assert.equal(store.getPush(TOKEN)?.changedAt, first?.changedAt);
+  });
+
+  test('[OPS-8] a change heard just before close() is still queued: close waits for it and writes the entry', async () => {
+    const { store, scheduler, change } = world(false);
+    change(3);
+    // The shutdown closes push right after the last flush told it of the change.
+    await scheduler.close();
+    assert.equal(store.getPush(TOKEN)?.badge, 3, 'the phone is in the outbox for the next start (or the hand-over)');
   });
 
   test('[PUSH-5] on one node the waiting entry is left as it is: its badge is read when it is sent', async () => {

@@ -19,9 +19,19 @@ import { UpdateBus } from './update-bus.js';
  * How long a node holds the outbox entries it claimed (ClusterStore.claimDuePushes): longer
  * than one push takes at worst (the longest send timeout, FCM's 15 s, and the answer's write),
  * so no other node sends an entry that is being sent; no longer, because a killed node's claims
- * pass to the others only when it ends (a new badge value clears a claim at once, CLUSTER-44).
+ * pass to the others only when it ends (taken at their next outbox look, CLUSTER-53; a new badge
+ * value clears a claim at once, CLUSTER-44).
  */
 export const PUSH_CLAIM_LEASE_MS = 20_000;
+
+/**
+ * [CLUSTER-53] How often a node looks at the outbox without being told to. A node reads the
+ * outbox after its own events only: an entry queued (or claimed) by a node killed with
+ * `kill -9` is nobody's event, and without this look it would wait for the account's next
+ * change. 5 s keeps such a badge within lease + 5 s of its due time (a queued one within 5 s),
+ * for one indexed read (and a count) per node every 5 s.
+ */
+export const OUTBOX_POLL_MS = 5_000;
 
 /** One node's part of the cluster. */
 export interface ClusterNode {
@@ -31,13 +41,20 @@ export interface ClusterNode {
   readonly probes: readonly ReadinessProbe[];
   /** Due outbox entries, claimed for this node (the push scheduler's way to take them). */
   claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
+  /** [CLUSTER-54] The outbox by when this node may claim each entry (another node's live claim holds it). */
+  peekDue(limit: number): Promise<OutboxEntry[]>;
+  /** [CLUSTER-55] Gives back this node's claims on `tokens` (claimed, not sent). */
+  releaseDue(tokens: readonly string[]): Promise<void>;
   /**
    * [CLUSTER-46] On SIGTERM, once push has closed: clears this node's claims, makes the waiting
    * entries of `tokens` due at once, and tells the other nodes (CLUSTER-47). Answers how many
    * entries changed.
    */
   handOverPushes(tokens: readonly string[]): Promise<number>;
-  /** [CLUSTER-47] `listener` runs when another node handed entries over, or the bus came back. */
+  /**
+   * [CLUSTER-47] `listener` runs when another node handed entries over, or the bus came back;
+   * [CLUSTER-53] and every OUTBOX_POLL_MS.
+   */
   onOutboxChanged(listener: () => void): void;
   /** Stops syncing, drops this node's presence at once, closes its Redis connections. */
   close(): Promise<void>;
@@ -85,6 +102,9 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
     throw err;
   }
   const openBus = bus;
+  // [CLUSTER-53] Entries a killed node left queued or claimed are nobody's event: looked at anyway.
+  const poll = setInterval(() => outboxChanged(), OUTBOX_POLL_MS);
+  poll.unref();
   nodeLog.info({ prefix }, 'joined the cluster');
   return {
     nodeId,
@@ -100,6 +120,10 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
       if (claimed.length > 0) nodeLog.debug({ tokens: claimed.map((e) => shortAddress(e.token)) }, 'push claimed');
       return claimed;
     },
+    peekDue: (limit) => store.peekPushes(nodeId, Date.now(), limit),
+    async releaseDue(tokens) {
+      await store.releasePushes(nodeId, tokens);
+    },
     async handOverPushes(tokens) {
       const changed = await store.handOverPushes(nodeId, tokens, Date.now());
       if (changed > 0) await openBus.publishHandover();
@@ -109,6 +133,7 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
       outboxChanged = listener;
     },
     async close() {
+      clearInterval(poll);
       link.close();
       await presence.close();
       await openBus.close();

@@ -65,6 +65,10 @@ export interface PushContext {
    * (ClusterStore.claimDuePushes), so two nodes never send one entry.
    */
   readonly takeDue?: (now: number, limit: number) => Promise<OutboxEntry[]>;
+  /** [CLUSTER-54] The timer's peek at the outbox, live claims of other nodes counted (a cluster node). */
+  readonly peekDue?: (limit: number) => Promise<OutboxEntry[]>;
+  /** [CLUSTER-55] Gives back claims taken and not sent (a cluster node). */
+  readonly releaseDue?: (tokens: readonly string[]) => Promise<void>;
   readonly metrics: Metrics;
   readonly log: Logger;
   /**

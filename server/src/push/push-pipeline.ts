@@ -27,6 +27,8 @@ export async function pushPipeline(config: Config, log: Logger, vapid: VapidKeys
         // The server's store: every read answers through a promise (a store on the network fits).
         store: ctx.store,
         ...(ctx.takeDue === undefined ? {} : { takeDue: ctx.takeDue }),
+        ...(ctx.peekDue === undefined ? {} : { peekDue: ctx.peekDue }),
+        ...(ctx.releaseDue === undefined ? {} : { releaseDue: ctx.releaseDue }),
         sender,
         log: ctx.log,
         metrics: new PushMetrics(ctx.metrics.registry),

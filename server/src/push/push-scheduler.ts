@@ -61,6 +61,14 @@ export interface PushSchedulerDeps {
   readonly isOnline: Presence;
   /** How due entries are taken: `store.duePushes` by default, a cluster node's claim in a cluster. */
   readonly takeDue?: (now: number, limit: number) => Promise<OutboxEntry[]>;
+  /**
+   * [CLUSTER-54] How the timer's peek reads the outbox: `store.duePushes` by default; on a
+   * cluster node each entry answers when this node may claim it (another node's live claim
+   * holds it until the claim ends, ClusterStore.peekPushes).
+   */
+  readonly peekDue?: (limit: number) => Promise<OutboxEntry[]>;
+  /** [CLUSTER-55] Gives back claims taken and not sent (ClusterStore.releasePushes); none by default. */
+  readonly releaseDue?: (tokens: readonly string[]) => Promise<void>;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -167,9 +175,13 @@ export class PushScheduler implements PushHooks {
     void tracked.then(() => this.#work.delete(tracked));
   }
 
-  /** Runs `work` in the token's lane (after its earlier decisions), tracked; skipped once closed. */
+  /**
+   * Runs `work` in the token's lane (after its earlier decisions), tracked. [OPS-8] Work started
+   * before close() still runs once it began (a change heard before the shutdown is queued);
+   * sends check `#closed` themselves.
+   */
   #inLane(token: string, work: () => Promise<void>): Promise<void> {
-    const done = this.#lanes.run(token, () => (this.#closed ? Promise.resolve() : work()));
+    const done = this.#lanes.run(token, work);
     this.#track('push lane', done);
     return done;
   }
@@ -465,7 +477,10 @@ export class PushScheduler implements PushHooks {
    * claim: `limit` is one more than the entries being worked on, which it skips.
    */
   async #nextDueAt(limit: number): Promise<number | null> {
-    const entries = await this.deps.store.duePushes(Number.MAX_SAFE_INTEGER, limit);
+    // [CLUSTER-54] On a cluster node an entry another node holds is due when its claim ends:
+    // peeked at its due time, it would arm a 0 ms timer, claim nothing, and arm it again (a
+    // loop of database reads) until the lease ran out.
+    const entries = await (this.deps.peekDue?.(limit) ?? this.deps.store.duePushes(Number.MAX_SAFE_INTEGER, limit));
     return entries.find((entry) => !this.#busy(entry.token))?.dueAt ?? null;
   }
 
@@ -482,20 +497,28 @@ export class PushScheduler implements PushHooks {
     if (this.#closed) return;
     const now = this.#now();
     if (this.#picked.size + this.#inFlight.size < MAX_IN_FLIGHT) {
+      // [CLUSTER-55] Claimed and not picked (no room left): given back, not held for a lease.
+      const unpicked: string[] = [];
       for (const entry of await this.#takeDue(now, DUE_BATCH)) {
-        if (this.#closed || this.#picked.size + this.#inFlight.size >= MAX_IN_FLIGHT) break;
+        // Its push is with the sender: the claim stays with the send (released, another node could
+        // send it too); the settle decides what follows.
         if (this.#busy(entry.token)) continue;
+        if (this.#closed || this.#picked.size + this.#inFlight.size >= MAX_IN_FLIGHT) {
+          unpicked.push(entry.token);
+          continue;
+        }
         const { token } = entry;
         this.#picked.add(token);
         void this.#inLane(token, async () => {
           try {
-            await this.#decide(token, now);
+            if (!this.#closed) await this.#decide(token, now);
           } finally {
             // Not sent (skipped, or gone meanwhile): the next due entry may go.
             if (this.#picked.delete(token)) this.#wake();
           }
         });
       }
+      if (unpicked.length > 0) await this.deps.releaseDue?.(unpicked);
     }
     this.#wake();
   }
@@ -567,6 +590,16 @@ export class PushScheduler implements PushHooks {
     this.#wake();
   }
 
+  /**
+   * [CLUSTER-56] Whether the token's outbox entry is no longer the one that was sent (replaced or
+   * removed by another node meanwhile). On one node a change mid-flight marks the token dirty
+   * instead, so this is never true there.
+   */
+  async #contested(entry: OutboxEntry): Promise<boolean> {
+    const current = await this.#state.getPush(entry.token);
+    return current === null || current.changedAt !== entry.changedAt || current.badge !== entry.badge;
+  }
+
   /** The token again, one window on, with its badge as it is now (counts changed mid-flight). */
   async #requeue(entry: OutboxEntry, now: number): Promise<void> {
     const badge = await this.#badgeOf(await this.deps.store.registrationsOfToken(entry.token));
@@ -590,12 +623,22 @@ export class PushScheduler implements PushHooks {
     const changedMidFlight = this.#dirty.delete(token);
     switch (result.kind) {
       case 'sent':
-        this.#state.setDelivered(token, badge, now);
         this.#lastSent.set(token, now);
         if (changedMidFlight) {
           // Counts changed mid-flight: the entry queued meanwhile stays, due one window on.
+          this.#state.setDelivered(token, badge, now);
           await this.#requeue(entry, now);
-        } else await this.#state.remove(token, entry.badge);
+        } else if (await this.#contested(entry)) {
+          // [CLUSTER-56] Another node replaced the entry while this push was out (CLUSTER-44
+          // cleared the claim) and may have sent the new badge too: which one the phone shows
+          // is unknown. Nothing is recorded as delivered, and the badge as it is now goes once
+          // more, one window on, after both sends.
+          this.#state.clearDelivered(token);
+          await this.#requeue(entry, now);
+        } else {
+          this.#state.setDelivered(token, badge, now);
+          await this.#state.remove(token, entry.badge);
+        }
         metrics.sent.inc();
         metrics.latency.observe((now - entry.changedAt) / 1000);
         return;

@@ -101,6 +101,18 @@ export interface ClusterStore extends Store {
    */
   claimDuePushes(node: string, now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;
   /**
+   * [STORE-35] A peek, not a claim: up to `limit` pending (not parked) entries by when `node`
+   * may claim them, earliest first (ties by token). Each answers that time as its `dueAt`: its
+   * due time, or the end of another node's claim on it when later (lapsed or not). `now`: the
+   * caller's clock; entries other nodes hold are looked for among those due by then.
+   */
+  peekPushes(node: string, now: number, limit: number): Promise<OutboxEntry[]>;
+  /**
+   * [STORE-36] Clears the claims `node` holds on the entries of `tokens` (claimed, not sent):
+   * any node may claim them at once. Answers how many were released.
+   */
+  releasePushes(node: string, tokens: readonly string[]): Promise<number>;
+  /**
    * [STORE-34] A draining node's hand-over: clears every claim `node` holds, and makes each
    * waiting (not parked) entry of `tokens` due at `now` at the latest, unclaimed: another
    * node claims them at once. Answers how many entries changed.

@@ -164,6 +164,23 @@ export const SQL = {
     FROM due WHERE outbox.token = due.token
     RETURNING outbox.token, badge, changed_at, due_at, attempts, parked`,
 
+  // STORE-35: when each entry may be claimed by the node: another node's claim holds it until
+  // the claim ends. Two ordered reads of the outbox_due index, each stopping early: entries
+  // nobody else holds by due time, and those another node holds — all due (a claim is taken on
+  // a due entry, and a new value clears it), so only the due part of the index is read.
+  peekPushes: `SELECT ${OUTBOX_COLUMNS} FROM (
+      (SELECT ${OUTBOX_COLUMNS} FROM outbox
+        WHERE NOT parked AND (claimed_by IS NULL OR claimed_by = $1)
+        ORDER BY due_at, token LIMIT $3)
+      UNION ALL
+      (SELECT token, badge, changed_at, GREATEST(due_at, claim_until) AS due_at, attempts, parked FROM outbox
+        WHERE NOT parked AND due_at <= $2 AND claimed_by <> $1
+        ORDER BY 4, token LIMIT $3)
+    ) AS peek ORDER BY due_at, token LIMIT $3`,
+  // STORE-36: claims the node took and will not send now go back at once.
+  releasePushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL
+    WHERE claimed_by = $1 AND token = ANY ($2::text[])`,
+
   // STORE-34: the draining node's claims cleared; its own waiting entries due at once (never later).
   handOverPushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL,
       due_at = CASE WHEN NOT parked AND token = ANY ($2::text[]) THEN LEAST(due_at, $3) ELSE due_at END

@@ -461,6 +461,24 @@ export class PgStore implements ClusterStore {
     );
   }
 
+  peekPushes(node: string, now: number, limit: number): Promise<OutboxEntry[]> {
+    return this.#read(async () => {
+      if (!(limit >= 1)) return [];
+      const { rows } = await this.#query<OutboxRow>(SQL.peekPushes, [node, now, Math.floor(limit)]);
+      return rows.map(toOutboxEntry);
+    });
+  }
+
+  releasePushes(node: string, tokens: readonly string[]): Promise<number> {
+    return this.#write(
+      async () =>
+        tokens.length === 0 ? 0 : ((await this.#query(SQL.releasePushes, [node, [...tokens]])).rowCount ?? 0),
+      () => {
+        if (typeof node !== 'string' || node.length === 0) throw new TypeError('releasePushes: node must be named');
+      },
+    );
+  }
+
   handOverPushes(node: string, tokens: readonly string[], now: number): Promise<number> {
     return this.#write(
       async () => (await this.#query(SQL.handOverPushes, [node, [...tokens], now])).rowCount ?? 0,

@@ -1,0 +1,117 @@
+/**
+ * A node killed with `kill -9` leaves its pushes to the others (SPEC CLUSTER-53): three node
+ * processes on one fresh PostgreSQL database and Redis prefix, sending to the APNs stand-in.
+ * Node A has one phone's push in flight (APNs holds the answer: A holds the entry's claim) and
+ * another phone's badge queued, not yet due. A is killed; nothing else happens in the cluster —
+ * no write, no registration, no hand-over — and B or C sends each badge once: the queued one
+ * once it is due, the claimed one once A's claim has lapsed.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, test } from 'vitest';
+import { ApnsAnswers, ApnsTestServer } from '../helpers/apns-test-server.js';
+import { type ClusterRig, clusterRig } from '../helpers/cluster.js';
+import { sleep } from '../helpers/eventually.js';
+import { apnsEnv, badgeOf, FAST_PUSH_ENV, poll, post, register } from '../helpers/push-rig.js';
+import { type ServerProcess, stopAll } from '../helpers/server-process.js';
+
+const run = promisify(execFile);
+
+/** Every node's coalescing window: A is killed well before the queued badge is due. */
+const WINDOW_MS = 3_000;
+/** The claim lease (PUSH_CLAIM_LEASE_MS) and the outbox look (OUTBOX_POLL_MS) of a node. */
+const LEASE_MS = 20_000;
+const POLL_MS = 5_000;
+/** APNs holds A's push far past the test: A dies with it in flight. */
+const HELD_ANSWER_MS = 120_000;
+/** Slack for a loaded machine on top of the worst case the rule allows. */
+const SLACK_MS = 10_000;
+/** After the pushes, how long a second one (of either phone) is waited for. */
+const SECOND_PUSH_WAIT_MS = 3_000;
+
+describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
+  let rig: ClusterRig;
+  let apns: ApnsTestServer;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let c: ServerProcess;
+
+  /** The badge and claimant of `token`'s outbox entry, read from the cluster's database. */
+  const outboxRow = async (token: string): Promise<string> => {
+    const { stdout } = await run('psql', [
+      rig.databaseUrl,
+      '-tAc',
+      `SELECT badge || '/' || coalesce(claimed_by, '-') FROM outbox WHERE token = '${token}' AND NOT parked`,
+    ]);
+    return stdout.trim();
+  };
+
+  beforeAll(async () => {
+    rig = await clusterRig();
+    apns = await ApnsTestServer.start();
+    const env = { ...FAST_PUSH_ENV, ...apnsEnv(apns), BADGESYNC_PUSH_DELAY_MS: String(WINDOW_MS) };
+    [a, b, c] = await Promise.all([rig.start('kill-a', env), rig.start('kill-b', env), rig.start('kill-c', env)]);
+  });
+  afterAll(async () => {
+    await stopAll();
+    await apns?.close();
+    await rig?.drop();
+  });
+
+  test('[CLUSTER-53][CLUSTER-19] after kill -9 of node A, with no other activity, B or C sends A’s queued badge and the one A was sending, each once', async () => {
+    // A phone whose push is in flight on A when A dies: A holds the entry's claim.
+    const claimed = 'ef'.repeat(32);
+    apns.enqueue(claimed, ApnsAnswers.slow(HELD_ANSWER_MS));
+    assert.equal(await post(a, 'kill-claimed', 'inbox', 3), 3);
+    await register(a, 'kill-claimed', 'phone', { apnsToken: claimed });
+    await apns.waitFor(
+      () => apns.requestsFor(claimed).length === 1,
+      WINDOW_MS + SLACK_MS,
+      () => 'node A’s push reached APNs',
+    );
+    await poll(async () => (await outboxRow(claimed)) === '3/kill-a', 'A holds the claim');
+    const claimedAt = Date.now();
+
+    // A phone whose badge A queued, due in a window.
+    const queued = '0f'.repeat(32);
+    assert.equal(await post(a, 'kill-queued', 'inbox', 2), 2);
+    await register(a, 'kill-queued', 'phone', { apnsToken: queued });
+    await poll(async () => (await outboxRow(queued)) === '2/-', 'node A queued the badge');
+    const queuedAt = Date.now();
+
+    await a.kill();
+    assert.deepEqual(apns.requestsFor(queued), [], 'A died before the queued badge was due');
+
+    // Nothing else happens. Due one window after it was queued, taken at the next outbox look.
+    await apns.waitFor(
+      () => apns.requestsFor(queued).length >= 1,
+      WINDOW_MS + POLL_MS + SLACK_MS,
+      () => 'the queued badge was sent by another node',
+    );
+    const queuedSentMs = Date.now() - queuedAt;
+    // A's claim lapses a lease after A took it; the next outbox look takes it.
+    await apns.waitFor(
+      () => apns.requestsFor(claimed).length >= 2,
+      LEASE_MS + POLL_MS + SLACK_MS,
+      () => 'the claimed badge was sent again by another node',
+    );
+    const claimedSentMs = Date.now() - claimedAt;
+    await sleep(SECOND_PUSH_WAIT_MS);
+
+    assert.deepEqual(
+      apns.requestsFor(queued).map(badgeOf),
+      [2],
+      `the queued badge, once (${queuedSentMs} ms after it was queued)`,
+    );
+    assert.deepEqual(
+      apns.requestsFor(claimed).map(badgeOf),
+      [3, 3],
+      `A’s unanswered push, then once more by another node (${claimedSentMs} ms after A claimed it)`,
+    );
+    assert.ok(claimedSentMs >= LEASE_MS - 1_000, 'not before A’s claim lapsed');
+    assert.equal(await outboxRow(queued), '', 'settled');
+    assert.equal(await outboxRow(claimed), '', 'settled');
+    assert.ok(b.child.exitCode === null && c.child.exitCode === null, 'B and C still serve');
+  });
+});
