@@ -13,6 +13,7 @@ import type { OutboxEntry } from '../store/store.js';
 import { ClusterLink } from './cluster-link.js';
 import { defaultNodeId } from './node-id.js';
 import { PresenceDirectory } from './presence-directory.js';
+import { ServerClientLeases } from './server-client-leases.js';
 import { UpdateBus } from './update-bus.js';
 
 /**
@@ -27,6 +28,8 @@ export const PUSH_CLAIM_LEASE_MS = 20_000;
 export interface ClusterNode {
   readonly nodeId: string;
   readonly link: ClusterLink<AccountRoom>;
+  /** [CLUSTER-60] The server client IDs this node's rooms write under, leased per load. */
+  readonly leases: ServerClientLeases;
   /** What /readyz checks: the database and Redis. */
   readonly probes: readonly ReadinessProbe[];
   /** Due outbox entries, claimed for this node (the push scheduler's way to take them). */
@@ -85,10 +88,12 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
     throw err;
   }
   const openBus = bus;
+  const leases = new ServerClientLeases({ store, nodeId, log: nodeLog });
   nodeLog.info({ prefix }, 'joined the cluster');
   return {
     nodeId,
     link,
+    leases,
     probes: [
       { reason: NotReady.database, check: () => store.ping() },
       // The bus's subscription: down from a drop until the bus has resubscribed (and repaired).
@@ -110,6 +115,7 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
     },
     async close() {
       link.close();
+      leases.close();
       await presence.close();
       await openBus.close();
     },

@@ -31,6 +31,8 @@ import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
+import type { ServerClientLease } from '../store/cluster-store.js';
+import { ServerClientLeaseLost } from '../store/server-client-lease-lost.js';
 import type { Store, StoredDoc } from '../store/store.js';
 import {
   type AwarenessBudget,
@@ -40,6 +42,7 @@ import {
 } from '../sync/awareness-relay.js';
 import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
 import type { GroupCommit } from './group-commit.js';
+import type { ServerClientLeasing } from './server-client-leasing.js';
 
 /**
  * An account that holds more client IDs than the account budget allows: not loaded (SPEC
@@ -105,6 +108,13 @@ export interface RoomDeps {
    */
   readonly reuseServerClient?: boolean;
   /**
+   * Cluster mode (SPEC CLUSTER-60): each load leases a server client ID of the account that no
+   * live node holds (one used before when there is one) and writes under it; the lease is
+   * released once the room unloaded with its writes durable. Set, it replaces
+   * `reuseServerClient`. Default: none.
+   */
+  readonly leases?: ServerClientLeasing;
+  /**
    * Cluster mode: brings the replica up to the shared log (a repair, docs/CLUSTER.md). A device
    * update refused on this replica is judged again after it (SPEC CLUSTER-20).
    */
@@ -128,6 +138,8 @@ export interface LoadedAccount {
   readonly logCount: number;
   /** The log ID (cluster: seq) of the last entry the load replayed (default 0). */
   readonly lastLogId?: number;
+  /** Cluster mode: the server client ID leased to this load (RoomDeps.leases), written under. */
+  readonly serverLease?: ServerClientLease;
 }
 
 /**
@@ -204,6 +216,8 @@ export class AccountRoom {
   #pendingWrites = 0;
   #leases = 0;
   #poisoned = false;
+  /** Cluster mode: the lease of the server client ID this room writes under; null once released. */
+  #lease: ServerClientLease | null;
   /** Log entries after the snapshot: compaction is due when this grows. */
   logCount: number;
   /** The log ID (cluster: seq) of the last entry the load replayed. */
@@ -248,8 +262,12 @@ export class AccountRoom {
     // struct the server wrote under it (persisted before relayed), so its clock continues.
     // Set after the replay: Yjs gives a document a new client ID when a remote update writes
     // under its own.
+    // [CLUSTER-60] In a cluster, the leased ID: no other node writes under it while the lease
+    // holds, and the store holds every struct written under it before (its writes are fenced
+    // by the lease, CLUSTER-61), so its clock continues from the replayed state as above.
+    this.#lease = loaded.serverLease ?? null;
     const reuse = options.reuseServerClient && (deps.reuseServerClient ?? true);
-    const reused = reuse ? serverClientOf(this.#bindings, this.doc) : null;
+    const reused = this.#lease?.clientId ?? (reuse ? serverClientOf(this.#bindings, this.doc) : null);
     if (reused !== null) this.doc.clientID = reused;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.#arrays = {
@@ -295,6 +313,33 @@ export class AccountRoom {
         `account ${account} holds ${bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
       );
     }
+    // [CLUSTER-60] Leased before the document is read: a write under the ID that another node
+    // committed before this take is in what the read answers (the take waits out its fence).
+    const target: { room: AccountRoom | null; lost: boolean } = { room: null, lost: false };
+    const serverLease = await deps.leases?.take(account, () => {
+      target.lost = true;
+      target.room?.leaseLost();
+    });
+    try {
+      const room = await AccountRoom.#loadDoc(account, deps, bindings, options, serverLease);
+      target.room = room;
+      if (target.lost) room.leaseLost();
+      return room;
+    } catch (err) {
+      if (serverLease !== undefined) deps.leases?.release(serverLease);
+      throw err;
+    }
+  }
+
+  /** The rest of `load`: the document, replayed, migrated when it is a v1 one. */
+  static async #loadDoc(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    options: RoomOptions | undefined,
+    serverLease: ServerClientLease | undefined,
+  ): Promise<AccountRoom> {
+    const lease = serverLease === undefined ? {} : { serverLease };
     const stored = await deps.store.loadDoc(account);
     // A guid of its own: Yjs would draw a random UUID, one crypto call per hex digit (31 per
     // load). The server's document is never a subdocument, where the guid would matter.
@@ -304,11 +349,12 @@ export class AccountRoom {
     }, LOADING);
     if (!hasV1Content(loaded)) {
       const { logCount, lastLogId } = stored;
-      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount, lastLogId }, options);
+      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount, lastLogId, ...lease }, options);
     }
     try {
       const doc = await AccountRoom.#migrate(account, deps, bindings, loaded, stored);
-      return new AccountRoom(account, deps, { bindings, doc, logCount: 0, lastLogId: stored.lastLogId }, options);
+      const migrated = { bindings, doc, logCount: 0, lastLogId: stored.lastLogId, ...lease };
+      return new AccountRoom(account, deps, migrated, options);
     } finally {
       loaded.destroy();
     }
@@ -653,6 +699,12 @@ export class AccountRoom {
    * else of this room waits for disk; they are relayed once it committed (`committed()`).
    */
   exclusiveWrite(write: (arrays: ServerArrays) => void): ExclusiveServerWrite {
+    if (this.#lease !== null && this.doc.clientID !== this.#lease.clientId) {
+      // Yjs drew a new ID because an applied update held structs under the leased one: another
+      // node wrote under it. Never written under an ID without its lease.
+      this.leaseLost();
+      throw new ServerClientLeaseLost(`account ${this.account}: the document left its leased server client ID`);
+    }
     // Other writes waiting for disk are in the replica but not in the log: counts that include
     // them are not the log's, so the group commit writes the counts along with them.
     const countsThere = this.#pendingWrites === 0;
@@ -806,7 +858,30 @@ export class AccountRoom {
     return { done };
   }
 
+  /** [CLUSTER-60] The lease this room writes under (cluster mode), for the exclusive transaction's fence. */
+  get serverLease(): ServerClientLease | null {
+    return this.#lease;
+  }
+
+  /**
+   * [CLUSTER-61] Another node took this room's server client ID (its lease lapsed) or a fenced
+   * write found it gone: the room must not write under it again, so it is dropped and reloads
+   * with another lease.
+   */
+  leaseLost(): void {
+    if (!this.#poisoned) this.#poison('the server client ID lease was lost', null);
+  }
+
   destroy(): void {
+    const lease = this.#lease;
+    const leases = this.deps.leases;
+    if (lease !== null && leases !== undefined) {
+      this.#lease = null;
+      // [CLUSTER-60] Released once every write of this room is durable (a fenced exclusive
+      // write in flight also holds the lease's row until it commits, STORE-42).
+      if (this.settled) leases.release(lease);
+      else this.deps.commit.afterCommit(() => leases.release(lease));
+    }
     this.tracker.destroy();
     this.doc.off('update', this.#onUpdate);
     this.doc.destroy();
