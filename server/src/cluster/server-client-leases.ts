@@ -45,6 +45,8 @@ export interface ServerClientLeasesDeps {
  */
 export class ServerClientLeases implements ServerClientLeasing {
   readonly #held = new Map<string, { readonly lease: ServerClientLease; readonly lost: () => void }>();
+  /** Releases not answered yet. */
+  readonly #releasing = new Set<Promise<unknown>>();
   readonly #timer: NodeJS.Timeout;
   readonly #leaseMs: number;
   #renewing = false;
@@ -77,11 +79,18 @@ export class ServerClientLeases implements ServerClientLeasing {
 
   release(lease: ServerClientLease): void {
     if (!this.#held.delete(lease.lease)) return;
-    this.deps.store
+    const releasing = this.deps.store
       .releaseServerClient(lease)
       .catch((err: unknown) =>
         this.deps.log.warn({ err, account: lease.account }, 'server client release failed; it lapses with its lease'),
-      );
+      )
+      .finally(() => this.#releasing.delete(releasing));
+    this.#releasing.add(releasing);
+  }
+
+  /** Settles once every release asked so far was answered (never rejects). */
+  async released(): Promise<void> {
+    await Promise.all([...this.#releasing]);
   }
 
   /** Renews every lease held; tells the rooms whose lease another node took meanwhile. */
