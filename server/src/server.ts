@@ -144,6 +144,7 @@ export class BadgesyncServer {
               published: (room: AccountRoom) => cluster.link.published(room),
               // [CLUSTER-60] Each load writes under a leased server client ID, reused across loads.
               leases: cluster.leases,
+              migrateDoc: cluster.migrateDoc,
             }),
         budgets: documentBudgets(config),
         awareness: {

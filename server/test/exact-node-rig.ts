@@ -81,7 +81,9 @@ export class ExactNode implements ExactWrites {
         log: quiet,
         events: { countsCommitted: () => {}, deviceOnline: () => {}, deviceOffline: () => {} },
         logHeldThrough: (room) => this.heldThrough(room),
-        ...(this.leases === null ? { reuseServerClient: false } : { leases: this.leases }),
+        ...(this.leases === null
+          ? { reuseServerClient: false }
+          : { leases: this.leases, migrateDoc: store.migrateDoc.bind(store) }),
       },
       1000,
     );

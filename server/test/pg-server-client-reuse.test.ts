@@ -4,10 +4,22 @@
  * PgStore pool, HTTP on port 0) leasing their rooms' server client IDs on one fresh database.
  */
 import assert from 'node:assert/strict';
-import { type AccountId, CountsTracker, parseAccountId, parseThreadId, SERVER_DEVICE } from '@badgesync/shared';
-import { describe, test } from 'vitest';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type AccountId,
+  CountsTracker,
+  hasV1Content,
+  parseAccountId,
+  parseThreadId,
+  SERVER_DEVICE,
+} from '@badgesync/shared';
+import { afterAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { IDLE_UNLOAD_MS } from '../src/rooms/room-manager.js';
+import { type AccountCounts, PgStore, SqliteStore } from '../src/store/index.js';
 import { API_KEY, ExactNode, type ExactNodeOptions } from './exact-node-rig.js';
 import { onDatabase, useMigratedDatabase } from './pg-database.js';
 
@@ -186,6 +198,49 @@ describe('server client IDs reused across loads in a cluster', () => {
       assert.equal(room.poisoned, true);
       assert.equal((await postItem(one, account)).head, 3);
       await storedDocument(one, account);
+    });
+  });
+});
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const scratch = mkdtempSync(join(tmpdir(), 'badgesync-v1-cluster-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('a v1 document loaded by two nodes at once', () => {
+  test('[STORE-43] [STORE-16] two nodes loading one v1 document at once migrate it once: one new @server ID, both rooms hold the same v2 document', async () => {
+    // The v1 server's fixture account "ann", committed into the database as its log.
+    const account = parseAccountId('ann');
+    const file = join(scratch, 'v1.db');
+    copyFileSync(join(FIXTURES, 'v1-accounts.db'), file);
+    const source = new SqliteStore(file);
+    const expected = source.getCounts(account) as AccountCounts;
+    const seed = await PgStore.open({ url: database().url });
+    try {
+      await seed.commit({
+        updates: source.loadDoc(account).updates.map((update) => ({ account, update })),
+        counts: [{ account, counts: expected }],
+        bindings: [...source.loadBindings(account)].map(([clientId, device]) => ({ account, clientId, device })),
+        idempotency: [],
+      });
+    } finally {
+      source.close();
+      await seed.close();
+    }
+    const before = await serverClients(account);
+    await withNodes([{ leaseNode: 'n1' }, { leaseNode: 'n2' }], async (nodes) => {
+      const rooms = await Promise.all(nodes.map((node) => node.rooms.acquire(account)));
+      // One migration: one more @server ID (the conversion's); the leased ones bind when written.
+      assert.equal((await serverClients(account)).length, before.length + 1);
+      const stored = await storedDocument(nodes[0] as ExactNode, account);
+      assert.equal(hasV1Content(stored), false);
+      for (const room of rooms) {
+        assert.deepEqual(Y.encodeStateVector(room.doc), Y.encodeStateVector(stored));
+        assert.deepEqual(room.tracker.counts(), expected);
+      }
+      // Both go on writing on that one document.
+      const answers = await Promise.all(nodes.map((node) => postItem(node, account)));
+      assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 200]);
+      await storedDocument(nodes[0] as ExactNode, account);
     });
   });
 });

@@ -30,6 +30,8 @@ export interface ClusterNode {
   readonly link: ClusterLink<AccountRoom>;
   /** [CLUSTER-60] The server client IDs this node's rooms write under, leased per load. */
   readonly leases: ServerClientLeases;
+  /** [STORE-43] A v1 document's migration, under the account's lock (RoomDeps.migrateDoc). */
+  readonly migrateDoc: ClusterStore['migrateDoc'];
   /** What /readyz checks: the database and Redis. */
   readonly probes: readonly ReadinessProbe[];
   /** Due outbox entries, claimed for this node (the push scheduler's way to take them). */
@@ -94,6 +96,7 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
     nodeId,
     link,
     leases,
+    migrateDoc: (account, convert) => store.migrateDoc(account, convert),
     probes: [
       { reason: NotReady.database, check: () => store.ping() },
       // The bus's subscription: down from a drop until the bus has resubscribed (and repaired).

@@ -31,9 +31,9 @@ import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
-import type { ServerClientLease } from '../store/cluster-store.js';
+import type { MigratedDoc, ServerClientLease } from '../store/cluster-store.js';
 import { ServerClientLeaseLost } from '../store/server-client-lease-lost.js';
-import type { Store, StoredDoc } from '../store/store.js';
+import type { DocReplacement, Store, StoredDoc } from '../store/store.js';
 import {
   type AwarenessBudget,
   AwarenessRelay,
@@ -115,6 +115,15 @@ export interface RoomDeps {
    */
   readonly leases?: ServerClientLeasing;
   /**
+   * Cluster mode (SPEC STORE-43): a v1 document is read again and replaced in one transaction
+   * holding the account's lock (ClusterStore.migrateDoc), so two nodes loading it at once
+   * migrate it once. Default: none (replaceDoc; one node loads an account at a time).
+   */
+  readonly migrateDoc?: (
+    account: AccountId,
+    convert: (stored: StoredDoc) => DocReplacement | null,
+  ) => Promise<MigratedDoc>;
+  /**
    * Cluster mode: brings the replica up to the shared log (a repair, docs/CLUSTER.md). A device
    * update refused on this replica is judged again after it (SPEC CLUSTER-20).
    */
@@ -175,6 +184,13 @@ export interface RoomOptions {
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+/** A v1 document converted (AccountRoom.#convert): the v2 document, its server client ID, its replacement. */
+interface Converted {
+  readonly v2: Y.Doc;
+  readonly clientId: number;
+  readonly replacement: DocReplacement;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -352,6 +368,9 @@ export class AccountRoom {
       return new AccountRoom(account, deps, { bindings, doc: loaded, logCount, lastLogId, ...lease }, options);
     }
     try {
+      if (deps.migrateDoc !== undefined) {
+        return await AccountRoom.#migrateExclusively(account, deps, deps.migrateDoc, bindings, options, lease);
+      }
       const doc = await AccountRoom.#migrate(account, deps, bindings, loaded, stored);
       const migrated = { bindings, doc, logCount: 0, lastLogId: stored.lastLogId, ...lease };
       return new AccountRoom(account, deps, migrated, options);
@@ -374,6 +393,77 @@ export class AccountRoom {
     v1: Y.Doc,
     stored: StoredDoc,
   ): Promise<Y.Doc> {
+    const converted = AccountRoom.#convert(account, deps, bindings, v1, stored);
+    try {
+      await deps.store.replaceDoc(account, converted.replacement);
+    } catch (err) {
+      converted.v2.destroy();
+      throw err;
+    }
+    AccountRoom.#migrated(account, deps, bindings, converted, stored);
+    return converted.v2;
+  }
+
+  /**
+   * [STORE-43] Cluster mode: another node may be migrating the same v1 document at this moment,
+   * each under its own client ID; the second replacement would drop the first one's v2 document
+   * under the devices and writes that already hold it. So the document is read again and
+   * replaced in one transaction holding the account's lock: the node that comes second reads the
+   * v2 document and loads that.
+   */
+  static async #migrateExclusively(
+    account: AccountId,
+    deps: RoomDeps,
+    migrateDoc: NonNullable<RoomDeps['migrateDoc']>,
+    bindings: Map<number, DeviceId>,
+    options: RoomOptions | undefined,
+    lease: { serverLease?: ServerClientLease },
+  ): Promise<AccountRoom> {
+    let converted: Converted | null = null;
+    let current: Y.Doc | null = null;
+    try {
+      const { stored, replaced } = await migrateDoc(account, (now) => {
+        const doc = new Y.Doc({ guid: account });
+        doc.transact(() => {
+          for (const update of now.updates) Y.applyUpdate(doc, update, LOADING);
+        }, LOADING);
+        if (!hasV1Content(doc)) {
+          current = doc;
+          return null;
+        }
+        try {
+          converted = AccountRoom.#convert(account, deps, bindings, doc, now);
+        } finally {
+          doc.destroy();
+        }
+        return converted.replacement;
+      });
+      const done = converted as Converted | null;
+      if (replaced && done !== null) {
+        AccountRoom.#migrated(account, deps, bindings, done, stored);
+        converted = null;
+        const migrated = { bindings, doc: done.v2, logCount: 0, lastLogId: stored.lastLogId, ...lease };
+        return new AccountRoom(account, deps, migrated, options);
+      }
+      const doc = current as Y.Doc | null;
+      if (doc === null) throw new Error(`account ${account}: the migration neither replaced nor read a v2 document`);
+      current = null;
+      const { logCount, lastLogId } = stored;
+      return new AccountRoom(account, deps, { bindings, doc, logCount, lastLogId, ...lease }, options);
+    } finally {
+      (converted as Converted | null)?.v2.destroy();
+      (current as Y.Doc | null)?.destroy();
+    }
+  }
+
+  /** [STORE-16] The v2 document of a v1 one, under a new server client ID, and its replacement. */
+  static #convert(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    v1: Y.Doc,
+    stored: StoredDoc,
+  ): Converted {
     let clientId = randomInt(1, MAX_CLIENT_ID);
     while (bindings.has(clientId) || v1.store.clients.has(clientId)) clientId = randomInt(1, MAX_CLIENT_ID);
     const before = deriveV1Counts(v1);
@@ -385,17 +475,24 @@ export class AccountRoom {
       deps.log.error({ account, before, after: counts }, 'v1 migration changed the counts');
     }
     const snapshot = Y.encodeStateAsUpdate(v2);
-    try {
-      await deps.store.replaceDoc(account, {
-        snapshot,
-        throughLogId: stored.lastLogId,
-        bindings: [{ clientId, device: SERVER_DEVICE }],
-        counts,
-      });
-    } catch (err) {
-      v2.destroy();
-      throw err;
-    }
+    const replacement: DocReplacement = {
+      snapshot,
+      throughLogId: stored.lastLogId,
+      bindings: [{ clientId, device: SERVER_DEVICE }],
+      counts,
+    };
+    return { v2, clientId, replacement };
+  }
+
+  /** The replacement is stored: the server's new ID bound, the migration counted and logged. */
+  static #migrated(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    converted: Converted,
+    stored: StoredDoc,
+  ): void {
+    const { clientId, replacement } = converted;
     bindings.set(clientId, SERVER_DEVICE);
     deps.metrics.documentsMigrated.inc();
     deps.log.info(
@@ -404,12 +501,11 @@ export class AccountRoom {
         serverClient: clientId,
         v1LogEntries: stored.logCount,
         v1Bytes: stored.updates.reduce((sum, update) => sum + update.byteLength, 0),
-        v2Bytes: snapshot.byteLength,
-        badge: counts.badge,
+        v2Bytes: replacement.snapshot.byteLength,
+        badge: replacement.counts.badge,
       },
       'account document migrated to contract v2',
     );
-    return v2;
   }
 
   /** Hands the group commit the counts to write with the turn's batch (read when it is handed over). */

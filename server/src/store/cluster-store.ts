@@ -5,6 +5,7 @@
  * misses; `StoredDoc.lastLogId` is that sequence.
  */
 import type { AccountId } from '@badgesync/shared';
+import type { DocReplacement, StoredDoc } from './document-log.js';
 import type { OutboxEntry } from './push-outbox.js';
 import type { Store } from './store.js';
 import type { WriteBatch } from './write-batch.js';
@@ -60,6 +61,12 @@ export interface ExclusiveRequest {
    * with ServerClientLeaseLost and writes nothing.
    */
   readonly serverClient?: ServerClientLease;
+}
+
+/** What `migrateDoc` read, and whether it replaced it. */
+export interface MigratedDoc {
+  readonly stored: StoredDoc;
+  readonly replaced: boolean;
 }
 
 /** [STORE-40] A server client ID of one account, leased to one node under a token of its own. */
@@ -141,6 +148,14 @@ export interface ClusterStore extends Store {
   renewServerClients(node: string, leases: readonly string[], leaseMs: number): Promise<Set<string>>;
   /** [STORE-41] Frees the ID for any node at once, if the lease is still the holder's; answers whether it was. */
   releaseServerClient(lease: ServerClientLease): Promise<boolean>;
+  /**
+   * [STORE-43] One transaction holding the account's row lock: reads the stored document (as
+   * loadDoc), hands it to `convert` (synchronous) and, when that answers a replacement of
+   * exactly what it read, writes it as replaceDoc does. Two nodes migrating one v1 document at
+   * once so migrate it once: the second reads the first one's v2 document. Never run again
+   * once `convert` ran.
+   */
+  migrateDoc(account: AccountId, convert: (stored: StoredDoc) => DocReplacement | null): Promise<MigratedDoc>;
   /** Whether the database answers now (for /readyz); never rejects. */
   ping(): Promise<boolean>;
 }

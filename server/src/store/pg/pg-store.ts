@@ -32,6 +32,7 @@ import type {
   ExclusiveTail,
   ExclusiveWrite,
   LogSince,
+  MigratedDoc,
   ServerClientLease,
 } from '../cluster-store.js';
 import { mergeRegistration } from '../device-record.js';
@@ -184,22 +185,31 @@ export class PgStore implements ClusterStore {
   }
 
   loadDoc(account: AccountId): Promise<StoredDoc> {
-    return this.#read(async () => {
-      const { rows } = await this.#query<PartRow>(SQL.loadDoc, [account]);
-      const updates: Uint8Array[] = [];
-      let lastLogId = 0;
-      let logCount = 0;
-      let logBytes = 0;
-      for (const row of rows) {
-        const data = ownBytes(row.data as Buffer);
-        updates.push(data);
-        lastLogId = row.seq ?? 0;
-        if (row.part === 0) continue;
-        logCount += 1;
-        logBytes += data.byteLength;
-      }
-      return { updates, lastLogId, logCount, logBytes };
-    });
+    return this.#read(async () => storedDocOf((await this.#query<PartRow>(SQL.loadDoc, [account])).rows));
+  }
+
+  migrateDoc(account: AccountId, convert: (stored: StoredDoc) => DocReplacement | null): Promise<MigratedDoc> {
+    return this.#write(
+      () =>
+        // Run once: `convert` may log and count a migration.
+        inTransaction(
+          this.#pool,
+          async (db) => {
+            await db.query(SQL.lockAccount, [account]);
+            const stored = storedDocOf((await db.query<PartRow>(SQL.loadDoc, [account])).rows);
+            const replacement = convert(stored);
+            if (replacement === null) return { stored, replaced: false };
+            if (replacement.throughLogId !== stored.lastLogId) {
+              throw new RangeError(`migrateDoc: the replacement must cover the document read (${stored.lastLogId})`);
+            }
+            await writeBatch(db, replacementBatch(account, replacement), Date.now());
+            await compactOn(db, account, replacement.snapshot, replacement.throughLogId);
+            return { stored, replaced: true };
+          },
+          1,
+        ),
+      () => checkId(account, 'account'),
+    );
   }
 
   loadLogSince(account: AccountId, afterSeq: number): Promise<LogSince> {
@@ -610,6 +620,23 @@ async function exclusiveOn<T>(
   checkExclusiveBatch(account, batch);
   const { seqs } = await writeBatch(db, batch, Date.now());
   return { kind: 'written', answer, seqs };
+}
+
+/** loadDoc's rows (snapshot part first, then the log after it) as a StoredDoc. */
+function storedDocOf(rows: readonly PartRow[]): StoredDoc {
+  const updates: Uint8Array[] = [];
+  let lastLogId = 0;
+  let logCount = 0;
+  let logBytes = 0;
+  for (const row of rows) {
+    const data = ownBytes(row.data as Buffer);
+    updates.push(data);
+    lastLogId = row.seq ?? 0;
+    if (row.part === 0) continue;
+    logCount += 1;
+    logBytes += data.byteLength;
+  }
+  return { updates, lastLogId, logCount, logBytes };
 }
 
 function checkLease(node: string, leaseMs: number, call: string): void {
