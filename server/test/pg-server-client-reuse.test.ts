@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  type AccountCounts,
   type AccountId,
   CountsTracker,
   hasV1Content,
@@ -19,7 +20,7 @@ import {
 import { afterAll, describe, test } from 'vitest';
 import * as Y from 'yjs';
 import { IDLE_UNLOAD_MS } from '../src/rooms/room-manager.js';
-import { type AccountCounts, PgStore, SqliteStore } from '../src/store/index.js';
+import { PgStore, SqliteStore } from '../src/store/index.js';
 import { API_KEY, ExactNode, type ExactNodeOptions } from './exact-node-rig.js';
 import { onDatabase, useMigratedDatabase } from './pg-database.js';
 

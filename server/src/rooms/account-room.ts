@@ -102,9 +102,10 @@ export interface RoomDeps {
    */
   readonly logHeldThrough?: (room: AccountRoom) => number;
   /**
-   * Cluster mode: false. Two nodes holding one account would both continue the server's stored
-   * client ID, at the same clocks: two different structs under one ID, which Yjs takes for one.
-   * So each load of a node writes under a new client ID of its own. Default: true (BUDGET-1).
+   * False: each load writes under a new client ID of its own. Two nodes holding one account
+   * would both continue the server's stored client ID, at the same clocks: two different
+   * structs under one ID, which Yjs takes for one. A cluster node uses `leases` instead (a
+   * cluster without them, a test rig, passes false). Default: true (BUDGET-1).
    */
   readonly reuseServerClient?: boolean;
   /**
@@ -329,8 +330,9 @@ export class AccountRoom {
         `account ${account} holds ${bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
       );
     }
-    // [CLUSTER-60] Leased before the document is read: a write under the ID that another node
-    // committed before this take is in what the read answers (the take waits out its fence).
+    // [CLUSTER-60] Leased before the document is read: every write under the ID committed before
+    // this take is in what the read answers, and none can commit after it (STORE-42's fence;
+    // a take skips a row a fenced write holds).
     const target: { room: AccountRoom | null; lost: boolean } = { room: null, lost: false };
     const serverLease = await deps.leases?.take(account, () => {
       target.lost = true;
