@@ -1,5 +1,5 @@
 /**
- * Server client IDs reused across loads in a cluster (SPEC CLUSTER-60..CLUSTER-62, docs/CLUSTER.md
+ * Server client IDs reused across loads in a cluster (SPEC CLUSTER-60, CLUSTER-61, STORE-43, docs/CLUSTER.md
  * "Server client IDs"): two ExactNodes (the server's rooms, group commit and API, each its own
  * PgStore pool, HTTP on port 0) leasing their rooms' server client IDs on one fresh database.
  */

@@ -39,7 +39,7 @@ export interface ServerClientLeasesDeps {
 }
 
 /**
- * One node's server client ID leases (SPEC CLUSTER-60..CLUSTER-62): taken as a room loads,
+ * One node's server client ID leases (SPEC CLUSTER-60, CLUSTER-61): taken as a room loads,
  * renewed together every SERVER_CLIENT_RENEW_MS while the room is loaded, released when it
  * unloads. A renewal that finds a lease taken by another node tells its room, which reloads.
  */

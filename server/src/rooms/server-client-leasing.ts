@@ -2,7 +2,7 @@ import type { AccountId } from '@badgesync/shared';
 import type { ServerClientLease } from '../store/cluster-store.js';
 
 /**
- * Cluster mode (docs/CLUSTER.md "Server client IDs", SPEC CLUSTER-60..CLUSTER-62): the server
+ * Cluster mode (docs/CLUSTER.md "Server client IDs", SPEC CLUSTER-60, CLUSTER-61): the server
  * client IDs of an account, leased per room load, so a load writes under an ID another node used
  * before instead of binding a new one, and two nodes never write under one ID.
  */
