@@ -148,7 +148,9 @@ export class BadgesyncServer {
               logHeldThrough: (room: AccountRoom) => cluster.link.heldThrough(room),
               catchUp: (room: AccountRoom) => cluster.link.catchUp(room),
               published: (room: AccountRoom) => cluster.link.published(room),
-              reuseServerClient: false,
+              // [CLUSTER-60] Each load writes under a leased server client ID, reused across loads.
+              leases: cluster.leases,
+              migrateDoc: cluster.migrateDoc,
             }),
         budgets: documentBudgets(config),
         awareness: {

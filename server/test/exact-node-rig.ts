@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccountId } from '@badgesync/shared';
 import pino from 'pino';
+import { ServerClientLeases } from '../src/cluster/server-client-leases.js';
 import { Api } from '../src/http/api.js';
 import { Metrics } from '../src/metrics.js';
 import type { AccountRoom } from '../src/rooms/account-room.js';
@@ -21,6 +22,17 @@ import { PgStore, type Store, type WriteBatch } from '../src/store/index.js';
 
 export const API_KEY = 'exact-node-api-key-0123456789';
 const quiet = pino({ level: 'silent' });
+
+export interface ExactNodeOptions {
+  /**
+   * [CLUSTER-60] The rooms lease their server client IDs under this node name (as a cluster
+   * node's do). Without it, each load draws a new one (reuseServerClient false).
+   */
+  readonly leaseNode?: string;
+  /** The leases' period and renewal interval (default: the node's). */
+  readonly leaseMs?: number;
+  readonly renewMs?: number;
+}
 
 export class ExactNode implements ExactWrites {
   readonly metrics = new Metrics();
@@ -35,8 +47,23 @@ export class ExactNode implements ExactWrites {
   #running = 0;
   readonly #failures: unknown[] = [];
   port = 0;
+  readonly leases: ServerClientLeases | null;
 
-  private constructor(readonly store: PgStore) {
+  private constructor(
+    readonly store: PgStore,
+    options: ExactNodeOptions,
+  ) {
+    const { leaseNode, leaseMs, renewMs } = options;
+    this.leases =
+      leaseNode === undefined
+        ? null
+        : new ServerClientLeases({
+            store,
+            nodeId: leaseNode,
+            log: quiet,
+            ...(leaseMs === undefined ? {} : { leaseMs }),
+            ...(renewMs === undefined ? {} : { renewMs }),
+          });
     // The group commit's store: commits report stale counts, which are repaired.
     const reporting: Store = new Proxy(store, {
       get: (target, property) => {
@@ -54,7 +81,9 @@ export class ExactNode implements ExactWrites {
         log: quiet,
         events: { countsCommitted: () => {}, deviceOnline: () => {}, deviceOffline: () => {} },
         logHeldThrough: (room) => this.heldThrough(room),
-        reuseServerClient: false,
+        ...(this.leases === null
+          ? { reuseServerClient: false }
+          : { leases: this.leases, migrateDoc: store.migrateDoc.bind(store) }),
       },
       1000,
     );
@@ -88,8 +117,8 @@ export class ExactNode implements ExactWrites {
     });
   }
 
-  static async open(url: string): Promise<ExactNode> {
-    const node = new ExactNode(await PgStore.open({ url }));
+  static async open(url: string, options: ExactNodeOptions = {}): Promise<ExactNode> {
+    const node = new ExactNode(await PgStore.open({ url }), options);
     node.#http.listen(0, '127.0.0.1');
     await once(node.#http, 'listening');
     node.port = (node.#http.address() as AddressInfo).port;
@@ -167,6 +196,7 @@ export class ExactNode implements ExactWrites {
     this.#http.closeAllConnections();
     this.#http.close();
     await this.commit.close();
+    this.leases?.close();
     this.rooms.close();
     await this.store.close();
   }

@@ -13,6 +13,7 @@ import type { OutboxEntry } from '../store/store.js';
 import { ClusterLink } from './cluster-link.js';
 import { defaultNodeId } from './node-id.js';
 import { PresenceDirectory } from './presence-directory.js';
+import { ServerClientLeases } from './server-client-leases.js';
 import { UpdateBus } from './update-bus.js';
 
 /**
@@ -37,6 +38,10 @@ export const OUTBOX_POLL_MS = 5_000;
 export interface ClusterNode {
   readonly nodeId: string;
   readonly link: ClusterLink<AccountRoom>;
+  /** [CLUSTER-60] The server client IDs this node's rooms write under, leased per load. */
+  readonly leases: ServerClientLeases;
+  /** [STORE-43] A v1 document's migration, under the account's lock (RoomDeps.migrateDoc). */
+  readonly migrateDoc: ClusterStore['migrateDoc'];
   /** What /readyz checks: the database and Redis. */
   readonly probes: readonly ReadinessProbe[];
   /** Due outbox entries, claimed for this node (the push scheduler's way to take them). */
@@ -105,10 +110,13 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
   // [CLUSTER-53] Entries a killed node left queued or claimed are nobody's event: looked at anyway.
   const poll = setInterval(() => outboxChanged(), OUTBOX_POLL_MS);
   poll.unref();
+  const leases = new ServerClientLeases({ store, nodeId, log: nodeLog });
   nodeLog.info({ prefix }, 'joined the cluster');
   return {
     nodeId,
     link,
+    leases,
+    migrateDoc: (account, convert) => store.migrateDoc(account, convert),
     probes: [
       { reason: NotReady.database, check: () => store.ping() },
       // The bus's subscription: down from a drop until the bus has resubscribed (and repaired).
@@ -135,6 +143,7 @@ export async function openClusterNode(config: Config, store: ClusterStore, log: 
     async close() {
       clearInterval(poll);
       link.close();
+      leases.close();
       await presence.close();
       await openBus.close();
     },

@@ -31,7 +31,9 @@ import * as Y from 'yjs';
 import { documentBudgets, loadConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomEvents } from '../push/ports.js';
-import type { Store, StoredDoc } from '../store/store.js';
+import type { MigratedDoc, ServerClientLease } from '../store/cluster-store.js';
+import { ServerClientLeaseLost } from '../store/server-client-lease-lost.js';
+import type { DocReplacement, Store, StoredDoc } from '../store/store.js';
 import {
   type AwarenessBudget,
   AwarenessRelay,
@@ -40,6 +42,7 @@ import {
 } from '../sync/awareness-relay.js';
 import { encodeAwareness, encodeStep1, encodeStep2, encodeUpdate } from '../sync/protocol.js';
 import type { GroupCommit } from './group-commit.js';
+import type { ServerClientLeasing } from './server-client-leasing.js';
 
 /**
  * An account that holds more client IDs than the account budget allows: not loaded (SPEC
@@ -99,11 +102,28 @@ export interface RoomDeps {
    */
   readonly logHeldThrough?: (room: AccountRoom) => number;
   /**
-   * Cluster mode: false. Two nodes holding one account would both continue the server's stored
-   * client ID, at the same clocks: two different structs under one ID, which Yjs takes for one.
-   * So each load of a node writes under a new client ID of its own. Default: true (BUDGET-1).
+   * False: each load writes under a new client ID of its own. Two nodes holding one account
+   * would both continue the server's stored client ID, at the same clocks: two different
+   * structs under one ID, which Yjs takes for one. A cluster node uses `leases` instead (a
+   * cluster without them, a test rig, passes false). Default: true (BUDGET-1).
    */
   readonly reuseServerClient?: boolean;
+  /**
+   * Cluster mode (SPEC CLUSTER-60): each load leases a server client ID of the account that no
+   * live node holds (one used before when there is one) and writes under it; the lease is
+   * released once the room unloaded with its writes durable. Set, it replaces
+   * `reuseServerClient`. Default: none.
+   */
+  readonly leases?: ServerClientLeasing;
+  /**
+   * Cluster mode (SPEC STORE-43): a v1 document is read again and replaced in one transaction
+   * holding the account's lock (ClusterStore.migrateDoc), so two nodes loading it at once
+   * migrate it once. Default: none (replaceDoc; one node loads an account at a time).
+   */
+  readonly migrateDoc?: (
+    account: AccountId,
+    convert: (stored: StoredDoc) => DocReplacement | null,
+  ) => Promise<MigratedDoc>;
   /**
    * Cluster mode: brings the replica up to the shared log (a repair, docs/CLUSTER.md). A device
    * update refused on this replica is judged again after it (SPEC CLUSTER-20).
@@ -128,6 +148,8 @@ export interface LoadedAccount {
   readonly logCount: number;
   /** The log ID (cluster: seq) of the last entry the load replayed (default 0). */
   readonly lastLogId?: number;
+  /** Cluster mode: the server client ID leased to this load (RoomDeps.leases), written under. */
+  readonly serverLease?: ServerClientLease;
 }
 
 /**
@@ -163,6 +185,13 @@ export interface RoomOptions {
  */
 function ownCopy(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
+/** A v1 document converted (AccountRoom.#convert): the v2 document, its server client ID, its replacement. */
+interface Converted {
+  readonly v2: Y.Doc;
+  readonly clientId: number;
+  readonly replacement: DocReplacement;
 }
 
 /** Transaction origin of updates replayed from the store: not persisted again, not relayed. */
@@ -204,6 +233,8 @@ export class AccountRoom {
   #pendingWrites = 0;
   #leases = 0;
   #poisoned = false;
+  /** Cluster mode: the lease of the server client ID this room writes under; null once released. */
+  #lease: ServerClientLease | null;
   /** Log entries after the snapshot: compaction is due when this grows. */
   logCount: number;
   /** The log ID (cluster: seq) of the last entry the load replayed. */
@@ -248,8 +279,12 @@ export class AccountRoom {
     // struct the server wrote under it (persisted before relayed), so its clock continues.
     // Set after the replay: Yjs gives a document a new client ID when a remote update writes
     // under its own.
+    // [CLUSTER-60] In a cluster, the leased ID: no other node writes under it while the lease
+    // holds, and the store holds every struct written under it before (its writes are fenced
+    // by the lease, CLUSTER-61), so its clock continues from the replayed state as above.
+    this.#lease = loaded.serverLease ?? null;
     const reuse = options.reuseServerClient && (deps.reuseServerClient ?? true);
-    const reused = reuse ? serverClientOf(this.#bindings, this.doc) : null;
+    const reused = this.#lease?.clientId ?? (reuse ? serverClientOf(this.#bindings, this.doc) : null);
     if (reused !== null) this.doc.clientID = reused;
     for (const device of this.#bindings.values()) this.#clientsOf.set(device, (this.#clientsOf.get(device) ?? 0) + 1);
     this.#arrays = {
@@ -295,6 +330,34 @@ export class AccountRoom {
         `account ${account} holds ${bindings.size} client IDs, over BADGESYNC_MAX_CLIENTS_PER_ACCOUNT`,
       );
     }
+    // [CLUSTER-60] Leased before the document is read: every write under the ID committed before
+    // this take is in what the read answers, and none can commit after it (STORE-42's fence;
+    // a take skips a row a fenced write holds).
+    const target: { room: AccountRoom | null; lost: boolean } = { room: null, lost: false };
+    const serverLease = await deps.leases?.take(account, () => {
+      target.lost = true;
+      target.room?.leaseLost();
+    });
+    try {
+      const room = await AccountRoom.#loadDoc(account, deps, bindings, options, serverLease);
+      target.room = room;
+      if (target.lost) room.leaseLost();
+      return room;
+    } catch (err) {
+      if (serverLease !== undefined) deps.leases?.release(serverLease);
+      throw err;
+    }
+  }
+
+  /** The rest of `load`: the document, replayed, migrated when it is a v1 one. */
+  static async #loadDoc(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    options: RoomOptions | undefined,
+    serverLease: ServerClientLease | undefined,
+  ): Promise<AccountRoom> {
+    const lease = serverLease === undefined ? {} : { serverLease };
     const stored = await deps.store.loadDoc(account);
     // A guid of its own: Yjs would draw a random UUID, one crypto call per hex digit (31 per
     // load). The server's document is never a subdocument, where the guid would matter.
@@ -304,11 +367,15 @@ export class AccountRoom {
     }, LOADING);
     if (!hasV1Content(loaded)) {
       const { logCount, lastLogId } = stored;
-      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount, lastLogId }, options);
+      return new AccountRoom(account, deps, { bindings, doc: loaded, logCount, lastLogId, ...lease }, options);
     }
     try {
+      if (deps.migrateDoc !== undefined) {
+        return await AccountRoom.#migrateExclusively(account, deps, deps.migrateDoc, bindings, options, lease);
+      }
       const doc = await AccountRoom.#migrate(account, deps, bindings, loaded, stored);
-      return new AccountRoom(account, deps, { bindings, doc, logCount: 0, lastLogId: stored.lastLogId }, options);
+      const migrated = { bindings, doc, logCount: 0, lastLogId: stored.lastLogId, ...lease };
+      return new AccountRoom(account, deps, migrated, options);
     } finally {
       loaded.destroy();
     }
@@ -328,6 +395,77 @@ export class AccountRoom {
     v1: Y.Doc,
     stored: StoredDoc,
   ): Promise<Y.Doc> {
+    const converted = AccountRoom.#convert(account, deps, bindings, v1, stored);
+    try {
+      await deps.store.replaceDoc(account, converted.replacement);
+    } catch (err) {
+      converted.v2.destroy();
+      throw err;
+    }
+    AccountRoom.#migrated(account, deps, bindings, converted, stored);
+    return converted.v2;
+  }
+
+  /**
+   * [STORE-43] Cluster mode: another node may be migrating the same v1 document at this moment,
+   * each under its own client ID; the second replacement would drop the first one's v2 document
+   * under the devices and writes that already hold it. So the document is read again and
+   * replaced in one transaction holding the account's lock: the node that comes second reads the
+   * v2 document and loads that.
+   */
+  static async #migrateExclusively(
+    account: AccountId,
+    deps: RoomDeps,
+    migrateDoc: NonNullable<RoomDeps['migrateDoc']>,
+    bindings: Map<number, DeviceId>,
+    options: RoomOptions | undefined,
+    lease: { serverLease?: ServerClientLease },
+  ): Promise<AccountRoom> {
+    let converted: Converted | null = null;
+    let current: Y.Doc | null = null;
+    try {
+      const { stored, replaced } = await migrateDoc(account, (now) => {
+        const doc = new Y.Doc({ guid: account });
+        doc.transact(() => {
+          for (const update of now.updates) Y.applyUpdate(doc, update, LOADING);
+        }, LOADING);
+        if (!hasV1Content(doc)) {
+          current = doc;
+          return null;
+        }
+        try {
+          converted = AccountRoom.#convert(account, deps, bindings, doc, now);
+        } finally {
+          doc.destroy();
+        }
+        return converted.replacement;
+      });
+      const done = converted as Converted | null;
+      if (replaced && done !== null) {
+        AccountRoom.#migrated(account, deps, bindings, done, stored);
+        converted = null;
+        const migrated = { bindings, doc: done.v2, logCount: 0, lastLogId: stored.lastLogId, ...lease };
+        return new AccountRoom(account, deps, migrated, options);
+      }
+      const doc = current as Y.Doc | null;
+      if (doc === null) throw new Error(`account ${account}: the migration neither replaced nor read a v2 document`);
+      current = null;
+      const { logCount, lastLogId } = stored;
+      return new AccountRoom(account, deps, { bindings, doc, logCount, lastLogId, ...lease }, options);
+    } finally {
+      (converted as Converted | null)?.v2.destroy();
+      (current as Y.Doc | null)?.destroy();
+    }
+  }
+
+  /** [STORE-16] The v2 document of a v1 one, under a new server client ID, and its replacement. */
+  static #convert(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    v1: Y.Doc,
+    stored: StoredDoc,
+  ): Converted {
     let clientId = randomInt(1, MAX_CLIENT_ID);
     while (bindings.has(clientId) || v1.store.clients.has(clientId)) clientId = randomInt(1, MAX_CLIENT_ID);
     const before = deriveV1Counts(v1);
@@ -339,17 +477,24 @@ export class AccountRoom {
       deps.log.error({ account, before, after: counts }, 'v1 migration changed the counts');
     }
     const snapshot = Y.encodeStateAsUpdate(v2);
-    try {
-      await deps.store.replaceDoc(account, {
-        snapshot,
-        throughLogId: stored.lastLogId,
-        bindings: [{ clientId, device: SERVER_DEVICE }],
-        counts,
-      });
-    } catch (err) {
-      v2.destroy();
-      throw err;
-    }
+    const replacement: DocReplacement = {
+      snapshot,
+      throughLogId: stored.lastLogId,
+      bindings: [{ clientId, device: SERVER_DEVICE }],
+      counts,
+    };
+    return { v2, clientId, replacement };
+  }
+
+  /** The replacement is stored: the server's new ID bound, the migration counted and logged. */
+  static #migrated(
+    account: AccountId,
+    deps: RoomDeps,
+    bindings: Map<number, DeviceId>,
+    converted: Converted,
+    stored: StoredDoc,
+  ): void {
+    const { clientId, replacement } = converted;
     bindings.set(clientId, SERVER_DEVICE);
     deps.metrics.documentsMigrated.inc();
     deps.log.info(
@@ -358,12 +503,11 @@ export class AccountRoom {
         serverClient: clientId,
         v1LogEntries: stored.logCount,
         v1Bytes: stored.updates.reduce((sum, update) => sum + update.byteLength, 0),
-        v2Bytes: snapshot.byteLength,
-        badge: counts.badge,
+        v2Bytes: replacement.snapshot.byteLength,
+        badge: replacement.counts.badge,
       },
       'account document migrated to contract v2',
     );
-    return v2;
   }
 
   /** Hands the group commit the counts to write with the turn's batch (read when it is handed over). */
@@ -653,6 +797,12 @@ export class AccountRoom {
    * else of this room waits for disk; they are relayed once it committed (`committed()`).
    */
   exclusiveWrite(write: (arrays: ServerArrays) => void): ExclusiveServerWrite {
+    if (this.#lease !== null && this.doc.clientID !== this.#lease.clientId) {
+      // Yjs drew a new ID because an applied update held structs under the leased one: another
+      // node wrote under it. Never written under an ID without its lease.
+      this.leaseLost();
+      throw new ServerClientLeaseLost(`account ${this.account}: the document left its leased server client ID`);
+    }
     // Other writes waiting for disk are in the replica but not in the log: counts that include
     // them are not the log's, so the group commit writes the counts along with them.
     const countsThere = this.#pendingWrites === 0;
@@ -806,7 +956,30 @@ export class AccountRoom {
     return { done };
   }
 
+  /** [CLUSTER-60] The lease this room writes under (cluster mode), for the exclusive transaction's fence. */
+  get serverLease(): ServerClientLease | null {
+    return this.#lease;
+  }
+
+  /**
+   * [CLUSTER-61] Another node took this room's server client ID (its lease lapsed) or a fenced
+   * write found it gone: the room must not write under it again, so it is dropped and reloads
+   * with another lease.
+   */
+  leaseLost(): void {
+    if (!this.#poisoned) this.#poison('the server client ID lease was lost', null);
+  }
+
   destroy(): void {
+    const lease = this.#lease;
+    const leases = this.deps.leases;
+    if (lease !== null && leases !== undefined) {
+      this.#lease = null;
+      // [CLUSTER-60] Released once every write of this room is durable (a fenced exclusive
+      // write in flight also holds the lease's row until it commits, STORE-42).
+      if (this.settled) leases.release(lease);
+      else this.deps.commit.afterCommit(() => leases.release(lease));
+    }
     this.tracker.destroy();
     this.doc.off('update', this.#onUpdate);
     this.doc.destroy();

@@ -7,6 +7,7 @@
  */
 import type { AccountId } from '@badgesync/shared';
 import type { ClusterStore, CommittedSeq, ExclusiveResult, ExclusiveTail, WriteBatch } from '../store/index.js';
+import { ServerClientLeaseLost } from '../store/server-client-lease-lost.js';
 import type { AccountRoom, ServerArrays } from './account-room.js';
 
 /** What the cluster node gives the API for its writes (the cluster link implements it). */
@@ -49,10 +50,16 @@ export async function writeExactly<T>(
   const account: AccountId = room.account;
   const held: { write?: ReturnType<AccountRoom['exclusiveWrite']> } = {};
   let result: ExclusiveResult<T>;
+  // [CLUSTER-61] Fenced by the room's server client ID lease: committed only while it is the room's.
+  const lease = room.serverLease;
   try {
     result = await exact.exclusive(
       account,
-      { heldThrough: () => exact.heldThrough(room), ...(idempotency === null ? {} : { idempotency }) },
+      {
+        heldThrough: () => exact.heldThrough(room),
+        ...(idempotency === null ? {} : { idempotency }),
+        ...(lease === null ? {} : { serverClient: lease }),
+      },
       (tail) => {
         exact.applyTail(room, tail);
         const decision = decide();
@@ -74,6 +81,7 @@ export async function writeExactly<T>(
   } catch (err) {
     // Nothing was written; a write the replica already holds must not stay there.
     held.write?.failed(err);
+    if (err instanceof ServerClientLeaseLost) room.leaseLost();
     throw err;
   }
   if (result.kind === 'stored') return result;

@@ -5,6 +5,7 @@
  * misses; `StoredDoc.lastLogId` is that sequence.
  */
 import type { AccountId } from '@badgesync/shared';
+import type { DocReplacement, StoredDoc } from './document-log.js';
 import type { OutboxEntry } from './push-outbox.js';
 import type { Store } from './store.js';
 import type { WriteBatch } from './write-batch.js';
@@ -54,6 +55,26 @@ export interface ExclusiveRequest {
   readonly heldThrough: () => number;
   /** [STORE-28] A key whose answer, when stored at or after `notBefore`, is answered instead of running the work. */
   readonly idempotency?: { readonly key: string; readonly notBefore: number };
+  /**
+   * [STORE-42] The lease of the server client ID the work writes under: checked (and its row
+   * locked) in the transaction before the work runs; no longer the holder's, the call rejects
+   * with ServerClientLeaseLost and writes nothing.
+   */
+  readonly serverClient?: ServerClientLease;
+}
+
+/** What `migrateDoc` read, and whether it replaced it. */
+export interface MigratedDoc {
+  readonly stored: StoredDoc;
+  readonly replaced: boolean;
+}
+
+/** [STORE-40] A server client ID of one account, leased to one node under a token of its own. */
+export interface ServerClientLease {
+  readonly account: AccountId;
+  readonly clientId: number;
+  /** The token of this take: a later take of the same ID by anyone has another. */
+  readonly lease: string;
 }
 
 export type ExclusiveResult<T> =
@@ -118,6 +139,35 @@ export interface ClusterStore extends Store {
    * node claims them at once. Answers how many entries changed.
    */
   handOverPushes(node: string, tokens: readonly string[], now: number): Promise<number>;
+  /**
+   * [STORE-40] Leases to `node` for `leaseMs` (the database's clock) a server client ID of the
+   * account that no live lease holds and no device is bound to: the lowest free one drawn
+   * before, else the first of `draws` nobody holds or is bound to (a new one). Rows other nodes
+   * are taking or fencing meanwhile are skipped, never waited for: two nodes never hold one ID.
+   * Rejects when every draw is taken (retry with others).
+   */
+  takeServerClient(
+    account: AccountId,
+    node: string,
+    leaseMs: number,
+    draws: readonly number[],
+  ): Promise<ServerClientLease>;
+  /**
+   * [STORE-41] Extends by `leaseMs` each of `leases` that `node` still holds (a lapsed one
+   * nobody took included); answers the tokens extended. Not ordered after the node's other
+   * calls (a renewal does not wait behind commits).
+   */
+  renewServerClients(node: string, leases: readonly string[], leaseMs: number): Promise<Set<string>>;
+  /** [STORE-41] Frees the ID for any node at once, if the lease is still the holder's; answers whether it was. */
+  releaseServerClient(lease: ServerClientLease): Promise<boolean>;
+  /**
+   * [STORE-43] One transaction holding the account's row lock: reads the stored document (as
+   * loadDoc), hands it to `convert` (synchronous) and, when that answers a replacement of
+   * exactly what it read, writes it as replaceDoc does. Two nodes migrating one v1 document at
+   * once so migrate it once: the second reads the first one's v2 document. Never run again
+   * once `convert` ran.
+   */
+  migrateDoc(account: AccountId, convert: (stored: StoredDoc) => DocReplacement | null): Promise<MigratedDoc>;
   /** Whether the database answers now (for /readyz); never rejects. */
   ping(): Promise<boolean>;
 }

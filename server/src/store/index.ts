@@ -9,6 +9,7 @@ export type {
   ExclusiveTail,
   ExclusiveWrite,
   LogSince,
+  ServerClientLease,
 } from './cluster-store.js';
 export { DEVICE_DEFAULTS, isPushable, normalizeApnsToken } from './device-record.js';
 export { MemoryStore } from './memory-store.js';
@@ -21,6 +22,7 @@ export {
   pgSchemaVersion,
 } from './pg/pg-migrations.js';
 export { PgStore, type PgStoreOptions } from './pg/pg-store.js';
+export { ServerClientLeaseLost } from './server-client-lease-lost.js';
 export { BUSY_TIMEOUT_MS, type SqliteSettings, SqliteStore } from './sqlite-store.js';
 export type {
   Asynchronous,

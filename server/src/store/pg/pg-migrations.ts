@@ -123,6 +123,23 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'server client leases',
+    // STORE-40: the server client IDs nodes drew per account, and which node holds each until
+    // when (lease: a token of that take, so a write fenced by it fails once another node took
+    // the ID; leased_until in the database's clock, ms). A released row has no node and no lease.
+    sql: `
+      CREATE TABLE server_clients (
+        account      TEXT COLLATE "C" NOT NULL,
+        client_id    BIGINT NOT NULL CHECK (client_id > 0),
+        node         TEXT,
+        lease        TEXT,
+        leased_until BIGINT NOT NULL,
+        PRIMARY KEY (account, client_id)
+      );
+    `,
+  },
 ];
 
 /**

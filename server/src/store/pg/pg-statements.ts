@@ -16,6 +16,9 @@ export interface CountsRow {
   readonly n: number | null;
 }
 
+/** The database's clock in ms (leases are timed by it, not by the nodes' clocks). */
+const NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+
 const OUTBOX_COLUMNS = 'token, badge, changed_at, due_at, attempts, parked';
 
 export const SQL = {
@@ -192,6 +195,35 @@ export const SQL = {
     'WITH claimed AS (INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value) ' +
     'SELECT value FROM claimed UNION ALL SELECT value FROM meta WHERE key = $1',
   setMeta: 'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+
+  // STORE-40..STORE-42 server client leases (server_clients). Times in the database's clock
+  // (NOW_MS), so nodes' clocks need not agree. Take: the lowest free ID of the account (never
+  // leased, released, or lapsed) that no device holds a binding of, skipping rows another
+  // transaction is taking or fencing; leased to $2 under token $3 for $4 ms. $5 is SERVER_DEVICE.
+  takeServerClient: `WITH free AS (
+      SELECT s.client_id FROM server_clients s
+      WHERE s.account = $1 AND (s.lease IS NULL OR s.leased_until <= ${NOW_MS})
+        AND NOT EXISTS (SELECT 1 FROM client_bindings b
+          WHERE b.account = s.account AND b.client_id = s.client_id AND b.device <> $5)
+      ORDER BY s.client_id LIMIT 1
+      FOR UPDATE OF s SKIP LOCKED)
+    UPDATE server_clients s SET node = $2, lease = $3, leased_until = ${NOW_MS} + $4
+    FROM free WHERE s.account = $1 AND s.client_id = free.client_id
+    RETURNING s.client_id`,
+  // A new ID ($2), leased at once, only when nothing is bound to it and no row holds it.
+  drawServerClient: `INSERT INTO server_clients (account, client_id, node, lease, leased_until)
+    SELECT $1::text, $2::bigint, $3::text, $4::text, ${NOW_MS} + $5
+    WHERE NOT EXISTS (SELECT 1 FROM client_bindings WHERE account = $1 AND client_id = $2)
+    ON CONFLICT DO NOTHING
+    RETURNING client_id`,
+  // The leases of $2 node $1 still holds, extended; a lapsed one nobody took is still its own.
+  renewServerClients: `UPDATE server_clients SET leased_until = ${NOW_MS} + $3
+    WHERE node = $1 AND lease = ANY ($2::text[])
+    RETURNING lease`,
+  releaseServerClient: `UPDATE server_clients SET node = NULL, lease = NULL, leased_until = 0
+    WHERE account = $1 AND client_id = $2 AND lease = $3`,
+  // STORE-42: inside exclusive, the row of the lease locked (a take skips it, a release waits).
+  fenceServerClient: 'SELECT 1 FROM server_clients WHERE account = $1 AND client_id = $2 AND lease = $3 FOR SHARE',
 
   ping: 'SELECT 1',
 } as const;

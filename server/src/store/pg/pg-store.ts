@@ -10,7 +10,8 @@
  *   account's row lock to get its seqs, so commits of two nodes to one account serialize.
  * - A killed connection fails the call using it; the pool opens another for the next (STORE-24).
  */
-import { type AccountCounts, type AccountId, type DeviceId, sortedRecord } from '@badgesync/shared';
+import { randomUUID } from 'node:crypto';
+import { type AccountCounts, type AccountId, type DeviceId, SERVER_DEVICE, sortedRecord } from '@badgesync/shared';
 import type pg from 'pg';
 import {
   checkBatch,
@@ -31,8 +32,11 @@ import type {
   ExclusiveTail,
   ExclusiveWrite,
   LogSince,
+  MigratedDoc,
+  ServerClientLease,
 } from '../cluster-store.js';
 import { mergeRegistration } from '../device-record.js';
+import { ServerClientLeaseLost } from '../server-client-lease-lost.js';
 import type {
   DevicePatch,
   DocReplacement,
@@ -181,22 +185,31 @@ export class PgStore implements ClusterStore {
   }
 
   loadDoc(account: AccountId): Promise<StoredDoc> {
-    return this.#read(async () => {
-      const { rows } = await this.#query<PartRow>(SQL.loadDoc, [account]);
-      const updates: Uint8Array[] = [];
-      let lastLogId = 0;
-      let logCount = 0;
-      let logBytes = 0;
-      for (const row of rows) {
-        const data = ownBytes(row.data as Buffer);
-        updates.push(data);
-        lastLogId = row.seq ?? 0;
-        if (row.part === 0) continue;
-        logCount += 1;
-        logBytes += data.byteLength;
-      }
-      return { updates, lastLogId, logCount, logBytes };
-    });
+    return this.#read(async () => storedDocOf((await this.#query<PartRow>(SQL.loadDoc, [account])).rows));
+  }
+
+  migrateDoc(account: AccountId, convert: (stored: StoredDoc) => DocReplacement | null): Promise<MigratedDoc> {
+    return this.#write(
+      () =>
+        // Run once: `convert` may log and count a migration.
+        inTransaction(
+          this.#pool,
+          async (db) => {
+            await db.query(SQL.lockAccount, [account]);
+            const stored = storedDocOf((await db.query<PartRow>(SQL.loadDoc, [account])).rows);
+            const replacement = convert(stored);
+            if (replacement === null) return { stored, replaced: false };
+            if (replacement.throughLogId !== stored.lastLogId) {
+              throw new RangeError(`migrateDoc: the replacement must cover the document read (${stored.lastLogId})`);
+            }
+            await writeBatch(db, replacementBatch(account, replacement), Date.now());
+            await compactOn(db, account, replacement.snapshot, replacement.throughLogId);
+            return { stored, replaced: true };
+          },
+          1,
+        ),
+      () => checkId(account, 'account'),
+    );
   }
 
   loadLogSince(account: AccountId, afterSeq: number): Promise<LogSince> {
@@ -522,6 +535,64 @@ export class PgStore implements ClusterStore {
     });
   }
 
+  // --- server client leases (STORE-40..STORE-42)
+
+  takeServerClient(
+    account: AccountId,
+    node: string,
+    leaseMs: number,
+    draws: readonly number[],
+  ): Promise<ServerClientLease> {
+    const lease = randomUUID();
+    return this.#write(
+      () =>
+        inTransaction(this.#pool, async (db) => {
+          const free = await db.query<{ client_id: number }>(SQL.takeServerClient, [
+            account,
+            node,
+            lease,
+            leaseMs,
+            SERVER_DEVICE,
+          ]);
+          const reused = free.rows[0]?.client_id;
+          if (reused !== undefined) return { account, clientId: reused, lease };
+          for (const clientId of draws) {
+            const drawn = await db.query(SQL.drawServerClient, [account, clientId, node, lease, leaseMs]);
+            if ((drawn.rowCount ?? 0) > 0) return { account, clientId, lease };
+          }
+          throw new Error(`takeServerClient: every draw for ${account} is taken or bound`);
+        }),
+      () => {
+        checkId(account, 'account');
+        checkLease(node, leaseMs, 'takeServerClient');
+        for (const id of draws) {
+          if (!Number.isSafeInteger(id) || id <= 0) throw new RangeError(`takeServerClient: bad draw ${id}`);
+        }
+      },
+    );
+  }
+
+  renewServerClients(node: string, leases: readonly string[], leaseMs: number): Promise<Set<string>> {
+    return checked(
+      () => {
+        this.#ensureOpen();
+        checkLease(node, leaseMs, 'renewServerClients');
+      },
+      async () => {
+        if (leases.length === 0) return new Set<string>();
+        const { rows } = await this.#query<{ lease: string }>(SQL.renewServerClients, [node, [...leases], leaseMs]);
+        return new Set(rows.map((row) => row.lease));
+      },
+    );
+  }
+
+  releaseServerClient(lease: ServerClientLease): Promise<boolean> {
+    return this.#write(async () => {
+      const released = await this.#query(SQL.releaseServerClient, [lease.account, lease.clientId, lease.lease]);
+      return (released.rowCount ?? 0) > 0;
+    });
+  }
+
   /** Refuses every later call, waits for the calls in flight, then closes the connections. */
   close(): Promise<void> {
     this.#closing ??= this.#order.idle().then(() => this.#pool.end());
@@ -549,6 +620,14 @@ async function exclusiveOn<T>(
     const stored = rows[0]?.response;
     if (stored !== undefined) return { kind: 'stored', response: stored };
   }
+  const fence = request.serverClient;
+  if (fence !== undefined) {
+    // [STORE-42] Locked until this transaction ends: a take skips the row, a release waits.
+    const held = await db.query(SQL.fenceServerClient, [account, fence.clientId, fence.lease]);
+    if (held.rows.length === 0) {
+      throw new ServerClientLeaseLost(`server client ${fence.clientId} of ${account} is no longer leased here`);
+    }
+  }
   const heldThrough = request.heldThrough();
   const updates: Uint8Array[] = [];
   if (heldThrough < lastSeq) {
@@ -559,6 +638,30 @@ async function exclusiveOn<T>(
   checkExclusiveBatch(account, batch);
   const { seqs } = await writeBatch(db, batch, Date.now());
   return { kind: 'written', answer, seqs };
+}
+
+/** loadDoc's rows (snapshot part first, then the log after it) as a StoredDoc. */
+function storedDocOf(rows: readonly PartRow[]): StoredDoc {
+  const updates: Uint8Array[] = [];
+  let lastLogId = 0;
+  let logCount = 0;
+  let logBytes = 0;
+  for (const row of rows) {
+    const data = ownBytes(row.data as Buffer);
+    updates.push(data);
+    lastLogId = row.seq ?? 0;
+    if (row.part === 0) continue;
+    logCount += 1;
+    logBytes += data.byteLength;
+  }
+  return { updates, lastLogId, logCount, logBytes };
+}
+
+function checkLease(node: string, leaseMs: number, call: string): void {
+  if (typeof node !== 'string' || node.length === 0) throw new TypeError(`${call}: node must be named`);
+  if (!Number.isSafeInteger(leaseMs) || leaseMs <= 0) {
+    throw new RangeError(`${call}: leaseMs must be a positive integer, got ${leaseMs}`);
+  }
 }
 
 /** `exclusive`'s write touches only its locked account (another lock could deadlock), no push state. */
