@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { PgStore } from '../src/store/index.js';
 
 /** The server the tests use; BADGESYNC_TEST_PG_URL names another (its `postgres` database). */
@@ -99,5 +99,40 @@ export function useMigratedDatabase(): () => TestDatabase {
   return () => {
     if (db === undefined) throw new Error('the test database is made in beforeAll');
     return db;
+  };
+}
+
+/** A migrated database of the test file's own and a connection to it, emptied before each test. */
+export interface EmptiedDatabase {
+  readonly db: TestDatabase;
+  /** The file's own connection, for its statements on the tables. */
+  readonly own: pg.Client;
+}
+
+/**
+ * useMigratedDatabase plus the file's own connection, and every table emptied before each
+ * test (registered first, so a file's own beforeEach runs on empty tables). Read its fields
+ * inside tests and hooks.
+ */
+export function useEmptiedDatabase(): EmptiedDatabase {
+  const database = useMigratedDatabase();
+  let own: pg.Client | undefined;
+  beforeAll(async () => {
+    own = await connect(database().url);
+  });
+  afterAll(async () => {
+    await own?.end();
+  });
+  beforeEach(async () => {
+    if (own !== undefined) await emptyTables(own);
+  });
+  return {
+    get db() {
+      return database();
+    },
+    get own() {
+      if (own === undefined) throw new Error('the connection is made in beforeAll');
+      return own;
+    },
   };
 }

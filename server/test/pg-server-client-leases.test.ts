@@ -4,28 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { SERVER_DEVICE } from '@badgesync/shared';
-import type pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
+import { beforeEach, describe, test } from 'vitest';
 import { PgStore, ServerClientLeaseLost } from '../src/store/index.js';
-import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { useEmptiedDatabase } from './pg-database.js';
 import { A, batch, D1 } from './store-fixtures.js';
 
-let db: TestDatabase;
-let own: pg.Client;
 let one: PgStore;
 let two: PgStore;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await (await PgStore.open({ url: db.url })).close();
-  own = await connect(db.url);
-});
-afterAll(async () => {
-  await own?.end();
-  await db?.drop();
-});
+const fixture = useEmptiedDatabase();
 beforeEach(async () => {
-  await emptyTables(own);
-  [one, two] = await Promise.all([PgStore.open({ url: db.url }), PgStore.open({ url: db.url })]);
+  [one, two] = await Promise.all([PgStore.open({ url: fixture.db.url }), PgStore.open({ url: fixture.db.url })]);
   return async () => {
     await Promise.all([one.close(), two.close()]);
   };
@@ -46,7 +34,7 @@ describe('PgStore: server client leases', () => {
     // Free now: reused, the draws untouched.
     const third = await two.takeServerClient(A, 'n2', LONG, [301]);
     assert.equal(third.clientId, 101);
-    const rows = await own.query('SELECT client_id FROM server_clients ORDER BY client_id');
+    const rows = await fixture.own.query('SELECT client_id FROM server_clients ORDER BY client_id');
     assert.deepEqual(
       rows.rows.map((row: { client_id: string }) => Number(row.client_id)),
       [101, 201],

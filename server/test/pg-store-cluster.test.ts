@@ -5,34 +5,20 @@
 import assert from 'node:assert/strict';
 import { type AccountId, parseAccountId } from '@badgesync/shared';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, test } from 'vitest';
+import { describe, test } from 'vitest';
 import { resolveVapidKeys } from '../src/push/webpush-keys.js';
 import { resolveSecrets } from '../src/secrets.js';
 import { type OutboxEntry, PgStore, type WriteBatch } from '../src/store/index.js';
-import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { useEmptiedDatabase } from './pg-database.js';
 import { A, B, batch, hex } from './store-fixtures.js';
 
 const NO_VAPID = { vapidPublicKey: null, vapidPrivateKey: null, vapidSubject: null };
 
-let db: TestDatabase;
-/** This file's own connection to the database, to empty it between tests. */
-let own: pg.Client;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await (await PgStore.open({ url: db.url })).close();
-  own = await connect(db.url);
-});
-afterAll(async () => {
-  await own?.end();
-  await db?.drop();
-});
-beforeEach(async () => {
-  await emptyTables(own);
-});
+const fixture = useEmptiedDatabase();
 
 /** Runs `work` with two stores on the database (two nodes), closed after. */
 async function withTwo(work: (one: PgStore, two: PgStore) => Promise<void>): Promise<void> {
-  const [one, two] = await Promise.all([PgStore.open({ url: db.url }), PgStore.open({ url: db.url })]);
+  const [one, two] = await Promise.all([PgStore.open({ url: fixture.db.url }), PgStore.open({ url: fixture.db.url })]);
   try {
     await work(one, two);
   } finally {
@@ -321,15 +307,15 @@ describe('PgStore: connections', () => {
     const { rows } = await admin.query<{ killed: boolean }>(
       `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
        WHERE datname = $1 AND application_name = 'badgesync'`,
-      [db.name],
+      [fixture.db.name],
     );
     return rows.filter((row) => row.killed).length;
   }
 
   test('[STORE-24] a call whose connection is killed rejects; the pool reconnects and the next call works', async () => {
     const idleErrors: Error[] = [];
-    const store = await PgStore.open({ url: db.url, onIdleError: (err) => idleErrors.push(err) });
-    const locker = new pg.Client({ connectionString: db.url });
+    const store = await PgStore.open({ url: fixture.db.url, onIdleError: (err) => idleErrors.push(err) });
+    const locker = new pg.Client({ connectionString: fixture.db.url });
     await locker.connect();
     try {
       await store.commit(batch({ updates: [{ account: A, update: tagged(1, 1, 1) }] }));
@@ -342,12 +328,12 @@ describe('PgStore: connections', () => {
         const { rows } = await locker.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity
            WHERE datname = $1 AND application_name = 'badgesync' AND wait_event_type = 'Lock'`,
-          [db.name],
+          [fixture.db.name],
         );
         return (rows[0]?.n ?? 0) > 0;
       };
       while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 20));
-      const admin = new pg.Client({ connectionString: db.url });
+      const admin = new pg.Client({ connectionString: fixture.db.url });
       await admin.connect();
       try {
         assert.ok((await killStoreConnections(admin)) >= 1);
@@ -369,11 +355,11 @@ describe('PgStore: connections', () => {
 
   test('[STORE-24] idle connections killed: reported, dropped, and the next calls open fresh ones', async () => {
     const idleErrors: Error[] = [];
-    const store = await PgStore.open({ url: db.url, onIdleError: (err) => idleErrors.push(err) });
+    const store = await PgStore.open({ url: fixture.db.url, onIdleError: (err) => idleErrors.push(err) });
     try {
       // Several reads at once: several connections, idle in the pool afterwards.
       await Promise.all([store.getMeta('a'), store.getMeta('b'), store.getMeta('c')]);
-      const admin = new pg.Client({ connectionString: db.url });
+      const admin = new pg.Client({ connectionString: fixture.db.url });
       await admin.connect();
       try {
         assert.ok((await killStoreConnections(admin)) >= 1);
@@ -390,7 +376,7 @@ describe('PgStore: connections', () => {
   });
 
   test('[STORE-24] ping answers false, never rejects, when the database cannot be reached or the store is closed', async () => {
-    const store = await PgStore.open({ url: db.url });
+    const store = await PgStore.open({ url: fixture.db.url });
     assert.equal(await store.ping(), true);
     await store.close();
     assert.equal(await store.ping(), false);
@@ -401,10 +387,10 @@ describe('PgStore: connections', () => {
   test("[STORE-29] a store opened with a node ID names its connections badgesync:<node ID>, cut to PostgreSQL's 63 bytes", async () => {
     const long = `node-${'x'.repeat(120)}`;
     const stores = await Promise.all([
-      PgStore.open({ url: db.url, nodeId: 'node-7' }),
-      PgStore.open({ url: db.url, nodeId: long }),
+      PgStore.open({ url: fixture.db.url, nodeId: 'node-7' }),
+      PgStore.open({ url: fixture.db.url, nodeId: long }),
     ]);
-    const admin = new pg.Client({ connectionString: db.url });
+    const admin = new pg.Client({ connectionString: fixture.db.url });
     await admin.connect();
     try {
       // A read each: a connection each, idle in its pool afterwards.
@@ -412,7 +398,7 @@ describe('PgStore: connections', () => {
       const { rows } = await admin.query<{ name: string }>(
         `SELECT DISTINCT application_name AS name FROM pg_stat_activity
           WHERE datname = $1 AND application_name LIKE 'badgesync:%' ORDER BY 1`,
-        [db.name],
+        [fixture.db.name],
       );
       assert.deepEqual(
         rows.map((row) => row.name),
@@ -427,7 +413,7 @@ describe('PgStore: connections', () => {
 
 describe('PgStore: settings claimed by nodes starting together', () => {
   test('[STORE-30] four nodes claiming one key at once all get the first value stored; secrets and VAPID keys agree', async () => {
-    const stores = await Promise.all([1, 2, 3, 4].map(() => PgStore.open({ url: db.url })));
+    const stores = await Promise.all([1, 2, 3, 4].map(() => PgStore.open({ url: fixture.db.url })));
     try {
       const claimed = await Promise.all(stores.map((store, i) => store.claimMeta('raced', `node-${i}`)));
       assert.equal(new Set(claimed).size, 1, `one value for all: ${claimed.join(', ')}`);

@@ -6,15 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { type AccountId, type DeviceId, parseDeviceId } from '@badgesync/shared';
-import type pg from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, test } from 'vitest';
+import { afterEach, describe, test } from 'vitest';
 import { PushMetrics } from '../src/push/push-metrics.js';
 import { PushScheduler, type PushStore } from '../src/push/push-scheduler.js';
 import type { SendResult } from '../src/push/push-sender.js';
 import { PgStore } from '../src/store/index.js';
-import { connect, createTestDatabase, emptyTables, type TestDatabase } from './pg-database.js';
+import { useEmptiedDatabase } from './pg-database.js';
 import { A, PHONE, ScriptedSender, TOKEN } from './push-scheduler-harness.js';
 import { batch } from './store-fixtures.js';
 
@@ -25,24 +24,11 @@ const WINDOW_MS = 100;
 /** The scheduler's cap of pushes in flight (MAX_IN_FLIGHT in push-scheduler.ts). */
 const MAX_IN_FLIGHT = 128;
 
-let db: TestDatabase;
-let own: pg.Client;
 const stores: PgStore[] = [];
 const schedulers: PushScheduler[] = [];
 const senders: ScriptedSender[] = [];
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await (await PgStore.open({ url: db.url })).close();
-  own = await connect(db.url);
-});
-afterAll(async () => {
-  await own?.end();
-  await db?.drop();
-});
-beforeEach(async () => {
-  await emptyTables(own);
-});
+const fixture = useEmptiedDatabase();
 afterEach(async () => {
   // Held pushes answer, so each scheduler's close() has nothing left to wait for.
   for (const sender of senders.splice(0)) while (sender.holding > 0) sender.release({ kind: 'retry', reason: 'End' });
@@ -51,7 +37,7 @@ afterEach(async () => {
 });
 
 async function openStore(): Promise<PgStore> {
-  const store = await PgStore.open({ url: db.url });
+  const store = await PgStore.open({ url: fixture.db.url });
   stores.push(store);
   return store;
 }
