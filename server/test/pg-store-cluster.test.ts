@@ -192,9 +192,10 @@ describe('PgStore: claiming due pushes', () => {
     });
   });
 
-  test("[STORE-34] a hand-over clears the node's claims and makes its own waiting entries due at once; others' and parked ones keep theirs", async () => {
+  test("[STORE-34] a hand-over clears the node's claims and makes its own waiting entries due at once; others', parked ones, retries and other nodes' live claims keep theirs", async () => {
     await withTwo(async (one, two) => {
-      const [held, mine, later, theirs, parked, heldByOther] = tokens as [
+      const [held, mine, later, theirs, parked, heldByOther, retrying] = tokens as [
+        string,
         string,
         string,
         string,
@@ -216,24 +217,36 @@ describe('PgStore: claiming due pushes', () => {
       await one.enqueuePush(outboxEntry(later, 500));
       await one.enqueuePush(outboxEntry(theirs, 90_000));
       await one.enqueuePush(outboxEntry(parked, 90_000, { parked: true }));
+      await one.enqueuePush(outboxEntry(retrying, 90_000, { attempts: 2 }));
       assert.deepEqual(await two.claimDuePushes('node-b', 400, 10, 60_000), [], 'held until 61,000 or not due yet');
-      // node-a drains at 2,000: `later` was due at 500 already, so it keeps 500.
-      assert.equal(await one.handOverPushes('node-a', [mine, later, parked], 2_000), 3);
+      // node-a drains at 2,000: `later` was due at 500 already, so it keeps 500. It had queued
+      // heldByOther too, which node-b is sending (a live claim), and retrying, in a backoff.
+      assert.equal(await one.handOverPushes('node-a', [mine, later, parked, heldByOther, retrying], 2_000), 3);
       assert.equal((await one.getPush(mine))?.dueAt, 2_000, 'due at once');
       assert.equal((await one.getPush(later))?.dueAt, 500, 'never later than it was');
       assert.equal((await one.getPush(theirs))?.dueAt, 90_000, "another node's window is untouched");
       assert.equal((await one.getPush(parked))?.dueAt, 90_000, 'a parked entry stays parked');
+      assert.equal(
+        (await one.getPush(retrying))?.dueAt,
+        90_000,
+        "a retry's backoff is kept (a push service's Retry-After)",
+      );
       const taken = await two.claimDuePushes('node-b', 2_000, 10, 60_000);
       assert.deepEqual(
         taken.map((e) => e.token),
         [held, later, mine],
         "node-b takes the drained node's entries at once, not node-b's own claim again",
       );
+      assert.deepEqual(
+        await one.claimDuePushes('node-c', 2_000, 10, 60_000),
+        [],
+        "node-b's send in flight keeps its claim: no third node sends it again",
+      );
       await assert.rejects(one.handOverPushes('', [], 2_000), TypeError);
     });
   });
 
-  test("[STORE-35] a peek answers each pending entry by when the node may claim it: another node's claim holds it until the claim ends, its own does not", async () => {
+  test("[STORE-35] a peek answers each pending entry by when the node may claim it: a claim holds it until the claim ends, the node's own too", async () => {
     await withTwo(async (one, two) => {
       const [heldByB, heldByA, free, parked] = tokens as [string, string, string, string];
       await one.enqueuePush(outboxEntry(heldByB, 100));
@@ -246,15 +259,15 @@ describe('PgStore: claiming due pushes', () => {
       assert.deepEqual(
         peek.map((e) => [e.token, e.dueAt]),
         [
-          [heldByA, 200],
           [free, 5_000],
           [heldByB, 61_000],
+          [heldByA, 61_000],
         ],
-        'its own claim at its due time, the other node’s at the claim’s end, no parked entry',
+        'every claim at its end (node-a cannot re-take its own either), no parked entry',
       );
       assert.deepEqual(
         (await two.peekPushes('node-b', 1_000, 1)).map((e) => [e.token, e.dueAt]),
-        [[heldByB, 100]],
+        [[free, 5_000]],
       );
       assert.equal((await one.getPush(heldByB))?.dueAt, 100, 'a peek changes nothing');
       assert.deepEqual(await one.peekPushes('node-a', 1_000, 0), []);

@@ -12,7 +12,16 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ApnsAnswers, ApnsTestServer } from '../helpers/apns-test-server.js';
 import { type ClusterRig, clusterRig } from '../helpers/cluster.js';
 import { sleep } from '../helpers/eventually.js';
-import { apnsEnv, delivered, FAST_PUSH_ENV, poll, post, register, waitForBadge } from '../helpers/push-rig.js';
+import {
+  apnsEnv,
+  delivered,
+  FAST_PUSH_ENV,
+  poll,
+  post,
+  register,
+  waitForBadge,
+  waitForLog,
+} from '../helpers/push-rig.js';
 import { type ServerProcess, stopAll } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
@@ -55,6 +64,10 @@ describe('cluster mode: SIGTERM hands pending pushes over', () => {
       rig.start('drain-b', { ...env, BADGESYNC_PUSH_DELAY_MS: String(LONG_WINDOW_MS) }),
       rig.start('drain-c', env),
     ]);
+    // Each node's restart sweep (PUSH-2) looks at every registration once it starts: one that
+    // runs while the test registers its phone queues that phone too, and two nodes each queueing
+    // one phone at once may each push it (CLUSTER-56). The test's pushes start after the sweeps.
+    await Promise.all([a, b, c].map((node) => waitForLog(node, 'push restart sweep done')));
   });
   afterAll(async () => {
     await stopAll();

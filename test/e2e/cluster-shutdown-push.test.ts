@@ -13,7 +13,16 @@ import { ApnsTestServer } from '../helpers/apns-test-server.js';
 import { type ClusterRig, clusterRig } from '../helpers/cluster.js';
 import { markRead } from '../helpers/marks.js';
 import { connectDevice, type Device, synced } from '../helpers/providers.js';
-import { apnsEnv, delivered, FAST_PUSH_ENV, post, register, waitForBadge, waitForMetric } from '../helpers/push-rig.js';
+import {
+  apnsEnv,
+  delivered,
+  FAST_PUSH_ENV,
+  post,
+  register,
+  waitForBadge,
+  waitForLog,
+  waitForMetric,
+} from '../helpers/push-rig.js';
 import { type ServerProcess, stopAll } from '../helpers/server-process.js';
 
 /** How long node A holds each group commit batch: the SIGTERM comes well inside it. */
@@ -34,6 +43,10 @@ describe('cluster mode: a change in the last flush before SIGTERM is pushed', ()
       rig.start('flush-a', { ...env, NODE_ENV: 'test', BADGESYNC_TEST_COMMIT_DELAY_MS: String(HOLD_MS) }),
       rig.start('flush-b', env),
     ]);
+    // Each node's restart sweep (PUSH-2) looks at every registration once it starts: one that
+    // runs while the test registers its phone queues that phone too, and two nodes each queueing
+    // one phone at once may each push it (CLUSTER-56). The test's pushes start after the sweeps.
+    await Promise.all([a, b].map((node) => waitForLog(node, 'push restart sweep done')));
   });
   afterAll(async () => {
     for (const device of devices) device.destroy();

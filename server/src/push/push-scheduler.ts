@@ -499,7 +499,13 @@ export class PushScheduler implements PushHooks {
     if (this.#picked.size + this.#inFlight.size < MAX_IN_FLIGHT) {
       // [CLUSTER-55] Claimed and not picked (no room left): given back, not held for a lease.
       const unpicked: string[] = [];
-      for (const entry of await this.#takeDue(now, DUE_BATCH)) {
+      // A cluster node claims only what it has room to send: what it claimed past that went back
+      // at once, but a node peeking meanwhile saw it claimed and waited for the lease (STORE-35).
+      // Its own claims are never answered again, so in-flight entries take no room in the answer;
+      // the outbox of one node answers them (they stay until they settle), so it asks for more.
+      const room = MAX_IN_FLIGHT - this.#picked.size - this.#inFlight.size;
+      const limit = this.deps.takeDue === undefined ? DUE_BATCH : Math.min(DUE_BATCH, room);
+      for (const entry of await this.#takeDue(now, limit)) {
         // Its push is with the sender: the claim stays with the send (released, another node could
         // send it too); the settle decides what follows.
         if (this.#busy(entry.token)) continue;

@@ -122,10 +122,11 @@ export interface ClusterStore extends Store {
    */
   claimDuePushes(node: string, now: number, limit: number, leaseMs: number): Promise<OutboxEntry[]>;
   /**
-   * [STORE-35] A peek, not a claim: up to `limit` pending (not parked) entries by when `node`
-   * may claim them, earliest first (ties by token). Each answers that time as its `dueAt`: its
-   * due time, or the end of another node's claim on it when later (lapsed or not). `now`: the
-   * caller's clock; entries other nodes hold are looked for among those due by then.
+   * [STORE-35] A peek, not a claim: up to `limit` pending (not parked) entries by when they may
+   * be claimed, earliest first (ties by token). Each answers that time as its `dueAt`: its due
+   * time, or the end of a claim on it when later (lapsed or not; `node`'s own claims too, which
+   * it cannot re-take either). `now`: the caller's clock; claimed entries are looked for among
+   * those due by then.
    */
   peekPushes(node: string, now: number, limit: number): Promise<OutboxEntry[]>;
   /**

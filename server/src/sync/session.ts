@@ -169,9 +169,11 @@ export class Session implements RoomMember {
    *
    * [SYNC-18] The first send of a run corks the socket until the run ends (a microtask): the
    * relays of one durable batch (the group commit runs its callbacks in one go), a step 1's
-   * answers, leave in one socket write instead of one per frame. Held bytes count as queued,
-   * so a run is held to the limit like sends one by one: a connection that asks for many
-   * large answers in one read (awareness queries) is closed, not buffered without bound.
+   * answers, leave in one socket write instead of one per frame. A send that would pass the
+   * limit first hands what the cork holds to the network, then counts what is still queued:
+   * a run is held to the limit like sends one by one, so a connection that asks for many large
+   * answers in one read (awareness queries) and reads none is closed, not buffered without
+   * bound, and one that reads is not closed for what the cork held.
    */
   send(message: Uint8Array): void {
     if (this.#closed) return;
@@ -180,7 +182,14 @@ export class Session implements RoomMember {
       this.socket.cork();
       queueMicrotask(this.#uncork);
     }
-    const queued = this.socket.bufferedAmount;
+    let queued = this.socket.bufferedAmount;
+    if (queued > 0 && queued + message.byteLength > this.limits.maxBufferedBytes) {
+      // What the cork holds is not a slow reader's backlog: handed to the network first, the
+      // queue is what the network did not take (a reader's kernel buffer takes megabytes).
+      this.socket.uncork();
+      this.socket.cork();
+      queued = this.socket.bufferedAmount;
+    }
     if (queued > 0 && queued + message.byteLength > this.limits.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'send queue full');
       return;

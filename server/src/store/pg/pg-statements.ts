@@ -167,27 +167,33 @@ export const SQL = {
     FROM due WHERE outbox.token = due.token
     RETURNING outbox.token, badge, changed_at, due_at, attempts, parked`,
 
-  // STORE-35: when each entry may be claimed by the node: another node's claim holds it until
-  // the claim ends. Two ordered reads of the outbox_due index, each stopping early: entries
-  // nobody else holds by due time, and those another node holds — all due (a claim is taken on
-  // a due entry, and a new value clears it), so only the due part of the index is read.
+  // STORE-35: when each entry may be claimed: a claim holds it until the claim ends, the
+  // asking node's own included (claimDuePushes never re-takes a live claim, so answering it at
+  // its due time armed a timer that fired, claimed nothing and re-armed until the lease ended).
+  // Two ordered reads of the outbox: unclaimed entries by due time (the outbox_due index,
+  // stopping early), and the claimed ones, all due (a claim is taken on a due entry, and a new
+  // value clears it) and few (each node claims at most what it has room to send).
   peekPushes: `SELECT ${OUTBOX_COLUMNS} FROM (
       (SELECT ${OUTBOX_COLUMNS} FROM outbox
-        WHERE NOT parked AND (claimed_by IS NULL OR claimed_by = $1)
-        ORDER BY due_at, token LIMIT $3)
+        WHERE NOT parked AND claimed_by IS NULL
+        ORDER BY due_at, token LIMIT $2)
       UNION ALL
       (SELECT token, badge, changed_at, GREATEST(due_at, claim_until) AS due_at, attempts, parked FROM outbox
-        WHERE NOT parked AND due_at <= $2 AND claimed_by <> $1
-        ORDER BY 4, token LIMIT $3)
-    ) AS peek ORDER BY due_at, token LIMIT $3`,
+        WHERE NOT parked AND due_at <= $1 AND claimed_by IS NOT NULL
+        ORDER BY 4, token LIMIT $2)
+    ) AS peek ORDER BY due_at, token LIMIT $2`,
   // STORE-36: claims the node took and will not send now go back at once.
   releasePushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL
     WHERE claimed_by = $1 AND token = ANY ($2::text[])`,
 
-  // STORE-34: the draining node's claims cleared; its own waiting entries due at once (never later).
+  // STORE-34: the draining node's claims cleared; of the entries it queued, those nobody else
+  // holds and not waiting out a retry's backoff (attempts > 0: a push service's Retry-After)
+  // are due at once (never later). Another node's live claim is its send in flight: clearing
+  // it would let a third node send the same badge again.
   handOverPushes: `UPDATE outbox SET claimed_by = NULL, claim_until = NULL,
-      due_at = CASE WHEN NOT parked AND token = ANY ($2::text[]) THEN LEAST(due_at, $3) ELSE due_at END
-    WHERE claimed_by = $1 OR (NOT parked AND token = ANY ($2::text[]))`,
+      due_at = CASE WHEN NOT parked AND attempts = 0 AND token = ANY ($2::text[]) THEN LEAST(due_at, $3) ELSE due_at END
+    WHERE claimed_by = $1
+      OR (NOT parked AND attempts = 0 AND token = ANY ($2::text[]) AND (claimed_by IS NULL OR claim_until <= $3))`,
 
   // STORE-9 meta
   meta: 'SELECT value FROM meta WHERE key = $1',

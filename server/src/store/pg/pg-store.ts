@@ -474,10 +474,10 @@ export class PgStore implements ClusterStore {
     );
   }
 
-  peekPushes(node: string, now: number, limit: number): Promise<OutboxEntry[]> {
+  peekPushes(_node: string, now: number, limit: number): Promise<OutboxEntry[]> {
     return this.#read(async () => {
       if (!(limit >= 1)) return [];
-      const { rows } = await this.#query<OutboxRow>(SQL.peekPushes, [node, now, Math.floor(limit)]);
+      const { rows } = await this.#query<OutboxRow>(SQL.peekPushes, [now, Math.floor(limit)]);
       return rows.map(toOutboxEntry);
     });
   }
