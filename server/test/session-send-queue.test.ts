@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import type { AccountId, DeviceId } from '@badgesync/shared';
-import { pino } from 'pino';
 import { describe, test } from 'vitest';
-import type { DeviceClaims } from '../src/auth/device-token.js';
-import { Metrics } from '../src/metrics.js';
-import type { AccountRoom } from '../src/rooms/account-room.js';
-import { DEFAULT_SESSION_LIMITS, Session } from '../src/sync/session.js';
+import { DEFAULT_SESSION_LIMITS } from '../src/sync/session.js';
 import type { WebSocketLike } from '../src/sync/websocket-like.js';
+import { lonelySession } from './session-fixtures.js';
 
 const MiB = 1024 * 1024;
 
@@ -30,16 +26,7 @@ class StalledSocket implements WebSocketLike {
   terminate(): void {}
 }
 
-function session(socket: WebSocketLike): Session {
-  const room = { join() {}, leave() {} } as unknown as AccountRoom;
-  const claims: DeviceClaims = {
-    account: 'a' as AccountId,
-    device: 'd' as DeviceId,
-    expiresAt: Date.now() + 3_600_000,
-    issuedAt: null,
-  };
-  return new Session(socket, claims, room, DEFAULT_SESSION_LIMITS, new Metrics(), pino({ level: 'silent' }));
-}
+const session = lonelySession;
 
 describe('the send queue counts what it is about to send', () => {
   test('[SYNC-11] a message that would take the queue past 4 MiB closes the reader with 1013 and is not queued', async () => {

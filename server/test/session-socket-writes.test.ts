@@ -6,15 +6,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { AccountId, DeviceId } from '@badgesync/shared';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, test } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { DeviceClaims } from '../src/auth/device-token.js';
-import { Metrics } from '../src/metrics.js';
-import type { AccountRoom } from '../src/rooms/account-room.js';
-import { DEFAULT_SESSION_LIMITS, Session } from '../src/sync/session.js';
+import type { Session } from '../src/sync/session.js';
 import { wsSocketLike } from '../src/sync/ws-socket-like.js';
+import { lonelySession } from './session-fixtures.js';
 
 interface Connected {
   readonly session: Session;
@@ -59,21 +55,7 @@ async function connect(): Promise<Connected> {
         write(chunk, encoding, callback);
       };
       wss.handleUpgrade(req, socket, head, (ws) => {
-        const room = { join() {}, leave() {} } as unknown as AccountRoom;
-        const claims: DeviceClaims = {
-          account: 'a' as AccountId,
-          device: 'd' as DeviceId,
-          expiresAt: Date.now() + 3_600_000,
-          issuedAt: null,
-        };
-        const session = new Session(
-          wsSocketLike(ws, socket),
-          claims,
-          room,
-          DEFAULT_SESSION_LIMITS,
-          new Metrics(),
-          pino({ level: 'silent' }),
-        );
+        const session = lonelySession(wsSocketLike(ws, socket));
         resolve({ session, socket, writes });
       });
     });
