@@ -35,7 +35,7 @@ export interface PushSchedulerOptions {
 export type PushStore = Pick<
   Store,
   | 'getBadges'
-  | 'devicesOf'
+  | 'registrationsOf'
   | 'getRegistration'
   | 'registrationsOfToken'
   | 'pushableTokens'
@@ -251,13 +251,15 @@ export class PushScheduler implements PushHooks {
     this.#track('push counts', this.#countsCommitted(account, this.#now()));
   }
 
-  /** [PUSH-1] Every registration of the account offline for it queues its phone. */
+  /**
+   * [PUSH-1] Every registration of the account offline for it queues its phone. [STORE-44] The
+   * account's registrations come in one read: on a store across the network each read is a
+   * round trip, queued behind the node's earlier writes.
+   */
   async #countsCommitted(account: AccountId, at: number): Promise<void> {
-    const { store } = this.deps;
-    const devices = await store.devicesOf(account);
+    const registrations = await this.deps.store.registrationsOf(account);
     await Promise.all(
-      devices.map(async (device) => {
-        const token = (await store.getRegistration(account, device))?.address ?? null;
+      registrations.map(async ({ device, address: token }) => {
         if (token === null || (await this.#onlineFor(account, device))) return;
         await this.#inLane(token, () => this.#queue(token, account, at).then(() => undefined));
       }),
