@@ -30,7 +30,7 @@ class HeldReads {
   wrap(store: Store): PushStore {
     return {
       getBadges: (accounts) => store.getBadges(accounts),
-      devicesOf: (account) => store.devicesOf(account),
+      registrationsOf: (account) => store.registrationsOf(account),
       getRegistration: (account, device) => store.getRegistration(account, device),
       registrationsOfToken: (address) => store.registrationsOfToken(address),
       pushableTokens: () => store.pushableTokens(),

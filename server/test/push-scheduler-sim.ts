@@ -127,7 +127,7 @@ export class PushSim {
       };
     return {
       getBadges: read(mem.getBadges),
-      devicesOf: read(mem.devicesOf),
+      registrationsOf: read(mem.registrationsOf),
       getRegistration: read(mem.getRegistration),
       registrationsOfToken: read(mem.registrationsOfToken),
       pushableTokens: read(mem.pushableTokens),

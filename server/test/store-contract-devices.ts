@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AccountId } from '@badgesync/shared';
 import { test } from 'vitest';
 import type { DevicePatch, Registration, Store } from '../src/store/index.js';
-import { A, B, C, D1, D2, D3, refusal } from './store-fixtures.js';
+import { A, B, batch, C, D1, D2, D3, refusal } from './store-fixtures.js';
 
 export function storeDevicesContract(getStore: () => Store): void {
   test('[STORE-7] a new registration gets the defaults and is signed in', async () => {
@@ -95,6 +95,61 @@ export function storeDevicesContract(getStore: () => Store): void {
     ]);
     assert.deepEqual(await pairs('bb'), [[C, D3, true]]);
     assert.deepEqual(await pairs('cc'), []);
+  });
+
+  test("[STORE-44] registrationsOf: the account's signed-in registrations, sorted by device; each write read at once", async () => {
+    const store = getStore();
+    /** What registrationsOf must answer: devicesOf, then each device's registration. */
+    const expected = async (account: AccountId) =>
+      Promise.all((await store.devicesOf(account)).map((device) => store.getRegistration(account, device)));
+    const same = async (why: string) => {
+      for (const account of [A, B, C])
+        assert.deepEqual(await store.registrationsOf(account), await expected(account), why);
+    };
+    assert.deepEqual(await store.registrationsOf(A), []);
+    await store.putDevice(A, D2, { apnsToken: 'aa' }, 100);
+    await store.putDevice(A, D1, { fcmToken: 'f1' }, 100);
+    await store.putDevice(A, D3, {}, 100);
+    await store.putDevice(B, D1, { apnsToken: 'aa', topic: 'com.b' }, 100);
+    assert.deepEqual(
+      (await store.registrationsOf(A)).map((r) => [r.device, r.address]),
+      [
+        [D3, null],
+        [D1, 'fcm:f1'],
+        [D2, 'aa'],
+      ],
+      'sorted by device',
+    );
+    await same('after registering');
+    // Each write below follows a read of every account, so an answer kept from before it shows.
+    await store.putDevice(A, D1, { apnsToken: 'bb' }, 200);
+    await same('a device moved to another address');
+    await store.signOut(A, D3, 300);
+    assert.deepEqual(
+      (await store.registrationsOf(A)).map((r) => r.device),
+      [D1, D2],
+      'a signed-out device is left out',
+    );
+    await same('after a sign-out');
+    await store.invalidateToken('aa', refusal('Unregistered', 400));
+    assert.deepEqual(
+      [...(await store.registrationsOf(A)), ...(await store.registrationsOf(B))].map((r) => r.tokenInvalidReason),
+      [null, 'Unregistered', null],
+      "the refusal of A's address marks A's registration; B's names another topic",
+    );
+    await same('after a refusal');
+    await store.commit(
+      batch({
+        push: [{ kind: 'invalidateToken', token: 'aa', refusal: refusal('BadDeviceToken', 400, { topic: 'com.b' }) }],
+      }),
+    );
+    assert.equal((await store.registrationsOf(B))[0]?.tokenInvalidReason, 'BadDeviceToken', 'a refusal in a batch');
+    await same('after a refusal in a batch');
+    const got = await store.registrationsOf(A);
+    (got[0] as { address: string | null }).address = 'changed by the caller';
+    assert.equal((await store.registrationsOf(A))[0]?.address, 'bb', "the caller's copy is its own");
+    await store.putDevice(A, D3, {}, 500);
+    await same('signed in again');
   });
 
   test('[STORE-7] signing out of one account keeps the registration (signed out) and the other accounts', async () => {

@@ -26,6 +26,7 @@ function view(store: SyncStore): unknown {
     idempotent: store.getIdempotent(A, 'k', 0),
     registrations: [A, B].flatMap((account) => [D1, D2, D3].map((device) => store.getRegistration(account, device))),
     members: [A, B].map((account) => store.devicesOf(account)),
+    accounts: [A, B].map((account) => store.registrationsOf(account)),
     phones: [TOKEN, OTHER, THIRD].map((token) => store.registrationsOfToken(token)),
     revoked: store.revokedAt(A, D1),
     delivered: [TOKEN, OTHER].map((token) => store.getDelivered(token)),

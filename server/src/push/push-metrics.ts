@@ -1,7 +1,18 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** The outbox's entries by state, as Store.countPushes answers them. */
+export interface OutboxDepth {
+  readonly pending: number;
+  readonly parked: number;
+}
+
 /** Push metrics (SPEC PUSH-9), registered on the server's registry. */
 export class PushMetrics {
+  /** [PUSH-25] Counts the outbox for the depth gauges (null: the store is gone, they keep their value). */
+  #countOutbox: (() => Promise<OutboxDepth | null>) | null = null;
+  /** The count a scrape is waiting for: both gauges, and scrapes at once, share it. */
+  #counting: Promise<void> | null = null;
+
   readonly queued = new Counter({
     name: 'badgesync_push_queued_total',
     help: 'devices put in the outbox',
@@ -31,8 +42,20 @@ export class PushMetrics {
     labelNames: ['reason'],
     registers: [],
   });
-  readonly depth = new Gauge({ name: 'badgesync_push_queue_depth', help: 'pending pushes', registers: [] });
-  readonly parkedDepth = new Gauge({ name: 'badgesync_push_parked', help: 'parked pushes', registers: [] });
+  /** [PUSH-25] Read from the outbox when scraped. */
+  readonly depth = new Gauge({
+    name: 'badgesync_push_queue_depth',
+    help: 'pending pushes',
+    registers: [],
+    collect: () => this.#measureOutbox(),
+  });
+  /** [PUSH-25] Read from the outbox when scraped. */
+  readonly parkedDepth = new Gauge({
+    name: 'badgesync_push_parked',
+    help: 'parked pushes',
+    registers: [],
+    collect: () => this.#measureOutbox(),
+  });
   readonly latency = new Histogram({
     name: 'badgesync_push_latency_seconds',
     help: 'from the counts change to APNs accepting the push',
@@ -54,5 +77,27 @@ export class PushMetrics {
     ] as const) {
       registry.registerMetric(metric as Parameters<Registry['registerMetric']>[0]);
     }
+  }
+
+  /**
+   * [PUSH-25] Where the depth gauges are read from: the outbox is counted when they are scraped
+   * (a full count of it), never on a change, so a stream of changes costs no count at all.
+   */
+  countOutboxWith(count: () => Promise<OutboxDepth | null>): void {
+    this.#countOutbox = count;
+  }
+
+  #measureOutbox(): Promise<void> {
+    this.#counting ??= this.#count().finally(() => {
+      this.#counting = null;
+    });
+    return this.#counting;
+  }
+
+  async #count(): Promise<void> {
+    const depth = (await this.#countOutbox?.()) ?? null;
+    if (depth === null) return;
+    this.depth.set(depth.pending);
+    this.parkedDepth.set(depth.parked);
   }
 }

@@ -8,7 +8,7 @@ import { MAX_ATTEMPTS, PROVIDER_KEY_RETRY_MS, retryDelay } from './backoff.js';
 import { badgePush } from './badge-push.js';
 import { OutboxWake } from './outbox-wake.js';
 import type { PushHooks, PushWrites } from './ports.js';
-import type { PushMetrics } from './push-metrics.js';
+import type { OutboxDepth, PushMetrics } from './push-metrics.js';
 import type { AnyBadgePush, PushSender, SendResult } from './push-sender.js';
 import { StagedPushState } from './staged-push-state.js';
 import { StoreWrites } from './store-writes.js';
@@ -35,7 +35,7 @@ export interface PushSchedulerOptions {
 export type PushStore = Pick<
   Store,
   | 'getBadges'
-  | 'devicesOf'
+  | 'registrationsOf'
   | 'getRegistration'
   | 'registrationsOfToken'
   | 'pushableTokens'
@@ -156,6 +156,7 @@ export class PushScheduler implements PushHooks {
     this.#lanes = new TokenLanes((err, token) =>
       deps.log.error({ err, token: shortAddress(token) }, 'push step failed'),
     );
+    deps.metrics.countOutboxWith(() => this.#outboxDepth());
     this.#outboxWake = new OutboxWake({
       writes: this.#writes,
       log: deps.log,
@@ -251,13 +252,15 @@ export class PushScheduler implements PushHooks {
     this.#track('push counts', this.#countsCommitted(account, this.#now()));
   }
 
-  /** [PUSH-1] Every registration of the account offline for it queues its phone. */
+  /**
+   * [PUSH-1] Every registration of the account offline for it queues its phone. [STORE-44] The
+   * account's registrations come in one read: on a store across the network each read is a
+   * round trip, queued behind the node's earlier writes.
+   */
   async #countsCommitted(account: AccountId, at: number): Promise<void> {
-    const { store } = this.deps;
-    const devices = await store.devicesOf(account);
+    const registrations = await this.deps.store.registrationsOf(account);
     await Promise.all(
-      devices.map(async (device) => {
-        const token = (await store.getRegistration(account, device))?.address ?? null;
+      registrations.map(async ({ device, address: token }) => {
         if (token === null || (await this.#onlineFor(account, device))) return;
         await this.#inLane(token, () => this.#queue(token, account, at).then(() => undefined));
       }),
@@ -463,7 +466,6 @@ export class PushScheduler implements PushHooks {
 
   /** When the earliest entry that is not picked or in flight is due (null: none, or no room to send). */
   async #nextDue(): Promise<number | null> {
-    await this.#updateDepth();
     // An entry being sent stays in the outbox until it settles, so the earliest dueAt is
     // often in the past: a 0 ms timer for it would find the entry in flight and arm itself
     // again, a busy loop (with store reads) for as long as APNs takes to answer. The same at
@@ -709,10 +711,22 @@ export class PushScheduler implements PushHooks {
     }
   }
 
-  async #updateDepth(): Promise<void> {
-    const { pending, parked } = await this.deps.store.countPushes();
-    this.deps.metrics.depth.set(pending);
-    this.deps.metrics.parkedDepth.set(parked);
+  /**
+   * [PUSH-25] The outbox's depth for a scrape of the gauges. Counted then, not on every wake: a
+   * count reads the whole outbox, and a wake follows every batch of changes. Null once closed
+   * (the store may be too) or when the count fails: the gauges keep their value.
+   */
+  #outboxDepth(): Promise<OutboxDepth | null> {
+    if (this.#closed) return Promise.resolve(null);
+    const depth = this.deps.store.countPushes().catch((err: unknown) => {
+      this.deps.log.warn({ err }, 'push outbox count failed');
+      return null;
+    });
+    this.#track(
+      'push outbox count',
+      depth.then(() => undefined),
+    );
+    return depth;
   }
 
   /**

@@ -85,6 +85,9 @@ class SyncStoreAdapter implements Store {
   devicesOf(account: AccountId) {
     return answer(() => this.sync.devicesOf(account));
   }
+  registrationsOf(account: AccountId) {
+    return answer(() => this.sync.registrationsOf(account));
+  }
   registrationsOfToken(address: string) {
     return answer(() => this.sync.registrationsOfToken(address));
   }

@@ -85,6 +85,11 @@ export interface DeviceRegistry {
   /** Devices signed in to the account, sorted. */
   devicesOf(account: AccountId): DeviceId[];
   /**
+   * [STORE-44] The registrations of the devices signed in to the account, sorted by device: in
+   * one read what devicesOf and a getRegistration of each device answer.
+   */
+  registrationsOf(account: AccountId): Registration[];
+  /**
    * [STORE-14] Every registration carrying the push address (one phone), signed in or not,
    * sorted by account, device.
    */

@@ -306,6 +306,14 @@ export class MemoryStore implements SyncStore {
     return devices.sort(compare);
   }
 
+  registrationsOf(account: AccountId): Registration[] {
+    this.#open();
+    return [...this.#registrations.values()]
+      .filter((r) => r.account === account && r.signedIn)
+      .sort(byAccountThenDevice)
+      .map((r) => ({ ...r }));
+  }
+
   registrationsOfToken(token: string): Registration[] {
     this.#open();
     return [...this.#registrations.values()]

@@ -2,16 +2,18 @@ import type { AccountId, DeviceId } from '@badgesync/shared';
 import type { Registration } from './device-registry.js';
 
 /**
- * Most answers kept per kind of read when caching (devices of an account, one registration, registrations of
- * a push address). An answer is a few hundred bytes, so a full cache of each kind is ~15 MB;
+ * Most answers kept per kind of read when caching (devices of an account, registrations of an
+ * account, one registration, registrations of a push address). An answer is a few hundred bytes
+ * (an account's registrations: that per device), so a full cache of each kind is ~15 MB;
  * accounts whose counts change less often than the 50,000 most recent others' are read from the
  * store again, as every one was before the cache.
  */
 export const REGISTRATION_CACHE_ENTRIES = 50_000;
 
 /**
- * [PUSH-23] The registration reads push makes on every counts change (devicesOf,
- * getRegistration) and every push decision (registrationsOfToken), answered from memory once
+ * [PUSH-23] The registration reads push makes on every counts change (registrationsOf) and
+ * every push decision (registrationsOfToken), and the others of one registration or an
+ * account's devices (getRegistration, devicesOf), answered from memory once
  * read. Valid only for a store this process is the only writer of: the server's SqliteStore
  * keeps one (`cacheRegistrations`: the embedded mode is one process per database file, whose
  * rooms hold the documents in memory; another connection to the file, a reader of what it
@@ -28,6 +30,8 @@ export class RegistrationCache {
 
   /** Devices signed in to the account, sorted (devicesOf). */
   readonly #devices = new Map<AccountId, readonly DeviceId[]>();
+  /** The registrations of the devices signed in to an account, sorted by device (registrationsOf). */
+  readonly #byAccount = new Map<AccountId, readonly Registration[]>();
   /** One registration (or null: none) by account + device. */
   readonly #registrations = new Map<string, Registration | null>();
   /** Registrations carrying a push address, sorted by account, device. */
@@ -35,6 +39,10 @@ export class RegistrationCache {
 
   devicesOf(account: AccountId, read: () => DeviceId[]): DeviceId[] {
     return [...this.#remembered(this.#devices, account, read)];
+  }
+
+  registrationsOf(account: AccountId, read: () => Registration[]): Registration[] {
+    return this.#remembered(this.#byAccount, account, read).map((r) => ({ ...r }));
   }
 
   getRegistration(account: AccountId, device: DeviceId, read: () => Registration | null): Registration | null {
@@ -48,19 +56,26 @@ export class RegistrationCache {
 
   /**
    * The device's registration in the account changed (registered, moved to another address,
-   * signed out): its answers, its account's devices, and the registrations of the addresses it
-   * carried before and after.
+   * signed out): its answers, its account's devices and registrations, and the registrations of
+   * the addresses it carried before and after.
    */
   registrationChanged(account: AccountId, device: DeviceId, addresses: ReadonlyArray<string | null>): void {
     this.#devices.delete(account);
+    this.#byAccount.delete(account);
     this.#registrations.delete(pairKey(account, device));
     for (const address of addresses) if (address !== null) this.#byAddress.delete(address);
   }
 
-  /** The push service refused the address: every registration that carried it may have changed. */
+  /**
+   * The push service refused the address: every registration that carried it may have changed,
+   * and with it the registrations of its account.
+   */
   addressRefused(address: string, carriers: readonly Registration[]): void {
     this.#byAddress.delete(address);
-    for (const r of carriers) this.#registrations.delete(pairKey(r.account, r.device));
+    for (const r of carriers) {
+      this.#registrations.delete(pairKey(r.account, r.device));
+      this.#byAccount.delete(r.account);
+    }
   }
 
   /** The map's answer for `key`, read and kept when it has none; the most recently used stay. */
@@ -81,6 +96,7 @@ export class RegistrationCache {
   /** Forgets every answer. */
   clear(): void {
     this.#devices.clear();
+    this.#byAccount.clear();
     this.#registrations.clear();
     this.#byAddress.clear();
   }

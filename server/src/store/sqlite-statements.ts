@@ -119,6 +119,9 @@ export function prepareStatements(db: Db) {
     devicesOf: db.prepare<[string], { device: string }>(
       'SELECT device FROM registrations WHERE account = ? AND signed_in = 1 ORDER BY device',
     ),
+    registrationsOf: db.prepare<[string], RegistrationRow>(
+      'SELECT * FROM registrations WHERE account = ? AND signed_in = 1 ORDER BY device',
+    ),
     registrationsOfToken: db.prepare<[string], RegistrationRow>(
       'SELECT * FROM registrations WHERE push_address = ? ORDER BY account, device',
     ),

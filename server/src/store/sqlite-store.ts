@@ -405,6 +405,12 @@ export class SqliteStore implements SyncStore {
     );
   }
 
+  registrationsOf(account: AccountId): Registration[] {
+    return this.#registrations.registrationsOf(account, () =>
+      this.#sql.registrationsOf.all(account).map((row) => this.#inFlight.registration(toRegistration(row))),
+    );
+  }
+
   registrationsOfToken(token: string): Registration[] {
     return this.#registrations.registrationsOfToken(token, () =>
       this.#sql.registrationsOfToken.all(token).map((row) => this.#inFlight.registration(toRegistration(row))),

@@ -135,6 +135,7 @@ export const SQL = {
     ON CONFLICT (account, device) DO UPDATE SET revoked_at = excluded.revoked_at`,
   revokedAt: 'SELECT revoked_at FROM revocations WHERE account = $1 AND device = $2',
   devicesOf: 'SELECT device FROM registrations WHERE account = $1 AND signed_in ORDER BY device',
+  registrationsOf: 'SELECT * FROM registrations WHERE account = $1 AND signed_in ORDER BY device',
   registrationsOfToken: 'SELECT * FROM registrations WHERE push_address = $1 ORDER BY account, device',
   pushableTokens: `SELECT DISTINCT push_address FROM registrations
     WHERE push_address IS NOT NULL AND token_invalid_reason IS NULL AND badges ORDER BY push_address`,

@@ -386,6 +386,13 @@ export class PgStore implements ClusterStore {
     });
   }
 
+  registrationsOf(account: AccountId): Promise<Registration[]> {
+    return this.#read(async () => {
+      const { rows } = await this.#query<RegistrationRow>(SQL.registrationsOf, [account]);
+      return rows.map(toRegistration);
+    });
+  }
+
   registrationsOfToken(address: string): Promise<Registration[]> {
     return this.#read(async () => {
       const { rows } = await this.#query<RegistrationRow>(SQL.registrationsOfToken, [address]);
