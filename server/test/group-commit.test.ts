@@ -154,4 +154,34 @@ describe('group commit', () => {
     assert.equal(store.batches.length, 3, 'close() writes a gathering batch without waiting out the window');
     assert.ok(COMMIT_GATHER.ms > 0 && COMMIT_GATHER.updates > 1, 'the server gathers');
   });
+
+  test('[STORE-49] close() with a batch in flight also writes what gathered behind it, without waiting out the window', async () => {
+    const store = new RecordingStore();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const served = asyncStore(store);
+    const slow: Store = new Proxy(served, {
+      get(target, prop) {
+        if (prop === 'commit') {
+          return async (batch: WriteBatch) => {
+            if (store.batches.length === 0) await held;
+            await target.commit(batch);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const gather = { ms: 60_000, updates: 100 };
+    const commit = new GroupCommit(slow, new Metrics(), (err) => assert.fail(String(err)), undefined, 0, gather);
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    const closed = commit.close();
+    release();
+    await closed;
+    assert.equal(store.batches.length, 2, 'the batch behind the one in flight is durable once close() resolves');
+  });
 });

@@ -218,7 +218,8 @@ export class GroupCommit {
     if (work === undefined) {
       if (this.#gatherTimer !== null || this.#scheduled !== null) return;
       if (this.#gathering || this.#callbacks.length > 0) {
-        if (this.gather.ms > 0) this.#handOverSoon();
+        // Closing: written now, so close() waits for it rather than for a window.
+        if (this.gather.ms > 0 && !this.#closed) this.#handOverSoon();
         else this.#flush();
       }
       return;
