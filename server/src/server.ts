@@ -19,7 +19,7 @@ import type { PushFactory, PushHooks } from './push/ports.js';
 import { resolveVapidKeys, type VapidKeys } from './push/webpush-keys.js';
 import { webPushHosts } from './push/webpush-subscription.js';
 import type { AccountRoom } from './rooms/account-room.js';
-import { GroupCommit } from './rooms/group-commit.js';
+import { COMMIT_GATHER, GroupCommit } from './rooms/group-commit.js';
 import { RoomManager } from './rooms/room-manager.js';
 import { resolveSecrets, type Secrets } from './secrets.js';
 import type { Store } from './store/store.js';
@@ -100,6 +100,7 @@ export class BadgesyncServer {
       },
       (err) => log.error({ err, where: 'after commit' }, 'unexpected throw caught at the boundary'),
       parts.testHooks?.commitDelayMs ?? 0,
+      COMMIT_GATHER,
     );
     if (parts.testHooks !== undefined && parts.testHooks.commitDelayMs > 0) {
       log.warn(

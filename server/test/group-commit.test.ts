@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { AccountId, DeviceId } from '@badgesync/shared';
 import { describe, test } from 'vitest';
 import { Metrics } from '../src/metrics.js';
-import { GroupCommit } from '../src/rooms/group-commit.js';
+import { COMMIT_GATHER, GroupCommit } from '../src/rooms/group-commit.js';
 import { asyncStore } from '../src/store/async-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store, WriteBatch } from '../src/store/store.js';
@@ -115,5 +115,73 @@ describe('group commit', () => {
     await commit.flushed();
     assert.equal(commits, 3, 'a failed work is not fatal: batches go on');
     await commit.close();
+  });
+
+  test('[STORE-49] a small batch right after another waits out the gathering window; a big one, or one after a quiet spell, goes at once', async () => {
+    const store = new RecordingStore();
+    // A window far longer than the test's turns, so "not yet" never depends on the machine's speed.
+    const gather = { ms: 60_000, updates: 3 };
+    const commit = new GroupCommit(
+      asyncStore(store),
+      new Metrics(),
+      (err) => assert.fail(String(err)),
+      undefined,
+      0,
+      gather,
+    );
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    assert.equal(store.batches.length, 1, 'the first batch after a quiet spell is handed over at the next turn');
+    const seen: string[] = [];
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    commit.afterCommit(() => seen.push('second durable'));
+    await turn();
+    await turn();
+    assert.equal(store.batches.length, 1, 'a small batch right after another gathers');
+    assert.deepEqual(seen, [], 'and nothing waiting for it runs before it is durable');
+    assert.equal(commit.pending, true);
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    assert.equal(store.batches.length, 2, 'once it holds `updates` updates it goes at once');
+    assert.equal(store.batches[1]?.updates.length, 3);
+    await commit.flushed();
+    assert.deepEqual(seen, ['second durable']);
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    assert.equal(store.batches.length, 2);
+    await commit.close();
+    assert.equal(store.batches.length, 3, 'close() writes a gathering batch without waiting out the window');
+    assert.ok(COMMIT_GATHER.ms > 0 && COMMIT_GATHER.updates > 1, 'the server gathers');
+  });
+
+  test('[STORE-49] close() with a batch in flight also writes what gathered behind it, without waiting out the window', async () => {
+    const store = new RecordingStore();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const served = asyncStore(store);
+    const slow: Store = new Proxy(served, {
+      get(target, prop) {
+        if (prop === 'commit') {
+          return async (batch: WriteBatch) => {
+            if (store.batches.length === 0) await held;
+            await target.commit(batch);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const gather = { ms: 60_000, updates: 100 };
+    const commit = new GroupCommit(slow, new Metrics(), (err) => assert.fail(String(err)), undefined, 0, gather);
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    await turn();
+    commit.addUpdate(A, new Uint8Array([0, 0]));
+    const closed = commit.close();
+    release();
+    await closed;
+    assert.equal(store.batches.length, 2, 'the batch behind the one in flight is durable once close() resolves');
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, test } from 'vitest';
+import { COMMITTED_MARK_KEY } from '../src/store/commit-messages.js';
 import {
   BUSY_TIMEOUT_MS,
   MIGRATIONS,
@@ -109,6 +110,27 @@ describe('SqliteStore on disk', () => {
         foreignKeys: true,
         busyTimeoutMs: BUSY_TIMEOUT_MS,
       });
+    } finally {
+      store.close();
+    }
+  });
+
+  test("[STORE-48] the commit thread's write: a batch and its mark in one transaction, a refused one writes neither", () => {
+    const path = freshPath();
+    const store = new SqliteStore(path, { commitThread: false });
+    try {
+      store.commitMarked(batch({ updates: [{ account: A, update: new Uint8Array([0, 0]) }] }), 'epoch:1');
+      assert.equal(store.getMeta(COMMITTED_MARK_KEY), 'epoch:1');
+      assert.equal(store.loadDoc(A).logCount, 1);
+      const refused = batch({
+        updates: [{ account: A, update: new Uint8Array([0, 0]) }],
+        bindings: [{ account: A, clientId: -1, device: D1 }],
+      });
+      assert.throws(() => store.commitMarked(refused, 'epoch:2'));
+      assert.equal(store.getMeta(COMMITTED_MARK_KEY), 'epoch:1', 'the mark of a refused batch is not written');
+      assert.equal(store.loadDoc(A).logCount, 1, 'nor are its rows');
+      store.commitMarked(batch({ updates: [{ account: B, update: new Uint8Array([0, 0]) }] }), 'epoch:3');
+      assert.equal(store.getMeta(COMMITTED_MARK_KEY), 'epoch:3', 'a refusal leaves no transaction open');
     } finally {
       store.close();
     }

@@ -6,9 +6,10 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { blockFor } from '../test-hooks.js';
-import { COMMITTED_MARK_KEY, type CommitReply, type CommitRequest } from './commit-messages.js';
+import type { CommitReply, CommitRequest } from './commit-messages.js';
 import { unpackUpdates } from './commit-updates.js';
 import { SqliteStore } from './sqlite-store.js';
+import type { WriteBatch } from './write-batch.js';
 
 const port = parentPort;
 if (port === null) throw new Error('commit-worker.ts runs as a worker thread only');
@@ -41,10 +42,9 @@ port.on('message', (request: CommitRequest) => {
     blockFor(request.holdMs);
     const store = storeFor(request.path);
     // [STORE-18] The mark in the same transaction: a reader of the file knows it holds this batch.
-    store.transaction(() => {
-      store.commit({ ...request.batch, updates: unpackUpdates(request.updates) });
-      store.setMeta(COMMITTED_MARK_KEY, `${request.epoch}:${request.id}`);
-    });
+    const { counts, bindings, idempotency, push } = request.batch;
+    const batch: WriteBatch = { updates: unpackUpdates(request.updates), counts, bindings, idempotency };
+    store.commitMarked(push === undefined ? batch : { ...batch, push }, `${request.epoch}:${request.id}`);
     reply = { id: request.id, error: null };
   } catch (err) {
     const e = err as { message?: unknown; code?: unknown; name?: unknown };

@@ -94,6 +94,7 @@ export class SqliteStore implements SyncStore {
   readonly #registrations: RegistrationCache;
   readonly #sql: Statements;
   readonly #commit: Database.Transaction<(batch: WriteBatch) => void>;
+  readonly #commitMarked: Database.Transaction<(batch: WriteBatch, mark: string) => void>;
   readonly #compact: Database.Transaction<(account: AccountId, snapshot: Uint8Array, throughLogId: number) => void>;
   readonly #putDevice: Database.Transaction<
     (account: AccountId, device: DeviceId, patch: DevicePatch, now: number) => Registration
@@ -122,7 +123,7 @@ export class SqliteStore implements SyncStore {
     }
     this.#sql = sql;
 
-    this.#commit = this.#db.transaction((batch: WriteBatch) => {
+    const writeBatch = (batch: WriteBatch): void => {
       const now = Date.now();
       batch.updates.forEach((entry, i) => {
         checkUpdateEntry(entry, i);
@@ -159,6 +160,14 @@ export class SqliteStore implements SyncStore {
       });
       // [STORE-17] Push state last, through the same calls push would make (same checks).
       for (const write of batch.push ?? []) applyPushWrite(this, write);
+    };
+    this.#commit = this.#db.transaction(writeBatch);
+    // [STORE-48] The commit thread's transaction, built once: a batch and its mark (STORE-18)
+    // in one BEGIN … COMMIT, not a transaction function made per batch around a nested one
+    // (a SAVEPOINT and a RELEASE more per commit).
+    this.#commitMarked = this.#db.transaction((batch: WriteBatch, mark: string) => {
+      writeBatch(batch);
+      sql.setMeta.run(COMMITTED_MARK_KEY, mark);
     });
 
     this.#loadDoc = this.#db.transaction((account: AccountId): StoredDoc => {
@@ -239,6 +248,22 @@ export class SqliteStore implements SyncStore {
     if (!this.#db.open) throw new TypeError('The database connection is not open');
     if (isEmpty(batch)) return;
     this.#commit.immediate(batch);
+  }
+
+  /**
+   * [STORE-18, STORE-48] The commit thread's write: `batch` and `mark` (recorded under
+   * COMMITTED_MARK_KEY) in one transaction, an empty batch's mark too. Throws what refused it,
+   * nothing written.
+   */
+  commitMarked(batch: WriteBatch, mark: string): void {
+    if (!this.#db.open) throw new TypeError('The database connection is not open');
+    try {
+      this.#commitMarked.immediate(batch, mark);
+    } catch (err) {
+      // Undone: registrations read inside it may be cached as they were before the undo.
+      this.#registrations.clear();
+      throw err;
+    }
   }
 
   commitAsync(batch: WriteBatch, holdMs = 0): Promise<void> | null {
