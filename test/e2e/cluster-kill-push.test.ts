@@ -48,6 +48,15 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
     ]);
     return stdout.trim();
   };
+  /** When the claim on `token`'s outbox entry ends (ms, the claiming node's clock: this machine's). */
+  const claimUntil = async (token: string): Promise<number> => {
+    const { stdout } = await run('psql', [
+      rig.databaseUrl,
+      '-tAc',
+      `SELECT claim_until FROM outbox WHERE token = '${token}' AND NOT parked`,
+    ]);
+    return Number(stdout.trim());
+  };
 
   beforeAll(async () => {
     rig = await clusterRig();
@@ -82,6 +91,13 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
     const victim = nodes[claimant as keyof typeof nodes];
     const survivors = Object.values(nodes).filter((node) => node !== victim);
     const claimedAt = Date.now();
+    // When the claim lapses, as the claim wrote it: what the second send is checked against, not
+    // the time the test saw the claim (seen late on a loaded machine, a lapse looked early).
+    const lapsesAt = await claimUntil(claimed);
+    assert.ok(lapsesAt > claimedAt, `${claimant}’s claim was live when seen (until ${lapsesAt})`);
+    // The claim is a lease long, taken before the push went (a loaded machine may put seconds between).
+    const leaseLeft = lapsesAt - (apns.requestsFor(claimed)[0]?.receivedAt ?? 0);
+    assert.ok(leaseLeft <= LEASE_MS && leaseLeft > LEASE_MS - SLACK_MS / 2, `a lease from the claim (${leaseLeft} ms)`);
 
     // A phone whose badge the same node queued, due in a window.
     const queued = '0f'.repeat(32);
@@ -119,7 +135,8 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
       [3, 3],
       `${claimant}’s unanswered push, then once more by another node (${claimedSentMs} ms after the claim)`,
     );
-    assert.ok(claimedSentMs >= LEASE_MS - 1_000, 'not before the dead node’s claim lapsed');
+    const resentAt = apns.requestsFor(claimed)[1]?.receivedAt ?? 0;
+    assert.ok(resentAt >= lapsesAt, `not before the dead node’s claim lapsed (${lapsesAt - resentAt} ms early)`);
     assert.equal(await outboxRow(queued), '', 'settled');
     assert.equal(await outboxRow(claimed), '', 'settled');
     assert.ok(
