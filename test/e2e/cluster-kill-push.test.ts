@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ApnsAnswers, ApnsTestServer } from '../helpers/apns-test-server.js';
 import { type ClusterRig, clusterRig } from '../helpers/cluster.js';
 import { sleep } from '../helpers/eventually.js';
-import { apnsEnv, badgeOf, FAST_PUSH_ENV, poll, post, register } from '../helpers/push-rig.js';
+import { apnsEnv, badgeOf, FAST_PUSH_ENV, poll, post, register, waitForLog } from '../helpers/push-rig.js';
 import { type ServerProcess, stopAll } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
@@ -63,6 +63,10 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
     apns = await ApnsTestServer.start();
     const env = { ...FAST_PUSH_ENV, ...apnsEnv(apns), BADGESYNC_PUSH_DELAY_MS: String(WINDOW_MS) };
     [a, b, c] = await Promise.all([rig.start('kill-a', env), rig.start('kill-b', env), rig.start('kill-c', env)]);
+    // Each node's restart sweep (PUSH-2) looks at every registration once it starts: one that
+    // runs while the test registers its phone queues that phone too, and two nodes each queueing
+    // one phone at once may each push it (CLUSTER-56). The test's pushes start after the sweeps.
+    await Promise.all([a, b, c].map((node) => waitForLog(node, 'push restart sweep done')));
   });
   afterAll(async () => {
     await stopAll();
