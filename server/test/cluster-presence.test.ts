@@ -27,7 +27,11 @@ import {
 
 const SERVER_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 const HEARTBEAT_MS = 100;
-const NODE_TTL_MS = 500;
+/**
+ * Ten heartbeats: a node's key outlives a stall of its process of 0.9 s (a loaded machine, a
+ * GC pause) where four heartbeats left a live node's devices offline after 0.4 s.
+ */
+const NODE_TTL_MS = 1_000;
 /** Generous: the bound under test is NODE_TTL_MS; a loaded machine may add seconds. */
 const BOUND_MS = 20_000;
 /** 20 s for the child (tsx included) to print ready on a loaded machine. */

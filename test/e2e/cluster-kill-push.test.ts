@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, test } from 'vitest';
 import { ApnsAnswers, ApnsTestServer } from '../helpers/apns-test-server.js';
 import { type ClusterRig, clusterRig } from '../helpers/cluster.js';
 import { sleep } from '../helpers/eventually.js';
-import { apnsEnv, badgeOf, FAST_PUSH_ENV, poll, post, register } from '../helpers/push-rig.js';
+import { apnsEnv, badgeOf, FAST_PUSH_ENV, poll, post, register, waitForLog } from '../helpers/push-rig.js';
 import { type ServerProcess, stopAll } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
@@ -48,12 +48,25 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
     ]);
     return stdout.trim();
   };
+  /** When the claim on `token`'s outbox entry ends (ms, the claiming node's clock: this machine's). */
+  const claimUntil = async (token: string): Promise<number> => {
+    const { stdout } = await run('psql', [
+      rig.databaseUrl,
+      '-tAc',
+      `SELECT claim_until FROM outbox WHERE token = '${token}' AND NOT parked`,
+    ]);
+    return Number(stdout.trim());
+  };
 
   beforeAll(async () => {
     rig = await clusterRig();
     apns = await ApnsTestServer.start();
     const env = { ...FAST_PUSH_ENV, ...apnsEnv(apns), BADGESYNC_PUSH_DELAY_MS: String(WINDOW_MS) };
     [a, b, c] = await Promise.all([rig.start('kill-a', env), rig.start('kill-b', env), rig.start('kill-c', env)]);
+    // Each node's restart sweep (PUSH-2) looks at every registration once it starts: one that
+    // runs while the test registers its phone queues that phone too, and two nodes each queueing
+    // one phone at once may each push it (CLUSTER-56). The test's pushes start after the sweeps.
+    await Promise.all([a, b, c].map((node) => waitForLog(node, 'push restart sweep done')));
   });
   afterAll(async () => {
     await stopAll();
@@ -82,6 +95,13 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
     const victim = nodes[claimant as keyof typeof nodes];
     const survivors = Object.values(nodes).filter((node) => node !== victim);
     const claimedAt = Date.now();
+    // When the claim lapses, as the claim wrote it: what the second send is checked against, not
+    // the time the test saw the claim (seen late on a loaded machine, a lapse looked early).
+    const lapsesAt = await claimUntil(claimed);
+    assert.ok(lapsesAt > claimedAt, `${claimant}’s claim was live when seen (until ${lapsesAt})`);
+    // The claim is a lease long, taken before the push went (a loaded machine may put seconds between).
+    const leaseLeft = lapsesAt - (apns.requestsFor(claimed)[0]?.receivedAt ?? 0);
+    assert.ok(leaseLeft <= LEASE_MS && leaseLeft > LEASE_MS - SLACK_MS / 2, `a lease from the claim (${leaseLeft} ms)`);
 
     // A phone whose badge the same node queued, due in a window.
     const queued = '0f'.repeat(32);
@@ -119,7 +139,8 @@ describe('cluster mode: kill -9 leaves a node’s pushes to the others', () => {
       [3, 3],
       `${claimant}’s unanswered push, then once more by another node (${claimedSentMs} ms after the claim)`,
     );
-    assert.ok(claimedSentMs >= LEASE_MS - 1_000, 'not before the dead node’s claim lapsed');
+    const resentAt = apns.requestsFor(claimed)[1]?.receivedAt ?? 0;
+    assert.ok(resentAt >= lapsesAt, `not before the dead node’s claim lapsed (${lapsesAt - resentAt} ms early)`);
     assert.equal(await outboxRow(queued), '', 'settled');
     assert.equal(await outboxRow(claimed), '', 'settled');
     assert.ok(

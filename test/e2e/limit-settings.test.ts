@@ -27,13 +27,15 @@ describe('limits as settings, and Retry-After', () => {
         end: false,
         heads: 1,
       });
-    const answers = [await attempt(), await attempt(), await attempt()];
+    // At once: one after the other, a loaded machine may spread them over the second that
+    // refills a token, and the third is let through.
+    const answers = await Promise.all([attempt(), attempt(), attempt()]);
     assert.deepEqual(
-      answers.map((a) => a.statuses[0]),
+      answers.map((a) => a.statuses[0] ?? 0).sort((x, y) => x - y),
       [401, 401, 429],
       'a burst of 2, then refused (the default burst is 100)',
     );
-    const limited = answers[2]?.text ?? '';
+    const limited = answers.find((a) => a.statuses[0] === 429)?.text ?? '';
     assert.ok(limited.includes('"code":"rate_limited"'), limited);
     // One token a second: the next one is at most a second away.
     assert.equal(header(limited, 'Retry-After'), '1', limited);

@@ -18,7 +18,7 @@ import {
 } from '../helpers/push-rig.js';
 import { stopAll } from '../helpers/server-process.js';
 
-describe('push: presence, with a 200 ms grace period and 300 ms heartbeats', () => {
+describe('push: presence, with a 200 ms grace period and 1 s heartbeats', () => {
   let rig: PushRig;
   const devices: Device[] = [];
   const tunnels: Tunnel[] = [];
