@@ -1,8 +1,9 @@
 /**
  * `pnpm test`: every package's suite, one package after another in dependency order (each
  * starts real servers; together they would load the machine), then one closing line with the
- * sum of every package's counts, `tests: N passed, N failed, N skipped`. Exits non-zero when a
- * package fails, as `pnpm -r` does.
+ * sum of every package's counts, `tests: N passed, N failed, N skipped`. A failing package does
+ * not stop the ones after it (`--no-bail`), so one run shows every failure; the run exits non-zero
+ * when any package failed.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import path from 'node:path';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'badgesync-tests-'));
 const totalsFile = path.join(dir, 'totals.jsonl');
-const run = spawnSync('pnpm', ['-r', '--workspace-concurrency=1', '--if-present', 'run', 'test'], {
+const run = spawnSync('pnpm', ['-r', '--workspace-concurrency=1', '--no-bail', '--if-present', 'run', 'test'], {
   stdio: 'inherit',
   env: { ...process.env, BADGESYNC_TEST_TOTALS: totalsFile },
 });

@@ -93,6 +93,20 @@ function migrations(server: ServerProcess): Array<Record<string, unknown>> {
   return server.logs.filter((line) => line.msg === MIGRATED);
 }
 
+/** How long the migration log lines may take to arrive through the pipe on a loaded machine. */
+const LOG_WAIT_MS = 10_000;
+
+/**
+ * Waits until `count` log lines with the message `msg` have arrived, or LOG_WAIT_MS has passed
+ * (the assertion after it then says what is missing).
+ */
+async function waitForLines(server: ServerProcess, msg: string, count: number): Promise<void> {
+  const until = Date.now() + LOG_WAIT_MS;
+  while (server.logs.filter((line) => line.msg === msg).length < count && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('v1 documents migrate on load', () => {
   test('[STORE-16] every v1 account converts once as it loads: v2 only, the counts it had under v1, the bindings kept', async () => {
     let server = await startServer(db, ENV);
@@ -106,6 +120,9 @@ describe('v1 documents migrate on load', () => {
       device.close();
       await device.closed;
     }
+    // The log reaches the test through the child's stdout pipe, after the answers it follows: on a
+    // loaded machine the last line may still be on its way.
+    await waitForLines(server, MIGRATED, ACCOUNTS.length);
     const lines = migrations(server);
     assert.deepEqual(lines.map((line) => line.account).sort(), [...ACCOUNTS].sort(), 'one info line per account');
     assert.ok(lines.every((line) => line.level === 30));
@@ -197,6 +214,7 @@ describe('v1 documents migrate on load', () => {
     assert.deepEqual(await badge(server, ann), after, 'the refused writes changed nothing');
     assert.deepEqual(await badge(server, 'bob' as AccountId), expected.counts.bob);
     laptop.close();
+    await waitForLines(server, 'update refused', 2);
     const refusals = server.logs.filter((line) => line.msg === 'update refused').map((line) => line.reason);
     assert.deepEqual(refusals, ['v1_document', 'v1_document']);
     assert.equal(await metric(server, 'badgesync_updates_refused_total{reason="v1_document"}'), 2);
