@@ -1,20 +1,13 @@
 /**
  * `badgesync serve | token | --help` (SPEC OPS-4). `serve` runs a node on the embedded
  * default: SQLite under ./data/, pushes logged without an APNs key.
+ *
+ * [OPS-9] This module loads only the settings and the commit thread: `serve` starts the commit
+ * thread first, then loads the server (serve.ts), so the thread boots while the server's modules
+ * load instead of after them.
  */
-import { parseAccountId, parseDeviceId } from '@badgesync/shared';
-import { mintDeviceToken } from './auth/device-token.js';
 import { ConfigError, configHelp, loadConfig } from './config.js';
-import { createLogger } from './log.js';
-import { openStore } from './open-store.js';
-import { pushPipeline } from './push/push-pipeline.js';
-import { resolveVapidKeys } from './push/webpush-keys.js';
-import { resolveSecrets } from './secrets.js';
-import { BadgesyncServer } from './server.js';
-import { asyncStore } from './store/async-store.js';
-import { PgStore } from './store/pg/pg-store.js';
-import { SqliteStore } from './store/sqlite-store.js';
-import { readTestHooks } from './test-hooks.js';
+import { startCommitThreadEarly } from './early-start.js';
 
 const USAGE = `badgesync — one badge, right on every device
 
@@ -42,66 +35,9 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(args: string[]): Promise<number> {
   const config = loadConfig(args, process.env);
-  const testHooks = readTestHooks(process.env);
-  const log = createLogger(config.logLevel);
-  // [EDGE-1] The last resort. Every entry of the server catches its own throws; one that gets
-  // here anyway is a bug in that boundary. It is logged as fatal, and the node keeps serving
-  // its other accounts rather than dropping every device of every account.
-  process.on('uncaughtException', (err) => log.fatal({ err }, 'uncaught exception (a bug); still serving'));
-  process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug); still serving'));
-  const { store, readiness, cluster, where } = await openStore(config, log);
-  const vapid = await resolveVapidKeys(store, config);
-  if (vapid.generated) log.info({ publicKey: vapid.publicKey }, 'Web Push VAPID key pair generated and stored');
-  if (config.vapidSubject === null) {
-    log.warn('no BADGESYNC_VAPID_SUBJECT: Web Push JWTs name a placeholder contact, which some push services refuse');
-  }
-  const push = await pushPipeline(config, log, vapid);
-  const server = await BadgesyncServer.create({
-    config,
-    store,
-    log,
-    push,
-    testHooks,
-    vapid,
-    readiness,
-    ...(cluster === undefined ? {} : { cluster }),
-  });
-  const port = await server.listen();
-  // Printed before "listening", so whatever waits for that line has the secrets already.
-  if (server.secrets.generated) await printFirstRun(port, server.secrets.apiKey, server.secrets.deviceSecret);
-  log.info({ port, ...where }, 'badgesync listening');
-  const stop = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    server.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  return -1;
-}
-
-async function printFirstRun(port: number, apiKey: string, deviceSecret: string): Promise<void> {
-  const example = await mintDeviceToken(deviceSecret, parseAccountId('alice'), parseDeviceId('alice-phone'), 3600);
-  process.stderr.write(`
-Generated secrets (stored with the data; shown once):
-  BADGESYNC_API_KEY=${apiKey}
-  BADGESYNC_DEVICE_SECRET=${deviceSecret}
-
-Try it:
-  curl -s -X POST localhost:${port}/v1/accounts/alice/items \\
-    -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' \\
-    -d '{"thread":"inbox","count":3}'
-  curl -s localhost:${port}/v1/accounts/alice/badge -H 'authorization: Bearer ${apiKey}'
-
-A device token for account alice, device alice-phone (1 hour):
-  ${example}
-  sync: ws://localhost:${port}/v1/sync/alice?token=<that token>
-`);
+  startCommitThreadEarly(config);
+  const { runServer } = await import('./serve.js');
+  return runServer(config);
 }
 
 async function token(args: string[]): Promise<number> {
@@ -112,6 +48,21 @@ async function token(args: string[]): Promise<number> {
     args.splice(at, 2);
     return value;
   };
+  const [
+    { parseAccountId, parseDeviceId },
+    { mintDeviceToken },
+    { resolveSecrets },
+    { asyncStore },
+    { PgStore },
+    { SqliteStore },
+  ] = await Promise.all([
+    import('@badgesync/shared'),
+    import('./auth/device-token.js'),
+    import('./secrets.js'),
+    import('./store/async-store.js'),
+    import('./store/pg/pg-store.js'),
+    import('./store/sqlite-store.js'),
+  ]);
   const account = parseAccountId(pickFlag('--account'));
   const device = parseDeviceId(pickFlag('--device'));
   const ttl = Number(pickFlag('--ttl-seconds') ?? 3600);

@@ -4,9 +4,10 @@
  * not in the future. The app's backend mints them; so does `badgesync token` for local use.
  */
 
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { type AccountId, type DeviceId, isAccountId, isDeviceId } from '@badgesync/shared';
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
+import { verifyHs256Jwt } from './hs256-jwt.js';
 
 export interface DeviceClaims {
   readonly account: AccountId;
@@ -30,14 +31,19 @@ export type TokenCheck =
   | { readonly ok: false; readonly why: 'missing' | 'invalid' | 'expired' };
 
 /**
- * The secret as a key, made once per secret: handed raw bytes, jose imports them as a Web
- * Crypto key on every check, which was most of a connection's token check when every device
- * reconnects at once (after a restart). A KeyObject is used as it is.
+ * The secret as a Web Crypto key for minting, made once per secret (jose imports raw bytes or a
+ * KeyObject again on every call). Checks do not use it (hs256-jwt.ts). A zero-length secret is
+ * refused by the import, as it was by jose's: none is minted.
  */
-let lastKey: { readonly secret: string; readonly key: KeyObject } | null = null;
+let lastKey: { readonly secret: string; readonly key: Promise<webcrypto.CryptoKey> } | null = null;
 
-function key(secret: string): KeyObject {
-  if (lastKey?.secret !== secret) lastKey = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
+
+function key(secret: string): Promise<webcrypto.CryptoKey> {
+  if (lastKey?.secret !== secret) {
+    const bytes = Buffer.from(secret, 'utf8');
+    lastKey = { secret, key: webcrypto.subtle.importKey('raw', bytes, HMAC_SHA256, false, ['sign', 'verify']) };
+  }
   return lastKey.key;
 }
 
@@ -52,27 +58,21 @@ export async function verifyDeviceToken(
   now: number = Date.now(),
 ): Promise<TokenCheck> {
   if (token === null || token === undefined || token === '') return { ok: false, why: 'missing' };
-  try {
-    const { payload } = await jwtVerify(token, key(secret), {
-      algorithms: ['HS256'],
-      requiredClaims: ['exp', 'sub'],
-      currentDate: new Date(now),
-    });
-    const account = payload.sub;
-    const device = payload.did;
-    if (!isAccountId(account) || !isDeviceId(device) || typeof payload.exp !== 'number') {
-      return { ok: false, why: 'invalid' };
-    }
-    const iat: unknown = payload.iat;
-    if (iat !== undefined && !(Number.isSafeInteger(iat) && (iat as number) <= now / 1000 + MAX_IAT_SKEW_SECONDS)) {
-      return { ok: false, why: 'invalid' };
-    }
-    const issuedAt = typeof iat === 'number' ? iat * 1000 : null;
-    return { ok: true, claims: { account, device, expiresAt: payload.exp * 1000, issuedAt } };
-  } catch (err) {
-    if (err instanceof errors.JWTExpired) return { ok: false, why: 'expired' };
+  // Checked on this turn (hs256-jwt.ts): no Web Crypto job per connection.
+  const check = verifyHs256Jwt(token, secret, now);
+  if (!check.ok) return check;
+  const { payload } = check;
+  const account = payload.sub;
+  const device = payload.did;
+  if (!isAccountId(account) || !isDeviceId(device) || typeof payload.exp !== 'number') {
     return { ok: false, why: 'invalid' };
   }
+  const iat: unknown = payload.iat;
+  if (iat !== undefined && !(Number.isSafeInteger(iat) && (iat as number) <= now / 1000 + MAX_IAT_SKEW_SECONDS)) {
+    return { ok: false, why: 'invalid' };
+  }
+  const issuedAt = typeof iat === 'number' ? iat * 1000 : null;
+  return { ok: true, claims: { account, device, expiresAt: payload.exp * 1000, issuedAt } };
 }
 
 /**
@@ -97,5 +97,5 @@ export async function mintDeviceToken(
     .setSubject(account)
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-    .sign(key(secret));
+    .sign(await key(secret));
 }
