@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,6 +117,15 @@ describe('command line and configuration', () => {
       assert.ok(run.stderr.includes(env) && run.stderr.includes(JSON.stringify(value)), run.stderr);
       assert.match(run.stderr, /from \d+ to \d+/);
     }
+  });
+
+  test('[OPS-9] a node whose database file cannot be made says why and exits 1: the commit thread started early does not hold it', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const run = cli(['serve', '--port', '0', '--host', '127.0.0.1', '--db', path.join(file, 'badgesync.db')]);
+    assert.equal(run.status, 1, `exit status (null: still running after 30 s)\n${run.stderr}`);
+    assert.match(run.stderr, /^badgesync: .*a-file/m);
   });
 
   test('[CONF-1][CONF-2][OPS-1] flags alone configure a server; generated secrets are printed once and kept', async () => {

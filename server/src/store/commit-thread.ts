@@ -55,10 +55,12 @@ export class CommitThread {
 
   private constructor() {
     this.#worker = startWorker();
-    this.#worker.unref();
     this.#worker.on('message', (reply: CommitReply) => this.#settle(reply));
     this.#worker.on('error', (err: Error) => this.#die(err));
     this.#worker.on('exit', (code: number) => this.#die(new Error(`the commit thread exited (code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the thread's port again, and an idle
+    // thread that held the process alive kept a node whose start-up failed from exiting.
+    this.#worker.unref();
   }
 
   /** The id the next batch will get. */
