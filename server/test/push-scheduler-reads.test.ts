@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAccountId, parseDeviceId } from '@badgesync/shared';
 import { afterAll, afterEach, beforeEach, describe, test, vi } from 'vitest';
+import { OUTBOX_COUNT_WAIT_MS } from '../src/push/push-metrics.js';
 import type { PushStore } from '../src/push/push-scheduler.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import type { Store } from '../src/store/store.js';
@@ -26,6 +27,9 @@ const CHANGES = 60;
 const STEP = WINDOW / PHONES;
 const account = (i: number) => parseAccountId(`account-${i % PHONES}`);
 const token = (i: number) => (i % PHONES).toString(16).padStart(2, '0').repeat(32);
+
+/** How long the slow store's outbox count takes: longer than a scrape waits for it. */
+const SLOW_COUNT_MS = 5 * OUTBOX_COUNT_WAIT_MS;
 
 /** Counts the calls the scheduler makes of each store method named in `counted`. */
 function counting(calls: Map<string, number>): (store: Store) => PushStore {
@@ -91,6 +95,48 @@ describe('PushScheduler: store reads under a stream of changes', () => {
     await h.scheduler.close();
     assert.equal(await counter(h.metrics.depth), 0, 'closed: the gauge keeps its value');
     assert.equal(calls.get('countPushes'), 3, 'closed: the store is not counted');
+  });
+
+  test('[PUSH-25] a scrape waits for a slow outbox count at most OUTBOX_COUNT_WAIT_MS, and the count lands for the next one', async () => {
+    const slow = new Harness(
+      (store) =>
+        new Proxy(store, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property);
+            if (property !== 'countPushes' || typeof value !== 'function') return value;
+            return () => {
+              calls.set('slowCount', (calls.get('slowCount') ?? 0) + 1);
+              return new Promise((resolve) => setTimeout(() => resolve(value.apply(target, [])), SLOW_COUNT_MS));
+            };
+          },
+        }),
+      sqlite,
+    );
+    try {
+      for (const t of ['f1', 'f2']) {
+        sqlite.enqueuePush({ token: t.repeat(32), badge: 3, changedAt: T0, dueAt: T0, attempts: 5, parked: true });
+      }
+      let answered: number | null = null;
+      const first = counter(slow.metrics.parkedDepth).then((value) => {
+        answered = value;
+      });
+      await slow.advance(OUTBOX_COUNT_WAIT_MS - 20);
+      assert.equal(answered, null, 'the scrape waits for the count a while');
+      await slow.advance(40);
+      assert.equal(answered, 0, 'then answers with what the gauge holds, the count still running');
+      await first;
+      // A second scrape while the count is in flight starts none of its own.
+      const during = counter(slow.metrics.parkedDepth);
+      await slow.advance(SLOW_COUNT_MS);
+      assert.equal(await during, 0, 'it too answers before the count lands');
+      assert.equal(calls.get('slowCount'), 1, 'one count in flight at a time');
+      const second = counter(slow.metrics.parkedDepth);
+      await slow.advance(OUTBOX_COUNT_WAIT_MS + 20);
+      assert.equal(await second, 2, 'the late count is on the gauge');
+    } finally {
+      await slow.advance(SLOW_COUNT_MS);
+      await slow.scheduler.close();
+    }
   });
 
   test('[STORE-44][PUSH-1] a counts change reads its account’s registrations once, whatever the number of devices', async () => {

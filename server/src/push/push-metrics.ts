@@ -6,6 +6,24 @@ export interface OutboxDepth {
   readonly parked: number;
 }
 
+/**
+ * How long a scrape waits for the outbox count (PUSH-25). On PostgreSQL the count queues behind
+ * the node's writes and may take up to the query timeout (a minute) on a busy database, longer
+ * than a scraper waits (Prometheus's default scrape timeout is 10 s): the other metrics must not
+ * wait for it. One second covers a count of a large outbox on an idle database many times over.
+ */
+export const OUTBOX_COUNT_WAIT_MS = 1000;
+
+/** Resolves when `work` settles or after `ms`, whichever is first. */
+function settledWithin(work: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** Push metrics (SPEC PUSH-9), registered on the server's registry. */
 export class PushMetrics {
   /** [PUSH-25] Counts the outbox for the depth gauges (null: the store is gone, they keep their value). */
@@ -87,11 +105,15 @@ export class PushMetrics {
     this.#countOutbox = count;
   }
 
+  /**
+   * A scrape waits for the count at most OUTBOX_COUNT_WAIT_MS; a later count still lands on
+   * the gauges for the next scrape, and no second count starts while one is in flight.
+   */
   #measureOutbox(): Promise<void> {
     this.#counting ??= this.#count().finally(() => {
       this.#counting = null;
     });
-    return this.#counting;
+    return settledWithin(this.#counting, OUTBOX_COUNT_WAIT_MS);
   }
 
   async #count(): Promise<void> {
