@@ -56,8 +56,9 @@ const platforms = listOption('platforms', ['apns', 'fcm', 'webpush']) as Platfor
 const rates = listOption('rates', quick ? ['100', '300', '1000'] : ['100', '300', '600', '1000']).map(Number);
 const stepMs = numberOption('step-s', quick ? 5 : 20) * 1000;
 /**
- * Three accounts per post/s of the fastest step: each account gets a post every 3 s or less
- * often, three coalescing windows apart, so every post should make its own push.
+ * Three accounts per post/s of the fastest step (two in a quick run, to keep its set-up short):
+ * each account gets a post every 3 s (2 s) or less often, at least two coalescing windows apart,
+ * so every post should make its own push.
  */
 const accounts = numberOption('accounts', (quick ? 2 : 3) * Math.max(...rates));
 /** The server runs with the default window; read from its settings so the table states it truly. */
