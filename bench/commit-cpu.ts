@@ -12,12 +12,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AccountId, KeyValueArray, parseAccountId } from '@badgesync/shared';
-import * as Y from 'yjs';
+import { type AccountId, parseAccountId } from '@badgesync/shared';
 import { Metrics } from '../server/src/metrics.js';
 import { GroupCommit } from '../server/src/rooms/group-commit.js';
 import { asyncStore, SqliteStore } from '../server/src/store/index.js';
 import { numberOption } from './lib/args.js';
+import { markerUpdates } from './lib/marker-updates.js';
 
 const COMMITS = numberOption('commits', 2_000);
 const PER_BATCH = numberOption('per-batch', 1);
@@ -46,15 +46,6 @@ function threads(): Map<string, ThreadCpu> {
     out.set(tid, { name, user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS });
   }
   return out;
-}
-
-function makeUpdates(count: number): Uint8Array[] {
-  const doc = new Y.Doc();
-  const updates: Uint8Array[] = [];
-  doc.on('update', (u: Uint8Array) => updates.push(u));
-  const mine = new KeyValueArray(doc, 'v2/device/iphone-1');
-  for (let i = 1; i <= count; i++) mine.set(`t${i % 50}`, i);
-  return updates;
 }
 
 const accounts: AccountId[] = Array.from({ length: 1_000 }, (_, i) => parseAccountId(`bench-${i}`));
@@ -112,7 +103,7 @@ async function run(dir: string, updates: readonly Uint8Array[]): Promise<Map<str
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-bench-'));
 try {
-  const updates = makeUpdates(1_000);
+  const updates = markerUpdates(1_000);
   const results: Array<Map<string, number[]>> = [];
   for (let r = 0; r < RUNS; r++) results.push(await run(dir, updates));
   const keys = [...new Set(results.flatMap((m) => [...m.keys()]))].sort();

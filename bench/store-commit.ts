@@ -15,9 +15,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type AccountId, KeyValueArray, parseAccountId } from '@badgesync/shared';
-import * as Y from 'yjs';
+import { type AccountId, parseAccountId } from '@badgesync/shared';
 import { SqliteStore, type WriteBatch } from '../server/src/store/index.js';
+import { markerUpdates } from './lib/marker-updates.js';
 
 /**
  * Transactions per measured run, whatever their size: enough fsyncs, and enough WAL
@@ -30,16 +30,6 @@ const RUNS = 3;
 const BATCH_SIZES = [1, 100] as const;
 
 const accounts: AccountId[] = Array.from({ length: 10 }, (_, i) => parseAccountId(`bench-${i}`));
-
-function makeUpdates(count: number): Uint8Array[] {
-  const doc = new Y.Doc();
-  const updates: Uint8Array[] = [];
-  doc.on('update', (u: Uint8Array) => updates.push(u));
-  // A device's marker writes as contract v2 stores them: its own array, one entry per thread.
-  const mine = new KeyValueArray(doc, 'v2/device/iphone-1');
-  for (let i = 1; i <= count; i++) mine.set(`t${i % 50}`, i);
-  return updates;
-}
 
 function batches(updates: readonly Uint8Array[], size: number): WriteBatch[] {
   const out: WriteBatch[] = [];
@@ -90,7 +80,7 @@ async function measure(dir: string, size: number, updates: readonly Uint8Array[]
 
 const dir = mkdtempSync(join(tmpdir(), 'badgesync-bench-'));
 try {
-  const updates = makeUpdates((WARMUP_TRANSACTIONS + TRANSACTIONS_PER_RUN) * Math.max(...BATCH_SIZES));
+  const updates = markerUpdates((WARMUP_TRANSACTIONS + TRANSACTIONS_PER_RUN) * Math.max(...BATCH_SIZES));
   const bytes = updates.reduce((sum, u) => sum + u.byteLength, 0) / updates.length;
   console.log(
     `store commit, synchronous=FULL, ${TRANSACTIONS_PER_RUN} transactions per run, ` +
