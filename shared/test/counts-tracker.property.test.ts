@@ -92,6 +92,31 @@ function checkEveryTransaction(mesh: V2Mesh, check: (session: Session) => void):
   for (const session of mesh.sessions) session.doc.on('afterTransaction', () => check(session));
 }
 
+/**
+ * Checks [COUNT-9] after every transaction of every session with nothing pending: neither
+ * m(t) nor any device's marker is below what the session showed before.
+ */
+function checkNoLostRead(mesh: V2Mesh): void {
+  const last = new Map<Session, Map<ThreadId, number>>();
+  checkEveryTransaction(mesh, (session) => {
+    if (session.pending) return;
+    const seen = last.get(session) ?? new Map<ThreadId, number>();
+    last.set(session, seen);
+    for (const t of THREADS) {
+      const now = session.tracker.maxMarker(t);
+      const before = seen.get(t) ?? 0;
+      assert.ok(now >= before, `${t}: m(t) fell from ${before} to ${now}`);
+      seen.set(t, now);
+      // Each device's own marker never falls either: a set deletes only what it beats.
+      for (const [device, marker] of session.tracker.markers(t)) {
+        const key = `${t}/${device}` as ThreadId;
+        assert.ok(marker >= (seen.get(key) ?? 0), `${key}: marker fell`);
+        seen.set(key, marker);
+      }
+    }
+  });
+}
+
 function run(ops: readonly V2Op[], mesh: V2Mesh, rng: Rng): void {
   for (const o of ops) mesh.apply(o, rng);
 }
@@ -169,27 +194,33 @@ describe('CountsTracker on random v2 histories', () => {
     fc.assert(
       fc.property(history, ({ clientIds, ops, seed }) => {
         const mesh = new V2Mesh(LAYOUT, clientIds);
-        const last = new Map<Session, Map<ThreadId, number>>();
-        checkEveryTransaction(mesh, (session) => {
-          if (session.pending) return;
-          const seen = last.get(session) ?? new Map<ThreadId, number>();
-          last.set(session, seen);
-          for (const t of THREADS) {
-            const now = session.tracker.maxMarker(t);
-            const before = seen.get(t) ?? 0;
-            assert.ok(now >= before, `${t}: m(t) fell from ${before} to ${now}`);
-            seen.set(t, now);
-            // Each device's own marker never falls either: a set deletes only what it beats.
-            for (const [device, marker] of session.tracker.markers(t)) {
-              const key = `${t}/${device}` as ThreadId;
-              assert.ok(marker >= (seen.get(key) ?? 0), `${key}: marker fell`);
-              seen.set(key, marker);
-            }
-          }
-        });
+        checkNoLostRead(mesh);
         run(ops, mesh, new Rng(seed));
       }),
       propertyParams('no lost read', 60),
     );
+  });
+
+  test('[COUNT-9] a replica that held the new entry back relays no delete without it', () => {
+    // A counterexample of the property (seed 480096807): session 1 lacks the server's head
+    // write (clock 2) when the server's mark-as-unread (clock 3: delete marker 1, insert
+    // epoch 1) reaches it, so Yjs applies the delete and holds the new entry back; the update
+    // session 1 emitted for that transaction is the delete alone. Relayed to session 2, which
+    // holds nothing pending, it took m(t0) from 1 to 0.
+    const ops: V2Op[] = [
+      { k: 'head', thread: 0, n: 1 },
+      { k: 'allRead', s: 0 },
+      { k: 'sync', a: 0, b: 1 },
+      { k: 'head', thread: 0, n: 1 },
+      { k: 'unread', s: 0, thread: 0, from: 1 },
+      { k: 'deliver', from: 0, to: 1, picks: [3] },
+      { k: 'deliver', from: 1, to: 2, picks: [0] },
+      { k: 'deliver', from: 1, to: 2, picks: [1] },
+    ];
+    const mesh = new V2Mesh(LAYOUT, [1, 2, 3, 4, 5, 6]);
+    checkNoLostRead(mesh);
+    run(ops, mesh, new Rng(0));
+    assert.equal(mesh.session(1).pending, true, 'session 1 holds the new entry back');
+    assert.equal(mesh.session(2).tracker.maxMarker('t0' as ThreadId), 1);
   });
 });

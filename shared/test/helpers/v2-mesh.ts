@@ -30,7 +30,13 @@ export class Session {
   readonly doc = new Y.Doc();
   readonly tracker: CountsTracker;
   readonly own: KeyValueArray;
-  /** Every update this session's doc emitted, local or applied, in order. */
+  /**
+   * Every update this session's doc emitted, local or applied, in order, that a replica of
+   * badgesync could relay: not the one of a remote update that left structs pending. Yjs
+   * applied that update's delete set and held its new entries back, so what it emits deletes
+   * a marker without the entry that replaced it. Nobody relays that (COUNT-9): a device sends
+   * only its own writes, and the server never holds pending structs (RULE-14).
+   */
   readonly updates: Uint8Array[] = [];
 
   constructor(
@@ -40,7 +46,10 @@ export class Session {
     this.doc.clientID = clientId;
     this.tracker = new CountsTracker(this.doc);
     this.own = new KeyValueArray(this.doc, deviceRoot(device));
-    this.doc.on('update', (update: Uint8Array) => this.updates.push(update));
+    this.doc.on('update', (update: Uint8Array, _origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) => {
+      if (!transaction.local && this.pending) return;
+      this.updates.push(update);
+    });
   }
 
   /** Whether Yjs holds structs or deletes it cannot place yet. */
