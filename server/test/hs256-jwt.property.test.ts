@@ -11,6 +11,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { errors, jwtVerify } from 'jose';
 import { describe, test } from 'vitest';
+import { propertyParams } from '../../shared/test/helpers/seed.js';
 import { verifyHs256Jwt } from '../src/auth/hs256-jwt.js';
 
 const SECRET = 'device-secret-for-tests';
@@ -112,7 +113,7 @@ describe('device tokens: the HS256 check on the caller’s turn', () => {
           assert.deepEqual(mine(token, SECRET), await oracle(token, SECRET));
         },
       ),
-      { numRuns: 3_000 },
+      propertyParams('hs256 vs jose', 3_000),
     );
   });
 
