@@ -443,15 +443,29 @@ const CORPUS: readonly Case[] = [
     parts: (c) => [get('/v1/accounts/%zz/badge', [H, auth(c.apiKey)]).repeat(50)],
     expect: Array(50).fill(400),
   },
+  // A slow request (an ingest, answered once its commit is durable) whose body was read: the
+  // parse error behind it waits for its answer, and both are answered in order.
   {
     name: 'a slow request, then garbage',
-    parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.token)}\u0001garbage\r\n\r\n`],
-    expect: [403, 400],
+    parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.apiKey)}\u0001garbage\r\n\r\n`],
+    expect: [200, 400],
   },
   {
     name: 'a slow request, then a bad request',
+    parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.apiKey)}${get('/v1/accounts/%zz/badge')}`],
+    expect: [200, 400],
+  },
+  // Refused before its body was read: the connection closes after the 403 (respond.ts), so
+  // what follows may never be read; whether it is depends on how the bytes arrive.
+  {
+    name: 'a refused request, then garbage',
+    parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.token)}\u0001garbage\r\n\r\n`],
+    code: 'forbidden',
+  },
+  {
+    name: 'a refused request, then a bad request',
     parts: (c) => [`${post('/v1/accounts/victim/items', '{"thread":"a"}', c.token)}${get('/v1/accounts/%zz/badge')}`],
-    expect: [403, 400],
+    code: 'forbidden',
   },
   { name: 'a bad upgrade, then a request', parts: () => [upgrade('/v1/sync/%zz') + get('/healthz')], expect: [400] },
   {
