@@ -4,6 +4,8 @@
  * PostgreSQL; the embedded SQLite always answers) and Redis (cluster mode).
  */
 
+import { answerWithin } from '../answer-within.js';
+
 /** Why a node is not ready, as /readyz lists it. */
 export const NotReady = {
   draining: 'draining',
@@ -33,22 +35,17 @@ export interface Readiness {
 /** Runs every probe at once (each bounded by READY_CHECK_TIMEOUT_MS) and says what is not ready. */
 export async function checkReadiness(draining: boolean, probes: readonly ReadinessProbe[]): Promise<Readiness> {
   const reasons: NotReady[] = draining ? [NotReady.draining] : [];
-  const answers = await Promise.all(probes.map((probe) => withTimeout(probe.check())));
+  const answers = await Promise.all(
+    probes.map((probe) =>
+      answerWithin(
+        probe.check().catch(() => false),
+        READY_CHECK_TIMEOUT_MS,
+        false,
+      ),
+    ),
+  );
   probes.forEach((probe, i) => {
     if (answers[i] !== true) reasons.push(probe.reason);
   });
   return { ready: reasons.length === 0, reasons };
-}
-
-/** The check's answer, false when it throws or takes longer than READY_CHECK_TIMEOUT_MS. */
-async function withTimeout(check: Promise<boolean>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([check.catch(() => false), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

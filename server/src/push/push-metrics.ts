@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { answerWithin } from '../answer-within.js';
 
 /** The outbox's entries by state, as Store.countPushes answers them. */
 export interface OutboxDepth {
@@ -13,16 +14,6 @@ export interface OutboxDepth {
  * wait for it. One second covers a count of a large outbox on an idle database many times over.
  */
 export const OUTBOX_COUNT_WAIT_MS = 1000;
-
-/** Resolves when `work` settles or after `ms`, whichever is first. */
-function settledWithin(work: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref?.();
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
 
 /** Push metrics (SPEC PUSH-9), registered on the server's registry. */
 export class PushMetrics {
@@ -113,7 +104,7 @@ export class PushMetrics {
     this.#counting ??= this.#count().finally(() => {
       this.#counting = null;
     });
-    return settledWithin(this.#counting, OUTBOX_COUNT_WAIT_MS);
+    return answerWithin(this.#counting, OUTBOX_COUNT_WAIT_MS, undefined);
   }
 
   async #count(): Promise<void> {
